@@ -1,0 +1,210 @@
+#include "boot/boot.h"
+
+#include <chrono>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "boot/schedule_file.h"
+#include "machine/check.h"
+#include "machine/log.h"
+
+namespace strata::boot {
+namespace {
+
+using machine::CpuId;
+using machine::Outcome;
+
+machine::OracleOptions OracleOptionsFor(const Config& c) {
+  return {.kind = c.oracle,
+          .seed = c.seed,
+          .cpus = c.machine.cpus,
+          .pct_depth = c.pct_depth,
+          .pct_horizon = c.pct_horizon};
+}
+
+std::string DefaultSchedulePath(const Config& c, Outcome o) {
+  return fmt::format("strata-{}-{}-seed{}.schedule", c.workload, machine::OutcomeName(o), c.seed);
+}
+
+void PrintSummary(std::FILE* out, const Config& c, const BootRun& run) {
+  const machine::Machine& m = *run.machine;
+  const machine::Log& log = m.log();
+  const Workload* w = FindWorkload(c.workload);
+  fmt::print(out, "  machine    {} cpus, {} KiB stacks, fairness bound {}\n", m.cpus(),
+             c.machine.stack_bytes / 1024, m.fairness_bound());
+  fmt::print(out, "  oracle     {}\n", run.oracle);
+  fmt::print(out, "  workload   {} x{}: {}\n", c.workload, c.iterations, w->summary);
+  fmt::print(out, "  outcome    {}\n", machine::OutcomeName(run.report.outcome));
+  fmt::print(out, "  events     {} in {} steps\n", log.size(), run.report.steps);
+
+  std::vector<std::size_t> per_cpu(static_cast<std::size_t>(m.cpus()), 0);
+  std::map<std::string_view, std::size_t> per_kind;
+  for (const machine::Event& e : log.events()) {
+    ++per_cpu[e.cpu.index()];
+    ++per_kind[e.kind.name()];
+  }
+  for (std::size_t i = 0; i < per_cpu.size(); i += 8) {
+    std::string line;
+    for (std::size_t j = i; j < std::min(per_cpu.size(), i + 8); ++j) {
+      line += fmt::format("cpu{} {}  ", j, per_cpu[j]);
+    }
+    fmt::print(out, "    {}{}\n", i == 0 ? "per cpu   " : "          ", line);
+  }
+  std::string kinds;
+  for (const auto& [kind, n] : per_kind) kinds += fmt::format("{} {}  ", kind, n);
+  fmt::print(out, "    per kind  {}\n", kinds);
+  bool first = true;
+  for (const Check& check : run.checks) {
+    fmt::print(out, "  {}{} = {} (expected {}) {}\n", first ? "checks     " : "           ",
+               check.what, check.actual, check.expected, check.ok() ? "ok" : "WRONG");
+    first = false;
+  }
+  fmt::print(out, "  worst wait {} steps (bound {})\n", m.worst_wait(), m.fairness_bound());
+}
+
+void PrintFailure(std::FILE* out, const BootRun& run) {
+  const machine::Log& log = run.machine->log();
+  fmt::print(out, "  report     {}: {}\n", machine::OutcomeName(run.report.outcome),
+             run.report.message);
+  std::string cpus;
+  for (CpuId c : run.report.cpus) cpus += fmt::format("{}{}", cpus.empty() ? "" : ", ", c);
+  fmt::print(out, "  cpus       {}\n", cpus);
+  std::size_t from = log.size() > 8 ? log.size() - 8 : 0;
+  fmt::print(out, "  last events ({} of {})\n", log.size() - from, log.size());
+  for (std::size_t i = from; i < log.size(); ++i) {
+    fmt::print(out, "    {}\n", log.RenderText(log[i]));
+  }
+}
+
+void PrintTail(std::FILE* out, const Config& c, const BootRun& run) {
+  double events = static_cast<double>(run.machine->log().size());
+  fmt::print(out, "  seed {}  log hash {}\n", c.seed,
+             machine::FormatHash(run.machine->log().hash()));
+  fmt::print(out, "  wall {:.2f} ms  ({:.2f} M events/s)\n", run.wall_seconds * 1e3,
+             run.wall_seconds > 0 ? events / run.wall_seconds / 1e6 : 0.0);
+}
+
+absl::Status WriteLog(const std::string& path, const machine::Log& log) {
+  std::string json, text;
+  for (const machine::Event& e : log.events()) {
+    json += log.RenderJson(e);
+    json += '\n';
+    text += log.RenderText(e);
+    text += '\n';
+  }
+  STRATA_RETURN_IF_ERROR(WriteFileAtomically(path, json));
+  return WriteFileAtomically(path + ".txt", text);
+}
+
+// Fails early, before a long run, if an output file cannot be written.
+absl::Status CheckWritable(const std::string& path, std::string_view flag) {
+  if (path.empty()) return absl::OkStatus();
+  std::string probe = path + ".tmp";
+  std::FILE* f = std::fopen(probe.c_str(), "wb");
+  if (f == nullptr) {
+    return absl::InvalidArgumentError(
+        fmt::format("{}: {}: cannot write this file (expected a path in a writable directory)",
+                    path, flag));
+  }
+  std::fclose(f);
+  std::remove(probe.c_str());
+  return absl::OkStatus();
+}
+
+// Prints the run and writes its files; returns the exit status.
+absl::StatusOr<int> Finish(const Config& config, const BootRun& run, const BootOptions& options,
+                           std::FILE* out) {
+  PrintSummary(out, config, run);
+  if (!run.report.ok()) PrintFailure(out, run);
+  PrintTail(out, config, run);
+  if (!options.log_path.empty()) {
+    STRATA_RETURN_IF_ERROR(WriteLog(options.log_path, run.machine->log()));
+    fmt::print(out, "  log        {} (JSON lines), {}.txt (text)\n", options.log_path,
+               options.log_path);
+  }
+  if (run.report.ok()) return 0;
+  std::string path = options.schedule_path.empty()
+                         ? DefaultSchedulePath(config, run.report.outcome)
+                         : options.schedule_path;
+  ScheduleFile file{.config = config,
+                    .outcome = run.report.outcome,
+                    .log_hash = run.machine->log().hash(),
+                    .choices = {run.machine->schedule().begin(), run.machine->schedule().end()}};
+  STRATA_RETURN_IF_ERROR(WriteScheduleFile(path, file));
+  fmt::print(out, "  schedule   written to {}\n  replay     strata replay {}\n", path, path);
+  return 1;
+}
+
+}  // namespace
+
+absl::StatusOr<BootRun> RunConfig(const Config& config, const std::vector<CpuId>* replay,
+                                  const std::string& replay_source) {
+  const Workload* workload = FindWorkload(config.workload);
+  STRATA_CHECK(workload != nullptr, "unvalidated workload {}", config.workload);
+  BootRun run;
+  run.machine = std::make_unique<machine::Machine>(config.machine);
+  WorkloadRun w = workload->make(*run.machine, config.iterations);
+  machine::OracleOptions oo = OracleOptionsFor(config);
+  if (replay != nullptr) {
+    oo.kind = machine::OracleKind::kReplay;
+    oo.replay = *replay;
+    oo.replay_source = replay_source;
+  }
+  std::unique_ptr<machine::Oracle> oracle = machine::MakeOracle(oo);
+  run.oracle = oracle->Describe();
+  auto start = std::chrono::steady_clock::now();
+  STRATA_ASSIGN_OR_RETURN(run.report, run.machine->Run(w.program, *oracle));
+  run.wall_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (run.report.ok()) {
+    run.checks = w.checks();
+    for (const Check& c : run.checks) {
+      if (!c.ok()) {
+        run.report.outcome = Outcome::kWrongResult;
+        run.report.message = fmt::format("{} = {} at the end, expected {}", c.what, c.actual,
+                                         c.expected);
+        break;
+      }
+    }
+  }
+  return run;
+}
+
+absl::StatusOr<int> Boot(const Config& config, const BootOptions& options, std::FILE* out) {
+  STRATA_RETURN_IF_ERROR(CheckWritable(options.log_path, "--log"));
+  STRATA_RETURN_IF_ERROR(CheckWritable(options.schedule_path, "--schedule"));
+  fmt::print(out, "strata boot {}\n", config.source);
+  STRATA_ASSIGN_OR_RETURN(BootRun run, RunConfig(config));
+  return Finish(config, run, options, out);
+}
+
+absl::StatusOr<int> Replay(const std::string& schedule_path, const BootOptions& options,
+                           std::FILE* out) {
+  STRATA_ASSIGN_OR_RETURN(ScheduleFile file, LoadScheduleFile(schedule_path));
+  STRATA_RETURN_IF_ERROR(CheckWritable(options.log_path, "--log"));
+  fmt::print(out, "strata replay {}\n", schedule_path);
+  STRATA_ASSIGN_OR_RETURN(BootRun run, RunConfig(file.config, &file.choices, schedule_path));
+  PrintSummary(out, file.config, run);
+  if (!run.report.ok()) PrintFailure(out, run);
+  PrintTail(out, file.config, run);
+  if (!options.log_path.empty()) {
+    STRATA_RETURN_IF_ERROR(WriteLog(options.log_path, run.machine->log()));
+    fmt::print(out, "  log        {} (JSON lines), {}.txt (text)\n", options.log_path,
+               options.log_path);
+  }
+  std::uint64_t hash = run.machine->log().hash();
+  if (hash != file.log_hash || run.report.outcome != file.outcome) {
+    fmt::print(out,
+               "  replay     DIVERGED: recorded {} with log hash {}, replay gave {} with {} "
+               "(nondeterminism)\n",
+               machine::OutcomeName(file.outcome), machine::FormatHash(file.log_hash),
+               machine::OutcomeName(run.report.outcome), machine::FormatHash(hash));
+    return 1;
+  }
+  fmt::print(out, "  replay     reproduced: {} with log hash {}\n",
+             machine::OutcomeName(file.outcome), machine::FormatHash(hash));
+  return run.report.ok() ? 0 : 1;
+}
+
+}  // namespace strata::boot

@@ -1,0 +1,53 @@
+// The boot sequence: build a machine from a config, run its workload under
+// the configured oracle (or a recorded schedule), and tell the user what
+// happened — a summary on success, a report plus a schedule file on failure.
+#ifndef STRATA_BOOT_BOOT_H_
+#define STRATA_BOOT_BOOT_H_
+
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "boot/config.h"
+#include "boot/workloads.h"
+#include "machine/machine.h"
+
+namespace strata::boot {
+
+// One finished run of a config.
+struct BootRun {
+  std::unique_ptr<machine::Machine> machine;
+  machine::RunReport report;  // kWrongResult if the run finished with failed checks
+  std::vector<Check> checks;  // empty unless the run finished
+  std::string oracle;         // the oracle's description
+  double wall_seconds = 0;
+};
+
+// Runs `config`; with `replay`, follows those choices instead of the
+// configured oracle. An error Status only if the replay does not fit.
+absl::StatusOr<BootRun> RunConfig(const Config& config,
+                                  const std::vector<machine::CpuId>* replay = nullptr,
+                                  const std::string& replay_source = "");
+
+struct BootOptions {
+  std::string log_path;       // --log: JSON lines to this file, text to FILE.txt
+  std::string schedule_path;  // where a failure's schedule goes ("" = derived name)
+  std::string command = "boot";
+};
+
+// `strata boot`: runs, prints the summary to `out`, writes the log and, on
+// failure, the schedule file. Returns the exit status (0 ok, 1 the simulated
+// system failed); an error Status is bad input (exit 2).
+absl::StatusOr<int> Boot(const Config& config, const BootOptions& options, std::FILE* out);
+
+// `strata replay`: re-runs a schedule file and checks it reproduces the
+// recorded outcome and log hash.
+absl::StatusOr<int> Replay(const std::string& schedule_path, const BootOptions& options,
+                           std::FILE* out);
+
+}  // namespace strata::boot
+
+#endif  // STRATA_BOOT_BOOT_H_

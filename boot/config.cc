@@ -1,0 +1,222 @@
+#include "boot/config.h"
+
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include "boot/workloads.h"
+#include "machine/check.h"
+
+namespace strata::boot {
+namespace {
+
+// Builds "FILE:LINE: key: message" errors for one parsed table.
+class Reader {
+ public:
+  explicit Reader(const std::string& source) : source_(source) {}
+
+  absl::Status Error(const toml::node* node, std::string_view key, std::string_view what) const {
+    if (node != nullptr && node->source().begin) {
+      return absl::InvalidArgumentError(
+          fmt::format("{}:{}: {}: {}", source_, node->source().begin.line, key, what));
+    }
+    return absl::InvalidArgumentError(fmt::format("{}: {}: {}", source_, key, what));
+  }
+
+  // Rejects keys of `table` not in `known`.
+  absl::Status OnlyKeys(const toml::table& table, std::string_view prefix,
+                        std::initializer_list<std::string_view> known) const {
+    for (const auto& [key, node] : table) {
+      bool ok = false;
+      for (std::string_view k : known) ok = ok || key.str() == k;
+      if (!ok) {
+        std::string names;
+        for (std::string_view k : known) names += fmt::format("{}{}", names.empty() ? "" : ", ", k);
+        return Error(&node, prefix.empty() ? std::string(key.str())
+                                           : fmt::format("{}.{}", prefix, key.str()),
+                     fmt::format("unknown key (expected one of: {})", names));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<const toml::table*> Table(const toml::table& root, std::string_view name) const {
+    const toml::node* node = root.get(name);
+    if (node == nullptr) return nullptr;
+    if (!node->is_table()) return Error(node, name, "expected a table like [" + std::string(name) + "]");
+    return node->as_table();
+  }
+
+  // Reads an integer in [lo, hi] into `out` if the key is present.
+  template <class T>
+  absl::Status Int(const toml::table* t, std::string_view table, std::string_view key,
+                   std::int64_t lo, std::int64_t hi, T& out) const {
+    if (t == nullptr) return absl::OkStatus();
+    const toml::node* node = t->get(key);
+    if (node == nullptr) return absl::OkStatus();
+    std::string name = fmt::format("{}.{}", table, key);
+    if (!node->is_integer()) {
+      return Error(node, name, fmt::format("expected an integer from {} to {}, got {}", lo, hi,
+                                           TypeName(*node)));
+    }
+    std::int64_t v = node->as_integer()->get();
+    if (v < lo || v > hi) {
+      return Error(node, name, fmt::format("expected an integer from {} to {}, got {}", lo, hi, v));
+    }
+    out = static_cast<T>(v);
+    return absl::OkStatus();
+  }
+
+  absl::Status String(const toml::table* t, std::string_view table, std::string_view key,
+                      std::string& out, const toml::node** where) const {
+    if (t == nullptr) return absl::OkStatus();
+    const toml::node* node = t->get(key);
+    if (node == nullptr) return absl::OkStatus();
+    *where = node;
+    if (!node->is_string()) {
+      return Error(node, fmt::format("{}.{}", table, key),
+                   fmt::format("expected a string, got {}", TypeName(*node)));
+    }
+    out = node->as_string()->get();
+    return absl::OkStatus();
+  }
+
+  static std::string_view TypeName(const toml::node& n) {
+    switch (n.type()) {
+      case toml::node_type::string: return "a string";
+      case toml::node_type::integer: return "an integer";
+      case toml::node_type::floating_point: return "a float";
+      case toml::node_type::boolean: return "a boolean";
+      case toml::node_type::array: return "an array";
+      case toml::node_type::table: return "a table";
+      default: return "a date or time";
+    }
+  }
+
+ private:
+  const std::string& source_;
+};
+
+}  // namespace
+
+absl::StatusOr<Config> ParseConfig(const toml::table& root, const std::string& source,
+                                   bool allow_schedule) {
+  Reader r(source);
+  Config c;
+  c.source = source;
+  if (allow_schedule) {
+    STRATA_RETURN_IF_ERROR(
+        r.OnlyKeys(root, "", {"machine", "oracle", "run", "workload", "schedule"}));
+  } else {
+    STRATA_RETURN_IF_ERROR(r.OnlyKeys(root, "", {"machine", "oracle", "run", "workload"}));
+  }
+
+  STRATA_ASSIGN_OR_RETURN(const toml::table* m, r.Table(root, "machine"));
+  if (m != nullptr) STRATA_RETURN_IF_ERROR(r.OnlyKeys(*m, "machine", {"cpus", "stack_kib"}));
+  STRATA_RETURN_IF_ERROR(r.Int(m, "machine", "cpus", 1, machine::kMaxCpus, c.machine.cpus));
+  std::int64_t stack_kib = static_cast<std::int64_t>(c.machine.stack_bytes / 1024);
+  STRATA_RETURN_IF_ERROR(r.Int(m, "machine", "stack_kib", 16, 65536, stack_kib));
+  c.machine.stack_bytes = static_cast<std::size_t>(stack_kib) * 1024;
+
+  STRATA_ASSIGN_OR_RETURN(const toml::table* o, r.Table(root, "oracle"));
+  if (o != nullptr) {
+    STRATA_RETURN_IF_ERROR(
+        r.OnlyKeys(*o, "oracle", {"kind", "seed", "fairness", "pct_depth", "pct_horizon"}));
+  }
+  std::string kind(machine::OracleKindName(c.oracle));
+  const toml::node* kind_node = nullptr;
+  STRATA_RETURN_IF_ERROR(r.String(o, "oracle", "kind", kind, &kind_node));
+  std::optional<machine::OracleKind> k = machine::ParseOracleKind(kind);
+  if (!k || *k == machine::OracleKind::kReplay) {
+    return r.Error(kind_node, "oracle.kind",
+                   fmt::format("expected one of round-robin, random, pct, got \"{}\" (a recorded "
+                               "schedule is replayed with `strata replay FILE`)",
+                               kind));
+  }
+  c.oracle = *k;
+  STRATA_RETURN_IF_ERROR(r.Int(o, "oracle", "seed", 0,
+                                             std::numeric_limits<std::int64_t>::max(),
+                                             c.seed));
+  STRATA_RETURN_IF_ERROR(r.Int(o, "oracle", "fairness", 0, 1'000'000'000,
+                                             c.machine.fairness));
+  STRATA_RETURN_IF_ERROR(r.Int(o, "oracle", "pct_depth", 1, 64, c.pct_depth));
+  STRATA_RETURN_IF_ERROR(r.Int(o, "oracle", "pct_horizon", 1, 1'000'000'000,
+                                             c.pct_horizon));
+
+  STRATA_ASSIGN_OR_RETURN(const toml::table* run, r.Table(root, "run"));
+  if (run != nullptr) STRATA_RETURN_IF_ERROR(r.OnlyKeys(*run, "run", {"max_steps"}));
+  STRATA_RETURN_IF_ERROR(r.Int(run, "run", "max_steps", 1, 1'000'000'000'000,
+                                             c.machine.max_steps));
+
+  STRATA_ASSIGN_OR_RETURN(const toml::table* w, r.Table(root, "workload"));
+  if (w != nullptr) STRATA_RETURN_IF_ERROR(r.OnlyKeys(*w, "workload", {"kind", "iterations"}));
+  const toml::node* workload_node = nullptr;
+  STRATA_RETURN_IF_ERROR(r.String(w, "workload", "kind", c.workload, &workload_node));
+  if (FindWorkload(c.workload) == nullptr) {
+    return r.Error(workload_node, "workload.kind",
+                   fmt::format("expected one of {}, got \"{}\"", WorkloadNames(), c.workload));
+  }
+  STRATA_RETURN_IF_ERROR(r.Int(w, "workload", "iterations", 0, 100'000'000,
+                                             c.iterations));
+  return c;
+}
+
+absl::StatusOr<Config> LoadConfig(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(fmt::format("{}: cannot open the config file (expected a TOML file)",
+                                           path));
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  toml::table table;
+  try {
+    table = toml::parse(text.str(), path);
+  } catch (const toml::parse_error& e) {
+    return absl::InvalidArgumentError(fmt::format("{}:{}:{}: malformed TOML: {}", path,
+                                                  e.source().begin.line, e.source().begin.column,
+                                                  e.description()));
+  }
+  STRATA_ASSIGN_OR_RETURN(Config c, ParseConfig(table, path, /*allow_schedule=*/false));
+  STRATA_RETURN_IF_ERROR(ValidateConfig(c));
+  return c;
+}
+
+absl::Status ValidateConfig(const Config& c) {
+  if (c.machine.cpus < 1 || c.machine.cpus > machine::kMaxCpus) {
+    return absl::InvalidArgumentError(fmt::format(
+        "{}: machine.cpus: expected an integer from 1 to {}, got {}", c.source, machine::kMaxCpus,
+        c.machine.cpus));
+  }
+  if (c.machine.fairness != 0 && c.machine.fairness < static_cast<std::uint64_t>(c.machine.cpus)) {
+    return absl::InvalidArgumentError(fmt::format(
+        "{}: oracle.fairness: expected 0 (auto) or at least machine.cpus ({}), got {}", c.source,
+        c.machine.cpus, c.machine.fairness));
+  }
+  const Workload* w = FindWorkload(c.workload);
+  if (w != nullptr && c.machine.cpus < w->min_cpus) {
+    return absl::InvalidArgumentError(fmt::format(
+        "{}: machine.cpus: workload \"{}\" needs at least {} cpus, got {}", c.source, c.workload,
+        w->min_cpus, c.machine.cpus));
+  }
+  return absl::OkStatus();
+}
+
+std::string ConfigToToml(const Config& c) {
+  return fmt::format(
+      "[machine]\ncpus = {}\nstack_kib = {}\n\n"
+      "[oracle]\nkind = \"{}\"\nseed = {}\nfairness = {}\npct_depth = {}\npct_horizon = {}\n\n"
+      "[run]\nmax_steps = {}\n\n"
+      "[workload]\nkind = \"{}\"\niterations = {}\n",
+      c.machine.cpus, c.machine.stack_bytes / 1024, machine::OracleKindName(c.oracle), c.seed,
+      c.machine.fairness, c.pct_depth, c.pct_horizon, c.machine.max_steps, c.workload,
+      c.iterations);
+}
+
+}  // namespace strata::boot

@@ -1,0 +1,62 @@
+// The run configuration: a TOML file parsed once into a plain struct.
+//
+//   [machine]  cpus = 4            stack_kib = 64
+//   [oracle]   kind = "round-robin"  seed = 1  fairness = 0 (F; 0 = 8 × cpus)
+//              pct_depth = 3       pct_horizon = 10000
+//   [run]      max_steps = 1000000
+//   [workload] kind = "counter"    iterations = 100
+//
+// Every key is optional (defaults above); unknown keys, wrong types and
+// out-of-range values are errors that name the file, the line and the key.
+// Schedule files (schedule_file.h) embed a config plus a [schedule] table.
+#ifndef STRATA_BOOT_CONFIG_H_
+#define STRATA_BOOT_CONFIG_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "machine/machine.h"
+#include "machine/oracle.h"
+
+namespace toml {
+inline namespace v3 {
+class table;
+}
+}  // namespace toml
+
+namespace strata::boot {
+
+inline constexpr const char* kDefaultConfig = "configs/default.toml";
+
+struct Config {
+  std::string source;  // the file it came from, for messages
+  machine::MachineOptions machine;
+  machine::OracleKind oracle = machine::OracleKind::kRoundRobin;
+  std::uint64_t seed = 1;
+  int pct_depth = 3;
+  std::uint64_t pct_horizon = 10000;
+  std::string workload = "counter";
+  std::int64_t iterations = 100;
+};
+
+// Reads and validates a config file. Errors are InvalidArgument (bad content)
+// or NotFound (missing file), with a one-line message "FILE:LINE: key: ...".
+absl::StatusOr<Config> LoadConfig(const std::string& path);
+
+// Parses a parsed TOML table; `allow_schedule` accepts the extra [schedule]
+// table of schedule files.
+absl::StatusOr<Config> ParseConfig(const toml::table& table, const std::string& source,
+                                   bool allow_schedule);
+
+// Checks values that depend on each other or on command-line overrides
+// (cpus range, the workload's needs). Call after applying overrides.
+absl::Status ValidateConfig(const Config& config);
+
+// The config as TOML, for embedding in schedule files; ParseConfig of it
+// gives back an equal config.
+std::string ConfigToToml(const Config& config);
+
+}  // namespace strata::boot
+
+#endif  // STRATA_BOOT_CONFIG_H_

@@ -1,0 +1,123 @@
+// The `strata` command line. Exit status: 0 success, 1 the simulated system
+// or a check failed (a report and a schedule file were written), 2 bad usage
+// or bad input (one line naming the file, the key and what was expected).
+#include <cstdio>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "boot/bench.h"
+#include "boot/boot.h"
+#include "boot/config.h"
+
+namespace {
+
+using strata::boot::Config;
+
+int BadInput(const absl::Status& status) {
+  fmt::print(stderr, "strata: error: {}\n", std::string(status.message()));
+  return 2;
+}
+
+// CONFIG, or configs/default.toml found from here or from the source tree.
+std::string ResolveConfig(const std::string& given) {
+  if (!given.empty()) return given;
+  if (std::filesystem::exists(strata::boot::kDefaultConfig)) return strata::boot::kDefaultConfig;
+  std::string in_tree = std::string(STRATA_SOURCE_DIR) + "/" + strata::boot::kDefaultConfig;
+  if (std::filesystem::exists(in_tree)) return in_tree;
+  return strata::boot::kDefaultConfig;
+}
+
+struct BootFlags {
+  std::string config;
+  std::optional<std::uint64_t> seed;
+  std::optional<std::string> oracle;
+  std::optional<int> cpus;
+  std::optional<std::string> workload;
+  std::string log;
+  std::string schedule;
+};
+
+absl::StatusOr<Config> ConfigWithOverrides(const BootFlags& f) {
+  auto loaded = strata::boot::LoadConfig(ResolveConfig(f.config));
+  if (!loaded.ok()) return loaded.status();
+  Config c = *loaded;
+  if (f.seed) c.seed = *f.seed;
+  if (f.cpus) c.machine.cpus = *f.cpus;
+  if (f.oracle) {
+    auto kind = strata::machine::ParseOracleKind(*f.oracle);
+    if (!kind || *kind == strata::machine::OracleKind::kReplay) {
+      return absl::InvalidArgumentError(fmt::format(
+          "--oracle: expected one of round-robin, random, pct, got \"{}\"", *f.oracle));
+    }
+    c.oracle = *kind;
+  }
+  if (f.workload) {
+    if (strata::boot::FindWorkload(*f.workload) == nullptr) {
+      return absl::InvalidArgumentError(fmt::format("--workload: expected one of {}, got \"{}\"",
+                                                    strata::boot::WorkloadNames(), *f.workload));
+    }
+    c.workload = *f.workload;
+  }
+  if (auto s = strata::boot::ValidateConfig(c); !s.ok()) {
+    return absl::InvalidArgumentError(fmt::format("{} (after command-line overrides)", std::string(s.message())));
+  }
+  return c;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app("strata: a layered multicore OS-kernel simulator", "strata");
+  app.require_subcommand(1);
+
+  BootFlags boot;
+  CLI::App* boot_cmd = app.add_subcommand("boot", "boot the machine from a config and run its workload");
+  boot_cmd->add_option("config", boot.config, "config file (default: configs/default.toml)");
+  boot_cmd->add_option("--seed", boot.seed, "oracle seed (overrides oracle.seed)");
+  boot_cmd->add_option("--oracle", boot.oracle, "round-robin, random or pct (overrides oracle.kind)");
+  boot_cmd->add_option("--cpus", boot.cpus, "number of CPUs (overrides machine.cpus)");
+  boot_cmd->add_option("--workload", boot.workload, "workload (overrides workload.kind)");
+  boot_cmd->add_option("--log", boot.log, "write the log as JSON lines to FILE and as text to FILE.txt");
+  boot_cmd->add_option("--schedule", boot.schedule, "where to write the schedule of a failed run");
+
+  std::string replay_file, replay_log;
+  CLI::App* replay_cmd = app.add_subcommand("replay", "re-run a run from its schedule file");
+  replay_cmd->add_option("schedule", replay_file, "schedule file")->required();
+  replay_cmd->add_option("--log", replay_log, "write the replayed log to FILE and FILE.txt");
+
+  strata::boot::BenchOptions bench;
+  CLI::App* bench_cmd = app.add_subcommand("bench", "measure the machine against a bare fiber switch");
+  bench_cmd->add_flag("--json", bench.json, "print one JSON object");
+  bench_cmd->add_flag("--quick", bench.quick, "short runs (a smoke test, not a measurement)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    fmt::print(stderr, "strata: error: {} (see `strata --help`)\n", e.what());
+    return 2;
+  }
+
+  if (*boot_cmd) {
+    auto config = ConfigWithOverrides(boot);
+    if (!config.ok()) return BadInput(config.status());
+    auto code = strata::boot::Boot(*config, {.log_path = boot.log, .schedule_path = boot.schedule},
+                                   stdout);
+    if (!code.ok()) return BadInput(code.status());
+    return *code;
+  }
+  if (*replay_cmd) {
+    auto code = strata::boot::Replay(replay_file, {.log_path = replay_log}, stdout);
+    if (!code.ok()) return BadInput(code.status());
+    return *code;
+  }
+  if (*bench_cmd) return strata::boot::Bench(bench, stdout);
+  return 2;
+}

@@ -1,0 +1,140 @@
+#include "boot/schedule_file.h"
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include "machine/check.h"
+#include "machine/log.h"
+#include "machine/schedule.h"
+
+namespace strata::boot {
+namespace {
+
+absl::Status KeyError(const std::string& path, const toml::node* node, std::string_view key,
+                      std::string_view what) {
+  if (node != nullptr && node->source().begin) {
+    return absl::InvalidArgumentError(
+        fmt::format("{}:{}: schedule.{}: {}", path, node->source().begin.line, key, what));
+  }
+  return absl::InvalidArgumentError(fmt::format("{}: schedule.{}: {}", path, key, what));
+}
+
+}  // namespace
+
+absl::Status WriteFileAtomically(const std::string& path, const std::string& text) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) {
+      return absl::InvalidArgumentError(
+          fmt::format("{}: cannot write this file (expected a writable path)", path));
+    }
+    out << text;
+    out.flush();
+    if (!out) {
+      std::remove(tmp.c_str());
+      return absl::InvalidArgumentError(fmt::format("{}: writing failed", path));
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    return absl::InvalidArgumentError(fmt::format("{}: cannot move the file into place", path));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WriteScheduleFile(const std::string& path, const ScheduleFile& file) {
+  std::string text = fmt::format(
+      "# strata schedule: replay with `strata replay {}`\n\n{}\n"
+      "[schedule]\nformat = 1\noutcome = \"{}\"\nlog_hash = \"{}\"\nsteps = {}\nchoices = \"{}\"\n",
+      path, ConfigToToml(file.config), machine::OutcomeName(file.outcome),
+      machine::FormatHash(file.log_hash), file.choices.size(),
+      machine::EncodeChoices(file.choices));
+  return WriteFileAtomically(path, text);
+}
+
+absl::StatusOr<ScheduleFile> LoadScheduleFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(
+        fmt::format("{}: cannot open the schedule file (expected a file written by a failed run)",
+                    path));
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  toml::table root;
+  try {
+    root = toml::parse(text.str(), path);
+  } catch (const toml::parse_error& e) {
+    return absl::InvalidArgumentError(fmt::format("{}:{}:{}: malformed TOML: {}", path,
+                                                  e.source().begin.line, e.source().begin.column,
+                                                  e.description()));
+  }
+  ScheduleFile file;
+  STRATA_ASSIGN_OR_RETURN(file.config, ParseConfig(root, path, /*allow_schedule=*/true));
+  STRATA_RETURN_IF_ERROR(ValidateConfig(file.config));
+
+  const toml::table* s = root["schedule"].as_table();
+  if (s == nullptr) {
+    return absl::InvalidArgumentError(fmt::format(
+        "{}: schedule: missing [schedule] table (expected a schedule file, not a config)", path));
+  }
+  for (const auto& [key, node] : *s) {
+    std::string_view k = key.str();
+    if (k != "format" && k != "outcome" && k != "log_hash" && k != "steps" && k != "choices") {
+      return KeyError(path, &node, k,
+                      "unknown key (expected one of: format, outcome, log_hash, steps, choices)");
+    }
+  }
+  auto required = [&](std::string_view key, toml::node_type type,
+                      std::string_view expected) -> absl::StatusOr<const toml::node*> {
+    const toml::node* node = s->get(key);
+    if (node == nullptr) return KeyError(path, s, key, fmt::format("missing (expected {})", expected));
+    if (node->type() != type) return KeyError(path, node, key, fmt::format("expected {}", expected));
+    return node;
+  };
+
+  STRATA_ASSIGN_OR_RETURN(const toml::node* format, required("format", toml::node_type::integer, "1"));
+  if (format->as_integer()->get() != 1) return KeyError(path, format, "format", "expected 1");
+
+  STRATA_ASSIGN_OR_RETURN(const toml::node* outcome,
+                          required("outcome", toml::node_type::string, "an outcome name"));
+  auto parsed = machine::ParseOutcome(outcome->as_string()->get());
+  if (!parsed) {
+    return KeyError(path, outcome, "outcome",
+                    fmt::format("expected an outcome like \"ok\" or \"deadlock\", got \"{}\"",
+                                outcome->as_string()->get()));
+  }
+  file.outcome = *parsed;
+
+  STRATA_ASSIGN_OR_RETURN(const toml::node* hash,
+                          required("log_hash", toml::node_type::string, "16 hex digits"));
+  const std::string& h = hash->as_string()->get();
+  if (h.size() != 16 || h.find_first_not_of("0123456789abcdef") != std::string::npos) {
+    return KeyError(path, hash, "log_hash", fmt::format("expected 16 hex digits, got \"{}\"", h));
+  }
+  file.log_hash = std::stoull(h, nullptr, 16);
+
+  STRATA_ASSIGN_OR_RETURN(const toml::node* steps,
+                          required("steps", toml::node_type::integer, "a step count"));
+  std::int64_t n = steps->as_integer()->get();
+  if (n < 0) return KeyError(path, steps, "steps", "expected a non-negative step count");
+
+  STRATA_ASSIGN_OR_RETURN(const toml::node* choices,
+                          required("choices", toml::node_type::string, "a string of cpu ids"));
+  auto decoded = machine::DecodeChoices(choices->as_string()->get(), file.config.machine.cpus);
+  if (!decoded.ok()) return KeyError(path, choices, "choices", std::string(decoded.status().message()));
+  if (static_cast<std::int64_t>(decoded->size()) != n) {
+    return KeyError(path, choices, "choices",
+                    fmt::format("holds {} steps but `steps` says {} (truncated or edited file?)",
+                                decoded->size(), n));
+  }
+  file.choices = std::move(*decoded);
+  return file;
+}
+
+}  // namespace strata::boot

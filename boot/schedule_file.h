@@ -1,0 +1,48 @@
+// Schedule files: everything needed to replay a run exactly. A schedule file
+// is a TOML file holding the run's whole config plus a [schedule] table with
+// the CPU chosen at every step, the outcome and the log hash it produced.
+//
+//   [schedule]
+//   format = 1
+//   outcome = "deadlock"
+//   log_hash = "3f2a..."      # 16 hex digits
+//   steps = 12
+//   choices = "0 1 0x3 ..."   # machine/schedule.h
+#ifndef STRATA_BOOT_SCHEDULE_FILE_H_
+#define STRATA_BOOT_SCHEDULE_FILE_H_
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "boot/config.h"
+#include "machine/ids.h"
+#include "machine/report.h"
+
+namespace strata::boot {
+
+struct ScheduleFile {
+  Config config;
+  machine::Outcome outcome = machine::Outcome::kOk;
+  std::uint64_t log_hash = 0;
+  std::vector<machine::CpuId> choices;
+};
+
+// Writes `file` to `path` atomically (a temporary file renamed into place),
+// so a failure never leaves a partial file.
+absl::Status WriteScheduleFile(const std::string& path, const ScheduleFile& file);
+
+// Reads and validates a schedule file. Errors name the file, the line and the
+// key: missing or malformed keys, a truncated choice list (fewer choices than
+// `steps`), CPUs outside the config's machine.
+absl::StatusOr<ScheduleFile> LoadScheduleFile(const std::string& path);
+
+// Writes `text` to `path` atomically.
+absl::Status WriteFileAtomically(const std::string& path, const std::string& text);
+
+}  // namespace strata::boot
+
+#endif  // STRATA_BOOT_SCHEDULE_FILE_H_

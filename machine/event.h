@@ -1,0 +1,81 @@
+// Events: the entries of the shared log, the only channel between CPUs.
+//
+// An event records who acted (CPU, thread), on which shared object, what kind
+// of operation it was, up to two arguments, and the result the actor saw.
+// Kinds are open: every layer names its own (`faa` here, `INC_TICKET` in the
+// ticket lock) as an `inline constexpr EventKind`, with no central registry.
+#ifndef STRATA_MACHINE_EVENT_H_
+#define STRATA_MACHINE_EVENT_H_
+
+#include <cstdint>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include "machine/ids.h"
+
+namespace strata::machine {
+
+// FNV-1a, usable at compile time so each kind carries its hash.
+constexpr std::uint64_t Fnv1a(std::string_view s) {
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  for (char c : s) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+// The name of an event's operation. Two kinds are equal iff their names are.
+class EventKind {
+ public:
+  constexpr EventKind() : EventKind("") {}
+  constexpr explicit EventKind(std::string_view name) : name_(name), hash_(Fnv1a(name)) {}
+
+  constexpr std::string_view name() const { return name_; }
+  constexpr std::uint64_t hash() const { return hash_; }
+
+  friend constexpr bool operator==(EventKind a, EventKind b) {
+    return a.hash_ == b.hash_ && a.name_ == b.name_;
+  }
+
+ private:
+  std::string_view name_;
+  std::uint64_t hash_;
+};
+
+// The operations of the bare multicore machine.
+namespace kinds {
+inline constexpr EventKind kFaa{"faa"};      // arg0 = delta, result = old value
+inline constexpr EventKind kCas{"cas"};      // arg0 = expected, arg1 = desired, result = old
+inline constexpr EventKind kSwap{"swap"};    // arg0 = new value, result = old value
+inline constexpr EventKind kLoad{"load"};    // result = value
+inline constexpr EventKind kStore{"store"};  // arg0 = new value
+inline constexpr EventKind kPull{"pull"};    // result = block version after the pull
+inline constexpr EventKind kPush{"push"};    // arg0 = hash of the contents, result = new version
+}  // namespace kinds
+
+struct Event {
+  std::uint64_t seq = 0;  // position in the log, from 0
+  CpuId cpu;
+  ThreadId thread;        // none on the bare machine
+  ObjectId object;
+  EventKind kind;
+  std::int64_t arg0 = 0;
+  std::int64_t arg1 = 0;
+  std::int64_t result = 0;
+
+  friend bool operator==(const Event&, const Event&) = default;
+};
+
+}  // namespace strata::machine
+
+template <>
+struct fmt::formatter<strata::machine::EventKind> : fmt::formatter<std::string_view> {
+  template <class Ctx>
+  auto format(strata::machine::EventKind k, Ctx& ctx) const {
+    return fmt::formatter<std::string_view>::format(k.name(), ctx);
+  }
+};
+
+#endif  // STRATA_MACHINE_EVENT_H_

@@ -1,0 +1,81 @@
+#include "machine/log.h"
+
+#include <fmt/format.h>
+
+namespace strata::machine {
+namespace {
+
+// One multiply-xorshift round per field keeps hashing far cheaper than the
+// fiber switch that produced the event.
+inline std::uint64_t Mix(std::uint64_t h, std::uint64_t v) {
+  h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+  h *= 0xff51afd7ed558ccdull;
+  return h ^ (h >> 32);
+}
+
+std::string JsonEscape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      out += fmt::format("\\u{:04x}", static_cast<int>(c));
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+ObjectId Log::AddObject(std::string name) {
+  names_.push_back(std::move(name));
+  return ObjectId(static_cast<ObjectId::Rep>(names_.size() - 1));
+}
+
+const Event& Log::Append(Event e) {
+  e.seq = events_.size();
+  std::uint64_t h = hash_;
+  h = Mix(h, static_cast<std::uint64_t>(e.cpu.value()) << 32 |
+                 static_cast<std::uint32_t>(e.thread.value()));
+  h = Mix(h, static_cast<std::uint64_t>(e.object.value()));
+  h = Mix(h, e.kind.hash());
+  h = Mix(h, static_cast<std::uint64_t>(e.arg0));
+  h = Mix(h, static_cast<std::uint64_t>(e.arg1));
+  h = Mix(h, static_cast<std::uint64_t>(e.result));
+  hash_ = h;
+  events_.push_back(e);
+  return events_.back();
+}
+
+std::vector<std::size_t> Log::View(ObjectId object) const {
+  std::vector<std::size_t> view;
+  for (std::size_t i = 0; i < events_.size(); ++i) {
+    if (events_[i].object == object) view.push_back(i);
+  }
+  return view;
+}
+
+std::string Log::RenderText(const Event& e) const {
+  std::string out = fmt::format("t={} cpu={}", e.seq, e.cpu);
+  if (e.thread.valid()) out += fmt::format(" thread={}", e.thread);
+  out += fmt::format(" {} {}", e.kind, e.object.valid() ? object_name(e.object) : "-");
+  if (e.arg0 != 0 || e.arg1 != 0) out += fmt::format(" ({}, {})", e.arg0, e.arg1);
+  out += fmt::format(" -> {}", e.result);
+  return out;
+}
+
+std::string Log::RenderJson(const Event& e) const {
+  return fmt::format(
+      R"({{"seq":{},"cpu":{},"thread":{},"object":"{}","kind":"{}","arg0":{},"arg1":{},"result":{}}})",
+      e.seq, e.cpu.value(), e.thread.value(),
+      JsonEscape(e.object.valid() ? object_name(e.object) : ""), JsonEscape(e.kind.name()),
+      e.arg0, e.arg1, e.result);
+}
+
+std::string FormatHash(std::uint64_t hash) { return fmt::format("{:016x}", hash); }
+
+}  // namespace strata::machine

@@ -1,0 +1,481 @@
+#include "machine/machine.h"
+
+#include <algorithm>
+#include <exception>
+#include <utility>
+
+#include <boost/context/protected_fixedsize_stack.hpp>
+#include <fmt/format.h>
+
+#include "machine/check.h"
+
+#if defined(STRATA_SANITIZED)
+#include <sanitizer/common_interface_defs.h>
+#endif
+
+namespace strata::machine {
+namespace {
+
+namespace ctx = boost::context;
+
+// A guard-paged stack that remembers where it lives, so that the stack of a
+// fiber abandoned after an overflow can still be unmapped.
+class TrackedStack {
+ public:
+  TrackedStack(std::size_t size, ctx::stack_context* where) : impl_(size), where_(where) {}
+  ctx::stack_context allocate() {
+    *where_ = impl_.allocate();
+    return *where_;
+  }
+  void deallocate(ctx::stack_context& s) noexcept {
+    impl_.deallocate(s);
+    where_->sp = nullptr;
+  }
+
+ private:
+  ctx::protected_fixedsize_stack impl_;
+  ctx::stack_context* where_;
+};
+
+// The SIGSEGV handler must find the running machine without arguments; this
+// is its only use, and it is set only while Machine::Run is on the stack.
+thread_local Machine* g_running_machine = nullptr;
+struct sigaction g_previous_segv;
+stack_t g_previous_altstack;
+alignas(64) char g_altstack[64 * 1024];
+
+}  // namespace
+
+// ---------------------------------------------------------------- Cpu
+
+void Cpu::Start() {
+  fiber_ = ctx::fiber(std::allocator_arg, TrackedStack(machine_->options_.stack_bytes, &stack_),
+                      [this](ctx::fiber&& sink) {
+                        sink_ = std::move(sink);
+                        Body();
+                        return std::move(sink_);
+                      });
+}
+
+void Cpu::Body() {
+  std::string escaped;
+  bool threw = false;
+  try {
+    (*machine_->program_)(*this);
+  } catch (const ctx::detail::forced_unwind&) {
+    throw;  // Boost.Context unwinding a fiber that is being destroyed
+  } catch (const std::exception& e) {
+    threw = true;
+    escaped = e.what();
+  } catch (...) {
+    threw = true;
+    escaped = "an exception not derived from std::exception";
+  }
+  // Report outside the catch blocks: never switch fibers inside one.
+  if (threw) {
+    state_ = State::kFailed;
+    machine_->Fail(Outcome::kException, {id_},
+                   fmt::format("cpu {} threw: {}", id_, escaped));
+    return;
+  }
+  state_ = State::kFinished;
+}
+
+std::int64_t Cpu::Step(const Op& op) {
+  pending_ = &op;
+  YieldToScheduler();
+  // Chosen by the oracle: the op is enabled and executes atomically now.
+  if (op.ready != nullptr) {
+    auto& w = machine_->objects_[op.object.index()].watchers;
+    w.erase(std::find(w.begin(), w.end(), id_));
+  }
+  pending_ = nullptr;
+  std::int64_t result = op.apply();
+  const Event& e = machine_->Append(*this, op, result);
+  Monitor* monitor = machine_->objects_[op.object.index()].monitor.get();
+  if (monitor != nullptr && !monitor->Observe(e)) {
+    Fail(Outcome::kImpossibleLog,
+         fmt::format("event `{}` is impossible for `{}` (state after it: {})",
+                     machine_->log_.RenderText(e), machine_->log_.object_name(e.object),
+                     monitor->Describe()));
+  }
+  return result;
+}
+
+void Cpu::Fail(Outcome outcome, std::string message, std::vector<CpuId> others) {
+  others.insert(others.begin(), id_);
+  state_ = State::kFailed;
+  machine_->Fail(outcome, std::move(others), std::move(message));
+  YieldToScheduler();  // never resumed again; destruction unwinds from here
+  STRATA_CHECK(false, "a failed cpu was resumed");
+  std::abort();
+}
+
+std::int64_t Cpu::FetchAdd(Word w, std::int64_t delta) {
+  std::int64_t& v = machine_->objects_[w.id.index()].value;
+  return Step({.object = w.id, .kind = kinds::kFaa, .arg0 = delta, .apply = [&] {
+                 std::int64_t old = v;
+                 v = old + delta;
+                 return old;
+               }});
+}
+
+std::int64_t Cpu::CompareSwap(Word w, std::int64_t expected, std::int64_t desired) {
+  std::int64_t& v = machine_->objects_[w.id.index()].value;
+  return Step({.object = w.id, .kind = kinds::kCas, .arg0 = expected, .arg1 = desired,
+               .apply = [&] {
+                 std::int64_t old = v;
+                 if (old == expected) v = desired;
+                 return old;
+               }});
+}
+
+std::int64_t Cpu::Swap(Word w, std::int64_t value) {
+  std::int64_t& v = machine_->objects_[w.id.index()].value;
+  return Step({.object = w.id, .kind = kinds::kSwap, .arg0 = value,
+               .apply = [&] { return std::exchange(v, value); }});
+}
+
+std::int64_t Cpu::Load(Word w) {
+  std::int64_t& v = machine_->objects_[w.id.index()].value;
+  return Step({.object = w.id, .kind = kinds::kLoad, .apply = [&] { return v; }});
+}
+
+void Cpu::Store(Word w, std::int64_t value) {
+  std::int64_t& v = machine_->objects_[w.id.index()].value;
+  Step({.object = w.id, .kind = kinds::kStore, .arg0 = value, .apply = [&] {
+          v = value;
+          return std::int64_t{0};
+        }});
+}
+
+std::int64_t Cpu::LoadWhenChanged(Word w, std::int64_t old) {
+  std::int64_t& v = machine_->objects_[w.id.index()].value;
+  auto changed = [&] { return v != old; };
+  absl::FunctionRef<bool()> ready(changed);
+  return Step({.object = w.id, .kind = kinds::kLoad, .apply = [&] { return v; },
+               .ready = &ready});
+}
+
+void Cpu::Pull(Block b) {
+  Machine::Object& o = machine_->objects_[b.id.index()];
+  Step({.object = b.id, .kind = kinds::kPull, .apply = [&] {
+          if (o.owner.valid()) {
+            Fail(Outcome::kDataRace,
+                 fmt::format("cpu {} pulls block `{}` while cpu {} owns it", id_,
+                             machine_->log_.object_name(b.id), o.owner),
+                 {o.owner});
+          }
+          o.owner = id_;
+          return o.version;
+        }});
+}
+
+void Cpu::Push(Block b) {
+  Machine::Object& o = machine_->objects_[b.id.index()];
+  Step({.object = b.id, .kind = kinds::kPush, .arg0 = static_cast<std::int64_t>(
+               Fnv1a(std::string_view(reinterpret_cast<const char*>(o.data.data()),
+                                      o.data.size() * sizeof(std::int64_t)))),
+        .apply = [&] {
+          if (o.owner != id_) {
+            Fail(Outcome::kDataRace,
+                 o.owner.valid()
+                     ? fmt::format("cpu {} pushes block `{}`, which cpu {} owns", id_,
+                                   machine_->log_.object_name(b.id), o.owner)
+                     : fmt::format("cpu {} pushes block `{}`, which it never pulled", id_,
+                                   machine_->log_.object_name(b.id)),
+                 o.owner.valid() ? std::vector<CpuId>{o.owner} : std::vector<CpuId>{});
+          }
+          o.owner = CpuId();
+          return ++o.version;
+        }});
+}
+
+std::int64_t Cpu::Read(Block b, std::size_t i) {
+  Machine::Object& o = machine_->objects_[b.id.index()];
+  STRATA_CHECK(i < o.data.size(), "read of word {} of a {}-word block", i, o.data.size());
+  if (o.owner != id_) {
+    Fail(Outcome::kDataRace,
+         fmt::format("cpu {} reads block `{}` without owning it (owner: {})", id_,
+                     machine_->log_.object_name(b.id), o.owner),
+         o.owner.valid() ? std::vector<CpuId>{o.owner} : std::vector<CpuId>{});
+  }
+  return o.data[i];
+}
+
+void Cpu::Write(Block b, std::size_t i, std::int64_t value) {
+  Machine::Object& o = machine_->objects_[b.id.index()];
+  STRATA_CHECK(i < o.data.size(), "write of word {} of a {}-word block", i, o.data.size());
+  if (o.owner != id_) {
+    Fail(Outcome::kDataRace,
+         fmt::format("cpu {} writes block `{}` without owning it (owner: {})", id_,
+                     machine_->log_.object_name(b.id), o.owner),
+         o.owner.valid() ? std::vector<CpuId>{o.owner} : std::vector<CpuId>{});
+  }
+  o.data[i] = value;
+}
+
+// ---------------------------------------------------------------- Machine
+
+Machine::Machine(MachineOptions options)
+    : options_(options),
+      guard_(options.cpus, options.fairness != 0
+                               ? options.fairness
+                               : 8 * static_cast<std::uint64_t>(options.cpus)) {
+  STRATA_CHECK(options_.cpus >= 1 && options_.cpus <= kMaxCpus, "cpus = {}", options_.cpus);
+  STRATA_CHECK(options_.stack_bytes >= 16 * 1024, "stack of {} bytes", options_.stack_bytes);
+  for (int i = 0; i < options_.cpus; ++i) {
+    cpus_.push_back(std::unique_ptr<Cpu>(new Cpu(this, CpuId(i))));
+  }
+}
+
+Machine::~Machine() {
+  // Abandoned fibers cannot be unwound; free their stacks by hand. The rest
+  // are unwound by their fiber's destructor.
+  for (auto& cpu : cpus_) {
+    if (cpu->abandoned_ && cpu->stack_.sp != nullptr) {
+      ctx::protected_fixedsize_stack(options_.stack_bytes).deallocate(cpu->stack_);
+    }
+  }
+  cpus_.clear();
+}
+
+ObjectId Machine::AddObject(std::string name, Object::Type type) {
+  STRATA_CHECK(!ran_, "objects must be made before the run");
+  objects_.push_back(Object{.type = type});
+  return log_.AddObject(std::move(name));
+}
+
+Word Machine::NewWord(std::string name, std::int64_t initial) {
+  Word w{AddObject(std::move(name), Object::Type::kWord)};
+  objects_.back().value = initial;
+  return w;
+}
+
+Block Machine::NewBlock(std::string name, std::size_t words) {
+  Block b{AddObject(std::move(name), Object::Type::kBlock)};
+  objects_.back().data.assign(words, 0);
+  return b;
+}
+
+ObjectId Machine::NewObject(std::string name) {
+  return AddObject(std::move(name), Object::Type::kAbstract);
+}
+
+void Machine::AddMonitor(ObjectId object, std::unique_ptr<Monitor> monitor) {
+  objects_[object.index()].monitor = std::move(monitor);
+}
+
+const Event& Machine::Append(Cpu& cpu, const Op& op, std::int64_t result) {
+  touched_ = op.object;
+  return log_.Append(Event{.cpu = cpu.id_,
+                           .object = op.object,
+                           .kind = op.kind,
+                           .arg0 = op.arg0,
+                           .arg1 = op.arg1,
+                           .result = result});
+}
+
+void Machine::Fail(Outcome outcome, std::vector<CpuId> cpus, std::string message) {
+  if (failed_) return;  // the first failure is the one reported
+  failed_ = true;
+  report_.outcome = outcome;
+  report_.cpus = std::move(cpus);
+  report_.message = std::move(message);
+}
+
+void Machine::SetRunnable(Cpu& cpu, bool runnable) {
+  if (cpu.runnable_ == runnable) return;
+  cpu.runnable_ = runnable;
+  auto it = std::lower_bound(runnable_.begin(), runnable_.end(), cpu.id_);
+  if (runnable) {
+    runnable_.insert(it, cpu.id_);
+    guard_.AddRunnable(cpu.id_, step_);
+  } else {
+    runnable_.erase(it);
+    guard_.RemoveRunnable(cpu.id_);
+  }
+}
+
+void Machine::Resume(Cpu& cpu) {
+  running_ = &cpu;
+  cpu.fiber_ = std::move(cpu.fiber_).resume();
+  running_ = nullptr;
+}
+
+void Machine::AfterResume(Cpu& cpu) {
+  switch (cpu.state_) {
+    case Cpu::State::kFinished:
+    case Cpu::State::kFailed:
+      SetRunnable(cpu, false);
+      --unfinished_;
+      break;
+    default:
+      // Stopped at its next shared op.
+      if (cpu.pending_->ready != nullptr) {
+        objects_[cpu.pending_->object.index()].watchers.push_back(cpu.id_);
+      }
+      cpu.state_ = cpu.Ready() ? Cpu::State::kRunnable : Cpu::State::kBlocked;
+      SetRunnable(cpu, cpu.state_ == Cpu::State::kRunnable);
+      break;
+  }
+  // The op just executed may enable or disable CPUs waiting on its object.
+  if (touched_.valid()) {
+    for (CpuId w : objects_[touched_.index()].watchers) {
+      Cpu& other = *cpus_[w.index()];
+      if (&other == &cpu) continue;
+      bool ready = other.Ready();
+      other.state_ = ready ? Cpu::State::kRunnable : Cpu::State::kBlocked;
+      SetRunnable(other, ready);
+    }
+    touched_ = ObjectId();
+  }
+}
+
+std::string Machine::DescribeWait(const Cpu& cpu) const {
+  const Op& op = *cpu.pending_;
+  const Object& o = objects_[op.object.index()];
+  std::string what = fmt::format("cpu {} waits at `{}` on `{}`", cpu.id_, op.kind,
+                                 log_.object_name(op.object));
+  if (o.type == Object::Type::kWord) what += fmt::format(" (value {})", o.value);
+  if (o.monitor != nullptr) what += fmt::format(" ({})", o.monitor->Describe());
+  return what;
+}
+
+void Machine::Schedule() {
+  for (auto& cpu : cpus_) {
+    Resume(*cpu);
+    AfterResume(*cpu);
+    if (failed_) return;
+  }
+  while (!failed_) {
+    if (runnable_.empty()) {
+      if (unfinished_ == 0) return;
+      std::vector<CpuId> waiting;
+      std::string detail;
+      for (auto& cpu : cpus_) {
+        if (cpu->state_ != Cpu::State::kBlocked) continue;
+        waiting.push_back(cpu->id_);
+        detail += (detail.empty() ? "" : "; ") + DescribeWait(*cpu);
+      }
+      Fail(Outcome::kDeadlock, waiting,
+           fmt::format("{} cpus wait and none can run: {}", waiting.size(), detail));
+      return;
+    }
+    if (step_ >= options_.max_steps) {
+      Fail(Outcome::kStepBudget, runnable_,
+           fmt::format("{} cpus still running after the step budget of {} steps (livelock, "
+                       "or raise run.max_steps)",
+                       runnable_.size(), options_.max_steps));
+      return;
+    }
+    CpuId overdue = guard_.Overdue(step_);
+    absl::StatusOr<CpuId> pick = oracle_->Pick(Decision{step_, runnable_, last_});
+    if (!pick.ok()) {
+      input_error_ = pick.status();
+      return;
+    }
+    CpuId chosen = *pick;
+    if (overdue.valid() && chosen != overdue) {
+      if (oracle_->replays()) {
+        Fail(Outcome::kUnfairSchedule, {overdue, chosen},
+             fmt::format("the schedule runs cpu {} at step {} while cpu {} has waited {} steps "
+                         "(fairness bound {})",
+                         chosen, step_, overdue, guard_.Waited(overdue, step_), guard_.bound()));
+        return;
+      }
+      chosen = overdue;
+    }
+    schedule_.push_back(chosen);
+    guard_.Ran(chosen, step_);
+    last_ = chosen;
+    ++step_;
+    Cpu& cpu = *cpus_[chosen.index()];
+    Resume(cpu);
+    AfterResume(cpu);
+  }
+}
+
+absl::StatusOr<RunReport> Machine::Run(const Program& program, Oracle& oracle) {
+  STRATA_CHECK(!ran_, "Machine::Run is called once");
+  ran_ = true;
+  program_ = &program;
+  oracle_ = &oracle;
+  unfinished_ = options_.cpus;
+  for (auto& cpu : cpus_) cpu->Start();
+
+  // Turn a hit on a guard page into a report: the handler runs on its own
+  // stack and jumps back here.
+  struct sigaction action {};
+  action.sa_sigaction = &Machine::HandleSegv;
+  action.sa_flags = SA_SIGINFO | SA_ONSTACK;
+  sigemptyset(&action.sa_mask);
+  stack_t altstack{};
+  altstack.ss_sp = g_altstack;
+  altstack.ss_size = sizeof(g_altstack);
+  sigaltstack(&altstack, &g_previous_altstack);
+  sigaction(SIGSEGV, &action, &g_previous_segv);
+  g_running_machine = this;
+#if defined(BOOST_USE_UCONTEXT)
+  main_record_ = ctx::detail::fiber_activation_record::current();
+#endif
+
+  if (sigsetjmp(overflow_env_, 1) == 0) {
+    Schedule();
+  } else {
+    OnOverflow();
+  }
+
+  g_running_machine = nullptr;
+  sigaction(SIGSEGV, &g_previous_segv, nullptr);
+  sigaltstack(&g_previous_altstack, nullptr);
+
+  report_.steps = step_;
+  absl::Status finish = oracle.Finish(step_);
+  if (!input_error_.ok()) return input_error_;
+  if (report_.outcome != Outcome::kUnfairSchedule && !finish.ok()) return finish;
+  return report_;
+}
+
+void Machine::HandleSegv(int sig, siginfo_t* info, void* context) {
+  Machine* m = g_running_machine;
+  if (m != nullptr && m->running_ != nullptr && m->running_->stack_.sp != nullptr) {
+    auto* addr = static_cast<char*>(info->si_addr);
+    char* base = static_cast<char*>(m->running_->stack_.sp) - m->running_->stack_.size;
+    // The guard page is the lowest page of the mapping; a large frame may
+    // step a little past it.
+    if (addr >= base - 256 * 1024 && addr < base + 4096) {
+#if defined(STRATA_SANITIZED)
+      auto* main = static_cast<ctx::detail::fiber_activation_record*>(m->main_record_);
+      __sanitizer_start_switch_fiber(nullptr, main->stack_bottom, main->stack_size);
+#endif
+      siglongjmp(m->overflow_env_, 1);
+    }
+  }
+  // Not a simulated stack overflow: let the previous handler (or the default
+  // action) deal with the fault when it recurs.
+  (void)sig;
+  (void)context;
+  sigaction(SIGSEGV, &g_previous_segv, nullptr);
+}
+
+void Machine::OnOverflow() {
+  Cpu& cpu = *running_;
+  running_ = nullptr;
+#if defined(BOOST_USE_UCONTEXT)
+  auto* main = static_cast<ctx::detail::fiber_activation_record*>(main_record_);
+  ctx::detail::fiber_activation_record::current() = main;
+#if defined(STRATA_SANITIZED)
+  __sanitizer_finish_switch_fiber(main->fake_stack, nullptr, nullptr);
+#endif
+#endif
+  cpu.abandoned_ = true;
+  new (&cpu.parked_.sink) ctx::fiber(std::move(cpu.sink_));
+  cpu.state_ = Cpu::State::kFailed;
+  SetRunnable(cpu, false);
+  Fail(Outcome::kStackOverflow, {cpu.id_},
+       fmt::format("cpu {} overflowed its {} KiB stack (hit the guard page)", cpu.id_,
+                   options_.stack_bytes / 1024));
+}
+
+}  // namespace strata::machine

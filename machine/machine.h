@@ -1,0 +1,217 @@
+// The multicore machine Asm_mc: n CPUs, each a fiber on a guard-paged stack,
+// sharing words, blocks and one append-only log, on one host thread.
+//
+// Simulated code runs on a CPU and calls the shared operations of `Cpu`.
+// Each shared operation is a switch point: the CPU stops just before it and
+// the oracle (wrapped in the fairness guard) picks which runnable CPU takes
+// the next step. Code between shared operations is private and never
+// switches. Every shared operation appends exactly one event.
+//
+// A CPU may block in a shared operation that is not enabled yet (for example
+// `LoadWhenChanged` while the word still holds the old value); it then adds
+// no events and is not runnable until an event on that object enables it, so
+// spinning costs neither steps nor log entries.
+//
+// Failures of the simulated code end the run with a RunReport (report.h) and
+// never crash the simulator.
+#ifndef STRATA_MACHINE_MACHINE_H_
+#define STRATA_MACHINE_MACHINE_H_
+
+#include <csetjmp>
+#include <csignal>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <boost/context/fiber.hpp>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
+#include "machine/event.h"
+#include "machine/fairness.h"
+#include "machine/log.h"
+#include "machine/oracle.h"
+#include "machine/replay.h"
+#include "machine/report.h"
+
+namespace strata::machine {
+
+inline constexpr int kMaxCpus = 1024;
+
+struct MachineOptions {
+  int cpus = 4;                          // 1 to kMaxCpus
+  std::size_t stack_bytes = 64 * 1024;   // per CPU, plus one guard page
+  std::uint64_t max_steps = 1'000'000;   // shared steps before "step-budget"
+  std::uint64_t fairness = 0;            // F; 0 means 8 * cpus
+};
+
+// Handles to shared memory, made by Machine::NewWord / NewBlock.
+struct Word {
+  ObjectId id;
+};
+struct Block {
+  ObjectId id;
+};
+
+// One shared operation as the machine schedules it. `apply` performs it
+// atomically and returns the event's result; `ready`, if set, says whether it
+// is enabled now (re-evaluated after every event on `object`).
+struct Op {
+  ObjectId object;
+  EventKind kind;
+  std::int64_t arg0 = 0;
+  std::int64_t arg1 = 0;
+  absl::FunctionRef<std::int64_t()> apply;
+  const absl::FunctionRef<bool()>* ready = nullptr;
+};
+
+class Machine;
+
+// A simulated CPU as its code sees it. Every method except id(), Read and
+// Write is a switch point and appends one event.
+class Cpu {
+ public:
+  CpuId id() const { return id_; }
+  Machine& machine() { return *machine_; }
+
+  std::int64_t FetchAdd(Word w, std::int64_t delta);  // returns the old value
+  // Sets w to `desired` if it holds `expected`; returns the old value either way.
+  std::int64_t CompareSwap(Word w, std::int64_t expected, std::int64_t desired);
+  std::int64_t Swap(Word w, std::int64_t value);  // returns the old value
+  std::int64_t Load(Word w);
+  void Store(Word w, std::int64_t value);
+  // Blocks (no events, not runnable) while w == old, then loads it.
+  std::int64_t LoadWhenChanged(Word w, std::int64_t old);
+
+  // Takes ownership of a block; pulling a block another CPU owns is a data race.
+  void Pull(Block b);
+  // Gives the block back; pushing a block this CPU does not own is a data race.
+  void Push(Block b);
+  // Private access to a pulled block (no event, no switch); touching a block
+  // this CPU does not own is a data race. Precondition: i < block size.
+  std::int64_t Read(Block b, std::size_t i);
+  void Write(Block b, std::size_t i, std::int64_t value);
+
+  // The generic shared step, for layers that define their own atomic
+  // operations. Returns op.apply()'s result.
+  std::int64_t Step(const Op& op);
+
+  // Ends the run with a report naming this CPU (and `others`). Never returns.
+  [[noreturn]] void Fail(Outcome outcome, std::string message, std::vector<CpuId> others = {});
+
+ private:
+  friend class Machine;
+  enum class State { kIdle, kRunnable, kBlocked, kFinished, kFailed };
+
+  Cpu(Machine* m, CpuId id) : machine_(m), id_(id) {}
+  void Start();
+  void Body();
+  void YieldToScheduler() { sink_ = std::move(sink_).resume(); }
+  bool Ready() const { return pending_->ready == nullptr || (*pending_->ready)(); }
+
+  Machine* machine_;
+  CpuId id_;
+  State state_ = State::kIdle;
+  const Op* pending_ = nullptr;
+  bool runnable_ = false;
+  bool abandoned_ = false;  // its stack overflowed; the fiber cannot be resumed or unwound
+  boost::context::fiber fiber_;
+  boost::context::fiber sink_;
+  boost::context::stack_context stack_{};
+  // Where sink_ goes when the fiber is abandoned: destroying it would unwind
+  // the scheduler's own context, so it is parked here and never destroyed.
+  union Parked {
+    Parked() {}
+    ~Parked() {}
+    boost::context::fiber sink;
+  } parked_;
+};
+
+class Machine {
+ public:
+  using Program = std::function<void(Cpu&)>;
+
+  // Precondition: options validated (1 <= cpus <= kMaxCpus, stack >= 16 KiB).
+  explicit Machine(MachineOptions options);
+  ~Machine();
+  Machine(const Machine&) = delete;
+  Machine& operator=(const Machine&) = delete;
+
+  // Shared objects; make them before Run.
+  Word NewWord(std::string name, std::int64_t initial = 0);
+  Block NewBlock(std::string name, std::size_t words);
+  // An object with no memory of its own, for layers whose state is their log.
+  ObjectId NewObject(std::string name);
+  // Checks every event on `object` with `monitor`; a rejected event ends the
+  // run as "impossible-log".
+  void AddMonitor(ObjectId object, std::unique_ptr<Monitor> monitor);
+
+  // Runs `program` on every CPU until all finish or the run fails. Call once.
+  // Returns the report; an error Status only when the oracle's input does not
+  // fit this run (a replayed schedule from another config).
+  absl::StatusOr<RunReport> Run(const Program& program, Oracle& oracle);
+
+  const MachineOptions& options() const { return options_; }
+  int cpus() const { return options_.cpus; }
+  const Log& log() const { return log_; }
+  // The CPU chosen at each shared step, in order.
+  std::span<const CpuId> schedule() const { return schedule_; }
+  std::uint64_t fairness_bound() const { return guard_.bound(); }
+  // The longest a runnable CPU waited for a step, in steps.
+  std::uint64_t worst_wait() const { return guard_.worst_wait(); }
+
+  std::int64_t value(Word w) const { return objects_[w.id.index()].value; }
+  std::span<const std::int64_t> contents(Block b) const { return objects_[b.id.index()].data; }
+  CpuId owner(Block b) const { return objects_[b.id.index()].owner; }
+
+ private:
+  friend class Cpu;
+  struct Object {
+    enum class Type { kWord, kBlock, kAbstract } type;
+    std::int64_t value = 0;
+    std::vector<std::int64_t> data;
+    CpuId owner;
+    std::int64_t version = 0;
+    std::unique_ptr<Monitor> monitor;
+    std::vector<CpuId> watchers;  // CPUs whose pending op on this object has a `ready`
+  };
+
+  ObjectId AddObject(std::string name, Object::Type type);
+  const Event& Append(Cpu& cpu, const Op& op, std::int64_t result);
+  void Schedule();
+  void Resume(Cpu& cpu);
+  void AfterResume(Cpu& cpu);
+  void SetRunnable(Cpu& cpu, bool runnable);
+  void Fail(Outcome outcome, std::vector<CpuId> cpus, std::string message);
+  std::string DescribeWait(const Cpu& cpu) const;
+  void OnOverflow();
+  static void HandleSegv(int sig, siginfo_t* info, void* context);
+
+  MachineOptions options_;
+  Log log_;
+  std::vector<Object> objects_;
+  std::vector<std::unique_ptr<Cpu>> cpus_;
+  std::vector<CpuId> runnable_;  // sorted
+  std::vector<CpuId> schedule_;
+  FairnessGuard guard_;
+  const Program* program_ = nullptr;
+  Oracle* oracle_ = nullptr;
+  absl::Status input_error_;
+  RunReport report_;
+  bool failed_ = false;
+  bool ran_ = false;
+  int unfinished_ = 0;
+  std::uint64_t step_ = 0;
+  CpuId last_;
+  ObjectId touched_;       // object of the last executed op
+  Cpu* running_ = nullptr;  // the CPU whose fiber runs now, if any
+  sigjmp_buf overflow_env_;
+  void* main_record_ = nullptr;  // Boost's main-context record (ucontext builds)
+};
+
+}  // namespace strata::machine
+
+#endif  // STRATA_MACHINE_MACHINE_H_

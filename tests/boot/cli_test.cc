@@ -1,0 +1,161 @@
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <string>
+
+#include "tests/boot/test_util.h"
+
+namespace strata::testing {
+namespace {
+
+int Lines(const std::string& text) { return static_cast<int>(std::count(text.begin(), text.end(), '\n')); }
+
+std::string HashIn(const std::string& out) {
+  std::smatch m;
+  REQUIRE(std::regex_search(out, m, std::regex("log hash ([0-9a-f]{16})")));
+  return m[1];
+}
+
+TEST_CASE("strata boot with no config boots the default system and prints the summary") {
+  Command c = RunStrata("boot", STRATA_SOURCE_DIR);
+  CHECK(c.exit_code == 0);
+  CHECK(c.out.find("strata boot configs/default.toml") != std::string::npos);
+  CHECK(c.out.find("outcome    ok") != std::string::npos);
+  CHECK(c.out.find("counter = 400 (expected 400) ok") != std::string::npos);
+  CHECK(c.out.find("per kind") != std::string::npos);
+  CHECK(c.out.find("seed 1  log hash ") != std::string::npos);
+  CHECK(c.out.find("M events/s") != std::string::npos);
+  CHECK(c.err.empty());
+}
+
+TEST_CASE("the same seed gives the same log hash and another seed another one") {
+  TempDir dir;
+  std::string cfg = Source("configs/default.toml");
+  std::string a = HashIn(RunStrata("boot '" + cfg + "' --seed 5", dir.path()).out);
+  std::string b = HashIn(RunStrata("boot '" + cfg + "' --seed 5", dir.path()).out);
+  std::string c = HashIn(RunStrata("boot '" + cfg + "' --seed 6", dir.path()).out);
+  CHECK(a == b);
+  CHECK(a != c);
+}
+
+TEST_CASE("--log writes one JSON line and one text line per event") {
+  TempDir dir;
+  Command c = RunStrata("boot '" + Source("configs/default.toml") + "' --cpus 2 --log run.jsonl",
+                        dir.path());
+  REQUIRE(c.exit_code == 0);
+  std::ifstream json(dir.File("run.jsonl")), text(dir.File("run.jsonl.txt"));
+  std::string js((std::istreambuf_iterator<char>(json)), {});
+  std::string tx((std::istreambuf_iterator<char>(text)), {});
+  std::smatch m;
+  REQUIRE(std::regex_search(c.out, m, std::regex("events     ([0-9]+) in")));
+  CHECK(Lines(js) == std::stoi(m[1]));
+  CHECK(Lines(tx) == std::stoi(m[1]));
+  CHECK(js.rfind("{\"seq\":0,\"cpu\":", 0) == 0);
+  CHECK(tx.rfind("t=0 cpu=", 0) == 0);
+}
+
+TEST_CASE("bad input exits 2 with one line and writes nothing") {
+  TempDir dir;
+  std::string cfg = "'" + Source("configs/default.toml") + "'";
+  struct Case {
+    std::string args;
+    std::string err;
+  };
+  const Case cases[] = {
+      {"boot missing.toml",
+       "strata: error: missing.toml: cannot open the config file (expected a TOML file)\n"},
+      {"boot " + cfg + " --cpus 0 --log out.jsonl",
+       "strata: error: " + Source("configs/default.toml") +
+           ": machine.cpus: expected an integer from 1 to 1024, got 0 (after command-line "
+           "overrides)\n"},
+      {"boot " + cfg + " --cpus 5000",
+       "strata: error: " + Source("configs/default.toml") +
+           ": machine.cpus: expected an integer from 1 to 1024, got 5000 (after command-line "
+           "overrides)\n"},
+      {"boot " + cfg + " --oracle fifo --log out.jsonl",
+       "strata: error: --oracle: expected one of round-robin, random, pct, got \"fifo\"\n"},
+      {"boot " + cfg + " --log no/such/dir/out.jsonl",
+       "strata: error: no/such/dir/out.jsonl: --log: cannot write this file (expected a path in "
+       "a writable directory)\n"},
+      {"replay nothing.schedule",
+       "strata: error: nothing.schedule: cannot open the schedule file (expected a file written "
+       "by a failed run)\n"},
+  };
+  for (const Case& k : cases) {
+    CAPTURE(k.args);
+    Command c = RunStrata(k.args, dir.path());
+    CHECK(c.exit_code == 2);
+    CHECK(c.err == k.err);
+    CHECK(Lines(c.err) == 1);
+  }
+  CHECK_FALSE(std::filesystem::exists(dir.File("out.jsonl")));
+  CHECK_FALSE(std::filesystem::exists(dir.File("out.jsonl.txt")));
+
+  Command usage = RunStrata("frobnicate", dir.path());
+  CHECK(usage.exit_code == 2);
+  CHECK(Lines(usage.err) == 1);
+  Command bad_toml = RunStrata("boot '" + dir.Write("x.toml", "[machine\n") + "'", dir.path());
+  CHECK(bad_toml.exit_code == 2);
+  CHECK(bad_toml.err.find("x.toml:1:") != std::string::npos);
+  CHECK(Lines(bad_toml.err) == 1);
+}
+
+TEST_CASE("a failing run writes a schedule that strata replay reproduces") {
+  TempDir dir;
+  Command c = RunStrata("boot '" + Source("configs/bad/lock-order.toml") + "' --schedule d.schedule",
+                        dir.path());
+  CHECK(c.exit_code == 1);
+  CHECK(c.out.find("report     deadlock: ") != std::string::npos);
+  CHECK(c.out.find("replay     strata replay d.schedule") != std::string::npos);
+  REQUIRE(std::filesystem::exists(dir.File("d.schedule")));
+  Command r = RunStrata("replay d.schedule", dir.path());
+  CHECK(r.exit_code == 1);
+  CHECK(r.out.find("replay     reproduced: deadlock with log hash " + HashIn(c.out)) !=
+        std::string::npos);
+}
+
+TEST_CASE("a failing run without --schedule names its schedule after workload, outcome, seed") {
+  TempDir dir;
+  Command c = RunStrata("boot '" + Source("configs/bad/throw.toml") + "'", dir.path());
+  CHECK(c.exit_code == 1);
+  CHECK(c.out.find("report     exception: cpu 3 threw: cpu 3 gave up at iteration 10") !=
+        std::string::npos);
+  CHECK(std::filesystem::exists(dir.File("strata-throw-exception-seed1.schedule")));
+}
+
+TEST_CASE("an unfair recorded schedule is reported as unfair on replay") {
+  TempDir dir;
+  Command r = RunStrata("replay '" + Source("tests/boot/corpus/unfair.schedule") + "'", dir.path());
+  CHECK(r.exit_code == 1);
+  CHECK(r.out.find("report     unfair-schedule: the schedule runs cpu 0 at step 4 while cpu 1 "
+                   "has waited 4 steps (fairness bound 4)") != std::string::npos);
+}
+
+TEST_CASE("an edited schedule is reported as diverging, not as reproduced") {
+  TempDir dir;
+  Command c = RunStrata("boot '" + Source("configs/bad/lost-update.toml") + "' --schedule l.schedule",
+                        dir.path());
+  REQUIRE(c.exit_code == 1);
+  std::ifstream in(dir.File("l.schedule"));
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  text = std::regex_replace(text, std::regex("log_hash = \"[0-9a-f]+\""),
+                            "log_hash = \"0000000000000000\"");
+  dir.Write("l.schedule", text);
+  Command r = RunStrata("replay l.schedule", dir.path());
+  CHECK(r.exit_code == 1);
+  CHECK(r.out.find("DIVERGED") != std::string::npos);
+}
+
+TEST_CASE("strata bench --quick --json prints the ratios") {
+  TempDir dir;
+  Command c = RunStrata("bench --quick --json", dir.path());
+  CHECK(c.exit_code == 0);
+  CHECK(c.out.find("\"bare_round_trips_per_s\":") != std::string::npos);
+  CHECK(c.out.find("{\"cpus\":64,\"oracle\":\"random\"") != std::string::npos);
+  CHECK(Lines(c.out) == 1);
+}
+
+}  // namespace
+}  // namespace strata::testing

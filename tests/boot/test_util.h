@@ -1,0 +1,65 @@
+// Helpers for the boot tests: temporary files and running the strata binary.
+#ifndef STRATA_TESTS_BOOT_TEST_UTIL_H_
+#define STRATA_TESTS_BOOT_TEST_UTIL_H_
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <sys/wait.h>
+
+#include <fmt/format.h>
+
+namespace strata::testing {
+
+// A fresh directory under the system temp dir, removed at scope exit.
+class TempDir {
+ public:
+  TempDir() {
+    static int counter = 0;
+    path_ = std::filesystem::temp_directory_path() /
+            fmt::format("strata-test-{}-{}", ::getpid(), counter++);
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  std::string File(const std::string& name) const { return (path_ / name).string(); }
+  std::string Write(const std::string& name, const std::string& text) const {
+    std::ofstream(File(name)) << text;
+    return File(name);
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+inline std::string Source(const std::string& relative) {
+  return std::string(STRATA_SOURCE_DIR) + "/" + relative;
+}
+
+struct Command {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+// Runs the strata binary with `args` (a shell-quoted string) in `cwd`.
+inline Command RunStrata(const std::string& args, const std::string& cwd) {
+  std::string err_file = cwd + "/.stderr";
+  std::string cmd = fmt::format("cd '{}' && '{}' {} 2>'{}'", cwd, STRATA_BINARY, args, err_file);
+  Command c;
+  std::FILE* p = ::popen(cmd.c_str(), "r");
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) c.out.append(buf, n);
+  int status = ::pclose(p);
+  c.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  std::ifstream in(err_file);
+  c.err.assign(std::istreambuf_iterator<char>(in), {});
+  std::filesystem::remove(err_file);
+  return c;
+}
+
+}  // namespace strata::testing
+
+#endif  // STRATA_TESTS_BOOT_TEST_UTIL_H_
