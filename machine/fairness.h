@@ -1,16 +1,18 @@
 // The fairness guard: every runnable CPU takes a step within F switch points.
 //
-// It keeps the runnable CPUs in least-recently-run order, so the CPU that has
-// waited longest is always at the front and each step costs O(1). When that
-// CPU has been passed over F times it is "overdue": the machine runs it in
-// place of the oracle's choice, or, when the oracle replays a recorded
-// schedule, reports the schedule as unfair. Because only one CPU is forced
-// per step, a CPU may wait up to F + (cpus - 1) steps when several become
-// overdue together; the report's worst wait says what actually happened.
+// It remembers, per CPU, the step since which it has been waiting, and the
+// earliest step at which any runnable CPU could be passed over F times. Only
+// when that step comes does it scan the runnable CPUs for the one that waited
+// longest (lowest id on ties), so a step costs O(1) amortised. An "overdue"
+// CPU is run in place of the oracle's choice, or, when the oracle replays a
+// recorded schedule, the schedule is reported as unfair. Since one CPU is
+// forced per step, a CPU may wait up to F + (cpus - 1) steps when several
+// become overdue together; worst_wait() says what actually happened.
 #ifndef STRATA_MACHINE_FAIRNESS_H_
 #define STRATA_MACHINE_FAIRNESS_H_
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "machine/ids.h"
@@ -24,19 +26,23 @@ class FairnessGuard {
 
   std::uint64_t bound() const { return bound_; }
 
-  // `cpu` became runnable before step `step`. Precondition: not already runnable.
-  void AddRunnable(CpuId cpu, std::uint64_t step);
-  // `cpu` blocked or finished. Precondition: runnable.
-  void RemoveRunnable(CpuId cpu);
-  // `cpu` took step `step`. Precondition: runnable.
-  void Ran(CpuId cpu, std::uint64_t step);
+  // `cpu` became runnable before step `step`.
+  void AddRunnable(CpuId cpu, std::uint64_t step) {
+    since_[cpu.index()] = step;
+    if (step + bound_ < next_check_) next_check_ = step + bound_;
+  }
+  // `cpu` took step `step`.
+  void Ran(CpuId cpu, std::uint64_t step) {
+    std::uint64_t waited = step - since_[cpu.index()];
+    if (waited > worst_wait_) worst_wait_ = waited;
+    since_[cpu.index()] = step + 1;
+  }
 
-  // The runnable CPU that has been passed over at least F times before step
-  // `step`, if any (the longest-waiting one).
-  CpuId Overdue(std::uint64_t step) const {
-    if (head() == kNone) return CpuId();
-    std::uint32_t c = head();
-    return step - since_[c] >= bound_ ? CpuId(static_cast<CpuId::Rep>(c)) : CpuId();
+  // The runnable CPU (of the sorted `runnable`) passed over at least F times
+  // before step `step`, if any: the one that waited longest.
+  CpuId Overdue(std::uint64_t step, std::span<const CpuId> runnable) {
+    if (step < next_check_) return CpuId();
+    return Scan(step, runnable);
   }
   // How many steps `cpu` has been passed over before step `step`.
   std::uint64_t Waited(CpuId cpu, std::uint64_t step) const { return step - since_[cpu.index()]; }
@@ -44,16 +50,11 @@ class FairnessGuard {
   std::uint64_t worst_wait() const { return worst_wait_; }
 
  private:
-  static constexpr std::uint32_t kNone = UINT32_MAX;
-  std::uint32_t head() const { return next_[sentinel_]; }
-  void Unlink(std::uint32_t c);
-  void PushBack(std::uint32_t c);
+  CpuId Scan(std::uint64_t step, std::span<const CpuId> runnable);
 
   std::uint64_t bound_;
-  std::uint32_t sentinel_;
-  // A circular doubly-linked list through the sentinel, oldest first.
-  std::vector<std::uint32_t> next_, prev_;
   std::vector<std::uint64_t> since_;
+  std::uint64_t next_check_;
   std::uint64_t worst_wait_ = 0;
 };
 

@@ -1,6 +1,10 @@
 #include "machine/log.h"
 
+#include <sys/mman.h>
+
 #include <fmt/format.h>
+
+#include "machine/check.h"
 
 namespace strata::machine {
 namespace {
@@ -31,24 +35,31 @@ std::string JsonEscape(std::string_view s) {
 
 }  // namespace
 
+EventStore::~EventStore() {
+  if (data_ != nullptr) munmap(data_, bytes_);
+}
+
+void EventStore::Grow() {
+  constexpr std::size_t kFirst = 2 << 20;  // one huge page
+  std::size_t bytes = bytes_ == 0 ? kFirst : 2 * bytes_;
+  void* p = bytes_ == 0
+                ? mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+                : mremap(data_, bytes_, bytes, MREMAP_MAYMOVE);
+  STRATA_CHECK(p != MAP_FAILED, "cannot grow the event log to {} bytes", bytes);
+  madvise(p, bytes, MADV_HUGEPAGE);  // a hint; ignored where THP is off
+  data_ = static_cast<Event*>(p);
+  bytes_ = bytes;
+  capacity_ = bytes / sizeof(Event);
+}
+
 ObjectId Log::AddObject(std::string name) {
   names_.push_back(std::move(name));
   return ObjectId(static_cast<ObjectId::Rep>(names_.size() - 1));
 }
 
-const Event& Log::Append(Event e) {
-  e.seq = events_.size();
-  std::uint64_t h = hash_;
-  h = Mix(h, static_cast<std::uint64_t>(e.cpu.value()) << 32 |
-                 static_cast<std::uint32_t>(e.thread.value()));
-  h = Mix(h, static_cast<std::uint64_t>(e.object.value()));
-  h = Mix(h, e.kind.hash());
-  h = Mix(h, static_cast<std::uint64_t>(e.arg0));
-  h = Mix(h, static_cast<std::uint64_t>(e.arg1));
-  h = Mix(h, static_cast<std::uint64_t>(e.result));
-  hash_ = h;
-  events_.push_back(e);
-  return events_.back();
+std::uint64_t Log::hash() const {
+  std::uint64_t h = Mix(Mix(lane_a_, lane_b_), events_.size());
+  return h ^ (h >> 29);
 }
 
 std::vector<std::size_t> Log::View(ObjectId object) const {

@@ -9,11 +9,42 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "machine/event.h"
 
 namespace strata::machine {
+
+// Contiguous storage for events that grows without copying: an anonymous
+// mapping grown with mremap (the kernel moves page tables, not bytes) and
+// backed by transparent huge pages where the system allows, so a log of
+// millions of events costs few page faults.
+static_assert(std::is_trivially_copyable_v<Event>);
+class EventStore {
+ public:
+  EventStore() = default;
+  ~EventStore();
+  EventStore(const EventStore&) = delete;
+  EventStore& operator=(const EventStore&) = delete;
+
+  // A new slot at the end, to be filled in place.
+  Event& emplace_back() {
+    if (size_ == capacity_) Grow();
+    return data_[size_++];
+  }
+  std::size_t size() const { return size_; }
+  const Event* data() const { return data_; }
+  const Event& operator[](std::size_t i) const { return data_[i]; }
+  const Event& back() const { return data_[size_ - 1]; }
+
+ private:
+  void Grow();
+  Event* data_ = nullptr;
+  std::size_t size_ = 0;
+  std::size_t capacity_ = 0;
+  std::size_t bytes_ = 0;
+};
 
 class Log {
  public:
@@ -23,16 +54,39 @@ class Log {
   std::size_t object_count() const { return names_.size(); }
 
   // Appends `e`, setting e.seq to the next position. Returns the stored event.
-  const Event& Append(Event e);
+  const Event& Append(const Event& e) {
+    return Append(e.cpu, e.thread, e.object, e.kind, e.arg0, e.arg1, e.result);
+  }
+  const Event& Append(CpuId cpu, ThreadId thread, ObjectId object, EventKind kind,
+                      std::int64_t arg0, std::int64_t arg1, std::int64_t result) {
+    Event& e = events_.emplace_back();
+    e.seq = events_.size() - 1;
+    e.cpu = cpu;
+    e.thread = thread;
+    e.object = object;
+    e.kind = kind;
+    e.arg0 = arg0;
+    e.arg1 = arg1;
+    e.result = result;
+    // Two independent multiply lanes keep the dependency chain short.
+    lane_a_ = (lane_a_ ^ (static_cast<std::uint64_t>(cpu.value()) << 32 |
+                          static_cast<std::uint32_t>(thread.value()))) * kMulA;
+    lane_b_ = (lane_b_ ^ (static_cast<std::uint64_t>(object.value()) + kind.hash())) * kMulB;
+    lane_a_ = (lane_a_ ^ static_cast<std::uint64_t>(arg0)) * kMulA;
+    lane_b_ = (lane_b_ ^ static_cast<std::uint64_t>(arg1)) * kMulB;
+    lane_a_ = (lane_a_ ^ static_cast<std::uint64_t>(result) ^ (lane_a_ >> 29)) * kMulA;
+    lane_b_ ^= lane_b_ >> 31;
+    return e;
+  }
 
   std::size_t size() const { return events_.size(); }
-  bool empty() const { return events_.empty(); }
+  bool empty() const { return events_.size() == 0; }
   const Event& operator[](std::size_t i) const { return events_[i]; }
-  std::span<const Event> events() const { return events_; }
+  std::span<const Event> events() const { return {events_.data(), events_.size()}; }
   const Event& back() const { return events_.back(); }
 
   // The hash of the whole log so far; equal logs have equal hashes.
-  std::uint64_t hash() const { return hash_; }
+  std::uint64_t hash() const;
 
   // The positions of the events on `object`, in log order (a per-object view).
   std::vector<std::size_t> View(ObjectId object) const;
@@ -41,9 +95,12 @@ class Log {
   std::string RenderJson(const Event& e) const;
 
  private:
-  std::vector<Event> events_;
+  EventStore events_;
   std::vector<std::string> names_;
-  std::uint64_t hash_ = 0x9e3779b97f4a7c15ull;
+  static constexpr std::uint64_t kMulA = 0x9e3779b97f4a7c15ull;
+  static constexpr std::uint64_t kMulB = 0xff51afd7ed558ccdull;
+  std::uint64_t lane_a_ = 0x243f6a8885a308d3ull;
+  std::uint64_t lane_b_ = 0x13198a2e03707344ull;
 };
 
 // The log hash as printed everywhere: 16 hex digits.

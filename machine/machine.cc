@@ -50,14 +50,14 @@ alignas(64) char g_altstack[64 * 1024];
 
 void Cpu::Start() {
   fiber_ = ctx::fiber(std::allocator_arg, TrackedStack(machine_->options_.stack_bytes, &stack_),
-                      [this](ctx::fiber&& sink) {
-                        sink_ = std::move(sink);
-                        Body();
-                        return std::move(sink_);
+                      [this](ctx::fiber&& resumer) {
+                        *machine_->from_ = std::move(resumer);
+                        machine_->running_ = this;
+                        return Body();
                       });
 }
 
-void Cpu::Body() {
+ctx::fiber Cpu::Body() {
   std::string escaped;
   bool threw = false;
   try {
@@ -73,40 +73,57 @@ void Cpu::Body() {
   }
   // Report outside the catch blocks: never switch fibers inside one.
   if (threw) {
-    state_ = State::kFailed;
-    machine_->Fail(Outcome::kException, {id_},
-                   fmt::format("cpu {} threw: {}", id_, escaped));
-    return;
+    machine_->Fail(Outcome::kException, {id_}, fmt::format("cpu {} threw: {}", id_, escaped));
   }
-  state_ = State::kFinished;
+  state_ = threw ? State::kFailed : State::kFinished;
+  machine_->SetRunnable(*this, false);
+  --machine_->unfinished_;
+  // This fiber ends; whoever runs next receives an empty handle for it.
+  machine_->from_ = &fiber_;
+  machine_->running_ = nullptr;
+  return std::move(machine_->Next(*this));
 }
 
 std::int64_t Cpu::Step(const Op& op) {
+  Machine& m = *machine_;
   pending_ = &op;
-  YieldToScheduler();
+  if (op.ready != nullptr) m.objects_[op.object.index()].watchers.push_back(id_);
+  const bool ready = Ready();
+  state_ = ready ? State::kRunnable : State::kBlocked;
+  m.SetRunnable(*this, ready);
+  // The switch point: decide who takes the next step.
+  if (m.starting_) {
+    m.TransferTo(m.main_, &fiber_);
+  } else {
+    ctx::fiber& next = m.Next(*this);
+    if (&next != &fiber_) m.TransferTo(next, &fiber_);
+  }
   // Chosen by the oracle: the op is enabled and executes atomically now.
   if (op.ready != nullptr) {
-    auto& w = machine_->objects_[op.object.index()].watchers;
+    auto& w = m.objects_[op.object.index()].watchers;
     w.erase(std::find(w.begin(), w.end(), id_));
   }
   pending_ = nullptr;
   std::int64_t result = op.apply();
-  const Event& e = machine_->Append(*this, op, result);
-  Monitor* monitor = machine_->objects_[op.object.index()].monitor.get();
-  if (monitor != nullptr && !monitor->Observe(e)) {
+  const Event& e = m.Append(*this, op, result);
+  Machine::Object& object = m.objects_[op.object.index()];
+  if (object.monitor != nullptr && !object.monitor->Observe(e)) {
     Fail(Outcome::kImpossibleLog,
          fmt::format("event `{}` is impossible for `{}` (state after it: {})",
-                     machine_->log_.RenderText(e), machine_->log_.object_name(e.object),
-                     monitor->Describe()));
+                     m.log_.RenderText(e), m.log_.object_name(e.object),
+                     object.monitor->Describe()));
   }
+  if (!object.watchers.empty()) m.Reevaluate(op.object, *this);
   return result;
 }
 
 void Cpu::Fail(Outcome outcome, std::string message, std::vector<CpuId> others) {
   others.insert(others.begin(), id_);
   state_ = State::kFailed;
+  machine_->SetRunnable(*this, false);
   machine_->Fail(outcome, std::move(others), std::move(message));
-  YieldToScheduler();  // never resumed again; destruction unwinds from here
+  machine_->TransferTo(machine_->main_, &fiber_);
+  // Never resumed: destroying the fiber unwinds it from inside TransferTo.
   STRATA_CHECK(false, "a failed cpu was resumed");
   std::abort();
 }
@@ -267,13 +284,7 @@ void Machine::AddMonitor(ObjectId object, std::unique_ptr<Monitor> monitor) {
 }
 
 const Event& Machine::Append(Cpu& cpu, const Op& op, std::int64_t result) {
-  touched_ = op.object;
-  return log_.Append(Event{.cpu = cpu.id_,
-                           .object = op.object,
-                           .kind = op.kind,
-                           .arg0 = op.arg0,
-                           .arg1 = op.arg1,
-                           .result = result});
+  return log_.Append(cpu.id_, ThreadId(), op.object, op.kind, op.arg0, op.arg1, result);
 }
 
 void Machine::Fail(Outcome outcome, std::vector<CpuId> cpus, std::string message) {
@@ -293,42 +304,16 @@ void Machine::SetRunnable(Cpu& cpu, bool runnable) {
     guard_.AddRunnable(cpu.id_, step_);
   } else {
     runnable_.erase(it);
-    guard_.RemoveRunnable(cpu.id_);
   }
 }
 
-void Machine::Resume(Cpu& cpu) {
-  running_ = &cpu;
-  cpu.fiber_ = std::move(cpu.fiber_).resume();
-  running_ = nullptr;
-}
-
-void Machine::AfterResume(Cpu& cpu) {
-  switch (cpu.state_) {
-    case Cpu::State::kFinished:
-    case Cpu::State::kFailed:
-      SetRunnable(cpu, false);
-      --unfinished_;
-      break;
-    default:
-      // Stopped at its next shared op.
-      if (cpu.pending_->ready != nullptr) {
-        objects_[cpu.pending_->object.index()].watchers.push_back(cpu.id_);
-      }
-      cpu.state_ = cpu.Ready() ? Cpu::State::kRunnable : Cpu::State::kBlocked;
-      SetRunnable(cpu, cpu.state_ == Cpu::State::kRunnable);
-      break;
-  }
-  // The op just executed may enable or disable CPUs waiting on its object.
-  if (touched_.valid()) {
-    for (CpuId w : objects_[touched_.index()].watchers) {
-      Cpu& other = *cpus_[w.index()];
-      if (&other == &cpu) continue;
-      bool ready = other.Ready();
-      other.state_ = ready ? Cpu::State::kRunnable : Cpu::State::kBlocked;
-      SetRunnable(other, ready);
-    }
-    touched_ = ObjectId();
+void Machine::Reevaluate(ObjectId object, const Cpu& except) {
+  for (CpuId w : objects_[object.index()].watchers) {
+    Cpu& other = *cpus_[w.index()];
+    if (&other == &except) continue;
+    bool ready = other.Ready();
+    other.state_ = ready ? Cpu::State::kRunnable : Cpu::State::kBlocked;
+    SetRunnable(other, ready);
   }
 }
 
@@ -342,58 +327,66 @@ std::string Machine::DescribeWait(const Cpu& cpu) const {
   return what;
 }
 
-void Machine::Schedule() {
-  for (auto& cpu : cpus_) {
-    Resume(*cpu);
-    AfterResume(*cpu);
-    if (failed_) return;
+CpuId Machine::Decide() {
+  if (failed_ || !input_error_.ok()) return CpuId();
+  if (runnable_.empty()) {
+    if (unfinished_ == 0) return CpuId();
+    std::vector<CpuId> waiting;
+    std::string detail;
+    for (auto& cpu : cpus_) {
+      if (cpu->state_ != Cpu::State::kBlocked) continue;
+      waiting.push_back(cpu->id_);
+      detail += (detail.empty() ? "" : "; ") + DescribeWait(*cpu);
+    }
+    Fail(Outcome::kDeadlock, waiting,
+         fmt::format("{} cpus wait and none can run: {}", waiting.size(), detail));
+    return CpuId();
   }
-  while (!failed_) {
-    if (runnable_.empty()) {
-      if (unfinished_ == 0) return;
-      std::vector<CpuId> waiting;
-      std::string detail;
-      for (auto& cpu : cpus_) {
-        if (cpu->state_ != Cpu::State::kBlocked) continue;
-        waiting.push_back(cpu->id_);
-        detail += (detail.empty() ? "" : "; ") + DescribeWait(*cpu);
-      }
-      Fail(Outcome::kDeadlock, waiting,
-           fmt::format("{} cpus wait and none can run: {}", waiting.size(), detail));
-      return;
-    }
-    if (step_ >= options_.max_steps) {
-      Fail(Outcome::kStepBudget, runnable_,
-           fmt::format("{} cpus still running after the step budget of {} steps (livelock, "
-                       "or raise run.max_steps)",
-                       runnable_.size(), options_.max_steps));
-      return;
-    }
-    CpuId overdue = guard_.Overdue(step_);
-    absl::StatusOr<CpuId> pick = oracle_->Pick(Decision{step_, runnable_, last_});
-    if (!pick.ok()) {
-      input_error_ = pick.status();
-      return;
-    }
-    CpuId chosen = *pick;
-    if (overdue.valid() && chosen != overdue) {
-      if (oracle_->replays()) {
-        Fail(Outcome::kUnfairSchedule, {overdue, chosen},
-             fmt::format("the schedule runs cpu {} at step {} while cpu {} has waited {} steps "
-                         "(fairness bound {})",
-                         chosen, step_, overdue, guard_.Waited(overdue, step_), guard_.bound()));
-        return;
-      }
-      chosen = overdue;
-    }
-    schedule_.push_back(chosen);
-    guard_.Ran(chosen, step_);
-    last_ = chosen;
-    ++step_;
-    Cpu& cpu = *cpus_[chosen.index()];
-    Resume(cpu);
-    AfterResume(cpu);
+  if (step_ >= options_.max_steps) {
+    Fail(Outcome::kStepBudget, runnable_,
+         fmt::format("{} cpus still running after the step budget of {} steps (livelock, "
+                     "or raise run.max_steps)",
+                     runnable_.size(), options_.max_steps));
+    return CpuId();
   }
+  const CpuId overdue = guard_.Overdue(step_, runnable_);
+  CpuId chosen = oracle_->Pick(Decision{step_, runnable_, last_});
+  if (!chosen.valid()) {
+    input_error_ = oracle_->error();
+    STRATA_CHECK(!input_error_.ok(), "oracle {} picked no cpu", oracle_->Describe());
+    return CpuId();
+  }
+  if (overdue.valid() && chosen != overdue) {
+    if (oracle_->replays()) {
+      Fail(Outcome::kUnfairSchedule, {overdue, chosen},
+           fmt::format("the schedule runs cpu {} at step {} while cpu {} has waited {} steps "
+                       "(fairness bound {})",
+                       chosen, step_, overdue, guard_.Waited(overdue, step_), guard_.bound()));
+      return CpuId();
+    }
+    chosen = overdue;
+  }
+  schedule_.push_back(chosen);
+  guard_.Ran(chosen, step_);
+  last_ = chosen;
+  ++step_;
+  return chosen;
+}
+
+ctx::fiber& Machine::Next(Cpu& self) {
+  if (starting_) return main_;
+  CpuId next = Decide();
+  if (!next.valid()) return main_;
+  return next == self.id_ ? self.fiber_ : cpus_[next.index()]->fiber_;
+}
+
+void Machine::TransferTo(ctx::fiber& target, ctx::fiber* self) {
+  Cpu* me = running_;
+  from_ = self;
+  ctx::fiber resumer = std::move(target).resume();
+  // Someone chose us; they said where their own handle goes.
+  *from_ = std::move(resumer);
+  running_ = me;
 }
 
 absl::StatusOr<RunReport> Machine::Run(const Program& program, Oracle& oracle) {
@@ -421,7 +414,17 @@ absl::StatusOr<RunReport> Machine::Run(const Program& program, Oracle& oracle) {
 #endif
 
   if (sigsetjmp(overflow_env_, 1) == 0) {
-    Schedule();
+    // Each CPU runs its private prefix up to its first shared op, in id order.
+    starting_ = true;
+    for (auto& cpu : cpus_) {
+      TransferTo(cpu->fiber_, &main_);
+      if (failed_) break;
+    }
+    starting_ = false;
+    // From here the CPUs hand control to each other; it comes back here
+    // when the run is over.
+    CpuId first = Decide();
+    if (first.valid()) TransferTo(cpus_[first.index()]->fiber_, &main_);
   } else {
     OnOverflow();
   }
@@ -470,7 +473,7 @@ void Machine::OnOverflow() {
 #endif
 #endif
   cpu.abandoned_ = true;
-  new (&cpu.parked_.sink) ctx::fiber(std::move(cpu.sink_));
+  new (&parked_.handle) ctx::fiber(std::move(main_));
   cpu.state_ = Cpu::State::kFailed;
   SetRunnable(cpu, false);
   Fail(Outcome::kStackOverflow, {cpu.id_},

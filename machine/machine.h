@@ -108,8 +108,7 @@ class Cpu {
 
   Cpu(Machine* m, CpuId id) : machine_(m), id_(id) {}
   void Start();
-  void Body();
-  void YieldToScheduler() { sink_ = std::move(sink_).resume(); }
+  boost::context::fiber Body();
   bool Ready() const { return pending_->ready == nullptr || (*pending_->ready)(); }
 
   Machine* machine_;
@@ -118,16 +117,9 @@ class Cpu {
   const Op* pending_ = nullptr;
   bool runnable_ = false;
   bool abandoned_ = false;  // its stack overflowed; the fiber cannot be resumed or unwound
+  // The handle that resumes this CPU; empty while it runs and once it ended.
   boost::context::fiber fiber_;
-  boost::context::fiber sink_;
   boost::context::stack_context stack_{};
-  // Where sink_ goes when the fiber is abandoned: destroying it would unwind
-  // the scheduler's own context, so it is parked here and never destroyed.
-  union Parked {
-    Parked() {}
-    ~Parked() {}
-    boost::context::fiber sink;
-  } parked_;
 };
 
 class Machine {
@@ -181,12 +173,22 @@ class Machine {
 
   ObjectId AddObject(std::string name, Object::Type type);
   const Event& Append(Cpu& cpu, const Op& op, std::int64_t result);
-  void Schedule();
-  void Resume(Cpu& cpu);
-  void AfterResume(Cpu& cpu);
+  void Reevaluate(ObjectId object, const Cpu& except);
   void SetRunnable(Cpu& cpu, bool runnable);
   void Fail(Outcome outcome, std::vector<CpuId> cpus, std::string message);
   std::string DescribeWait(const Cpu& cpu) const;
+
+  // The scheduler. There is no scheduler fiber: the CPU at a switch point
+  // asks the oracle itself and transfers straight to the chosen CPU, so a
+  // step costs one fiber switch, or none when the oracle picks the same CPU.
+  // Decide returns the CPU that takes the next step, or none when the run is
+  // over (finished, failed, or the oracle's input does not fit).
+  CpuId Decide();
+  // The handle of whoever runs next: the chosen CPU, or Run's own context.
+  boost::context::fiber& Next(Cpu& self);
+  // Suspends the running context (whose handle will land in `*self`) and
+  // resumes `target`.
+  void TransferTo(boost::context::fiber& target, boost::context::fiber* self);
   void OnOverflow();
   static void HandleSegv(int sig, siginfo_t* info, void* context);
 
@@ -203,11 +205,20 @@ class Machine {
   RunReport report_;
   bool failed_ = false;
   bool ran_ = false;
+  bool starting_ = false;  // CPUs are running their private prefixes, one by one
   int unfinished_ = 0;
   std::uint64_t step_ = 0;
   CpuId last_;
-  ObjectId touched_;       // object of the last executed op
   Cpu* running_ = nullptr;  // the CPU whose fiber runs now, if any
+  boost::context::fiber main_;                   // resumes Run's context
+  boost::context::fiber* from_ = nullptr;        // where the switching context's handle goes
+  // After an overflow, main_ refers to a context that the jump back already
+  // left; destroying it would unwind Run's stack, so it is parked here.
+  union Parked {
+    Parked() {}
+    ~Parked() {}
+    boost::context::fiber handle;
+  } parked_;
   sigjmp_buf overflow_env_;
   void* main_record_ = nullptr;  // Boost's main-context record (ucontext builds)
 };

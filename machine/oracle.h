@@ -35,9 +35,11 @@ class Oracle {
   // A one-line description, e.g. "pct (seed 7, depth 3, horizon 10000)".
   virtual std::string Describe() const = 0;
 
-  // Returns one of d.runnable. An error means the oracle's input (a replayed
-  // schedule) does not fit this run; the run stops as bad input.
-  virtual absl::StatusOr<CpuId> Pick(const Decision& d) = 0;
+  // Returns one of d.runnable, or none when the oracle's input (a replayed
+  // schedule) does not fit this run; error() then says why and the run stops
+  // as bad input. (Not a StatusOr: this is the simulator's hottest call.)
+  virtual CpuId Pick(const Decision& d) = 0;
+  virtual absl::Status error() const { return absl::OkStatus(); }
 
   // Called once when the run ends after `steps` shared steps. An error means
   // the oracle's input does not fit (a replayed schedule with steps left over).

@@ -23,7 +23,7 @@ constexpr std::array<std::pair<OracleKind, std::string_view>, 4> kKindNames = {{
 class RoundRobin final : public Oracle {
  public:
   std::string Describe() const override { return "round-robin"; }
-  absl::StatusOr<CpuId> Pick(const Decision& d) override {
+  CpuId Pick(const Decision& d) override {
     auto it = std::upper_bound(d.runnable.begin(), d.runnable.end(), d.last);
     return it == d.runnable.end() ? d.runnable.front() : *it;
   }
@@ -33,7 +33,7 @@ class Random final : public Oracle {
  public:
   explicit Random(std::uint64_t seed) : seed_(seed), rng_(seed) {}
   std::string Describe() const override { return fmt::format("random (seed {})", seed_); }
-  absl::StatusOr<CpuId> Pick(const Decision& d) override {
+  CpuId Pick(const Decision& d) override {
     return d.runnable[rng_.Below(d.runnable.size())];
   }
 
@@ -71,7 +71,7 @@ class Pct final : public Oracle {
     return fmt::format("pct (seed {}, depth {}, horizon {})", seed_, depth_, horizon_);
   }
 
-  absl::StatusOr<CpuId> Pick(const Decision& d) override {
+  CpuId Pick(const Decision& d) override {
     CpuId best = d.runnable.front();
     for (CpuId c : d.runnable) {
       if (priority_[c.index()] > priority_[best.index()]) best = c;
@@ -102,21 +102,25 @@ class Replay final : public Oracle {
   }
   bool replays() const override { return true; }
 
-  absl::StatusOr<CpuId> Pick(const Decision& d) override {
+  CpuId Pick(const Decision& d) override {
     if (d.step >= choices_.size()) {
-      return absl::InvalidArgumentError(fmt::format(
+      error_ = absl::InvalidArgumentError(fmt::format(
           "{}: schedule ends after {} steps, but cpus {} can still run (expected a schedule "
           "recorded from this config)",
           source_, choices_.size(), fmt::join(Values(d.runnable), ",")));
+      return CpuId();
     }
     CpuId c = choices_[d.step];
     if (!std::binary_search(d.runnable.begin(), d.runnable.end(), c)) {
-      return absl::InvalidArgumentError(fmt::format(
+      error_ = absl::InvalidArgumentError(fmt::format(
           "{}: schedule step {} names cpu {}, which cannot run there (expected one of {})",
           source_, d.step, c, fmt::join(Values(d.runnable), ",")));
+      return CpuId();
     }
     return c;
   }
+
+  absl::Status error() const override { return error_; }
 
   absl::Status Finish(std::uint64_t steps) override {
     if (steps < choices_.size()) {
@@ -137,6 +141,7 @@ class Replay final : public Oracle {
 
   std::vector<CpuId> choices_;
   std::string source_;
+  absl::Status error_;
 };
 
 }  // namespace
