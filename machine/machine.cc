@@ -46,6 +46,11 @@ alignas(64) char g_altstack[64 * 1024];
 
 }  // namespace
 
+std::int64_t BlockHash(std::span<const std::int64_t> words) {
+  return static_cast<std::int64_t>(Fnv1a(std::string_view(
+      reinterpret_cast<const char*>(words.data()), words.size() * sizeof(std::int64_t))));
+}
+
 // ---------------------------------------------------------------- Cpu
 
 void Cpu::Start() {
@@ -106,15 +111,49 @@ std::int64_t Cpu::Step(const Op& op) {
   pending_ = nullptr;
   std::int64_t result = op.apply();
   const Event& e = m.Append(*this, op, result);
+  m.Observe(*this, e);
   Machine::Object& object = m.objects_[op.object.index()];
-  if (object.monitor != nullptr && !object.monitor->Observe(e)) {
-    Fail(Outcome::kImpossibleLog,
-         fmt::format("event `{}` is impossible for `{}` (state after it: {})",
-                     m.log_.RenderText(e), m.log_.object_name(e.object),
-                     object.monitor->Describe()));
-  }
   if (!object.watchers.empty()) m.Reevaluate(op.object, *this);
   return result;
+}
+
+void Cpu::Annotate(ObjectId object, EventKind kind, std::int64_t arg0, std::int64_t arg1,
+                   std::int64_t result) {
+  machine_->Observe(*this, machine_->log_.Append(id_, thread_, object, kind, arg0, arg1, result));
+}
+
+void Machine::Observe(Cpu& cpu, const Event& e) {
+  Monitor* monitor = e.object.valid() ? objects_[e.object.index()].monitor.get() : nullptr;
+  if (monitor != nullptr && !monitor->Observe(e)) {
+    cpu.Fail(Outcome::kImpossibleLog,
+             fmt::format("event `{}` is impossible for `{}` (state after it: {})",
+                         log_.RenderText(e), log_.object_name(e.object), monitor->Describe()));
+  }
+  for (auto& g : global_monitors_) {
+    if (!g->Observe(e)) {
+      cpu.Fail(Outcome::kImpossibleLog, fmt::format("event `{}` is impossible ({})",
+                                                    log_.RenderText(e), g->Describe()));
+    }
+  }
+}
+
+PendingStep Machine::pending(CpuId cpu) const {
+  const Op* op = cpus_[cpu.index()]->pending_;
+  STRATA_CHECK(op != nullptr, "cpu {} is not at a switch point", cpu);
+  return {op->object, op->kind, op->read_only};
+}
+
+void Machine::AddGlobalMonitor(std::unique_ptr<Monitor> monitor) {
+  global_monitors_.push_back(std::move(monitor));
+}
+
+ObjectId Machine::FindObject(std::string_view name) const {
+  for (std::size_t i = 0; i < log_.object_count(); ++i) {
+    if (log_.object_name(ObjectId(static_cast<ObjectId::Rep>(i))) == name) {
+      return ObjectId(static_cast<ObjectId::Rep>(i));
+    }
+  }
+  return ObjectId();
 }
 
 void Cpu::Fail(Outcome outcome, std::string message, std::vector<CpuId> others) {
@@ -128,50 +167,59 @@ void Cpu::Fail(Outcome outcome, std::string message, std::vector<CpuId> others) 
   std::abort();
 }
 
-std::int64_t Cpu::FetchAdd(Word w, std::int64_t delta) {
+std::int64_t Cpu::FetchAdd(Word w, std::int64_t delta, EventKind kind, std::int64_t note) {
   std::int64_t& v = machine_->objects_[w.id.index()].value;
-  return Step({.object = w.id, .kind = kinds::kFaa, .arg0 = delta, .apply = [&] {
+  return Step({.object = w.id, .kind = kind, .arg0 = delta, .arg1 = note, .apply = [&] {
                  std::int64_t old = v;
                  v = old + delta;
                  return old;
                }});
 }
 
-std::int64_t Cpu::CompareSwap(Word w, std::int64_t expected, std::int64_t desired) {
+std::int64_t Cpu::CompareSwap(Word w, std::int64_t expected, std::int64_t desired,
+                              EventKind kind) {
   std::int64_t& v = machine_->objects_[w.id.index()].value;
-  return Step({.object = w.id, .kind = kinds::kCas, .arg0 = expected, .arg1 = desired,
-               .apply = [&] {
+  return Step({.object = w.id, .kind = kind, .arg0 = expected, .arg1 = desired, .apply = [&] {
                  std::int64_t old = v;
                  if (old == expected) v = desired;
                  return old;
                }});
 }
 
-std::int64_t Cpu::Swap(Word w, std::int64_t value) {
+std::int64_t Cpu::Swap(Word w, std::int64_t value, EventKind kind, std::int64_t note) {
   std::int64_t& v = machine_->objects_[w.id.index()].value;
-  return Step({.object = w.id, .kind = kinds::kSwap, .arg0 = value,
+  return Step({.object = w.id, .kind = kind, .arg0 = value, .arg1 = note,
                .apply = [&] { return std::exchange(v, value); }});
 }
 
-std::int64_t Cpu::Load(Word w) {
+std::int64_t Cpu::Load(Word w, EventKind kind, std::int64_t note) {
   std::int64_t& v = machine_->objects_[w.id.index()].value;
-  return Step({.object = w.id, .kind = kinds::kLoad, .apply = [&] { return v; }});
+  return Step({.object = w.id, .kind = kind, .arg1 = note, .apply = [&] { return v; },
+               .read_only = true});
 }
 
-void Cpu::Store(Word w, std::int64_t value) {
+void Cpu::Store(Word w, std::int64_t value, EventKind kind, std::int64_t note) {
   std::int64_t& v = machine_->objects_[w.id.index()].value;
-  Step({.object = w.id, .kind = kinds::kStore, .arg0 = value, .apply = [&] {
+  Step({.object = w.id, .kind = kind, .arg0 = value, .arg1 = note, .apply = [&] {
           v = value;
           return std::int64_t{0};
         }});
 }
 
-std::int64_t Cpu::LoadWhenChanged(Word w, std::int64_t old) {
+std::int64_t Cpu::LoadWhenChanged(Word w, std::int64_t old, EventKind kind, std::int64_t note) {
   std::int64_t& v = machine_->objects_[w.id.index()].value;
   auto changed = [&] { return v != old; };
   absl::FunctionRef<bool()> ready(changed);
-  return Step({.object = w.id, .kind = kinds::kLoad, .apply = [&] { return v; },
-               .ready = &ready});
+  return Step({.object = w.id, .kind = kind, .arg1 = note, .apply = [&] { return v; },
+               .ready = &ready, .read_only = true});
+}
+
+std::int64_t Cpu::AwaitValue(Word w, std::int64_t value, EventKind kind, std::int64_t note) {
+  std::int64_t& v = machine_->objects_[w.id.index()].value;
+  auto reached = [&] { return v == value; };
+  absl::FunctionRef<bool()> ready(reached);
+  return Step({.object = w.id, .kind = kind, .arg0 = value, .arg1 = note,
+               .apply = [&] { return v; }, .ready = &ready, .read_only = true});
 }
 
 void Cpu::Pull(Block b) {
@@ -188,11 +236,9 @@ void Cpu::Pull(Block b) {
         }});
 }
 
-void Cpu::Push(Block b) {
+void Cpu::Push(Block b, std::int64_t note) {
   Machine::Object& o = machine_->objects_[b.id.index()];
-  Step({.object = b.id, .kind = kinds::kPush, .arg0 = static_cast<std::int64_t>(
-               Fnv1a(std::string_view(reinterpret_cast<const char*>(o.data.data()),
-                                      o.data.size() * sizeof(std::int64_t)))),
+  Step({.object = b.id, .kind = kinds::kPush, .arg0 = BlockHash(o.data), .arg1 = note,
         .apply = [&] {
           if (o.owner != id_) {
             Fail(Outcome::kDataRace,
@@ -284,7 +330,7 @@ void Machine::AddMonitor(ObjectId object, std::unique_ptr<Monitor> monitor) {
 }
 
 const Event& Machine::Append(Cpu& cpu, const Op& op, std::int64_t result) {
-  return log_.Append(cpu.id_, ThreadId(), op.object, op.kind, op.arg0, op.arg1, result);
+  return log_.Append(cpu.id_, cpu.thread_, op.object, op.kind, op.arg0, op.arg1, result);
 }
 
 void Machine::Fail(Outcome outcome, std::vector<CpuId> cpus, std::string message) {
@@ -350,7 +396,7 @@ CpuId Machine::Decide() {
     return CpuId();
   }
   const CpuId overdue = guard_.Overdue(step_, runnable_);
-  CpuId chosen = oracle_->Pick(Decision{step_, runnable_, last_});
+  CpuId chosen = oracle_->Pick(Decision{step_, runnable_, last_, this});
   if (!chosen.valid()) {
     input_error_ = oracle_->error();
     STRATA_CHECK(!input_error_.ok(), "oracle {} picked no cpu", oracle_->Describe());

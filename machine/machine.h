@@ -59,6 +59,8 @@ struct Block {
 // One shared operation as the machine schedules it. `apply` performs it
 // atomically and returns the event's result; `ready`, if set, says whether it
 // is enabled now (re-evaluated after every event on `object`).
+// `ready` must depend only on the state of `object`. `read_only` says the op
+// does not change any state (the explorer treats two reads as independent).
 struct Op {
   ObjectId object;
   EventKind kind;
@@ -66,30 +68,56 @@ struct Op {
   std::int64_t arg1 = 0;
   absl::FunctionRef<std::int64_t()> apply;
   const absl::FunctionRef<bool()>* ready = nullptr;
+  bool read_only = false;
+};
+
+// What the explorer may know of a CPU's next step.
+struct PendingStep {
+  ObjectId object;
+  EventKind kind;
+  bool read_only = false;
 };
 
 class Machine;
 
-// A simulated CPU as its code sees it. Every method except id(), Read and
-// Write is a switch point and appends one event.
+// The hash a push event carries of its block's contents (arg0).
+std::int64_t BlockHash(std::span<const std::int64_t> words);
+
+// A simulated CPU as its code sees it. Every method except id(), Read, Write
+// and Annotate is a switch point and appends one event. The word operations
+// take an optional event kind and note (stored in arg1), so a layer can name
+// its steps in the log (`INC_TICKET(bound)` is a fetch-and-add of the ticket
+// word) while using only the machine's primitives.
 class Cpu {
  public:
   CpuId id() const { return id_; }
   Machine& machine() { return *machine_; }
 
-  std::int64_t FetchAdd(Word w, std::int64_t delta);  // returns the old value
+  // Returns the old value.
+  std::int64_t FetchAdd(Word w, std::int64_t delta, EventKind kind = kinds::kFaa,
+                        std::int64_t note = 0);
   // Sets w to `desired` if it holds `expected`; returns the old value either way.
-  std::int64_t CompareSwap(Word w, std::int64_t expected, std::int64_t desired);
-  std::int64_t Swap(Word w, std::int64_t value);  // returns the old value
-  std::int64_t Load(Word w);
-  void Store(Word w, std::int64_t value);
+  std::int64_t CompareSwap(Word w, std::int64_t expected, std::int64_t desired,
+                           EventKind kind = kinds::kCas);
+  // Returns the old value.
+  std::int64_t Swap(Word w, std::int64_t value, EventKind kind = kinds::kSwap,
+                    std::int64_t note = 0);
+  std::int64_t Load(Word w, EventKind kind = kinds::kLoad, std::int64_t note = 0);
+  void Store(Word w, std::int64_t value, EventKind kind = kinds::kStore, std::int64_t note = 0);
   // Blocks (no events, not runnable) while w == old, then loads it.
-  std::int64_t LoadWhenChanged(Word w, std::int64_t old);
+  std::int64_t LoadWhenChanged(Word w, std::int64_t old, EventKind kind = kinds::kLoad,
+                               std::int64_t note = 0);
+  // Blocks (no events, not runnable) until w == value, then loads it. This is
+  // how strata models a spin loop: a failed check changes nothing, so it is
+  // not a step and adds no event, and exhaustive exploration stays finite.
+  std::int64_t AwaitValue(Word w, std::int64_t value, EventKind kind = kinds::kLoad,
+                          std::int64_t note = 0);
 
   // Takes ownership of a block; pulling a block another CPU owns is a data race.
   void Pull(Block b);
-  // Gives the block back; pushing a block this CPU does not own is a data race.
-  void Push(Block b);
+  // Gives the block back; pushing a block this CPU does not own is a data
+  // race. `note` is stored in the event's arg1 (a layer's summary of the change).
+  void Push(Block b, std::int64_t note = 0);
   // Private access to a pulled block (no event, no switch); touching a block
   // this CPU does not own is a data race. Precondition: i < block size.
   std::int64_t Read(Block b, std::size_t i);
@@ -98,6 +126,16 @@ class Cpu {
   // The generic shared step, for layers that define their own atomic
   // operations. Returns op.apply()'s result.
   std::int64_t Step(const Op& op);
+
+  // Appends a private event (no switch point, not a step): the call and
+  // return markers at layer borders. Monitors see it like any other event.
+  void Annotate(ObjectId object, EventKind kind, std::int64_t arg0, std::int64_t arg1,
+                std::int64_t result);
+
+  // The kernel thread this CPU runs now (none on the bare machine); events
+  // carry it.
+  ThreadId thread() const { return thread_; }
+  void set_thread(ThreadId t) { thread_ = t; }
 
   // Ends the run with a report naming this CPU (and `others`). Never returns.
   [[noreturn]] void Fail(Outcome outcome, std::string message, std::vector<CpuId> others = {});
@@ -113,6 +151,7 @@ class Cpu {
 
   Machine* machine_;
   CpuId id_;
+  ThreadId thread_;
   State state_ = State::kIdle;
   const Op* pending_ = nullptr;
   bool runnable_ = false;
@@ -140,6 +179,10 @@ class Machine {
   // Checks every event on `object` with `monitor`; a rejected event ends the
   // run as "impossible-log".
   void AddMonitor(ObjectId object, std::unique_ptr<Monitor> monitor);
+  // Checks every event of the run (layers whose state spans objects, such as
+  // a lock holder's budget of events).
+  void AddGlobalMonitor(std::unique_ptr<Monitor> monitor);
+  ObjectId FindObject(std::string_view name) const;
 
   // Runs `program` on every CPU until all finish or the run fails. Call once.
   // Returns the report; an error Status only when the oracle's input does not
@@ -154,6 +197,10 @@ class Machine {
   std::uint64_t fairness_bound() const { return guard_.bound(); }
   // The longest a runnable CPU waited for a step, in steps.
   std::uint64_t worst_wait() const { return guard_.worst_wait(); }
+
+  // The next step of a runnable or blocked CPU, for oracles that reason about
+  // independence. Precondition: the CPU is at a switch point.
+  PendingStep pending(CpuId cpu) const;
 
   std::int64_t value(Word w) const { return objects_[w.id.index()].value; }
   std::span<const std::int64_t> contents(Block b) const { return objects_[b.id.index()].data; }
@@ -174,6 +221,7 @@ class Machine {
   ObjectId AddObject(std::string name, Object::Type type);
   const Event& Append(Cpu& cpu, const Op& op, std::int64_t result);
   void Reevaluate(ObjectId object, const Cpu& except);
+  void Observe(Cpu& cpu, const Event& e);
   void SetRunnable(Cpu& cpu, bool runnable);
   void Fail(Outcome outcome, std::vector<CpuId> cpus, std::string message);
   std::string DescribeWait(const Cpu& cpu) const;
@@ -195,6 +243,7 @@ class Machine {
   MachineOptions options_;
   Log log_;
   std::vector<Object> objects_;
+  std::vector<std::unique_ptr<Monitor>> global_monitors_;
   std::vector<std::unique_ptr<Cpu>> cpus_;
   std::vector<CpuId> runnable_;  // sorted
   std::vector<CpuId> schedule_;

@@ -22,10 +22,13 @@
 namespace strata::machine {
 
 // What the oracle sees at a switch point.
+class Machine;
+
 struct Decision {
   std::uint64_t step = 0;           // shared steps taken so far
   std::span<const CpuId> runnable;  // sorted ascending, never empty
   CpuId last;                       // the CPU that took the previous step (none at step 0)
+  const Machine* machine = nullptr;  // for Machine::pending(cpu)
 };
 
 class Oracle {
