@@ -4,7 +4,6 @@
 #include <exception>
 #include <utility>
 
-#include <boost/context/protected_fixedsize_stack.hpp>
 #include <fmt/format.h>
 
 #include "machine/check.h"
@@ -22,18 +21,18 @@ namespace ctx = boost::context;
 // fiber abandoned after an overflow can still be unmapped.
 class TrackedStack {
  public:
-  TrackedStack(std::size_t size, ctx::stack_context* where) : impl_(size), where_(where) {}
+  TrackedStack(StackPool* pool, ctx::stack_context* where) : pool_(pool), where_(where) {}
   ctx::stack_context allocate() {
-    *where_ = impl_.allocate();
+    *where_ = pool_->Take();
     return *where_;
   }
   void deallocate(ctx::stack_context& s) noexcept {
-    impl_.deallocate(s);
+    pool_->Give(s);
     where_->sp = nullptr;
   }
 
  private:
-  ctx::protected_fixedsize_stack impl_;
+  StackPool* pool_;
   ctx::stack_context* where_;
 };
 
@@ -54,8 +53,11 @@ std::int64_t BlockHash(std::span<const std::int64_t> words) {
 // ---------------------------------------------------------------- Cpu
 
 void Cpu::Start() {
-  fiber_ = ctx::fiber(std::allocator_arg, TrackedStack(machine_->options_.stack_bytes, &stack_),
+  fiber_ = ctx::fiber(std::allocator_arg, TrackedStack(machine_->stacks_, &stack_),
                       [this](ctx::fiber&& resumer) {
+                        // A CPU that never started, destroyed with its machine
+                        // (a run that failed before it got going): run nothing.
+                        if (machine_->tearing_down_) return std::move(resumer);
                         *machine_->from_ = std::move(resumer);
                         machine_->running_ = this;
                         return Body();
@@ -66,7 +68,7 @@ ctx::fiber Cpu::Body() {
   std::string escaped;
   bool threw = false;
   try {
-    (*machine_->program_)(*this);
+    machine_->program_(*this);
   } catch (const ctx::detail::forced_unwind&) {
     throw;  // Boost.Context unwinding a fiber that is being destroyed
   } catch (const std::exception& e) {
@@ -287,17 +289,24 @@ Machine::Machine(MachineOptions options)
                                : 8 * static_cast<std::uint64_t>(options.cpus)) {
   STRATA_CHECK(options_.cpus >= 1 && options_.cpus <= kMaxCpus, "cpus = {}", options_.cpus);
   STRATA_CHECK(options_.stack_bytes >= 16 * 1024, "stack of {} bytes", options_.stack_bytes);
+  if (options_.stacks != nullptr && options_.stacks->stack_bytes() == options_.stack_bytes) {
+    stacks_ = options_.stacks;
+  } else {
+    own_stacks_ = std::make_unique<StackPool>(options_.stack_bytes);
+    stacks_ = own_stacks_.get();
+  }
   for (int i = 0; i < options_.cpus; ++i) {
     cpus_.push_back(std::unique_ptr<Cpu>(new Cpu(this, CpuId(i))));
   }
 }
 
 Machine::~Machine() {
+  tearing_down_ = true;
   // Abandoned fibers cannot be unwound; free their stacks by hand. The rest
   // are unwound by their fiber's destructor.
   for (auto& cpu : cpus_) {
     if (cpu->abandoned_ && cpu->stack_.sp != nullptr) {
-      ctx::protected_fixedsize_stack(options_.stack_bytes).deallocate(cpu->stack_);
+      stacks_->Discard(cpu->stack_);
     }
   }
   cpus_.clear();
@@ -438,7 +447,7 @@ void Machine::TransferTo(ctx::fiber& target, ctx::fiber* self) {
 absl::StatusOr<RunReport> Machine::Run(const Program& program, Oracle& oracle) {
   STRATA_CHECK(!ran_, "Machine::Run is called once");
   ran_ = true;
-  program_ = &program;
+  program_ = program;  // a copy: unwinding suspended CPUs may still touch its captures
   oracle_ = &oracle;
   unfinished_ = options_.cpus;
   for (auto& cpu : cpus_) cpu->Start();
@@ -472,6 +481,7 @@ absl::StatusOr<RunReport> Machine::Run(const Program& program, Oracle& oracle) {
     CpuId first = Decide();
     if (first.valid()) TransferTo(cpus_[first.index()]->fiber_, &main_);
   } else {
+    starting_ = false;
     OnOverflow();
   }
 

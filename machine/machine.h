@@ -36,6 +36,7 @@
 #include "machine/oracle.h"
 #include "machine/replay.h"
 #include "machine/report.h"
+#include "machine/stack_pool.h"
 
 namespace strata::machine {
 
@@ -46,6 +47,9 @@ struct MachineOptions {
   std::size_t stack_bytes = 64 * 1024;   // per CPU, plus one guard page
   std::uint64_t max_steps = 1'000'000;   // shared steps before "step-budget"
   std::uint64_t fairness = 0;            // F; 0 means 8 * cpus
+  // Where stacks come from; null (or a pool of another size) means a pool of
+  // the machine's own. A shared pool must outlive the machine.
+  StackPool* stacks = nullptr;
 };
 
 // Handles to shared memory, made by Machine::NewWord / NewBlock.
@@ -241,6 +245,8 @@ class Machine {
   static void HandleSegv(int sig, siginfo_t* info, void* context);
 
   MachineOptions options_;
+  std::unique_ptr<StackPool> own_stacks_;  // declared first: destroyed after the fibers
+  StackPool* stacks_ = nullptr;
   Log log_;
   std::vector<Object> objects_;
   std::vector<std::unique_ptr<Monitor>> global_monitors_;
@@ -248,12 +254,13 @@ class Machine {
   std::vector<CpuId> runnable_;  // sorted
   std::vector<CpuId> schedule_;
   FairnessGuard guard_;
-  const Program* program_ = nullptr;
+  Program program_;  // owned, so it outlives the fibers that run it
   Oracle* oracle_ = nullptr;
   absl::Status input_error_;
   RunReport report_;
   bool failed_ = false;
   bool ran_ = false;
+  bool tearing_down_ = false;  // set by the destructor: unstarted CPUs must not start
   bool starting_ = false;  // CPUs are running their private prefixes, one by one
   int unfinished_ = 0;
   std::uint64_t step_ = 0;
