@@ -27,20 +27,22 @@ constexpr std::uint64_t Fnv1a(std::string_view s) {
 }
 
 // The name of an event's operation. Two kinds are equal iff their names are.
+// It holds a pointer to a NUL-terminated name with static storage (a string
+// literal) and the name's hash, so an event stays one cache line.
 class EventKind {
  public:
   constexpr EventKind() : EventKind("") {}
-  constexpr explicit EventKind(std::string_view name) : name_(name), hash_(Fnv1a(name)) {}
+  constexpr explicit EventKind(const char* name) : name_(name), hash_(Fnv1a(name)) {}
 
   constexpr std::string_view name() const { return name_; }
   constexpr std::uint64_t hash() const { return hash_; }
 
   friend constexpr bool operator==(EventKind a, EventKind b) {
-    return a.hash_ == b.hash_ && a.name_ == b.name_;
+    return a.hash_ == b.hash_ && a.name() == b.name();
   }
 
  private:
-  std::string_view name_;
+  const char* name_;
   std::uint64_t hash_;
 };
 
@@ -67,6 +69,7 @@ struct Event {
 
   friend bool operator==(const Event&, const Event&) = default;
 };
+static_assert(sizeof(Event) == 64, "an event is one cache line");
 
 }  // namespace strata::machine
 

@@ -2,6 +2,9 @@
 
 #include <sys/mman.h>
 
+#include <cstdlib>
+#include <cstring>
+
 #include <fmt/format.h>
 
 #include "machine/check.h"
@@ -36,17 +39,35 @@ std::string JsonEscape(std::string_view s) {
 }  // namespace
 
 EventStore::~EventStore() {
-  if (data_ != nullptr) munmap(data_, bytes_);
+  if (mapped_) {
+    munmap(data_, bytes_);
+  } else {
+    std::free(data_);
+  }
 }
 
 void EventStore::Grow() {
-  constexpr std::size_t kFirst = 2 << 20;  // one huge page
-  std::size_t bytes = bytes_ == 0 ? kFirst : 2 * bytes_;
-  void* p = bytes_ == 0
-                ? mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
-                : mremap(data_, bytes_, bytes, MREMAP_MAYMOVE);
-  STRATA_CHECK(p != MAP_FAILED, "cannot grow the event log to {} bytes", bytes);
-  madvise(p, bytes, MADV_HUGEPAGE);  // a hint; ignored where THP is off
+  // Short logs (an explorer's many small runs) live on the heap, where freed
+  // buffers are reused without page faults; long ones get a mapping that
+  // grows with mremap and is backed by transparent huge pages where allowed.
+  constexpr std::size_t kFirst = 16 << 10;
+  constexpr std::size_t kMapAt = 2 << 20;  // one huge page
+  const std::size_t bytes = bytes_ == 0 ? kFirst : 2 * bytes_;
+  void* p;
+  if (bytes < kMapAt) {
+    p = std::realloc(data_, bytes);
+    STRATA_CHECK(p != nullptr, "cannot grow the event log to {} bytes", bytes);
+  } else if (!mapped_) {
+    p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    STRATA_CHECK(p != MAP_FAILED, "cannot grow the event log to {} bytes", bytes);
+    if (size_ > 0) std::memcpy(p, data_, size_ * sizeof(Event));
+    std::free(data_);
+    mapped_ = true;
+  } else {
+    p = mremap(data_, bytes_, bytes, MREMAP_MAYMOVE);
+    STRATA_CHECK(p != MAP_FAILED, "cannot grow the event log to {} bytes", bytes);
+  }
+  if (mapped_) madvise(p, bytes, MADV_HUGEPAGE);  // a hint; ignored where THP is off
   data_ = static_cast<Event*>(p);
   bytes_ = bytes;
   capacity_ = bytes / sizeof(Event);

@@ -16,10 +16,10 @@
 
 namespace strata::machine {
 
-// Contiguous storage for events that grows without copying: an anonymous
-// mapping grown with mremap (the kernel moves page tables, not bytes) and
-// backed by transparent huge pages where the system allows, so a log of
-// millions of events costs few page faults.
+// Contiguous storage for events. Small logs live on the heap; from 2 MiB on,
+// an anonymous mapping grown with mremap (the kernel moves page tables, not
+// bytes) and backed by transparent huge pages where the system allows, so a
+// log of millions of events costs few page faults.
 static_assert(std::is_trivially_copyable_v<Event>);
 class EventStore {
  public:
@@ -44,6 +44,7 @@ class EventStore {
   std::size_t size_ = 0;
   std::size_t capacity_ = 0;
   std::size_t bytes_ = 0;
+  bool mapped_ = false;  // data_ is an mmap'ed region (else malloc'ed)
 };
 
 class Log {

@@ -113,8 +113,8 @@ std::int64_t Cpu::Step(const Op& op) {
   pending_ = nullptr;
   std::int64_t result = op.apply();
   const Event& e = m.Append(*this, op, result);
-  m.Observe(*this, e);
   Machine::Object& object = m.objects_[op.object.index()];
+  if (object.monitor != nullptr || !m.global_monitors_.empty()) m.Observe(*this, e);
   if (!object.watchers.empty()) m.Reevaluate(op.object, *this);
   return result;
 }

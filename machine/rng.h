@@ -10,19 +10,24 @@
 namespace strata::machine {
 
 class Rng {
+  __extension__ typedef unsigned __int128 U128;
+
  public:
   explicit Rng(std::uint64_t seed) : engine_(seed) {}
 
-  // A uniform draw from [0, n). Precondition: n > 0.
+  // A uniform draw from [0, n). Precondition: n > 0. Lemire's multiply-
+  // and-shift with rejection: exact, and almost never divides.
   std::uint64_t Below(std::uint64_t n) {
-    // Rejection sampling: discard the top partial range so every value is
-    // equally likely.
-    const std::uint64_t limit = UINT64_MAX - (UINT64_MAX % n);
-    std::uint64_t x;
-    do {
-      x = engine_();
-    } while (x >= limit);
-    return x % n;
+    U128 m = static_cast<U128>(engine_()) * n;
+    auto low = static_cast<std::uint64_t>(m);
+    if (low < n) [[unlikely]] {
+      const std::uint64_t threshold = (0 - n) % n;
+      while (low < threshold) {
+        m = static_cast<U128>(engine_()) * n;
+        low = static_cast<std::uint64_t>(m);
+      }
+    }
+    return static_cast<std::uint64_t>(m >> 64);
   }
 
   std::uint64_t Next() { return engine_(); }
