@@ -62,6 +62,7 @@ struct Event {
   CpuId cpu;
   ThreadId thread;        // none on the bare machine
   ObjectId object;
+  bool marker = false;    // a layer-border call/return marker, not a shared step
   EventKind kind;
   std::int64_t arg0 = 0;
   std::int64_t arg1 = 0;

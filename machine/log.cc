@@ -94,7 +94,8 @@ std::vector<std::size_t> Log::View(ObjectId object) const {
 std::string Log::RenderText(const Event& e) const {
   std::string out = fmt::format("t={} cpu={}", e.seq, e.cpu);
   if (e.thread.valid()) out += fmt::format(" thread={}", e.thread);
-  out += fmt::format(" {} {}", e.kind, e.object.valid() ? object_name(e.object) : "-");
+  out += fmt::format(" {}{} {}", e.marker ? "| " : "", e.kind,
+                    e.object.valid() ? object_name(e.object) : "-");
   if (e.arg0 != 0 || e.arg1 != 0) out += fmt::format(" ({}, {})", e.arg0, e.arg1);
   out += fmt::format(" -> {}", e.result);
   return out;
@@ -102,10 +103,10 @@ std::string Log::RenderText(const Event& e) const {
 
 std::string Log::RenderJson(const Event& e) const {
   return fmt::format(
-      R"({{"seq":{},"cpu":{},"thread":{},"object":"{}","kind":"{}","arg0":{},"arg1":{},"result":{}}})",
+      R"({{"seq":{},"cpu":{},"thread":{},"object":"{}","kind":"{}","arg0":{},"arg1":{},"result":{}{}}})",
       e.seq, e.cpu.value(), e.thread.value(),
       JsonEscape(e.object.valid() ? object_name(e.object) : ""), JsonEscape(e.kind.name()),
-      e.arg0, e.arg1, e.result);
+      e.arg0, e.arg1, e.result, e.marker ? R"(,"marker":true)" : "");
 }
 
 std::string FormatHash(std::uint64_t hash) { return fmt::format("{:016x}", hash); }

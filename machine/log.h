@@ -56,15 +56,17 @@ class Log {
 
   // Appends `e`, setting e.seq to the next position. Returns the stored event.
   const Event& Append(const Event& e) {
-    return Append(e.cpu, e.thread, e.object, e.kind, e.arg0, e.arg1, e.result);
+    return Append(e.cpu, e.thread, e.object, e.kind, e.arg0, e.arg1, e.result, e.marker);
   }
   const Event& Append(CpuId cpu, ThreadId thread, ObjectId object, EventKind kind,
-                      std::int64_t arg0, std::int64_t arg1, std::int64_t result) {
+                      std::int64_t arg0, std::int64_t arg1, std::int64_t result,
+                      bool marker = false) {
     Event& e = events_.emplace_back();
     e.seq = events_.size() - 1;
     e.cpu = cpu;
     e.thread = thread;
     e.object = object;
+    e.marker = marker;
     e.kind = kind;
     e.arg0 = arg0;
     e.arg1 = arg1;
@@ -72,7 +74,8 @@ class Log {
     // Two independent multiply lanes keep the dependency chain short.
     lane_a_ = (lane_a_ ^ (static_cast<std::uint64_t>(cpu.value()) << 32 |
                           static_cast<std::uint32_t>(thread.value()))) * kMulA;
-    lane_b_ = (lane_b_ ^ (static_cast<std::uint64_t>(object.value()) + kind.hash())) * kMulB;
+    lane_b_ = (lane_b_ ^ (static_cast<std::uint64_t>(object.value()) + kind.hash() +
+                          static_cast<std::uint64_t>(marker))) * kMulB;
     lane_a_ = (lane_a_ ^ static_cast<std::uint64_t>(arg0)) * kMulA;
     lane_b_ = (lane_b_ ^ static_cast<std::uint64_t>(arg1)) * kMulB;
     lane_a_ = (lane_a_ ^ static_cast<std::uint64_t>(result) ^ (lane_a_ >> 29)) * kMulA;

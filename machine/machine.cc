@@ -121,7 +121,8 @@ std::int64_t Cpu::Step(const Op& op) {
 
 void Cpu::Annotate(ObjectId object, EventKind kind, std::int64_t arg0, std::int64_t arg1,
                    std::int64_t result) {
-  machine_->Observe(*this, machine_->log_.Append(id_, thread_, object, kind, arg0, arg1, result));
+  machine_->Observe(*this, machine_->log_.Append(id_, thread_, object, kind, arg0, arg1, result,
+                                                 /*marker=*/true));
 }
 
 void Machine::Observe(Cpu& cpu, const Event& e) {
@@ -405,7 +406,7 @@ CpuId Machine::Decide() {
     return CpuId();
   }
   const CpuId overdue = guard_.Overdue(step_, runnable_);
-  CpuId chosen = oracle_->Pick(Decision{step_, runnable_, last_, this});
+  CpuId chosen = oracle_->Pick(Decision{step_, runnable_, last_, overdue, this});
   if (!chosen.valid()) {
     input_error_ = oracle_->error();
     STRATA_CHECK(!input_error_.ok(), "oracle {} picked no cpu", oracle_->Describe());

@@ -28,6 +28,9 @@ struct Decision {
   std::uint64_t step = 0;           // shared steps taken so far
   std::span<const CpuId> runnable;  // sorted ascending, never empty
   CpuId last;                       // the CPU that took the previous step (none at step 0)
+  // The CPU the fairness guard will run whatever the oracle picks (none if
+  // no CPU is overdue); a replaying oracle that picks another is unfair.
+  CpuId overdue;
   const Machine* machine = nullptr;  // for Machine::pending(cpu)
 };
 
