@@ -1,0 +1,47 @@
+// The kernel's layer stack as a config names it, bottom to top above the
+// machine: the lock layer, then the shared queue. Each layer runs as its spec
+// or as a module (for the lock: which implementation); `strata check` checks
+// each adjacent pair (MakePair), `strata layers` prints the stack.
+#ifndef STRATA_KERNEL_STACK_H_
+#define STRATA_KERNEL_STACK_H_
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "layers/layer.h"
+
+namespace strata::kernel {
+
+struct StackOptions {
+  std::string lock = "ticket";   // LockImpls()
+  std::string queue = "module";  // QueueImpls()
+  std::int64_t iterations = 2;   // calls per CPU in each pair's client
+  std::int64_t bound = 2;        // the lock client's critical-section bound
+  std::int64_t overrun = 0;      // extra events the lock client appends (known-bad when > 0)
+  std::int64_t capacity = 4;     // queue capacity
+};
+
+// One layer of the stack.
+struct LayerInfo {
+  std::string name;                     // "lock"
+  std::string implementation;           // "ticket", "spec", ...
+  std::vector<std::string> primitives;  // "acquire(bound)", ...
+  std::string below;                    // what its module runs on
+};
+
+// The layers above the machine, bottom to top.
+std::vector<LayerInfo> Stack(const StackOptions& options);
+// "lock, queue".
+std::string LayerNames();
+// The pair that checks `layer` (its module over the layer below, against
+// its spec), or nullptr for an unknown layer. Precondition: the options name
+// known implementations.
+std::unique_ptr<layers::LayerPair> MakePair(std::string_view layer, const StackOptions& options);
+
+}  // namespace strata::kernel
+
+#endif  // STRATA_KERNEL_STACK_H_

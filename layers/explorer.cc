@@ -1,0 +1,385 @@
+#include "layers/explorer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "machine/check.h"
+#include "machine/stack_pool.h"
+
+namespace strata::layers {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using machine::Decision;
+using machine::Oracle;
+using machine::PendingStep;
+
+bool Contains(const std::vector<CpuId>& v, CpuId c) {
+  return std::find(v.begin(), v.end(), c) != v.end();
+}
+
+bool Dependent(const PendingStep& a, const PendingStep& b) {
+  return a.object == b.object && !(a.read_only && b.read_only);
+}
+
+// The dfs search tree along the current path. Each execution replays the
+// path's choices and extends it with first choices; Backtrack moves to the
+// next unexplored branch.
+class DfsTree {
+ public:
+  DfsTree(bool reduction, int preemption_bound)
+      : reduction_(reduction), preemption_bound_(preemption_bound) {}
+
+  struct Node {
+    std::vector<CpuId> enabled;
+    std::vector<PendingStep> pending;  // parallel to enabled
+    std::vector<CpuId> done;           // explored choices
+    std::vector<CpuId> sleep;          // asleep on entry
+    CpuId chosen;
+    CpuId last;                        // who took the previous step
+    int preemptions = 0;               // on the path before this node
+    bool forced = false;               // the fairness guard chose
+  };
+
+  // The choice at `d`, or none when the execution is pruned (every enabled
+  // CPU is asleep or would exceed the preemption bound).
+  CpuId Pick(const Decision& d) {
+    const std::size_t depth = d.step;
+    if (depth < path_.size()) {
+      STRATA_CHECK(std::binary_search(d.runnable.begin(), d.runnable.end(), path_[depth].chosen),
+                   "dfs replay diverged at step {} (nondeterministic module?)", depth);
+      return path_[depth].chosen;
+    }
+    Node n;
+    n.enabled.assign(d.runnable.begin(), d.runnable.end());
+    for (CpuId c : n.enabled) n.pending.push_back(d.machine->pending(c));
+    n.last = d.last;
+    if (!path_.empty()) {
+      const Node& parent = path_.back();
+      n.preemptions = parent.preemptions + (Preempts(parent, parent.chosen) ? 1 : 0);
+      if (reduction_) {
+        const PendingStep& ran = parent.pending[Index(parent, parent.chosen)];
+        for (const auto* set : {&parent.sleep, &parent.done}) {
+          for (CpuId s : *set) {
+            if (s == parent.chosen || Contains(n.sleep, s)) continue;
+            // A sleeper stays asleep while independent steps run; it wakes
+            // (and leaves the set) if it is no longer enabled here.
+            if (Contains(n.enabled, s) && !Dependent(parent.pending[Index(parent, s)], ran)) {
+              n.sleep.push_back(s);
+            }
+          }
+        }
+      }
+    }
+    if (d.overdue.valid()) {
+      n.forced = true;
+      n.chosen = d.overdue;
+    } else {
+      for (CpuId c : n.enabled) {
+        if (Allowed(n, c)) {
+          n.chosen = c;
+          break;
+        }
+      }
+    }
+    if (!n.chosen.valid()) {
+      ++pruned_;
+      return CpuId();
+    }
+    path_.push_back(std::move(n));
+    return path_.back().chosen;
+  }
+
+  // Moves to the next branch; false when the space is exhausted.
+  bool Backtrack() {
+    while (!path_.empty()) {
+      Node& n = path_.back();
+      n.done.push_back(n.chosen);
+      if (!n.forced) {
+        for (CpuId c : n.enabled) {
+          if (Contains(n.done, c)) continue;
+          if (Allowed(n, c)) {
+            n.chosen = c;
+            return true;
+          }
+          if (Contains(n.sleep, c)) ++pruned_;
+        }
+      }
+      path_.pop_back();
+    }
+    return false;
+  }
+
+  std::uint64_t pruned() const { return pruned_; }
+
+ private:
+  static std::size_t Index(const Node& n, CpuId c) {
+    return static_cast<std::size_t>(std::find(n.enabled.begin(), n.enabled.end(), c) -
+                                    n.enabled.begin());
+  }
+  static bool Preempts(const Node& n, CpuId c) {
+    return n.last.valid() && c != n.last && Contains(n.enabled, n.last);
+  }
+  bool Allowed(const Node& n, CpuId c) const {
+    if (Contains(n.sleep, c)) return false;
+    if (preemption_bound_ >= 0 && Preempts(n, c) && n.preemptions + 1 > preemption_bound_) {
+      return false;
+    }
+    return true;
+  }
+
+  bool reduction_;
+  int preemption_bound_;
+  std::vector<Node> path_;
+  std::uint64_t pruned_ = 0;
+};
+
+class DfsOracle final : public Oracle {
+ public:
+  explicit DfsOracle(DfsTree* tree) : tree_(tree) {}
+  std::string Describe() const override { return "dfs"; }
+  CpuId Pick(const Decision& d) override { return tree_->Pick(d); }
+  absl::Status error() const override { return absl::CancelledError("pruned by sleep sets"); }
+
+ private:
+  DfsTree* tree_;
+};
+
+// Follows a guide where it can; past its end, or where the guided CPU cannot
+// run, it keeps the last CPU running (no new context switch) or takes the
+// lowest runnable one. Shrinking runs candidates with it.
+class GuidedOracle final : public Oracle {
+ public:
+  explicit GuidedOracle(std::vector<CpuId> guide) : guide_(std::move(guide)) {}
+  std::string Describe() const override { return "guided"; }
+  CpuId Pick(const Decision& d) override {
+    if (d.step < guide_.size() &&
+        std::binary_search(d.runnable.begin(), d.runnable.end(), guide_[d.step])) {
+      return guide_[d.step];
+    }
+    if (d.last.valid() && std::binary_search(d.runnable.begin(), d.runnable.end(), d.last)) {
+      return d.last;
+    }
+    return d.runnable.front();
+  }
+
+ private:
+  std::vector<CpuId> guide_;
+};
+
+std::vector<CpuId> ScheduleOf(const Execution& x) {
+  return {x.machine->schedule().begin(), x.machine->schedule().end()};
+}
+
+// §5 step 6: the same schedule must give the same log.
+std::optional<Verdict> CheckDeterminism(const LayerPair& pair,
+                                        const machine::MachineOptions& options,
+                                        const Execution& x) {
+  Execution again = ReplaySchedule(pair, options, ScheduleOf(x), "the first run's schedule");
+  const std::uint64_t first = x.machine->log().hash();
+  if (!again.input.ok() || again.machine->log().hash() != first) {
+    return Verdict{.kind = VerdictKind::kNondeterminism,
+                   .message = again.input.ok()
+                                  ? fmt::format("the same schedule gave log hash {} then {}",
+                                                machine::FormatHash(first),
+                                                machine::FormatHash(again.machine->log().hash()))
+                                  : fmt::format("the same schedule could not be replayed: {}",
+                                                std::string(again.input.message()))};
+  }
+  return std::nullopt;
+}
+
+// Fewer steps to the failure, then fewer context switches on the way.
+bool Better(const Execution& a, const Execution& b) {
+  const std::vector<CpuId> sa = ToFailure(a), sb = ToFailure(b);
+  if (sa.size() != sb.size()) return sa.size() < sb.size();
+  return Switches(sa) < Switches(sb);
+}
+
+// Shrinks a failing execution; returns the smallest one found.
+Execution Shrink(const LayerPair& pair, const machine::MachineOptions& options, Execution best,
+                 std::uint64_t* attempts) {
+  constexpr std::uint64_t kMaxAttempts = 4000;
+  const Verdict target = best.verdict;
+  auto attempt = [&](std::vector<CpuId> guide) -> bool {
+    if (*attempts >= kMaxAttempts) return false;
+    ++*attempts;
+    GuidedOracle oracle(std::move(guide));
+    Execution x = CheckExecution(pair, options, oracle);
+    if (!x.input.ok() || !x.verdict.SameKind(target)) return false;
+    if (!Better(x, best)) return false;
+    best = std::move(x);
+    return true;
+  };
+  // Shorter: the shortest prefix that, run on without new switches, still fails.
+  const std::vector<CpuId> full = ToFailure(best);
+  for (std::size_t len = 0; len < full.size(); ++len) {
+    if (attempt({full.begin(), full.begin() + static_cast<std::ptrdiff_t>(len)})) break;
+  }
+  // Fewer switches: let the previous CPU keep running at each switch.
+  for (bool improved = true; improved && *attempts < kMaxAttempts;) {
+    improved = false;
+    std::vector<CpuId> s = ToFailure(best);
+    for (std::size_t i = 1; i < s.size() && !improved; ++i) {
+      if (s[i] == s[i - 1]) continue;
+      std::vector<CpuId> guide = s;
+      guide[i] = s[i - 1];
+      improved = attempt(std::move(guide));
+    }
+  }
+  return best;
+}
+
+class Progress {
+ public:
+  explicit Progress(std::FILE* out) : out_(out), start_(Clock::now()), last_(start_) {}
+  void Tick(std::uint64_t executions, std::uint64_t total, bool dfs) {
+    if (out_ == nullptr || (executions & 255) != 0) return;
+    auto now = Clock::now();
+    if (now - last_ < std::chrono::milliseconds(500)) return;
+    last_ = now;
+    double s = std::chrono::duration<double>(now - start_).count();
+    fmt::print(out_, "\r  {} executions{}  {:.0f}/s  {:.1f}s elapsed   ", executions,
+               dfs ? "" : fmt::format(" of {}", total), executions / s, s);
+    std::fflush(out_);
+    shown_ = true;
+  }
+  ~Progress() {
+    if (shown_) {
+      fmt::print(out_, "\r{:70}\r", "");
+      std::fflush(out_);
+    }
+  }
+
+ private:
+  std::FILE* out_;
+  Clock::time_point start_, last_;
+  bool shown_ = false;
+};
+
+}  // namespace
+
+std::string_view StrategyName(Strategy s) {
+  switch (s) {
+    case Strategy::kRandom:
+      return "random";
+    case Strategy::kPct:
+      return "pct";
+    case Strategy::kDfs:
+      return "dfs";
+  }
+  return "?";
+}
+
+std::optional<Strategy> ParseStrategy(std::string_view name) {
+  for (Strategy s : {Strategy::kRandom, Strategy::kPct, Strategy::kDfs}) {
+    if (StrategyName(s) == name) return s;
+  }
+  return std::nullopt;
+}
+
+std::uint64_t Switches(std::span<const CpuId> schedule) {
+  std::uint64_t n = 0;
+  for (std::size_t i = 1; i < schedule.size(); ++i) n += schedule[i] != schedule[i - 1];
+  return n;
+}
+
+std::vector<CpuId> ToFailure(const Execution& x) {
+  std::vector<CpuId> s = ScheduleOf(x);
+  if (!x.verdict.event) return s;
+  std::size_t steps = 0;
+  const machine::Log& log = x.machine->log();
+  for (std::size_t i = 0; i <= *x.verdict.event && i < log.size(); ++i) steps += !log[i].marker;
+  s.resize(std::min(s.size(), steps));
+  return s;
+}
+
+Execution ReplaySchedule(const LayerPair& pair, const machine::MachineOptions& options,
+                         const std::vector<CpuId>& choices, const std::string& source) {
+  auto oracle = machine::MakeOracle({.kind = machine::OracleKind::kReplay,
+                                     .cpus = options.cpus,
+                                     .replay = choices,
+                                     .replay_source = source});
+  return CheckExecution(pair, options, *oracle);
+}
+
+ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
+                      const ExploreOptions& explore) {
+  machine::StackPool stacks(options.stack_bytes);
+  options.stacks = &stacks;
+  ExploreResult result;
+  const auto start = Clock::now();
+  Progress progress(explore.progress);
+  DfsTree tree(explore.reduction, explore.preemption_bound);
+  const bool dfs = explore.strategy == Strategy::kDfs;
+
+  for (std::uint64_t i = 0; i < explore.runs; ++i) {
+    std::unique_ptr<Oracle> oracle;
+    switch (explore.strategy) {
+      case Strategy::kRandom:
+        oracle = machine::MakeOracle(
+            {.kind = machine::OracleKind::kRandom, .seed = explore.seed + i, .cpus = options.cpus});
+        break;
+      case Strategy::kPct:
+        oracle = machine::MakeOracle({.kind = machine::OracleKind::kPct,
+                                      .seed = explore.seed + i,
+                                      .cpus = options.cpus,
+                                      .pct_depth = explore.pct_depth,
+                                      .pct_horizon = explore.pct_horizon});
+        break;
+      case Strategy::kDfs:
+        oracle = std::make_unique<DfsOracle>(&tree);
+        break;
+    }
+    Execution x = CheckExecution(pair, options, *oracle, explore.check);
+    const bool pruned = x.input.code() == absl::StatusCode::kCancelled;
+    STRATA_CHECK(x.input.ok() || pruned, "explorer oracle failed: {}", std::string(x.input.message()));
+    if (!pruned) {
+      ++result.executions;
+      result.events += x.machine->log().size();
+      if (x.worst_wait > result.worst_wait) {
+        result.worst_wait = x.worst_wait;
+        result.wait_bound = x.wait_bound;
+      }
+      if (explore.check && x.verdict.ok() && result.executions == 1) {
+        if (std::optional<Verdict> v = CheckDeterminism(pair, options, x)) x.verdict = *v;
+      }
+      if (explore.check && !x.verdict.ok()) {
+        result.failure_original_steps = ToFailure(x).size();
+        if (x.verdict.kind != VerdictKind::kNondeterminism) {
+          if (std::optional<Verdict> v = CheckDeterminism(pair, options, x)) x.verdict = *v;
+        }
+        if (explore.shrink && x.verdict.kind != VerdictKind::kNondeterminism) {
+          x = Shrink(pair, options, std::move(x), &result.shrink_attempts);
+        }
+        result.failure = std::move(x);
+        break;
+      }
+    }
+    progress.Tick(i + 1, explore.runs, dfs);
+    if (dfs && !tree.Backtrack()) {
+      result.exhausted = true;
+      break;
+    }
+  }
+  if (result.failure) {
+    // The failing run's stacks belong to this call's pool; keep a copy of it
+    // that owns its own (the run is deterministic, so it is the same run).
+    machine::MachineOptions own = options;
+    own.stacks = nullptr;
+    Verdict verdict = result.failure->verdict;
+    Execution copy = ReplaySchedule(pair, own, ScheduleOf(*result.failure), "the failing run");
+    if (verdict.kind == VerdictKind::kNondeterminism || !copy.input.ok()) {
+      copy.verdict = verdict;
+    }
+    result.failure = std::move(copy);
+  }
+  result.skipped = tree.pruned();
+  result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return result;
+}
+
+}  // namespace strata::layers

@@ -1,0 +1,331 @@
+#include "layers/refinement.h"
+
+#include <array>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "machine/check.h"
+
+namespace strata::layers {
+namespace {
+
+using machine::Outcome;
+
+constexpr std::array<std::pair<VerdictKind, std::string_view>, 8> kNames = {{
+    {VerdictKind::kRefines, "refines"},
+    {VerdictKind::kImpossibleLowerLog, "impossible-lower-log"},
+    {VerdictKind::kImpossibleUpperLog, "impossible-upper-log"},
+    {VerdictKind::kRefinementViolation, "refinement-violation"},
+    {VerdictKind::kReturnMismatch, "return-mismatch"},
+    {VerdictKind::kRelationBroken, "relation-broken"},
+    {VerdictKind::kStarvation, "starvation"},
+    {VerdictKind::kNondeterminism, "nondeterminism"},
+}};
+
+constexpr Outcome kLowerOutcomes[] = {Outcome::kDataRace,      Outcome::kImpossibleLog,
+                                      Outcome::kException,     Outcome::kStackOverflow,
+                                      Outcome::kDeadlock,      Outcome::kStepBudget,
+                                      Outcome::kUnfairSchedule, Outcome::kWrongResult};
+
+// An event as two runs with different object numbering can compare it.
+struct Seen {
+  CpuId cpu;
+  machine::ThreadId thread;
+  std::string_view object;
+  EventKind kind;
+  std::int64_t arg0, arg1, result;
+  bool marker;
+  friend bool operator==(const Seen&, const Seen&) = default;
+};
+
+Seen SeenOf(const Event& e, const machine::Log& names) {
+  return {e.cpu,  e.thread, e.object.valid() ? names.object_name(e.object) : "",
+          e.kind, e.arg0,   e.arg1,
+          e.result, e.marker};
+}
+
+std::string Render(const Seen& s) {
+  return fmt::format("cpu={} {}{} {} ({}, {}) -> {}", s.cpu, s.marker ? "| " : "", s.kind,
+                     s.object, s.arg0, s.arg1, s.result);
+}
+
+const Primitive* FindCall(std::span<const Primitive> prims, EventKind k) {
+  for (const Primitive& p : prims) {
+    if (p.call == k) return &p;
+  }
+  return nullptr;
+}
+const Primitive* FindReturn(std::span<const Primitive> prims, EventKind k) {
+  for (const Primitive& p : prims) {
+    if (p.ret == k) return &p;
+  }
+  return nullptr;
+}
+
+// A call in progress on one CPU.
+struct OpenCall {
+  const Primitive* prim = nullptr;
+  std::size_t call = 0;        // position of the call marker in the lower log
+  std::uint64_t call_step = 0; // machine steps taken before it
+  bool linearized = false;
+};
+
+class Walk {
+ public:
+  Walk(const LayerPair& pair, Execution& x) : pair_(pair), x_(x), log_(x.machine->log()) {}
+
+  // Steps 2, 4 and 5 over the lower log; returns the first failure.
+  std::optional<Verdict> Run(Abstraction& abs) {
+    open_.assign(static_cast<std::size_t>(x_.machine->cpus()), OpenCall{});
+    x_.image.assign(log_.size(), -1);
+    std::uint64_t steps = 0;
+    for (std::size_t i = 0; i < log_.size(); ++i) {
+      const Event& e = log_[i];
+      if (!abs.ObserveLower(e)) {
+        return Fail(VerdictKind::kImpossibleLowerLog, i, abs,
+                    fmt::format("the module's replay rejects `{}`", log_.RenderText(e)));
+      }
+      if (!e.marker) ++steps;
+      OpenCall& open = open_[e.cpu.index()];
+      if (e.marker && FindCall(pair_.primitives(), e.kind) != nullptr) {
+        if (open.prim != nullptr) {
+          return Fail(VerdictKind::kRefinementViolation, i, abs,
+                      fmt::format("cpu {} calls `{}` inside its call of `{}`", e.cpu,
+                                  e.kind, open.prim->name));
+        }
+        open = {FindCall(pair_.primitives(), e.kind), i, steps, false};
+        if (auto v = Emit(e, i, abs)) return v;
+        if (auto v = CheckRelation(i, abs)) return v;
+      } else if (e.marker && FindReturn(pair_.primitives(), e.kind) != nullptr) {
+        const Primitive* p = FindReturn(pair_.primitives(), e.kind);
+        if (open.prim != p) {
+          return Fail(VerdictKind::kRefinementViolation, i, abs,
+                      fmt::format("cpu {} returns from `{}` it never called", e.cpu, p->name));
+        }
+        if (!open.linearized) {
+          return Fail(VerdictKind::kRefinementViolation, i, abs,
+                      fmt::format("cpu {}'s `{}` (called at t={}) returned without its "
+                                  "linearization point",
+                                  e.cpu, p->name, open.call));
+        }
+        const std::uint64_t waited = steps - open.call_step;
+        open = OpenCall{};
+        if (auto v = Emit(e, i, abs)) return v;
+        if (auto v = CheckRelation(i, abs)) return v;
+        if (std::optional<std::uint64_t> bound = abs.WaitBound(e.cpu, *p)) {
+          if (waited > x_.worst_wait || (waited == x_.worst_wait && *bound < x_.wait_bound)) {
+            x_.worst_wait = waited;
+            x_.wait_bound = *bound;
+          }
+          if (waited > *bound) {
+            return Fail(VerdictKind::kStarvation, i, abs,
+                        fmt::format("cpu {}'s `{}` took {} steps, more than its bound of {}",
+                                    e.cpu, p->name, waited, *bound));
+          }
+        }
+      } else if (open.prim != nullptr) {
+        const Event& call = log_[open.call];
+        if (pair_.IsLinearization(*open.prim, call, e)) {
+          if (open.linearized) {
+            return Fail(VerdictKind::kRefinementViolation, i, abs,
+                        fmt::format("cpu {}'s `{}` has a second linearization point `{}`",
+                                    e.cpu, open.prim->name, log_.RenderText(e)));
+          }
+          open.linearized = true;
+          Event u = e;
+          u.object = call.object;
+          u.kind = open.prim->atomic;
+          u.arg0 = call.arg0;
+          u.arg1 = call.arg1;
+          u.result = 0;
+          u.marker = false;
+          if (auto v = Emit(u, i, abs)) return v;
+        }
+      } else {
+        if (auto v = Emit(e, i, abs)) return v;
+      }
+    }
+    return std::nullopt;
+  }
+
+ private:
+  std::optional<Verdict> Emit(Event u, std::size_t i, Abstraction& abs) {
+    u.seq = x_.mapped.size();
+    x_.image[i] = static_cast<std::int64_t>(x_.mapped.size());
+    x_.mapped.push_back(u);
+    if (!abs.ObserveUpper(u)) {
+      return Fail(VerdictKind::kImpossibleUpperLog, i, abs,
+                  fmt::format("the spec does not allow `{}` (from lower event t={})",
+                              Render(SeenOf(u, log_)), i));
+    }
+    return std::nullopt;
+  }
+
+  std::optional<Verdict> CheckRelation(std::size_t i, Abstraction& abs) {
+    if (std::optional<std::string> broken = abs.Relation()) {
+      return Fail(VerdictKind::kRelationBroken, i, abs,
+                  fmt::format("at `{}`: {}", log_.RenderText(log_[i]), *broken));
+    }
+    return std::nullopt;
+  }
+
+  Verdict Fail(VerdictKind kind, std::size_t i, const Abstraction& abs, std::string message) {
+    return Verdict{.kind = kind,
+                   .message = std::move(message),
+                   .event = i,
+                   .lower_state = abs.DescribeLower(),
+                   .upper_state = abs.DescribeUpper()};
+  }
+
+  const LayerPair& pair_;
+  Execution& x_;
+  const machine::Log& log_;
+  std::vector<OpenCall> open_;
+};
+
+// Step 3: the client on the spec, following the mapped log.
+std::optional<Verdict> BackTranslate(const LayerPair& pair, const machine::MachineOptions& options,
+                                     const Execution& x) {
+  std::vector<CpuId> choices;
+  for (const Event& u : x.mapped) {
+    if (!u.marker) choices.push_back(u.cpu);
+  }
+  Machine spec(options);
+  SideRun side = pair.SetUp(spec, Side::kSpec);
+  auto oracle = machine::MakeOracle({.kind = machine::OracleKind::kReplay,
+                                     .cpus = spec.cpus(),
+                                     .replay = choices,
+                                     .replay_source = "the mapped log"});
+  absl::StatusOr<machine::RunReport> report = spec.Run(side.program, *oracle);
+  auto violation = [&](std::string message) {
+    return Verdict{.kind = VerdictKind::kRefinementViolation, .message = std::move(message)};
+  };
+  const machine::Log& lower_names = x.machine->log();
+  const machine::Log& spec_log = spec.log();
+
+  // Per CPU, the spec must produce the same events, markers and return
+  // values included, as far as the mapped log goes.
+  for (int c = 0; c < spec.cpus(); ++c) {
+    std::vector<Seen> want, got;
+    for (const Event& u : x.mapped) {
+      if (u.cpu.value() == c) want.push_back(SeenOf(u, lower_names));
+    }
+    for (const Event& e : spec_log.events()) {
+      if (e.cpu.value() == c) got.push_back(SeenOf(e, spec_log));
+    }
+    for (std::size_t k = 0; k < want.size(); ++k) {
+      if (k < got.size() && got[k] == want[k]) continue;
+      if (k < got.size() && got[k].marker && want[k].marker && got[k].kind == want[k].kind &&
+          got[k].object == want[k].object && FindReturn(pair.primitives(), got[k].kind)) {
+        return Verdict{.kind = VerdictKind::kReturnMismatch,
+                       .message = fmt::format("cpu {}'s `{}` on `{}` returned {}, the spec returns {}",
+                                              c, FindReturn(pair.primitives(), got[k].kind)->name,
+                                              got[k].object, want[k].result, got[k].result)};
+      }
+      if (!report.ok()) {
+        return violation(fmt::format("the spec cannot follow the mapped log: {}",
+                                     std::string(report.status().message())));
+      }
+      return violation(fmt::format("cpu {}'s event {} differs: module `{}`, spec `{}`", c, k,
+                                   Render(want[k]),
+                                   k < got.size() ? Render(got[k]) : std::string("nothing")));
+    }
+  }
+  if (!report.ok()) {
+    return violation(
+        fmt::format("the spec cannot follow the mapped log: {}", std::string(report.status().message())));
+  }
+  if (!report->ok()) {
+    return violation(fmt::format("the spec run ends in {}: {}", machine::OutcomeName(report->outcome), report->message));
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string Verdict::name() const {
+  if (kind == VerdictKind::kLowerFailure) return std::string(machine::OutcomeName(lower_outcome));
+  for (const auto& [k, n] : kNames) {
+    if (k == kind) return std::string(n);
+  }
+  return "?";
+}
+
+std::optional<Verdict> ParseVerdictName(std::string_view name) {
+  for (const auto& [k, n] : kNames) {
+    if (n == name) return Verdict{.kind = k};
+  }
+  for (Outcome o : kLowerOutcomes) {
+    if (machine::OutcomeName(o) == name) {
+      return Verdict{.kind = VerdictKind::kLowerFailure, .lower_outcome = o};
+    }
+  }
+  return std::nullopt;
+}
+
+std::string VerdictNames() {
+  std::string out;
+  for (const auto& [k, n] : kNames) out += fmt::format("{}{}", out.empty() ? "" : ", ", n);
+  for (Outcome o : kLowerOutcomes) out += fmt::format(", {}", machine::OutcomeName(o));
+  return out;
+}
+
+Execution CheckExecution(const LayerPair& pair, const machine::MachineOptions& options,
+                         machine::Oracle& oracle, bool check) {
+  Execution x;
+  x.machine = std::make_unique<Machine>(options);
+  SideRun side = pair.SetUp(*x.machine, Side::kModule);
+  absl::StatusOr<machine::RunReport> report = x.machine->Run(side.program, oracle);
+  if (!report.ok()) {
+    x.input = report.status();
+    return x;
+  }
+  x.report = *report;
+  // The client's end-of-run check comes last: it sees the end of the run,
+  // the other checks name an earlier event.
+  auto final_check = [&] {
+    if (x.report.ok() && side.final_check) {
+      if (std::optional<std::string> wrong = side.final_check()) {
+        x.report.outcome = Outcome::kWrongResult;
+        x.report.message = *wrong;
+      }
+    }
+  };
+  if (!check) {
+    final_check();
+    return x;
+  }
+
+  STRATA_CHECK(side.abstraction != nullptr, "pair {} gave no abstraction", pair.name());
+  Walk walk(pair, x);
+  if (std::optional<Verdict> v = walk.Run(*side.abstraction)) {
+    x.verdict = std::move(*v);
+    return x;
+  }
+  if (!x.report.ok()) {
+    x.verdict = Verdict{.kind = VerdictKind::kLowerFailure,
+                        .lower_outcome = x.report.outcome,
+                        .message = x.report.message,
+                        .lower_state = side.abstraction->DescribeLower(),
+                        .upper_state = side.abstraction->DescribeUpper()};
+    return x;
+  }
+  if (std::optional<Verdict> v = BackTranslate(pair, options, x)) {
+    x.verdict = std::move(*v);
+    x.verdict.lower_state = side.abstraction->DescribeLower();
+    x.verdict.upper_state = side.abstraction->DescribeUpper();
+    return x;
+  }
+  final_check();
+  if (!x.report.ok()) {
+    x.verdict = Verdict{.kind = VerdictKind::kLowerFailure,
+                        .lower_outcome = x.report.outcome,
+                        .message = x.report.message,
+                        .lower_state = side.abstraction->DescribeLower(),
+                        .upper_state = side.abstraction->DescribeUpper()};
+  }
+  return x;
+}
+
+}  // namespace strata::layers

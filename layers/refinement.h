@@ -1,0 +1,87 @@
+// The refinement check of one execution (DESIGN.md §5, steps 1-5):
+//   1. run the client on module ⊕ lower under an oracle, markers in the log;
+//   2. map the lower log with f (drop a call's internal events, turn its
+//      linearization point into the atomic upper event); the upper replay
+//      must accept every prefix;
+//   3. back-translate: run the client on the upper spec following the mapped
+//      log; every CPU must see the same events and return values;
+//   4. at every border crossing the relation R must hold;
+//   5. every call returns within its liveness bound.
+// Step 6 (the same schedule gives the same log) is the explorer's.
+// The first problem by log position wins; a failure of the lower run itself
+// (race, deadlock, ...) is reported when the mapped prefix was fine.
+#ifndef STRATA_LAYERS_REFINEMENT_H_
+#define STRATA_LAYERS_REFINEMENT_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "layers/layer.h"
+#include "machine/machine.h"
+#include "machine/oracle.h"
+#include "machine/report.h"
+
+namespace strata::layers {
+
+enum class VerdictKind {
+  kRefines,
+  kLowerFailure,          // the lower run failed (see Verdict::lower_outcome)
+  kImpossibleLowerLog,    // the module's own replay rejected the lower log
+  kImpossibleUpperLog,    // the mapped log is not allowed by the atomic spec
+  kRefinementViolation,   // the spec cannot do what the mapped log says
+  kReturnMismatch,        // a primitive returned another value than the spec's
+  kRelationBroken,        // R failed at a border crossing
+  kStarvation,            // a call took longer than its liveness bound
+  kNondeterminism,        // the same schedule gave another log
+};
+
+struct Verdict {
+  VerdictKind kind = VerdictKind::kRefines;
+  machine::Outcome lower_outcome = machine::Outcome::kOk;  // for kLowerFailure
+  std::string message;                 // one line
+  std::optional<std::uint64_t> event;  // position of the first bad event in the lower log
+  std::string lower_state;             // the replayed states at that point
+  std::string upper_state;
+
+  bool ok() const { return kind == VerdictKind::kRefines; }
+  // "refines", "impossible-upper-log", ... or the lower outcome ("deadlock").
+  std::string name() const;
+  // Same kind (and same lower outcome): what shrinking must preserve.
+  bool SameKind(const Verdict& o) const {
+    return kind == o.kind && lower_outcome == o.lower_outcome;
+  }
+};
+
+// The verdict named `name` (as Verdict::name prints it), kind only.
+std::optional<Verdict> ParseVerdictName(std::string_view name);
+// Every verdict name, for error messages.
+std::string VerdictNames();
+
+// One checked execution.
+struct Execution {
+  std::unique_ptr<Machine> machine;  // the lower run, with its log and schedule
+  machine::RunReport report;         // how the lower run ended
+  // An error if the oracle's input did not fit (a replayed schedule of
+  // another run), or Cancelled if the oracle pruned the run (explorer).
+  absl::Status input;
+  std::vector<Event> mapped;      // f(lower log); object ids are the lower machine's
+  std::vector<std::int64_t> image;  // per lower event: index in `mapped`, or -1 if dropped
+  Verdict verdict;
+  std::uint64_t worst_wait = 0;   // the longest call, in machine steps
+  std::uint64_t wait_bound = 0;   // its bound
+};
+
+// Runs and checks one execution of `pair` under `oracle`. With `check` false,
+// only the module side runs (the plain run the cost of checking is measured
+// against).
+Execution CheckExecution(const LayerPair& pair, const machine::MachineOptions& options,
+                         machine::Oracle& oracle, bool check = true);
+
+}  // namespace strata::layers
+
+#endif  // STRATA_LAYERS_REFINEMENT_H_
