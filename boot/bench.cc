@@ -72,6 +72,9 @@ int Bench(const BenchOptions& options, std::FILE* out) {
   const int tries = options.quick ? 1 : 3;
   constexpr double kGoal = 0.35;
 
+  // The first long run of a process pays for the kernel zeroing its log's
+  // pages; later runs reuse the mappings (machine/log.h). Both are reported.
+  const double first = MachineEvents(2, machine::OracleKind::kRoundRobin, events);
   double bare = BestOf(tries, [&] { return BareRoundTrips(trips); });
   struct Row {
     int cpus;
@@ -95,9 +98,10 @@ int Bench(const BenchOptions& options, std::FILE* out) {
           items.empty() ? "" : ",", r.cpus, machine::OracleKindName(r.kind), r.rate, r.rate / bare);
     }
     fmt::print(out,
-               "{{\"bare_round_trips_per_s\":{:.0f},\"machine\":[{}],\"goal_ratio\":{},"
-               "\"worst_ratio\":{:.3f},\"goal_met\":{}}}\n",
-               bare, items, kGoal, worst, worst >= kGoal ? "true" : "false");
+               "{{\"bare_round_trips_per_s\":{:.0f},\"machine\":[{}],"
+               "\"first_run_events_per_s\":{:.0f},\"first_run_ratio\":{:.3f},"
+               "\"goal_ratio\":{},\"worst_ratio\":{:.3f},\"goal_met\":{}}}\n",
+               bare, items, first, first / bare, kGoal, worst, worst >= kGoal ? "true" : "false");
   } else {
     fmt::print(out, "strata bench ({} events per run, best of {})\n", events, tries);
     fmt::print(out, "  bare fiber round trip    {:8.2f} M/s\n", bare / 1e6);
@@ -107,6 +111,10 @@ int Bench(const BenchOptions& options, std::FILE* out) {
     }
     fmt::print(out, "  worst ratio {:.3f} (goal >= {}): {}\n", worst, kGoal,
                worst >= kGoal ? "met" : "NOT met");
+    fmt::print(out,
+               "  (log memory is reused across runs of a process; its first run, 2 cpus\n"
+               "   round-robin, paid the kernel's page zeroing: {:.2f} M events/s, ratio {:.3f})\n",
+               first / 1e6, first / bare);
   }
   return 0;
 }

@@ -2,8 +2,12 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -36,11 +40,75 @@ std::string JsonEscape(std::string_view s) {
   return out;
 }
 
+// Mappings of finished logs, kept for the next long log of the process: the
+// kernel zeroes every page a mapping touches first, which would otherwise
+// cost about as much as the run itself (128 MiB for two million events). The
+// pool is bounded, so a process keeps at most kPoolBytes of idle log memory.
+// Its contents never reach a log: slots are written before they are read.
+class MappingPool {
+ public:
+  static constexpr std::size_t kPoolBytes = std::size_t{256} << 20;
+  static constexpr std::size_t kPoolMappings = 2;
+
+  // The largest pooled mapping of at least `bytes`, or {nullptr, 0}.
+  std::pair<void*, std::size_t> Take(std::size_t bytes) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::size_t best = free_.size();
+    for (std::size_t i = 0; i < free_.size(); ++i) {
+      if (free_[i].second >= bytes && (best == free_.size() || free_[i].second > free_[best].second)) {
+        best = i;
+      }
+    }
+    if (best == free_.size()) return {nullptr, 0};
+    auto m = free_[best];
+    free_.erase(free_.begin() + static_cast<std::ptrdiff_t>(best));
+    held_ -= m.second;
+    return m;
+  }
+
+  // Keeps the mapping if it fits in the pool, else unmaps it (or a smaller
+  // pooled one, to make room for it).
+  void Give(void* p, std::size_t bytes) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (bytes <= kPoolBytes) {
+        // Evict the smallest mappings while this one does not fit.
+        while (!free_.empty() && (free_.size() >= kPoolMappings || held_ + bytes > kPoolBytes)) {
+          auto smallest = std::min_element(
+              free_.begin(), free_.end(),
+              [](const auto& a, const auto& b) { return a.second < b.second; });
+          if (smallest->second >= bytes) break;
+          munmap(smallest->first, smallest->second);
+          held_ -= smallest->second;
+          free_.erase(smallest);
+        }
+        if (free_.size() < kPoolMappings && held_ + bytes <= kPoolBytes) {
+          free_.emplace_back(p, bytes);
+          held_ += bytes;
+          return;
+        }
+      }
+    }
+    munmap(p, bytes);
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::pair<void*, std::size_t>> free_;
+  std::size_t held_ = 0;
+};
+
+// Never destroyed: logs may be destroyed during static destruction.
+MappingPool& Pool() {
+  static auto* pool = new MappingPool;
+  return *pool;
+}
+
 }  // namespace
 
 EventStore::~EventStore() {
   if (mapped_) {
-    munmap(data_, bytes_);
+    Pool().Give(data_, bytes_);
   } else {
     std::free(data_);
   }
@@ -52,14 +120,20 @@ void EventStore::Grow() {
   // grows with mremap and is backed by transparent huge pages where allowed.
   constexpr std::size_t kFirst = 16 << 10;
   constexpr std::size_t kMapAt = 2 << 20;  // one huge page
-  const std::size_t bytes = bytes_ == 0 ? kFirst : 2 * bytes_;
+  std::size_t bytes = bytes_ == 0 ? kFirst : 2 * bytes_;
   void* p;
   if (bytes < kMapAt) {
     p = std::realloc(data_, bytes);
     STRATA_CHECK(p != nullptr, "cannot grow the event log to {} bytes", bytes);
   } else if (!mapped_) {
-    p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    STRATA_CHECK(p != MAP_FAILED, "cannot grow the event log to {} bytes", bytes);
+    auto [pooled, pooled_bytes] = Pool().Take(bytes);
+    if (pooled != nullptr) {
+      p = pooled;
+      bytes = pooled_bytes;
+    } else {
+      p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      STRATA_CHECK(p != MAP_FAILED, "cannot grow the event log to {} bytes", bytes);
+    }
     if (size_ > 0) std::memcpy(p, data_, size_ * sizeof(Event));
     std::free(data_);
     mapped_ = true;

@@ -50,6 +50,75 @@ std::int64_t BlockHash(std::span<const std::int64_t> words) {
       reinterpret_cast<const char*>(words.data()), words.size() * sizeof(std::int64_t))));
 }
 
+// ---------------------------------------------------------------- the hot path
+
+// Defined first, inline, so that Cpu::StepWith inlines them.
+[[gnu::always_inline]] inline CpuId Machine::Decide() {
+  if (failed_ || !input_error_.ok() || runnable_.empty() || step_ >= options_.max_steps)
+      [[unlikely]] {
+    return DecideSlow();
+  }
+  const CpuId overdue = guard_.Overdue(step_, runnable_);
+  CpuId chosen = oracle_->Pick(Decision{step_, runnable_, last_, overdue, this});
+  if (!chosen.valid() || (overdue.valid() && chosen != overdue)) [[unlikely]] {
+    chosen = Overrule(chosen, overdue);
+    if (!chosen.valid()) return chosen;
+  }
+  if (step_ == schedule_.size()) [[unlikely]] GrowSchedule();
+  schedule_[step_] = chosen;
+  guard_.Ran(chosen, step_);
+  last_ = chosen;
+  ++step_;
+  return chosen;
+}
+
+[[gnu::always_inline]] inline void Machine::TransferTo(ctx::fiber& target, ctx::fiber* self) {
+  Cpu* me = running_;
+  from_ = self;
+  ctx::fiber resumer = std::move(target).resume();
+  // Someone chose us; they said where their own handle goes.
+  *from_ = std::move(resumer);
+  running_ = me;
+}
+
+// The hot path of the simulator: one call per shared event, so the switch
+// point, the oracle's decision and the fiber switch are inlined here.
+template <class Apply>
+inline std::int64_t Cpu::StepWith(const Op& op, Apply&& apply) {
+  Machine& m = *machine_;
+  pending_ = &op;
+  bool ready = true;
+  if (op.ready != nullptr) [[unlikely]] {
+    m.objects_[op.object.index()].watchers.push_back(id_);
+    ready = (*op.ready)();
+  }
+  state_ = ready ? State::kRunnable : State::kBlocked;
+  if (runnable_ != ready) m.SetRunnable(*this, ready);
+  // The switch point: decide who takes the next step.
+  if (m.starting_) [[unlikely]] {
+    m.TransferTo(m.main_, &fiber_);
+  } else {
+    const CpuId next = m.Decide();
+    if (next != id_) {
+      m.TransferTo(next.valid() ? m.cpus_[next.index()]->fiber_ : m.main_, &fiber_);
+    }
+  }
+  // Chosen by the oracle: the op is enabled and executes atomically now.
+  if (op.ready != nullptr) [[unlikely]] {
+    auto& w = m.objects_[op.object.index()].watchers;
+    w.erase(std::find(w.begin(), w.end(), id_));
+  }
+  pending_ = nullptr;
+  const std::int64_t result = apply();
+  const Event& e = m.log_.Append(id_, thread_, op.object, op.kind, op.arg0, op.arg1, result);
+  Machine::Object& object = m.objects_[op.object.index()];
+  if (object.monitor != nullptr || !m.global_monitors_.empty()) m.Observe(*this, e);
+  if (!object.watchers.empty()) m.Reevaluate(op.object, *this);
+  return result;
+}
+
+std::int64_t Cpu::Step(const Op& op) { return StepWith(op, op.apply); }
+
 // ---------------------------------------------------------------- Cpu
 
 void Cpu::Start() {
@@ -89,34 +158,6 @@ ctx::fiber Cpu::Body() {
   machine_->from_ = &fiber_;
   machine_->running_ = nullptr;
   return std::move(machine_->Next(*this));
-}
-
-std::int64_t Cpu::Step(const Op& op) {
-  Machine& m = *machine_;
-  pending_ = &op;
-  if (op.ready != nullptr) m.objects_[op.object.index()].watchers.push_back(id_);
-  const bool ready = Ready();
-  state_ = ready ? State::kRunnable : State::kBlocked;
-  m.SetRunnable(*this, ready);
-  // The switch point: decide who takes the next step.
-  if (m.starting_) {
-    m.TransferTo(m.main_, &fiber_);
-  } else {
-    ctx::fiber& next = m.Next(*this);
-    if (&next != &fiber_) m.TransferTo(next, &fiber_);
-  }
-  // Chosen by the oracle: the op is enabled and executes atomically now.
-  if (op.ready != nullptr) {
-    auto& w = m.objects_[op.object.index()].watchers;
-    w.erase(std::find(w.begin(), w.end(), id_));
-  }
-  pending_ = nullptr;
-  std::int64_t result = op.apply();
-  const Event& e = m.Append(*this, op, result);
-  Machine::Object& object = m.objects_[op.object.index()];
-  if (object.monitor != nullptr || !m.global_monitors_.empty()) m.Observe(*this, e);
-  if (!object.watchers.empty()) m.Reevaluate(op.object, *this);
-  return result;
 }
 
 void Cpu::Annotate(ObjectId object, EventKind kind, std::int64_t arg0, std::int64_t arg1,
@@ -172,89 +213,103 @@ void Cpu::Fail(Outcome outcome, std::string message, std::vector<CpuId> others) 
 
 std::int64_t Cpu::FetchAdd(Word w, std::int64_t delta, EventKind kind, std::int64_t note) {
   std::int64_t& v = machine_->objects_[w.id.index()].value;
-  return Step({.object = w.id, .kind = kind, .arg0 = delta, .arg1 = note, .apply = [&] {
-                 std::int64_t old = v;
-                 v = old + delta;
-                 return old;
-               }});
+  auto apply = [&] {
+    std::int64_t old = v;
+    v = old + delta;
+    return old;
+  };
+  return StepWith({.object = w.id, .kind = kind, .arg0 = delta, .arg1 = note, .apply = apply},
+                  apply);
 }
 
 std::int64_t Cpu::CompareSwap(Word w, std::int64_t expected, std::int64_t desired,
                               EventKind kind) {
   std::int64_t& v = machine_->objects_[w.id.index()].value;
-  return Step({.object = w.id, .kind = kind, .arg0 = expected, .arg1 = desired, .apply = [&] {
-                 std::int64_t old = v;
-                 if (old == expected) v = desired;
-                 return old;
-               }});
+  auto apply = [&] {
+    std::int64_t old = v;
+    if (old == expected) v = desired;
+    return old;
+  };
+  return StepWith(
+      {.object = w.id, .kind = kind, .arg0 = expected, .arg1 = desired, .apply = apply}, apply);
 }
 
 std::int64_t Cpu::Swap(Word w, std::int64_t value, EventKind kind, std::int64_t note) {
   std::int64_t& v = machine_->objects_[w.id.index()].value;
-  return Step({.object = w.id, .kind = kind, .arg0 = value, .arg1 = note,
-               .apply = [&] { return std::exchange(v, value); }});
+  auto apply = [&] { return std::exchange(v, value); };
+  return StepWith({.object = w.id, .kind = kind, .arg0 = value, .arg1 = note, .apply = apply},
+                  apply);
 }
 
 std::int64_t Cpu::Load(Word w, EventKind kind, std::int64_t note) {
   std::int64_t& v = machine_->objects_[w.id.index()].value;
-  return Step({.object = w.id, .kind = kind, .arg1 = note, .apply = [&] { return v; },
-               .read_only = true});
+  auto apply = [&] { return v; };
+  return StepWith(
+      {.object = w.id, .kind = kind, .arg1 = note, .apply = apply, .read_only = true}, apply);
 }
 
 void Cpu::Store(Word w, std::int64_t value, EventKind kind, std::int64_t note) {
   std::int64_t& v = machine_->objects_[w.id.index()].value;
-  Step({.object = w.id, .kind = kind, .arg0 = value, .arg1 = note, .apply = [&] {
-          v = value;
-          return std::int64_t{0};
-        }});
+  auto apply = [&] {
+    v = value;
+    return std::int64_t{0};
+  };
+  StepWith({.object = w.id, .kind = kind, .arg0 = value, .arg1 = note, .apply = apply}, apply);
 }
 
 std::int64_t Cpu::LoadWhenChanged(Word w, std::int64_t old, EventKind kind, std::int64_t note) {
   std::int64_t& v = machine_->objects_[w.id.index()].value;
   auto changed = [&] { return v != old; };
   absl::FunctionRef<bool()> ready(changed);
-  return Step({.object = w.id, .kind = kind, .arg1 = note, .apply = [&] { return v; },
-               .ready = &ready, .read_only = true});
+  auto apply = [&] { return v; };
+  return StepWith({.object = w.id, .kind = kind, .arg1 = note, .apply = apply, .ready = &ready,
+                   .read_only = true},
+                  apply);
 }
 
 std::int64_t Cpu::AwaitValue(Word w, std::int64_t value, EventKind kind, std::int64_t note) {
   std::int64_t& v = machine_->objects_[w.id.index()].value;
   auto reached = [&] { return v == value; };
   absl::FunctionRef<bool()> ready(reached);
-  return Step({.object = w.id, .kind = kind, .arg0 = value, .arg1 = note,
-               .apply = [&] { return v; }, .ready = &ready, .read_only = true});
+  auto apply = [&] { return v; };
+  return StepWith({.object = w.id, .kind = kind, .arg0 = value, .arg1 = note, .apply = apply,
+                   .ready = &ready, .read_only = true},
+                  apply);
 }
 
 void Cpu::Pull(Block b) {
   Machine::Object& o = machine_->objects_[b.id.index()];
-  Step({.object = b.id, .kind = kinds::kPull, .apply = [&] {
-          if (o.owner.valid()) {
-            Fail(Outcome::kDataRace,
-                 fmt::format("cpu {} pulls block `{}` while cpu {} owns it", id_,
-                             machine_->log_.object_name(b.id), o.owner),
-                 {o.owner});
-          }
-          o.owner = id_;
-          return o.version;
-        }});
+  auto apply = [&] {
+    if (o.owner.valid()) {
+      Fail(Outcome::kDataRace,
+           fmt::format("cpu {} pulls block `{}` while cpu {} owns it", id_,
+                       machine_->log_.object_name(b.id), o.owner),
+           {o.owner});
+    }
+    o.owner = id_;
+    return o.version;
+  };
+  StepWith({.object = b.id, .kind = kinds::kPull, .apply = apply}, apply);
 }
 
 void Cpu::Push(Block b, std::int64_t note) {
   Machine::Object& o = machine_->objects_[b.id.index()];
-  Step({.object = b.id, .kind = kinds::kPush, .arg0 = BlockHash(o.data), .arg1 = note,
-        .apply = [&] {
-          if (o.owner != id_) {
-            Fail(Outcome::kDataRace,
-                 o.owner.valid()
-                     ? fmt::format("cpu {} pushes block `{}`, which cpu {} owns", id_,
-                                   machine_->log_.object_name(b.id), o.owner)
-                     : fmt::format("cpu {} pushes block `{}`, which it never pulled", id_,
-                                   machine_->log_.object_name(b.id)),
-                 o.owner.valid() ? std::vector<CpuId>{o.owner} : std::vector<CpuId>{});
-          }
-          o.owner = CpuId();
-          return ++o.version;
-        }});
+  auto apply = [&] {
+    if (o.owner != id_) {
+      Fail(Outcome::kDataRace,
+           o.owner.valid()
+               ? fmt::format("cpu {} pushes block `{}`, which cpu {} owns", id_,
+                             machine_->log_.object_name(b.id), o.owner)
+               : fmt::format("cpu {} pushes block `{}`, which it never pulled", id_,
+                             machine_->log_.object_name(b.id)),
+           o.owner.valid() ? std::vector<CpuId>{o.owner} : std::vector<CpuId>{});
+    }
+    o.owner = CpuId();
+    return ++o.version;
+  };
+  StepWith({.object = b.id, .kind = kinds::kPush, .arg0 = BlockHash(o.data), .arg1 = note,
+            .apply = apply},
+           apply);
 }
 
 std::int64_t Cpu::Read(Block b, std::size_t i) {
@@ -383,7 +438,7 @@ std::string Machine::DescribeWait(const Cpu& cpu) const {
   return what;
 }
 
-CpuId Machine::Decide() {
+CpuId Machine::DecideSlow() {
   if (failed_ || !input_error_.ok()) return CpuId();
   if (runnable_.empty()) {
     if (unfinished_ == 0) return CpuId();
@@ -398,35 +453,32 @@ CpuId Machine::Decide() {
          fmt::format("{} cpus wait and none can run: {}", waiting.size(), detail));
     return CpuId();
   }
-  if (step_ >= options_.max_steps) {
-    Fail(Outcome::kStepBudget, runnable_,
-         fmt::format("{} cpus still running after the step budget of {} steps (livelock, "
-                     "or raise run.max_steps)",
-                     runnable_.size(), options_.max_steps));
-    return CpuId();
-  }
-  const CpuId overdue = guard_.Overdue(step_, runnable_);
-  CpuId chosen = oracle_->Pick(Decision{step_, runnable_, last_, overdue, this});
+  STRATA_CHECK(step_ >= options_.max_steps, "no reason to stop at step {}", step_);
+  Fail(Outcome::kStepBudget, runnable_,
+       fmt::format("{} cpus still running after the step budget of {} steps (livelock, "
+                   "or raise run.max_steps)",
+                   runnable_.size(), options_.max_steps));
+  return CpuId();
+}
+
+void Machine::GrowSchedule() {
+  schedule_.resize(std::max<std::size_t>(4096, 2 * schedule_.size()));
+}
+
+CpuId Machine::Overrule(CpuId chosen, CpuId overdue) {
   if (!chosen.valid()) {
     input_error_ = oracle_->error();
     STRATA_CHECK(!input_error_.ok(), "oracle {} picked no cpu", oracle_->Describe());
     return CpuId();
   }
-  if (overdue.valid() && chosen != overdue) {
-    if (oracle_->replays()) {
-      Fail(Outcome::kUnfairSchedule, {overdue, chosen},
-           fmt::format("the schedule runs cpu {} at step {} while cpu {} has waited {} steps "
-                       "(fairness bound {})",
-                       chosen, step_, overdue, guard_.Waited(overdue, step_), guard_.bound()));
-      return CpuId();
-    }
-    chosen = overdue;
+  if (oracle_->replays()) {
+    Fail(Outcome::kUnfairSchedule, {overdue, chosen},
+         fmt::format("the schedule runs cpu {} at step {} while cpu {} has waited {} steps "
+                     "(fairness bound {})",
+                     chosen, step_, overdue, guard_.Waited(overdue, step_), guard_.bound()));
+    return CpuId();
   }
-  schedule_.push_back(chosen);
-  guard_.Ran(chosen, step_);
-  last_ = chosen;
-  ++step_;
-  return chosen;
+  return overdue;
 }
 
 ctx::fiber& Machine::Next(Cpu& self) {
@@ -436,14 +488,6 @@ ctx::fiber& Machine::Next(Cpu& self) {
   return next == self.id_ ? self.fiber_ : cpus_[next.index()]->fiber_;
 }
 
-void Machine::TransferTo(ctx::fiber& target, ctx::fiber* self) {
-  Cpu* me = running_;
-  from_ = self;
-  ctx::fiber resumer = std::move(target).resume();
-  // Someone chose us; they said where their own handle goes.
-  *from_ = std::move(resumer);
-  running_ = me;
-}
 
 absl::StatusOr<RunReport> Machine::Run(const Program& program, Oracle& oracle) {
   STRATA_CHECK(!ran_, "Machine::Run is called once");

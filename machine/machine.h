@@ -151,6 +151,10 @@ class Cpu {
   Cpu(Machine* m, CpuId id) : machine_(m), id_(id) {}
   void Start();
   boost::context::fiber Body();
+  // Step with `apply` called directly (the built-in operations pass their
+  // lambda, so the hot path has no indirect call); `op.apply` is not used.
+  template <class Apply>
+  std::int64_t StepWith(const Op& op, Apply&& apply);
   bool Ready() const { return pending_->ready == nullptr || (*pending_->ready)(); }
 
   Machine* machine_;
@@ -197,7 +201,7 @@ class Machine {
   int cpus() const { return options_.cpus; }
   const Log& log() const { return log_; }
   // The CPU chosen at each shared step, in order.
-  std::span<const CpuId> schedule() const { return schedule_; }
+  std::span<const CpuId> schedule() const { return {schedule_.data(), step_}; }
   std::uint64_t fairness_bound() const { return guard_.bound(); }
   // The longest a runnable CPU waited for a step, in steps.
   std::uint64_t worst_wait() const { return guard_.worst_wait(); }
@@ -236,6 +240,11 @@ class Machine {
   // Decide returns the CPU that takes the next step, or none when the run is
   // over (finished, failed, or the oracle's input does not fit).
   CpuId Decide();
+  // Decide's rare cases: the run is over, deadlock, step budget.
+  CpuId DecideSlow();
+  // Decide's rare case: the oracle picked none, or not the overdue CPU.
+  CpuId Overrule(CpuId chosen, CpuId overdue);
+  void GrowSchedule();
   // The handle of whoever runs next: the chosen CPU, or Run's own context.
   boost::context::fiber& Next(Cpu& self);
   // Suspends the running context (whose handle will land in `*self`) and
@@ -252,6 +261,8 @@ class Machine {
   std::vector<std::unique_ptr<Monitor>> global_monitors_;
   std::vector<std::unique_ptr<Cpu>> cpus_;
   std::vector<CpuId> runnable_;  // sorted
+  // Holds the schedule in its first step_ entries; grown in large chunks by
+  // GrowSchedule, so that recording a step is one store.
   std::vector<CpuId> schedule_;
   FairnessGuard guard_;
   Program program_;  // owned, so it outlives the fibers that run it

@@ -24,6 +24,11 @@ class RoundRobin final : public Oracle {
  public:
   std::string Describe() const override { return "round-robin"; }
   CpuId Pick(const Decision& d) override {
+    // Usually every CPU is runnable, so the next one sits at its own index
+    // (the list is sorted and distinct, so runnable[i] == i means 0..i are all
+    // there); otherwise search.
+    const auto next = static_cast<std::size_t>(d.last.value() + 1);
+    if (next < d.runnable.size() && d.runnable[next].index() == next) return d.runnable[next];
     auto it = std::upper_bound(d.runnable.begin(), d.runnable.end(), d.last);
     return it == d.runnable.end() ? d.runnable.front() : *it;
   }

@@ -18,21 +18,26 @@ class Rng {
   // A uniform draw from [0, n). Precondition: n > 0. Lemire's multiply-
   // and-shift with rejection: exact, and almost never divides.
   std::uint64_t Below(std::uint64_t n) {
-    U128 m = static_cast<U128>(engine_()) * n;
-    auto low = static_cast<std::uint64_t>(m);
-    if (low < n) [[unlikely]] {
-      const std::uint64_t threshold = (0 - n) % n;
-      while (low < threshold) {
-        m = static_cast<U128>(engine_()) * n;
-        low = static_cast<std::uint64_t>(m);
-      }
-    }
+    const U128 m = static_cast<U128>(engine_()) * n;
+    if (static_cast<std::uint64_t>(m) < n) [[unlikely]] return Retry(m, n);
     return static_cast<std::uint64_t>(m >> 64);
   }
 
   std::uint64_t Next() { return engine_(); }
 
  private:
+  // Below's rare rejection path, out of line so that the common draw stays
+  // small enough to inline into an oracle's pick.
+  [[gnu::noinline, gnu::cold]] std::uint64_t Retry(U128 m, std::uint64_t n) {
+    const std::uint64_t threshold = (0 - n) % n;
+    auto low = static_cast<std::uint64_t>(m);
+    while (low < threshold) {
+      m = static_cast<U128>(engine_()) * n;
+      low = static_cast<std::uint64_t>(m);
+    }
+    return static_cast<std::uint64_t>(m >> 64);
+  }
+
   std::mt19937_64 engine_;
 };
 
