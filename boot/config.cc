@@ -11,6 +11,8 @@
 #include <toml++/toml.h>
 
 #include "boot/workloads.h"
+#include "kernel/lock.h"
+#include "kernel/queue.h"
 #include "machine/check.h"
 
 namespace strata::boot {
@@ -87,6 +89,19 @@ class Reader {
     return absl::OkStatus();
   }
 
+  absl::Status Bool(const toml::table* t, std::string_view table, std::string_view key,
+                    bool& out) const {
+    if (t == nullptr) return absl::OkStatus();
+    const toml::node* node = t->get(key);
+    if (node == nullptr) return absl::OkStatus();
+    if (!node->is_boolean()) {
+      return Error(node, fmt::format("{}.{}", table, key),
+                   fmt::format("expected true or false, got {}", TypeName(*node)));
+    }
+    out = node->as_boolean()->get();
+    return absl::OkStatus();
+  }
+
   static std::string_view TypeName(const toml::node& n) {
     switch (n.type()) {
       case toml::node_type::string: return "a string";
@@ -111,10 +126,11 @@ absl::StatusOr<Config> ParseConfig(const toml::table& root, const std::string& s
   Config c;
   c.source = source;
   if (allow_schedule) {
-    STRATA_RETURN_IF_ERROR(
-        r.OnlyKeys(root, "", {"machine", "oracle", "run", "workload", "schedule"}));
+    STRATA_RETURN_IF_ERROR(r.OnlyKeys(
+        root, "", {"machine", "oracle", "run", "workload", "stack", "check", "schedule"}));
   } else {
-    STRATA_RETURN_IF_ERROR(r.OnlyKeys(root, "", {"machine", "oracle", "run", "workload"}));
+    STRATA_RETURN_IF_ERROR(
+        r.OnlyKeys(root, "", {"machine", "oracle", "run", "workload", "stack", "check"}));
   }
 
   STRATA_ASSIGN_OR_RETURN(const toml::table* m, r.Table(root, "machine"));
@@ -164,7 +180,70 @@ absl::StatusOr<Config> ParseConfig(const toml::table& root, const std::string& s
   }
   STRATA_RETURN_IF_ERROR(r.Int(w, "workload", "iterations", 0, 100'000'000,
                                              c.iterations));
+
+  STRATA_ASSIGN_OR_RETURN(const toml::table* st, r.Table(root, "stack"));
+  if (st != nullptr) STRATA_RETURN_IF_ERROR(r.OnlyKeys(*st, "stack", {"lock", "queue"}));
+  const toml::node* lock_node = nullptr;
+  STRATA_RETURN_IF_ERROR(r.String(st, "stack", "lock", c.stack.lock, &lock_node));
+  if (kernel::FindLockImpl(c.stack.lock) == nullptr) {
+    return r.Error(lock_node, "stack.lock",
+                   fmt::format("expected one of {}, got \"{}\"", LockImplNames(), c.stack.lock));
+  }
+  const toml::node* queue_node = nullptr;
+  STRATA_RETURN_IF_ERROR(r.String(st, "stack", "queue", c.stack.queue, &queue_node));
+  if (kernel::FindQueueImpl(c.stack.queue) == nullptr) {
+    return r.Error(queue_node, "stack.queue",
+                   fmt::format("expected one of {}, got \"{}\"", QueueImplNames(), c.stack.queue));
+  }
+
+  STRATA_ASSIGN_OR_RETURN(const toml::table* ch, r.Table(root, "check"));
+  if (ch != nullptr) {
+    STRATA_RETURN_IF_ERROR(r.OnlyKeys(*ch, "check",
+                                      {"layer", "strategy", "runs", "preemption_bound",
+                                       "reduction", "shrink", "iterations", "bound", "overrun",
+                                       "capacity"}));
+  }
+  const toml::node* layer_node = nullptr;
+  STRATA_RETURN_IF_ERROR(r.String(ch, "check", "layer", c.check_layer, &layer_node));
+  if (c.check_layer != "all" && kernel::MakePair(c.check_layer, c.stack) == nullptr) {
+    return r.Error(layer_node, "check.layer",
+                   fmt::format("expected all or one of {}, got \"{}\"", kernel::LayerNames(),
+                               c.check_layer));
+  }
+  std::string strategy(layers::StrategyName(c.strategy));
+  const toml::node* strategy_node = nullptr;
+  STRATA_RETURN_IF_ERROR(r.String(ch, "check", "strategy", strategy, &strategy_node));
+  std::optional<layers::Strategy> parsed = layers::ParseStrategy(strategy);
+  if (!parsed) {
+    return r.Error(strategy_node, "check.strategy",
+                   fmt::format("expected one of random, pct, dfs, got \"{}\"", strategy));
+  }
+  c.strategy = *parsed;
+  STRATA_RETURN_IF_ERROR(r.Int(ch, "check", "runs", 1, 1'000'000'000'000, c.runs));
+  STRATA_RETURN_IF_ERROR(r.Int(ch, "check", "preemption_bound", -1, 1'000'000, c.preemption_bound));
+  STRATA_RETURN_IF_ERROR(r.Bool(ch, "check", "reduction", c.reduction));
+  STRATA_RETURN_IF_ERROR(r.Bool(ch, "check", "shrink", c.shrink));
+  STRATA_RETURN_IF_ERROR(r.Int(ch, "check", "iterations", 1, 1'000'000, c.stack.iterations));
+  STRATA_RETURN_IF_ERROR(r.Int(ch, "check", "bound", 0, 1'000'000, c.stack.bound));
+  STRATA_RETURN_IF_ERROR(r.Int(ch, "check", "overrun", 0, 1'000'000, c.stack.overrun));
+  STRATA_RETURN_IF_ERROR(r.Int(ch, "check", "capacity", 1, 1'000'000, c.stack.capacity));
   return c;
+}
+
+std::string LockImplNames() {
+  std::string out;
+  for (const kernel::LockImpl& i : kernel::LockImpls()) {
+    out += fmt::format("{}{}", out.empty() ? "" : ", ", i.name);
+  }
+  return out;
+}
+
+std::string QueueImplNames() {
+  std::string out;
+  for (const kernel::QueueImpl& i : kernel::QueueImpls()) {
+    out += fmt::format("{}{}", out.empty() ? "" : ", ", i.name);
+  }
+  return out;
 }
 
 absl::StatusOr<Config> LoadConfig(const std::string& path) {
@@ -213,10 +292,15 @@ std::string ConfigToToml(const Config& c) {
       "[machine]\ncpus = {}\nstack_kib = {}\n\n"
       "[oracle]\nkind = \"{}\"\nseed = {}\nfairness = {}\npct_depth = {}\npct_horizon = {}\n\n"
       "[run]\nmax_steps = {}\n\n"
-      "[workload]\nkind = \"{}\"\niterations = {}\n",
+      "[workload]\nkind = \"{}\"\niterations = {}\n\n"
+      "[stack]\nlock = \"{}\"\nqueue = \"{}\"\n\n"
+      "[check]\nlayer = \"{}\"\nstrategy = \"{}\"\nruns = {}\npreemption_bound = {}\n"
+      "reduction = {}\nshrink = {}\niterations = {}\nbound = {}\noverrun = {}\ncapacity = {}\n",
       c.machine.cpus, c.machine.stack_bytes / 1024, machine::OracleKindName(c.oracle), c.seed,
       c.machine.fairness, c.pct_depth, c.pct_horizon, c.machine.max_steps, c.workload,
-      c.iterations);
+      c.iterations, c.stack.lock, c.stack.queue, c.check_layer, layers::StrategyName(c.strategy),
+      c.runs, c.preemption_bound, c.reduction, c.shrink, c.stack.iterations, c.stack.bound,
+      c.stack.overrun, c.stack.capacity);
 }
 
 }  // namespace strata::boot

@@ -5,6 +5,10 @@
 //              pct_depth = 3       pct_horizon = 10000
 //   [run]      max_steps = 1000000
 //   [workload] kind = "counter"    iterations = 100
+//   [stack]    lock = "ticket"     queue = "module"      (implementation per layer)
+//   [check]    layer = "all"       strategy = "random"   runs = 1000
+//              preemption_bound = -1 (none)  reduction = true  shrink = true
+//              iterations = 2      bound = 2   overrun = 0   capacity = 4
 //
 // Every key is optional (defaults above); unknown keys, wrong types and
 // out-of-range values are errors that name the file, the line and the key.
@@ -16,6 +20,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "kernel/stack.h"
+#include "layers/explorer.h"
 #include "machine/machine.h"
 #include "machine/oracle.h"
 
@@ -38,7 +44,19 @@ struct Config {
   std::uint64_t pct_horizon = 10000;
   std::string workload = "counter";
   std::int64_t iterations = 100;
+  // The kernel stack and how `strata check` explores it.
+  kernel::StackOptions stack;
+  std::string check_layer = "all";
+  layers::Strategy strategy = layers::Strategy::kRandom;
+  std::uint64_t runs = 1000;
+  int preemption_bound = -1;
+  bool reduction = true;
+  bool shrink = true;
 };
+
+// "spec, ticket, ...", "spec, module, ...": for error messages.
+std::string LockImplNames();
+std::string QueueImplNames();
 
 // Reads and validates a config file. Errors are InvalidArgument (bad content)
 // or NotFound (missing file), with a one-line message "FILE:LINE: key: ...".

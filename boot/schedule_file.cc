@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include "kernel/stack.h"
+#include "layers/refinement.h"
 #include "machine/check.h"
 #include "machine/log.h"
 #include "machine/schedule.h"
@@ -50,8 +52,10 @@ absl::Status WriteFileAtomically(const std::string& path, const std::string& tex
 absl::Status WriteScheduleFile(const std::string& path, const ScheduleFile& file) {
   std::string text = fmt::format(
       "# strata schedule: replay with `strata replay {}`\n\n{}\n"
-      "[schedule]\nformat = 1\noutcome = \"{}\"\nlog_hash = \"{}\"\nsteps = {}\nchoices = \"{}\"\n",
-      path, ConfigToToml(file.config), machine::OutcomeName(file.outcome),
+      "[schedule]\nformat = 1\n{}outcome = \"{}\"\nlog_hash = \"{}\"\nsteps = {}\nchoices = \"{}\"\n",
+      path, ConfigToToml(file.config),
+      file.layer.empty() ? "" : fmt::format("layer = \"{}\"\n", file.layer),
+      file.layer.empty() ? std::string(machine::OutcomeName(file.outcome)) : file.verdict,
       machine::FormatHash(file.log_hash), file.choices.size(),
       machine::EncodeChoices(file.choices));
   return WriteFileAtomically(path, text);
@@ -85,9 +89,11 @@ absl::StatusOr<ScheduleFile> LoadScheduleFile(const std::string& path) {
   }
   for (const auto& [key, node] : *s) {
     std::string_view k = key.str();
-    if (k != "format" && k != "outcome" && k != "log_hash" && k != "steps" && k != "choices") {
-      return KeyError(path, &node, k,
-                      "unknown key (expected one of: format, outcome, log_hash, steps, choices)");
+    if (k != "format" && k != "layer" && k != "outcome" && k != "log_hash" && k != "steps" &&
+        k != "choices") {
+      return KeyError(
+          path, &node, k,
+          "unknown key (expected one of: format, layer, outcome, log_hash, steps, choices)");
     }
   }
   auto required = [&](std::string_view key, toml::node_type type,
@@ -101,15 +107,31 @@ absl::StatusOr<ScheduleFile> LoadScheduleFile(const std::string& path) {
   STRATA_ASSIGN_OR_RETURN(const toml::node* format, required("format", toml::node_type::integer, "1"));
   if (format->as_integer()->get() != 1) return KeyError(path, format, "format", "expected 1");
 
+  if (const toml::node* layer = s->get("layer")) {
+    if (!layer->is_string() || kernel::MakePair(layer->as_string()->get(), file.config.stack) == nullptr) {
+      return KeyError(path, layer, "layer",
+                      fmt::format("expected one of {}", kernel::LayerNames()));
+    }
+    file.layer = layer->as_string()->get();
+  }
   STRATA_ASSIGN_OR_RETURN(const toml::node* outcome,
                           required("outcome", toml::node_type::string, "an outcome name"));
-  auto parsed = machine::ParseOutcome(outcome->as_string()->get());
-  if (!parsed) {
-    return KeyError(path, outcome, "outcome",
-                    fmt::format("expected an outcome like \"ok\" or \"deadlock\", got \"{}\"",
-                                outcome->as_string()->get()));
+  const std::string& name = outcome->as_string()->get();
+  if (!file.layer.empty()) {
+    if (!layers::ParseVerdictName(name)) {
+      return KeyError(path, outcome, "outcome",
+                      fmt::format("expected a verdict ({}), got \"{}\"", layers::VerdictNames(), name));
+    }
+    file.verdict = name;
+  } else {
+    auto parsed = machine::ParseOutcome(name);
+    if (!parsed) {
+      return KeyError(path, outcome, "outcome",
+                      fmt::format("expected an outcome like \"ok\" or \"deadlock\", got \"{}\"",
+                                  name));
+    }
+    file.outcome = *parsed;
   }
-  file.outcome = *parsed;
 
   STRATA_ASSIGN_OR_RETURN(const toml::node* hash,
                           required("log_hash", toml::node_type::string, "16 hex digits"));

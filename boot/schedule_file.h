@@ -4,7 +4,8 @@
 //
 //   [schedule]
 //   format = 1
-//   outcome = "deadlock"
+//   layer = "lock"            # only in schedules written by `strata check`
+//   outcome = "deadlock"      # a run outcome, or a check's verdict
 //   log_hash = "3f2a..."      # 16 hex digits
 //   steps = 12
 //   choices = "0 1 0x3 ..."   # machine/schedule.h
@@ -26,6 +27,11 @@ namespace strata::boot {
 
 struct ScheduleFile {
   Config config;
+  // A check's schedule names the layer pair it failed at, and its verdict
+  // ("impossible-upper-log", ...) stands in `outcome`; a boot schedule has
+  // no layer.
+  std::string layer;
+  std::string verdict;
   machine::Outcome outcome = machine::Outcome::kOk;
   std::uint64_t log_hash = 0;
   std::vector<machine::CpuId> choices;

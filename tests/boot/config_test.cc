@@ -88,7 +88,7 @@ TEST_CASE("bad configs give one line naming the file, the line, the key and what
         "c.toml:2: oracle.kind: expected one of round-robin, random, pct, got \"fifo\" (a "
         "recorded schedule is replayed with `strata replay FILE`)");
   CHECK(ErrorOf("[oracel]\nkind = \"random\"\n") ==
-        "c.toml:1: oracel: unknown key (expected one of: machine, oracle, run, workload)");
+        "c.toml:1: oracel: unknown key (expected one of: machine, oracle, run, workload, stack, check)");
   CHECK(ErrorOf("machine = 3\n") == "c.toml:1: machine: expected a table like [machine]");
   CHECK(ErrorOf("[workload]\nkind = \"nope\"\n") ==
         "c.toml:2: workload.kind: expected one of counter, lost-update, racy-push, "
@@ -99,6 +99,26 @@ TEST_CASE("bad configs give one line naming the file, the line, the key and what
         "c.toml: oracle.fairness: expected 0 (auto) or at least machine.cpus (4), got 2");
   CHECK(ErrorOf("[machine]\ncpus = 1\n[workload]\nkind = \"lock-order\"\n") ==
         "c.toml: machine.cpus: workload \"lock-order\" needs at least 2 cpus, got 1");
+}
+
+TEST_CASE("bad stack and check keys name the key and the expected values") {
+  CHECK(ErrorOf("[stack]\nlock = \"rwlock\"\n") ==
+        "c.toml:2: stack.lock: expected one of spec, ticket, mcs, tas, ticket-load-store, "
+        "ticket-no-bump, ticket-double-bump, ticket-leaky, mcs-no-wait-next, mcs-keep-busy, "
+        "got \"rwlock\"");
+  CHECK(ErrorOf("[stack]\nqueue = 3\n") == "c.toml:2: stack.queue: expected a string, got an integer");
+  CHECK(ErrorOf("[stack]\nscheduler = \"x\"\n") ==
+        "c.toml:2: stack.scheduler: unknown key (expected one of: lock, queue)");
+  CHECK(ErrorOf("[check]\nlayer = \"tcb\"\n") ==
+        "c.toml:2: check.layer: expected all or one of lock, queue, got \"tcb\"");
+  CHECK(ErrorOf("[check]\nstrategy = \"bfs\"\n") ==
+        "c.toml:2: check.strategy: expected one of random, pct, dfs, got \"bfs\"");
+  CHECK(ErrorOf("[check]\nruns = 0\n") ==
+        "c.toml:2: check.runs: expected an integer from 1 to 1000000000000, got 0");
+  CHECK(ErrorOf("[check]\nreduction = 1\n") ==
+        "c.toml:2: check.reduction: expected true or false, got an integer");
+  CHECK(ErrorOf("[check]\npreemption_bound = -2\n") ==
+        "c.toml:2: check.preemption_bound: expected an integer from -1 to 1000000, got -2");
 }
 
 TEST_CASE("malformed TOML names the line and column") {

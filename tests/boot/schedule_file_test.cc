@@ -77,7 +77,7 @@ TEST_CASE("malformed or truncated schedule files give one exact line") {
   CHECK(ScheduleError("[schedule]\nformat = 1\noutcome = \"ok\"\nlog_hash = \"0000000000000000\"\n") ==
         "s.schedule:6: schedule.steps: missing (expected a step count)");
   CHECK(ScheduleError("[schedule]\nformat = 1\nextra = 3\n") ==
-        "s.schedule:8: schedule.extra: unknown key (expected one of: format, outcome, log_hash, "
+        "s.schedule:8: schedule.extra: unknown key (expected one of: format, layer, outcome, log_hash, "
         "steps, choices)");
 }
 
