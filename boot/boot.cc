@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "boot/check.h"
 #include "boot/schedule_file.h"
 #include "machine/check.h"
 #include "machine/log.h"
@@ -182,6 +183,7 @@ absl::StatusOr<int> Boot(const Config& config, const BootOptions& options, std::
 absl::StatusOr<int> Replay(const std::string& schedule_path, const BootOptions& options,
                            std::FILE* out) {
   STRATA_ASSIGN_OR_RETURN(ScheduleFile file, LoadScheduleFile(schedule_path));
+  if (!file.layer.empty()) return ReplayCheck(file, schedule_path, out);
   STRATA_RETURN_IF_ERROR(CheckWritable(options.log_path, "--log"));
   fmt::print(out, "strata replay {}\n", schedule_path);
   STRATA_ASSIGN_OR_RETURN(BootRun run, RunConfig(file.config, &file.choices, schedule_path));

@@ -11,7 +11,11 @@
 
 #include "boot/bench.h"
 #include "boot/boot.h"
+#include "boot/check.h"
 #include "boot/config.h"
+#include "kernel/lock.h"
+#include "kernel/queue.h"
+#include "kernel/stack.h"
 
 namespace {
 
@@ -94,6 +98,31 @@ int main(int argc, char** argv) {
   bench_cmd->add_flag("--json", bench.json, "print one JSON object");
   bench_cmd->add_flag("--quick", bench.quick, "short runs (a smoke test, not a measurement)");
 
+  BootFlags check;
+  std::optional<std::string> check_layer, check_strategy, check_lock, check_queue;
+  std::optional<std::uint64_t> check_runs;
+  std::optional<int> check_preemptions;
+  bool no_reduction = false, no_shrink = false;
+  CLI::App* check_cmd = app.add_subcommand(
+      "check", "check that each layer's module refines its spec, and shrink any failure");
+  check_cmd->add_option("config", check.config, "config file (default: configs/default.toml)");
+  check_cmd->add_option("--layer", check_layer, "lock, queue or all (overrides check.layer)");
+  check_cmd->add_option("--strategy", check_strategy, "random, pct or dfs (overrides check.strategy)");
+  check_cmd->add_option("--runs", check_runs, "executions; for dfs a cap (overrides check.runs)");
+  check_cmd->add_option("--seed", check.seed, "first seed of random and pct (overrides oracle.seed)");
+  check_cmd->add_option("--cpus", check.cpus, "number of CPUs (overrides machine.cpus)");
+  check_cmd->add_option("--lock", check_lock, "lock implementation (overrides stack.lock)");
+  check_cmd->add_option("--queue", check_queue, "queue implementation (overrides stack.queue)");
+  check_cmd->add_option("--preemption-bound", check_preemptions,
+                        "dfs: most preemptions per schedule, -1 = none");
+  check_cmd->add_flag("--no-reduction", no_reduction, "dfs: explore without sleep sets");
+  check_cmd->add_flag("--no-shrink", no_shrink, "keep a failure's schedule as found");
+  check_cmd->add_option("--schedule", check.schedule, "where to write the schedule of a failure");
+
+  std::string layers_config;
+  CLI::App* layers_cmd = app.add_subcommand("layers", "print the layer stack of a config");
+  layers_cmd->add_option("config", layers_config, "config file (default: configs/default.toml)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -117,6 +146,59 @@ int main(int argc, char** argv) {
     auto code = strata::boot::Replay(replay_file, {.log_path = replay_log}, stdout);
     if (!code.ok()) return BadInput(code.status());
     return *code;
+  }
+  if (*check_cmd) {
+    auto config = ConfigWithOverrides(check);
+    if (!config.ok()) return BadInput(config.status());
+    Config c = *config;
+    auto fail = [](std::string message) { return BadInput(absl::InvalidArgumentError(message)); };
+    if (check_lock) {
+      if (strata::kernel::FindLockImpl(*check_lock) == nullptr) {
+        return fail(fmt::format("--lock: expected one of {}, got \"{}\"",
+                                strata::boot::LockImplNames(), *check_lock));
+      }
+      c.stack.lock = *check_lock;
+    }
+    if (check_queue) {
+      if (strata::kernel::FindQueueImpl(*check_queue) == nullptr) {
+        return fail(fmt::format("--queue: expected one of {}, got \"{}\"",
+                                strata::boot::QueueImplNames(), *check_queue));
+      }
+      c.stack.queue = *check_queue;
+    }
+    if (check_layer) {
+      if (*check_layer != "all" && strata::kernel::MakePair(*check_layer, c.stack) == nullptr) {
+        return fail(fmt::format("--layer: expected all or one of {}, got \"{}\"",
+                                strata::kernel::LayerNames(), *check_layer));
+      }
+      c.check_layer = *check_layer;
+    }
+    if (check_strategy) {
+      auto s = strata::layers::ParseStrategy(*check_strategy);
+      if (!s) return fail(fmt::format("--strategy: expected one of random, pct, dfs, got \"{}\"", *check_strategy));
+      c.strategy = *s;
+    }
+    if (check_runs) {
+      if (*check_runs == 0) return fail("--runs: expected at least 1, got 0");
+      c.runs = *check_runs;
+    }
+    if (check_preemptions) {
+      if (*check_preemptions < -1) {
+        return fail(fmt::format("--preemption-bound: expected -1 (none) or more, got {}", *check_preemptions));
+      }
+      c.preemption_bound = *check_preemptions;
+    }
+    if (no_reduction) c.reduction = false;
+    if (no_shrink) c.shrink = false;
+    auto code = strata::boot::CheckStack(c, {.schedule_path = check.schedule, .progress = true}, stdout);
+    if (!code.ok()) return BadInput(code.status());
+    return *code;
+  }
+  if (*layers_cmd) {
+    auto config = strata::boot::LoadConfig(ResolveConfig(layers_config));
+    if (!config.ok()) return BadInput(config.status());
+    strata::boot::PrintLayers(*config, stdout);
+    return 0;
   }
   if (*bench_cmd) return strata::boot::Bench(bench, stdout);
   return 2;

@@ -237,7 +237,7 @@ class Progress {
  public:
   explicit Progress(std::FILE* out) : out_(out), start_(Clock::now()), last_(start_) {}
   void Tick(std::uint64_t executions, std::uint64_t total, bool dfs) {
-    if (out_ == nullptr || (executions & 255) != 0) return;
+    if (out_ == nullptr || (++calls_ & 255) != 0) return;
     auto now = Clock::now();
     if (now - last_ < std::chrono::milliseconds(500)) return;
     last_ = now;
@@ -257,6 +257,7 @@ class Progress {
  private:
   std::FILE* out_;
   Clock::time_point start_, last_;
+  std::uint64_t calls_ = 0;
   bool shown_ = false;
 };
 
@@ -316,7 +317,8 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
   DfsTree tree(explore.reduction, explore.preemption_bound);
   const bool dfs = explore.strategy == Strategy::kDfs;
 
-  for (std::uint64_t i = 0; i < explore.runs; ++i) {
+  // Pruned dfs runs (cut short by sleep sets) do not count against `runs`.
+  for (std::uint64_t i = 0; result.executions < explore.runs; ++i) {
     std::unique_ptr<Oracle> oracle;
     switch (explore.strategy) {
       case Strategy::kRandom:
@@ -359,7 +361,7 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
         break;
       }
     }
-    progress.Tick(i + 1, explore.runs, dfs);
+    progress.Tick(result.executions, explore.runs, dfs);
     if (dfs && !tree.Backtrack()) {
       result.exhausted = true;
       break;

@@ -1,0 +1,39 @@
+// `strata check`, `strata layers` and the replay of a check's schedule: the
+// command-line face of layers/ (the refinement checker and the explorer) over
+// the kernel's stack (kernel/stack.h).
+#ifndef STRATA_BOOT_CHECK_H_
+#define STRATA_BOOT_CHECK_H_
+
+#include <cstdio>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "boot/config.h"
+#include "boot/schedule_file.h"
+
+namespace strata::boot {
+
+struct CheckOptions {
+  std::string schedule_path;  // where a failure's schedule goes ("" = derived name)
+  bool progress = false;      // a progress line on stderr (when it is a terminal)
+};
+
+// Checks every adjacent pair of `config`'s stack (or config.check_layer),
+// bottom up, and stops at the first that fails: prints per pair the
+// executions, events, verdict, worst wait against its bound and time; on
+// failure the report and the shrunk schedule file. Returns the exit status
+// (0 all refine, 1 a failure); an error Status is bad input.
+absl::StatusOr<int> CheckStack(const Config& config, const CheckOptions& options, std::FILE* out);
+
+// `strata layers`: the stack with each layer's primitives and which side runs.
+void PrintLayers(const Config& config, std::FILE* out);
+
+// Replays a schedule written by `strata check`, printing the run step by step
+// (each lower event, what the log map made of it, the first bad event) and
+// whether it reproduced the recorded verdict and log hash.
+absl::StatusOr<int> ReplayCheck(const ScheduleFile& file, const std::string& path,
+                                std::FILE* out);
+
+}  // namespace strata::boot
+
+#endif  // STRATA_BOOT_CHECK_H_
