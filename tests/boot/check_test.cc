@@ -1,0 +1,163 @@
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "boot/check.h"
+#include "boot/config.h"
+#include "tests/boot/test_util.h"
+
+namespace strata::boot {
+namespace {
+
+using testing::Command;
+using testing::RunStrata;
+using testing::Source;
+using testing::TempDir;
+
+// Every config under configs/check/: good ones must refine, known-bad ones
+// say "(expect: VERDICT)" on their first line.
+std::vector<std::pair<std::string, std::string>> CheckConfigs() {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(Source("configs/check"))) {
+    if (!e.is_regular_file()) continue;
+    std::ifstream in(e.path());
+    std::string first;
+    std::getline(in, first);
+    std::smatch m;
+    std::string verdict = "refines";
+    if (std::regex_search(first, m, std::regex("\\(expect: ([a-z-]+)\\)"))) verdict = m[1];
+    out.emplace_back(e.path().string(), verdict);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST_CASE("configs/check holds good stacks and a known-bad corpus of at least eight") {
+  int bad = 0, good = 0;
+  for (const auto& [path, verdict] : CheckConfigs()) {
+    CAPTURE(path);
+    const bool in_bad = path.find("/configs/check/bad/") != std::string::npos;
+    CHECK(in_bad == (verdict != "refines"));
+    (in_bad ? bad : good) += 1;
+  }
+  CHECK(good >= 3);
+  CHECK(bad >= 8);
+}
+
+TEST_CASE("every check config ends in its expected verdict, and a failure replays") {
+  for (const auto& [path, verdict] : CheckConfigs()) {
+    CAPTURE(path);
+    TempDir dir;
+    Command c = RunStrata("check '" + path + "' --schedule f.schedule", dir.path());
+    INFO(c.out);
+    INFO(c.err);
+    if (verdict == "refines") {
+      CHECK(c.exit_code == 0);
+      CHECK(c.out.find("result     every checked layer refines its spec") != std::string::npos);
+      CHECK_FALSE(std::filesystem::exists(dir.File("f.schedule")));
+      continue;
+    }
+    CHECK(c.exit_code == 1);
+    CHECK(c.out.find("  verdict    " + verdict + ": ") != std::string::npos);
+    CHECK(c.out.find("replay     strata replay f.schedule") != std::string::npos);
+    REQUIRE(std::filesystem::exists(dir.File("f.schedule")));
+    Command r = RunStrata("replay f.schedule", dir.path());
+    INFO(r.out);
+    CHECK(r.exit_code == 1);
+    CHECK(r.out.find("replay     reproduced: " + verdict) != std::string::npos);
+    if (verdict != "nondeterminism" && c.out.find("first bad") != std::string::npos) {
+      CHECK(r.out.find("<== first bad event") != std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("strata check names the first layer that breaks and stops there") {
+  TempDir dir;
+  // A broken lock under a correct queue: the lock layer is reported, the
+  // queue above it is not checked.
+  Command c = RunStrata("check '" + Source("configs/check/queue.toml") +
+                            "' --lock ticket-no-bump --strategy dfs",
+                        dir.path());
+  CHECK(c.exit_code == 1);
+  CHECK(c.out.find("FAILED     layer lock: refinement-violation") != std::string::npos);
+  CHECK(c.out.find("queue      ") == std::string::npos);
+  CHECK(std::filesystem::exists(dir.File("strata-check-lock-refinement-violation-seed1.schedule")));
+}
+
+TEST_CASE("strata check with the same seed prints the same numbers") {
+  TempDir dir;
+  auto strip_time = [](std::string s) {
+    return std::regex_replace(s, std::regex("[0-9.]+ s \\([0-9]+ executions/s\\)"), "T");
+  };
+  Command a = RunStrata("check '" + Source("configs/check/queue.toml") + "' --runs 300 --seed 5", dir.path());
+  Command b = RunStrata("check '" + Source("configs/check/queue.toml") + "' --runs 300 --seed 5", dir.path());
+  CHECK(a.exit_code == 0);
+  CHECK(strip_time(a.out) == strip_time(b.out));
+}
+
+TEST_CASE("bad check flags are one-line errors with exit status 2") {
+  TempDir dir;
+  const std::string config = "'" + Source("configs/check/ticket.toml") + "'";
+  struct Case {
+    std::string args, error;
+  };
+  const Case cases[] = {
+      {"--layer tcb", "strata: error: --layer: expected all or one of lock, queue, got \"tcb\""},
+      {"--strategy bfs", "strata: error: --strategy: expected one of random, pct, dfs, got \"bfs\""},
+      {"--lock rw", "strata: error: --lock: expected one of spec, ticket, mcs, tas, "
+                    "ticket-load-store, ticket-no-bump, ticket-double-bump, ticket-leaky, "
+                    "mcs-no-wait-next, mcs-keep-busy, got \"rw\""},
+      {"--queue stack", "strata: error: --queue: expected one of spec, module, module-no-lock, "
+                        "module-no-pull, module-lifo, module-off-by-one, got \"stack\""},
+      {"--runs 0", "strata: error: --runs: expected at least 1, got 0"},
+      {"--preemption-bound -3", "strata: error: --preemption-bound: expected -1 (none) or more, got -3"},
+  };
+  for (const Case& k : cases) {
+    CAPTURE(k.args);
+    Command c = RunStrata("check " + config + " " + k.args, dir.path());
+    CHECK(c.exit_code == 2);
+    CHECK(c.err == k.error + "\n");
+    CHECK(c.out.empty());
+  }
+}
+
+TEST_CASE("a check schedule file that names an unknown layer or verdict is bad input") {
+  TempDir dir;
+  Command c = RunStrata("check '" + Source("configs/check/bad/ticket-no-bump.toml") + "' --schedule s.schedule",
+                        dir.path());
+  REQUIRE(c.exit_code == 1);
+  std::ifstream in(dir.File("s.schedule"));
+  const std::string text((std::istreambuf_iterator<char>(in)), {});
+  dir.Write("layer.schedule", std::regex_replace(text, std::regex("format = 1\nlayer = \"lock\""),
+                                                          "format = 1\nlayer = \"tcb\""));
+  Command r = RunStrata("replay layer.schedule", dir.path());
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("layer.schedule:") == 0);
+  CHECK(r.err.find("schedule.layer: expected one of lock, queue") != std::string::npos);
+  dir.Write("verdict.schedule",
+            std::regex_replace(text, std::regex("outcome = \"refinement-violation\""), "outcome = \"meh\""));
+  Command v = RunStrata("replay verdict.schedule", dir.path());
+  CHECK(v.exit_code == 2);
+  CHECK(v.err.find("schedule.outcome: expected a verdict") != std::string::npos);
+}
+
+TEST_CASE("strata layers prints the stack top down with each side") {
+  TempDir dir;
+  Command c = RunStrata("layers '" + Source("configs/check/queue.toml") + "'", dir.path());
+  CHECK(c.exit_code == 0);
+  CHECK(c.out.find("  queue    runs as module `module` over the lock layer (ticket)\n"
+                   "             enq(queue, value) -> 1|0\n") != std::string::npos);
+  CHECK(c.out.find("  lock     runs as module `ticket` over the machine\n") != std::string::npos);
+  Command spec = RunStrata("check '" + Source("configs/check/queue.toml") + "' --lock spec --runs 50",
+                           dir.path());
+  CHECK(spec.exit_code == 0);
+  CHECK(spec.out.find("lock       runs as its spec: nothing to check") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace strata::boot
