@@ -137,7 +137,7 @@ TEST_CASE("a check schedule file that names an unknown layer or verdict is bad i
                                                           "format = 1\nlayer = \"tcb\""));
   Command r = RunStrata("replay layer.schedule", dir.path());
   CHECK(r.exit_code == 2);
-  CHECK(r.err.find("layer.schedule:") == 0);
+  CHECK(r.err.find("strata: error: layer.schedule:") == 0);
   CHECK(r.err.find("schedule.layer: expected one of lock, queue") != std::string::npos);
   dir.Write("verdict.schedule",
             std::regex_replace(text, std::regex("outcome = \"refinement-violation\""), "outcome = \"meh\""));
