@@ -318,24 +318,30 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
   const bool dfs = explore.strategy == Strategy::kDfs;
 
   // Pruned dfs runs (cut short by sleep sets) do not count against `runs`.
+  // One random stream serves every run (seeding a Mersenne twister per run
+  // would cost more than the run); a failure is replayed from its recorded
+  // schedule, not from a seed.
+  std::unique_ptr<Oracle> random = machine::MakeOracle(
+      {.kind = machine::OracleKind::kRandom, .seed = explore.seed, .cpus = options.cpus});
   for (std::uint64_t i = 0; result.executions < explore.runs; ++i) {
-    std::unique_ptr<Oracle> oracle;
+    std::unique_ptr<Oracle> owned;
+    Oracle* oracle = nullptr;
     switch (explore.strategy) {
       case Strategy::kRandom:
-        oracle = machine::MakeOracle(
-            {.kind = machine::OracleKind::kRandom, .seed = explore.seed + i, .cpus = options.cpus});
+        oracle = random.get();
         break;
       case Strategy::kPct:
-        oracle = machine::MakeOracle({.kind = machine::OracleKind::kPct,
+        owned = machine::MakeOracle({.kind = machine::OracleKind::kPct,
                                       .seed = explore.seed + i,
                                       .cpus = options.cpus,
                                       .pct_depth = explore.pct_depth,
                                       .pct_horizon = explore.pct_horizon});
         break;
       case Strategy::kDfs:
-        oracle = std::make_unique<DfsOracle>(&tree);
+        owned = std::make_unique<DfsOracle>(&tree);
         break;
     }
+    if (oracle == nullptr) oracle = owned.get();
     Execution x = CheckExecution(pair, options, *oracle, explore.check);
     const bool pruned = x.input.code() == absl::StatusCode::kCancelled;
     STRATA_CHECK(x.input.ok() || pruned, "explorer oracle failed: {}", std::string(x.input.message()));

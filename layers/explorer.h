@@ -2,7 +2,8 @@
 // failure into a minimal schedule that replays it.
 //
 // Strategies:
-//   random  N runs, run i under the random oracle seeded seed+i;
+//   random  N runs under one random oracle seeded `seed` (its stream goes on
+//           from run to run);
 //   pct     N runs, run i under PCT (depth d) seeded seed+i;
 //   dfs     every schedule (stateless: each execution re-runs from the start
 //           along a prefix), optionally preemption-bounded, with sleep-set

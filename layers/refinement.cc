@@ -206,14 +206,13 @@ std::optional<Verdict> BackTranslate(const LayerPair& pair, const machine::Machi
 
   // Per CPU, the spec must produce the same events, markers and return
   // values included, as far as the mapped log goes.
-  for (int c = 0; c < spec.cpus(); ++c) {
-    std::vector<Seen> want, got;
-    for (const Event& u : x.mapped) {
-      if (u.cpu.value() == c) want.push_back(SeenOf(u, lower_names));
-    }
-    for (const Event& e : spec_log.events()) {
-      if (e.cpu.value() == c) got.push_back(SeenOf(e, spec_log));
-    }
+  const auto cpus = static_cast<std::size_t>(spec.cpus());
+  std::vector<std::vector<Seen>> wants(cpus), gots(cpus);
+  for (const Event& u : x.mapped) wants[u.cpu.index()].push_back(SeenOf(u, lower_names));
+  for (const Event& e : spec_log.events()) gots[e.cpu.index()].push_back(SeenOf(e, spec_log));
+  for (std::size_t c = 0; c < cpus; ++c) {
+    const std::vector<Seen>& want = wants[c];
+    const std::vector<Seen>& got = gots[c];
     for (std::size_t k = 0; k < want.size(); ++k) {
       if (k < got.size() && got[k] == want[k]) continue;
       if (k < got.size() && got[k].marker && want[k].marker && got[k].kind == want[k].kind &&

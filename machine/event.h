@@ -38,7 +38,7 @@ class EventKind {
   constexpr std::uint64_t hash() const { return hash_; }
 
   friend constexpr bool operator==(EventKind a, EventKind b) {
-    return a.hash_ == b.hash_ && a.name() == b.name();
+    return a.hash_ == b.hash_ && (a.name_ == b.name_ || a.name() == b.name());
   }
 
  private:
