@@ -35,7 +35,13 @@ void PrintSummary(std::FILE* out, const Config& c, const BootRun& run) {
   fmt::print(out, "  machine    {} cpus, {} KiB stacks, fairness bound {}\n", m.cpus(),
              c.machine.stack_bytes / 1024, m.fairness_bound());
   fmt::print(out, "  oracle     {}\n", run.oracle);
-  fmt::print(out, "  workload   {} x{}: {}\n", c.workload, c.iterations, w->summary);
+  if (w->threaded) {
+    fmt::print(out, "  workload   {} x{}, {} threads/cpu: {}\n", c.workload, c.iterations,
+               c.threads, w->summary);
+    fmt::print(out, "  scheduler  {} over {} locks\n", c.stack.sched, c.stack.lock);
+  } else {
+    fmt::print(out, "  workload   {} x{}: {}\n", c.workload, c.iterations, w->summary);
+  }
   fmt::print(out, "  outcome    {}\n", machine::OutcomeName(run.report.outcome));
   fmt::print(out, "  events     {} in {} steps\n", log.size(), run.report.steps);
 
@@ -55,6 +61,7 @@ void PrintSummary(std::FILE* out, const Config& c, const BootRun& run) {
   std::string kinds;
   for (const auto& [kind, n] : per_kind) kinds += fmt::format("{} {}  ", kind, n);
   fmt::print(out, "    per kind  {}\n", kinds);
+  if (!run.details.empty()) fmt::print(out, "  scheduler per cpu and thread\n{}", run.details);
   bool first = true;
   for (const Check& check : run.checks) {
     fmt::print(out, "  {}{} = {} (expected {}) {}\n", first ? "checks     " : "           ",
@@ -71,6 +78,7 @@ void PrintFailure(std::FILE* out, const BootRun& run) {
   std::string cpus;
   for (CpuId c : run.report.cpus) cpus += fmt::format("{}{}", cpus.empty() ? "" : ", ", c);
   fmt::print(out, "  cpus       {}\n", cpus);
+  if (!run.waits.empty()) fmt::print(out, "  waits      {}\n", run.waits);
   std::size_t from = log.size() > 8 ? log.size() - 8 : 0;
   fmt::print(out, "  last events ({} of {})\n", log.size() - from, log.size());
   for (std::size_t i = from; i < log.size(); ++i) {
@@ -145,7 +153,11 @@ absl::StatusOr<BootRun> RunConfig(const Config& config, const std::vector<CpuId>
   STRATA_CHECK(workload != nullptr, "unvalidated workload {}", config.workload);
   BootRun run;
   run.machine = std::make_unique<machine::Machine>(config.machine);
-  WorkloadRun w = workload->make(*run.machine, config.iterations);
+  WorkloadParams params;
+  params.iterations = config.iterations;
+  params.threads = config.threads;
+  params.sched = SchedOptionsFor(config);
+  WorkloadRun w = workload->make(*run.machine, params);
   machine::OracleOptions oo = OracleOptionsFor(config);
   if (replay != nullptr) {
     oo.kind = machine::OracleKind::kReplay;
@@ -158,6 +170,8 @@ absl::StatusOr<BootRun> RunConfig(const Config& config, const std::vector<CpuId>
   STRATA_ASSIGN_OR_RETURN(run.report, run.machine->Run(w.program, *oracle));
   run.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (w.details) run.details = w.details();
+  if (w.waits && run.report.outcome == Outcome::kDeadlock) run.waits = w.waits();
   if (run.report.ok()) {
     run.checks = w.checks();
     for (const Check& c : run.checks) {

@@ -23,6 +23,8 @@ struct BootRun {
   machine::RunReport report;  // kWrongResult if the run finished with failed checks
   std::vector<Check> checks;  // empty unless the run finished
   std::string oracle;         // the oracle's description
+  std::string details;        // thread workloads: per-CPU and per-thread summary lines
+  std::string waits;          // thread workloads that deadlocked: who waits for what
   double wall_seconds = 0;
 };
 

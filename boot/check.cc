@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-#include "kernel/stack.h"
+#include "sched/stack.h"
 #include "layers/explorer.h"
 #include "machine/check.h"
 #include "machine/log.h"
@@ -18,14 +18,14 @@ using layers::Execution;
 
 std::vector<std::string> LayersToCheck(const Config& c) {
   std::vector<std::string> names;
-  for (const kernel::LayerInfo& l : kernel::Stack(c.stack)) {
+  for (const kernel::LayerInfo& l : sched::Stack(c.stack)) {
     if (c.check_layer == "all" || c.check_layer == l.name) names.push_back(l.name);
   }
   return names;
 }
 
 std::string Implementation(const Config& c, const std::string& layer) {
-  for (const kernel::LayerInfo& l : kernel::Stack(c.stack)) {
+  for (const kernel::LayerInfo& l : sched::Stack(c.stack)) {
     if (l.name == layer) return l.implementation;
   }
   return "";
@@ -52,7 +52,7 @@ void PrintVerdict(std::FILE* out, const Execution& x) {
 void PrintLayers(const Config& c, std::FILE* out) {
   fmt::print(out, "strata layers {}\n", c.source);
   fmt::print(out, "  (top)\n");
-  std::vector<kernel::LayerInfo> stack = kernel::Stack(c.stack);
+  std::vector<kernel::LayerInfo> stack = sched::Stack(c.stack);
   for (auto it = stack.rbegin(); it != stack.rend(); ++it) {
     const bool spec = it->implementation == "spec";
     fmt::print(out, "  {:<8} runs as {}\n", it->name,
@@ -93,7 +93,7 @@ absl::StatusOr<int> CheckStack(const Config& c, const CheckOptions& options, std
       fmt::print(out, "  {:<10} runs as its spec: nothing to check\n", layer);
       continue;
     }
-    std::unique_ptr<layers::LayerPair> pair = kernel::MakePair(layer, c.stack);
+    std::unique_ptr<layers::LayerPair> pair = sched::MakePair(layer, c.stack);
     STRATA_CHECK(pair != nullptr, "unvalidated layer {}", layer);
     layers::ExploreResult r = layers::Explore(*pair, c.machine, explore);
     fmt::print(out, "  {:<10} {} refines {}?\n", layer, pair->lower(), pair->upper());
@@ -139,7 +139,7 @@ absl::StatusOr<int> CheckStack(const Config& c, const CheckOptions& options, std
 absl::StatusOr<int> ReplayCheck(const ScheduleFile& file, const std::string& path,
                                 std::FILE* out) {
   const Config& c = file.config;
-  std::unique_ptr<layers::LayerPair> pair = kernel::MakePair(file.layer, c.stack);
+  std::unique_ptr<layers::LayerPair> pair = sched::MakePair(file.layer, c.stack);
   STRATA_CHECK(pair != nullptr, "unvalidated layer {}", file.layer);
   Execution x = layers::ReplaySchedule(*pair, c.machine, file.choices, path);
   if (!x.input.ok()) return x.input;

@@ -171,7 +171,9 @@ absl::StatusOr<Config> ParseConfig(const toml::table& root, const std::string& s
                                              c.machine.max_steps));
 
   STRATA_ASSIGN_OR_RETURN(const toml::table* w, r.Table(root, "workload"));
-  if (w != nullptr) STRATA_RETURN_IF_ERROR(r.OnlyKeys(*w, "workload", {"kind", "iterations"}));
+  if (w != nullptr) {
+    STRATA_RETURN_IF_ERROR(r.OnlyKeys(*w, "workload", {"kind", "iterations", "threads"}));
+  }
   const toml::node* workload_node = nullptr;
   STRATA_RETURN_IF_ERROR(r.String(w, "workload", "kind", c.workload, &workload_node));
   if (FindWorkload(c.workload) == nullptr) {
@@ -180,9 +182,12 @@ absl::StatusOr<Config> ParseConfig(const toml::table& root, const std::string& s
   }
   STRATA_RETURN_IF_ERROR(r.Int(w, "workload", "iterations", 0, 100'000'000,
                                              c.iterations));
+  STRATA_RETURN_IF_ERROR(r.Int(w, "workload", "threads", 1, 65536, c.threads));
 
   STRATA_ASSIGN_OR_RETURN(const toml::table* st, r.Table(root, "stack"));
-  if (st != nullptr) STRATA_RETURN_IF_ERROR(r.OnlyKeys(*st, "stack", {"lock", "queue"}));
+  if (st != nullptr) {
+    STRATA_RETURN_IF_ERROR(r.OnlyKeys(*st, "stack", {"lock", "queue", "sched", "max_threads"}));
+  }
   const toml::node* lock_node = nullptr;
   STRATA_RETURN_IF_ERROR(r.String(st, "stack", "lock", c.stack.lock, &lock_node));
   if (kernel::FindLockImpl(c.stack.lock) == nullptr) {
@@ -195,19 +200,27 @@ absl::StatusOr<Config> ParseConfig(const toml::table& root, const std::string& s
     return r.Error(queue_node, "stack.queue",
                    fmt::format("expected one of {}, got \"{}\"", QueueImplNames(), c.stack.queue));
   }
+  const toml::node* sched_node = nullptr;
+  STRATA_RETURN_IF_ERROR(r.String(st, "stack", "sched", c.stack.sched, &sched_node));
+  if (sched::FindSchedImpl(c.stack.sched) == nullptr) {
+    return r.Error(sched_node, "stack.sched",
+                   fmt::format("expected one of {}, got \"{}\"", sched::SchedImplNames(),
+                               c.stack.sched));
+  }
+  STRATA_RETURN_IF_ERROR(r.Int(st, "stack", "max_threads", 0, 1'000'000, c.stack.max_threads));
 
   STRATA_ASSIGN_OR_RETURN(const toml::table* ch, r.Table(root, "check"));
   if (ch != nullptr) {
     STRATA_RETURN_IF_ERROR(r.OnlyKeys(*ch, "check",
                                       {"layer", "strategy", "runs", "preemption_bound",
                                        "reduction", "shrink", "iterations", "bound", "overrun",
-                                       "capacity"}));
+                                       "capacity", "client", "threads"}));
   }
   const toml::node* layer_node = nullptr;
   STRATA_RETURN_IF_ERROR(r.String(ch, "check", "layer", c.check_layer, &layer_node));
-  if (c.check_layer != "all" && kernel::MakePair(c.check_layer, c.stack) == nullptr) {
+  if (c.check_layer != "all" && sched::MakePair(c.check_layer, c.stack) == nullptr) {
     return r.Error(layer_node, "check.layer",
-                   fmt::format("expected all or one of {}, got \"{}\"", kernel::LayerNames(),
+                   fmt::format("expected all or one of {}, got \"{}\"", sched::LayerNames(),
                                c.check_layer));
   }
   std::string strategy(layers::StrategyName(c.strategy));
@@ -227,6 +240,14 @@ absl::StatusOr<Config> ParseConfig(const toml::table& root, const std::string& s
   STRATA_RETURN_IF_ERROR(r.Int(ch, "check", "bound", 0, 1'000'000, c.stack.bound));
   STRATA_RETURN_IF_ERROR(r.Int(ch, "check", "overrun", 0, 1'000'000, c.stack.overrun));
   STRATA_RETURN_IF_ERROR(r.Int(ch, "check", "capacity", 1, 1'000'000, c.stack.capacity));
+  const toml::node* client_node = nullptr;
+  STRATA_RETURN_IF_ERROR(r.String(ch, "check", "client", c.stack.client, &client_node));
+  if (sched::FindThreadWorkload(c.stack.client) == nullptr) {
+    return r.Error(client_node, "check.client",
+                   fmt::format("expected one of {}, got \"{}\"", sched::ThreadWorkloadNames(),
+                               c.stack.client));
+  }
+  STRATA_RETURN_IF_ERROR(r.Int(ch, "check", "threads", 1, 4096, c.stack.threads));
   return c;
 }
 
@@ -244,6 +265,15 @@ std::string QueueImplNames() {
     out += fmt::format("{}{}", out.empty() ? "" : ", ", i.name);
   }
   return out;
+}
+
+sched::SchedOptions SchedOptionsFor(const Config& c) {
+  // 0: room for every workload's threads (at most threads + 2 per CPU).
+  const int auto_size = std::max(256, c.machine.cpus * (c.threads + 2));
+  return {.impl = c.stack.sched,
+          .lock = c.stack.lock,
+          .max_threads = c.stack.max_threads != 0 ? c.stack.max_threads : auto_size,
+          .stack_bytes = c.machine.stack_bytes};
 }
 
 absl::StatusOr<Config> LoadConfig(const std::string& path) {
@@ -284,6 +314,13 @@ absl::Status ValidateConfig(const Config& c) {
         "{}: machine.cpus: workload \"{}\" needs at least {} cpus, got {}", c.source, c.workload,
         w->min_cpus, c.machine.cpus));
   }
+  const sched::ThreadWorkload* client = sched::FindThreadWorkload(c.stack.client);
+  if (client != nullptr && (c.check_layer == "all" || c.check_layer == "sched") &&
+      c.machine.cpus < client->min_cpus) {
+    return absl::InvalidArgumentError(fmt::format(
+        "{}: machine.cpus: check.client \"{}\" needs at least {} cpus, got {}", c.source,
+        c.stack.client, client->min_cpus, c.machine.cpus));
+  }
   return absl::OkStatus();
 }
 
@@ -292,15 +329,17 @@ std::string ConfigToToml(const Config& c) {
       "[machine]\ncpus = {}\nstack_kib = {}\n\n"
       "[oracle]\nkind = \"{}\"\nseed = {}\nfairness = {}\npct_depth = {}\npct_horizon = {}\n\n"
       "[run]\nmax_steps = {}\n\n"
-      "[workload]\nkind = \"{}\"\niterations = {}\n\n"
-      "[stack]\nlock = \"{}\"\nqueue = \"{}\"\n\n"
+      "[workload]\nkind = \"{}\"\niterations = {}\nthreads = {}\n\n"
+      "[stack]\nlock = \"{}\"\nqueue = \"{}\"\nsched = \"{}\"\nmax_threads = {}\n\n"
       "[check]\nlayer = \"{}\"\nstrategy = \"{}\"\nruns = {}\npreemption_bound = {}\n"
-      "reduction = {}\nshrink = {}\niterations = {}\nbound = {}\noverrun = {}\ncapacity = {}\n",
+      "reduction = {}\nshrink = {}\niterations = {}\nbound = {}\noverrun = {}\ncapacity = {}\n"
+      "client = \"{}\"\nthreads = {}\n",
       c.machine.cpus, c.machine.stack_bytes / 1024, machine::OracleKindName(c.oracle), c.seed,
       c.machine.fairness, c.pct_depth, c.pct_horizon, c.machine.max_steps, c.workload,
-      c.iterations, c.stack.lock, c.stack.queue, c.check_layer, layers::StrategyName(c.strategy),
-      c.runs, c.preemption_bound, c.reduction, c.shrink, c.stack.iterations, c.stack.bound,
-      c.stack.overrun, c.stack.capacity);
+      c.iterations, c.threads, c.stack.lock, c.stack.queue, c.stack.sched, c.stack.max_threads,
+      c.check_layer, layers::StrategyName(c.strategy), c.runs, c.preemption_bound, c.reduction,
+      c.shrink, c.stack.iterations, c.stack.bound, c.stack.overrun, c.stack.capacity,
+      c.stack.client, c.stack.threads);
 }
 
 }  // namespace strata::boot

@@ -4,11 +4,13 @@
 //   [oracle]   kind = "round-robin"  seed = 1  fairness = 0 (F; 0 = 8 × cpus)
 //              pct_depth = 3       pct_horizon = 10000
 //   [run]      max_steps = 1000000
-//   [workload] kind = "counter"    iterations = 100
-//   [stack]    lock = "ticket"     queue = "module"      (implementation per layer)
+//   [workload] kind = "counter"    iterations = 100      threads = 2 (per CPU)
+//   [stack]    lock = "ticket"     queue = "module"      sched = "module"
+//              max_threads = 0     (implementation per layer; TCB pool size, 0 = auto)
 //   [check]    layer = "all"       strategy = "random"   runs = 1000
 //              preemption_bound = -1 (none)  reduction = true  shrink = true
 //              iterations = 2      bound = 2   overrun = 0   capacity = 4
+//              client = "ping-pong"  threads = 2  (the sched pair's client)
 //
 // Every key is optional (defaults above); unknown keys, wrong types and
 // out-of-range values are errors that name the file, the line and the key.
@@ -20,7 +22,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "kernel/stack.h"
+#include "sched/csched.h"
+#include "sched/stack.h"
 #include "layers/explorer.h"
 #include "machine/machine.h"
 #include "machine/oracle.h"
@@ -44,8 +47,9 @@ struct Config {
   std::uint64_t pct_horizon = 10000;
   std::string workload = "counter";
   std::int64_t iterations = 100;
+  int threads = 2;  // threads per CPU of thread workloads
   // The kernel stack and how `strata check` explores it.
-  kernel::StackOptions stack;
+  sched::StackOptions stack;
   std::string check_layer = "all";
   layers::Strategy strategy = layers::Strategy::kRandom;
   std::uint64_t runs = 1000;
@@ -57,6 +61,9 @@ struct Config {
 // "spec, ticket, ...", "spec, module, ...": for error messages.
 std::string LockImplNames();
 std::string QueueImplNames();
+
+// The scheduler a config's thread workloads run on.
+sched::SchedOptions SchedOptionsFor(const Config& config);
 
 // Reads and validates a config file. Errors are InvalidArgument (bad content)
 // or NotFound (missing file), with a one-line message "FILE:LINE: key: ...".

@@ -15,7 +15,8 @@
 #include "boot/config.h"
 #include "kernel/lock.h"
 #include "kernel/queue.h"
-#include "kernel/stack.h"
+#include "sched/csched.h"
+#include "sched/stack.h"
 
 namespace {
 
@@ -99,20 +100,21 @@ int main(int argc, char** argv) {
   bench_cmd->add_flag("--quick", bench.quick, "short runs (a smoke test, not a measurement)");
 
   BootFlags check;
-  std::optional<std::string> check_layer, check_strategy, check_lock, check_queue;
+  std::optional<std::string> check_layer, check_strategy, check_lock, check_queue, check_sched;
   std::optional<std::uint64_t> check_runs;
   std::optional<int> check_preemptions;
   bool no_reduction = false, no_shrink = false;
   CLI::App* check_cmd = app.add_subcommand(
       "check", "check that each layer's module refines its spec, and shrink any failure");
   check_cmd->add_option("config", check.config, "config file (default: configs/default.toml)");
-  check_cmd->add_option("--layer", check_layer, "lock, queue or all (overrides check.layer)");
+  check_cmd->add_option("--layer", check_layer, "lock, queue, sched or all (overrides check.layer)");
   check_cmd->add_option("--strategy", check_strategy, "random, pct or dfs (overrides check.strategy)");
   check_cmd->add_option("--runs", check_runs, "executions; for dfs a cap (overrides check.runs)");
   check_cmd->add_option("--seed", check.seed, "first seed of random and pct (overrides oracle.seed)");
   check_cmd->add_option("--cpus", check.cpus, "number of CPUs (overrides machine.cpus)");
   check_cmd->add_option("--lock", check_lock, "lock implementation (overrides stack.lock)");
   check_cmd->add_option("--queue", check_queue, "queue implementation (overrides stack.queue)");
+  check_cmd->add_option("--sched", check_sched, "scheduler implementation (overrides stack.sched)");
   check_cmd->add_option("--preemption-bound", check_preemptions,
                         "dfs: most preemptions per schedule, -1 = none");
   check_cmd->add_flag("--no-reduction", no_reduction, "dfs: explore without sleep sets");
@@ -166,10 +168,17 @@ int main(int argc, char** argv) {
       }
       c.stack.queue = *check_queue;
     }
+    if (check_sched) {
+      if (strata::sched::FindSchedImpl(*check_sched) == nullptr) {
+        return fail(fmt::format("--sched: expected one of {}, got \"{}\"",
+                                strata::sched::SchedImplNames(), *check_sched));
+      }
+      c.stack.sched = *check_sched;
+    }
     if (check_layer) {
-      if (*check_layer != "all" && strata::kernel::MakePair(*check_layer, c.stack) == nullptr) {
+      if (*check_layer != "all" && strata::sched::MakePair(*check_layer, c.stack) == nullptr) {
         return fail(fmt::format("--layer: expected all or one of {}, got \"{}\"",
-                                strata::kernel::LayerNames(), *check_layer));
+                                strata::sched::LayerNames(), *check_layer));
       }
       c.check_layer = *check_layer;
     }

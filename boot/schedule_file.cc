@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
-#include "kernel/stack.h"
+#include "sched/stack.h"
 #include "layers/refinement.h"
 #include "machine/check.h"
 #include "machine/log.h"
@@ -108,9 +108,9 @@ absl::StatusOr<ScheduleFile> LoadScheduleFile(const std::string& path) {
   if (format->as_integer()->get() != 1) return KeyError(path, format, "format", "expected 1");
 
   if (const toml::node* layer = s->get("layer")) {
-    if (!layer->is_string() || kernel::MakePair(layer->as_string()->get(), file.config.stack) == nullptr) {
+    if (!layer->is_string() || sched::MakePair(layer->as_string()->get(), file.config.stack) == nullptr) {
       return KeyError(path, layer, "layer",
-                      fmt::format("expected one of {}", kernel::LayerNames()));
+                      fmt::format("expected one of {}", sched::LayerNames()));
     }
     file.layer = layer->as_string()->get();
   }

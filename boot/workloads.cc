@@ -1,5 +1,6 @@
 #include "boot/workloads.h"
 
+#include <map>
 #include <memory>
 #include <stdexcept>
 
@@ -208,7 +209,14 @@ WorkloadRun Livelock(Machine& m, std::int64_t) {
           [] { return std::vector<Check>{}; }};
 }
 
-constexpr Workload kWorkloads[] = {
+struct BareWorkload {
+  std::string_view name;
+  std::string_view summary;
+  int min_cpus;
+  WorkloadRun (*make)(Machine& m, std::int64_t iterations);
+};
+
+constexpr BareWorkload kBare[] = {
     {"counter", "fetch-and-add counter plus a block under a CAS spinlock", 1, &Counter},
     {"lost-update", "known-bad: increments with load then store", 1, &LostUpdate},
     {"racy-push", "known-bad: pull/push of a block without the lock", 1, &RacyPush},
@@ -219,12 +227,66 @@ constexpr Workload kWorkloads[] = {
     {"livelock", "known-bad: CPUs poll a flag nobody sets", 1, &Livelock},
 };
 
+// A thread workload on the configured scheduler.
+WorkloadRun Threaded(const sched::ThreadWorkload& w, Machine& m, const WorkloadParams& p) {
+  std::shared_ptr<sched::CSched> s = sched::MakeSched(m, p.sched);
+  sched::ClientRun client = w.make(*s, {.iterations = p.iterations, .threads = p.threads});
+  sched::CSched* raw = s.get();
+  WorkloadRun run;
+  run.checks = std::move(client.checks);
+  run.details = [raw] {
+    std::string out;
+    for (int c = 0; c < raw->cpus(); ++c) {
+      const sched::CpuStats& st = raw->stats(CpuId(c));
+      out += fmt::format(
+          "    cpu{:<3} threads {}  switches {}  yields {}  sleeps {}  wakeups local {} remote {}\n",
+          c, st.threads, st.switches, st.yields, st.sleeps, st.local_wakeups, st.remote_wakeups);
+    }
+    std::map<std::string_view, std::vector<int>> by_state;
+    for (int t = 0; t < raw->threads(); ++t) {
+      const machine::ThreadId id(t);
+      if (raw->state(id) != sched::ThreadState::kFree) by_state[sched::ThreadStateName(raw->state(id))].push_back(t);
+    }
+    for (const auto& [state, tids] : by_state) {
+      std::string list;
+      for (std::size_t i = 0; i < tids.size(); ++i) {
+        if (i == 16) {
+          list += fmt::format(" ... ({} in all)", tids.size());
+          break;
+        }
+        list += fmt::format(" {}", tids[i]);
+      }
+      out += fmt::format("    threads {}:{}\n", state, list);
+    }
+    return out;
+  };
+  run.waits = [raw] { return raw->DescribeWaits(); };
+  run.program = sched::CSched::Boot(std::move(s), std::move(client.init));
+  return run;
+}
+
+const std::vector<Workload>& Table() {
+  static const std::vector<Workload> table = [] {
+    std::vector<Workload> v;
+    for (const BareWorkload& b : kBare) {
+      v.push_back({b.name, b.summary, b.min_cpus, false,
+                   [make = b.make](Machine& m, const WorkloadParams& p) { return make(m, p.iterations); }});
+    }
+    for (const sched::ThreadWorkload& w : sched::ThreadWorkloads()) {
+      v.push_back({w.name, w.summary, w.min_cpus, true,
+                   [&w](Machine& m, const WorkloadParams& p) { return Threaded(w, m, p); }});
+    }
+    return v;
+  }();
+  return table;
+}
+
 }  // namespace
 
-std::span<const Workload> AllWorkloads() { return kWorkloads; }
+std::span<const Workload> AllWorkloads() { return Table(); }
 
 const Workload* FindWorkload(std::string_view name) {
-  for (const Workload& w : kWorkloads) {
+  for (const Workload& w : Table()) {
     if (w.name == name) return &w;
   }
   return nullptr;
@@ -232,7 +294,7 @@ const Workload* FindWorkload(std::string_view name) {
 
 std::string WorkloadNames() {
   std::string out;
-  for (const Workload& w : kWorkloads) out += fmt::format("{}{}", out.empty() ? "" : ", ", w.name);
+  for (const Workload& w : Table()) out += fmt::format("{}{}", out.empty() ? "" : ", ", w.name);
   return out;
 }
 

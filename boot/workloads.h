@@ -1,5 +1,7 @@
-// Workloads for the bare multicore machine: the programs `strata boot` runs
-// on every CPU, each with its own end-of-run check of the final shared values.
+// Workloads: the programs `strata boot` runs on every CPU, each with its own
+// end-of-run check of the final shared values. The bare-machine ones are
+// here; the thread workloads (sched/workloads.h) run on the scheduler
+// `stack.sched` and are listed here too.
 //
 // `counter` is the healthy default. The others are known-bad programs kept on
 // purpose — each ends in one specific report (a lost update, a racy push, a
@@ -16,15 +18,18 @@
 #include <vector>
 
 #include "machine/machine.h"
+#include "sched/csched.h"
+#include "sched/workloads.h"
 
 namespace strata::boot {
 
-// One expected final value.
-struct Check {
-  std::string what;
-  std::int64_t actual = 0;
-  std::int64_t expected = 0;
-  bool ok() const { return actual == expected; }
+using Check = sched::Check;
+
+// What a workload is made from: the config's workload and stack tables.
+struct WorkloadParams {
+  std::int64_t iterations = 100;
+  int threads = 2;              // threads per CPU (thread workloads)
+  sched::SchedOptions sched;    // the scheduler thread workloads run on
 };
 
 // A workload set up on a machine: the program each CPU runs and the checks
@@ -32,14 +37,19 @@ struct Check {
 struct WorkloadRun {
   machine::Machine::Program program;
   std::function<std::vector<Check>()> checks;
+  // Thread workloads: summary lines per CPU (threads, context switches,
+  // sleeps, wakeups) and per thread (final state), and who waits for what.
+  std::function<std::string()> details;
+  std::function<std::string()> waits;
 };
 
 struct Workload {
   std::string_view name;
   std::string_view summary;
   int min_cpus;
+  bool threaded;  // runs on the scheduler (sched/workloads.h)
   // Makes the shared objects on `m` and returns the program.
-  WorkloadRun (*make)(machine::Machine& m, std::int64_t iterations);
+  std::function<WorkloadRun(machine::Machine& m, const WorkloadParams& p)> make;
 };
 
 std::span<const Workload> AllWorkloads();

@@ -184,6 +184,8 @@ class TasLock final : public Lock {
 
 // ------------------------------------------------------ the log map and R
 
+}  // namespace
+
 bool IsAcquireLinearization(const Event& e) {
   return e.kind == kinds::kHoldLock || e.kind == kinds::kWaitLock;
 }
@@ -193,6 +195,8 @@ bool IsReleaseLinearization(const Event& e) {
          (e.kind == kinds::kCasTail && e.result == e.arg0) ||
          (e.kind == kinds::kSetBusy && e.arg0 == 0);
 }
+
+namespace {
 
 // Steps an acquire and a release take at most by themselves (fairness
 // bounds count steps).

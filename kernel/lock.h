@@ -113,6 +113,14 @@ const LockImpl* FindLockImpl(std::string_view name);
 // Precondition: FindLockImpl(impl) != nullptr.
 std::unique_ptr<Lock> MakeLock(Machine& m, std::string_view impl, const std::string& name);
 
+// The log map f of the lock layer, for layers that use locks inside their own
+// primitives: is `e` the linearization point of an acquire (the ghost
+// HOLD_LOCK, or the spec's WAIT_LOCK) or of a release (the step that frees
+// the lock)? A release's point is not tied to the lock's object (an MCS
+// hand-over writes the successor's node), so callers look inside one call.
+bool IsAcquireLinearization(const Event& e);
+bool IsReleaseLinearization(const Event& e);
+
 // The lock spec's replay of one lock over the whole log (the holder's budget
 // counts its events on every object).
 struct LockSpecState {

@@ -87,7 +87,7 @@ class Walk {
                     fmt::format("the module's replay rejects `{}`", log_.RenderText(e)));
       }
       if (!e.marker) ++steps;
-      OpenCall& open = open_[e.cpu.index()];
+      OpenCall& open = Open(e);
       if (e.marker && FindCall(pair_.primitives(), e.kind) != nullptr) {
         if (open.prim != nullptr) {
           return Fail(VerdictKind::kRefinementViolation, i, abs,
@@ -150,6 +150,16 @@ class Walk {
   }
 
  private:
+  // Calls are open per agent: the running thread when the event has one
+  // (a thread's call may span switches to other threads of its CPU), else
+  // the CPU.
+  OpenCall& Open(const Event& e) {
+    std::size_t i = e.cpu.index();
+    if (e.thread.valid()) i = static_cast<std::size_t>(x_.machine->cpus()) + e.thread.index();
+    if (i >= open_.size()) open_.resize(i + 1);
+    return open_[i];
+  }
+
   std::optional<Verdict> Emit(Event u, std::size_t i, Abstraction& abs) {
     u.seq = x_.mapped.size();
     x_.image[i] = static_cast<std::int64_t>(x_.mapped.size());

@@ -358,6 +358,7 @@ Machine::Machine(MachineOptions options)
 
 Machine::~Machine() {
   tearing_down_ = true;
+  for (auto it = teardown_.rbegin(); it != teardown_.rend(); ++it) (*it)();
   // Abandoned fibers cannot be unwound; free their stacks by hand. The rest
   // are unwound by their fiber's destructor.
   for (auto& cpu : cpus_) {

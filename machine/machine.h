@@ -191,6 +191,11 @@ class Machine {
   // a lock holder's budget of events).
   void AddGlobalMonitor(std::unique_ptr<Monitor> monitor);
   ObjectId FindObject(std::string_view name) const;
+  // Runs `hook` first in the destructor, while the CPUs still exist (hooks
+  // in reverse order of adding): a layer that keeps fibers of its own (the
+  // scheduler's threads) unwinds them there, before the CPU fibers they run
+  // on are destroyed.
+  void AtTeardown(std::function<void()> hook) { teardown_.push_back(std::move(hook)); }
 
   // Runs `program` on every CPU until all finish or the run fails. Call once.
   // Returns the report; an error Status only when the oracle's input does not
@@ -259,6 +264,7 @@ class Machine {
   Log log_;
   std::vector<Object> objects_;
   std::vector<std::unique_ptr<Monitor>> global_monitors_;
+  std::vector<std::function<void()>> teardown_;
   std::vector<std::unique_ptr<Cpu>> cpus_;
   std::vector<CpuId> runnable_;  // sorted
   // Holds the schedule in its first step_ entries; grown in large chunks by

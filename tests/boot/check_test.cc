@@ -107,7 +107,7 @@ TEST_CASE("bad check flags are one-line errors with exit status 2") {
     std::string args, error;
   };
   const Case cases[] = {
-      {"--layer tcb", "strata: error: --layer: expected all or one of lock, queue, got \"tcb\""},
+      {"--layer tcb", "strata: error: --layer: expected all or one of lock, queue, sched, got \"tcb\""},
       {"--strategy bfs", "strata: error: --strategy: expected one of random, pct, dfs, got \"bfs\""},
       {"--lock rw", "strata: error: --lock: expected one of spec, ticket, mcs, tas, "
                     "ticket-load-store, ticket-no-bump, ticket-double-bump, ticket-leaky, "

@@ -92,7 +92,9 @@ TEST_CASE("bad configs give one line naming the file, the line, the key and what
   CHECK(ErrorOf("machine = 3\n") == "c.toml:1: machine: expected a table like [machine]");
   CHECK(ErrorOf("[workload]\nkind = \"nope\"\n") ==
         "c.toml:2: workload.kind: expected one of counter, lost-update, racy-push, "
-        "double-unlock, lock-order, throw, recursion, livelock, got \"nope\"");
+        "double-unlock, lock-order, throw, recursion, livelock, thread-counter, "
+            "producer-consumer, ping-pong, fork-lock, philosophers, philosophers-wrong-order, "
+            "lost-wakeup, got \"nope\"");
   CHECK(ErrorOf("[run]\nmax_steps = -5\n") ==
         "c.toml:2: run.max_steps: expected an integer from 1 to 1000000000000, got -5");
   CHECK(ErrorOf("[oracle]\nfairness = 2\n") ==
@@ -108,9 +110,9 @@ TEST_CASE("bad stack and check keys name the key and the expected values") {
         "got \"rwlock\"");
   CHECK(ErrorOf("[stack]\nqueue = 3\n") == "c.toml:2: stack.queue: expected a string, got an integer");
   CHECK(ErrorOf("[stack]\nscheduler = \"x\"\n") ==
-        "c.toml:2: stack.scheduler: unknown key (expected one of: lock, queue)");
+        "c.toml:2: stack.scheduler: unknown key (expected one of: lock, queue, sched, max_threads)");
   CHECK(ErrorOf("[check]\nlayer = \"tcb\"\n") ==
-        "c.toml:2: check.layer: expected all or one of lock, queue, got \"tcb\"");
+        "c.toml:2: check.layer: expected all or one of lock, queue, sched, got \"tcb\"");
   CHECK(ErrorOf("[check]\nstrategy = \"bfs\"\n") ==
         "c.toml:2: check.strategy: expected one of random, pct, dfs, got \"bfs\"");
   CHECK(ErrorOf("[check]\nruns = 0\n") ==

@@ -1,0 +1,728 @@
+#include "sched/csched.h"
+
+#include <algorithm>
+#include <exception>
+#include <utility>
+
+#include "kernel/lock.h"
+#include "machine/check.h"
+
+namespace strata::sched {
+namespace {
+
+namespace ctx = boost::context;
+using machine::Block;
+using machine::Outcome;
+using machine::Word;
+
+// A thread stack from the scheduler's pool.
+class PoolStack {
+ public:
+  explicit PoolStack(machine::StackPool* pool) : pool_(pool) {}
+  ctx::stack_context allocate() { return pool_->Take(); }
+  void deallocate(ctx::stack_context& s) noexcept { pool_->Give(s); }
+
+ private:
+  machine::StackPool* pool_;
+};
+
+// Events the holder of a scheduler lock may append before it unlocks: the
+// client's critical sections are not bounded by the scheduler.
+constexpr std::int64_t kClientBound = 1 << 20;
+// An internal lock's holder pulls and pushes one block.
+constexpr std::int64_t kInternalBound = 2;
+
+}  // namespace
+
+std::string_view ThreadStateName(ThreadState s) {
+  switch (s) {
+    case ThreadState::kFree:
+      return "FREE";
+    case ThreadState::kReady:
+      return "READY";
+    case ThreadState::kRun:
+      return "RUN";
+    case ThreadState::kSleep:
+      return "SLEEP";
+    case ThreadState::kDead:
+      return "DEAD";
+  }
+  return "?";
+}
+
+// ---------------------------------------------------------------- CSched
+
+CSched::CSched(Machine& m, const SchedOptions& o)
+    : machine_(m),
+      options_(o),
+      object_(m.NewObject("sched")),
+      stacks_(o.stack_bytes),
+      cpus_(static_cast<std::size_t>(m.cpus())) {}
+
+CSched::~CSched() { ReleaseFibers(); }
+
+void CSched::ReleaseFibers() {
+  tearing_down_ = true;
+  for (Tcb& t : tcbs_) t.fiber = ctx::fiber();
+  for (PerCpu& pc : cpus_) pc.idle = ctx::fiber();
+}
+
+SchedLock CSched::NewLock(const std::string& name) {
+  lock_names_.push_back(name);
+  holders_.emplace_back();
+  OnNewLock(name);
+  return SchedLock{static_cast<int>(lock_names_.size()) - 1};
+}
+
+Cv CSched::NewCv(const std::string& name, SchedLock lock) {
+  cv_names_.push_back(name);
+  cv_locks_.push_back(lock.index);
+  OnNewCv(name);
+  return Cv{static_cast<int>(cv_names_.size()) - 1, lock};
+}
+
+SchedReplay CSched::Replay() const {
+  return SchedReplay{.sched = object_,
+                     .cpus = cpus(),
+                     .max_threads = options_.max_threads,
+                     .locks = static_cast<int>(lock_names_.size()),
+                     .cv_locks = cv_locks_};
+}
+
+Machine::Program CSched::Boot(std::shared_ptr<CSched> sched,
+                              std::function<void(CSched&, Cpu&)> init) {
+  CSched* s = sched.get();
+  s->machine_.AtTeardown([s] { s->ReleaseFibers(); });
+  return [sched = std::move(sched), init = std::move(init)](Cpu& cpu) {
+    sched->cpus_[cpu.id().index()].cpu = &cpu;
+    init(*sched, cpu);
+    sched->IdleLoop(cpu);
+  };
+}
+
+void CSched::IdleLoop(Cpu& cpu) {
+  PerCpu& pc = cpus_[cpu.id().index()];
+  while (pc.live > 0) {
+    layers::MarkCall(cpu, object_, kIdlePrim);
+    DoIdle(cpu);
+    const ThreadId next = Next(cpu.id());
+    STRATA_CHECK(next.valid(), "cpu {}: idle found no thread to run", cpu.id());
+    layers::MarkReturn(cpu, object_, kIdlePrim, next.value());
+    SwitchTo(cpu, next, &pc.idle);
+    cpu.set_thread(ThreadId());
+  }
+}
+
+// The running context of `cpu` (a thread, or the idle context) stores its
+// handle in *self and resumes `next` (the idle context when none). Whoever
+// later resumes it has set the CPU's thread.
+void CSched::SwitchTo(Cpu& cpu, ThreadId next, ctx::fiber* self) {
+  PerCpu& pc = cpus_[cpu.id().index()];
+  if (next.valid() && (next.index() >= tcbs_.size() || tcbs_[next.index()].home != cpu.id())) {
+    // A thread runs only on its home CPU (its code holds that CPU): a
+    // scheduler that hands it to another one has lost track of it.
+    cpu.Fail(Outcome::kImpossibleLog,
+             fmt::format("cpu {} is to run thread {}, which does not live there", cpu.id(), next));
+  }
+  ++pc.stats.switches;
+  cpu.set_thread(next);
+  ctx::fiber& target = next.valid() ? tcbs_[next.index()].fiber : pc.idle;
+  if (next.valid()) tcbs_[next.index()].state = ThreadState::kRun;
+  pc.from = self;
+  ctx::fiber resumer = std::move(target).resume();
+  *cpus_[cpu.id().index()].from = std::move(resumer);
+}
+
+ctx::fiber CSched::RunThread(ThreadId t) {
+  Tcb& tcb = tcbs_[t.index()];
+  PerCpu& pc = cpus_[tcb.home.index()];
+  Cpu& cpu = *pc.cpu;
+  std::string escaped;
+  bool threw = false;
+  try {
+    tcb.entry(*this, cpu);
+  } catch (const ctx::detail::forced_unwind&) {
+    throw;  // the fiber is being destroyed with its machine
+  } catch (const std::exception& e) {
+    threw = true;
+    escaped = e.what();
+  } catch (...) {
+    threw = true;
+    escaped = "an exception not derived from std::exception";
+  }
+  // Report outside the catch blocks: never switch fibers inside one.
+  if (threw) {
+    cpu.Fail(Outcome::kException,
+             fmt::format("thread {} on cpu {} threw: {}", t, cpu.id(), escaped));
+  }
+  layers::MarkCall(cpu, object_, kExitPrim);
+  DoExit(cpu, t);
+  layers::MarkReturn(cpu, object_, kExitPrim);
+  tcb.state = ThreadState::kDead;
+  tcb.entry = nullptr;
+  --pc.live;
+  const ThreadId next = Next(cpu.id());
+  ++pc.stats.switches;
+  cpu.set_thread(next);
+  if (next.valid()) tcbs_[next.index()].state = ThreadState::kRun;
+  // This fiber ends: whoever runs next receives its (empty) handle.
+  pc.from = &dead_;
+  return std::move(next.valid() ? tcbs_[next.index()].fiber : pc.idle);
+}
+
+ThreadId CSched::Spawn(Cpu& cpu, Entry entry) {
+  layers::MarkCall(cpu, object_, kSpawnPrim);
+  const ThreadId t = DoSpawn(cpu);
+  layers::MarkReturn(cpu, object_, kSpawnPrim, t.value());
+  if (t.index() >= tcbs_.size()) tcbs_.resize(t.index() + 1);
+  Tcb& tcb = tcbs_[t.index()];
+  if (tcb.state != ThreadState::kFree && tcb.state != ThreadState::kDead) {
+    cpu.Fail(Outcome::kImpossibleLog,
+             fmt::format("spawn on cpu {} returned tid {}, which is alive ({} on cpu {})",
+                         cpu.id(), t, ThreadStateName(tcb.state), tcb.home));
+  }
+  tcb.entry = std::move(entry);
+  tcb.home = cpu.id();
+  tcb.state = ThreadState::kReady;
+  PerCpu& pc = cpus_[cpu.id().index()];
+  ++pc.live;
+  ++pc.stats.threads;
+  tcb.fiber = ctx::fiber(std::allocator_arg, PoolStack(&stacks_),
+                         [this, t](ctx::fiber&& resumer) {
+                           // Destroyed before it ever ran: run nothing.
+                           if (tearing_down_) return std::move(resumer);
+                           *cpus_[tcbs_[t.index()].home.index()].from = std::move(resumer);
+                           return RunThread(t);
+                         });
+  return t;
+}
+
+void CSched::Yield(Cpu& cpu) {
+  const ThreadId me = cpu.thread();
+  PerCpu& pc = cpus_[cpu.id().index()];
+  layers::MarkCall(cpu, object_, kYieldPrim);
+  DoYield(cpu, me);
+  ++pc.stats.yields;
+  const ThreadId next = Next(cpu.id());
+  if (next != me) {
+    tcbs_[me.index()].state = ThreadState::kReady;
+    SwitchTo(cpu, next, &tcbs_[me.index()].fiber);
+  }
+  layers::MarkReturn(cpu, object_, kYieldPrim);
+}
+
+void CSched::Sleep(Cpu& cpu, Cv cv) {
+  const ThreadId me = cpu.thread();
+  PerCpu& pc = cpus_[cpu.id().index()];
+  Tcb& tcb = tcbs_[me.index()];
+  layers::MarkCall(cpu, object_, kSleepPrim, cv.index, cv.lock.index);
+  DoSleep(cpu, cv, me);
+  holders_[cv.lock.index] = ThreadId();
+  tcb.state = ThreadState::kSleep;
+  tcb.sleeps_on = cv.index;
+  ++pc.stats.sleeps;
+  SwitchTo(cpu, Next(cpu.id()), &tcb.fiber);
+  tcb.sleeps_on = -1;
+  layers::MarkReturn(cpu, object_, kSleepPrim);
+  Lock(cpu, cv.lock);
+}
+
+ThreadId CSched::Wakeup(Cpu& cpu, Cv cv) {
+  layers::MarkCall(cpu, object_, kWakeupPrim, cv.index, cv.lock.index);
+  const ThreadId t = DoWakeup(cpu, cv);
+  layers::MarkReturn(cpu, object_, kWakeupPrim, t.value());
+  if (t.valid() && t.index() < tcbs_.size()) {
+    Tcb& woken = tcbs_[t.index()];
+    woken.state = ThreadState::kReady;
+    PerCpu& pc = cpus_[cpu.id().index()];
+    ++(woken.home == cpu.id() ? pc.stats.local_wakeups : pc.stats.remote_wakeups);
+  }
+  return t;
+}
+
+void CSched::Lock(Cpu& cpu, SchedLock l) {
+  const ThreadId me = cpu.thread();
+  if (me.valid()) tcbs_[me.index()].waits_for_lock = l.index;
+  layers::MarkCall(cpu, object_, kLockPrim, l.index);
+  DoLock(cpu, l);
+  layers::MarkReturn(cpu, object_, kLockPrim);
+  if (me.valid()) tcbs_[me.index()].waits_for_lock = -1;
+  holders_[l.index] = me;
+}
+
+void CSched::Unlock(Cpu& cpu, SchedLock l) {
+  layers::MarkCall(cpu, object_, kUnlockPrim, l.index);
+  DoUnlock(cpu, l);
+  layers::MarkReturn(cpu, object_, kUnlockPrim);
+  holders_[l.index] = ThreadId();
+}
+
+std::string CSched::DescribeWaits() const {
+  std::string out;
+  auto add = [&](std::string clause) { out += (out.empty() ? "" : "; ") + clause; };
+  for (std::size_t i = 0; i < tcbs_.size(); ++i) {
+    const Tcb& t = tcbs_[i];
+    if (t.state == ThreadState::kFree || t.state == ThreadState::kDead) continue;
+    std::string held;
+    for (std::size_t l = 0; l < holders_.size(); ++l) {
+      if (holders_[l].valid() && holders_[l].index() == i) {
+        held += fmt::format("{}{}", held.empty() ? "" : ", ", lock_names_[l]);
+      }
+    }
+    std::string what;
+    if (t.waits_for_lock >= 0) {
+      const ThreadId h = holders_[static_cast<std::size_t>(t.waits_for_lock)];
+      what = fmt::format("waits for lock {} (held by {})", lock_names_[t.waits_for_lock],
+                         h.valid() ? fmt::format("thread {}", h) : std::string("nobody"));
+    } else if (t.sleeps_on >= 0) {
+      what = fmt::format("sleeps on cv {}", cv_names_[t.sleeps_on]);
+    } else {
+      what = fmt::format("is {}", ThreadStateName(t.state));
+    }
+    add(fmt::format("thread {} (cpu {}){} {}", i, t.home,
+                    held.empty() ? "" : fmt::format(" holds {} and", held), what));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- the module
+
+namespace {
+
+// A block laid out as [count, entries...] of `width` words each, with the
+// oldest entry first. Only touched while pulled.
+class BlockQueue {
+ public:
+  BlockQueue(Cpu& cpu, Block b, std::size_t width) : cpu_(cpu), b_(b), width_(width) {}
+  std::size_t size() { return static_cast<std::size_t>(cpu_.Read(b_, 0)); }
+  std::int64_t at(std::size_t i, std::size_t k = 0) { return cpu_.Read(b_, 1 + i * width_ + k); }
+  void PushBack(std::initializer_list<std::int64_t> entry) {
+    const std::size_t n = size();
+    std::size_t k = 0;
+    for (std::int64_t v : entry) cpu_.Write(b_, 1 + n * width_ + k++, v);
+    cpu_.Write(b_, 0, static_cast<std::int64_t>(n + 1));
+  }
+  void PopFront() {
+    const std::size_t n = size();
+    for (std::size_t i = 1; i < n; ++i) {
+      for (std::size_t k = 0; k < width_; ++k) cpu_.Write(b_, 1 + (i - 1) * width_ + k, at(i, k));
+    }
+    cpu_.Write(b_, 0, static_cast<std::int64_t>(n - 1));
+  }
+  void Clear() { cpu_.Write(b_, 0, 0); }
+
+ private:
+  Cpu& cpu_;
+  Block b_;
+  std::size_t width_;
+};
+
+enum Flaw : unsigned {
+  kNoFlaw = 0,
+  kYieldDropsSelf = 1,   // yield forgets to put the caller back on the ready queue
+  kWrongCpu = 2,         // a remote wakeup goes to the next CPU's pending queue
+  kReuseTid = 4,         // spawn takes a slot that another CPU's thread holds
+  kLoseSleeper = 8,      // wakeup takes the sleeper off the cv but never readies it
+  kNoLockSleepQueue = 16,  // sleep enqueues before the caller can hold the lock... (unused)
+};
+
+struct ImplEntry {
+  SchedImpl info;
+  bool spec;
+  unsigned flaws;
+};
+
+constexpr ImplEntry kImpls[] = {
+    {{"module", "ready queues, pending queues under locks, sleep queues under cv locks", false},
+     false, kNoFlaw},
+    {{"spec", "the atomic spec: one SPAWN/YIELD/SLEEP/WAKE/LOCK/UNLOCK/EXIT/IDLE step", false},
+     true, kNoFlaw},
+    {{"module-yield-drops", "known-bad: yield does not put the caller back on the ready queue",
+      true},
+     false, kYieldDropsSelf},
+    {{"module-wrong-cpu", "known-bad: a remote wakeup lands on the next CPU's pending queue",
+      true},
+     false, kWrongCpu},
+    {{"module-reuse-tid", "known-bad: spawn takes a TCB slot that another CPU's thread holds",
+      true},
+     false, kReuseTid},
+    {{"module-lose-sleeper", "known-bad: wakeup takes the sleeper off the cv and drops it", true},
+     false, kLoseSleeper},
+};
+
+const ImplEntry& EntryNamed(std::string_view name) {
+  for (const ImplEntry& e : kImpls) {
+    if (e.info.name == name) return e;
+  }
+  STRATA_CHECK(false, "unknown scheduler implementation {}", name);
+  std::abort();
+}
+
+class SchedModule final : public CSched {
+ public:
+  SchedModule(Machine& m, const SchedOptions& o, unsigned flaws)
+      : CSched(m, o),
+        flaws_(flaws),
+        pool_(m.NewBlock("tcbs", static_cast<std::size_t>(o.max_threads))),
+        pool_lock_(kernel::MakeLock(m, o.lock, "tcbs.lock")),
+        ready_(static_cast<std::size_t>(m.cpus())) {
+    for (int c = 0; c < m.cpus(); ++c) {
+      pending_.push_back(
+          m.NewBlock(fmt::format("cpu{}.pending", c), 1 + static_cast<std::size_t>(o.max_threads)));
+      pending_locks_.push_back(kernel::MakeLock(m, o.lock, fmt::format("cpu{}.pending.lock", c)));
+      counts_.push_back(m.NewWord(fmt::format("cpu{}.pending.count", c)));
+    }
+  }
+
+ private:
+  ThreadId DoSpawn(Cpu& cpu) override {
+    pool_lock_->Acquire(cpu, kInternalBound);
+    cpu.Pull(pool_);
+    const std::int64_t mine = 1 + cpu.id().value();
+    int slot = -1;
+    for (int i = 0; i < options().max_threads && slot < 0; ++i) {
+      const std::int64_t v = cpu.Read(pool_, static_cast<std::size_t>(i));
+      if (v == 0 || ((flaws_ & kReuseTid) && v != mine)) slot = i;
+    }
+    if (slot < 0) {
+      cpu.Fail(Outcome::kImpossibleLog,
+               fmt::format("spawn on cpu {}: the TCB pool is full ({} threads alive)", cpu.id(),
+                           options().max_threads));
+    }
+    cpu.Write(pool_, static_cast<std::size_t>(slot), mine);
+    cpu.Push(pool_, kLinearizes);
+    pool_lock_->Release(cpu);
+    const ThreadId t(slot);
+    ready_[cpu.id().index()].push_back(t);
+    return t;
+  }
+
+  void DoExit(Cpu& cpu, ThreadId self) override {
+    pool_lock_->Acquire(cpu, kInternalBound);
+    cpu.Pull(pool_);
+    cpu.Write(pool_, self.index(), 0);
+    cpu.Push(pool_, kLinearizes);
+    pool_lock_->Release(cpu);
+  }
+
+  // Moves this CPU's pending queue to the tail of its ready queue; the push
+  // of the pending block is the caller's linearization point.
+  void Drain(Cpu& cpu) {
+    const std::size_t c = cpu.id().index();
+    pending_locks_[c]->Acquire(cpu, kInternalBound);
+    cpu.Pull(pending_[c]);
+    BlockQueue q(cpu, pending_[c], 1);
+    const std::size_t n = q.size();
+    for (std::size_t i = 0; i < n; ++i) ready_[c].push_back(ThreadId(static_cast<int>(q.at(i))));
+    q.Clear();
+    cpu.Push(pending_[c], kLinearizes);
+    pending_locks_[c]->Release(cpu);
+    if (n > 0) cpu.FetchAdd(counts_[c], -static_cast<std::int64_t>(n), kinds::kPendingCount);
+  }
+
+  void DoYield(Cpu& cpu, ThreadId self) override {
+    Drain(cpu);
+    if (!(flaws_ & kYieldDropsSelf)) ready_[cpu.id().index()].push_back(self);
+  }
+
+  void DoIdle(Cpu& cpu) override {
+    const std::size_t c = cpu.id().index();
+    // Nothing to run: wait (blocked, no events) until a wakeup lands here.
+    if (ready_[c].empty()) cpu.LoadWhenChanged(counts_[c], 0, kinds::kPendingCount);
+    Drain(cpu);
+  }
+
+  void DoSleep(Cpu& cpu, Cv cv, ThreadId self) override {
+    const Block q = sleepq_[cv.index];
+    cpu.Pull(q);
+    BlockQueue(cpu, q, 2).PushBack({self.value(), cpu.id().value()});
+    cpu.Push(q, kLinearizes);
+    locks_[cv.lock.index]->Release(cpu);
+  }
+
+  ThreadId DoWakeup(Cpu& cpu, Cv cv) override {
+    const Block q = sleepq_[cv.index];
+    cpu.Pull(q);
+    BlockQueue sleepers(cpu, q, 2);
+    if (sleepers.size() == 0) {
+      cpu.Push(q, kLinearizes);
+      return ThreadId();
+    }
+    const ThreadId t(static_cast<int>(sleepers.at(0, 0)));
+    CpuId home(static_cast<int>(sleepers.at(0, 1)));
+    sleepers.PopFront();
+    if (flaws_ & kLoseSleeper) {
+      cpu.Push(q, kLinearizes);
+      return t;
+    }
+    if (home == cpu.id()) {
+      cpu.Push(q, kLinearizes);
+      ready_[home.index()].push_back(t);
+      return t;
+    }
+    // Remote: the sleeper is in neither queue until it lands in its home's
+    // pending queue; the caller holds the cv's lock all along, so no one can
+    // tell.
+    cpu.Push(q);
+    if (flaws_ & kWrongCpu) home = CpuId((home.value() + 1) % cpus());
+    const std::size_t h = home.index();
+    pending_locks_[h]->Acquire(cpu, kInternalBound);
+    cpu.Pull(pending_[h]);
+    BlockQueue(cpu, pending_[h], 1).PushBack({t.value()});
+    cpu.Push(pending_[h], kLinearizes);
+    pending_locks_[h]->Release(cpu);
+    cpu.FetchAdd(counts_[h], 1, kinds::kPendingCount);
+    return t;
+  }
+
+  void DoLock(Cpu& cpu, SchedLock l) override { locks_[l.index]->Acquire(cpu, kClientBound); }
+  void DoUnlock(Cpu& cpu, SchedLock l) override { locks_[l.index]->Release(cpu); }
+
+  ThreadId Next(CpuId c) override {
+    std::deque<ThreadId>& r = ready_[c.index()];
+    if (r.empty()) return ThreadId();
+    const ThreadId t = r.front();
+    r.pop_front();
+    return t;
+  }
+
+  void OnNewLock(const std::string& name) override {
+    locks_.push_back(kernel::MakeLock(machine(), options().lock, name));
+  }
+  void OnNewCv(const std::string& name) override {
+    sleepq_.push_back(
+        machine().NewBlock(name + ".sleepq", 1 + 2 * static_cast<std::size_t>(options().max_threads)));
+  }
+
+  unsigned flaws_;
+  Block pool_;
+  std::unique_ptr<kernel::Lock> pool_lock_;
+  std::vector<Block> pending_;
+  std::vector<std::unique_ptr<kernel::Lock>> pending_locks_;
+  std::vector<Word> counts_;
+  std::vector<std::unique_ptr<kernel::Lock>> locks_;
+  std::vector<Block> sleepq_;
+  std::vector<std::deque<ThreadId>> ready_;  // private: no events
+};
+
+// ---------------------------------------------------------------- the spec
+
+class SchedSpec final : public CSched {
+ public:
+  SchedSpec(Machine& m, const SchedOptions& o) : CSched(m, o) {}
+
+ private:
+  // One atomic step of the spec: the replay's transition, applied as the
+  // step executes. `enabled`, if set, gates the step.
+  std::int64_t Atomic(Cpu& cpu, EventKind kind, std::int64_t arg0 = 0,
+                      const absl::FunctionRef<bool()>* enabled = nullptr) {
+    if (!started_) {
+      replay_ = Replay();
+      state_ = replay_.Init();
+      started_ = true;
+    }
+    auto apply = [&]() -> std::int64_t {
+      Event e{.cpu = cpu.id(), .thread = cpu.thread(), .object = object(), .kind = kind,
+              .arg0 = arg0};
+      std::string why;
+      if (!replay_.Step(state_, e, &why)) {
+        cpu.Fail(Outcome::kImpossibleLog, fmt::format("the sched spec refuses {} by thread {} on "
+                                                      "cpu {}: {}",
+                                                      kind, cpu.thread(), cpu.id(), why));
+      }
+      return 0;
+    };
+    return cpu.Step({.object = object(), .kind = kind, .arg0 = arg0, .apply = apply,
+                     .ready = enabled});
+  }
+
+  ThreadId DoSpawn(Cpu& cpu) override {
+    Atomic(cpu, kinds::kSpawn);
+    return ThreadId(static_cast<int>(state_.returns[cpu.id().index()]));
+  }
+  void DoYield(Cpu& cpu, ThreadId) override { Atomic(cpu, kinds::kYield); }
+  void DoSleep(Cpu& cpu, Cv cv, ThreadId) override { Atomic(cpu, kinds::kSleep, cv.index); }
+  ThreadId DoWakeup(Cpu& cpu, Cv cv) override {
+    Atomic(cpu, kinds::kWake, cv.index);
+    return ThreadId(static_cast<int>(state_.returns[cpu.id().index()]));
+  }
+  void DoLock(Cpu& cpu, SchedLock l) override {
+    auto free = [&] { return !state_.holders[static_cast<std::size_t>(l.index)].valid(); };
+    absl::FunctionRef<bool()> enabled(free);
+    Atomic(cpu, kinds::kLock, l.index, &enabled);
+  }
+  void DoUnlock(Cpu& cpu, SchedLock l) override { Atomic(cpu, kinds::kUnlock, l.index); }
+  void DoExit(Cpu& cpu, ThreadId) override { Atomic(cpu, kinds::kExit); }
+  void DoIdle(Cpu& cpu) override {
+    const std::size_t c = cpu.id().index();
+    auto work = [&] { return !state_.ready[c].empty() || !state_.pending[c].empty(); };
+    absl::FunctionRef<bool()> enabled(work);
+    Atomic(cpu, kinds::kIdle, 0, &enabled);
+  }
+  ThreadId Next(CpuId c) override { return state_.current[c.index()]; }
+  void OnNewLock(const std::string&) override {}
+  void OnNewCv(const std::string&) override {}
+
+  bool started_ = false;
+  SchedReplay replay_;
+  SchedState state_;
+};
+
+}  // namespace
+
+std::span<const SchedImpl> SchedImpls() {
+  static const std::vector<SchedImpl> impls = [] {
+    std::vector<SchedImpl> v;
+    for (const ImplEntry& e : kImpls) v.push_back(e.info);
+    return v;
+  }();
+  return impls;
+}
+
+const SchedImpl* FindSchedImpl(std::string_view name) {
+  for (const ImplEntry& e : kImpls) {
+    if (e.info.name == name) return &e.info;
+  }
+  return nullptr;
+}
+
+std::string SchedImplNames() {
+  std::string out;
+  for (const ImplEntry& e : kImpls) out += fmt::format("{}{}", out.empty() ? "" : ", ", e.info.name);
+  return out;
+}
+
+std::unique_ptr<CSched> MakeSched(Machine& m, const SchedOptions& o) {
+  const ImplEntry& e = EntryNamed(o.impl);
+  if (e.spec) return std::make_unique<SchedSpec>(m, o);
+  return std::make_unique<SchedModule>(m, o, e.flaws);
+}
+
+// ---------------------------------------------------------------- the replay
+
+SchedState SchedReplay::Init() const {
+  SchedState s;
+  const auto n = static_cast<std::size_t>(cpus);
+  s.threads.resize(static_cast<std::size_t>(max_threads));
+  s.current.assign(n, ThreadId());
+  s.ready.resize(n);
+  s.pending.resize(n);
+  s.returns.assign(n, 0);
+  s.sleepers.resize(cv_locks.size());
+  s.holders.assign(static_cast<std::size_t>(locks), ThreadId());
+  return s;
+}
+
+bool SchedReplay::Step(State& s, const Event& e, std::string* why) const {
+  auto no = [&](std::string reason) {
+    if (why != nullptr) *why = std::move(reason);
+    return false;
+  };
+  const std::size_t c = e.cpu.index();
+  const ThreadId t = e.thread;
+  // Who may act on this CPU: its running thread, or its idle context.
+  const bool running = s.current[c] == t;
+  if (e.object != sched || e.marker) {
+    const bool after_switch = e.marker && (e.kind == kinds::kRetIdle || e.kind == kinds::kRetExit);
+    if (!running && !after_switch) {
+      return no(fmt::format("cpu {} runs {}, not {}", e.cpu,
+                            s.current[c].valid() ? fmt::format("thread {}", s.current[c])
+                                                 : std::string("its idle context"),
+                            t.valid() ? fmt::format("thread {}", t) : std::string("idle")));
+    }
+    if (e.marker && (e.kind == kinds::kRetSpawn || e.kind == kinds::kRetWakeup ||
+                     e.kind == kinds::kRetIdle) && e.result != s.returns[c]) {
+      return no(fmt::format("{} returns {}, the spec {}", e.kind, e.result, s.returns[c]));
+    }
+    return true;
+  }
+  if (!running) return no(fmt::format("cpu {} does not run thread {}", e.cpu, t));
+  auto run_next = [&] {
+    std::deque<ThreadId>& r = s.ready[c];
+    s.current[c] = ThreadId();
+    if (r.empty()) return;
+    s.current[c] = r.front();
+    r.pop_front();
+    s.threads[s.current[c].index()].state = ThreadState::kRun;
+  };
+  auto drain = [&] {
+    for (ThreadId p : s.pending[c]) s.ready[c].push_back(p);
+    s.pending[c].clear();
+  };
+  const bool is_thread = t.valid();
+  if (e.kind == kinds::kSpawn) {
+    std::size_t tid = 0;
+    while (tid < s.threads.size() && s.threads[tid].state != ThreadState::kFree &&
+           s.threads[tid].state != ThreadState::kDead) {
+      ++tid;
+    }
+    if (tid == s.threads.size()) return no("the TCB pool is full");
+    s.threads[tid] = {ThreadState::kReady, e.cpu};
+    s.ready[c].push_back(ThreadId(static_cast<int>(tid)));
+    s.returns[c] = static_cast<std::int64_t>(tid);
+    return true;
+  }
+  if (e.kind == kinds::kIdle) {
+    if (is_thread) return no("idle from a thread");
+    if (s.ready[c].empty() && s.pending[c].empty()) return no("idle with nothing to run");
+    drain();
+    run_next();
+    s.returns[c] = s.current[c].value();
+    return true;
+  }
+  if (!is_thread) return no(fmt::format("{} from the idle context", e.kind));
+  if (e.kind == kinds::kYield) {
+    drain();
+    s.ready[c].push_back(t);
+    s.threads[t.index()].state = ThreadState::kReady;
+    run_next();
+    return true;
+  }
+  if (e.kind == kinds::kExit) {
+    for (ThreadId h : s.holders) {
+      if (h == t) return no(fmt::format("thread {} exits holding a lock", t));
+    }
+    s.threads[t.index()].state = ThreadState::kDead;
+    run_next();
+    return true;
+  }
+  if (e.kind == kinds::kLock || e.kind == kinds::kUnlock) {
+    if (e.arg0 < 0 || e.arg0 >= locks) return no(fmt::format("no lock {}", e.arg0));
+    ThreadId& h = s.holders[static_cast<std::size_t>(e.arg0)];
+    if (e.kind == kinds::kLock) {
+      if (h.valid()) return no(fmt::format("lock {} is held by thread {}", e.arg0, h));
+      h = t;
+    } else {
+      if (h != t) return no(fmt::format("thread {} unlocks lock {}, held by {}", t, e.arg0, h));
+      h = ThreadId();
+    }
+    return true;
+  }
+  if (e.kind == kinds::kSleep || e.kind == kinds::kWake) {
+    if (e.arg0 < 0 || e.arg0 >= static_cast<std::int64_t>(cv_locks.size())) {
+      return no(fmt::format("no cv {}", e.arg0));
+    }
+    const auto v = static_cast<std::size_t>(e.arg0);
+    ThreadId& h = s.holders[static_cast<std::size_t>(cv_locks[v])];
+    if (h != t) return no(fmt::format("thread {} uses cv {} without holding its lock", t, v));
+    if (e.kind == kinds::kSleep) {
+      h = ThreadId();
+      s.sleepers[v].push_back(t);
+      s.threads[t.index()].state = ThreadState::kSleep;
+      run_next();
+      return true;
+    }
+    s.returns[c] = -1;
+    if (s.sleepers[v].empty()) return true;
+    const ThreadId w = s.sleepers[v].front();
+    s.sleepers[v].pop_front();
+    SchedState::Thread& th = s.threads[w.index()];
+    th.state = ThreadState::kReady;
+    (th.home == e.cpu ? s.ready[c] : s.pending[th.home.index()]).push_back(w);
+    s.returns[c] = w.value();
+    return true;
+  }
+  return no(fmt::format("unknown scheduler step {}", e.kind));
+}
+
+}  // namespace strata::sched

@@ -1,0 +1,356 @@
+// CSched: the per-CPU scheduler. Kernel threads, each on its own fiber, that
+// spawn, yield, sleep on condition variables and wake each other up across
+// CPUs, over the lock layer and shared blocks (the module) or as an atomic
+// spec. Both sides run the same client code; `strata check --layer sched`
+// checks that the module refines the spec (layers/refinement.h).
+//
+// Threads. A thread lives on the CPU that spawned it (its home) and runs
+// there until it returns from its entry (exit). Scheduling is cooperative:
+// a thread runs until it yields, sleeps or exits; a context switch is a
+// fiber switch between thread fibers, a private step (no event). When a CPU
+// has nothing ready it runs its idle context, which waits for a wakeup and
+// dispatches the next thread. A CPU stops when none of its threads is alive.
+//
+// Primitives (all markers on the object "sched"; cv and lock by index):
+//   spawn(entry) -> tid      SPAWN   the lowest free tid, READY on this CPU
+//   yield()                  YIELD   this CPU's pending queue moves to its
+//                                    ready queue, the caller to its tail,
+//                                    the head runs
+//   sleep(cv)                SLEEP   precondition: the caller holds the cv's
+//                                    lock; it is released as the caller goes
+//                                    onto the cv's sleep queue; the head of
+//                                    the ready queue runs (or the idle context)
+//   wakeup(cv) -> tid|-1     WAKE    precondition: holds the cv's lock; the
+//                                    oldest sleeper becomes READY: in the
+//                                    caller's ready queue if it lives here,
+//                                    else in its home CPU's pending queue
+//   lock(l) / unlock(l)      LOCK / UNLOCK   the scheduler's locks (cv locks)
+//   exit                     EXIT    when an entry returns
+//   idle() -> tid            IDLE    the idle context: enabled once the
+//                                    ready or pending queue is non-empty;
+//                                    drains pending, runs the head
+// `Sleep` below is sleep(cv) followed by lock(cv's lock): it returns with
+// the lock held again. The spec's state (SchedState) is a pure function of
+// the log (SchedReplay); the spec side applies the same fold at each step.
+//
+// Module: a TCB pool block [0 = free | 1 + home CPU] under the lock
+// "tcbs.lock"; per CPU a private ready queue (no events), a shared pending
+// queue block [count, tids...] under "cpuN.pending.lock" and a word
+// "cpuN.pending.count" that the idle context waits on (it blocks, adding no
+// events, while the count is 0); per cv a sleep-queue block [count, (tid,
+// home)...] protected by the cv's lock; each scheduler lock is a kernel lock
+// of the configured implementation. Each primitive's linearization point is
+// the push of the block it changes, marked with the note kLinearizes (the
+// remote wakeup's is the push of the target's pending queue; lock and
+// unlock's are the kernel lock's own).
+//
+// Client discipline (as in a real kernel): never yield, sleep on another
+// cv or exit while holding a scheduler lock; a lock holder waiting for a
+// lock held by a thread of its own CPU deadlocks that CPU.
+#ifndef STRATA_SCHED_CSCHED_H_
+#define STRATA_SCHED_CSCHED_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/context/fiber.hpp>
+#include <fmt/format.h>
+
+#include "layers/layer.h"
+#include "machine/machine.h"
+#include "machine/stack_pool.h"
+
+namespace strata::sched {
+
+using machine::Cpu;
+using machine::CpuId;
+using machine::Event;
+using machine::EventKind;
+using machine::Machine;
+using machine::ObjectId;
+using machine::ThreadId;
+
+namespace kinds {
+inline constexpr EventKind kCallSpawn{"call spawn"};
+inline constexpr EventKind kRetSpawn{"ret spawn"};
+inline constexpr EventKind kCallYield{"call yield"};
+inline constexpr EventKind kRetYield{"ret yield"};
+inline constexpr EventKind kCallSleep{"call sleep"};
+inline constexpr EventKind kRetSleep{"ret sleep"};
+inline constexpr EventKind kCallWakeup{"call wakeup"};
+inline constexpr EventKind kRetWakeup{"ret wakeup"};
+inline constexpr EventKind kCallLock{"call lock"};
+inline constexpr EventKind kRetLock{"ret lock"};
+inline constexpr EventKind kCallUnlock{"call unlock"};
+inline constexpr EventKind kRetUnlock{"ret unlock"};
+inline constexpr EventKind kCallExit{"call exit"};
+inline constexpr EventKind kRetExit{"ret exit"};
+inline constexpr EventKind kCallIdle{"call idle"};
+inline constexpr EventKind kRetIdle{"ret idle"};
+inline constexpr EventKind kSpawn{"SPAWN"};
+inline constexpr EventKind kYield{"YIELD"};
+inline constexpr EventKind kSleep{"SLEEP"};
+inline constexpr EventKind kWake{"WAKE"};
+inline constexpr EventKind kLock{"LOCK"};
+inline constexpr EventKind kUnlock{"UNLOCK"};
+inline constexpr EventKind kExit{"EXIT"};
+inline constexpr EventKind kIdle{"IDLE"};
+// module internals
+inline constexpr EventKind kPendingCount{"PENDING_COUNT"};
+}  // namespace kinds
+
+inline constexpr layers::Primitive kSpawnPrim{"spawn", kinds::kCallSpawn, kinds::kRetSpawn,
+                                              kinds::kSpawn};
+inline constexpr layers::Primitive kYieldPrim{"yield", kinds::kCallYield, kinds::kRetYield,
+                                              kinds::kYield};
+inline constexpr layers::Primitive kSleepPrim{"sleep", kinds::kCallSleep, kinds::kRetSleep,
+                                              kinds::kSleep};
+inline constexpr layers::Primitive kWakeupPrim{"wakeup", kinds::kCallWakeup, kinds::kRetWakeup,
+                                               kinds::kWake};
+inline constexpr layers::Primitive kLockPrim{"lock", kinds::kCallLock, kinds::kRetLock,
+                                             kinds::kLock};
+inline constexpr layers::Primitive kUnlockPrim{"unlock", kinds::kCallUnlock, kinds::kRetUnlock,
+                                               kinds::kUnlock};
+inline constexpr layers::Primitive kExitPrim{"exit", kinds::kCallExit, kinds::kRetExit,
+                                             kinds::kExit};
+inline constexpr layers::Primitive kIdlePrim{"idle", kinds::kCallIdle, kinds::kRetIdle,
+                                             kinds::kIdle};
+inline constexpr layers::Primitive kSchedPrimitives[] = {
+    kSpawnPrim, kYieldPrim, kSleepPrim, kWakeupPrim, kLockPrim, kUnlockPrim, kExitPrim, kIdlePrim};
+
+// The note a module puts on the push that is its primitive's linearization.
+inline constexpr std::int64_t kLinearizes = 0x4c494e;  // "LIN"
+
+enum class ThreadState { kFree, kReady, kRun, kSleep, kDead };
+std::string_view ThreadStateName(ThreadState s);
+inline std::string_view format_as(ThreadState s) { return ThreadStateName(s); }
+
+// A scheduler lock and a condition variable (with the lock that guards it),
+// by index in creation order.
+struct SchedLock {
+  int index = -1;
+};
+struct Cv {
+  int index = -1;
+  SchedLock lock;
+};
+
+class CSched;
+// A thread's body; `cpu` is its home CPU.
+using Entry = std::function<void(CSched&, Cpu&)>;
+
+// What one CPU's scheduler did (host-side counts for the summary).
+struct CpuStats {
+  int threads = 0;                  // spawned here
+  std::uint64_t switches = 0;       // context switches between threads (and from idle)
+  std::uint64_t yields = 0;
+  std::uint64_t sleeps = 0;
+  std::uint64_t local_wakeups = 0;  // woke a thread of this CPU
+  std::uint64_t remote_wakeups = 0; // woke a thread of another CPU
+};
+
+// The scheduler implementations, by name: "module", "spec" and known-bad
+// modules.
+struct SchedImpl {
+  std::string_view name;
+  std::string_view summary;
+  bool known_bad;
+};
+std::span<const SchedImpl> SchedImpls();
+const SchedImpl* FindSchedImpl(std::string_view name);
+std::string SchedImplNames();
+
+struct SchedOptions {
+  std::string impl = "module";   // SchedImpls()
+  std::string lock = "ticket";   // the module's kernel locks (kernel::LockImpls())
+  int max_threads = 256;         // TCB pool capacity (tids 0 .. max_threads-1)
+  std::size_t stack_bytes = 64 * 1024;  // per thread, plus a guard page
+};
+
+class CSched {
+ public:
+  virtual ~CSched();
+  CSched(const CSched&) = delete;
+  CSched& operator=(const CSched&) = delete;
+
+  // Scheduler locks and condition variables; make them before the run.
+  SchedLock NewLock(const std::string& name);
+  Cv NewCv(const std::string& name, SchedLock lock);
+
+  // The program of every CPU: `init` in the CPU's own context (it spawns the
+  // CPU's first threads), then the idle loop until none of its threads is
+  // alive. The program owns the scheduler, so it outlives the run and the
+  // unwinding of its thread fibers when the machine is torn down.
+  static Machine::Program Boot(std::shared_ptr<CSched> sched,
+                               std::function<void(CSched&, Cpu&)> init);
+
+  // The primitives; `cpu` is the caller's CPU (its thread is cpu.thread()).
+  // Spawn may be called from the CPU's init; the others from a thread.
+  // Errors of the simulated code (a TCB pool that is full, an exception in
+  // a thread) end the run with a report.
+  ThreadId Spawn(Cpu& cpu, Entry entry);
+  void Yield(Cpu& cpu);
+  // Precondition: the caller holds cv.lock. Returns, once woken and
+  // scheduled again, with cv.lock held again.
+  void Sleep(Cpu& cpu, Cv cv);
+  // Precondition: the caller holds cv.lock. Returns the woken tid, or none.
+  ThreadId Wakeup(Cpu& cpu, Cv cv);
+  void Lock(Cpu& cpu, SchedLock l);
+  void Unlock(Cpu& cpu, SchedLock l);
+
+  Machine& machine() { return machine_; }
+  int cpus() const { return static_cast<int>(cpus_.size()); }
+  ObjectId object() const { return object_; }
+  const std::string& lock_name(SchedLock l) const { return lock_names_[l.index]; }
+  const std::string& cv_name(Cv cv) const { return cv_names_[cv.index]; }
+  // The spec's replay for this scheduler's objects, locks and cvs.
+  struct SchedReplay Replay() const;
+
+  // Host-side view, for summaries and end-of-run checks.
+  const CpuStats& stats(CpuId c) const { return cpus_[c.index()].stats; }
+  int threads() const { return static_cast<int>(tcbs_.size()); }
+  ThreadState state(ThreadId t) const { return tcbs_[t.index()].state; }
+  CpuId home(ThreadId t) const { return tcbs_[t.index()].home; }
+  // Who holds which lock and who waits for what (threads blocked in lock(),
+  // threads asleep on a cv), one clause per thread; for deadlock reports.
+  std::string DescribeWaits() const;
+
+ protected:
+  CSched(Machine& m, const SchedOptions& o);
+
+  // The side-specific shared steps of each primitive; each contains the
+  // primitive's linearization point (module) or atomic step (spec).
+  virtual ThreadId DoSpawn(Cpu& cpu) = 0;
+  virtual void DoYield(Cpu& cpu, ThreadId self) = 0;
+  virtual void DoSleep(Cpu& cpu, Cv cv, ThreadId self) = 0;
+  virtual ThreadId DoWakeup(Cpu& cpu, Cv cv) = 0;
+  virtual void DoLock(Cpu& cpu, SchedLock l) = 0;
+  virtual void DoUnlock(Cpu& cpu, SchedLock l) = 0;
+  virtual void DoExit(Cpu& cpu, ThreadId self) = 0;
+  virtual void DoIdle(Cpu& cpu) = 0;
+  // The thread that runs next on `c` after the primitive just done (takes
+  // it off the ready queue), or none.
+  virtual ThreadId Next(CpuId c) = 0;
+  virtual void OnNewLock(const std::string& name) = 0;
+  virtual void OnNewCv(const std::string& name) = 0;
+
+  const SchedOptions& options() const { return options_; }
+
+ private:
+  struct Tcb {
+    boost::context::fiber fiber;  // resumes the thread; empty while it runs
+    Entry entry;
+    CpuId home;
+    ThreadState state = ThreadState::kFree;
+    int waits_for_lock = -1;  // blocked in lock(l)
+    int sleeps_on = -1;       // asleep on cv
+  };
+  struct PerCpu {
+    Cpu* cpu = nullptr;
+    boost::context::fiber idle;  // resumes the idle context while a thread runs
+    boost::context::fiber* from = nullptr;  // where the switching context's handle goes
+    int live = 0;                // threads of this CPU not yet exited
+    CpuStats stats;
+  };
+
+  void SwitchTo(Cpu& cpu, ThreadId next, boost::context::fiber* self);
+  // Unwinds every suspended thread and idle context (Machine::AtTeardown).
+  void ReleaseFibers();
+  boost::context::fiber RunThread(ThreadId t);
+  void IdleLoop(Cpu& cpu);
+
+  Machine& machine_;
+  SchedOptions options_;
+  ObjectId object_;
+  machine::StackPool stacks_;  // before tcbs_: thread fibers give their stacks back
+  std::vector<PerCpu> cpus_;
+  std::deque<Tcb> tcbs_;        // by tid; a deque keeps references stable
+  std::vector<std::string> lock_names_, cv_names_;
+  std::vector<int> cv_locks_;
+  bool tearing_down_ = false;
+  std::vector<ThreadId> holders_;  // per lock (host-side, for DescribeWaits)
+  boost::context::fiber dead_;     // receives the empty handle of an exited thread
+};
+
+// Makes the scheduler `o.impl` on `m` (objects "sched", "tcbs", "cpuN.pending"
+// ...). Precondition: FindSchedImpl(o.impl) and the lock implementation exist.
+std::unique_ptr<CSched> MakeSched(Machine& m, const SchedOptions& o);
+
+// The spec's abstract state, a pure function of the log (SchedReplay).
+struct SchedState {
+  struct Thread {
+    ThreadState state = ThreadState::kFree;
+    CpuId home;
+  };
+  std::vector<Thread> threads;  // by tid
+  std::vector<ThreadId> current;  // per CPU: the running thread, or none (idle)
+  std::vector<std::deque<ThreadId>> ready, pending;  // per CPU
+  std::vector<std::deque<ThreadId>> sleepers;        // per cv
+  std::vector<ThreadId> holders;                     // per lock
+  std::vector<std::int64_t> returns;                 // per CPU: what its last call returns
+  friend bool operator==(const SchedState&, const SchedState&) = default;
+};
+
+// The fold over the log that defines the spec. Events of the scheduler's
+// object are its atomic steps (and the primitives' markers); every other
+// event must come from the thread its CPU runs (or from the CPU's idle
+// context). Returns false on an impossible event (a step by a thread that is
+// not running, a sleep or wakeup without the cv's lock, an unlock by anyone
+// but the holder, a full TCB pool, ...). `why` (if set) receives the reason.
+struct SchedReplay {
+  using State = SchedState;
+  ObjectId sched;
+  int cpus = 1;
+  int max_threads = 256;
+  int locks = 0;
+  std::vector<int> cv_locks;  // per cv: its lock's index
+  State Init() const;
+  bool Step(State& s, const Event& e, std::string* why = nullptr) const;
+  bool Step(State& s, const Event& e) const { return Step(s, e, nullptr); }
+};
+
+// The sched layer pair: `o.impl` over the lock layer against the spec, with
+// the client `client` (a sched workload, sched/workloads.h) on every CPU.
+struct SchedPairOptions {
+  SchedOptions sched;
+  std::string client = "ping-pong";
+  std::int64_t iterations = 2;
+  int threads = 2;  // threads per CPU, for clients that take it
+};
+std::unique_ptr<layers::LayerPair> MakeSchedPair(const SchedPairOptions& o);
+
+}  // namespace strata::sched
+
+template <>
+struct fmt::formatter<strata::sched::SchedState> : fmt::formatter<std::string_view> {
+  template <class Ctx>
+  auto format(const strata::sched::SchedState& s, Ctx& ctx) const {
+    auto out = ctx.out();
+    for (std::size_t c = 0; c < s.current.size(); ++c) {
+      out = fmt::format_to(out, "{}cpu {}: run {} ready [", c == 0 ? "" : "; ", c, s.current[c]);
+      for (auto t : s.ready[c]) out = fmt::format_to(out, " {}", t);
+      out = fmt::format_to(out, " ] pending [");
+      for (auto t : s.pending[c]) out = fmt::format_to(out, " {}", t);
+      out = fmt::format_to(out, " ]");
+    }
+    for (std::size_t v = 0; v < s.sleepers.size(); ++v) {
+      if (s.sleepers[v].empty()) continue;
+      out = fmt::format_to(out, "; cv {} sleepers [", v);
+      for (auto t : s.sleepers[v]) out = fmt::format_to(out, " {}", t);
+      out = fmt::format_to(out, " ]");
+    }
+    for (std::size_t l = 0; l < s.holders.size(); ++l) {
+      if (s.holders[l].valid()) out = fmt::format_to(out, "; lock {} held by {}", l, s.holders[l]);
+    }
+    return out;
+  }
+};
+
+#endif  // STRATA_SCHED_CSCHED_H_

@@ -1,0 +1,35 @@
+// The whole layer stack as a config names it, bottom to top above the
+// machine: the kernel's lock and queue layers (kernel/stack.h), then the
+// scheduler. `strata check` checks each adjacent pair (MakePair), `strata
+// layers` prints the stack.
+#ifndef STRATA_SCHED_STACK_H_
+#define STRATA_SCHED_STACK_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kernel/stack.h"
+#include "layers/layer.h"
+
+namespace strata::sched {
+
+struct StackOptions : kernel::StackOptions {
+  std::string sched = "module";     // SchedImpls()
+  std::string client = "ping-pong"; // the sched pair's client (ThreadWorkloads())
+  int threads = 2;                  // threads per CPU of that client
+  int max_threads = 0;              // TCB pool capacity; 0 = 256 or more as needed
+};
+
+// The layers above the machine, bottom to top.
+std::vector<kernel::LayerInfo> Stack(const StackOptions& options);
+// "lock, queue, sched".
+std::string LayerNames();
+// The pair that checks `layer`, or nullptr for an unknown layer.
+// Precondition: the options name known implementations.
+std::unique_ptr<layers::LayerPair> MakePair(std::string_view layer, const StackOptions& options);
+
+}  // namespace strata::sched
+
+#endif  // STRATA_SCHED_STACK_H_

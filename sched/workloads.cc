@@ -1,0 +1,309 @@
+#include "sched/workloads.h"
+
+#include <algorithm>
+#include <array>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "machine/replay.h"
+
+namespace strata::sched {
+namespace {
+
+using machine::Block;
+using machine::Word;
+
+// -------------------------------------------------------------- thread-counter
+
+ClientRun ThreadCounter(CSched& s, const ClientParams& p) {
+  Machine& m = s.machine();
+  const SchedLock lock = s.NewLock("counter.lock");
+  const Word counter = m.NewWord("counter");
+  const std::int64_t n = p.iterations;
+  ClientRun run;
+  run.init = [lock, counter, n, threads = p.threads](CSched& s, Cpu& cpu) {
+    for (int t = 0; t < threads; ++t) {
+      s.Spawn(cpu, [lock, counter, n](CSched& s, Cpu& cpu) {
+        for (std::int64_t i = 0; i < n; ++i) {
+          s.Lock(cpu, lock);
+          const std::int64_t v = cpu.Load(counter);
+          cpu.Store(counter, v + 1);
+          s.Unlock(cpu, lock);
+          s.Yield(cpu);
+        }
+      });
+    }
+  };
+  run.checks = [&m, counter, n, threads = p.threads] {
+    return std::vector<Check>{{"counter", m.value(counter), m.cpus() * threads * n}};
+  };
+  return run;
+}
+
+// -------------------------------------------------------------- ping-pong
+
+// Two threads (on CPUs 0 and 1) pass the turn back and forth N times. With
+// `lose_wakeups`, the waiter checks the turn, drops the lock, and sleeps
+// later without checking again: a wakeup sent in between is lost.
+ClientRun PingPongWith(CSched& s, const ClientParams& p, bool lose_wakeups) {
+  Machine& m = s.machine();
+  const SchedLock lock = s.NewLock("turn.lock");
+  const Cv cvs[2] = {s.NewCv("ping", lock), s.NewCv("pong", lock)};
+  const Word turn = m.NewWord("turn");
+  const Word rounds[2] = {m.NewWord("pings"), m.NewWord("pongs")};
+  const std::int64_t n = p.iterations;
+  auto player = [=](int me) {
+    return [=](CSched& s, Cpu& cpu) {
+      for (std::int64_t i = 0; i < n; ++i) {
+        s.Lock(cpu, lock);
+        while (cpu.Load(turn) != me) {
+          if (lose_wakeups) {
+            s.Unlock(cpu, lock);
+            s.Lock(cpu, lock);
+          }
+          s.Sleep(cpu, cvs[me]);
+        }
+        cpu.Store(turn, 1 - me);
+        cpu.FetchAdd(rounds[me], 1);
+        s.Wakeup(cpu, cvs[1 - me]);
+        s.Unlock(cpu, lock);
+      }
+    };
+  };
+  ClientRun run;
+  run.init = [player](CSched& s, Cpu& cpu) {
+    if (cpu.id().value() < 2) s.Spawn(cpu, player(cpu.id().value()));
+  };
+  run.checks = [&m, rounds, n] {
+    return std::vector<Check>{{"pings", m.value(rounds[0]), n}, {"pongs", m.value(rounds[1]), n}};
+  };
+  return run;
+}
+
+ClientRun PingPong(CSched& s, const ClientParams& p) { return PingPongWith(s, p, false); }
+ClientRun LostWakeup(CSched& s, const ClientParams& p) { return PingPongWith(s, p, true); }
+
+// -------------------------------------------------------------- producer-consumer
+
+constexpr std::int64_t kBufferSlots = 4;
+
+ClientRun ProducerConsumer(CSched& s, const ClientParams& p) {
+  Machine& m = s.machine();
+  const SchedLock lock = s.NewLock("buffer.lock");
+  const Cv not_full = s.NewCv("not_full", lock);
+  const Cv not_empty = s.NewCv("not_empty", lock);
+  const Block buffer = m.NewBlock("buffer", 1 + kBufferSlots);  // [count, items...]
+  const Word produced = m.NewWord("produced.sum");
+  const Word consumed = m.NewWord("consumed.sum");
+  const Word taken = m.NewWord("consumed.count");
+  const std::int64_t n = p.iterations;
+  const int producers = (m.cpus() + 1) / 2, consumers = m.cpus() / 2;
+  const std::int64_t total = producers * n;
+  ClientRun run;
+  run.init = [=](CSched& s, Cpu& cpu) {
+    const int c = cpu.id().value();
+    if (c % 2 == 0) {
+      s.Spawn(cpu, [=](CSched& s, Cpu& cpu) {
+        for (std::int64_t i = 0; i < n; ++i) {
+          const std::int64_t item = 1000 * (c + 1) + i;
+          s.Lock(cpu, lock);
+          for (;;) {
+            cpu.Pull(buffer);
+            if (cpu.Read(buffer, 0) < kBufferSlots) break;
+            cpu.Push(buffer);
+            s.Sleep(cpu, not_full);
+          }
+          const std::int64_t count = cpu.Read(buffer, 0);
+          cpu.Write(buffer, 1 + static_cast<std::size_t>(count), item);
+          cpu.Write(buffer, 0, count + 1);
+          cpu.Push(buffer);
+          cpu.FetchAdd(produced, item);
+          s.Wakeup(cpu, not_empty);
+          s.Unlock(cpu, lock);
+        }
+      });
+    } else {
+      // Consumer j takes its share of the items: total / consumers, the
+      // first total % consumers one more.
+      const int j = c / 2;
+      const std::int64_t share = total / consumers + (j < total % consumers ? 1 : 0);
+      s.Spawn(cpu, [=](CSched& s, Cpu& cpu) {
+        for (std::int64_t i = 0; i < share; ++i) {
+          s.Lock(cpu, lock);
+          for (;;) {
+            cpu.Pull(buffer);
+            if (cpu.Read(buffer, 0) > 0) break;
+            cpu.Push(buffer);
+            s.Sleep(cpu, not_empty);
+          }
+          const std::int64_t count = cpu.Read(buffer, 0);
+          const std::int64_t item = cpu.Read(buffer, 1);
+          for (std::int64_t k = 1; k < count; ++k) {
+            cpu.Write(buffer, static_cast<std::size_t>(k), cpu.Read(buffer, static_cast<std::size_t>(k + 1)));
+          }
+          cpu.Write(buffer, 0, count - 1);
+          cpu.Push(buffer);
+          cpu.FetchAdd(consumed, item);
+          cpu.FetchAdd(taken, 1);
+          s.Wakeup(cpu, not_full);
+          s.Unlock(cpu, lock);
+        }
+      });
+    }
+  };
+  run.checks = [&m, produced, consumed, taken, total] {
+    return std::vector<Check>{{"items consumed", m.value(taken), total},
+                              {"sum consumed", m.value(consumed), m.value(produced)}};
+  };
+  return run;
+}
+
+// -------------------------------------------------------------- fork-lock
+
+// x and y must be equal whenever fork.lock is free: checked at every unlock
+// of it, from the log (x and y are replayed from their fetch-and-adds).
+class EqualWhenFree final : public machine::Monitor {
+ public:
+  EqualWhenFree(ObjectId sched, int lock, ObjectId x, ObjectId y)
+      : sched_(sched), lock_(lock), x_(x), y_(y) {}
+  bool Observe(const Event& e) override {
+    if (e.kind == machine::kinds::kFaa) {
+      if (e.object == x_) x_value_ += e.arg0;
+      if (e.object == y_) y_value_ += e.arg0;
+      return true;
+    }
+    if (e.object == sched_ && e.kind == kinds::kRetUnlock && unlocking_[e.cpu.value()]) {
+      unlocking_[e.cpu.value()] = false;
+      return x_value_ == y_value_;
+    }
+    if (e.object == sched_ && e.kind == kinds::kCallUnlock && e.arg0 == lock_) {
+      unlocking_[e.cpu.value()] = true;
+    }
+    return true;
+  }
+  std::string Describe() const override {
+    return fmt::format("fork.lock invariant x == y: x = {}, y = {}", x_value_, y_value_);
+  }
+
+ private:
+  ObjectId sched_;
+  int lock_;
+  ObjectId x_, y_;
+  std::int64_t x_value_ = 0, y_value_ = 0;
+  std::array<bool, machine::kMaxCpus> unlocking_{};
+};
+
+ClientRun ForkLock(CSched& s, const ClientParams& p) {
+  Machine& m = s.machine();
+  const SchedLock lock = s.NewLock("fork.lock");
+  const Word x = m.NewWord("x"), y = m.NewWord("y");
+  std::vector<Cv> done_cv;
+  std::vector<Word> done;
+  for (int c = 0; c < m.cpus(); ++c) {
+    done_cv.push_back(s.NewCv(fmt::format("done{}", c), lock));
+    done.push_back(m.NewWord(fmt::format("done{}", c)));
+  }
+  const Word seen_equal = m.NewWord("parents.saw.equal");
+  m.AddGlobalMonitor(std::make_unique<EqualWhenFree>(s.object(), lock.index, x.id, y.id));
+  const std::int64_t n = p.iterations;
+  ClientRun run;
+  run.init = [=](CSched& s, Cpu& cpu) {
+    const std::size_t c = cpu.id().index();
+    s.Spawn(cpu, [=](CSched& s, Cpu& cpu) {
+      s.Spawn(cpu, [=](CSched& s, Cpu& cpu) {
+        for (std::int64_t i = 0; i < n; ++i) {
+          s.Lock(cpu, lock);
+          cpu.FetchAdd(x, 1);
+          cpu.FetchAdd(y, 1);
+          s.Unlock(cpu, lock);
+          s.Yield(cpu);
+        }
+        s.Lock(cpu, lock);
+        cpu.Store(done[c], 1);
+        s.Wakeup(cpu, done_cv[c]);
+        s.Unlock(cpu, lock);
+      });
+      s.Lock(cpu, lock);
+      while (cpu.Load(done[c]) == 0) s.Sleep(cpu, done_cv[c]);
+      if (cpu.Load(x) == cpu.Load(y)) cpu.FetchAdd(seen_equal, 1);
+      s.Unlock(cpu, lock);
+    });
+  };
+  run.checks = [&m, x, y, seen_equal, n] {
+    return std::vector<Check>{{"x", m.value(x), m.cpus() * n},
+                              {"y", m.value(y), m.cpus() * n},
+                              {"parents that saw x == y", m.value(seen_equal), m.cpus()}};
+  };
+  return run;
+}
+
+// -------------------------------------------------------------- philosophers
+
+ClientRun PhilosophersWith(CSched& s, const ClientParams& p, bool left_first) {
+  Machine& m = s.machine();
+  std::vector<SchedLock> forks;
+  for (int c = 0; c < m.cpus(); ++c) forks.push_back(s.NewLock(fmt::format("fork{}", c)));
+  const Word meals = m.NewWord("meals");
+  const std::int64_t n = p.iterations;
+  ClientRun run;
+  run.init = [=](CSched& s, Cpu& cpu) {
+    const int c = cpu.id().value();
+    const int left = c, right = (c + 1) % s.cpus();
+    const int first = left_first ? left : std::min(left, right);
+    const int second = left_first ? right : std::max(left, right);
+    s.Spawn(cpu, [=](CSched& s, Cpu& cpu) {
+      for (std::int64_t i = 0; i < n; ++i) {
+        s.Lock(cpu, forks[static_cast<std::size_t>(first)]);
+        s.Lock(cpu, forks[static_cast<std::size_t>(second)]);
+        cpu.FetchAdd(meals, 1);
+        s.Unlock(cpu, forks[static_cast<std::size_t>(second)]);
+        s.Unlock(cpu, forks[static_cast<std::size_t>(first)]);
+        s.Yield(cpu);
+      }
+    });
+  };
+  run.checks = [&m, meals, n] {
+    return std::vector<Check>{{"meals", m.value(meals), m.cpus() * n}};
+  };
+  return run;
+}
+
+ClientRun Philosophers(CSched& s, const ClientParams& p) { return PhilosophersWith(s, p, false); }
+ClientRun PhilosophersWrongOrder(CSched& s, const ClientParams& p) {
+  return PhilosophersWith(s, p, true);
+}
+
+constexpr ThreadWorkload kWorkloads[] = {
+    {"thread-counter", "T threads per cpu increment a counter under a lock, yielding", 1, false,
+     ThreadCounter},
+    {"producer-consumer", "bounded buffer, two cvs; producers on even cpus, consumers on odd", 2,
+     false, ProducerConsumer},
+    {"ping-pong", "two threads on cpus 0 and 1 wake each other up N times", 2, false, PingPong},
+    {"fork-lock", "per cpu a parent spawns a child that updates x and y under a lock", 1, false,
+     ForkLock},
+    {"philosophers", "one philosopher per cpu, forks taken in order", 2, false, Philosophers},
+    {"philosophers-wrong-order", "known-bad: every philosopher takes its left fork first", 2, true,
+     PhilosophersWrongOrder},
+    {"lost-wakeup", "known-bad: ping-pong whose waiter sleeps without re-checking under the lock",
+     2, true, LostWakeup},
+};
+
+}  // namespace
+
+std::span<const ThreadWorkload> ThreadWorkloads() { return kWorkloads; }
+
+const ThreadWorkload* FindThreadWorkload(std::string_view name) {
+  for (const ThreadWorkload& w : kWorkloads) {
+    if (w.name == name) return &w;
+  }
+  return nullptr;
+}
+
+std::string ThreadWorkloadNames() {
+  std::string out;
+  for (const ThreadWorkload& w : kWorkloads) out += fmt::format("{}{}", out.empty() ? "" : ", ", w.name);
+  return out;
+}
+
+}  // namespace strata::sched

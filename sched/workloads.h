@@ -1,0 +1,68 @@
+// Thread workloads: clients of the scheduler (CSched) that `strata boot` runs
+// and that `strata check --layer sched` uses as the client of the sched pair.
+// They live here, not in boot/, because the sched pair (a sched/ piece)
+// needs them and dependencies run one way.
+//
+// Each sets up its shared objects on a scheduler, spawns its threads from
+// every CPU's init, and after a run that finished checks its own end state:
+//   thread-counter      T threads per CPU increment a counter under a lock
+//   producer-consumer   a bounded buffer with two cvs; producers on even
+//                       CPUs, consumers on odd ones
+//   ping-pong           two threads on CPUs 0 and 1 wake each other N times
+//   fork-lock           per CPU a parent spawns a child that updates two
+//                       words under a lock (equal whenever the lock is free,
+//                       checked at every unlock) and signals when done
+//   philosophers        one philosopher per CPU, forks taken in order
+// and the known-bad ones, each ending in its own report:
+//   philosophers-wrong-order  every philosopher takes its left fork first:
+//                             a deadlock naming who waits for what
+//   lost-wakeup               ping-pong whose waiter checks the turn, drops
+//                             the lock and sleeps later: the wakeup is lost
+#ifndef STRATA_SCHED_WORKLOADS_H_
+#define STRATA_SCHED_WORKLOADS_H_
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "machine/machine.h"
+#include "sched/csched.h"
+
+namespace strata::sched {
+
+// One expected final value.
+struct Check {
+  std::string what;
+  std::int64_t actual = 0;
+  std::int64_t expected = 0;
+  bool ok() const { return actual == expected; }
+};
+
+struct ClientParams {
+  std::int64_t iterations = 10;
+  int threads = 2;  // threads per CPU, for workloads that take it
+};
+
+struct ClientRun {
+  std::function<void(CSched&, Cpu&)> init;  // each CPU's init: spawns its threads
+  std::function<std::vector<Check>()> checks;
+};
+
+struct ThreadWorkload {
+  std::string_view name;
+  std::string_view summary;
+  int min_cpus;
+  bool known_bad;
+  ClientRun (*make)(CSched& sched, const ClientParams& params);
+};
+
+std::span<const ThreadWorkload> ThreadWorkloads();
+const ThreadWorkload* FindThreadWorkload(std::string_view name);
+std::string ThreadWorkloadNames();
+
+}  // namespace strata::sched
+
+#endif  // STRATA_SCHED_WORKLOADS_H_
