@@ -1,6 +1,7 @@
 #include "layers/refinement.h"
 
 #include <array>
+#include <limits>
 #include <utility>
 
 #include <fmt/format.h>
@@ -201,7 +202,13 @@ std::optional<Verdict> BackTranslate(const LayerPair& pair, const machine::Machi
   for (const Event& u : x.mapped) {
     if (!u.marker) choices.push_back(u.cpu);
   }
-  Machine spec(options);
+  // The mapped schedule drops the module's internal steps, and a CPU that
+  // waited blocked in the module (its turn in a ticket line) may be enabled
+  // all along in the spec: fairness was the module run's to keep, so the
+  // spec run does not judge it again.
+  machine::MachineOptions spec_options = options;
+  spec_options.fairness = std::numeric_limits<std::uint64_t>::max() / 4;
+  Machine spec(spec_options);
   SideRun side = pair.SetUp(spec, Side::kSpec);
   auto oracle = machine::MakeOracle({.kind = machine::OracleKind::kReplay,
                                      .cpus = spec.cpus(),

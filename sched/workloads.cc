@@ -86,7 +86,7 @@ ClientRun LostWakeup(CSched& s, const ClientParams& p) { return PingPongWith(s, 
 
 // -------------------------------------------------------------- producer-consumer
 
-constexpr std::int64_t kBufferSlots = 4;
+constexpr std::int64_t kBufferSlots = 1;
 
 ClientRun ProducerConsumer(CSched& s, const ClientParams& p) {
   Machine& m = s.machine();
@@ -98,15 +98,17 @@ ClientRun ProducerConsumer(CSched& s, const ClientParams& p) {
   const Word consumed = m.NewWord("consumed.sum");
   const Word taken = m.NewWord("consumed.count");
   const std::int64_t n = p.iterations;
-  const int producers = (m.cpus() + 1) / 2, consumers = m.cpus() / 2;
+  const int threads = p.threads;
+  const int producers = (m.cpus() + 1) / 2 * threads, consumers = m.cpus() / 2 * threads;
   const std::int64_t total = producers * n;
   ClientRun run;
   run.init = [=](CSched& s, Cpu& cpu) {
     const int c = cpu.id().value();
+    for (int t = 0; t < threads; ++t) {
     if (c % 2 == 0) {
       s.Spawn(cpu, [=](CSched& s, Cpu& cpu) {
         for (std::int64_t i = 0; i < n; ++i) {
-          const std::int64_t item = 1000 * (c + 1) + i;
+          const std::int64_t item = 1'000'000 * (c + 1) + 1000 * t + i;
           s.Lock(cpu, lock);
           for (;;) {
             cpu.Pull(buffer);
@@ -126,7 +128,7 @@ ClientRun ProducerConsumer(CSched& s, const ClientParams& p) {
     } else {
       // Consumer j takes its share of the items: total / consumers, the
       // first total % consumers one more.
-      const int j = c / 2;
+      const int j = c / 2 * threads + t;
       const std::int64_t share = total / consumers + (j < total % consumers ? 1 : 0);
       s.Spawn(cpu, [=](CSched& s, Cpu& cpu) {
         for (std::int64_t i = 0; i < share; ++i) {
@@ -150,6 +152,7 @@ ClientRun ProducerConsumer(CSched& s, const ClientParams& p) {
           s.Unlock(cpu, lock);
         }
       });
+    }
     }
   };
   run.checks = [&m, produced, consumed, taken, total] {
@@ -277,7 +280,7 @@ ClientRun PhilosophersWrongOrder(CSched& s, const ClientParams& p) {
 constexpr ThreadWorkload kWorkloads[] = {
     {"thread-counter", "T threads per cpu increment a counter under a lock, yielding", 1, false,
      ThreadCounter},
-    {"producer-consumer", "bounded buffer, two cvs; producers on even cpus, consumers on odd", 2,
+    {"producer-consumer", "bounded buffer, two cvs; T producers per even cpu, T consumers per odd", 2,
      false, ProducerConsumer},
     {"ping-pong", "two threads on cpus 0 and 1 wake each other up N times", 2, false, PingPong},
     {"fork-lock", "per cpu a parent spawns a child that updates x and y under a lock", 1, false,

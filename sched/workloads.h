@@ -6,8 +6,8 @@
 // Each sets up its shared objects on a scheduler, spawns its threads from
 // every CPU's init, and after a run that finished checks its own end state:
 //   thread-counter      T threads per CPU increment a counter under a lock
-//   producer-consumer   a bounded buffer with two cvs; producers on even
-//                       CPUs, consumers on odd ones
+//   producer-consumer   a bounded buffer (1 slot) with two cvs; T
+//                       producers per even CPU, T consumers per odd one
 //   ping-pong           two threads on CPUs 0 and 1 wake each other N times
 //   fork-lock           per CPU a parent spawns a child that updates two
 //                       words under a lock (equal whenever the lock is free,

@@ -23,7 +23,11 @@ TEST_CASE("strata boot with no config boots the default system and prints the su
   CHECK(c.exit_code == 0);
   CHECK(c.out.find("strata boot configs/default.toml") != std::string::npos);
   CHECK(c.out.find("outcome    ok") != std::string::npos);
-  CHECK(c.out.find("counter = 400 (expected 400) ok") != std::string::npos);
+  CHECK(c.out.find("workload   producer-consumer x50, 2 threads/cpu") != std::string::npos);
+  CHECK(c.out.find("items consumed = 200 (expected 200) ok") != std::string::npos);
+  CHECK(std::regex_search(c.out, std::regex("cpu0 +threads 2  switches [1-9][0-9]*  yields 0  "
+                                            "sleeps [0-9]+  wakeups local [0-9]+ remote [1-9]")));
+  CHECK(c.out.find("threads DEAD: 0 1 2 3 4 5 6 7") != std::string::npos);
   CHECK(c.out.find("per kind") != std::string::npos);
   CHECK(c.out.find("seed 1  log hash ") != std::string::npos);
   CHECK(c.out.find("M events/s") != std::string::npos);

@@ -20,6 +20,15 @@ using machine::Outcome;
 const std::map<std::string, Outcome>& Expected() {
   static const std::map<std::string, Outcome> kExpected = {
       {"configs/default.toml", Outcome::kOk},
+      {"configs/counter.toml", Outcome::kOk},
+      {"configs/threads/thread-counter.toml", Outcome::kOk},
+      {"configs/threads/ping-pong.toml", Outcome::kOk},
+      {"configs/threads/fork-lock.toml", Outcome::kOk},
+      {"configs/threads/philosophers.toml", Outcome::kOk},
+      {"configs/threads/producer-consumer-spec.toml", Outcome::kOk},
+      {"configs/threads/many-threads.toml", Outcome::kOk},
+      {"configs/bad/philosophers-wrong-order.toml", Outcome::kDeadlock},
+      {"configs/bad/lost-wakeup.toml", Outcome::kDeadlock},
       {"configs/pct.toml", Outcome::kOk},
       {"configs/many-cpus.toml", Outcome::kOk},
       {"configs/bad/lost-update.toml", Outcome::kWrongResult},
