@@ -1,1 +1,277 @@
-// tests come next
+#include <doctest/doctest.h>
+
+#include <memory>
+#include <set>
+#include <stdexcept>
+#include <string>
+
+#include "layers/explorer.h"
+#include "layers/refinement.h"
+#include "machine/machine.h"
+#include "sched/csched.h"
+#include "sched/workloads.h"
+
+namespace strata::sched {
+namespace {
+
+using machine::Outcome;
+
+struct Ran {
+  std::unique_ptr<Machine> machine;
+  std::shared_ptr<CSched> sched;
+  machine::RunReport report;
+  std::vector<Check> checks;
+};
+
+// Runs thread workload `name` on scheduler `impl` under a seeded random
+// oracle (or round-robin with seed 0).
+Ran RunWorkload(std::string_view name, std::string impl, int cpus, std::uint64_t seed,
+                std::int64_t iterations = 5, int threads = 2, std::string lock = "ticket") {
+  Ran r;
+  r.machine = std::make_unique<Machine>(machine::MachineOptions{.cpus = cpus});
+  SchedOptions o;
+  o.impl = std::move(impl);
+  o.lock = std::move(lock);
+  r.sched = MakeSched(*r.machine, o);
+  const ThreadWorkload* w = FindThreadWorkload(name);
+  REQUIRE(w != nullptr);
+  ClientRun client = w->make(*r.sched, {.iterations = iterations, .threads = threads});
+  auto oracle = machine::MakeOracle(
+      {.kind = seed == 0 ? machine::OracleKind::kRoundRobin : machine::OracleKind::kRandom,
+       .seed = seed,
+       .cpus = cpus});
+  auto report = r.machine->Run(CSched::Boot(r.sched, client.init), *oracle);
+  REQUIRE(report.ok());
+  r.report = *report;
+  if (r.report.ok()) r.checks = client.checks();
+  return r;
+}
+
+TEST_CASE("every healthy thread workload passes its checks on the module and on the spec") {
+  for (const ThreadWorkload& w : ThreadWorkloads()) {
+    if (w.known_bad) continue;
+    for (std::string impl : {"module", "spec"}) {
+      for (int cpus : {2, 3, 4}) {
+        for (std::uint64_t seed : {0, 1, 2, 3}) {
+          CAPTURE(w.name);
+          CAPTURE(impl);
+          CAPTURE(cpus);
+          CAPTURE(seed);
+          Ran r = RunWorkload(w.name, impl, cpus, seed);
+          CHECK(r.report.outcome == Outcome::kOk);
+          CHECK_FALSE(r.checks.empty());
+          for (const Check& c : r.checks) {
+            CAPTURE(c.what);
+            CHECK(c.actual == c.expected);
+          }
+          for (int t = 0; t < r.sched->threads(); ++t) {
+            CHECK(r.sched->state(machine::ThreadId(t)) == ThreadState::kDead);
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("the same seed gives the same log, another seed another interleaving") {
+  std::set<std::uint64_t> hashes;
+  for (std::uint64_t seed = 1; seed <= 8; ++seed) {
+    CAPTURE(seed);
+    Ran a = RunWorkload("producer-consumer", "module", 4, seed);
+    Ran b = RunWorkload("producer-consumer", "module", 4, seed);
+    CHECK(a.machine->log().hash() == b.machine->log().hash());
+    hashes.insert(a.machine->log().hash());
+  }
+  CHECK(hashes.size() >= 6);
+}
+
+TEST_CASE("ping-pong wakes threads across CPUs and counts the switches") {
+  Ran r = RunWorkload("ping-pong", "module", 2, 1, 10);
+  REQUIRE(r.report.outcome == Outcome::kOk);
+  const CpuStats& a = r.sched->stats(CpuId(0));
+  const CpuStats& b = r.sched->stats(CpuId(1));
+  CHECK(a.threads == 1);
+  CHECK(b.threads == 1);
+  // Every round wakes the other CPU's thread (a wakeup with no sleeper
+  // returns none and is not counted).
+  CHECK(a.remote_wakeups + b.remote_wakeups >= 1);
+  CHECK(a.local_wakeups + b.local_wakeups == 0);
+  CHECK(a.sleeps + b.sleeps >= 1);
+  CHECK(a.switches >= 1 + a.sleeps);
+}
+
+TEST_CASE("wrong-order philosophers deadlock and the report names who holds and waits") {
+  Ran r = RunWorkload("philosophers-wrong-order", "module", 4, 1, 10);
+  REQUIRE(r.report.outcome == Outcome::kDeadlock);
+  const std::string waits = r.sched->DescribeWaits();
+  CHECK(waits ==
+        "thread 0 (cpu 0) holds fork0 and waits for lock fork1 (held by thread 1); "
+        "thread 1 (cpu 1) holds fork1 and waits for lock fork2 (held by thread 2); "
+        "thread 2 (cpu 2) holds fork2 and waits for lock fork3 (held by thread 3); "
+        "thread 3 (cpu 3) holds fork3 and waits for lock fork0 (held by thread 0)");
+}
+
+TEST_CASE("a lost wakeup leaves both threads asleep: a deadlock") {
+  Ran r = RunWorkload("lost-wakeup", "module", 2, 1, 20);
+  REQUIRE(r.report.outcome == Outcome::kDeadlock);
+  const std::string waits = r.sched->DescribeWaits();
+  CHECK(waits.find("sleeps on cv") != std::string::npos);
+}
+
+TEST_CASE("an exception in a thread is a report naming the thread") {
+  Machine m(machine::MachineOptions{.cpus = 2});
+  std::shared_ptr<CSched> s = MakeSched(m, {});
+  auto oracle = machine::MakeOracle({.kind = machine::OracleKind::kRoundRobin, .cpus = 2});
+  auto report = m.Run(CSched::Boot(s,
+                                   [](CSched& s, Cpu& cpu) {
+                                     s.Spawn(cpu, [](CSched& s, Cpu& cpu) {
+                                       s.Yield(cpu);
+                                       if (cpu.id().value() == 1) throw std::runtime_error("boom");
+                                     });
+                                   }),
+                      *oracle);
+  REQUIRE(report.ok());
+  CHECK(report->outcome == Outcome::kException);
+  CHECK(report->message == "thread 1 on cpu 1 threw: boom");
+}
+
+// ------------------------------------------------------------ the spec's replay
+
+struct ReplayFixture {
+  ObjectId sched{0};
+  SchedReplay replay{.sched = sched, .cpus = 2, .max_threads = 4, .locks = 1, .cv_locks = {0}};
+  SchedState s = replay.Init();
+  std::string why;
+
+  bool Step(int cpu, int thread, EventKind kind, std::int64_t arg0 = 0) {
+    Event e{.cpu = CpuId(cpu), .thread = machine::ThreadId(thread), .object = sched, .kind = kind,
+            .arg0 = arg0};
+    return replay.Step(s, e, &why);
+  }
+};
+
+TEST_CASE("a woken thread on another CPU goes to that CPU's pending queue") {
+  ReplayFixture f;
+  REQUIRE(f.Step(0, -1, kinds::kSpawn));  // thread 0 on cpu 0
+  REQUIRE(f.Step(1, -1, kinds::kSpawn));  // thread 1 on cpu 1
+  REQUIRE(f.Step(0, -1, kinds::kIdle));
+  REQUIRE(f.Step(1, -1, kinds::kIdle));
+  CHECK(f.s.current[0] == machine::ThreadId(0));
+  CHECK(f.s.current[1] == machine::ThreadId(1));
+  REQUIRE(f.Step(0, 0, kinds::kLock, 0));
+  REQUIRE(f.Step(0, 0, kinds::kSleep, 0));  // releases lock 0, cpu 0 goes idle
+  CHECK_FALSE(f.s.holders[0].valid());
+  CHECK_FALSE(f.s.current[0].valid());
+  REQUIRE(f.Step(1, 1, kinds::kLock, 0));
+  REQUIRE(f.Step(1, 1, kinds::kWake, 0));
+  CHECK(f.s.returns[1] == 0);
+  CHECK(f.s.pending[0] == std::deque<machine::ThreadId>{machine::ThreadId(0)});
+  CHECK(f.s.ready[1].empty());
+  REQUIRE(f.Step(0, -1, kinds::kIdle));  // cpu 0 drains its pending queue
+  CHECK(f.s.current[0] == machine::ThreadId(0));
+  CHECK(f.s.returns[0] == 0);
+}
+
+TEST_CASE("a local wakeup goes to the waker's ready queue and runs at its next yield") {
+  ReplayFixture f;
+  REQUIRE(f.Step(0, -1, kinds::kSpawn));
+  REQUIRE(f.Step(0, -1, kinds::kSpawn));
+  REQUIRE(f.Step(0, -1, kinds::kIdle));  // runs thread 0; thread 1 ready
+  REQUIRE(f.Step(0, 0, kinds::kLock, 0));
+  REQUIRE(f.Step(0, 0, kinds::kSleep, 0));  // thread 1 runs
+  CHECK(f.s.current[0] == machine::ThreadId(1));
+  REQUIRE(f.Step(0, 1, kinds::kLock, 0));
+  REQUIRE(f.Step(0, 1, kinds::kWake, 0));
+  CHECK(f.s.ready[0] == std::deque<machine::ThreadId>{machine::ThreadId(0)});
+  REQUIRE(f.Step(0, 1, kinds::kUnlock, 0));
+  REQUIRE(f.Step(0, 1, kinds::kYield));
+  CHECK(f.s.current[0] == machine::ThreadId(0));
+  CHECK(f.s.ready[0] == std::deque<machine::ThreadId>{machine::ThreadId(1)});
+}
+
+TEST_CASE("the spec's replay rejects impossible scheduler logs") {
+  SUBCASE("a step by a thread its CPU does not run") {
+    ReplayFixture f;
+    REQUIRE(f.Step(0, -1, kinds::kSpawn));
+    CHECK_FALSE(f.Step(0, 0, kinds::kYield));
+    CHECK(f.why == "cpu 0 does not run thread 0");
+  }
+  SUBCASE("sleep without holding the cv's lock") {
+    ReplayFixture f;
+    REQUIRE(f.Step(0, -1, kinds::kSpawn));
+    REQUIRE(f.Step(0, -1, kinds::kIdle));
+    CHECK_FALSE(f.Step(0, 0, kinds::kSleep, 0));
+    CHECK(f.why == "thread 0 uses cv 0 without holding its lock");
+  }
+  SUBCASE("an unlock by a thread that does not hold the lock") {
+    ReplayFixture f;
+    REQUIRE(f.Step(0, -1, kinds::kSpawn));
+    REQUIRE(f.Step(0, -1, kinds::kIdle));
+    CHECK_FALSE(f.Step(0, 0, kinds::kUnlock, 0));
+  }
+  SUBCASE("idle with nothing to run") {
+    ReplayFixture f;
+    CHECK_FALSE(f.Step(1, -1, kinds::kIdle));
+    CHECK(f.why == "idle with nothing to run");
+  }
+  SUBCASE("a full TCB pool") {
+    ReplayFixture f;
+    for (int i = 0; i < 4; ++i) REQUIRE(f.Step(0, -1, kinds::kSpawn));
+    CHECK_FALSE(f.Step(0, -1, kinds::kSpawn));
+    CHECK(f.why == "the TCB pool is full");
+  }
+  SUBCASE("an exit while holding a lock") {
+    ReplayFixture f;
+    REQUIRE(f.Step(0, -1, kinds::kSpawn));
+    REQUIRE(f.Step(0, -1, kinds::kIdle));
+    REQUIRE(f.Step(0, 0, kinds::kLock, 0));
+    CHECK_FALSE(f.Step(0, 0, kinds::kExit));
+  }
+}
+
+// ------------------------------------------------------------ the sched pair
+
+layers::Verdict CheckPair(std::string impl, std::string client, layers::Strategy strategy,
+                          std::uint64_t runs) {
+  SchedPairOptions o;
+  o.sched.impl = std::move(impl);
+  o.client = std::move(client);
+  o.iterations = 2;
+  auto pair = MakeSchedPair(o);
+  layers::ExploreResult r =
+      layers::Explore(*pair, machine::MachineOptions{.cpus = 2},
+                      {.strategy = strategy, .seed = 1, .runs = runs, .shrink = false});
+  return r.failure ? r.failure->verdict : layers::Verdict{};
+}
+
+TEST_CASE("the scheduler module refines its spec under every strategy") {
+  for (auto strategy : {layers::Strategy::kRandom, layers::Strategy::kPct, layers::Strategy::kDfs}) {
+    for (std::string client : {"ping-pong", "thread-counter", "fork-lock", "producer-consumer"}) {
+      CAPTURE(layers::StrategyName(strategy));
+      CAPTURE(client);
+      layers::Verdict v = CheckPair("module", client, strategy, 150);
+      CHECK(v.name() == "refines");
+    }
+  }
+}
+
+TEST_CASE("known-bad scheduler modules and clients are caught with their exact verdicts") {
+  struct Case {
+    std::string impl, client, verdict;
+  };
+  const Case cases[] = {
+      {"module-yield-drops", "thread-counter", "impossible-upper-log"},
+      {"module-wrong-cpu", "ping-pong", "impossible-upper-log"},
+      {"module-reuse-tid", "ping-pong", "impossible-upper-log"},
+      {"module-lose-sleeper", "ping-pong", "deadlock"},
+      {"module", "lost-wakeup", "deadlock"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.impl);
+    CAPTURE(c.client);
+    CHECK(CheckPair(c.impl, c.client, layers::Strategy::kRandom, 500).name() == c.verdict);
+  }
+}
+
+}  // namespace
+}  // namespace strata::sched
