@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <utility>
 
 #include <fmt/format.h>
@@ -309,8 +310,15 @@ Execution ReplaySchedule(const LayerPair& pair, const machine::MachineOptions& o
 
 ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
                       const ExploreOptions& explore) {
-  machine::StackPool stacks(options.stack_bytes);
-  options.stacks = &stacks;
+  // Many machines run in a row: their stack-overflow handler is checked
+  // once, here, not once per run.
+  machine::OverflowHandlerScope overflow_handler;
+  // The caller's pool if it fits (stacks are then reused across calls too),
+  // else one for this call.
+  std::optional<machine::StackPool> own_stacks;
+  if (options.stacks == nullptr || options.stacks->stack_bytes() != options.stack_bytes) {
+    options.stacks = &own_stacks.emplace(options.stack_bytes);
+  }
   ExploreResult result;
   const auto start = Clock::now();
   Progress progress(explore.progress);
@@ -374,7 +382,8 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
     }
   }
   if (result.failure) {
-    // The failing run's stacks belong to this call's pool; keep a copy of it
+    // The failing run's stacks belong to a pool that may not outlive the
+    // result (this call's, or the caller's); keep a copy of it
     // that owns its own (the run is deterministic, so it is the same run).
     machine::MachineOptions own = options;
     own.stacks = nullptr;

@@ -1,7 +1,9 @@
 #include "layers/refinement.h"
 
+#include <algorithm>
 #include <array>
 #include <limits>
+#include <span>
 #include <utility>
 
 #include <fmt/format.h>
@@ -199,6 +201,7 @@ class Walk {
 std::optional<Verdict> BackTranslate(const LayerPair& pair, const machine::MachineOptions& options,
                                      const Execution& x) {
   std::vector<CpuId> choices;
+  choices.reserve(x.mapped.size());
   for (const Event& u : x.mapped) {
     if (!u.marker) choices.push_back(u.cpu);
   }
@@ -222,31 +225,72 @@ std::optional<Verdict> BackTranslate(const LayerPair& pair, const machine::Machi
   const machine::Log& spec_log = spec.log();
 
   // Per CPU, the spec must produce the same events, markers and return
-  // values included, as far as the mapped log goes.
+  // values included, as far as the mapped log goes. The first difference of
+  // the lowest CPU is reported. This runs once per checked execution, so it
+  // compares in place (one allocation, no per-CPU copies of the events).
   const auto cpus = static_cast<std::size_t>(spec.cpus());
-  std::vector<std::vector<Seen>> wants(cpus), gots(cpus);
-  for (const Event& u : x.mapped) wants[u.cpu.index()].push_back(SeenOf(u, lower_names));
-  for (const Event& e : spec_log.events()) gots[e.cpu.index()].push_back(SeenOf(e, spec_log));
-  for (std::size_t c = 0; c < cpus; ++c) {
-    const std::vector<Seen>& want = wants[c];
-    const std::vector<Seen>& got = gots[c];
-    for (std::size_t k = 0; k < want.size(); ++k) {
-      if (k < got.size() && got[k] == want[k]) continue;
-      if (k < got.size() && got[k].marker && want[k].marker && got[k].kind == want[k].kind &&
-          got[k].object == want[k].object && FindReturn(pair.primitives(), got[k].kind)) {
-        return Verdict{.kind = VerdictKind::kReturnMismatch,
-                       .message = fmt::format("cpu {}'s `{}` on `{}` returned {}, the spec returns {}",
-                                              c, FindReturn(pair.primitives(), got[k].kind)->name,
-                                              got[k].object, want[k].result, got[k].result)};
-      }
-      if (!report.ok()) {
-        return violation(fmt::format("the spec cannot follow the mapped log: {}",
-                                     std::string(report.status().message())));
-      }
-      return violation(fmt::format("cpu {}'s event {} differs: module `{}`, spec `{}`", c, k,
-                                   Render(want[k]),
-                                   k < got.size() ? Render(got[k]) : std::string("nothing")));
+  const std::span<const Event> spec_events = spec_log.events();
+  constexpr std::size_t kNone = std::numeric_limits<std::size_t>::max();
+  // [first, first + cpus]: where each CPU's spec events start in `order`;
+  // [next, next + cpus): how many of its mapped events were compared;
+  // [bad, bad + cpus): the position in x.mapped of its first difference.
+  // [same_as, same_as + lower objects): a spec object found to have the
+  // lower object's name (+1; 0 if none yet), so names are compared once.
+  const std::size_t lower_objects = lower_names.object_count();
+  std::vector<std::size_t> scratch(3 * cpus + 1 + lower_objects + spec_events.size());
+  std::size_t* const first = scratch.data();
+  std::size_t* const next = first + cpus + 1;
+  std::size_t* const bad = next + cpus;
+  std::size_t* const same_as = bad + cpus;
+  std::size_t* const order = same_as + lower_objects;
+  for (const Event& e : spec_events) ++first[e.cpu.index() + 1];
+  for (std::size_t c = 0; c < cpus; ++c) first[c + 1] += first[c];
+  for (std::size_t i = 0; i < spec_events.size(); ++i) {
+    order[first[spec_events[i].cpu.index()] + next[spec_events[i].cpu.index()]++] = i;
+  }
+  std::fill(next, next + cpus, 0);
+  std::fill(bad, bad + cpus, kNone);
+  // Field by field, cheapest first: the same as SeenOf(want) == SeenOf(got).
+  auto same_object = [&](machine::ObjectId want, machine::ObjectId got) {
+    if (want.valid() && got.valid() && same_as[want.index()] == got.index() + 1) return true;
+    const bool same = (want.valid() ? lower_names.object_name(want) : std::string_view()) ==
+                      (got.valid() ? spec_log.object_name(got) : std::string_view());
+    if (same && want.valid() && got.valid()) same_as[want.index()] = got.index() + 1;
+    return same;
+  };
+  auto same = [&](const Event& want, const Event& got) {
+    return want.cpu == got.cpu && want.thread == got.thread && want.marker == got.marker &&
+           want.arg0 == got.arg0 && want.arg1 == got.arg1 && want.result == got.result &&
+           want.kind == got.kind && same_object(want.object, got.object);
+  };
+  for (std::size_t i = 0; i < x.mapped.size(); ++i) {
+    const std::size_t c = x.mapped[i].cpu.index();
+    if (bad[c] != kNone) continue;
+    const std::size_t k = next[c]++;
+    if (first[c] + k < first[c + 1] && same(x.mapped[i], spec_events[order[first[c] + k]])) {
+      continue;
     }
+    bad[c] = i;
+  }
+  for (std::size_t c = 0; c < cpus; ++c) {
+    if (bad[c] == kNone) continue;
+    const std::size_t k = next[c] - 1;  // the difference is at this CPU's k-th event
+    const Seen want = SeenOf(x.mapped[bad[c]], lower_names);
+    const bool has_got = first[c] + k < first[c + 1];
+    const Seen got = has_got ? SeenOf(spec_events[order[first[c] + k]], spec_log) : Seen{};
+    if (has_got && got.marker && want.marker && got.kind == want.kind &&
+        got.object == want.object && FindReturn(pair.primitives(), got.kind)) {
+      return Verdict{.kind = VerdictKind::kReturnMismatch,
+                     .message = fmt::format("cpu {}'s `{}` on `{}` returned {}, the spec returns {}",
+                                            c, FindReturn(pair.primitives(), got.kind)->name,
+                                            got.object, want.result, got.result)};
+    }
+    if (!report.ok()) {
+      return violation(fmt::format("the spec cannot follow the mapped log: {}",
+                                   std::string(report.status().message())));
+    }
+    return violation(fmt::format("cpu {}'s event {} differs: module `{}`, spec `{}`", c, k,
+                                 Render(want), has_got ? Render(got) : std::string("nothing")));
   }
   if (!report.ok()) {
     return violation(
@@ -314,6 +358,8 @@ Execution CheckExecution(const LayerPair& pair, const machine::MachineOptions& o
   }
 
   STRATA_CHECK(side.abstraction != nullptr, "pair {} gave no abstraction", pair.name());
+  // Every lower event maps to at most one upper event: one allocation.
+  x.mapped.reserve(x.machine->log().size());
   Walk walk(pair, x);
   if (std::optional<Verdict> v = walk.Run(*side.abstraction)) {
     x.verdict = std::move(*v);

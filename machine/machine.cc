@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <mutex>
 #include <utility>
 
 #include <fmt/format.h>
@@ -39,9 +40,80 @@ class TrackedStack {
 // The SIGSEGV handler must find the running machine without arguments; this
 // is its only use, and it is set only while Machine::Run is on the stack.
 thread_local Machine* g_running_machine = nullptr;
+
+// The SIGSEGV handler is installed once per process and stays installed, so
+// that a run costs one system call for it (a check) instead of four (install
+// and restore a handler and an alternate stack). Faults that are not a
+// simulated stack overflow go to the handler that was installed before.
+using SegvHandler = void (*)(int, siginfo_t*, void*);
 struct sigaction g_previous_segv;
-stack_t g_previous_altstack;
-alignas(64) char g_altstack[64 * 1024];
+std::mutex g_install_mutex;
+
+// The handler runs on an alternate stack (the faulting stack has no room).
+// Alternate stacks are per thread; a thread that already has one of this
+// size or more (ASan's, doctest's) keeps it, else it gets this one, which
+// is removed and freed when the thread ends.
+constexpr std::size_t kAltStackBytes = 64 * 1024;
+class AltStack {
+ public:
+  ~AltStack() {
+    if (memory_ == nullptr) return;
+    stack_t current{};
+    if (sigaltstack(nullptr, &current) == 0 && current.ss_sp == memory_.get()) {
+      stack_t off{};
+      off.ss_flags = SS_DISABLE;
+      sigaltstack(&off, nullptr);
+    }
+  }
+  // Makes sure this thread has a usable alternate signal stack.
+  void Ensure() {
+    stack_t current{};
+    if (sigaltstack(nullptr, &current) == 0 && (current.ss_flags & SS_DISABLE) == 0 &&
+        current.ss_size >= kAltStackBytes / 2) {
+      return;
+    }
+    if (memory_ == nullptr) memory_ = std::make_unique<char[]>(kAltStackBytes);
+    stack_t ours{};
+    ours.ss_sp = memory_.get();
+    ours.ss_size = kAltStackBytes;
+    STRATA_CHECK(sigaltstack(&ours, nullptr) == 0, "sigaltstack failed");
+  }
+  // Set once this thread's alternate stack was checked while our handler
+  // was installed; cleared when the handler had to be installed again (who
+  // replaced it may have replaced the alternate stack too).
+  bool checked = false;
+
+ private:
+  std::unique_ptr<char[]> memory_;
+};
+thread_local AltStack g_altstack;
+// How many OverflowHandlerScopes live on this thread.
+thread_local int g_handler_scopes = 0;
+
+// Makes sure `handler` is the SIGSEGV handler and this thread has an
+// alternate signal stack. Someone else (a test framework that installs its
+// own handler around each test) may have replaced the handler since the last
+// run, so the handler is checked on every run.
+void PrepareForOverflow(SegvHandler handler) {
+  struct sigaction current {};
+  sigaction(SIGSEGV, nullptr, &current);
+  const bool ours = (current.sa_flags & SA_SIGINFO) != 0 && current.sa_sigaction == handler;
+  if (ours && g_altstack.checked) return;
+  g_altstack.Ensure();
+  g_altstack.checked = true;
+  if (ours) return;
+  std::lock_guard<std::mutex> lock(g_install_mutex);
+  struct sigaction action {};
+  action.sa_sigaction = handler;
+  action.sa_flags = SA_SIGINFO | SA_ONSTACK;
+  sigemptyset(&action.sa_mask);
+  struct sigaction previous {};
+  sigaction(SIGSEGV, &action, &previous);
+  // Another thread may have installed it meanwhile; never chain to ourselves.
+  if (!((previous.sa_flags & SA_SIGINFO) != 0 && previous.sa_sigaction == handler)) {
+    g_previous_segv = previous;
+  }
+}
 
 }  // namespace
 
@@ -351,6 +423,9 @@ Machine::Machine(MachineOptions options)
     own_stacks_ = std::make_unique<StackPool>(options_.stack_bytes);
     stacks_ = own_stacks_.get();
   }
+  // Sized once: a checker makes two machines per execution.
+  cpus_.reserve(static_cast<std::size_t>(options_.cpus));
+  runnable_.reserve(static_cast<std::size_t>(options_.cpus));
   for (int i = 0; i < options_.cpus; ++i) {
     cpus_.push_back(std::unique_ptr<Cpu>(new Cpu(this, CpuId(i))));
   }
@@ -463,7 +538,9 @@ CpuId Machine::DecideSlow() {
 }
 
 void Machine::GrowSchedule() {
-  schedule_.resize(std::max<std::size_t>(4096, 2 * schedule_.size()));
+  // Small at first: most runs of a checker are short, and the whole chunk
+  // is zeroed.
+  schedule_.resize(std::max<std::size_t>(256, 2 * schedule_.size()));
 }
 
 CpuId Machine::Overrule(CpuId chosen, CpuId overdue) {
@@ -499,22 +576,18 @@ absl::StatusOr<RunReport> Machine::Run(const Program& program, Oracle& oracle) {
   for (auto& cpu : cpus_) cpu->Start();
 
   // Turn a hit on a guard page into a report: the handler runs on its own
-  // stack and jumps back here.
-  struct sigaction action {};
-  action.sa_sigaction = &Machine::HandleSegv;
-  action.sa_flags = SA_SIGINFO | SA_ONSTACK;
-  sigemptyset(&action.sa_mask);
-  stack_t altstack{};
-  altstack.ss_sp = g_altstack;
-  altstack.ss_size = sizeof(g_altstack);
-  sigaltstack(&altstack, &g_previous_altstack);
-  sigaction(SIGSEGV, &action, &g_previous_segv);
+  // stack and jumps back here. A machine run from inside another's CPU
+  // hands the handler back to the outer one when it ends.
+  if (g_handler_scopes == 0) PrepareForOverflow(&Machine::HandleSegv);
+  Machine* const outer = g_running_machine;
   g_running_machine = this;
 #if defined(BOOST_USE_UCONTEXT)
   main_record_ = ctx::detail::fiber_activation_record::current();
 #endif
 
-  if (sigsetjmp(overflow_env_, 1) == 0) {
+  // No signal mask is saved (that would be a system call per run); the one
+  // change the jump leaves, SIGSEGV blocked, is undone by OnOverflow.
+  if (sigsetjmp(overflow_env_, 0) == 0) {
     // Each CPU runs its private prefix up to its first shared op, in id order.
     starting_ = true;
     for (auto& cpu : cpus_) {
@@ -531,9 +604,7 @@ absl::StatusOr<RunReport> Machine::Run(const Program& program, Oracle& oracle) {
     OnOverflow();
   }
 
-  g_running_machine = nullptr;
-  sigaction(SIGSEGV, &g_previous_segv, nullptr);
-  sigaltstack(&g_previous_altstack, nullptr);
+  g_running_machine = outer;
 
   report_.steps = step_;
   absl::Status finish = oracle.Finish(step_);
@@ -541,6 +612,13 @@ absl::StatusOr<RunReport> Machine::Run(const Program& program, Oracle& oracle) {
   if (report_.outcome != Outcome::kUnfairSchedule && !finish.ok()) return finish;
   return report_;
 }
+
+OverflowHandlerScope::OverflowHandlerScope() {
+  PrepareForOverflow(&Machine::HandleSegv);
+  ++g_handler_scopes;
+}
+
+OverflowHandlerScope::~OverflowHandlerScope() { --g_handler_scopes; }
 
 void Machine::HandleSegv(int sig, siginfo_t* info, void* context) {
   Machine* m = g_running_machine;
@@ -557,14 +635,29 @@ void Machine::HandleSegv(int sig, siginfo_t* info, void* context) {
       siglongjmp(m->overflow_env_, 1);
     }
   }
-  // Not a simulated stack overflow: let the previous handler (or the default
-  // action) deal with the fault when it recurs.
-  (void)sig;
-  (void)context;
-  sigaction(SIGSEGV, &g_previous_segv, nullptr);
+  // Not a simulated stack overflow: the previous handler deals with it, or,
+  // if there was none, the default action when the fault recurs.
+  const struct sigaction& previous = g_previous_segv;
+  if ((previous.sa_flags & SA_SIGINFO) != 0) {
+    if (previous.sa_sigaction != nullptr) {
+      previous.sa_sigaction(sig, info, context);
+      return;
+    }
+  } else if (previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN) {
+    previous.sa_handler(sig);
+    return;
+  }
+  sigaction(SIGSEGV, &previous, nullptr);
 }
 
 void Machine::OnOverflow() {
+  // The kernel blocked SIGSEGV while the handler ran and the jump out of it
+  // did not restore the mask; it was unblocked before (a synchronous fault
+  // with SIGSEGV blocked kills the process), so unblock it for the next run.
+  sigset_t segv;
+  sigemptyset(&segv);
+  sigaddset(&segv, SIGSEGV);
+  pthread_sigmask(SIG_UNBLOCK, &segv, nullptr);
   Cpu& cpu = *running_;
   running_ = nullptr;
 #if defined(BOOST_USE_UCONTEXT)

@@ -169,6 +169,22 @@ class Cpu {
   boost::context::stack_context stack_{};
 };
 
+// Machine::Run turns a simulated stack overflow into a report with a SIGSEGV
+// handler that is installed once and stays installed; as something else (a
+// test framework, around each test) may replace it, every run checks that it
+// is still there, at the cost of one system call. While a scope of this
+// class lives, runs on its thread skip that check: code that runs many
+// machines in a row (the explorer) holds one. The constructor installs the
+// handler. Precondition: nothing replaces the SIGSEGV handler or this
+// thread's alternate signal stack while the scope lives.
+class OverflowHandlerScope {
+ public:
+  OverflowHandlerScope();
+  ~OverflowHandlerScope();
+  OverflowHandlerScope(const OverflowHandlerScope&) = delete;
+  OverflowHandlerScope& operator=(const OverflowHandlerScope&) = delete;
+};
+
 class Machine {
  public:
   using Program = std::function<void(Cpu&)>;
@@ -257,6 +273,7 @@ class Machine {
   void TransferTo(boost::context::fiber& target, boost::context::fiber* self);
   void OnOverflow();
   static void HandleSegv(int sig, siginfo_t* info, void* context);
+  friend class OverflowHandlerScope;
 
   MachineOptions options_;
   std::unique_ptr<StackPool> own_stacks_;  // declared first: destroyed after the fibers

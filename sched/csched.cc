@@ -29,8 +29,9 @@ class PoolStack {
 // Events the holder of a scheduler lock may append before it unlocks: the
 // client's critical sections are not bounded by the scheduler.
 constexpr std::int64_t kClientBound = 1 << 20;
-// An internal lock's holder pulls and pushes one block.
-constexpr std::int64_t kInternalBound = 2;
+// An internal lock's holder pulls and pushes one block (and may update the
+// pending count in between).
+constexpr std::int64_t kInternalBound = 3;
 
 }  // namespace
 
@@ -405,8 +406,10 @@ class SchedModule final : public CSched {
     pool_lock_->Release(cpu);
   }
 
-  // Moves this CPU's pending queue to the tail of its ready queue; the push
-  // of the pending block is the caller's linearization point.
+  // Moves this CPU's pending queue to the tail of its ready queue. The
+  // count word changes only under the pending lock, each change a
+  // linearization point (a remote wakeup's increment, a drain's decrement),
+  // so it always equals the spec's pending length.
   void Drain(Cpu& cpu) {
     const std::size_t c = cpu.id().index();
     pending_locks_[c]->Acquire(cpu, kInternalBound);
@@ -415,14 +418,17 @@ class SchedModule final : public CSched {
     const std::size_t n = q.size();
     for (std::size_t i = 0; i < n; ++i) ready_[c].push_back(ThreadId(static_cast<int>(q.at(i))));
     q.Clear();
-    cpu.Push(pending_[c], kLinearizes);
+    cpu.FetchAdd(counts_[c], -static_cast<std::int64_t>(n), kinds::kPendingCount, kLinearizes);
+    cpu.Push(pending_[c]);
     pending_locks_[c]->Release(cpu);
-    if (n > 0) cpu.FetchAdd(counts_[c], -static_cast<std::int64_t>(n), kinds::kPendingCount);
   }
 
   void DoYield(Cpu& cpu, ThreadId self) override {
-    Drain(cpu);
-    if (!(flaws_ & kYieldDropsSelf)) ready_[cpu.id().index()].push_back(self);
+    // The fast path of a yield with no wakeups waiting: one load, which is
+    // then the linearization point.
+    const std::size_t c = cpu.id().index();
+    if (cpu.Load(counts_[c], kinds::kPendingCount, kLinearizes) != 0) Drain(cpu);
+    if (!(flaws_ & kYieldDropsSelf)) ready_[c].push_back(self);
   }
 
   void DoIdle(Cpu& cpu) override {
@@ -469,9 +475,9 @@ class SchedModule final : public CSched {
     pending_locks_[h]->Acquire(cpu, kInternalBound);
     cpu.Pull(pending_[h]);
     BlockQueue(cpu, pending_[h], 1).PushBack({t.value()});
-    cpu.Push(pending_[h], kLinearizes);
+    cpu.FetchAdd(counts_[h], 1, kinds::kPendingCount, kLinearizes);
+    cpu.Push(pending_[h]);
     pending_locks_[h]->Release(cpu);
-    cpu.FetchAdd(counts_[h], 1, kinds::kPendingCount);
     return t;
   }
 

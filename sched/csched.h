@@ -36,13 +36,16 @@
 // Module: a TCB pool block [0 = free | 1 + home CPU] under the lock
 // "tcbs.lock"; per CPU a private ready queue (no events), a shared pending
 // queue block [count, tids...] under "cpuN.pending.lock" and a word
-// "cpuN.pending.count" that the idle context waits on (it blocks, adding no
+// "cpuN.pending.count" that yields read and the idle context waits on (it blocks, adding no
 // events, while the count is 0); per cv a sleep-queue block [count, (tid,
 // home)...] protected by the cv's lock; each scheduler lock is a kernel lock
-// of the configured implementation. Each primitive's linearization point is
-// the push of the block it changes, marked with the note kLinearizes (the
-// remote wakeup's is the push of the target's pending queue; lock and
-// unlock's are the kernel lock's own).
+// of the configured implementation. Each primitive's linearization point
+// carries the note kLinearizes: the push of the block it changes (spawn,
+// exit, sleep, a local wakeup), or a step on the pending count, which
+// changes only under the pending lock and so always equals the spec's
+// pending length: a remote wakeup's increment, a drain's decrement (yield,
+// idle), or a yield's load that sees 0 (its fast path: one step, no lock).
+// Lock and unlock's points are the kernel lock's own.
 //
 // Client discipline (as in a real kernel): never yield, sleep on another
 // cv or exit while holding a scheduler lock; a lock holder waiting for a

@@ -102,7 +102,11 @@ class SchedPair final : public layers::LayerPair {
   bool IsLinearization(const layers::Primitive& p, const Event&, const Event& e) const override {
     if (p.call == kLockPrim.call) return kernel::IsAcquireLinearization(e);
     if (p.call == kUnlockPrim.call) return kernel::IsReleaseLinearization(e);
-    return e.kind == machine::kinds::kPush && e.arg1 == kLinearizes;
+    if (e.marker || e.arg1 != kLinearizes) return false;
+    // A load of the pending count is the point only when it saw 0 (a yield
+    // with nothing pending); else the drain's decrement that follows is.
+    return e.kind == machine::kinds::kPush ||
+           (e.kind == kinds::kPendingCount && (e.arg0 != 0 || e.result == 0));
   }
 
  private:

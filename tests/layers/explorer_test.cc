@@ -1,1 +1,299 @@
-// placeholder
+// The explorer (layers/explorer.h) on the toy counter pair of toy_layers.h:
+// every strategy finds the lost update and shrinks it to a schedule that
+// replays; dfs covers the whole space of the correct module, fewer
+// executions with sleep sets or a preemption bound; runs are deterministic.
+#include "layers/explorer.h"
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+#include "machine/machine.h"
+#include "machine/oracle.h"
+#include "machine/schedule.h"
+#include "tests/layers/toy_layers.h"
+
+namespace strata::layers::toy {
+namespace {
+
+using machine::MachineOptions;
+using machine::OracleKind;
+
+constexpr Strategy kStrategies[] = {Strategy::kRandom, Strategy::kPct, Strategy::kDfs};
+
+ExploreResult ExploreCounter(const CounterOptions& counter, int cpus, ExploreOptions explore) {
+  const CounterPair pair(counter);
+  return Explore(pair, MachineOptions{.cpus = cpus}, explore);
+}
+
+std::vector<CpuId> Ids(std::initializer_list<int> cpus) {
+  std::vector<CpuId> out;
+  for (int c : cpus) out.push_back(CpuId(c));
+  return out;
+}
+
+TEST_CASE("random, pct and dfs find the lost update, shrink it, and the shrunk schedule replays") {
+  const CounterOptions lost{.module = Module::kLoadStore, .iterations = 2};
+  const CounterPair pair(lost);
+  for (Strategy strategy : kStrategies) {
+    for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+      CAPTURE(StrategyName(strategy));
+      CAPTURE(seed);
+      const ExploreResult r = ExploreCounter(
+          lost, 2, {.strategy = strategy, .seed = seed, .runs = 2000, .pct_horizon = 12});
+      REQUIRE(r.failure.has_value());
+      const Execution& f = *r.failure;
+      INFO(Show(f));
+      REQUIRE(f.input.ok());
+      CHECK(f.verdict.kind == VerdictKind::kRelationBroken);
+      CHECK(f.verdict.event.has_value());
+      CHECK(r.executions >= 1);
+      CHECK(r.executions <= 2000);
+      CHECK_FALSE(r.exhausted);
+      // Shrunk: no longer than what was found, and still a lost update,
+      // which takes two loads and two stores and two switches at least.
+      const std::vector<CpuId> shrunk = ToFailure(f);
+      CAPTURE(machine::EncodeChoices(shrunk));
+      CHECK(r.failure_original_steps > 0);
+      CHECK(shrunk.size() <= r.failure_original_steps);
+      CHECK(shrunk.size() >= 4);
+      CHECK(Switches(shrunk) >= 2);
+      CHECK(shrunk.size() <= f.machine->schedule().size());
+      // The failing run's schedule replays to the same verdict and log.
+      const Execution again = ReplaySchedule(pair, {.cpus = 2}, ScheduleOf(f), "test");
+      INFO(Show(again));
+      REQUIRE(again.input.ok());
+      CHECK(again.verdict.SameKind(f.verdict));
+      CHECK(again.verdict.event == f.verdict.event);
+      CHECK(again.verdict.message == f.verdict.message);
+      CHECK(again.machine->log().hash() == f.machine->log().hash());
+      CHECK(ToFailure(again) == shrunk);
+    }
+  }
+}
+
+TEST_CASE("shrinking never makes the failure longer than the unshrunk one") {
+  const CounterOptions lost{.module = Module::kLoadStore, .iterations = 3};
+  for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+    CAPTURE(seed);
+    const ExploreResult unshrunk =
+        ExploreCounter(lost, 3, {.strategy = Strategy::kRandom, .seed = seed, .runs = 2000,
+                                 .shrink = false});
+    REQUIRE(unshrunk.failure.has_value());
+    CHECK(unshrunk.shrink_attempts == 0);
+    CHECK(ToFailure(*unshrunk.failure).size() == unshrunk.failure_original_steps);
+    const ExploreResult shrunk =
+        ExploreCounter(lost, 3, {.strategy = Strategy::kRandom, .seed = seed, .runs = 2000});
+    REQUIRE(shrunk.failure.has_value());
+    CHECK(shrunk.shrink_attempts > 0);
+    // The same seed finds the same failure before shrinking.
+    CHECK(shrunk.failure_original_steps == unshrunk.failure_original_steps);
+    CHECK(shrunk.executions == unshrunk.executions);
+    const std::vector<CpuId> a = ToFailure(*shrunk.failure), b = ToFailure(*unshrunk.failure);
+    CHECK(a.size() <= b.size());
+    if (a.size() == b.size()) CHECK(Switches(a) <= Switches(b));
+    CHECK(shrunk.failure->verdict.SameKind(unshrunk.failure->verdict));
+  }
+}
+
+TEST_CASE("dfs exhausts the correct counter on 2 cpus, with fewer executions under sleep sets") {
+  // 2 cpus x 2 incs: each cpu takes 4 steps (fetch-and-add, store of out[cpu])
+  // so plain dfs runs all C(8,4) = 70 interleavings. Only the order of the
+  // four fetch-and-adds matters (the stores are to private words): C(4,2) = 6
+  // classes, each of which sleep sets must still visit once; here they visit
+  // each exactly once.
+  const CounterOptions faa{.module = Module::kFaa, .iterations = 2};
+  const ExploreResult with =
+      ExploreCounter(faa, 2, {.strategy = Strategy::kDfs, .runs = 1'000'000});
+  const ExploreResult without =
+      ExploreCounter(faa, 2, {.strategy = Strategy::kDfs, .runs = 1'000'000, .reduction = false});
+  for (const ExploreResult* r : {&with, &without}) {
+    CHECK(r->exhausted);
+    CHECK_FALSE(r->failure.has_value());
+    if (r->failure) FAIL_CHECK(Show(*r->failure));
+    CHECK(r->worst_wait <= r->wait_bound);
+    CHECK(r->wait_bound > 0);
+  }
+  CHECK(without.executions == 70);
+  CHECK(without.skipped == 0);
+  CHECK(with.executions == 6);
+  CHECK(with.executions < without.executions);
+  CHECK(with.skipped > 0);
+  CHECK(with.events < without.events);
+  // A cap below the space size stops dfs before it is exhausted.
+  const ExploreResult capped =
+      ExploreCounter(faa, 2, {.strategy = Strategy::kDfs, .runs = 10, .reduction = false});
+  CHECK(capped.executions == 10);
+  CHECK_FALSE(capped.exhausted);
+}
+
+TEST_CASE("a preemption bound of 0 explores fewer executions than unbounded dfs") {
+  const CounterOptions faa{.module = Module::kFaa, .iterations = 2};
+  for (bool reduction : {false, true}) {
+    CAPTURE(reduction);
+    const ExploreResult unbounded = ExploreCounter(
+        faa, 2, {.strategy = Strategy::kDfs, .runs = 1'000'000, .reduction = reduction});
+    const ExploreResult bounded =
+        ExploreCounter(faa, 2, {.strategy = Strategy::kDfs, .runs = 1'000'000,
+                                .preemption_bound = 0, .reduction = reduction});
+    const ExploreResult one =
+        ExploreCounter(faa, 2, {.strategy = Strategy::kDfs, .runs = 1'000'000,
+                                .preemption_bound = 1, .reduction = reduction});
+    for (const ExploreResult* r : {&unbounded, &bounded, &one}) {
+      CHECK(r->exhausted);
+      CHECK_FALSE(r->failure.has_value());
+    }
+    CHECK(bounded.executions < one.executions);
+    CHECK(one.executions <= unbounded.executions);
+    CHECK(bounded.executions < unbounded.executions);
+    // No preemption: one cpu runs to its end, then the other: 2 schedules.
+    if (!reduction) CHECK(bounded.executions == 2);
+  }
+  // The bound hides the lost update (it needs a preemption between a load
+  // and its store); one preemption finds it.
+  const CounterOptions lost{.module = Module::kLoadStore, .iterations = 1};
+  const ExploreResult hidden = ExploreCounter(
+      lost, 2, {.strategy = Strategy::kDfs, .runs = 1'000'000, .preemption_bound = 0});
+  CHECK(hidden.exhausted);
+  CHECK_FALSE(hidden.failure.has_value());
+  const ExploreResult found = ExploreCounter(
+      lost, 2, {.strategy = Strategy::kDfs, .runs = 1'000'000, .preemption_bound = 1});
+  REQUIRE(found.failure.has_value());
+  CHECK(found.failure->verdict.kind == VerdictKind::kRelationBroken);
+}
+
+TEST_CASE("the same seed gives the same log hash twice") {
+  const CounterPair pair({.module = Module::kFaa, .iterations = 3});
+  std::set<std::uint64_t> hashes;
+  for (OracleKind kind : {OracleKind::kRandom, OracleKind::kPct}) {
+    for (std::uint64_t seed = 1; seed <= 10; ++seed) {
+      CAPTURE(machine::OracleKindName(kind));
+      CAPTURE(seed);
+      auto first = OracleOf(kind, 3, seed);
+      auto second = OracleOf(kind, 3, seed);
+      const Execution a = CheckExecution(pair, {.cpus = 3}, *first);
+      const Execution b = CheckExecution(pair, {.cpus = 3}, *second);
+      CHECK(a.verdict.ok());
+      CHECK(a.machine->log().hash() == b.machine->log().hash());
+      CHECK(ScheduleOf(a) == ScheduleOf(b));
+      CHECK(a.mapped == b.mapped);
+      hashes.insert(a.machine->log().hash());
+    }
+  }
+  // The hash tells schedules apart: the seeds did not all give one log.
+  CHECK(hashes.size() > 1);
+  // Explore with one seed twice: the same executions and events.
+  const CounterOptions faa{.module = Module::kFaa, .iterations = 3};
+  const ExploreResult x = ExploreCounter(faa, 3, {.strategy = Strategy::kRandom, .seed = 9, .runs = 50});
+  const ExploreResult y = ExploreCounter(faa, 3, {.strategy = Strategy::kRandom, .seed = 9, .runs = 50});
+  CHECK(x.executions == 50);
+  CHECK(x.events == y.events);
+  CHECK(x.worst_wait == y.worst_wait);
+}
+
+TEST_CASE("a module with hidden state that survives across runs is reported as nondeterminism") {
+  for (Strategy strategy : kStrategies) {
+    CAPTURE(StrategyName(strategy));
+    const ExploreResult r =
+        ExploreCounter({.module = Module::kLeaky}, 2, {.strategy = strategy, .runs = 100});
+    REQUIRE(r.failure.has_value());
+    const Verdict& v = r.failure->verdict;
+    CHECK(v.kind == VerdictKind::kNondeterminism);
+    CHECK(v.name() == "nondeterminism");
+    CHECK(v.message.find("the same schedule gave log hash") != std::string::npos);
+    // Found on the first execution, whose replay is the determinism check.
+    CHECK(r.executions == 1);
+    CHECK(r.shrink_attempts == 0);
+  }
+  // The same module refines run by run: only running it twice shows the flaw.
+  auto oracle = OracleOf(OracleKind::kRandom, 2, 3);
+  const Execution once = Check({.module = Module::kLeaky}, {.cpus = 2}, *oracle);
+  INFO(Show(once));
+  CHECK(once.verdict.ok());
+}
+
+TEST_CASE("with check off the explorer runs plain executions and reports no failure") {
+  const ExploreResult r =
+      ExploreCounter({.module = Module::kLoadStore, .iterations = 2}, 2,
+                     {.strategy = Strategy::kRandom, .runs = 40, .check = false});
+  CHECK_FALSE(r.failure.has_value());
+  CHECK(r.executions == 40);
+  CHECK(r.events > 0);
+  CHECK(r.worst_wait == 0);  // no call was checked against its bound
+}
+
+TEST_CASE("Switches counts the context switches of a schedule") {
+  CHECK(Switches({}) == 0);
+  CHECK(Switches(Ids({2})) == 0);
+  CHECK(Switches(Ids({0, 0, 0})) == 0);
+  CHECK(Switches(Ids({0, 1})) == 1);
+  CHECK(Switches(Ids({0, 0, 1, 1, 0})) == 2);
+  CHECK(Switches(Ids({0, 1, 0, 1, 2, 2, 0})) == 5);
+  // A recorded run: round-robin on 2 cpus switches at every step.
+  auto oracle = OracleOf(OracleKind::kRoundRobin, 2);
+  const Execution x = Check({.module = Module::kFaa, .iterations = 2}, {.cpus = 2}, *oracle);
+  const std::vector<CpuId> s = ScheduleOf(x);
+  INFO(machine::EncodeChoices(s));
+  REQUIRE(s.size() == 8);
+  std::uint64_t by_hand = 0;
+  for (std::size_t i = 1; i < s.size(); ++i) by_hand += s[i] != s[i - 1];
+  CHECK(Switches(s) == by_hand);
+  CHECK(Switches(s) == 7);
+}
+
+TEST_CASE("ToFailure cuts a failing schedule after its first bad event") {
+  auto oracle = OracleOf(OracleKind::kRoundRobin, 2);
+  const Execution x = Check({.module = Module::kLoadStore, .iterations = 2}, {.cpus = 2}, *oracle);
+  INFO(Show(x));
+  REQUIRE(x.verdict.event.has_value());
+  // Round-robin: load 0, load 1, store 0, store 1 (then cpu 1's return breaks R).
+  CHECK(ToFailure(x) == Ids({0, 1, 0, 1}));
+  // A failure with no event (the end of the run) keeps the whole schedule.
+  auto again = OracleOf(OracleKind::kRoundRobin, 2);
+  const Execution end = Check({.module = Module::kReturnsZero, .iterations = 2}, {.cpus = 2}, *again);
+  REQUIRE(end.verdict.kind == VerdictKind::kReturnMismatch);
+  CHECK(ToFailure(end) == ScheduleOf(end));
+}
+
+TEST_CASE("a schedule that does not fit the configuration is an input error, not a verdict") {
+  const CounterPair pair({.module = Module::kFaa, .iterations = 2});
+  auto oracle = OracleOf(OracleKind::kRoundRobin, 2);
+  const Execution x = CheckExecution(pair, {.cpus = 2}, *oracle);
+  std::vector<CpuId> s = ScheduleOf(x);
+  REQUIRE(s.size() == 8);
+  const Execution whole = ReplaySchedule(pair, {.cpus = 2}, s, "whole");
+  CHECK(whole.input.ok());
+  CHECK(whole.machine->log().hash() == x.machine->log().hash());
+
+  s.pop_back();
+  const Execution short_one = ReplaySchedule(pair, {.cpus = 2}, s, "short");
+  CHECK_FALSE(short_one.input.ok());
+  CHECK(std::string(short_one.input.message()).find("short: schedule ends after 7 steps") !=
+        std::string::npos);
+
+  s.push_back(CpuId(1));
+  s.push_back(CpuId(1));
+  const Execution long_one = ReplaySchedule(pair, {.cpus = 2}, s, "long");
+  CHECK_FALSE(long_one.input.ok());
+  CHECK(std::string(long_one.input.message()).find("long:") != std::string::npos);
+}
+
+TEST_CASE("strategy names round-trip and an unknown name is rejected") {
+  std::set<std::string_view> names;
+  for (Strategy s : kStrategies) {
+    CAPTURE(StrategyName(s));
+    names.insert(StrategyName(s));
+    REQUIRE(ParseStrategy(StrategyName(s)).has_value());
+    CHECK(*ParseStrategy(StrategyName(s)) == s);
+  }
+  CHECK(names == std::set<std::string_view>{"random", "pct", "dfs"});
+  CHECK_FALSE(ParseStrategy("bogus").has_value());
+  CHECK_FALSE(ParseStrategy("").has_value());
+  CHECK_FALSE(ParseStrategy("DFS").has_value());
+}
+
+}  // namespace
+}  // namespace strata::layers::toy
