@@ -140,9 +140,8 @@ int Bench(const BenchOptions& options, std::FILE* out) {
   double worst = 1e300;
   for (const Row& r : rows) worst = std::min(worst, r.rate / bare);
 
-  // The refinement checker (issue 3). Every run is handed one pool of stacks;
-  // layers::Explore currently replaces it with a pool of its own per call, so
-  // stacks are reused within a call, not across calls.
+  // The refinement checker (issue 3). Every run is handed one pool of stacks,
+  // which layers::Explore uses, so stacks are reused across calls too.
   const std::uint64_t random_runs = options.quick ? 2'000 : 200'000;
   const std::uint64_t dfs_cap = options.quick ? 200 : 2'000'000;
   constexpr double kCheckerGoal = 100'000;  // checked executions/s

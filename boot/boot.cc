@@ -158,6 +158,11 @@ absl::StatusOr<BootRun> RunConfig(const Config& config, const std::vector<CpuId>
   params.threads = config.threads;
   params.sched = SchedOptionsFor(config);
   WorkloadRun w = workload->make(*run.machine, params);
+  if (workload->threaded &&
+      (config.thread_bounds.limit > 0 || config.thread_bounds.progress > 0)) {
+    run.machine->AddGlobalMonitor(sched::MakeThreadFairnessMonitor(
+        run.machine->FindObject("sched"), run.machine->cpus(), config.thread_bounds));
+  }
   machine::OracleOptions oo = OracleOptionsFor(config);
   if (replay != nullptr) {
     oo.kind = machine::OracleKind::kReplay;

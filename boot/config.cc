@@ -143,7 +143,8 @@ absl::StatusOr<Config> ParseConfig(const toml::table& root, const std::string& s
   STRATA_ASSIGN_OR_RETURN(const toml::table* o, r.Table(root, "oracle"));
   if (o != nullptr) {
     STRATA_RETURN_IF_ERROR(
-        r.OnlyKeys(*o, "oracle", {"kind", "seed", "fairness", "pct_depth", "pct_horizon"}));
+        r.OnlyKeys(*o, "oracle", {"kind", "seed", "fairness", "pct_depth", "pct_horizon",
+                                  "thread_limit", "thread_progress"}));
   }
   std::string kind(machine::OracleKindName(c.oracle));
   const toml::node* kind_node = nullptr;
@@ -159,6 +160,10 @@ absl::StatusOr<Config> ParseConfig(const toml::table& root, const std::string& s
   STRATA_RETURN_IF_ERROR(r.Int(o, "oracle", "seed", 0,
                                              std::numeric_limits<std::int64_t>::max(),
                                              c.seed));
+  STRATA_RETURN_IF_ERROR(r.Int(o, "oracle", "thread_limit", 0, 1'000'000'000,
+                               c.thread_bounds.limit));
+  STRATA_RETURN_IF_ERROR(r.Int(o, "oracle", "thread_progress", 0, 1'000'000'000,
+                               c.thread_bounds.progress));
   STRATA_RETURN_IF_ERROR(r.Int(o, "oracle", "fairness", 0, 1'000'000'000,
                                              c.machine.fairness));
   STRATA_RETURN_IF_ERROR(r.Int(o, "oracle", "pct_depth", 1, 64, c.pct_depth));
@@ -327,7 +332,8 @@ absl::Status ValidateConfig(const Config& c) {
 std::string ConfigToToml(const Config& c) {
   return fmt::format(
       "[machine]\ncpus = {}\nstack_kib = {}\n\n"
-      "[oracle]\nkind = \"{}\"\nseed = {}\nfairness = {}\npct_depth = {}\npct_horizon = {}\n\n"
+      "[oracle]\nkind = \"{}\"\nseed = {}\nfairness = {}\npct_depth = {}\npct_horizon = {}\n"
+      "thread_limit = {}\nthread_progress = {}\n\n"
       "[run]\nmax_steps = {}\n\n"
       "[workload]\nkind = \"{}\"\niterations = {}\nthreads = {}\n\n"
       "[stack]\nlock = \"{}\"\nqueue = \"{}\"\nsched = \"{}\"\nmax_threads = {}\n\n"
@@ -335,7 +341,8 @@ std::string ConfigToToml(const Config& c) {
       "reduction = {}\nshrink = {}\niterations = {}\nbound = {}\noverrun = {}\ncapacity = {}\n"
       "client = \"{}\"\nthreads = {}\n",
       c.machine.cpus, c.machine.stack_bytes / 1024, machine::OracleKindName(c.oracle), c.seed,
-      c.machine.fairness, c.pct_depth, c.pct_horizon, c.machine.max_steps, c.workload,
+      c.machine.fairness, c.pct_depth, c.pct_horizon, c.thread_bounds.limit,
+      c.thread_bounds.progress, c.machine.max_steps, c.workload,
       c.iterations, c.threads, c.stack.lock, c.stack.queue, c.stack.sched, c.stack.max_threads,
       c.check_layer, layers::StrategyName(c.strategy), c.runs, c.preemption_bound, c.reduction,
       c.shrink, c.stack.iterations, c.stack.bound, c.stack.overrun, c.stack.capacity,

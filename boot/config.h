@@ -3,6 +3,7 @@
 //   [machine]  cpus = 4            stack_kib = 64
 //   [oracle]   kind = "round-robin"  seed = 1  fairness = 0 (F; 0 = 8 × cpus)
 //              pct_depth = 3       pct_horizon = 10000
+//              thread_limit = 0    thread_progress = 0   (TSched bounds; 0 = off)
 //   [run]      max_steps = 1000000
 //   [workload] kind = "counter"    iterations = 100      threads = 2 (per CPU)
 //   [stack]    lock = "ticket"     queue = "module"      sched = "module"
@@ -24,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "sched/csched.h"
 #include "sched/stack.h"
+#include "sched/tsched.h"
 #include "layers/explorer.h"
 #include "machine/machine.h"
 #include "machine/oracle.h"
@@ -48,6 +50,7 @@ struct Config {
   std::string workload = "counter";
   std::int64_t iterations = 100;
   int threads = 2;  // threads per CPU of thread workloads
+  sched::ThreadBounds thread_bounds;  // TSched's limit and progress; 0 = not enforced
   // The kernel stack and how `strata check` explores it.
   sched::StackOptions stack;
   std::string check_layer = "all";

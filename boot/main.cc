@@ -13,6 +13,7 @@
 #include "boot/boot.h"
 #include "boot/check.h"
 #include "boot/config.h"
+#include "boot/tlink.h"
 #include "kernel/lock.h"
 #include "kernel/queue.h"
 #include "sched/csched.h"
@@ -121,6 +122,15 @@ int main(int argc, char** argv) {
   check_cmd->add_flag("--no-shrink", no_shrink, "keep a failure's schedule as found");
   check_cmd->add_option("--schedule", check.schedule, "where to write the schedule of a failure");
 
+  BootFlags tlink;
+  CLI::App* tlink_cmd = app.add_subcommand(
+      "tlink", "check that a thread workload's per-thread runs compose to its recorded run");
+  tlink_cmd->add_option("config", tlink.config, "config file (default: configs/default.toml)");
+  tlink_cmd->add_option("--seed", tlink.seed, "oracle seed (overrides oracle.seed)");
+  tlink_cmd->add_option("--oracle", tlink.oracle, "round-robin, random or pct (overrides oracle.kind)");
+  tlink_cmd->add_option("--cpus", tlink.cpus, "number of CPUs (overrides machine.cpus)");
+  tlink_cmd->add_option("--workload", tlink.workload, "thread workload (overrides workload.kind)");
+
   std::string layers_config;
   CLI::App* layers_cmd = app.add_subcommand("layers", "print the layer stack of a config");
   layers_cmd->add_option("config", layers_config, "config file (default: configs/default.toml)");
@@ -200,6 +210,13 @@ int main(int argc, char** argv) {
     if (no_reduction) c.reduction = false;
     if (no_shrink) c.shrink = false;
     auto code = strata::boot::CheckStack(c, {.schedule_path = check.schedule, .progress = true}, stdout);
+    if (!code.ok()) return BadInput(code.status());
+    return *code;
+  }
+  if (*tlink_cmd) {
+    auto config = ConfigWithOverrides(tlink);
+    if (!config.ok()) return BadInput(config.status());
+    auto code = strata::boot::TLink(*config, stdout);
     if (!code.ok()) return BadInput(code.status());
     return *code;
   }

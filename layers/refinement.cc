@@ -29,7 +29,8 @@ constexpr std::array<std::pair<VerdictKind, std::string_view>, 8> kNames = {{
 constexpr Outcome kLowerOutcomes[] = {Outcome::kDataRace,      Outcome::kImpossibleLog,
                                       Outcome::kException,     Outcome::kStackOverflow,
                                       Outcome::kDeadlock,      Outcome::kStepBudget,
-                                      Outcome::kUnfairSchedule, Outcome::kWrongResult};
+                                      Outcome::kUnfairSchedule, Outcome::kWrongResult,
+                                      Outcome::kThreadStarved};
 
 // An event as two runs with different object numbering can compare it.
 struct Seen {

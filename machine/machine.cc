@@ -247,6 +247,9 @@ void Machine::Observe(Cpu& cpu, const Event& e) {
   }
   for (auto& g : global_monitors_) {
     if (!g->Observe(e)) {
+      if (g->outcome() != Outcome::kImpossibleLog) {
+        cpu.Fail(g->outcome(), fmt::format("at `{}`: {}", log_.RenderText(e), g->Describe()));
+      }
       cpu.Fail(Outcome::kImpossibleLog, fmt::format("event `{}` is impossible ({})",
                                                     log_.RenderText(e), g->Describe()));
     }
@@ -377,6 +380,7 @@ void Cpu::Push(Block b, std::int64_t note) {
            o.owner.valid() ? std::vector<CpuId>{o.owner} : std::vector<CpuId>{});
     }
     o.owner = CpuId();
+    if (machine_->keep_pushes_) machine_->pushes_[machine_->log_.size()] = o.data;
     return ++o.version;
   };
   StepWith({.object = b.id, .kind = kinds::kPush, .arg0 = BlockHash(o.data), .arg1 = note,

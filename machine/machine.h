@@ -21,6 +21,7 @@
 #include <csignal>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
@@ -221,6 +222,15 @@ class Machine {
   const MachineOptions& options() const { return options_; }
   int cpus() const { return options_.cpus; }
   const Log& log() const { return log_; }
+  // Keeps the contents of every pushed block by the push's position in the
+  // log (for replaying a block's writer as a recorded environment). Call
+  // before Run.
+  void KeepPushedContents() { keep_pushes_ = true; }
+  // The contents pushed at log position `seq`; empty if none were kept.
+  std::span<const std::int64_t> pushed(std::uint64_t seq) const {
+    auto it = pushes_.find(seq);
+    return it == pushes_.end() ? std::span<const std::int64_t>() : it->second;
+  }
   // The CPU chosen at each shared step, in order.
   std::span<const CpuId> schedule() const { return {schedule_.data(), step_}; }
   std::uint64_t fairness_bound() const { return guard_.bound(); }
@@ -282,6 +292,8 @@ class Machine {
   std::vector<Object> objects_;
   std::vector<std::unique_ptr<Monitor>> global_monitors_;
   std::vector<std::function<void()>> teardown_;
+  bool keep_pushes_ = false;
+  std::map<std::uint64_t, std::vector<std::int64_t>> pushes_;
   std::vector<std::unique_ptr<Cpu>> cpus_;
   std::vector<CpuId> runnable_;  // sorted
   // Holds the schedule in its first step_ entries; grown in large chunks by

@@ -18,6 +18,7 @@
 
 #include "machine/event.h"
 #include "machine/log.h"
+#include "machine/report.h"
 
 namespace strata::machine {
 
@@ -45,6 +46,8 @@ class Monitor {
   virtual ~Monitor() = default;
   virtual bool Observe(const Event& e) = 0;
   virtual std::string Describe() const = 0;
+  // How a run that this monitor stops ends (a broken invariant by default).
+  virtual Outcome outcome() const { return Outcome::kImpossibleLog; }
 };
 
 // A Monitor from a Replayer whose State has a fmt formatter.

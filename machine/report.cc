@@ -5,7 +5,7 @@
 
 namespace strata::machine {
 namespace {
-constexpr std::array<std::pair<Outcome, std::string_view>, 9> kNames = {{
+constexpr std::array<std::pair<Outcome, std::string_view>, 10> kNames = {{
     {Outcome::kOk, "ok"},
     {Outcome::kDataRace, "data-race"},
     {Outcome::kImpossibleLog, "impossible-log"},
@@ -15,6 +15,7 @@ constexpr std::array<std::pair<Outcome, std::string_view>, 9> kNames = {{
     {Outcome::kStepBudget, "step-budget"},
     {Outcome::kUnfairSchedule, "unfair-schedule"},
     {Outcome::kWrongResult, "wrong-result"},
+    {Outcome::kThreadStarved, "thread-starved"},
 }};
 }  // namespace
 

@@ -25,6 +25,7 @@ enum class Outcome {
   kStepBudget,      // the run took more shared steps than allowed
   kUnfairSchedule,  // a replayed schedule kept a runnable CPU waiting past the bound
   kWrongResult,     // the run finished but its final state is not the expected one
+  kThreadStarved,   // a kernel thread waited READY past its limit, or one ran past its progress bound
 };
 
 std::string_view OutcomeName(Outcome o);

@@ -182,7 +182,8 @@ ThreadId CSched::Spawn(Cpu& cpu, Entry entry) {
              fmt::format("spawn on cpu {} returned tid {}, which is alive ({} on cpu {})",
                          cpu.id(), t, ThreadStateName(tcb.state), tcb.home));
   }
-  tcb.entry = std::move(entry);
+  spawned_.push_back(entry);
+  tcb.entry = entry_filter_ ? entry_filter_(spawned_.size() - 1, std::move(entry)) : std::move(entry);
   tcb.home = cpu.id();
   tcb.state = ThreadState::kReady;
   PerCpu& pc = cpus_[cpu.id().index()];
@@ -213,6 +214,11 @@ void CSched::Yield(Cpu& cpu) {
 }
 
 void CSched::Sleep(Cpu& cpu, Cv cv) {
+  SleepUnlocked(cpu, cv);
+  Lock(cpu, cv.lock);
+}
+
+void CSched::SleepUnlocked(Cpu& cpu, Cv cv) {
   const ThreadId me = cpu.thread();
   PerCpu& pc = cpus_[cpu.id().index()];
   Tcb& tcb = tcbs_[me.index()];
@@ -225,7 +231,6 @@ void CSched::Sleep(Cpu& cpu, Cv cv) {
   SwitchTo(cpu, Next(cpu.id()), &tcb.fiber);
   tcb.sleeps_on = -1;
   layers::MarkReturn(cpu, object_, kSleepPrim);
-  Lock(cpu, cv.lock);
 }
 
 ThreadId CSched::Wakeup(Cpu& cpu, Cv cv) {
@@ -324,7 +329,7 @@ enum Flaw : unsigned {
   kWrongCpu = 2,         // a remote wakeup goes to the next CPU's pending queue
   kReuseTid = 4,         // spawn takes a slot that another CPU's thread holds
   kLoseSleeper = 8,      // wakeup takes the sleeper off the cv but never readies it
-  kNoLockSleepQueue = 16,  // sleep enqueues before the caller can hold the lock... (unused)
+  kLifoYield = 16,       // yield puts the caller at the head of the ready queue
 };
 
 struct ImplEntry {
@@ -349,6 +354,9 @@ constexpr ImplEntry kImpls[] = {
      false, kReuseTid},
     {{"module-lose-sleeper", "known-bad: wakeup takes the sleeper off the cv and drops it", true},
      false, kLoseSleeper},
+    {{"module-lifo", "known-bad: yield runs the caller again before the other ready threads",
+      true},
+     false, kLifoYield},
 };
 
 const ImplEntry& EntryNamed(std::string_view name) {
@@ -428,7 +436,11 @@ class SchedModule final : public CSched {
     // then the linearization point.
     const std::size_t c = cpu.id().index();
     if (cpu.Load(counts_[c], kinds::kPendingCount, kLinearizes) != 0) Drain(cpu);
-    if (!(flaws_ & kYieldDropsSelf)) ready_[c].push_back(self);
+    if (flaws_ & kLifoYield) {
+      ready_[c].push_front(self);
+    } else if (!(flaws_ & kYieldDropsSelf)) {
+      ready_[c].push_back(self);
+    }
   }
 
   void DoIdle(Cpu& cpu) override {

@@ -201,12 +201,24 @@ class CSched {
   ThreadId Spawn(Cpu& cpu, Entry entry);
   void Yield(Cpu& cpu);
   // Precondition: the caller holds cv.lock. Returns, once woken and
-  // scheduled again, with cv.lock held again.
+  // scheduled again, with cv.lock held again: SleepUnlocked, then Lock.
   void Sleep(Cpu& cpu, Cv cv);
+  // The sleep primitive alone: returns, once woken and scheduled again,
+  // without the lock.
+  void SleepUnlocked(Cpu& cpu, Cv cv);
   // Precondition: the caller holds cv.lock. Returns the woken tid, or none.
   ThreadId Wakeup(Cpu& cpu, Cv cv);
   void Lock(Cpu& cpu, SchedLock l);
   void Unlock(Cpu& cpu, SchedLock l);
+
+  // Every spawn's entry, in spawn order (kept after the thread exits), and
+  // a filter that may replace the entry of the k-th spawn (TLink runs one
+  // thread live and the others as a recorded environment). Set before the
+  // run.
+  const std::vector<Entry>& spawned() const { return spawned_; }
+  void set_entry_filter(std::function<Entry(std::size_t k, Entry entry)> filter) {
+    entry_filter_ = std::move(filter);
+  }
 
   Machine& machine() { return machine_; }
   int cpus() const { return static_cast<int>(cpus_.size()); }
@@ -280,6 +292,8 @@ class CSched {
   bool tearing_down_ = false;
   std::vector<ThreadId> holders_;  // per lock (host-side, for DescribeWaits)
   boost::context::fiber dead_;     // receives the empty handle of an exited thread
+  std::vector<Entry> spawned_;
+  std::function<Entry(std::size_t, Entry)> entry_filter_;
 };
 
 // Makes the scheduler `o.impl` on `m` (objects "sched", "tcbs", "cpuN.pending"

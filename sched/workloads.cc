@@ -277,6 +277,41 @@ ClientRun PhilosophersWrongOrder(CSched& s, const ClientParams& p) {
   return PhilosophersWith(s, p, true);
 }
 
+// -------------------------------------------------------------- hidden-channel
+
+// Thread 0 counts its rounds in host memory, not in the log, and every
+// other thread adds that count to a shared counter. Each run is fine;
+// TLink is not: run alone against thread 0's recorded events, a thread
+// reads another count and adds another amount.
+ClientRun HiddenChannel(CSched& s, const ClientParams& p) {
+  Machine& m = s.machine();
+  const Word counter = m.NewWord("counter");
+  auto hidden = std::make_shared<std::int64_t>(0);
+  const std::int64_t n = p.iterations;
+  ClientRun run;
+  run.init = [=](CSched& s, Cpu& cpu) {
+    if (cpu.id().value() == 0) {
+      s.Spawn(cpu, [=](CSched& s, Cpu& cpu) {
+        for (std::int64_t i = 0; i < n; ++i) {
+          ++*hidden;
+          cpu.FetchAdd(counter, 1);
+          s.Yield(cpu);
+        }
+      });
+    }
+    s.Spawn(cpu, [=](CSched& s, Cpu& cpu) {
+      for (std::int64_t i = 0; i < n; ++i) {
+        cpu.FetchAdd(counter, *hidden);
+        s.Yield(cpu);
+      }
+    });
+  };
+  run.checks = [&m, counter] {
+    return std::vector<Check>{{"counter > 0", m.value(counter) > 0 ? 1 : 0, 1}};
+  };
+  return run;
+}
+
 constexpr ThreadWorkload kWorkloads[] = {
     {"thread-counter", "T threads per cpu increment a counter under a lock, yielding", 1, false,
      ThreadCounter},
@@ -290,6 +325,8 @@ constexpr ThreadWorkload kWorkloads[] = {
      PhilosophersWrongOrder},
     {"lost-wakeup", "known-bad: ping-pong whose waiter sleeps without re-checking under the lock",
      2, true, LostWakeup},
+    {"hidden-channel", "known-bad for TLink: threads that talk through host memory, not the log",
+     1, true, HiddenChannel},
 };
 
 }  // namespace

@@ -1,0 +1,66 @@
+#include "boot/tlink.h"
+
+#include <chrono>
+
+#include <fmt/format.h>
+
+#include "boot/workloads.h"
+#include "sched/tsched.h"
+
+namespace strata::boot {
+
+absl::StatusOr<int> TLink(const Config& c, std::FILE* out) {
+  const Workload* w = FindWorkload(c.workload);
+  if (w == nullptr || !w->threaded) {
+    return absl::InvalidArgumentError(fmt::format(
+        "{}: workload.kind: tlink needs a thread workload ({}), got \"{}\"", c.source,
+        sched::ThreadWorkloadNames(), c.workload));
+  }
+  sched::TLinkOptions o;
+  o.machine = c.machine;
+  o.oracle = {.kind = c.oracle,
+              .seed = c.seed,
+              .cpus = c.machine.cpus,
+              .pct_depth = c.pct_depth,
+              .pct_horizon = c.pct_horizon};
+  o.sched = SchedOptionsFor(c);
+  o.workload = c.workload;
+  o.params = {.iterations = c.iterations, .threads = c.threads};
+  o.bounds = c.thread_bounds;
+  const auto start = std::chrono::steady_clock::now();
+  const sched::TLinkResult r = sched::CheckTLink(o);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  fmt::print(out, "strata tlink {}\n", c.source);
+  fmt::print(out, "  workload   {} x{}, {} threads/cpu on {} cpus, the scheduler spec\n",
+             c.workload, c.iterations, c.threads, c.machine.cpus);
+  fmt::print(out, "  recorded   {} ({} steps)\n", machine::OutcomeName(r.recorded.outcome),
+             r.recorded.steps);
+  const auto bound = [](std::int64_t b) { return b > 0 ? fmt::format("{}", b) : std::string("off"); };
+  std::size_t failed = 0;
+  for (const sched::ThreadLink& t : r.threads) {
+    fmt::print(out, "  thread {:<3} cpu {:<3} {:6} events  worst wait {} queries (limit {})  "
+                    "worst run {} steps (progress {})  {}\n",
+               t.tid, t.home, t.events, t.worst_queries, bound(c.thread_bounds.limit),
+               t.worst_progress, bound(c.thread_bounds.progress),
+               t.problem.empty() ? "matches" : "DIFFERS");
+    if (!t.problem.empty()) {
+      fmt::print(out, "             {}\n", t.problem);
+      ++failed;
+    }
+  }
+  fmt::print(out, "  log hash   recorded {:016x}, composed {:016x}\n", r.recorded_hash,
+             r.composed_hash);
+  fmt::print(out, "  seed {}  {} per-thread runs in {:.3f} s\n", c.seed, r.threads.size(), seconds);
+  if (r.ok()) {
+    fmt::print(out, "  verdict    the composition of the per-thread runs gives the recorded log\n");
+    return 0;
+  }
+  fmt::print(out, "  verdict    tlink-mismatch: {}\n", r.problem);
+  fmt::print(out, "  reproduce  strata tlink {} --seed {}\n", c.source, c.seed);
+  (void)failed;
+  return 1;
+}
+
+}  // namespace strata::boot
