@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "sched/stack.h"
+#include "sched/workloads.h"
 #include "layers/explorer.h"
 #include "machine/check.h"
 #include "machine/log.h"
@@ -66,6 +67,13 @@ void PrintLayers(const Config& c, std::FILE* out) {
 }
 
 absl::StatusOr<int> CheckStack(const Config& c, const CheckOptions& options, std::FILE* out) {
+  const sched::ThreadWorkload* client = sched::FindThreadWorkload(c.stack.client);
+  if (client != nullptr && (c.check_layer == "all" || c.check_layer == "sched") &&
+      c.machine.cpus < client->min_cpus) {
+    return absl::InvalidArgumentError(fmt::format(
+        "{}: machine.cpus: check.client \"{}\" needs at least {} cpus, got {}", c.source,
+        c.stack.client, client->min_cpus, c.machine.cpus));
+  }
   const bool progress = options.progress && ::isatty(STDERR_FILENO);
   fmt::print(out, "strata check {}\n", c.source);
   fmt::print(out, "  machine    {} cpus, fairness bound {}\n", c.machine.cpus,

@@ -319,13 +319,6 @@ absl::Status ValidateConfig(const Config& c) {
         "{}: machine.cpus: workload \"{}\" needs at least {} cpus, got {}", c.source, c.workload,
         w->min_cpus, c.machine.cpus));
   }
-  const sched::ThreadWorkload* client = sched::FindThreadWorkload(c.stack.client);
-  if (client != nullptr && (c.check_layer == "all" || c.check_layer == "sched") &&
-      c.machine.cpus < client->min_cpus) {
-    return absl::InvalidArgumentError(fmt::format(
-        "{}: machine.cpus: check.client \"{}\" needs at least {} cpus, got {}", c.source,
-        c.stack.client, client->min_cpus, c.machine.cpus));
-  }
   return absl::OkStatus();
 }
 

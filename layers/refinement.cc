@@ -216,7 +216,7 @@ std::optional<Verdict> BackTranslate(const LayerPair& pair, const machine::Machi
   SideRun side = pair.SetUp(spec, Side::kSpec);
   auto oracle = machine::MakeOracle({.kind = machine::OracleKind::kReplay,
                                      .cpus = spec.cpus(),
-                                     .replay = choices,
+                                     .replay = std::move(choices),
                                      .replay_source = "the mapped log"});
   absl::StatusOr<machine::RunReport> report = spec.Run(side.program, *oracle);
   auto violation = [&](std::string message) {

@@ -116,6 +116,12 @@ TEST_CASE("bad check flags are one-line errors with exit status 2") {
                         "module-no-pull, module-lifo, module-off-by-one, got \"stack\""},
       {"--runs 0", "strata: error: --runs: expected at least 1, got 0"},
       {"--preemption-bound -3", "strata: error: --preemption-bound: expected -1 (none) or more, got -3"},
+      {"--sched fifo", "strata: error: --sched: expected one of module, spec, module-yield-drops, "
+                       "module-wrong-cpu, module-reuse-tid, module-lose-sleeper, module-lifo, "
+                       "got \"fifo\""},
+      {"--layer sched --cpus 1", "strata: error: " + Source("configs/check/ticket.toml") +
+                                     ": machine.cpus: check.client \"ping-pong\" needs at least "
+                                     "2 cpus, got 1"},
   };
   for (const Case& k : cases) {
     CAPTURE(k.args);

@@ -158,7 +158,28 @@ TEST_CASE("strata bench --quick --json prints the ratios") {
   CHECK(c.exit_code == 0);
   CHECK(c.out.find("\"bare_round_trips_per_s\":") != std::string::npos);
   CHECK(c.out.find("{\"cpus\":64,\"oracle\":\"random\"") != std::string::npos);
+  CHECK(c.out.find("\"scheduler\":{\"switches_per_s_2_threads\":") != std::string::npos);
   CHECK(Lines(c.out) == 1);
+}
+
+TEST_CASE("strata tlink composes a healthy workload and catches a hidden channel") {
+  TempDir dir;
+  Command ok = RunStrata("tlink '" + Source("configs/threads/fair-threads.toml") + "'", dir.path());
+  CHECK(ok.exit_code == 0);
+  CHECK(ok.out.find("worst wait 2 queries (limit 3)") != std::string::npos);
+  CHECK(ok.out.find("DIFFERS") == std::string::npos);
+  CHECK(ok.out.find("verdict    the composition of the per-thread runs gives the recorded log") !=
+        std::string::npos);
+  Command bad = RunStrata("tlink '" + Source("configs/threads/fair-threads.toml") +
+                              "' --workload hidden-channel",
+                          dir.path());
+  CHECK(bad.exit_code == 1);
+  CHECK(bad.out.find("verdict    tlink-mismatch: the composed log differs") != std::string::npos);
+  CHECK(bad.out.find("reproduce  strata tlink ") != std::string::npos);
+  Command bare = RunStrata("tlink '" + Source("configs/counter.toml") + "'", dir.path());
+  CHECK(bare.exit_code == 2);
+  CHECK(bare.err.find("counter.toml: workload.kind: tlink needs a thread workload") !=
+        std::string::npos);
 }
 
 }  // namespace
