@@ -50,9 +50,9 @@ struct sigaction g_previous_segv;
 std::mutex g_install_mutex;
 
 // The handler runs on an alternate stack (the faulting stack has no room).
-// Alternate stacks are per thread; a thread that already has one of this
-// size or more (ASan's, doctest's) keeps it, else it gets this one, which
-// is removed and freed when the thread ends.
+// Alternate stacks are per thread; a thread that already has one of at
+// least half this size (ASan's) keeps it, else it gets this one, which is
+// removed and freed when the thread ends.
 constexpr std::size_t kAltStackBytes = 64 * 1024;
 class AltStack {
  public:
@@ -626,9 +626,14 @@ OverflowHandlerScope::~OverflowHandlerScope() { --g_handler_scopes; }
 
 void Machine::HandleSegv(int sig, siginfo_t* info, void* context) {
   Machine* m = g_running_machine;
-  if (m != nullptr && m->running_ != nullptr && m->running_->stack_.sp != nullptr) {
+  const ctx::stack_context* stack = nullptr;
+  if (m != nullptr && m->running_ != nullptr) {
+    stack = m->running_->running_stack_ != nullptr ? m->running_->running_stack_
+                                                   : &m->running_->stack_;
+  }
+  if (stack != nullptr && stack->sp != nullptr) {
     auto* addr = static_cast<char*>(info->si_addr);
-    char* base = static_cast<char*>(m->running_->stack_.sp) - m->running_->stack_.size;
+    char* base = static_cast<char*>(stack->sp) - stack->size;
     // The guard page is the lowest page of the mapping; a large frame may
     // step a little past it.
     if (addr >= base - 256 * 1024 && addr < base + 4096) {
@@ -671,10 +676,20 @@ void Machine::OnOverflow() {
   __sanitizer_finish_switch_fiber(main->fake_stack, nullptr, nullptr);
 #endif
 #endif
-  cpu.abandoned_ = true;
   new (&parked_.handle) ctx::fiber(std::move(main_));
   cpu.state_ = Cpu::State::kFailed;
   SetRunnable(cpu, false);
+  if (cpu.running_stack_ != nullptr) {
+    // A thread's stack: its owner frees it; the CPU's own fiber (suspended
+    // elsewhere) unwinds as usual.
+    const ctx::stack_context& s = *cpu.running_stack_;
+    Fail(Outcome::kStackOverflow, {cpu.id_},
+         fmt::format("thread {} on cpu {} overflowed its stack (hit the guard page)",
+                     cpu.thread_, cpu.id_));
+    if (cpu.on_overflow_) cpu.on_overflow_(s);
+    return;
+  }
+  cpu.abandoned_ = true;
   Fail(Outcome::kStackOverflow, {cpu.id_},
        fmt::format("cpu {} overflowed its {} KiB stack (hit the guard page)", cpu.id_,
                    options_.stack_bytes / 1024));

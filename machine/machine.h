@@ -141,6 +141,14 @@ class Cpu {
   // carry it.
   ThreadId thread() const { return thread_; }
   void set_thread(ThreadId t) { thread_ = t; }
+  // The stack the CPU runs on now, when it is not its own (a thread's fiber
+  // stack; null: its own). An overflow of that stack is reported like the
+  // CPU's own, and `on_overflow` (set by whoever owns the stack) is called
+  // with it: that fiber can be neither resumed nor unwound.
+  void set_running_stack(const boost::context::stack_context* s) { running_stack_ = s; }
+  void set_on_overflow(std::function<void(const boost::context::stack_context&)> f) {
+    on_overflow_ = std::move(f);
+  }
 
   // Ends the run with a report naming this CPU (and `others`). Never returns.
   [[noreturn]] void Fail(Outcome outcome, std::string message, std::vector<CpuId> others = {});
@@ -165,6 +173,8 @@ class Cpu {
   const Op* pending_ = nullptr;
   bool runnable_ = false;
   bool abandoned_ = false;  // its stack overflowed; the fiber cannot be resumed or unwound
+  const boost::context::stack_context* running_stack_ = nullptr;
+  std::function<void(const boost::context::stack_context&)> on_overflow_;
   // The handle that resumes this CPU; empty while it runs and once it ended.
   boost::context::fiber fiber_;
   boost::context::stack_context stack_{};

@@ -15,15 +15,23 @@ using machine::Block;
 using machine::Outcome;
 using machine::Word;
 
-// A thread stack from the scheduler's pool.
+// A thread stack from the scheduler's pool that remembers where it lives
+// (the guard page of a running thread is the machine's to watch).
 class PoolStack {
  public:
-  explicit PoolStack(machine::StackPool* pool) : pool_(pool) {}
-  ctx::stack_context allocate() { return pool_->Take(); }
-  void deallocate(ctx::stack_context& s) noexcept { pool_->Give(s); }
+  PoolStack(machine::StackPool* pool, ctx::stack_context* where) : pool_(pool), where_(where) {}
+  ctx::stack_context allocate() {
+    *where_ = pool_->Take();
+    return *where_;
+  }
+  void deallocate(ctx::stack_context& s) noexcept {
+    pool_->Give(s);
+    where_->sp = nullptr;
+  }
 
  private:
   machine::StackPool* pool_;
+  ctx::stack_context* where_;
 };
 
 // Events the holder of a scheduler lock may append before it unlocks: the
@@ -64,7 +72,14 @@ CSched::~CSched() { ReleaseFibers(); }
 
 void CSched::ReleaseFibers() {
   tearing_down_ = true;
-  for (Tcb& t : tcbs_) t.fiber = ctx::fiber();
+  for (Tcb& t : tcbs_) {
+    if (t.overflowed && t.stack.sp != nullptr) {
+      // Its fiber can be neither resumed nor unwound: free the stack by hand.
+      stacks_.Discard(t.stack);
+      t.stack.sp = nullptr;
+    }
+    t.fiber = ctx::fiber();
+  }
   for (PerCpu& pc : cpus_) pc.idle = ctx::fiber();
 }
 
@@ -96,6 +111,11 @@ Machine::Program CSched::Boot(std::shared_ptr<CSched> sched,
   s->machine_.AtTeardown([s] { s->ReleaseFibers(); });
   return [sched = std::move(sched), init = std::move(init)](Cpu& cpu) {
     sched->cpus_[cpu.id().index()].cpu = &cpu;
+    cpu.set_on_overflow([s = sched.get()](const ctx::stack_context& stack) {
+      for (Tcb& t : s->tcbs_) {
+        if (t.stack.sp == stack.sp) t.overflowed = true;
+      }
+    });
     init(*sched, cpu);
     sched->IdleLoop(cpu);
   };
@@ -127,6 +147,7 @@ void CSched::SwitchTo(Cpu& cpu, ThreadId next, ctx::fiber* self) {
   }
   ++pc.stats.switches;
   cpu.set_thread(next);
+  cpu.set_running_stack(next.valid() ? &tcbs_[next.index()].stack : nullptr);
   ctx::fiber& target = next.valid() ? tcbs_[next.index()].fiber : pc.idle;
   if (next.valid()) tcbs_[next.index()].state = ThreadState::kRun;
   pc.from = self;
@@ -165,6 +186,7 @@ ctx::fiber CSched::RunThread(ThreadId t) {
   const ThreadId next = Next(cpu.id());
   ++pc.stats.switches;
   cpu.set_thread(next);
+  cpu.set_running_stack(next.valid() ? &tcbs_[next.index()].stack : nullptr);
   if (next.valid()) tcbs_[next.index()].state = ThreadState::kRun;
   // This fiber ends: whoever runs next receives its (empty) handle.
   pc.from = &dead_;
@@ -189,7 +211,7 @@ ThreadId CSched::Spawn(Cpu& cpu, Entry entry) {
   PerCpu& pc = cpus_[cpu.id().index()];
   ++pc.live;
   ++pc.stats.threads;
-  tcb.fiber = ctx::fiber(std::allocator_arg, PoolStack(&stacks_),
+  tcb.fiber = ctx::fiber(std::allocator_arg, PoolStack(&stacks_, &tcb.stack),
                          [this, t](ctx::fiber&& resumer) {
                            // Destroyed before it ever ran: run nothing.
                            if (tearing_down_) return std::move(resumer);

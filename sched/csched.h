@@ -261,6 +261,8 @@ class CSched {
  private:
   struct Tcb {
     boost::context::fiber fiber;  // resumes the thread; empty while it runs
+    boost::context::stack_context stack{};  // its stack (sp null once given back)
+    bool overflowed = false;      // hit its guard page: the stack is freed by hand
     Entry entry;
     CpuId home;
     ThreadState state = ThreadState::kFree;

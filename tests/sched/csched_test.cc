@@ -277,3 +277,42 @@ TEST_CASE("known-bad scheduler modules and clients are caught with their exact v
 
 }  // namespace
 }  // namespace strata::sched
+
+namespace strata::sched {
+namespace {
+
+[[gnu::noinline]] std::int64_t Deep(std::int64_t n) {
+  volatile char pad[512];
+  pad[0] = static_cast<char>(n);
+  return n == 0 ? pad[0] : Deep(n - 1) + pad[0];
+}
+
+TEST_CASE("a thread that overflows its stack is a report naming it, and the process runs on") {
+  for (int round = 0; round < 2; ++round) {
+    CAPTURE(round);
+    Machine m(machine::MachineOptions{.cpus = 2, .stack_bytes = 64 * 1024});
+    std::shared_ptr<CSched> s = MakeSched(m, {});
+    const machine::Word w = m.NewWord("w");
+    auto oracle = machine::MakeOracle({.kind = machine::OracleKind::kRoundRobin, .cpus = 2});
+    auto report = m.Run(CSched::Boot(s,
+                                     [w](CSched& s, Cpu& cpu) {
+                                       // Two threads per CPU; thread 1 (cpu 1's first) recurses.
+                                       for (int t = 0; t < 2; ++t) {
+                                         s.Spawn(cpu, [w](CSched& s, Cpu& cpu) {
+                                           cpu.FetchAdd(w, 1);
+                                           s.Yield(cpu);
+                                           if (cpu.thread().value() == 1) cpu.FetchAdd(w, Deep(1'000'000));
+                                           cpu.FetchAdd(w, 1);
+                                         });
+                                       }
+                                     }),
+                        *oracle);
+    REQUIRE(report.ok());
+    CHECK(report->outcome == machine::Outcome::kStackOverflow);
+    CHECK(report->message == "thread 1 on cpu 1 overflowed its stack (hit the guard page)");
+    CHECK(report->cpus == std::vector<CpuId>{CpuId(1)});
+  }
+}
+
+}  // namespace
+}  // namespace strata::sched
