@@ -31,9 +31,10 @@ class ThreadFairnessMonitor final : public machine::Monitor {
       Thread& t = At(e.thread);
       t.worst_progress = std::max(t.worst_progress, ++steps_[c]);
       if (bounds_.progress > 0 && steps_[c] > bounds_.progress) {
-        why_ = fmt::format("thread {} ran {} steps on cpu {} without yielding, sleeping or "
-                           "exiting (progress bound {}): it starves the other threads",
+        why_ = fmt::format("unfair environment: thread {} ran {} steps on cpu {} without "
+                           "yielding, sleeping or exiting (progress bound {})",
                            e.thread, steps_[c], e.cpu, bounds_.progress);
+        outcome_ = Outcome::kUnfairSchedule;
         return false;
       }
     }
@@ -50,7 +51,7 @@ class ThreadFairnessMonitor final : public machine::Monitor {
     return fmt::format("worst wait {} queries (limit {}), worst run {} steps (progress {})", q,
                        bounds_.limit, p, bounds_.progress);
   }
-  Outcome outcome() const override { return Outcome::kThreadStarved; }
+  Outcome outcome() const override { return outcome_; }
 
   std::int64_t worst_queries(ThreadId t) const { return Find(t).worst_queries; }
   std::int64_t worst_progress(ThreadId t) const { return Find(t).worst_progress; }
@@ -114,6 +115,7 @@ class ThreadFairnessMonitor final : public machine::Monitor {
   std::vector<std::int64_t> steps_;   // per CPU: the running thread's steps since dispatch
   std::map<ThreadId::Rep, Thread> threads_;
   std::string why_;
+  Outcome outcome_ = Outcome::kThreadStarved;
 };
 
 // The k-th spawned thread replaying its recorded events: the same

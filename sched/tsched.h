@@ -9,10 +9,12 @@
 //             scheduling queries (switch-outs — yield, sleep, exit — of other
 //             threads on its CPU) go by; else it is starved;
 //   progress  a running thread reaches a switch-out within `progress` of its
-//             own shared steps; else it starves the others (an unfair
-//             environment for them).
-// ThreadFairnessMonitor enforces both on a live run, from the call/return
-// markers only, so it works over the scheduler module and its spec alike.
+//             own shared steps; else the environment of the other threads
+//             is unfair.
+// The monitor enforces both on a live run, from the call/return markers
+// only, so it works over the scheduler module and its spec alike: a broken
+// limit ends the run as "thread-starved", a broken progress bound as
+// "unfair-schedule".
 //
 // TLink. The threads as a parallel composition of per-thread machines: for
 // a recorded CSched run, each thread is run again alone — its own code live,
@@ -44,7 +46,7 @@ struct ThreadBounds {
   std::int64_t progress = 0;  // 0: not enforced
 };
 
-// Stops the run as "thread-starved" when a bound is broken. `sched` names
+// Stops the run when a bound is broken (see above). `sched` names
 // the scheduler's object.
 std::unique_ptr<machine::Monitor> MakeThreadFairnessMonitor(ObjectId sched, int cpus,
                                                             ThreadBounds bounds);

@@ -43,10 +43,16 @@ ClientRun ThreadCounter(CSched& s, const ClientParams& p) {
 
 // -------------------------------------------------------------- ping-pong
 
-// Two threads (on CPUs 0 and 1) pass the turn back and forth N times. With
-// `lose_wakeups`, the waiter checks the turn, drops the lock, and sleeps
-// later without checking again: a wakeup sent in between is lost.
-ClientRun PingPongWith(CSched& s, const ClientParams& p, bool lose_wakeups) {
+// How a ping-pong waiter goes to sleep.
+enum class Waiter {
+  kCorrect,       // checks the turn and sleeps under the lock
+  kLoseWakeups,   // checks, drops the lock, takes it again and sleeps: a
+                  // wakeup sent in between is lost
+  kSleepUnlocked, // checks, drops the lock, sleeps without it
+};
+
+// Two threads (on CPUs 0 and 1) pass the turn back and forth N times.
+ClientRun PingPongWith(CSched& s, const ClientParams& p, Waiter waiter) {
   Machine& m = s.machine();
   const SchedLock lock = s.NewLock("turn.lock");
   const Cv cvs[2] = {s.NewCv("ping", lock), s.NewCv("pong", lock)};
@@ -58,10 +64,8 @@ ClientRun PingPongWith(CSched& s, const ClientParams& p, bool lose_wakeups) {
       for (std::int64_t i = 0; i < n; ++i) {
         s.Lock(cpu, lock);
         while (cpu.Load(turn) != me) {
-          if (lose_wakeups) {
-            s.Unlock(cpu, lock);
-            s.Lock(cpu, lock);
-          }
+          if (waiter != Waiter::kCorrect) s.Unlock(cpu, lock);
+          if (waiter == Waiter::kLoseWakeups) s.Lock(cpu, lock);
           s.Sleep(cpu, cvs[me]);
         }
         cpu.Store(turn, 1 - me);
@@ -81,8 +85,15 @@ ClientRun PingPongWith(CSched& s, const ClientParams& p, bool lose_wakeups) {
   return run;
 }
 
-ClientRun PingPong(CSched& s, const ClientParams& p) { return PingPongWith(s, p, false); }
-ClientRun LostWakeup(CSched& s, const ClientParams& p) { return PingPongWith(s, p, true); }
+ClientRun PingPong(CSched& s, const ClientParams& p) {
+  return PingPongWith(s, p, Waiter::kCorrect);
+}
+ClientRun LostWakeup(CSched& s, const ClientParams& p) {
+  return PingPongWith(s, p, Waiter::kLoseWakeups);
+}
+ClientRun SleepUnlocked(CSched& s, const ClientParams& p) {
+  return PingPongWith(s, p, Waiter::kSleepUnlocked);
+}
 
 // -------------------------------------------------------------- producer-consumer
 
@@ -325,6 +336,8 @@ constexpr ThreadWorkload kWorkloads[] = {
      PhilosophersWrongOrder},
     {"lost-wakeup", "known-bad: ping-pong whose waiter sleeps without re-checking under the lock",
      2, true, LostWakeup},
+    {"sleep-unlocked", "known-bad: ping-pong whose waiter sleeps without holding the cv's lock",
+     2, true, SleepUnlocked},
     {"hidden-channel", "known-bad for TLink: threads that talk through host memory, not the log",
      1, true, HiddenChannel},
 };

@@ -18,6 +18,8 @@
 //                             a deadlock naming who waits for what
 //   lost-wakeup               ping-pong whose waiter checks the turn, drops
 //                             the lock and sleeps later: the wakeup is lost
+//   sleep-unlocked            ping-pong whose waiter drops the lock before it
+//                             sleeps (breaks sleep's precondition)
 //   hidden-channel            threads that talk through host memory: runs
 //                             fine, but fails the TLink check (tsched.h)
 #ifndef STRATA_SCHED_WORKLOADS_H_

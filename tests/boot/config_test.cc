@@ -94,7 +94,7 @@ TEST_CASE("bad configs give one line naming the file, the line, the key and what
         "c.toml:2: workload.kind: expected one of counter, lost-update, racy-push, "
         "double-unlock, lock-order, throw, recursion, livelock, thread-counter, "
             "producer-consumer, ping-pong, fork-lock, philosophers, philosophers-wrong-order, "
-            "lost-wakeup, hidden-channel, got \"nope\"");
+            "lost-wakeup, sleep-unlocked, hidden-channel, got \"nope\"");
   CHECK(ErrorOf("[run]\nmax_steps = -5\n") ==
         "c.toml:2: run.max_steps: expected an integer from 1 to 1000000000000, got -5");
   CHECK(ErrorOf("[oracle]\nfairness = 2\n") ==

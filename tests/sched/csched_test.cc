@@ -267,6 +267,7 @@ TEST_CASE("known-bad scheduler modules and clients are caught with their exact v
       {"module-reuse-tid", "ping-pong", "impossible-upper-log"},
       {"module-lose-sleeper", "ping-pong", "deadlock"},
       {"module", "lost-wakeup", "deadlock"},
+      {"module", "sleep-unlocked", "impossible-upper-log"},
   };
   for (const Case& c : cases) {
     CAPTURE(c.impl);
