@@ -18,25 +18,6 @@ namespace {
 
 namespace ctx = boost::context;
 
-// A guard-paged stack that remembers where it lives, so that the stack of a
-// fiber abandoned after an overflow can still be unmapped.
-class TrackedStack {
- public:
-  TrackedStack(StackPool* pool, ctx::stack_context* where) : pool_(pool), where_(where) {}
-  ctx::stack_context allocate() {
-    *where_ = pool_->Take();
-    return *where_;
-  }
-  void deallocate(ctx::stack_context& s) noexcept {
-    pool_->Give(s);
-    where_->sp = nullptr;
-  }
-
- private:
-  StackPool* pool_;
-  ctx::stack_context* where_;
-};
-
 // The SIGSEGV handler must find the running machine without arguments; this
 // is its only use, and it is set only while Machine::Run is on the stack.
 thread_local Machine* g_running_machine = nullptr;
@@ -194,7 +175,7 @@ std::int64_t Cpu::Step(const Op& op) { return StepWith(op, op.apply); }
 // ---------------------------------------------------------------- Cpu
 
 void Cpu::Start() {
-  fiber_ = ctx::fiber(std::allocator_arg, TrackedStack(machine_->stacks_, &stack_),
+  fiber_ = ctx::fiber(std::allocator_arg, PooledStack(machine_->stacks_, &stack_),
                       [this](ctx::fiber&& resumer) {
                         // A CPU that never started, destroyed with its machine
                         // (a run that failed before it got going): run nothing.

@@ -35,6 +35,27 @@ class StackPool {
   std::vector<boost::context::stack_context> free_;
 };
 
+// A Boost.Context stack allocator over a pool that remembers the stack it
+// handed out in *where (sp null once given back), so that the guard page of
+// a running fiber can be watched and the stack of an abandoned one freed.
+class PooledStack {
+ public:
+  PooledStack(StackPool* pool, boost::context::stack_context* where)
+      : pool_(pool), where_(where) {}
+  boost::context::stack_context allocate() {
+    *where_ = pool_->Take();
+    return *where_;
+  }
+  void deallocate(boost::context::stack_context& s) noexcept {
+    pool_->Give(s);
+    where_->sp = nullptr;
+  }
+
+ private:
+  StackPool* pool_;
+  boost::context::stack_context* where_;
+};
+
 }  // namespace strata::machine
 
 #endif  // STRATA_MACHINE_STACK_POOL_H_

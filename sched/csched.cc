@@ -15,25 +15,6 @@ using machine::Block;
 using machine::Outcome;
 using machine::Word;
 
-// A thread stack from the scheduler's pool that remembers where it lives
-// (the guard page of a running thread is the machine's to watch).
-class PoolStack {
- public:
-  PoolStack(machine::StackPool* pool, ctx::stack_context* where) : pool_(pool), where_(where) {}
-  ctx::stack_context allocate() {
-    *where_ = pool_->Take();
-    return *where_;
-  }
-  void deallocate(ctx::stack_context& s) noexcept {
-    pool_->Give(s);
-    where_->sp = nullptr;
-  }
-
- private:
-  machine::StackPool* pool_;
-  ctx::stack_context* where_;
-};
-
 // Events the holder of a scheduler lock may append before it unlocks: the
 // client's critical sections are not bounded by the scheduler.
 constexpr std::int64_t kClientBound = 1 << 20;
@@ -211,7 +192,7 @@ ThreadId CSched::Spawn(Cpu& cpu, Entry entry) {
   PerCpu& pc = cpus_[cpu.id().index()];
   ++pc.live;
   ++pc.stats.threads;
-  tcb.fiber = ctx::fiber(std::allocator_arg, PoolStack(&stacks_, &tcb.stack),
+  tcb.fiber = ctx::fiber(std::allocator_arg, machine::PooledStack(&stacks_, &tcb.stack),
                          [this, t](ctx::fiber&& resumer) {
                            // Destroyed before it ever ran: run nothing.
                            if (tearing_down_) return std::move(resumer);
