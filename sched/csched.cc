@@ -118,7 +118,7 @@ void CSched::IdleLoop(Cpu& cpu) {
 // The running context of `cpu` (a thread, or the idle context) stores its
 // handle in *self and resumes `next` (the idle context when none). Whoever
 // later resumes it has set the CPU's thread.
-void CSched::SwitchTo(Cpu& cpu, ThreadId next, ctx::fiber* self) {
+ctx::fiber& CSched::Dispatch(Cpu& cpu, ThreadId next) {
   PerCpu& pc = cpus_[cpu.id().index()];
   if (next.valid() && (next.index() >= tcbs_.size() || tcbs_[next.index()].home != cpu.id())) {
     // A thread runs only on its home CPU (its code holds that CPU): a
@@ -129,8 +129,23 @@ void CSched::SwitchTo(Cpu& cpu, ThreadId next, ctx::fiber* self) {
   ++pc.stats.switches;
   cpu.set_thread(next);
   cpu.set_running_stack(next.valid() ? &tcbs_[next.index()].stack : nullptr);
-  ctx::fiber& target = next.valid() ? tcbs_[next.index()].fiber : pc.idle;
-  if (next.valid()) tcbs_[next.index()].state = ThreadState::kRun;
+  if (!next.valid()) return pc.idle;
+  tcbs_[next.index()].state = ThreadState::kRun;
+  return tcbs_[next.index()].fiber;
+}
+
+ThreadId CSched::Caller(Cpu& cpu, std::string_view primitive) {
+  const ThreadId me = cpu.thread();
+  if (!me.valid()) {
+    cpu.Fail(Outcome::kException,
+             fmt::format("cpu {} called {} outside a thread (from its init)", cpu.id(), primitive));
+  }
+  return me;
+}
+
+void CSched::SwitchTo(Cpu& cpu, ThreadId next, ctx::fiber* self) {
+  PerCpu& pc = cpus_[cpu.id().index()];
+  ctx::fiber& target = Dispatch(cpu, next);
   pc.from = self;
   ctx::fiber resumer = std::move(target).resume();
   *cpus_[cpu.id().index()].from = std::move(resumer);
@@ -164,14 +179,10 @@ ctx::fiber CSched::RunThread(ThreadId t) {
   tcb.state = ThreadState::kDead;
   tcb.entry = nullptr;
   --pc.live;
-  const ThreadId next = Next(cpu.id());
-  ++pc.stats.switches;
-  cpu.set_thread(next);
-  cpu.set_running_stack(next.valid() ? &tcbs_[next.index()].stack : nullptr);
-  if (next.valid()) tcbs_[next.index()].state = ThreadState::kRun;
+  ctx::fiber& target = Dispatch(cpu, Next(cpu.id()));
   // This fiber ends: whoever runs next receives its (empty) handle.
   pc.from = &dead_;
-  return std::move(next.valid() ? tcbs_[next.index()].fiber : pc.idle);
+  return std::move(target);
 }
 
 ThreadId CSched::Spawn(Cpu& cpu, Entry entry) {
@@ -203,7 +214,7 @@ ThreadId CSched::Spawn(Cpu& cpu, Entry entry) {
 }
 
 void CSched::Yield(Cpu& cpu) {
-  const ThreadId me = cpu.thread();
+  const ThreadId me = Caller(cpu, "yield");
   PerCpu& pc = cpus_[cpu.id().index()];
   layers::MarkCall(cpu, object_, kYieldPrim);
   DoYield(cpu, me);
@@ -222,7 +233,7 @@ void CSched::Sleep(Cpu& cpu, Cv cv) {
 }
 
 void CSched::SleepUnlocked(Cpu& cpu, Cv cv) {
-  const ThreadId me = cpu.thread();
+  const ThreadId me = Caller(cpu, "sleep");
   PerCpu& pc = cpus_[cpu.id().index()];
   Tcb& tcb = tcbs_[me.index()];
   layers::MarkCall(cpu, object_, kSleepPrim, cv.index, cv.lock.index);

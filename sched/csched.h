@@ -278,6 +278,11 @@ class CSched {
   };
 
   void SwitchTo(Cpu& cpu, ThreadId next, boost::context::fiber* self);
+  // Makes `next` (none: the idle context) the CPU's running context and
+  // returns the handle that resumes it.
+  boost::context::fiber& Dispatch(Cpu& cpu, ThreadId next);
+  // The calling thread; a primitive called from a CPU's init ends the run.
+  ThreadId Caller(Cpu& cpu, std::string_view primitive);
   // Unwinds every suspended thread and idle context (Machine::AtTeardown).
   void ReleaseFibers();
   boost::context::fiber RunThread(ThreadId t);

@@ -317,3 +317,19 @@ TEST_CASE("a thread that overflows its stack is a report naming it, and the proc
 
 }  // namespace
 }  // namespace strata::sched
+
+namespace strata::sched {
+namespace {
+
+TEST_CASE("yield from a CPU's init, outside any thread, is a report, not a crash") {
+  Machine m(machine::MachineOptions{.cpus = 1});
+  std::shared_ptr<CSched> s = MakeSched(m, {});
+  auto oracle = machine::MakeOracle({.kind = machine::OracleKind::kRoundRobin, .cpus = 1});
+  auto report = m.Run(CSched::Boot(s, [](CSched& s, Cpu& cpu) { s.Yield(cpu); }), *oracle);
+  REQUIRE(report.ok());
+  CHECK(report->outcome == machine::Outcome::kException);
+  CHECK(report->message == "cpu 0 called yield outside a thread (from its init)");
+}
+
+}  // namespace
+}  // namespace strata::sched
