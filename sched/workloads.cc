@@ -175,36 +175,44 @@ ClientRun ProducerConsumer(CSched& s, const ClientParams& p) {
 
 // -------------------------------------------------------------- fork-lock
 
-// x and y must be equal whenever fork.lock is free: checked at every unlock
-// of it, from the log (x and y are replayed from their fetch-and-adds).
-class EqualWhenFree final : public machine::Monitor {
+// fork.lock's invariant, from the log (x, y and `freed` are replayed from
+// their fetch-and-adds): x == y at every unlock, and no lock of it once
+// every parent has freed it.
+class ForkLockMonitor final : public machine::Monitor {
  public:
-  EqualWhenFree(ObjectId sched, int lock, ObjectId x, ObjectId y)
-      : sched_(sched), lock_(lock), x_(x), y_(y) {}
+  ForkLockMonitor(ObjectId sched, int lock, ObjectId x, ObjectId y, ObjectId freed, int parents)
+      : sched_(sched), lock_(lock), x_(x), y_(y), freed_(freed), parents_(parents) {}
   bool Observe(const Event& e) override {
     if (e.kind == machine::kinds::kFaa) {
       if (e.object == x_) x_value_ += e.arg0;
       if (e.object == y_) y_value_ += e.arg0;
+      if (e.object == freed_) freed_value_ += e.arg0;
       return true;
     }
-    if (e.object == sched_ && e.kind == kinds::kRetUnlock && unlocking_[e.cpu.value()]) {
+    if (e.object != sched_) return true;
+    if (e.kind == kinds::kRetUnlock && unlocking_[e.cpu.value()]) {
       unlocking_[e.cpu.value()] = false;
       return x_value_ == y_value_;
     }
-    if (e.object == sched_ && e.kind == kinds::kCallUnlock && e.arg0 == lock_) {
-      unlocking_[e.cpu.value()] = true;
+    if (e.kind == kinds::kCallUnlock && e.arg0 == lock_) unlocking_[e.cpu.value()] = true;
+    if (e.kind == kinds::kCallLock && e.arg0 == lock_ && freed_value_ == parents_) {
+      used_after_free_ = true;
+      return false;
     }
     return true;
   }
   std::string Describe() const override {
+    if (used_after_free_) return "fork.lock is locked after every parent freed it";
     return fmt::format("fork.lock invariant x == y: x = {}, y = {}", x_value_, y_value_);
   }
 
  private:
   ObjectId sched_;
   int lock_;
-  ObjectId x_, y_;
-  std::int64_t x_value_ = 0, y_value_ = 0;
+  ObjectId x_, y_, freed_;
+  int parents_;
+  std::int64_t x_value_ = 0, y_value_ = 0, freed_value_ = 0;
+  bool used_after_free_ = false;
   std::array<bool, machine::kMaxCpus> unlocking_{};
 };
 
@@ -219,7 +227,9 @@ ClientRun ForkLock(CSched& s, const ClientParams& p) {
     done.push_back(m.NewWord(fmt::format("done{}", c)));
   }
   const Word seen_equal = m.NewWord("parents.saw.equal");
-  m.AddGlobalMonitor(std::make_unique<EqualWhenFree>(s.object(), lock.index, x.id, y.id));
+  const Word freed = m.NewWord("fork.lock.freed");
+  m.AddGlobalMonitor(std::make_unique<ForkLockMonitor>(s.object(), lock.index, x.id, y.id,
+                                                       freed.id, m.cpus()));
   const std::int64_t n = p.iterations;
   ClientRun run;
   run.init = [=](CSched& s, Cpu& cpu) {
@@ -242,12 +252,14 @@ ClientRun ForkLock(CSched& s, const ClientParams& p) {
       while (cpu.Load(done[c]) == 0) s.Sleep(cpu, done_cv[c]);
       if (cpu.Load(x) == cpu.Load(y)) cpu.FetchAdd(seen_equal, 1);
       s.Unlock(cpu, lock);
+      cpu.FetchAdd(freed, 1);  // this parent is done with the lock
     });
   };
-  run.checks = [&m, x, y, seen_equal, n] {
+  run.checks = [&m, x, y, seen_equal, freed, n] {
     return std::vector<Check>{{"x", m.value(x), m.cpus() * n},
                               {"y", m.value(y), m.cpus() * n},
-                              {"parents that saw x == y", m.value(seen_equal), m.cpus()}};
+                              {"parents that saw x == y", m.value(seen_equal), m.cpus()},
+                              {"parents that freed fork.lock", m.value(freed), m.cpus()}};
   };
   return run;
 }

@@ -11,7 +11,9 @@
 //   ping-pong           two threads on CPUs 0 and 1 wake each other N times
 //   fork-lock           per CPU a parent spawns a child that updates two
 //                       words under a lock (equal whenever the lock is free,
-//                       checked at every unlock) and signals when done
+//                       checked at every unlock) and signals when done; the
+//                       parent waits, then frees the lock (locking it after
+//                       every parent freed it is an impossible log)
 //   philosophers        one philosopher per CPU, forks taken in order
 // and the known-bad ones, each ending in its own report:
 //   philosophers-wrong-order  every philosopher takes its left fork first:
