@@ -58,7 +58,8 @@ absl::StatusOr<int> TLink(const Config& c, std::FILE* out) {
     return 0;
   }
   fmt::print(out, "  verdict    tlink-mismatch: {}\n", r.problem);
-  fmt::print(out, "  reproduce  strata tlink {} --seed {}\n", c.source, c.seed);
+  fmt::print(out, "  reproduce  strata tlink {} --seed {} --oracle {} --cpus {} --workload {}\n",
+             c.source, c.seed, machine::OracleKindName(c.oracle), c.machine.cpus, c.workload);
   (void)failed;
   return 1;
 }

@@ -173,6 +173,12 @@ ctx::fiber CSched::RunThread(ThreadId t) {
     cpu.Fail(Outcome::kException,
              fmt::format("thread {} on cpu {} threw: {}", t, cpu.id(), escaped));
   }
+  for (std::size_t l = 0; l < holders_.size(); ++l) {
+    if (holders_[l] == t) {
+      cpu.Fail(Outcome::kImpossibleLog, fmt::format("thread {} on cpu {} exits holding lock {}",
+                                                    t, cpu.id(), lock_names_[l]));
+    }
+  }
   layers::MarkCall(cpu, object_, kExitPrim);
   DoExit(cpu, t);
   layers::MarkReturn(cpu, object_, kExitPrim);
@@ -232,8 +238,38 @@ void CSched::Sleep(Cpu& cpu, Cv cv) {
   Lock(cpu, cv.lock);
 }
 
-void CSched::SleepUnlocked(Cpu& cpu, Cv cv) {
+SchedLock CSched::CheckLock(Cpu& cpu, SchedLock l, std::string_view primitive) {
+  if (l.index < 0 || l.index >= static_cast<int>(lock_names_.size())) {
+    cpu.Fail(Outcome::kImpossibleLog,
+             fmt::format("thread {} on cpu {} calls {} on lock {}, which does not exist",
+                         cpu.thread(), cpu.id(), primitive, l.index));
+  }
+  return l;
+}
+
+Cv CSched::CheckCv(Cpu& cpu, Cv cv, std::string_view primitive) {
+  if (cv.index < 0 || cv.index >= static_cast<int>(cv_names_.size())) {
+    cpu.Fail(Outcome::kImpossibleLog,
+             fmt::format("thread {} on cpu {} calls {} on cv {}, which does not exist",
+                         cpu.thread(), cpu.id(), primitive, cv.index));
+  }
+  return Cv{cv.index, SchedLock{cv_locks_[static_cast<std::size_t>(cv.index)]}};  // its own lock
+}
+
+void CSched::CheckHolds(Cpu& cpu, SchedLock l, std::string_view primitive) {
+  const ThreadId holder = holders_[static_cast<std::size_t>(l.index)];
+  if (holder != cpu.thread()) {
+    cpu.Fail(Outcome::kImpossibleLog,
+             fmt::format("thread {} on cpu {} calls {} without holding lock {} (held by {})",
+                         cpu.thread(), cpu.id(), primitive, lock_names_[l.index],
+                         holder.valid() ? fmt::format("thread {}", holder) : std::string("nobody")));
+  }
+}
+
+void CSched::SleepUnlocked(Cpu& cpu, Cv given) {
   const ThreadId me = Caller(cpu, "sleep");
+  const Cv cv = CheckCv(cpu, given, "sleep");
+  CheckHolds(cpu, cv.lock, "sleep");
   PerCpu& pc = cpus_[cpu.id().index()];
   Tcb& tcb = tcbs_[me.index()];
   layers::MarkCall(cpu, object_, kSleepPrim, cv.index, cv.lock.index);
@@ -247,7 +283,10 @@ void CSched::SleepUnlocked(Cpu& cpu, Cv cv) {
   layers::MarkReturn(cpu, object_, kSleepPrim);
 }
 
-ThreadId CSched::Wakeup(Cpu& cpu, Cv cv) {
+ThreadId CSched::Wakeup(Cpu& cpu, Cv given) {
+  Caller(cpu, "wakeup");
+  const Cv cv = CheckCv(cpu, given, "wakeup");
+  CheckHolds(cpu, cv.lock, "wakeup");
   layers::MarkCall(cpu, object_, kWakeupPrim, cv.index, cv.lock.index);
   const ThreadId t = DoWakeup(cpu, cv);
   layers::MarkReturn(cpu, object_, kWakeupPrim, t.value());
@@ -261,16 +300,19 @@ ThreadId CSched::Wakeup(Cpu& cpu, Cv cv) {
 }
 
 void CSched::Lock(Cpu& cpu, SchedLock l) {
-  const ThreadId me = cpu.thread();
-  if (me.valid()) tcbs_[me.index()].waits_for_lock = l.index;
+  const ThreadId me = Caller(cpu, "lock");
+  CheckLock(cpu, l, "lock");
+  tcbs_[me.index()].waits_for_lock = l.index;
   layers::MarkCall(cpu, object_, kLockPrim, l.index);
   DoLock(cpu, l);
   layers::MarkReturn(cpu, object_, kLockPrim);
-  if (me.valid()) tcbs_[me.index()].waits_for_lock = -1;
+  tcbs_[me.index()].waits_for_lock = -1;
   holders_[l.index] = me;
 }
 
 void CSched::Unlock(Cpu& cpu, SchedLock l) {
+  Caller(cpu, "unlock");
+  CheckHolds(cpu, CheckLock(cpu, l, "unlock"), "unlock");
   layers::MarkCall(cpu, object_, kUnlockPrim, l.index);
   DoUnlock(cpu, l);
   layers::MarkReturn(cpu, object_, kUnlockPrim);

@@ -196,8 +196,11 @@ class CSched {
 
   // The primitives; `cpu` is the caller's CPU (its thread is cpu.thread()).
   // Spawn may be called from the CPU's init; the others from a thread.
-  // Errors of the simulated code (a TCB pool that is full, an exception in
-  // a thread) end the run with a report.
+  // Errors of the simulated code end the run with a report: a TCB pool that
+  // is full, an exception in a thread, a primitive called from an init, a
+  // lock or cv that does not exist, unlock / sleep / wakeup without holding
+  // the (cv's) lock, an exit holding a lock. A cv is always used with its
+  // own lock, whatever Cv::lock says.
   ThreadId Spawn(Cpu& cpu, Entry entry);
   void Yield(Cpu& cpu);
   // Precondition: the caller holds cv.lock. Returns, once woken and
@@ -283,6 +286,12 @@ class CSched {
   boost::context::fiber& Dispatch(Cpu& cpu, ThreadId next);
   // The calling thread; a primitive called from a CPU's init ends the run.
   ThreadId Caller(Cpu& cpu, std::string_view primitive);
+  // Preconditions of the primitives, each ending the run with a report when
+  // broken: the lock or cv exists (CheckCv returns it with its own lock),
+  // the caller holds the lock.
+  SchedLock CheckLock(Cpu& cpu, SchedLock l, std::string_view primitive);
+  Cv CheckCv(Cpu& cpu, Cv cv, std::string_view primitive);
+  void CheckHolds(Cpu& cpu, SchedLock l, std::string_view primitive);
   // Unwinds every suspended thread and idle context (Machine::AtTeardown).
   void ReleaseFibers();
   boost::context::fiber RunThread(ThreadId t);

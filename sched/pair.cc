@@ -1,5 +1,6 @@
 // The sched layer pair: a scheduler module over the lock layer and shared
 // blocks, against the scheduler's atomic spec (csched.h).
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <string>
@@ -81,6 +82,8 @@ class SchedPair final : public layers::LayerPair {
     SchedOptions so = o_.sched;
     if (side == layers::Side::kSpec) so.impl = "spec";
     so.stack_bytes = m.options().stack_bytes;
+    // 0: room for the client's threads (at most threads + 2 per CPU).
+    if (so.max_threads == 0) so.max_threads = std::max(256, m.cpus() * (o_.threads + 2));
     std::shared_ptr<CSched> sched = MakeSched(m, so);
     const ThreadWorkload* w = FindThreadWorkload(o_.client);
     STRATA_CHECK(w != nullptr, "unknown sched client {}", o_.client);

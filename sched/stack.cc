@@ -21,7 +21,7 @@ std::unique_ptr<layers::LayerPair> MakePair(std::string_view layer, const StackO
     SchedPairOptions p;
     p.sched.impl = o.sched;
     p.sched.lock = o.lock;
-    p.sched.max_threads = o.max_threads != 0 ? o.max_threads : 256;
+    p.sched.max_threads = o.max_threads;  // 0: sized by the pair for its client
     p.client = o.client;
     p.iterations = o.iterations;
     p.threads = o.threads;

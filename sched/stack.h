@@ -19,7 +19,7 @@ struct StackOptions : kernel::StackOptions {
   std::string sched = "module";     // SchedImpls()
   std::string client = "ping-pong"; // the sched pair's client (ThreadWorkloads())
   int threads = 2;                  // threads per CPU of that client
-  int max_threads = 0;              // TCB pool capacity; 0 = 256 or more as needed
+  int max_threads = 0;              // TCB pool capacity; 0 = max(256, cpus x (threads + 2))
 };
 
 // The layers above the machine, bottom to top.

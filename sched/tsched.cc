@@ -17,17 +17,19 @@ class ThreadFairnessMonitor final : public machine::Monitor {
  public:
   ThreadFairnessMonitor(ObjectId sched, int cpus, ThreadBounds bounds)
       : sched_(sched), bounds_(bounds), running_(static_cast<std::size_t>(cpus)),
-        steps_(static_cast<std::size_t>(cpus), 0) {}
+        steps_(static_cast<std::size_t>(cpus), 0), switching_(static_cast<std::size_t>(cpus)) {}
 
   bool Observe(const Event& e) override {
     const std::size_t c = e.cpu.index();
     if (running_[c] != e.thread) {  // a dispatch (or the idle context)
       running_[c] = e.thread;
       steps_[c] = 0;
+      switching_[c] = false;
+      if (e.thread.valid()) At(e.thread).ready = false;
     }
-    if (e.thread.valid()) At(e.thread).ready = false;  // it runs
     if (e.marker && e.object == sched_) return OnMarker(e, c);
-    if (!e.marker && e.thread.valid()) {
+    // The steps of a yield or sleep itself are the scheduler's, not a run's.
+    if (!e.marker && e.thread.valid() && !switching_[c]) {
       Thread& t = At(e.thread);
       t.worst_progress = std::max(t.worst_progress, ++steps_[c]);
       if (bounds_.progress > 0 && steps_[c] > bounds_.progress) {
@@ -89,9 +91,17 @@ class ThreadFairnessMonitor final : public machine::Monitor {
       MakeReady(ThreadId(static_cast<ThreadId::Rep>(e.result)));
       return true;
     }
+    if ((e.kind == kinds::kRetYield || e.kind == kinds::kRetSleep) && e.thread.valid()) {
+      // Back (a yield may not have switched at all): a new run starts.
+      At(e.thread).ready = false;
+      steps_[c] = 0;
+      switching_[c] = false;
+      return true;
+    }
     const bool switch_out =
         e.kind == kinds::kCallYield || e.kind == kinds::kCallSleep || e.kind == kinds::kCallExit;
     if (!switch_out || !e.thread.valid()) return true;
+    switching_[c] = true;
     // A scheduling query on this CPU: every other READY thread of it waits
     // one more.
     for (auto& [tid, t] : threads_) {
@@ -105,7 +115,6 @@ class ThreadFairnessMonitor final : public machine::Monitor {
       }
     }
     if (e.kind == kinds::kCallYield) MakeReady(e.thread);
-    steps_[c] = 0;
     return true;
   }
 
@@ -113,6 +122,7 @@ class ThreadFairnessMonitor final : public machine::Monitor {
   ThreadBounds bounds_;
   std::vector<ThreadId> running_;     // per CPU: whose events come now
   std::vector<std::int64_t> steps_;   // per CPU: the running thread's steps since dispatch
+  std::vector<bool> switching_;       // per CPU: inside a yield, sleep or exit
   std::map<ThreadId::Rep, Thread> threads_;
   std::string why_;
   Outcome outcome_ = Outcome::kThreadStarved;
@@ -225,6 +235,9 @@ TLinkResult CheckTLink(const TLinkOptions& o) {
   recorded.KeepPushedContents();
   std::shared_ptr<CSched> rs = MakeSched(recorded, so);
   ClientRun rc = w->make(*rs, o.params);
+  if (o.bounds.limit > 0 || o.bounds.progress > 0) {
+    recorded.AddGlobalMonitor(MakeThreadFairnessMonitor(rs->object(), recorded.cpus(), o.bounds));
+  }
   std::unique_ptr<machine::Oracle> oracle = machine::MakeOracle(o.oracle);
   absl::StatusOr<machine::RunReport> report = recorded.Run(CSched::Boot(rs, rc.init), *oracle);
   STRATA_CHECK(report.ok(), "the recorded run's oracle failed: {}", std::string(report.status().message()));
@@ -251,7 +264,7 @@ TLinkResult CheckTLink(const TLinkOptions& o) {
   std::vector<std::vector<Event>> own;
   std::vector<std::int64_t> owner(log.size(), -1);
   std::map<ThreadId::Rep, std::size_t> instance_of;
-  ThreadFairnessMonitor fairness(rs->object(), recorded.cpus(), o.bounds);
+  ThreadFairnessMonitor fairness(rs->object(), recorded.cpus(), ThreadBounds{});  // figures only
   for (const Event& e : log) {
     fairness.Observe(e);
     if (e.thread.valid()) {
@@ -269,8 +282,11 @@ TLinkResult CheckTLink(const TLinkOptions& o) {
   const std::vector<Entry> entries = rs->spawned();
   const std::vector<CpuId> schedule(recorded.schedule().begin(), recorded.schedule().end());
 
-  // Each thread alone, the others replayed.
-  std::vector<std::vector<Event>> runs(own.size());
+  // Each thread alone, the others replayed. Of each run only the positions
+  // its thread owns are kept (run 0 also gives the idle contexts' and
+  // inits', which every run executes live): the composition.
+  std::vector<Event> composed(log.size());
+  std::vector<bool> filled(log.size(), false);
   for (std::size_t k = 0; k < own.size(); ++k) {
     ThreadLink& link = result.threads[k];
     link.events = own[k].size();
@@ -289,7 +305,12 @@ TLinkResult CheckTLink(const TLinkOptions& o) {
                                        .replay_source = "the recorded run"});
     absl::StatusOr<machine::RunReport> r = m.Run(CSched::Boot(s, c.init), *replay);
     const std::span<const Event> got = m.log().events();
-    runs[k].assign(got.begin(), got.end());
+    for (std::size_t i = 0; i < got.size() && i < log.size(); ++i) {
+      if (owner[i] == static_cast<std::int64_t>(k) || (owner[i] < 0 && k == 0)) {
+        composed[i] = got[i];
+        filled[i] = true;
+      }
+    }
     std::size_t i = 0;
     while (i < log.size() && i < got.size() && got[i] == log[i]) ++i;
     if (i < log.size() || got.size() != log.size()) {
@@ -303,22 +324,16 @@ TLinkResult CheckTLink(const TLinkOptions& o) {
     }
   }
 
-  // The composition: each position from the run of the thread that owns it.
-  std::vector<Event> composed;
-  composed.reserve(log.size());
+  // Positions no run gave (no threads at all: the inits alone).
   for (std::size_t i = 0; i < log.size(); ++i) {
-    // Idle contexts and inits run live in every per-thread run.
-    if (owner[i] < 0 && runs.empty()) {
-      composed.push_back(log[i]);
-      continue;
+    if (!filled[i] && own.empty()) {
+      composed[i] = log[i];
+      filled[i] = true;
     }
-    const std::vector<Event>& from = runs[owner[i] >= 0 ? static_cast<std::size_t>(owner[i]) : 0];
-    if (i >= from.size()) break;
-    composed.push_back(from[i]);
   }
   result.composed_hash = HashEvents(composed);
   for (std::size_t i = 0; i < log.size(); ++i) {
-    if (i < composed.size() && composed[i] == log[i]) continue;
+    if (filled[i] && composed[i] == log[i]) continue;
     const std::int64_t k = owner[i];
     result.problem = fmt::format(
         "the composed log differs from the recorded one at t={} ({}): recorded `{}`", i,
