@@ -212,7 +212,7 @@ absl::StatusOr<Config> ParseConfig(const toml::table& root, const std::string& s
                    fmt::format("expected one of {}, got \"{}\"", sched::SchedImplNames(),
                                c.stack.sched));
   }
-  STRATA_RETURN_IF_ERROR(r.Int(st, "stack", "max_threads", 0, 1'000'000, c.stack.max_threads));
+  STRATA_RETURN_IF_ERROR(r.Int(st, "stack", "max_threads", 0, 65536, c.stack.max_threads));
 
   STRATA_ASSIGN_OR_RETURN(const toml::table* ch, r.Table(root, "check"));
   if (ch != nullptr) {
@@ -318,6 +318,17 @@ absl::Status ValidateConfig(const Config& c) {
     return absl::InvalidArgumentError(fmt::format(
         "{}: machine.cpus: workload \"{}\" needs at least {} cpus, got {}", c.source, c.workload,
         w->min_cpus, c.machine.cpus));
+  }
+  if (w != nullptr && w->threaded) {
+    // Every CPU keeps a pending queue as large as the TCB pool.
+    const std::int64_t pool = SchedOptionsFor(c).max_threads;
+    if (static_cast<std::int64_t>(c.machine.cpus) * (c.threads + 2) > 65536 ||
+        static_cast<std::int64_t>(c.machine.cpus) * pool > (std::int64_t{1} << 22)) {
+      return absl::InvalidArgumentError(fmt::format(
+          "{}: workload.threads: {} threads per cpu on {} cpus (a TCB pool of {}) is more than "
+          "this machine simulates (at most 65536 threads, cpus x pool at most 4194304)",
+          c.source, c.threads, c.machine.cpus, pool));
+    }
   }
   return absl::OkStatus();
 }

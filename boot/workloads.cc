@@ -236,11 +236,28 @@ WorkloadRun Threaded(const sched::ThreadWorkload& w, Machine& m, const WorkloadP
   run.checks = std::move(client.checks);
   run.details = [raw] {
     std::string out;
+    // Past 16 CPUs: the first 8 and the totals of all.
+    constexpr int kShown = 16;
+    sched::CpuStats all;
     for (int c = 0; c < raw->cpus(); ++c) {
       const sched::CpuStats& st = raw->stats(CpuId(c));
+      all.threads += st.threads;
+      all.switches += st.switches;
+      all.yields += st.yields;
+      all.sleeps += st.sleeps;
+      all.local_wakeups += st.local_wakeups;
+      all.remote_wakeups += st.remote_wakeups;
+      if (raw->cpus() > kShown && c >= kShown / 2) continue;
       out += fmt::format(
           "    cpu{:<3} threads {}  switches {}  yields {}  sleeps {}  wakeups local {} remote {}\n",
           c, st.threads, st.switches, st.yields, st.sleeps, st.local_wakeups, st.remote_wakeups);
+    }
+    if (raw->cpus() > kShown) {
+      out += fmt::format(
+          "    all {} cpus: threads {}  switches {}  yields {}  sleeps {}  wakeups local {} "
+          "remote {}\n",
+          raw->cpus(), all.threads, all.switches, all.yields, all.sleeps, all.local_wakeups,
+          all.remote_wakeups);
     }
     std::map<std::string_view, std::vector<int>> by_state;
     for (int t = 0; t < raw->threads(); ++t) {

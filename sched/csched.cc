@@ -451,8 +451,8 @@ class SchedModule final : public CSched {
     }
     if (slot < 0) {
       cpu.Fail(Outcome::kImpossibleLog,
-               fmt::format("spawn on cpu {}: the TCB pool is full ({} threads alive)", cpu.id(),
-                           options().max_threads));
+               fmt::format("spawn on cpu {}: the TCB pool ({} threads, stack.max_threads) is full",
+                           cpu.id(), options().max_threads));
     }
     cpu.Write(pool_, static_cast<std::size_t>(slot), mine);
     cpu.Push(pool_, kLinearizes);
