@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "machine/check.h"
+#include "machine/escape.h"
 
 #if defined(STRATA_SANITIZED)
 #include <sanitizer/common_interface_defs.h>
@@ -187,22 +188,10 @@ void Cpu::Start() {
 }
 
 ctx::fiber Cpu::Body() {
-  std::string escaped;
-  bool threw = false;
-  try {
-    machine_->program_(*this);
-  } catch (const ctx::detail::forced_unwind&) {
-    throw;  // Boost.Context unwinding a fiber that is being destroyed
-  } catch (const std::exception& e) {
-    threw = true;
-    escaped = e.what();
-  } catch (...) {
-    threw = true;
-    escaped = "an exception not derived from std::exception";
-  }
-  // Report outside the catch blocks: never switch fibers inside one.
+  const std::optional<std::string> escaped = Escaped([this] { machine_->program_(*this); });
+  const bool threw = escaped.has_value();
   if (threw) {
-    machine_->Fail(Outcome::kException, {id_}, fmt::format("cpu {} threw: {}", id_, escaped));
+    machine_->Fail(Outcome::kException, {id_}, fmt::format("cpu {} threw: {}", id_, *escaped));
   }
   state_ = threw ? State::kFailed : State::kFinished;
   machine_->SetRunnable(*this, false);

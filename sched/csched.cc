@@ -6,6 +6,7 @@
 
 #include "kernel/lock.h"
 #include "machine/check.h"
+#include "machine/escape.h"
 
 namespace strata::sched {
 namespace {
@@ -155,23 +156,9 @@ ctx::fiber CSched::RunThread(ThreadId t) {
   Tcb& tcb = tcbs_[t.index()];
   PerCpu& pc = cpus_[tcb.home.index()];
   Cpu& cpu = *pc.cpu;
-  std::string escaped;
-  bool threw = false;
-  try {
-    tcb.entry(*this, cpu);
-  } catch (const ctx::detail::forced_unwind&) {
-    throw;  // the fiber is being destroyed with its machine
-  } catch (const std::exception& e) {
-    threw = true;
-    escaped = e.what();
-  } catch (...) {
-    threw = true;
-    escaped = "an exception not derived from std::exception";
-  }
-  // Report outside the catch blocks: never switch fibers inside one.
-  if (threw) {
+  if (const std::optional<std::string> escaped = machine::Escaped([&] { tcb.entry(*this, cpu); })) {
     cpu.Fail(Outcome::kException,
-             fmt::format("thread {} on cpu {} threw: {}", t, cpu.id(), escaped));
+             fmt::format("thread {} on cpu {} threw: {}", t, cpu.id(), *escaped));
   }
   for (std::size_t l = 0; l < holders_.size(); ++l) {
     if (holders_[l] == t) {
