@@ -75,6 +75,18 @@ class Reader {
     return absl::OkStatus();
   }
 
+  // A string that must be one of a set of names: `known(value)` says if it
+  // is; `names` lists them for the error.
+  template <class Known>
+  absl::Status Name(const toml::table* t, std::string_view table, std::string_view key,
+                    std::string& out, Known known, const std::string& names) const {
+    const toml::node* node = nullptr;
+    STRATA_RETURN_IF_ERROR(String(t, table, key, out, &node));
+    if (known(out)) return absl::OkStatus();
+    return Error(node, fmt::format("{}.{}", table, key),
+                 fmt::format("expected one of {}, got \"{}\"", names, out));
+  }
+
   absl::Status String(const toml::table* t, std::string_view table, std::string_view key,
                       std::string& out, const toml::node** where) const {
     if (t == nullptr) return absl::OkStatus();
@@ -179,12 +191,9 @@ absl::StatusOr<Config> ParseConfig(const toml::table& root, const std::string& s
   if (w != nullptr) {
     STRATA_RETURN_IF_ERROR(r.OnlyKeys(*w, "workload", {"kind", "iterations", "threads"}));
   }
-  const toml::node* workload_node = nullptr;
-  STRATA_RETURN_IF_ERROR(r.String(w, "workload", "kind", c.workload, &workload_node));
-  if (FindWorkload(c.workload) == nullptr) {
-    return r.Error(workload_node, "workload.kind",
-                   fmt::format("expected one of {}, got \"{}\"", WorkloadNames(), c.workload));
-  }
+  STRATA_RETURN_IF_ERROR(r.Name(w, "workload", "kind", c.workload,
+                                [](const std::string& n) { return FindWorkload(n) != nullptr; },
+                                WorkloadNames()));
   STRATA_RETURN_IF_ERROR(r.Int(w, "workload", "iterations", 0, 100'000'000,
                                              c.iterations));
   STRATA_RETURN_IF_ERROR(r.Int(w, "workload", "threads", 1, 65536, c.threads));
@@ -193,25 +202,15 @@ absl::StatusOr<Config> ParseConfig(const toml::table& root, const std::string& s
   if (st != nullptr) {
     STRATA_RETURN_IF_ERROR(r.OnlyKeys(*st, "stack", {"lock", "queue", "sched", "max_threads"}));
   }
-  const toml::node* lock_node = nullptr;
-  STRATA_RETURN_IF_ERROR(r.String(st, "stack", "lock", c.stack.lock, &lock_node));
-  if (kernel::FindLockImpl(c.stack.lock) == nullptr) {
-    return r.Error(lock_node, "stack.lock",
-                   fmt::format("expected one of {}, got \"{}\"", LockImplNames(), c.stack.lock));
-  }
-  const toml::node* queue_node = nullptr;
-  STRATA_RETURN_IF_ERROR(r.String(st, "stack", "queue", c.stack.queue, &queue_node));
-  if (kernel::FindQueueImpl(c.stack.queue) == nullptr) {
-    return r.Error(queue_node, "stack.queue",
-                   fmt::format("expected one of {}, got \"{}\"", QueueImplNames(), c.stack.queue));
-  }
-  const toml::node* sched_node = nullptr;
-  STRATA_RETURN_IF_ERROR(r.String(st, "stack", "sched", c.stack.sched, &sched_node));
-  if (sched::FindSchedImpl(c.stack.sched) == nullptr) {
-    return r.Error(sched_node, "stack.sched",
-                   fmt::format("expected one of {}, got \"{}\"", sched::SchedImplNames(),
-                               c.stack.sched));
-  }
+  STRATA_RETURN_IF_ERROR(r.Name(st, "stack", "lock", c.stack.lock,
+                                [](const std::string& n) { return kernel::FindLockImpl(n) != nullptr; },
+                                LockImplNames()));
+  STRATA_RETURN_IF_ERROR(r.Name(st, "stack", "queue", c.stack.queue,
+                                [](const std::string& n) { return kernel::FindQueueImpl(n) != nullptr; },
+                                QueueImplNames()));
+  STRATA_RETURN_IF_ERROR(r.Name(st, "stack", "sched", c.stack.sched,
+                                [](const std::string& n) { return sched::FindSchedImpl(n) != nullptr; },
+                                sched::SchedImplNames()));
   STRATA_RETURN_IF_ERROR(r.Int(st, "stack", "max_threads", 0, 65536, c.stack.max_threads));
 
   STRATA_ASSIGN_OR_RETURN(const toml::table* ch, r.Table(root, "check"));
@@ -245,13 +244,10 @@ absl::StatusOr<Config> ParseConfig(const toml::table& root, const std::string& s
   STRATA_RETURN_IF_ERROR(r.Int(ch, "check", "bound", 0, 1'000'000, c.stack.bound));
   STRATA_RETURN_IF_ERROR(r.Int(ch, "check", "overrun", 0, 1'000'000, c.stack.overrun));
   STRATA_RETURN_IF_ERROR(r.Int(ch, "check", "capacity", 1, 1'000'000, c.stack.capacity));
-  const toml::node* client_node = nullptr;
-  STRATA_RETURN_IF_ERROR(r.String(ch, "check", "client", c.stack.client, &client_node));
-  if (sched::FindThreadWorkload(c.stack.client) == nullptr) {
-    return r.Error(client_node, "check.client",
-                   fmt::format("expected one of {}, got \"{}\"", sched::ThreadWorkloadNames(),
-                               c.stack.client));
-  }
+  STRATA_RETURN_IF_ERROR(r.Name(
+      ch, "check", "client", c.stack.client,
+      [](const std::string& n) { return sched::FindThreadWorkload(n) != nullptr; },
+      sched::ThreadWorkloadNames()));
   STRATA_RETURN_IF_ERROR(r.Int(ch, "check", "threads", 1, 4096, c.stack.threads));
   return c;
 }
