@@ -72,8 +72,10 @@ double BestOf(int tries, F f) {
 
 // The lock layer pair that the checker figures are about: `impl` against the
 // lock spec, every CPU taking the lock twice with bound 2.
-std::unique_ptr<layers::LayerPair> LockPair(const std::string& impl) {
-  return kernel::MakeLockPair({.impl = impl, .iterations = 2, .bound = 2});
+std::unique_ptr<layers::LayerPair> LockPair(const Catalog& catalog, const std::string& impl) {
+  const auto* lock = catalog.locks.Find(impl);
+  STRATA_CHECK(lock != nullptr, "the bench needs the lock {}", impl);
+  return kernel::MakeLockPair({.impl = impl, .module = lock->make, .iterations = 2, .bound = 2});
 }
 
 machine::MachineOptions CheckerMachine(int cpus, machine::StackPool& stacks) {
@@ -86,7 +88,8 @@ double RandomExecutions(const layers::LayerPair& pair, const machine::MachineOpt
                         std::uint64_t runs, bool check) {
   layers::ExploreResult r = layers::Explore(
       pair, machine,
-      {.strategy = layers::Strategy::kRandom, .seed = 1, .runs = runs, .shrink = false, .check = check});
+      {.strategy = layers::MakeRandomStrategy, .seed = 1, .runs = runs, .shrink = false,
+       .check = check});
   STRATA_CHECK(!r.failure && r.executions == runs, "checker bench: {} failed", pair.lower());
   return static_cast<double>(r.executions) / r.seconds;
 }
@@ -99,12 +102,12 @@ struct DfsRow {
   layers::ExploreResult result;
 };
 
-DfsRow Dfs(const std::string& impl, int cpus, bool reduction, std::uint64_t cap,
-           machine::StackPool& stacks) {
-  std::unique_ptr<layers::LayerPair> pair = LockPair(impl);
+DfsRow Dfs(const Catalog& catalog, const std::string& impl, int cpus, bool reduction,
+           std::uint64_t cap, machine::StackPool& stacks) {
+  std::unique_ptr<layers::LayerPair> pair = LockPair(catalog, impl);
   layers::ExploreResult r = layers::Explore(
       *pair, CheckerMachine(cpus, stacks),
-      {.strategy = layers::Strategy::kDfs, .runs = cap, .reduction = reduction, .shrink = false});
+      {.strategy = layers::MakeDfsStrategy, .runs = cap, .reduction = reduction, .shrink = false});
   STRATA_CHECK(!r.failure, "checker bench: dfs over {} failed", pair->lower());
   return DfsRow{impl, cpus, reduction, cap, std::move(r)};
 }
@@ -115,7 +118,7 @@ double PerSecond(std::uint64_t executions, double seconds) {
 
 }  // namespace
 
-int Bench(const BenchOptions& options, std::FILE* out) {
+int Bench(const BenchOptions& options, const Catalog& catalog, std::FILE* out) {
   const long trips = options.quick ? 200'000 : 5'000'000;
   const long events = options.quick ? 100'000 : 2'000'000;
   const int tries = options.quick ? 1 : 3;
@@ -147,7 +150,7 @@ int Bench(const BenchOptions& options, std::FILE* out) {
   constexpr double kCheckerGoal = 100'000;  // checked executions/s
   constexpr double kCostGoal = 2.0;         // checked time ÷ plain time per execution
   machine::StackPool stacks(machine::MachineOptions{}.stack_bytes);
-  std::unique_ptr<layers::LayerPair> ticket = LockPair("ticket");
+  std::unique_ptr<layers::LayerPair> ticket = LockPair(catalog, "ticket");
   const machine::MachineOptions two = CheckerMachine(2, stacks);
   const double checked =
       BestOf(tries, [&] { return RandomExecutions(*ticket, two, random_runs, /*check=*/true); });
@@ -157,11 +160,11 @@ int Bench(const BenchOptions& options, std::FILE* out) {
   std::vector<DfsRow> dfs;
   for (const char* impl : {"ticket", "mcs"}) {
     for (int cpus : {2, 3}) {
-      for (bool reduction : {true, false}) dfs.push_back(Dfs(impl, cpus, reduction, dfs_cap, stacks));
+      for (bool reduction : {true, false}) dfs.push_back(Dfs(catalog, impl, cpus, reduction, dfs_cap, stacks));
     }
   }
   if (options.json) {
-    const std::string sched_json = SchedBench(options.quick, /*json=*/true, bare, out);
+    const std::string sched_json = SchedBench(catalog, options.quick, /*json=*/true, bare, out);
     std::string items;
     for (const Row& r : rows) {
       items += fmt::format(
@@ -219,7 +222,7 @@ int Bench(const BenchOptions& options, std::FILE* out) {
                  d.result.exhausted ? "exhausted" : "capped, NOT exhausted", d.result.seconds,
                  PerSecond(d.result.executions, d.result.seconds));
     }
-    SchedBench(options.quick, /*json=*/false, bare, out);
+    SchedBench(catalog, options.quick, /*json=*/false, bare, out);
   }
   return 0;
 }

@@ -14,6 +14,8 @@
 
 #include <cstdio>
 
+#include "boot/catalog.h"
+
 namespace strata::boot {
 
 struct BenchOptions {
@@ -22,7 +24,7 @@ struct BenchOptions {
 };
 
 // Runs the benchmark and prints it; returns the exit status.
-int Bench(const BenchOptions& options, std::FILE* out);
+int Bench(const BenchOptions& options, const Catalog& catalog, std::FILE* out);
 
 }  // namespace strata::boot
 

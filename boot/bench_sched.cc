@@ -24,11 +24,11 @@ struct SwitchRate {
 
 // One CPU, `threads` threads each yielding `yields` times: every yield
 // switches to the next thread (the ready queue is never empty).
-SwitchRate Switches(int threads, long yields) {
+SwitchRate Switches(const Catalog& catalog, int threads, long yields) {
   machine::Machine m(machine::MachineOptions{.cpus = 1, .max_steps = UINT64_MAX});
   sched::SchedOptions o;
   o.max_threads = threads + 1;
-  std::shared_ptr<sched::CSched> s = sched::MakeSched(m, o);
+  std::shared_ptr<sched::CSched> s = sched::MakeSched(m, o, catalog.scheds, catalog.locks);
   auto program = sched::CSched::Boot(s, [threads, yields](sched::CSched& s, machine::Cpu& cpu) {
     for (int t = 0; t < threads; ++t) {
       s.Spawn(cpu, [yields](sched::CSched& s, machine::Cpu& cpu) {
@@ -52,15 +52,16 @@ struct BootFigures {
   long peak_kib = 0;
   std::size_t events = 0;
 };
-BootFigures BootMany(int cpus, int threads) {
+BootFigures BootMany(const Catalog& catalog, int cpus, int threads) {
   machine::Machine m(machine::MachineOptions{.cpus = cpus, .stack_bytes = 32 * 1024,
                                              .max_steps = UINT64_MAX});
   sched::SchedOptions o;
   o.max_threads = cpus * threads;
   o.stack_bytes = 32 * 1024;
-  std::shared_ptr<sched::CSched> s = sched::MakeSched(m, o);
-  sched::ClientRun client =
-      sched::FindThreadWorkload("thread-counter")->make(*s, {.iterations = 2, .threads = threads});
+  std::shared_ptr<sched::CSched> s = sched::MakeSched(m, o, catalog.scheds, catalog.locks);
+  const auto* counter = catalog.threads.Find("thread-counter");
+  STRATA_CHECK(counter != nullptr, "the bench needs the thread-counter workload");
+  sched::ClientRun client = counter->make.start(*s, {.iterations = 2, .threads = threads});
   auto oracle = machine::MakeOracle({.kind = machine::OracleKind::kRandom, .seed = 1, .cpus = cpus});
   const auto start = Clock::now();
   auto report = m.Run(sched::CSched::Boot(s, client.init), *oracle);
@@ -74,7 +75,7 @@ BootFigures BootMany(int cpus, int threads) {
 
 }  // namespace
 
-std::string SchedBench(bool quick, bool json, double bare, std::FILE* out) {
+std::string SchedBench(const Catalog& catalog, bool quick, bool json, double bare, std::FILE* out) {
   constexpr double kGoal = 0.3;
   // Best of three: the first run of a process pays the kernel's zeroing of
   // the log's pages, later runs reuse them (as the machine figures do).
@@ -82,11 +83,11 @@ std::string SchedBench(bool quick, bool json, double bare, std::FILE* out) {
   const int tries = quick ? 1 : 3;
   SwitchRate two, many;
   for (int i = 0; i < tries; ++i) {
-    const SwitchRate a = Switches(2, total / 2), b = Switches(1000, total / 1000);
+    const SwitchRate a = Switches(catalog, 2, total / 2), b = Switches(catalog, 1000, total / 1000);
     if (a.per_second > two.per_second) two = a;
     if (b.per_second > many.per_second) many = b;
   }
-  const BootFigures boot = quick ? BootMany(8, 8) : BootMany(64, 64);
+  const BootFigures boot = quick ? BootMany(catalog, 8, 8) : BootMany(catalog, 64, 64);
   const double worst = std::min(two.per_second, many.per_second) / bare;
   if (json) {
     return fmt::format(

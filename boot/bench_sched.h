@@ -8,11 +8,13 @@
 #include <cstdio>
 #include <string>
 
+#include "boot/catalog.h"
+
 namespace strata::boot {
 
 // Prints the section (text) or returns its JSON object's members (json).
 // `bare` is the bare fiber round trips per second of the same process.
-std::string SchedBench(bool quick, bool json, double bare, std::FILE* out);
+std::string SchedBench(const Catalog& catalog, bool quick, bool json, double bare, std::FILE* out);
 
 }  // namespace strata::boot
 

@@ -17,8 +17,7 @@ using machine::CpuId;
 using machine::Outcome;
 
 machine::OracleOptions OracleOptionsFor(const Config& c) {
-  return {.kind = c.oracle,
-          .seed = c.seed,
+  return {.seed = c.seed,
           .cpus = c.machine.cpus,
           .pct_depth = c.pct_depth,
           .pct_horizon = c.pct_horizon};
@@ -28,10 +27,11 @@ std::string DefaultSchedulePath(const Config& c, Outcome o) {
   return fmt::format("strata-{}-{}-seed{}.schedule", c.workload, machine::OutcomeName(o), c.seed);
 }
 
-void PrintSummary(std::FILE* out, const Config& c, const BootRun& run) {
+void PrintSummary(std::FILE* out, const Config& c, const Catalog& catalog, const BootRun& run) {
   const machine::Machine& m = *run.machine;
   const machine::Log& log = m.log();
-  const Workload* w = FindWorkload(c.workload);
+  const std::optional<Workload> w = FindWorkload(catalog, c.workload);
+  STRATA_CHECK(w.has_value(), "unvalidated workload {}", c.workload);
   fmt::print(out, "  machine    {} cpus, {} KiB stacks, fairness bound {}\n", m.cpus(),
              c.machine.stack_bytes / 1024, m.fairness_bound());
   fmt::print(out, "  oracle     {}\n", run.oracle);
@@ -122,9 +122,9 @@ absl::Status CheckWritable(const std::string& path, std::string_view flag) {
 }
 
 // Prints the run and writes its files; returns the exit status.
-absl::StatusOr<int> Finish(const Config& config, const BootRun& run, const BootOptions& options,
+absl::StatusOr<int> Finish(const Config& config, const Catalog& catalog, const BootRun& run, const BootOptions& options,
                            std::FILE* out) {
-  PrintSummary(out, config, run);
+  PrintSummary(out, config, catalog, run);
   if (!run.report.ok()) PrintFailure(out, run);
   PrintTail(out, config, run);
   if (!options.log_path.empty()) {
@@ -147,10 +147,11 @@ absl::StatusOr<int> Finish(const Config& config, const BootRun& run, const BootO
 
 }  // namespace
 
-absl::StatusOr<BootRun> RunConfig(const Config& config, const std::vector<CpuId>* replay,
+absl::StatusOr<BootRun> RunConfig(const Config& config, const Catalog& catalog,
+                                  const std::vector<CpuId>* replay,
                                   const std::string& replay_source) {
-  const Workload* workload = FindWorkload(config.workload);
-  STRATA_CHECK(workload != nullptr, "unvalidated workload {}", config.workload);
+  const std::optional<Workload> workload = FindWorkload(catalog, config.workload);
+  STRATA_CHECK(workload.has_value(), "unvalidated workload {}", config.workload);
   BootRun run;
   run.machine = std::make_unique<machine::Machine>(config.machine);
   WorkloadParams params;
@@ -164,12 +165,17 @@ absl::StatusOr<BootRun> RunConfig(const Config& config, const std::vector<CpuId>
         run.machine->FindObject("sched"), run.machine->cpus(), config.thread_bounds));
   }
   machine::OracleOptions oo = OracleOptionsFor(config);
+  std::unique_ptr<machine::Oracle> oracle;
   if (replay != nullptr) {
     oo.kind = machine::OracleKind::kReplay;
     oo.replay = *replay;
     oo.replay_source = replay_source;
+    oracle = machine::MakeOracle(oo);
+  } else {
+    const auto* entry = catalog.oracles.Find(config.oracle);
+    STRATA_CHECK(entry != nullptr, "unvalidated oracle {}", config.oracle);
+    oracle = entry->make(oo);
   }
-  std::unique_ptr<machine::Oracle> oracle = machine::MakeOracle(oo);
   run.oracle = oracle->Describe();
   auto start = std::chrono::steady_clock::now();
   STRATA_ASSIGN_OR_RETURN(run.report, run.machine->Run(w.program, *oracle));
@@ -191,22 +197,23 @@ absl::StatusOr<BootRun> RunConfig(const Config& config, const std::vector<CpuId>
   return run;
 }
 
-absl::StatusOr<int> Boot(const Config& config, const BootOptions& options, std::FILE* out) {
+absl::StatusOr<int> Boot(const Config& config, const Catalog& catalog, const BootOptions& options,
+                         std::FILE* out) {
   STRATA_RETURN_IF_ERROR(CheckWritable(options.log_path, "--log"));
   STRATA_RETURN_IF_ERROR(CheckWritable(options.schedule_path, "--schedule"));
   fmt::print(out, "strata boot {}\n", config.source);
-  STRATA_ASSIGN_OR_RETURN(BootRun run, RunConfig(config));
-  return Finish(config, run, options, out);
+  STRATA_ASSIGN_OR_RETURN(BootRun run, RunConfig(config, catalog));
+  return Finish(config, catalog, run, options, out);
 }
 
-absl::StatusOr<int> Replay(const std::string& schedule_path, const BootOptions& options,
-                           std::FILE* out) {
-  STRATA_ASSIGN_OR_RETURN(ScheduleFile file, LoadScheduleFile(schedule_path));
-  if (!file.layer.empty()) return ReplayCheck(file, schedule_path, out);
+absl::StatusOr<int> Replay(const std::string& schedule_path, const Catalog& catalog,
+                           const BootOptions& options, std::FILE* out) {
+  STRATA_ASSIGN_OR_RETURN(ScheduleFile file, LoadScheduleFile(schedule_path, catalog));
+  if (!file.layer.empty()) return ReplayCheck(file, schedule_path, catalog, out);
   STRATA_RETURN_IF_ERROR(CheckWritable(options.log_path, "--log"));
   fmt::print(out, "strata replay {}\n", schedule_path);
-  STRATA_ASSIGN_OR_RETURN(BootRun run, RunConfig(file.config, &file.choices, schedule_path));
-  PrintSummary(out, file.config, run);
+  STRATA_ASSIGN_OR_RETURN(BootRun run, RunConfig(file.config, catalog, &file.choices, schedule_path));
+  PrintSummary(out, file.config, catalog, run);
   if (!run.report.ok()) PrintFailure(out, run);
   PrintTail(out, file.config, run);
   if (!options.log_path.empty()) {

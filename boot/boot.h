@@ -30,7 +30,9 @@ struct BootRun {
 
 // Runs `config`; with `replay`, follows those choices instead of the
 // configured oracle. An error Status only if the replay does not fit.
-absl::StatusOr<BootRun> RunConfig(const Config& config,
+// `catalog` names the config's workload, scheduler and oracle, and outlives
+// the run.
+absl::StatusOr<BootRun> RunConfig(const Config& config, const Catalog& catalog,
                                   const std::vector<machine::CpuId>* replay = nullptr,
                                   const std::string& replay_source = "");
 
@@ -43,12 +45,13 @@ struct BootOptions {
 // `strata boot`: runs, prints the summary to `out`, writes the log and, on
 // failure, the schedule file. Returns the exit status (0 ok, 1 the simulated
 // system failed); an error Status is bad input (exit 2).
-absl::StatusOr<int> Boot(const Config& config, const BootOptions& options, std::FILE* out);
+absl::StatusOr<int> Boot(const Config& config, const Catalog& catalog, const BootOptions& options,
+                         std::FILE* out);
 
 // `strata replay`: re-runs a schedule file and checks it reproduces the
 // recorded outcome and log hash.
-absl::StatusOr<int> Replay(const std::string& schedule_path, const BootOptions& options,
-                           std::FILE* out);
+absl::StatusOr<int> Replay(const std::string& schedule_path, const Catalog& catalog,
+                           const BootOptions& options, std::FILE* out);
 
 }  // namespace strata::boot
 

@@ -50,7 +50,26 @@ void PrintVerdict(std::FILE* out, const Execution& x) {
 
 }  // namespace
 
-void PrintLayers(const Config& c, std::FILE* out) {
+namespace {
+
+// The registry a layer's implementations come from, as "name (summary)"
+// for the chosen one and the list of choices.
+template <class R>
+void PrintChoice(std::FILE* out, const R& registry, const std::string& chosen) {
+  const auto* e = registry.Find(chosen);
+  if (e != nullptr) fmt::print(out, "             ({})\n", e->summary);
+  std::string good, bad;
+  for (const auto& entry : registry.entries()) {
+    std::string& list = entry.known_bad ? bad : good;
+    list += fmt::format("{}{}", list.empty() ? "" : ", ", entry.name);
+  }
+  fmt::print(out, "             choices: {}\n", good);
+  if (!bad.empty()) fmt::print(out, "             known-bad: {}\n", bad);
+}
+
+}  // namespace
+
+void PrintLayers(const Config& c, const Catalog& catalog, std::FILE* out) {
   fmt::print(out, "strata layers {}\n", c.source);
   fmt::print(out, "  (top)\n");
   std::vector<kernel::LayerInfo> stack = sched::Stack(c.stack);
@@ -60,34 +79,41 @@ void PrintLayers(const Config& c, std::FILE* out) {
                spec ? std::string("its spec (atomic)")
                     : fmt::format("module `{}` over {}", it->implementation, it->below));
     for (const std::string& p : it->primitives) fmt::print(out, "             {}\n", p);
+    if (it->name == "lock") PrintChoice(out, catalog.locks, it->implementation);
+    if (it->name == "queue") PrintChoice(out, catalog.queues, it->implementation);
+    if (it->name == "sched") PrintChoice(out, catalog.scheds, it->implementation);
   }
   fmt::print(out, "  machine  {} cpus: faa, cas, swap, load, store, pull, push (atomic, one event each)\n",
              c.machine.cpus);
   fmt::print(out, "  (bottom)\n");
 }
 
-absl::StatusOr<int> CheckStack(const Config& c, const CheckOptions& options, std::FILE* out) {
-  const sched::ThreadWorkload* client = sched::FindThreadWorkload(c.stack.client);
+absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
+                               const CheckOptions& options, std::FILE* out) {
+  const auto* client = catalog.threads.Find(c.stack.client);
   if (client != nullptr && (c.check_layer == "all" || c.check_layer == "sched") &&
-      c.machine.cpus < client->min_cpus) {
+      c.machine.cpus < client->make.min_cpus) {
     return absl::InvalidArgumentError(fmt::format(
         "{}: machine.cpus: check.client \"{}\" needs at least {} cpus, got {}", c.source,
-        c.stack.client, client->min_cpus, c.machine.cpus));
+        c.stack.client, client->make.min_cpus, c.machine.cpus));
   }
+  const auto* strategy = catalog.strategies.Find(c.strategy);
+  STRATA_CHECK(strategy != nullptr, "unvalidated strategy {}", c.strategy);
   const bool progress = options.progress && ::isatty(STDERR_FILENO);
   fmt::print(out, "strata check {}\n", c.source);
   fmt::print(out, "  machine    {} cpus, fairness bound {}\n", c.machine.cpus,
              c.machine.fairness != 0 ? c.machine.fairness : 8 * static_cast<std::uint64_t>(c.machine.cpus));
-  std::string strategy = fmt::format("{}, {} {}", layers::StrategyName(c.strategy), c.runs,
-                                     c.strategy == layers::Strategy::kDfs ? "executions at most" : "runs");
-  if (c.strategy == layers::Strategy::kPct) strategy += fmt::format(", depth {}", c.pct_depth);
-  if (c.strategy == layers::Strategy::kDfs) {
-    strategy += c.reduction ? ", sleep-set reduction" : ", no reduction";
-    if (c.preemption_bound >= 0) strategy += fmt::format(", at most {} preemptions", c.preemption_bound);
-  }
-  fmt::print(out, "  strategy   {}; seed {}\n", strategy, c.seed);
+  const layers::StrategyOptions so{.cpus = c.machine.cpus,
+                                   .seed = c.seed,
+                                   .pct_depth = c.pct_depth,
+                                   .pct_horizon = c.pct_horizon,
+                                   .preemption_bound = c.preemption_bound,
+                                   .reduction = c.reduction};
+  const bool exhaustive = strategy->make(so)->exhaustive();
+  fmt::print(out, "  strategy   {}, {} {}; seed {}\n", strategy->make(so)->Describe(), c.runs,
+             exhaustive ? "executions at most" : "runs", c.seed);
 
-  const layers::ExploreOptions explore{.strategy = c.strategy,
+  const layers::ExploreOptions explore{.strategy = strategy->make,
                                        .seed = c.seed,
                                        .runs = c.runs,
                                        .pct_depth = c.pct_depth,
@@ -101,12 +127,12 @@ absl::StatusOr<int> CheckStack(const Config& c, const CheckOptions& options, std
       fmt::print(out, "  {:<10} runs as its spec: nothing to check\n", layer);
       continue;
     }
-    std::unique_ptr<layers::LayerPair> pair = sched::MakePair(layer, c.stack);
+    std::unique_ptr<layers::LayerPair> pair = sched::MakePair(layer, c.stack, catalog);
     STRATA_CHECK(pair != nullptr, "unvalidated layer {}", layer);
     layers::ExploreResult r = layers::Explore(*pair, c.machine, explore);
     fmt::print(out, "  {:<10} {} refines {}?\n", layer, pair->lower(), pair->upper());
     std::string space;
-    if (c.strategy == layers::Strategy::kDfs) {
+    if (exhaustive) {
       space = fmt::format(", {} skipped by reduction, {}", r.skipped,
                           r.exhausted ? "space exhausted" : "space NOT exhausted");
     }
@@ -145,9 +171,9 @@ absl::StatusOr<int> CheckStack(const Config& c, const CheckOptions& options, std
 }
 
 absl::StatusOr<int> ReplayCheck(const ScheduleFile& file, const std::string& path,
-                                std::FILE* out) {
+                                const Catalog& catalog, std::FILE* out) {
   const Config& c = file.config;
-  std::unique_ptr<layers::LayerPair> pair = sched::MakePair(file.layer, c.stack);
+  std::unique_ptr<layers::LayerPair> pair = sched::MakePair(file.layer, c.stack, catalog);
   STRATA_CHECK(pair != nullptr, "unvalidated layer {}", file.layer);
   Execution x = layers::ReplaySchedule(*pair, c.machine, file.choices, path);
   if (!x.input.ok()) return x.input;
@@ -163,7 +189,7 @@ absl::StatusOr<int> ReplayCheck(const ScheduleFile& file, const std::string& pat
     if (i < x.image.size() && x.image[i] >= 0) {
       const machine::Event& u = x.mapped[static_cast<std::size_t>(x.image[i])];
       if (u.kind != log[i].kind) mapped = fmt::format("  => {} {}", u.kind, log.object_name(u.object));
-    } else if (i < x.image.size() && !log[i].marker && (!x.verdict.event || i <= *x.verdict.event)) {
+    } else if (i < x.image.size() && !log[i].marker() && (!x.verdict.event || i <= *x.verdict.event)) {
       mapped = "  (internal)";
     }
     const bool bad = x.verdict.event && *x.verdict.event == i;

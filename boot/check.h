@@ -23,16 +23,17 @@ struct CheckOptions {
 // executions, events, verdict, worst wait against its bound and time; on
 // failure the report and the shrunk schedule file. Returns the exit status
 // (0 all refine, 1 a failure); an error Status is bad input.
-absl::StatusOr<int> CheckStack(const Config& config, const CheckOptions& options, std::FILE* out);
+absl::StatusOr<int> CheckStack(const Config& config, const Catalog& catalog,
+                               const CheckOptions& options, std::FILE* out);
 
 // `strata layers`: the stack with each layer's primitives and which side runs.
-void PrintLayers(const Config& config, std::FILE* out);
+void PrintLayers(const Config& config, const Catalog& catalog, std::FILE* out);
 
 // Replays a schedule written by `strata check`, printing the run step by step
 // (each lower event, what the log map made of it, the first bad event) and
 // whether it reproduced the recorded verdict and log hash.
 absl::StatusOr<int> ReplayCheck(const ScheduleFile& file, const std::string& path,
-                                std::FILE* out);
+                                const Catalog& catalog, std::FILE* out);
 
 }  // namespace strata::boot
 

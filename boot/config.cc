@@ -87,6 +87,15 @@ class Reader {
                  fmt::format("expected one of {}, got \"{}\"", names, out));
   }
 
+  // A string that must name an entry of `registry`.
+  template <class Factory>
+  absl::Status Name(const toml::table* t, std::string_view table, std::string_view key,
+                    std::string& out, const layers::Registry<Factory>& registry) const {
+    return Name(
+        t, table, key, out, [&](const std::string& n) { return registry.Find(n) != nullptr; },
+        registry.Names());
+  }
+
   absl::Status String(const toml::table* t, std::string_view table, std::string_view key,
                       std::string& out, const toml::node** where) const {
     if (t == nullptr) return absl::OkStatus();
@@ -133,7 +142,7 @@ class Reader {
 }  // namespace
 
 absl::StatusOr<Config> ParseConfig(const toml::table& root, const std::string& source,
-                                   bool allow_schedule) {
+                                   bool allow_schedule, const Catalog& catalog) {
   Reader r(source);
   Config c;
   c.source = source;
@@ -158,17 +167,13 @@ absl::StatusOr<Config> ParseConfig(const toml::table& root, const std::string& s
         r.OnlyKeys(*o, "oracle", {"kind", "seed", "fairness", "pct_depth", "pct_horizon",
                                   "thread_limit", "thread_progress"}));
   }
-  std::string kind(machine::OracleKindName(c.oracle));
   const toml::node* kind_node = nullptr;
-  STRATA_RETURN_IF_ERROR(r.String(o, "oracle", "kind", kind, &kind_node));
-  std::optional<machine::OracleKind> k = machine::ParseOracleKind(kind);
-  if (!k || *k == machine::OracleKind::kReplay) {
+  STRATA_RETURN_IF_ERROR(r.String(o, "oracle", "kind", c.oracle, &kind_node));
+  if (catalog.oracles.Find(c.oracle) == nullptr) {
     return r.Error(kind_node, "oracle.kind",
-                   fmt::format("expected one of round-robin, random, pct, got \"{}\" (a recorded "
-                               "schedule is replayed with `strata replay FILE`)",
-                               kind));
+                   catalog.oracles.Expected(c.oracle) +
+                       " (a recorded schedule is replayed with `strata replay FILE`)");
   }
-  c.oracle = *k;
   STRATA_RETURN_IF_ERROR(r.Int(o, "oracle", "seed", 0,
                                              std::numeric_limits<std::int64_t>::max(),
                                              c.seed));
@@ -191,9 +196,10 @@ absl::StatusOr<Config> ParseConfig(const toml::table& root, const std::string& s
   if (w != nullptr) {
     STRATA_RETURN_IF_ERROR(r.OnlyKeys(*w, "workload", {"kind", "iterations", "threads"}));
   }
-  STRATA_RETURN_IF_ERROR(r.Name(w, "workload", "kind", c.workload,
-                                [](const std::string& n) { return FindWorkload(n) != nullptr; },
-                                WorkloadNames()));
+  STRATA_RETURN_IF_ERROR(r.Name(
+      w, "workload", "kind", c.workload,
+      [&](const std::string& n) { return FindWorkload(catalog, n).has_value(); },
+      WorkloadNames(catalog)));
   STRATA_RETURN_IF_ERROR(r.Int(w, "workload", "iterations", 0, 100'000'000,
                                              c.iterations));
   STRATA_RETURN_IF_ERROR(r.Int(w, "workload", "threads", 1, 65536, c.threads));
@@ -202,15 +208,9 @@ absl::StatusOr<Config> ParseConfig(const toml::table& root, const std::string& s
   if (st != nullptr) {
     STRATA_RETURN_IF_ERROR(r.OnlyKeys(*st, "stack", {"lock", "queue", "sched", "max_threads"}));
   }
-  STRATA_RETURN_IF_ERROR(r.Name(st, "stack", "lock", c.stack.lock,
-                                [](const std::string& n) { return kernel::FindLockImpl(n) != nullptr; },
-                                LockImplNames()));
-  STRATA_RETURN_IF_ERROR(r.Name(st, "stack", "queue", c.stack.queue,
-                                [](const std::string& n) { return kernel::FindQueueImpl(n) != nullptr; },
-                                QueueImplNames()));
-  STRATA_RETURN_IF_ERROR(r.Name(st, "stack", "sched", c.stack.sched,
-                                [](const std::string& n) { return sched::FindSchedImpl(n) != nullptr; },
-                                sched::SchedImplNames()));
+  STRATA_RETURN_IF_ERROR(r.Name(st, "stack", "lock", c.stack.lock, catalog.locks));
+  STRATA_RETURN_IF_ERROR(r.Name(st, "stack", "queue", c.stack.queue, catalog.queues));
+  STRATA_RETURN_IF_ERROR(r.Name(st, "stack", "sched", c.stack.sched, catalog.scheds));
   STRATA_RETURN_IF_ERROR(r.Int(st, "stack", "max_threads", 0, 65536, c.stack.max_threads));
 
   STRATA_ASSIGN_OR_RETURN(const toml::table* ch, r.Table(root, "check"));
@@ -222,20 +222,12 @@ absl::StatusOr<Config> ParseConfig(const toml::table& root, const std::string& s
   }
   const toml::node* layer_node = nullptr;
   STRATA_RETURN_IF_ERROR(r.String(ch, "check", "layer", c.check_layer, &layer_node));
-  if (c.check_layer != "all" && sched::MakePair(c.check_layer, c.stack) == nullptr) {
+  if (c.check_layer != "all" && sched::MakePair(c.check_layer, c.stack, catalog) == nullptr) {
     return r.Error(layer_node, "check.layer",
                    fmt::format("expected all or one of {}, got \"{}\"", sched::LayerNames(),
                                c.check_layer));
   }
-  std::string strategy(layers::StrategyName(c.strategy));
-  const toml::node* strategy_node = nullptr;
-  STRATA_RETURN_IF_ERROR(r.String(ch, "check", "strategy", strategy, &strategy_node));
-  std::optional<layers::Strategy> parsed = layers::ParseStrategy(strategy);
-  if (!parsed) {
-    return r.Error(strategy_node, "check.strategy",
-                   fmt::format("expected one of random, pct, dfs, got \"{}\"", strategy));
-  }
-  c.strategy = *parsed;
+  STRATA_RETURN_IF_ERROR(r.Name(ch, "check", "strategy", c.strategy, catalog.strategies));
   STRATA_RETURN_IF_ERROR(r.Int(ch, "check", "runs", 1, 1'000'000'000'000, c.runs));
   STRATA_RETURN_IF_ERROR(r.Int(ch, "check", "preemption_bound", -1, 1'000'000, c.preemption_bound));
   STRATA_RETURN_IF_ERROR(r.Bool(ch, "check", "reduction", c.reduction));
@@ -244,28 +236,9 @@ absl::StatusOr<Config> ParseConfig(const toml::table& root, const std::string& s
   STRATA_RETURN_IF_ERROR(r.Int(ch, "check", "bound", 0, 1'000'000, c.stack.bound));
   STRATA_RETURN_IF_ERROR(r.Int(ch, "check", "overrun", 0, 1'000'000, c.stack.overrun));
   STRATA_RETURN_IF_ERROR(r.Int(ch, "check", "capacity", 1, 1'000'000, c.stack.capacity));
-  STRATA_RETURN_IF_ERROR(r.Name(
-      ch, "check", "client", c.stack.client,
-      [](const std::string& n) { return sched::FindThreadWorkload(n) != nullptr; },
-      sched::ThreadWorkloadNames()));
+  STRATA_RETURN_IF_ERROR(r.Name(ch, "check", "client", c.stack.client, catalog.threads));
   STRATA_RETURN_IF_ERROR(r.Int(ch, "check", "threads", 1, 4096, c.stack.threads));
   return c;
-}
-
-std::string LockImplNames() {
-  std::string out;
-  for (const kernel::LockImpl& i : kernel::LockImpls()) {
-    out += fmt::format("{}{}", out.empty() ? "" : ", ", i.name);
-  }
-  return out;
-}
-
-std::string QueueImplNames() {
-  std::string out;
-  for (const kernel::QueueImpl& i : kernel::QueueImpls()) {
-    out += fmt::format("{}{}", out.empty() ? "" : ", ", i.name);
-  }
-  return out;
 }
 
 sched::SchedOptions SchedOptionsFor(const Config& c) {
@@ -277,7 +250,7 @@ sched::SchedOptions SchedOptionsFor(const Config& c) {
           .stack_bytes = c.machine.stack_bytes};
 }
 
-absl::StatusOr<Config> LoadConfig(const std::string& path) {
+absl::StatusOr<Config> LoadConfig(const std::string& path, const Catalog& catalog) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     return absl::NotFoundError(fmt::format("{}: cannot open the config file (expected a TOML file)",
@@ -293,12 +266,12 @@ absl::StatusOr<Config> LoadConfig(const std::string& path) {
                                                   e.source().begin.line, e.source().begin.column,
                                                   e.description()));
   }
-  STRATA_ASSIGN_OR_RETURN(Config c, ParseConfig(table, path, /*allow_schedule=*/false));
-  STRATA_RETURN_IF_ERROR(ValidateConfig(c));
+  STRATA_ASSIGN_OR_RETURN(Config c, ParseConfig(table, path, /*allow_schedule=*/false, catalog));
+  STRATA_RETURN_IF_ERROR(ValidateConfig(c, catalog));
   return c;
 }
 
-absl::Status ValidateConfig(const Config& c) {
+absl::Status ValidateConfig(const Config& c, const Catalog& catalog) {
   if (c.machine.cpus < 1 || c.machine.cpus > machine::kMaxCpus) {
     return absl::InvalidArgumentError(fmt::format(
         "{}: machine.cpus: expected an integer from 1 to {}, got {}", c.source, machine::kMaxCpus,
@@ -309,13 +282,13 @@ absl::Status ValidateConfig(const Config& c) {
         "{}: oracle.fairness: expected 0 (auto) or at least machine.cpus ({}), got {}", c.source,
         c.machine.cpus, c.machine.fairness));
   }
-  const Workload* w = FindWorkload(c.workload);
-  if (w != nullptr && c.machine.cpus < w->min_cpus) {
+  const std::optional<Workload> w = FindWorkload(catalog, c.workload);
+  if (w && c.machine.cpus < w->min_cpus) {
     return absl::InvalidArgumentError(fmt::format(
         "{}: machine.cpus: workload \"{}\" needs at least {} cpus, got {}", c.source, c.workload,
         w->min_cpus, c.machine.cpus));
   }
-  if (w != nullptr && w->threaded) {
+  if (w && w->threaded) {
     // Every CPU keeps a pending queue as large as the TCB pool.
     const std::int64_t pool = SchedOptionsFor(c).max_threads;
     if (static_cast<std::int64_t>(c.machine.cpus) * (c.threads + 2) > 65536 ||
@@ -340,11 +313,11 @@ std::string ConfigToToml(const Config& c) {
       "[check]\nlayer = \"{}\"\nstrategy = \"{}\"\nruns = {}\npreemption_bound = {}\n"
       "reduction = {}\nshrink = {}\niterations = {}\nbound = {}\noverrun = {}\ncapacity = {}\n"
       "client = \"{}\"\nthreads = {}\n",
-      c.machine.cpus, c.machine.stack_bytes / 1024, machine::OracleKindName(c.oracle), c.seed,
+      c.machine.cpus, c.machine.stack_bytes / 1024, c.oracle, c.seed,
       c.machine.fairness, c.pct_depth, c.pct_horizon, c.thread_bounds.limit,
       c.thread_bounds.progress, c.machine.max_steps, c.workload,
       c.iterations, c.threads, c.stack.lock, c.stack.queue, c.stack.sched, c.stack.max_threads,
-      c.check_layer, layers::StrategyName(c.strategy), c.runs, c.preemption_bound, c.reduction,
+      c.check_layer, c.strategy, c.runs, c.preemption_bound, c.reduction,
       c.shrink, c.stack.iterations, c.stack.bound, c.stack.overrun, c.stack.capacity,
       c.stack.client, c.stack.threads);
 }

@@ -23,6 +23,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "boot/catalog.h"
 #include "sched/csched.h"
 #include "sched/stack.h"
 #include "sched/tsched.h"
@@ -43,7 +44,7 @@ inline constexpr const char* kDefaultConfig = "configs/default.toml";
 struct Config {
   std::string source;  // the file it came from, for messages
   machine::MachineOptions machine;
-  machine::OracleKind oracle = machine::OracleKind::kRoundRobin;
+  std::string oracle = "round-robin";  // catalog.oracles
   std::uint64_t seed = 1;
   int pct_depth = 3;
   std::uint64_t pct_horizon = 10000;
@@ -54,32 +55,29 @@ struct Config {
   // The kernel stack and how `strata check` explores it.
   sched::StackOptions stack;
   std::string check_layer = "all";
-  layers::Strategy strategy = layers::Strategy::kRandom;
+  std::string strategy = "random";     // catalog.strategies
   std::uint64_t runs = 1000;
   int preemption_bound = -1;
   bool reduction = true;
   bool shrink = true;
 };
 
-// "spec, ticket, ...", "spec, module, ...": for error messages.
-std::string LockImplNames();
-std::string QueueImplNames();
-
 // The scheduler a config's thread workloads run on.
 sched::SchedOptions SchedOptionsFor(const Config& config);
 
 // Reads and validates a config file. Errors are InvalidArgument (bad content)
 // or NotFound (missing file), with a one-line message "FILE:LINE: key: ...".
-absl::StatusOr<Config> LoadConfig(const std::string& path);
+// Every name must be an entry of `catalog`.
+absl::StatusOr<Config> LoadConfig(const std::string& path, const Catalog& catalog);
 
 // Parses a parsed TOML table; `allow_schedule` accepts the extra [schedule]
 // table of schedule files.
 absl::StatusOr<Config> ParseConfig(const toml::table& table, const std::string& source,
-                                   bool allow_schedule);
+                                   bool allow_schedule, const Catalog& catalog);
 
 // Checks values that depend on each other or on command-line overrides
 // (cpus range, the workload's needs). Call after applying overrides.
-absl::Status ValidateConfig(const Config& config);
+absl::Status ValidateConfig(const Config& config, const Catalog& catalog);
 
 // The config as TOML, for embedding in schedule files; ParseConfig of it
 // gives back an equal config.

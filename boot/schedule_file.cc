@@ -61,7 +61,7 @@ absl::Status WriteScheduleFile(const std::string& path, const ScheduleFile& file
   return WriteFileAtomically(path, text);
 }
 
-absl::StatusOr<ScheduleFile> LoadScheduleFile(const std::string& path) {
+absl::StatusOr<ScheduleFile> LoadScheduleFile(const std::string& path, const Catalog& catalog) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     return absl::NotFoundError(
@@ -79,8 +79,8 @@ absl::StatusOr<ScheduleFile> LoadScheduleFile(const std::string& path) {
                                                   e.description()));
   }
   ScheduleFile file;
-  STRATA_ASSIGN_OR_RETURN(file.config, ParseConfig(root, path, /*allow_schedule=*/true));
-  STRATA_RETURN_IF_ERROR(ValidateConfig(file.config));
+  STRATA_ASSIGN_OR_RETURN(file.config, ParseConfig(root, path, /*allow_schedule=*/true, catalog));
+  STRATA_RETURN_IF_ERROR(ValidateConfig(file.config, catalog));
 
   const toml::table* s = root["schedule"].as_table();
   if (s == nullptr) {
@@ -108,7 +108,7 @@ absl::StatusOr<ScheduleFile> LoadScheduleFile(const std::string& path) {
   if (format->as_integer()->get() != 1) return KeyError(path, format, "format", "expected 1");
 
   if (const toml::node* layer = s->get("layer")) {
-    if (!layer->is_string() || sched::MakePair(layer->as_string()->get(), file.config.stack) == nullptr) {
+    if (!layer->is_string() || sched::MakePair(layer->as_string()->get(), file.config.stack, catalog) == nullptr) {
       return KeyError(path, layer, "layer",
                       fmt::format("expected one of {}", sched::LayerNames()));
     }

@@ -44,7 +44,7 @@ absl::Status WriteScheduleFile(const std::string& path, const ScheduleFile& file
 // Reads and validates a schedule file. Errors name the file, the line and the
 // key: missing or malformed keys, a truncated choice list (fewer choices than
 // `steps`), CPUs outside the config's machine.
-absl::StatusOr<ScheduleFile> LoadScheduleFile(const std::string& path);
+absl::StatusOr<ScheduleFile> LoadScheduleFile(const std::string& path, const Catalog& catalog);
 
 // Writes `text` to `path` atomically.
 absl::Status WriteFileAtomically(const std::string& path, const std::string& text);

@@ -5,26 +5,29 @@
 #include <fmt/format.h>
 
 #include "boot/workloads.h"
+#include "machine/check.h"
 #include "sched/tsched.h"
 
 namespace strata::boot {
 
-absl::StatusOr<int> TLink(const Config& c, std::FILE* out) {
-  const Workload* w = FindWorkload(c.workload);
-  if (w == nullptr || !w->threaded) {
+absl::StatusOr<int> TLink(const Config& c, const Catalog& catalog, std::FILE* out) {
+  const auto* w = catalog.threads.Find(c.workload);
+  if (w == nullptr) {
     return absl::InvalidArgumentError(fmt::format(
         "{}: workload.kind: tlink needs a thread workload ({}), got \"{}\"", c.source,
-        sched::ThreadWorkloadNames(), c.workload));
+        catalog.threads.Names(), c.workload));
   }
+  const auto* oracle = catalog.oracles.Find(c.oracle);
+  STRATA_CHECK(oracle != nullptr, "unvalidated oracle {}", c.oracle);
   sched::TLinkOptions o;
   o.machine = c.machine;
-  o.oracle = {.kind = c.oracle,
-              .seed = c.seed,
+  o.oracle = oracle->make;
+  o.oracle_options = {.seed = c.seed,
               .cpus = c.machine.cpus,
               .pct_depth = c.pct_depth,
               .pct_horizon = c.pct_horizon};
   o.sched = SchedOptionsFor(c);
-  o.workload = c.workload;
+  o.workload = w->make;
   o.params = {.iterations = c.iterations, .threads = c.threads};
   o.bounds = c.thread_bounds;
   const auto start = std::chrono::steady_clock::now();
@@ -59,7 +62,7 @@ absl::StatusOr<int> TLink(const Config& c, std::FILE* out) {
   }
   fmt::print(out, "  verdict    tlink-mismatch: {}\n", r.problem);
   fmt::print(out, "  reproduce  strata tlink {} --seed {} --oracle {} --cpus {} --workload {}\n",
-             c.source, c.seed, machine::OracleKindName(c.oracle), c.machine.cpus, c.workload);
+             c.source, c.seed, c.oracle, c.machine.cpus, c.workload);
   (void)failed;
   return 1;
 }

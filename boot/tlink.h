@@ -17,7 +17,7 @@ namespace strata::boot {
 // matched; then the verdict. Returns the exit status (0 the composition
 // gives the recorded log, 1 it does not or the recorded run failed); an
 // error Status is bad input (not a thread workload).
-absl::StatusOr<int> TLink(const Config& config, std::FILE* out);
+absl::StatusOr<int> TLink(const Config& config, const Catalog& catalog, std::FILE* out);
 
 }  // namespace strata::boot
 

@@ -209,28 +209,13 @@ WorkloadRun Livelock(Machine& m, std::int64_t) {
           [] { return std::vector<Check>{}; }};
 }
 
-struct BareWorkload {
-  std::string_view name;
-  std::string_view summary;
-  int min_cpus;
-  WorkloadRun (*make)(Machine& m, std::int64_t iterations);
-};
-
-constexpr BareWorkload kBare[] = {
-    {"counter", "fetch-and-add counter plus a block under a CAS spinlock", 1, &Counter},
-    {"lost-update", "known-bad: increments with load then store", 1, &LostUpdate},
-    {"racy-push", "known-bad: pull/push of a block without the lock", 1, &RacyPush},
-    {"double-unlock", "known-bad: releases the spinlock twice", 1, &DoubleUnlock},
-    {"lock-order", "known-bad: two locks taken in opposite orders", 2, &LockOrder},
-    {"throw", "known-bad: the last CPU throws an exception", 1, &Throw},
-    {"recursion", "known-bad: CPU 0 recurses without end", 1, &Recursion},
-    {"livelock", "known-bad: CPUs poll a flag nobody sets", 1, &Livelock},
-};
-
 // A thread workload on the configured scheduler.
-WorkloadRun Threaded(const sched::ThreadWorkload& w, Machine& m, const WorkloadParams& p) {
-  std::shared_ptr<sched::CSched> s = sched::MakeSched(m, p.sched);
-  sched::ClientRun client = w.make(*s, {.iterations = p.iterations, .threads = p.threads});
+}  // namespace
+
+WorkloadRun RunThreaded(const sched::ThreadProgram& w, const sched::SchedCatalog& catalog,
+                        Machine& m, const WorkloadParams& p) {
+  std::shared_ptr<sched::CSched> s = sched::MakeSched(m, p.sched, catalog.scheds, catalog.locks);
+  sched::ClientRun client = w.start(*s, {.iterations = p.iterations, .threads = p.threads});
   sched::CSched* raw = s.get();
   WorkloadRun run;
   run.checks = std::move(client.checks);
@@ -282,37 +267,22 @@ WorkloadRun Threaded(const sched::ThreadWorkload& w, Machine& m, const WorkloadP
   return run;
 }
 
-const std::vector<Workload>& Table() {
-  static const std::vector<Workload> table = [] {
-    std::vector<Workload> v;
-    for (const BareWorkload& b : kBare) {
-      v.push_back({b.name, b.summary, b.min_cpus, false,
-                   [make = b.make](Machine& m, const WorkloadParams& p) { return make(m, p.iterations); }});
-    }
-    for (const sched::ThreadWorkload& w : sched::ThreadWorkloads()) {
-      v.push_back({w.name, w.summary, w.min_cpus, true,
-                   [&w](Machine& m, const WorkloadParams& p) { return Threaded(w, m, p); }});
-    }
-    return v;
-  }();
-  return table;
-}
-
-}  // namespace
-
-std::span<const Workload> AllWorkloads() { return Table(); }
-
-const Workload* FindWorkload(std::string_view name) {
-  for (const Workload& w : Table()) {
-    if (w.name == name) return &w;
-  }
-  return nullptr;
-}
-
-std::string WorkloadNames() {
-  std::string out;
-  for (const Workload& w : Table()) out += fmt::format("{}{}", out.empty() ? "" : ", ", w.name);
-  return out;
+void AddBuiltinWorkloads(WorkloadRegistry& w) {
+  w.Add({"counter", "fetch-and-add counter plus a block under a CAS spinlock", false, "",
+         {1, Counter}});
+  w.Add({"lost-update", "known-bad: increments with load then store", true, "wrong-result",
+         {1, LostUpdate}});
+  w.Add({"racy-push", "known-bad: pull/push of a block without the lock", true, "data-race",
+         {1, RacyPush}});
+  w.Add({"double-unlock", "known-bad: releases the spinlock twice", true, "impossible-log",
+         {1, DoubleUnlock}});
+  w.Add({"lock-order", "known-bad: two locks taken in opposite orders", true, "deadlock",
+         {2, LockOrder}});
+  w.Add({"throw", "known-bad: the last CPU throws an exception", true, "exception", {1, Throw}});
+  w.Add({"recursion", "known-bad: CPU 0 recurses without end", true, "stack-overflow",
+         {1, Recursion}});
+  w.Add({"livelock", "known-bad: CPUs poll a flag nobody sets", true, "step-budget",
+         {1, Livelock}});
 }
 
 }  // namespace strata::boot

@@ -17,8 +17,10 @@
 #include <string_view>
 #include <vector>
 
+#include "layers/registry.h"
 #include "machine/machine.h"
 #include "sched/csched.h"
+#include "sched/stack.h"
 #include "sched/workloads.h"
 
 namespace strata::boot {
@@ -29,7 +31,7 @@ using Check = sched::Check;
 struct WorkloadParams {
   std::int64_t iterations = 100;
   int threads = 2;              // threads per CPU (thread workloads)
-  sched::SchedOptions sched;    // the scheduler thread workloads run on
+  sched::SchedOptions sched;    // the scheduler thread workloads run on (names in the catalog)
 };
 
 // A workload set up on a machine: the program each CPU runs and the checks
@@ -43,20 +45,32 @@ struct WorkloadRun {
   std::function<std::string()> waits;
 };
 
+// A bare-machine workload as the catalog holds it.
+struct BareProgram {
+  int min_cpus = 1;
+  // Makes the shared objects on `m` and returns the program.
+  std::function<WorkloadRun(machine::Machine& m, std::int64_t iterations)> start;
+};
+using WorkloadRegistry = layers::Registry<BareProgram>;
+
+// Adds strata's bare-machine workloads, the known-bad ones included.
+void AddBuiltinWorkloads(WorkloadRegistry& workloads);
+
+// Runs the thread workload `w` on the scheduler `p.sched` (names in
+// `catalog`, which outlives the run): the WorkloadRun of a thread workload.
+WorkloadRun RunThreaded(const sched::ThreadProgram& w, const sched::SchedCatalog& catalog,
+                        machine::Machine& m, const WorkloadParams& p);
+
+// A workload `strata boot` can run: a bare-machine one, or a thread
+// workload on the configured scheduler.
 struct Workload {
-  std::string_view name;
-  std::string_view summary;
-  int min_cpus;
-  bool threaded;  // runs on the scheduler (sched/workloads.h)
+  std::string name;
+  std::string summary;
+  int min_cpus = 1;
+  bool threaded = false;  // runs on the scheduler (sched/workloads.h)
   // Makes the shared objects on `m` and returns the program.
   std::function<WorkloadRun(machine::Machine& m, const WorkloadParams& p)> make;
 };
-
-std::span<const Workload> AllWorkloads();
-// The workload called `name`, or nullptr.
-const Workload* FindWorkload(std::string_view name);
-// "counter, lost-update, ...", for error messages.
-std::string WorkloadNames();
 
 }  // namespace strata::boot
 

@@ -1,5 +1,6 @@
 // The lock layer: one atomic interface, acquire(lock, bound) / release(lock),
-// its spec, and the modules that implement it over the machine.
+// its spec, and what a lock module (ticket, MCS, TAS, or a user's own) must
+// provide to be checked against it. Public API for lock-module authors.
 //
 // Spec: acquire is one step `WAIT_LOCK(bound)`, enabled only while the lock
 // is free; release is one step `REL_LOCK`. Its replay (LockSpecReplay) gives
@@ -7,30 +8,25 @@
 // `bound` shared events before its release; more, a WAIT_LOCK of a held lock
 // or a REL_LOCK by anyone but the holder is an impossible log.
 //
-// Modules (all end an acquire with the ghost event HOLD_LOCK, a marker the
-// log map turns into WAIT_LOCK):
-//   ticket  INC_TICKET(bound) = fetch-and-add of the ticket word; GET_NOW =
-//           wait until now_serving equals the ticket (the failed checks of a
-//           spin loop change nothing, so the CPU blocks instead of spinning:
-//           Cpu::AwaitValue); release INC_NOW = fetch-and-add of now_serving.
-//   mcs     SET_NEXT/SET_BUSY on the caller's node, SWAP_TAIL(bound), link to
-//           the predecessor (SET_NEXT), wait for busy = 0 (GET_BUSY); release
-//           GET_NEXT, CAS_TAIL when no successor, else wait for the late
-//           link and hand over with SET_BUSY 0.
-//   tas     test-and-set (CAS) lock: safe, but not starvation-free.
-// Known-bad variants of these are kept on purpose (LockImpls()).
+// A module derives from Lock, implements DoAcquire / DoRelease with the
+// machine's shared operations only, calls Cpu::Linearize right after the one
+// step of each call that takes (acquire) or frees (release) the lock, and
+// describes itself to the check with a LockView (NewView): its replay of its
+// own words, the relation R to the spec's holder, and its liveness costs.
+// Registering it in a LockRegistry makes it a choice of `stack.lock`, of
+// `strata check --lock`, and the lock under every layer above.
 #ifndef STRATA_KERNEL_LOCK_H_
 #define STRATA_KERNEL_LOCK_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
-#include <span>
 #include <string>
-#include <string_view>
-#include <vector>
 
 #include "layers/layer.h"
+#include "layers/liveness.h"
+#include "layers/registry.h"
 #include "machine/machine.h"
 #include "machine/replay.h"
 
@@ -42,6 +38,8 @@ using machine::Event;
 using machine::EventKind;
 using machine::Machine;
 using machine::ObjectId;
+using machine::OpCode;
+using machine::Word;
 
 namespace kinds {
 inline constexpr EventKind kCallAcquire{"call acquire"};
@@ -50,24 +48,6 @@ inline constexpr EventKind kCallRelease{"call release"};
 inline constexpr EventKind kRetRelease{"ret release"};
 inline constexpr EventKind kWaitLock{"WAIT_LOCK"};
 inline constexpr EventKind kRelLock{"REL_LOCK"};
-inline constexpr EventKind kHoldLock{"HOLD_LOCK"};  // ghost: the acquire's linearization
-// ticket
-inline constexpr EventKind kIncTicket{"INC_TICKET"};
-inline constexpr EventKind kGetTicket{"GET_TICKET"};  // the known-bad load-then-store
-inline constexpr EventKind kSetTicket{"SET_TICKET"};
-inline constexpr EventKind kGetNow{"GET_NOW"};
-inline constexpr EventKind kIncNow{"INC_NOW"};
-// mcs
-inline constexpr EventKind kSwapTail{"SWAP_TAIL"};
-inline constexpr EventKind kCasTail{"CAS_TAIL"};
-inline constexpr EventKind kSetNext{"SET_NEXT"};
-inline constexpr EventKind kGetNext{"GET_NEXT"};
-inline constexpr EventKind kSetBusy{"SET_BUSY"};
-inline constexpr EventKind kGetBusy{"GET_BUSY"};
-// tas
-inline constexpr EventKind kTas{"TAS"};
-inline constexpr EventKind kSpin{"SPIN"};
-inline constexpr EventKind kClear{"CLEAR"};
 }  // namespace kinds
 
 inline constexpr layers::Primitive kAcquire{"acquire", kinds::kCallAcquire, kinds::kRetAcquire,
@@ -76,8 +56,27 @@ inline constexpr layers::Primitive kRelease{"release", kinds::kCallRelease, kind
                                             kinds::kRelLock};
 inline constexpr layers::Primitive kLockPrimitives[] = {kAcquire, kRelease};
 
-// A lock as the code above it sees it. Acquire/Release mark the border in
-// the log and call the implementation.
+// The lock spec's state of one lock.
+struct LockSpecState {
+  CpuId holder;
+  std::int64_t budget = 0;  // events the holder may still append
+  friend bool operator==(const LockSpecState&, const LockSpecState&) = default;
+};
+
+// The lock spec's replay of one lock over the whole log (the holder's budget
+// counts its events on every object).
+struct LockSpecReplay {
+  using State = LockSpecState;
+  ObjectId lock;
+  State Init() const { return {}; }
+  bool Step(State& s, const Event& e) const;
+};
+
+// What a lock module tells the check about one run (layers::ModuleView).
+using LockView = layers::ModuleView<LockSpecState>;
+
+// A lock as the code above it sees it, over the spec or a module.
+// Acquire/Release mark the border in the log and call the implementation.
 class Lock {
  public:
   virtual ~Lock() = default;
@@ -89,6 +88,10 @@ class Lock {
   // Precondition: the caller holds the lock (else the spec's log is impossible).
   void Release(Cpu& cpu);
 
+  // A fresh view of one run on `m` (the machine this lock was made on), for
+  // the refinement check. Called before the run.
+  virtual std::unique_ptr<LockView> NewView(Machine& m) const = 0;
+
  protected:
   explicit Lock(ObjectId object) : object_(object) {}
   virtual void DoAcquire(Cpu& cpu, std::int64_t bound) = 0;
@@ -98,49 +101,35 @@ class Lock {
   ObjectId object_;
 };
 
-// The lock implementations, by name: "spec", "ticket", "mcs", "tas" and the
-// known-bad variants.
-struct LockImpl {
-  std::string_view name;
-  std::string_view summary;
-  bool known_bad;
-};
-std::span<const LockImpl> LockImpls();
-const LockImpl* FindLockImpl(std::string_view name);
+// Makes a lock called `name` on `m` (its object "name", its words
+// "name.ticket", ...).
+using LockFactory = std::function<std::unique_ptr<Lock>(Machine& m, const std::string& name)>;
+using LockRegistry = layers::Registry<LockFactory>;
 
-// Makes lock `name` of implementation `impl` on `m` (objects "name",
-// "name.ticket", ...). The spec registers the lock spec's monitor on `m`.
-// Precondition: FindLockImpl(impl) != nullptr.
-std::unique_ptr<Lock> MakeLock(Machine& m, std::string_view impl, const std::string& name);
+// The spec itself as a lock: one WAIT_LOCK / REL_LOCK step each, with the
+// spec's replay as a monitor on `m`.
+std::unique_ptr<Lock> MakeSpecLock(Machine& m, const std::string& name);
 
-// The log map f of the lock layer, for layers that use locks inside their own
-// primitives: is `e` the linearization point of an acquire (the ghost
-// HOLD_LOCK, or the spec's WAIT_LOCK) or of a release (the step that frees
-// the lock)? A release's point is not tied to the lock's object (an MCS
-// hand-over writes the successor's node), so callers look inside one call.
-bool IsAcquireLinearization(const Event& e);
-bool IsReleaseLinearization(const Event& e);
+// Adds strata's locks: spec, ticket, mcs, tas and their known-bad variants.
+void AddBuiltinLocks(LockRegistry& locks);
 
-// The lock spec's replay of one lock over the whole log (the holder's budget
-// counts its events on every object).
-struct LockSpecState {
-  CpuId holder;
-  std::int64_t budget = 0;  // events the holder may still append
-  friend bool operator==(const LockSpecState&, const LockSpecState&) = default;
-};
-struct LockSpecReplay {
-  using State = LockSpecState;
-  ObjectId lock;
-  State Init() const { return {}; }
-  bool Step(State& s, const Event& e) const;
-};
+// For a view's WaitBound: the acquire's bound from `fifo`, the release's
+// from its cost.
+std::optional<std::uint64_t> LockWaitBound(const layers::FifoBound& fifo, CpuId cpu,
+                                           const layers::Primitive& p);
+// "held by cpu 1" / "free".
+std::string DescribeHolder(CpuId holder);
+// R's usual first clause: nullopt if the module's holder is the spec's.
+std::optional<std::string> SameHolder(const LockSpecState& spec, CpuId module_holder);
 
-// The lock layer pair: `impl` over the machine against the lock spec, with a
-// client on every CPU that takes the lock `iterations` times, each time
-// appending `bound + overrun` events (fetch-and-adds of a counter) before it
-// releases. overrun > 0 is the known-bad client that exceeds its bound.
+// The lock layer pair: the lock `module` over the machine against the lock
+// spec, with a client on every CPU that takes the lock `iterations` times,
+// each time appending `bound + overrun` events (fetch-and-adds of a counter)
+// before it releases. overrun > 0 is the known-bad client that exceeds its
+// bound.
 struct LockPairOptions {
-  std::string impl = "ticket";
+  std::string impl = "ticket";  // the module's name, for messages
+  LockFactory module;
   std::int64_t iterations = 2;
   std::int64_t bound = 2;
   std::int64_t overrun = 0;

@@ -1,63 +1,26 @@
 #include "kernel/queue.h"
 
-#include <algorithm>
 #include <set>
 #include <utility>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "machine/check.h"
+#include "kernel/bad_queues.h"
+#include "kernel/queue_module.h"
 
 namespace strata::kernel {
 namespace {
-
-using machine::Block;
-
-struct Flaws {
-  bool no_lock = false;     // operates on the block without taking the lock
-  bool no_pull = false;     // writes the block without pulling it
-  bool lifo = false;        // deq takes the newest value
-  bool off_by_one = false;  // deq returns the value plus one
-};
-
-struct ImplEntry {
-  QueueImpl info;
-  bool spec;
-  Flaws flaws;
-};
-
-constexpr ImplEntry kImpls[] = {
-    {{"spec", "the atomic spec itself: ENQ / DEQ", false}, true, {}},
-    {{"module", "acquire, pull, sequential code, push, release", false}, false, {}},
-    {{"module-no-lock", "known-bad: skips the lock", true}, false, {.no_lock = true}},
-    {{"module-no-pull", "known-bad: writes the block without pulling it", true}, false,
-     {.no_pull = true}},
-    {{"module-lifo", "known-bad: deq takes the newest value", true}, false, {.lifo = true}},
-    {{"module-off-by-one", "known-bad: deq returns the value plus one", true}, false,
-     {.off_by_one = true}},
-};
-
-const ImplEntry& Entry(std::string_view name) {
-  for (const ImplEntry& e : kImpls) {
-    if (e.info.name == name) return e;
-  }
-  STRATA_CHECK(false, "unknown queue implementation {}", name);
-  return kImpls[0];
-}
-
-// The block image of a queue holding `values`: [count, v0, v1, ..., 0...].
-std::vector<std::int64_t> Image(const std::deque<std::int64_t>& values, std::int64_t capacity) {
-  std::vector<std::int64_t> words(static_cast<std::size_t>(capacity + 1), 0);
-  words[0] = static_cast<std::int64_t>(values.size());
-  std::copy(values.begin(), values.end(), words.begin() + 1);
-  return words;
-}
 
 class SpecQueue final : public Queue {
  public:
   SpecQueue(Machine& m, const std::string& name, std::int64_t capacity)
       : Queue(m.NewObject(name)), capacity_(capacity) {}
+
+  // The spec as its own module: it replays its own steps.
+  std::unique_ptr<QueueView> NewView(Machine&) const override {
+    return std::make_unique<View>(QueueSpecReplay{.queue = object(), .capacity = capacity_});
+  }
 
  protected:
   std::int64_t DoEnq(Cpu& cpu, std::int64_t value) override {
@@ -69,6 +32,7 @@ class SpecQueue final : public Queue {
                 }
                 return std::int64_t{0};
               }});
+    cpu.Linearize();
     return r;
   }
   std::int64_t DoDeq(Cpu& cpu) override {
@@ -80,115 +44,34 @@ class SpecQueue final : public Queue {
                 }
                 return std::int64_t{0};
               }});
+    cpu.Linearize();
     return r;
   }
 
  private:
+  class View final : public QueueView {
+   public:
+    explicit View(QueueSpecReplay replay) : replay_(replay), values_(replay.Init()) {}
+    bool Observe(const Event& e) override { return replay_.Step(values_, e); }
+    std::optional<std::string> Relation(const QueueSpecReplay::State& spec) const override {
+      if (values_ == spec) return std::nullopt;
+      return fmt::format("the queue holds [{}], the spec's queue is [{}]",
+                         fmt::join(values_, ", "), fmt::join(spec, ", "));
+    }
+    std::string Describe() const override {
+      return fmt::format("queue [{}]", fmt::join(values_, ", "));
+    }
+    std::optional<std::uint64_t> WaitBound(CpuId, const layers::Primitive&) const override {
+      return std::nullopt;
+    }
+
+   private:
+    QueueSpecReplay replay_;
+    QueueSpecReplay::State values_;
+  };
+
   std::int64_t capacity_;
   std::deque<std::int64_t> values_;
-};
-
-class ModuleQueue final : public Queue {
- public:
-  ModuleQueue(Machine& m, std::string_view lock_impl, const std::string& name,
-              std::int64_t capacity, Flaws flaws)
-      : Queue(m.NewObject(name)),
-        data_(m.NewBlock(name + ".data", static_cast<std::size_t>(capacity + 1))),
-        lock_(MakeLock(m, lock_impl, name + ".lock")),
-        capacity_(capacity),
-        flaws_(flaws) {}
-
-  Block data() const { return data_; }
-
- protected:
-  // The lock is held for two shared events: the pull and the push.
-  static constexpr std::int64_t kBound = 2;
-
-  std::int64_t DoEnq(Cpu& cpu, std::int64_t value) override {
-    Enter(cpu);
-    const std::int64_t count = cpu.Read(data_, 0);
-    std::int64_t r = 0;
-    if (count < capacity_) {
-      cpu.Write(data_, static_cast<std::size_t>(1 + count), value);
-      cpu.Write(data_, 0, count + 1);
-      r = 1;
-    }
-    Leave(cpu);
-    return r;
-  }
-
-  std::int64_t DoDeq(Cpu& cpu) override {
-    Enter(cpu);
-    const std::int64_t count = cpu.Read(data_, 0);
-    std::int64_t r = -1;
-    if (count > 0) {
-      const auto n = static_cast<std::size_t>(count);
-      if (flaws_.lifo) {
-        r = cpu.Read(data_, n);
-      } else {
-        r = cpu.Read(data_, 1);
-        for (std::size_t i = 1; i < n; ++i) cpu.Write(data_, i, cpu.Read(data_, i + 1));
-      }
-      cpu.Write(data_, n, 0);
-      cpu.Write(data_, 0, count - 1);
-      if (flaws_.off_by_one) ++r;
-    }
-    Leave(cpu);
-    return r;
-  }
-
- private:
-  void Enter(Cpu& cpu) {
-    if (!flaws_.no_lock) lock_->Acquire(cpu, kBound);
-    if (!flaws_.no_pull) cpu.Pull(data_);
-  }
-  void Leave(Cpu& cpu) {
-    cpu.Push(data_);
-    if (!flaws_.no_lock) lock_->Release(cpu);
-  }
-
-  Block data_;
-  std::unique_ptr<Lock> lock_;
-  std::int64_t capacity_;
-  Flaws flaws_;
-};
-
-class QueueAbstraction final : public layers::Abstraction {
- public:
-  QueueAbstraction(ObjectId queue, Block data, std::int64_t capacity)
-      : data_(data),
-        replay_{.queue = queue, .capacity = capacity},
-        upper_(replay_.Init()),
-        pushed_(machine::BlockHash(Image({}, capacity))) {}
-
-  bool ObserveLower(const Event& e) override {
-    if (e.object == data_.id && e.kind == machine::kinds::kPush) pushed_ = e.arg0;
-    return true;
-  }
-  bool ObserveUpper(const Event& e) override { return replay_.Step(upper_, e); }
-
-  std::optional<std::string> Relation() const override {
-    if (machine::BlockHash(Image(upper_, replay_.capacity)) == pushed_) return std::nullopt;
-    return fmt::format("the last pushed block (hash {:016x}) is not the spec's queue [{}]",
-                       static_cast<std::uint64_t>(pushed_), fmt::join(upper_, ", "));
-  }
-  std::string DescribeLower() const override {
-    return fmt::format("last pushed block hash {:016x}", static_cast<std::uint64_t>(pushed_));
-  }
-  std::string DescribeUpper() const override {
-    return fmt::format("queue [{}] (hash {:016x})", fmt::join(upper_, ", "),
-                       static_cast<std::uint64_t>(machine::BlockHash(Image(upper_, replay_.capacity))));
-  }
-  // The queue's liveness is its lock's: the lock layer's check bounds it.
-  std::optional<std::uint64_t> WaitBound(CpuId, const layers::Primitive&) const override {
-    return std::nullopt;
-  }
-
- private:
-  Block data_;
-  QueueSpecReplay replay_;
-  QueueSpecReplay::State upper_;
-  std::int64_t pushed_;
 };
 
 class QueuePair final : public layers::LayerPair {
@@ -202,8 +85,9 @@ class QueuePair final : public layers::LayerPair {
   std::span<const layers::Primitive> primitives() const override { return kQueuePrimitives; }
 
   layers::SideRun SetUp(Machine& m, layers::Side side) const override {
-    const std::string impl = side == layers::Side::kSpec ? "spec" : o_.impl;
-    std::shared_ptr<Queue> queue = MakeQueue(m, impl, o_.lock_impl, "q", o_.capacity);
+    const bool module = side == layers::Side::kModule;
+    std::shared_ptr<Queue> queue =
+        module ? o_.module(m, "q", o_.capacity, o_.lock) : MakeSpecQueue(m, "q", o_.capacity);
     struct Results {
       std::int64_t enqueued = 0;
       std::set<std::int64_t> offered;  // values whose enq succeeded
@@ -225,10 +109,9 @@ class QueuePair final : public layers::LayerPair {
         if (v != -1) results->taken.push_back(v);
       }
     };
-    if (side == layers::Side::kModule) {
-      auto* module = dynamic_cast<ModuleQueue*>(queue.get());
-      STRATA_CHECK(module != nullptr, "queue pair module side is not a module");
-      run.abstraction = std::make_unique<QueueAbstraction>(queue->object(), module->data(), capacity);
+    if (module) {
+      run.observer = std::make_unique<layers::SpecAndView<QueueSpecReplay>>(
+          QueueSpecReplay{.queue = queue->object(), .capacity = capacity}, queue->NewView(m));
     }
     run.final_check = [results, capacity]() -> std::optional<std::string> {
       std::set<std::int64_t> seen;
@@ -244,10 +127,6 @@ class QueuePair final : public layers::LayerPair {
       return std::nullopt;
     };
     return run;
-  }
-
-  bool IsLinearization(const layers::Primitive&, const Event&, const Event& e) const override {
-    return e.kind == machine::kinds::kPush;
   }
 
  private:
@@ -270,31 +149,24 @@ std::int64_t Queue::Deq(Cpu& cpu) {
   return r;
 }
 
-std::span<const QueueImpl> QueueImpls() {
-  static const std::vector<QueueImpl> impls = [] {
-    std::vector<QueueImpl> v;
-    for (const ImplEntry& e : kImpls) v.push_back(e.info);
-    return v;
-  }();
-  return impls;
+std::unique_ptr<Queue> MakeSpecQueue(Machine& m, const std::string& name, std::int64_t capacity) {
+  return std::make_unique<SpecQueue>(m, name, capacity);
 }
 
-const QueueImpl* FindQueueImpl(std::string_view name) {
-  for (const ImplEntry& e : kImpls) {
-    if (e.info.name == name) return &e.info;
-  }
-  return nullptr;
-}
-
-std::unique_ptr<Queue> MakeQueue(Machine& m, std::string_view impl, std::string_view lock_impl,
-                                 const std::string& name, std::int64_t capacity) {
-  const ImplEntry& e = Entry(impl);
-  if (e.spec) return std::make_unique<SpecQueue>(m, name, capacity);
-  return std::make_unique<ModuleQueue>(m, lock_impl, name, capacity, e.flaws);
+void AddBuiltinQueues(QueueRegistry& queues) {
+  queues.Add({"spec", "the atomic spec itself: ENQ / DEQ", false, "",
+              [](Machine& m, const std::string& name, std::int64_t capacity,
+                 const LockFactory&) { return MakeSpecQueue(m, name, capacity); }});
+  queues.Add({"module", "acquire, pull, sequential code, push, release", false, "",
+              [](Machine& m, const std::string& name, std::int64_t capacity,
+                 const LockFactory& lock) -> std::unique_ptr<Queue> {
+                return std::make_unique<ModuleQueue>(m, name, capacity, lock);
+              }});
+  AddKnownBadQueues(queues);
 }
 
 bool QueueSpecReplay::Step(State& s, const Event& e) const {
-  if (e.marker || e.object != queue) return true;
+  if (e.marker() || e.object != queue) return true;
   if (e.kind == kinds::kEnq) {
     if (static_cast<std::int64_t>(s.size()) < capacity) s.push_back(e.arg0);
   } else if (e.kind == kinds::kDeq) {

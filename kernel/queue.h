@@ -1,28 +1,32 @@
-// A lock-protected shared queue of integers with a fixed capacity.
+// The queue layer: a lock-protected shared queue of integers with a fixed
+// capacity, its atomic spec, and what a queue module must provide to be
+// checked against it. Public API for queue-module authors.
 //
 // Spec: `enq(v)` and `deq()` are one atomic step each (`ENQ(v)`, `DEQ`);
 // enq returns 1, or 0 when the queue is full; deq returns the oldest value,
 // or -1 when the queue is empty. Its replay (QueueSpecReplay) is the list of
 // values.
-// Module: acquire the queue's lock (any lock implementation, bound 2), pull
-// the queue's block, sequential code on it, push it, release. The block
-// holds [count, v0, v1, ...] with the oldest value first, so a queue has one
-// block image and R can compare the two layers: the hash carried by the last
-// push of the block equals the hash of the spec's values laid out that way.
-// The push is the linearization point.
+//
+// A module derives from Queue, implements DoEnq / DoDeq over the layer below
+// (a lock from the LockFactory it is given, and shared blocks), calls
+// Cpu::Linearize right after the step at which each call takes effect, and
+// describes itself with a QueueView (NewView): its replay of its own block
+// in its own layout (Machine::pushed gives a push's contents), the relation
+// R to the spec's values, and its liveness (none of its own: its lock's).
 #ifndef STRATA_KERNEL_QUEUE_H_
 #define STRATA_KERNEL_QUEUE_H_
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
-#include <span>
 #include <string>
-#include <string_view>
-#include <vector>
+
+#include <fmt/ranges.h>
 
 #include "kernel/lock.h"
 #include "layers/layer.h"
+#include "layers/registry.h"
 #include "machine/machine.h"
 
 namespace strata::kernel {
@@ -40,6 +44,17 @@ inline constexpr layers::Primitive kEnq{"enq", kinds::kCallEnq, kinds::kRetEnq, 
 inline constexpr layers::Primitive kDeq{"deq", kinds::kCallDeq, kinds::kRetDeq, kinds::kDeq};
 inline constexpr layers::Primitive kQueuePrimitives[] = {kEnq, kDeq};
 
+// The spec's replay of one queue: its values, oldest first.
+struct QueueSpecReplay {
+  using State = std::deque<std::int64_t>;
+  ObjectId queue;
+  std::int64_t capacity;
+  State Init() const { return {}; }
+  bool Step(State& s, const Event& e) const;
+};
+
+using QueueView = layers::ModuleView<QueueSpecReplay::State>;
+
 class Queue {
  public:
   virtual ~Queue() = default;
@@ -48,6 +63,11 @@ class Queue {
   std::int64_t Enq(Cpu& cpu, std::int64_t value);
   // Returns the oldest value, or -1 if the queue is empty.
   std::int64_t Deq(Cpu& cpu);
+
+  // A fresh view of one run on `m` (the machine this queue was made on), for
+  // the refinement check. Called before the run; it may ask `m` to keep what
+  // the run pushes (Machine::KeepPushedContents).
+  virtual std::unique_ptr<QueueView> NewView(Machine& m) const = 0;
 
  protected:
   explicit Queue(ObjectId object) : object_(object) {}
@@ -58,37 +78,26 @@ class Queue {
   ObjectId object_;
 };
 
-// "spec", "module" and the known-bad module variants.
-struct QueueImpl {
-  std::string_view name;
-  std::string_view summary;
-  bool known_bad;
-};
-std::span<const QueueImpl> QueueImpls();
-const QueueImpl* FindQueueImpl(std::string_view name);
+// Makes queue `name` of `capacity` (>= 1) on `m`; a module makes the locks
+// it needs with `lock` (the lock layer below it).
+using QueueFactory = std::function<std::unique_ptr<Queue>(
+    Machine& m, const std::string& name, std::int64_t capacity, const LockFactory& lock)>;
+using QueueRegistry = layers::Registry<QueueFactory>;
 
-// Makes queue `name` (objects "name", "name.data", and the lock "name.lock"
-// of implementation `lock_impl` for the module). Preconditions: both
-// implementations exist; capacity >= 1.
-std::unique_ptr<Queue> MakeQueue(Machine& m, std::string_view impl, std::string_view lock_impl,
-                                 const std::string& name, std::int64_t capacity);
+std::unique_ptr<Queue> MakeSpecQueue(Machine& m, const std::string& name, std::int64_t capacity);
 
-// The spec's replay of one queue.
-struct QueueSpecReplay {
-  using State = std::deque<std::int64_t>;
-  ObjectId queue;
-  std::int64_t capacity;
-  State Init() const { return {}; }
-  bool Step(State& s, const Event& e) const;
-};
+// Adds strata's queues: spec, module and the module's known-bad variants.
+void AddBuiltinQueues(QueueRegistry& queues);
 
-// The queue pair: `impl` over the lock layer (`lock_impl`) against the queue
+// The queue pair: `module` over the lock layer (`lock`) against the queue
 // spec. Client: every CPU enqueues `iterations` distinct values, then
 // dequeues `iterations` times; at the end every value was dequeued at most
 // once, only values that were enqueued came out, and the counts add up.
 struct QueuePairOptions {
-  std::string impl = "module";
+  std::string impl = "module";       // names, for messages
   std::string lock_impl = "ticket";
+  QueueFactory module;
+  LockFactory lock;
   std::int64_t iterations = 2;
   std::int64_t capacity = 4;
 };

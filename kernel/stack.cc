@@ -2,6 +2,7 @@
 
 #include "kernel/lock.h"
 #include "kernel/queue.h"
+#include "machine/check.h"
 
 namespace strata::kernel {
 
@@ -15,14 +16,29 @@ std::vector<LayerInfo> Stack(const StackOptions& o) {
 
 std::string LayerNames() { return "lock, queue"; }
 
-std::unique_ptr<layers::LayerPair> MakePair(std::string_view layer, const StackOptions& o) {
+void AddBuiltinKernel(KernelCatalog& catalog) {
+  AddBuiltinLocks(catalog.locks);
+  AddBuiltinQueues(catalog.queues);
+}
+
+std::unique_ptr<layers::LayerPair> MakePair(std::string_view layer, const StackOptions& o,
+                                            const KernelCatalog& catalog) {
+  const auto* lock = catalog.locks.Find(o.lock);
+  STRATA_CHECK(lock != nullptr, "unvalidated lock {}", o.lock);
   if (layer == "lock") {
-    return MakeLockPair(
-        {.impl = o.lock, .iterations = o.iterations, .bound = o.bound, .overrun = o.overrun});
+    return MakeLockPair({.impl = o.lock,
+                         .module = lock->make,
+                         .iterations = o.iterations,
+                         .bound = o.bound,
+                         .overrun = o.overrun});
   }
   if (layer == "queue") {
+    const auto* queue = catalog.queues.Find(o.queue);
+    STRATA_CHECK(queue != nullptr, "unvalidated queue {}", o.queue);
     return MakeQueuePair({.impl = o.queue,
                           .lock_impl = o.lock,
+                          .module = queue->make,
+                          .lock = lock->make,
                           .iterations = o.iterations,
                           .capacity = o.capacity});
   }

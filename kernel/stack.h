@@ -12,9 +12,21 @@
 #include <string_view>
 #include <vector>
 
+#include "kernel/lock.h"
+#include "kernel/queue.h"
 #include "layers/layer.h"
 
 namespace strata::kernel {
+
+// The kernel's part of the catalog: every lock and queue implementation by
+// name. A value, passed explicitly; the full catalog (boot/catalog.h) adds
+// the layers above.
+struct KernelCatalog {
+  LockRegistry locks{"lock implementation"};
+  QueueRegistry queues{"queue implementation"};
+};
+// strata's own locks and queues.
+void AddBuiltinKernel(KernelCatalog& catalog);
 
 struct StackOptions {
   std::string lock = "ticket";   // LockImpls()
@@ -39,8 +51,9 @@ std::vector<LayerInfo> Stack(const StackOptions& options);
 std::string LayerNames();
 // The pair that checks `layer` (its module over the layer below, against
 // its spec), or nullptr for an unknown layer. Precondition: the options name
-// known implementations.
-std::unique_ptr<layers::LayerPair> MakePair(std::string_view layer, const StackOptions& options);
+// implementations of `catalog`, which outlives the pair.
+std::unique_ptr<layers::LayerPair> MakePair(std::string_view layer, const StackOptions& options,
+                                            const KernelCatalog& catalog);
 
 }  // namespace strata::kernel
 

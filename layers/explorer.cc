@@ -264,25 +264,6 @@ class Progress {
 
 }  // namespace
 
-std::string_view StrategyName(Strategy s) {
-  switch (s) {
-    case Strategy::kRandom:
-      return "random";
-    case Strategy::kPct:
-      return "pct";
-    case Strategy::kDfs:
-      return "dfs";
-  }
-  return "?";
-}
-
-std::optional<Strategy> ParseStrategy(std::string_view name) {
-  for (Strategy s : {Strategy::kRandom, Strategy::kPct, Strategy::kDfs}) {
-    if (StrategyName(s) == name) return s;
-  }
-  return std::nullopt;
-}
-
 std::uint64_t Switches(std::span<const CpuId> schedule) {
   std::uint64_t n = 0;
   for (std::size_t i = 1; i < schedule.size(); ++i) n += schedule[i] != schedule[i - 1];
@@ -294,7 +275,7 @@ std::vector<CpuId> ToFailure(const Execution& x) {
   if (!x.verdict.event) return s;
   std::size_t steps = 0;
   const machine::Log& log = x.machine->log();
-  for (std::size_t i = 0; i <= *x.verdict.event && i < log.size(); ++i) steps += !log[i].marker;
+  for (std::size_t i = 0; i <= *x.verdict.event && i < log.size(); ++i) steps += !log[i].marker();
   s.resize(std::min(s.size(), steps));
   return s;
 }
@@ -322,35 +303,18 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
   ExploreResult result;
   const auto start = Clock::now();
   Progress progress(explore.progress);
-  DfsTree tree(explore.reduction, explore.preemption_bound);
-  const bool dfs = explore.strategy == Strategy::kDfs;
+  STRATA_CHECK(explore.strategy != nullptr, "explore without a strategy");
+  std::unique_ptr<Strategy> strategy = explore.strategy({.cpus = options.cpus,
+                                                         .seed = explore.seed,
+                                                         .pct_depth = explore.pct_depth,
+                                                         .pct_horizon = explore.pct_horizon,
+                                                         .preemption_bound = explore.preemption_bound,
+                                                         .reduction = explore.reduction});
+  const bool exhaustive = strategy->exhaustive();
 
-  // Pruned dfs runs (cut short by sleep sets) do not count against `runs`.
-  // One random stream serves every run (seeding a Mersenne twister per run
-  // would cost more than the run); a failure is replayed from its recorded
-  // schedule, not from a seed.
-  std::unique_ptr<Oracle> random = machine::MakeOracle(
-      {.kind = machine::OracleKind::kRandom, .seed = explore.seed, .cpus = options.cpus});
+  // Pruned runs (cut short by the strategy's oracle) do not count against `runs`.
   for (std::uint64_t i = 0; result.executions < explore.runs; ++i) {
-    std::unique_ptr<Oracle> owned;
-    Oracle* oracle = nullptr;
-    switch (explore.strategy) {
-      case Strategy::kRandom:
-        oracle = random.get();
-        break;
-      case Strategy::kPct:
-        owned = machine::MakeOracle({.kind = machine::OracleKind::kPct,
-                                      .seed = explore.seed + i,
-                                      .cpus = options.cpus,
-                                      .pct_depth = explore.pct_depth,
-                                      .pct_horizon = explore.pct_horizon});
-        break;
-      case Strategy::kDfs:
-        owned = std::make_unique<DfsOracle>(&tree);
-        break;
-    }
-    if (oracle == nullptr) oracle = owned.get();
-    Execution x = CheckExecution(pair, options, *oracle, explore.check);
+    Execution x = CheckExecution(pair, options, strategy->Next(i), explore.check);
     const bool pruned = x.input.code() == absl::StatusCode::kCancelled;
     STRATA_CHECK(x.input.ok() || pruned, "explorer oracle failed: {}", std::string(x.input.message()));
     if (!pruned) {
@@ -375,9 +339,9 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
         break;
       }
     }
-    progress.Tick(result.executions, explore.runs, dfs);
-    if (dfs && !tree.Backtrack()) {
-      result.exhausted = true;
+    progress.Tick(result.executions, explore.runs, exhaustive);
+    if (!strategy->Advance()) {
+      result.exhausted = exhaustive;
       break;
     }
   }
@@ -394,7 +358,7 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
     }
     result.failure = std::move(copy);
   }
-  result.skipped = tree.pruned();
+  result.skipped = strategy->skipped();
   result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return result;
 }

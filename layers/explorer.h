@@ -1,17 +1,8 @@
 // The explorer: checks a layer pair over many executions and turns the first
 // failure into a minimal schedule that replays it.
 //
-// Strategies:
-//   random  N runs under one random oracle seeded `seed` (its stream goes on
-//           from run to run);
-//   pct     N runs, run i under PCT (depth d) seeded seed+i;
-//   dfs     every schedule (stateless: each execution re-runs from the start
-//           along a prefix), optionally preemption-bounded, with sleep-set
-//           reduction: after exploring CPU p at a node, p sleeps in the
-//           sibling subtrees until a step dependent on p's pending step runs,
-//           so two schedules that differ only in the order of independent
-//           steps are explored once. Steps are dependent when they touch the
-//           same object and are not both reads. N caps the executions.
+// The strategy (layers/strategy.h: random, pct, dfs, or a user's own) picks
+// the oracle of each execution; for an exhaustive one `runs` is a cap.
 // Every strategy runs under the machine's fairness guard, so only F-fair
 // schedules are explored. Spin loops do not make dfs infinite: a waiting CPU
 // blocks (Cpu::AwaitValue) and adds no steps until the word it watches changes.
@@ -32,16 +23,13 @@
 
 #include "layers/layer.h"
 #include "layers/refinement.h"
+#include "layers/strategy.h"
 #include "machine/machine.h"
 
 namespace strata::layers {
 
-enum class Strategy { kRandom, kPct, kDfs };
-std::string_view StrategyName(Strategy s);
-std::optional<Strategy> ParseStrategy(std::string_view name);
-
 struct ExploreOptions {
-  Strategy strategy = Strategy::kRandom;
+  StrategyFactory strategy;          // from the catalog (layers/strategy.h)
   std::uint64_t seed = 1;
   std::uint64_t runs = 1000;         // executions; for dfs a cap
   int pct_depth = 3;

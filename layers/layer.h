@@ -6,14 +6,16 @@
 // marker before the primitive and a return marker after it (private events,
 // Event::marker, not steps), on the object the primitive acts on. The spec
 // implements a primitive with one atomic step (its `atomic` event); a module
-// with any number of lower steps, exactly one of which is the linearization
-// point that the log map turns into the atomic event.
+// with any number of lower steps, exactly one of which it declares the
+// linearization point (Cpu::Linearize), which the log map turns into the
+// atomic event. A module describes itself to the check with a ModuleView.
 //
 // Nothing here is kernel-specific: kernel/ describes its locks and queues as
 // LayerPairs, and layers/refinement.h checks any of them.
 #ifndef STRATA_LAYERS_LAYER_H_
 #define STRATA_LAYERS_LAYER_H_
 
+#include <concepts>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -22,8 +24,11 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "machine/event.h"
 #include "machine/machine.h"
+#include "machine/replay.h"
 
 namespace strata::layers {
 
@@ -45,10 +50,10 @@ struct Primitive {
 // Appends the call / return markers of `p` on `object` (no switch point).
 inline void MarkCall(Cpu& cpu, ObjectId object, const Primitive& p, std::int64_t arg0 = 0,
                      std::int64_t arg1 = 0) {
-  cpu.Annotate(object, p.call, arg0, arg1, 0);
+  cpu.Annotate(object, p.call, arg0, arg1, 0, machine::OpCode::kCall);
 }
 inline void MarkReturn(Cpu& cpu, ObjectId object, const Primitive& p, std::int64_t result = 0) {
-  cpu.Annotate(object, p.ret, 0, 0, result);
+  cpu.Annotate(object, p.ret, 0, 0, result, machine::OpCode::kReturn);
 }
 
 // Which side of a pair a run uses.
@@ -57,12 +62,14 @@ enum class Side {
   kSpec,    // the client over the upper layer's spec
 };
 
-// The state a check keeps while it walks the lower log of one run: the lower
-// layer's replay (the module's objects), the upper layer's replay (over the
-// mapped log), the relation R between them and the liveness bound of calls.
-class Abstraction {
+// The check's observer of one module run, as the refinement walk drives it:
+// the lower layer's replay (the module's objects), the upper layer's replay
+// (over the mapped log), the relation R between them and the liveness bound
+// of calls. Pairs build it from the upper spec's replay and the module's own
+// view (SpecAndView below); a pair may also implement it directly.
+class Observer {
  public:
-  virtual ~Abstraction() = default;
+  virtual ~Observer() = default;
   // Every event of the lower log, in order. False: the lower log is
   // impossible for the module's own replay function.
   virtual bool ObserveLower(const Event& e) = 0;
@@ -79,16 +86,81 @@ class Abstraction {
   virtual std::optional<std::uint64_t> WaitBound(CpuId cpu, const Primitive& p) const = 0;
 };
 
+// What a module says about itself over one run, for an upper layer whose
+// spec state is `State`: its own replay of the lower log (of the objects it
+// made, read through its own layout), the relation R between that and the
+// spec's state, and its liveness costs. A module makes one per run; the
+// generic checker never looks inside a module any other way.
+template <class State>
+class ModuleView {
+ public:
+  virtual ~ModuleView() = default;
+  // Every event of the lower log, in order (other objects' too: skip them).
+  // False: the event is impossible for the module's replay.
+  virtual bool Observe(const Event& e) = 0;
+  // R, at every border crossing: nullopt if it holds, else what is broken,
+  // in the layer's own terms ("the block holds [2, 1], the spec's queue is
+  // [1, 2]").
+  virtual std::optional<std::string> Relation(const State& spec) const = 0;
+  // The module's replayed state, for reports.
+  virtual std::string Describe() const = 0;
+  // Liveness: the most machine steps the call that `cpu` returns from now
+  // may have taken under an F-fair oracle, or nullopt for no bound.
+  virtual std::optional<std::uint64_t> WaitBound(CpuId cpu, const Primitive& p) const = 0;
+};
+
+// A replayer whose Step can say why it refuses an event.
+template <class R>
+concept ExplainingReplayer = machine::Replayer<R> &&
+    requires(const R r, typename R::State& s, const Event& e, std::string* why) {
+      { r.Step(s, e, why) } -> std::same_as<bool>;
+    };
+
+// The Observer of one module run: the upper spec's replay `Spec` over the
+// mapped log and the module's view of the lower log. `State` has a formatter.
+template <machine::Replayer Spec>
+class SpecAndView final : public Observer {
+ public:
+  using State = typename Spec::State;
+  SpecAndView(Spec spec, std::unique_ptr<ModuleView<State>> view)
+      : spec_(std::move(spec)), state_(spec_.Init()), view_(std::move(view)) {}
+
+  bool ObserveLower(const Event& e) override { return view_->Observe(e); }
+  bool ObserveUpper(const Event& e) override {
+    if constexpr (ExplainingReplayer<Spec>) {
+      return spec_.Step(state_, e, &why_);
+    } else {
+      return spec_.Step(state_, e);
+    }
+  }
+  std::optional<std::string> Relation() const override { return view_->Relation(state_); }
+  std::string DescribeLower() const override { return view_->Describe(); }
+  std::string DescribeUpper() const override {
+    return why_.empty() ? fmt::format("{}", state_) : fmt::format("{} ({})", state_, why_);
+  }
+  std::optional<std::uint64_t> WaitBound(CpuId cpu, const Primitive& p) const override {
+    return view_->WaitBound(cpu, p);
+  }
+
+ private:
+  Spec spec_;
+  State state_;
+  std::string why_;
+  std::unique_ptr<ModuleView<State>> view_;
+};
+
 // A client set up on one side of a pair on a fresh machine.
 struct SideRun {
   Machine::Program program;
-  // For the module side: the check's state for this run.
-  std::unique_ptr<Abstraction> abstraction;
+  // For the module side: the check's observer for this run.
+  std::unique_ptr<Observer> observer;
   // After a run that finished: nullopt, or what is wrong with the final state.
   std::function<std::optional<std::string>()> final_check;
 };
 
-// An adjacent pair of layers with its client workload.
+// An adjacent pair of layers with its client workload. The log map f is the
+// module's own: the events its code flags with Cpu::Linearize are its calls'
+// linearization points (layers/refinement.h).
 class LayerPair {
  public:
   virtual ~LayerPair() = default;
@@ -97,11 +169,8 @@ class LayerPair {
   virtual std::string upper() const = 0;  // "lock spec"
   virtual std::span<const Primitive> primitives() const = 0;
   // Makes the shared objects on `m` and returns the client's program on
-  // `side`. `fairness` is the machine's F, for liveness bounds.
+  // `side`, with the observer on the module side.
   virtual SideRun SetUp(Machine& m, Side side) const = 0;
-  // The log map f: is `e` (an event of `call.cpu` inside its call `call` of
-  // `p`) the call's linearization point?
-  virtual bool IsLinearization(const Primitive& p, const Event& call, const Event& e) const = 0;
 };
 
 }  // namespace strata::layers

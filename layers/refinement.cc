@@ -39,18 +39,19 @@ struct Seen {
   std::string_view object;
   EventKind kind;
   std::int64_t arg0, arg1, result;
-  bool marker;
+  machine::OpCode op;
   friend bool operator==(const Seen&, const Seen&) = default;
+  bool marker() const { return op >= machine::OpCode::kCall; }
 };
 
 Seen SeenOf(const Event& e, const machine::Log& names) {
   return {e.cpu,  e.thread, e.object.valid() ? names.object_name(e.object) : "",
           e.kind, e.arg0,   e.arg1,
-          e.result, e.marker};
+          e.result, e.op};
 }
 
 std::string Render(const Seen& s) {
-  return fmt::format("cpu={} {}{} {} ({}, {}) -> {}", s.cpu, s.marker ? "| " : "", s.kind,
+  return fmt::format("cpu={} {}{} {} ({}, {}) -> {}", s.cpu, s.marker() ? "| " : "", s.kind,
                      s.object, s.arg0, s.arg1, s.result);
 }
 
@@ -67,12 +68,13 @@ const Primitive* FindReturn(std::span<const Primitive> prims, EventKind k) {
   return nullptr;
 }
 
-// A call in progress on one CPU.
+// A call in progress on one agent.
 struct OpenCall {
   const Primitive* prim = nullptr;
   std::size_t call = 0;        // position of the call marker in the lower log
   std::uint64_t call_step = 0; // machine steps taken before it
   bool linearized = false;
+  int depth = 0;               // calls of lower layers open inside it
 };
 
 class Walk {
@@ -80,7 +82,7 @@ class Walk {
   Walk(const LayerPair& pair, Execution& x) : pair_(pair), x_(x), log_(x.machine->log()) {}
 
   // Steps 2, 4 and 5 over the lower log; returns the first failure.
-  std::optional<Verdict> Run(Abstraction& abs) {
+  std::optional<Verdict> Run(Observer& abs) {
     open_.assign(static_cast<std::size_t>(x_.machine->cpus()), OpenCall{});
     x_.image.assign(log_.size(), -1);
     std::uint64_t steps = 0;
@@ -90,22 +92,31 @@ class Walk {
         return Fail(VerdictKind::kImpossibleLowerLog, i, abs,
                     fmt::format("the module's replay rejects `{}`", log_.RenderText(e)));
       }
-      if (!e.marker) ++steps;
+      if (!e.marker()) ++steps;
       OpenCall& open = Open(e);
-      if (e.marker && FindCall(pair_.primitives(), e.kind) != nullptr) {
+      const Primitive* called =
+          e.op == machine::OpCode::kCall ? FindCall(pair_.primitives(), e.kind) : nullptr;
+      const Primitive* returned =
+          e.op == machine::OpCode::kReturn ? FindReturn(pair_.primitives(), e.kind) : nullptr;
+      if (called != nullptr) {
         if (open.prim != nullptr) {
           return Fail(VerdictKind::kRefinementViolation, i, abs,
                       fmt::format("cpu {} calls `{}` inside its call of `{}`", e.cpu,
                                   e.kind, open.prim->name));
         }
-        open = {FindCall(pair_.primitives(), e.kind), i, steps, false};
+        open = {called, i, steps, false, 0};
         if (auto v = Emit(e, i, abs)) return v;
         if (auto v = CheckRelation(i, abs)) return v;
-      } else if (e.marker && FindReturn(pair_.primitives(), e.kind) != nullptr) {
-        const Primitive* p = FindReturn(pair_.primitives(), e.kind);
+      } else if (returned != nullptr) {
+        const Primitive* p = returned;
         if (open.prim != p) {
           return Fail(VerdictKind::kRefinementViolation, i, abs,
                       fmt::format("cpu {} returns from `{}` it never called", e.cpu, p->name));
+        }
+        if (open.depth != 0) {
+          return Fail(VerdictKind::kRefinementViolation, i, abs,
+                      fmt::format("cpu {} returns from `{}` inside a call of the layer below",
+                                  e.cpu, p->name));
         }
         if (!open.linearized) {
           return Fail(VerdictKind::kRefinementViolation, i, abs,
@@ -129,21 +140,29 @@ class Walk {
           }
         }
       } else if (open.prim != nullptr) {
-        const Event& call = log_[open.call];
-        if (pair_.IsLinearization(*open.prim, call, e)) {
+        // Inside a call: its events are internal, except the one the module
+        // flagged as the call's linearization point; a flag inside a call of
+        // the layer below belongs to that call.
+        if (e.op == machine::OpCode::kCall) {
+          ++open.depth;
+        } else if (e.op == machine::OpCode::kReturn) {
+          if (open.depth > 0) --open.depth;
+        } else if (e.linearizes && open.depth == 0) {
           if (open.linearized) {
             return Fail(VerdictKind::kRefinementViolation, i, abs,
                         fmt::format("cpu {}'s `{}` has a second linearization point `{}`",
                                     e.cpu, open.prim->name, log_.RenderText(e)));
           }
           open.linearized = true;
+          const Event& call = log_[open.call];
           Event u = e;
           u.object = call.object;
           u.kind = open.prim->atomic;
           u.arg0 = call.arg0;
           u.arg1 = call.arg1;
           u.result = 0;
-          u.marker = false;
+          u.op = machine::OpCode::kAtomic;
+          u.linearizes = false;
           if (auto v = Emit(u, i, abs)) return v;
         }
       } else {
@@ -164,7 +183,7 @@ class Walk {
     return open_[i];
   }
 
-  std::optional<Verdict> Emit(Event u, std::size_t i, Abstraction& abs) {
+  std::optional<Verdict> Emit(Event u, std::size_t i, Observer& abs) {
     u.seq = x_.mapped.size();
     x_.image[i] = static_cast<std::int64_t>(x_.mapped.size());
     x_.mapped.push_back(u);
@@ -176,7 +195,7 @@ class Walk {
     return std::nullopt;
   }
 
-  std::optional<Verdict> CheckRelation(std::size_t i, Abstraction& abs) {
+  std::optional<Verdict> CheckRelation(std::size_t i, Observer& abs) {
     if (std::optional<std::string> broken = abs.Relation()) {
       return Fail(VerdictKind::kRelationBroken, i, abs,
                   fmt::format("at `{}`: {}", log_.RenderText(log_[i]), *broken));
@@ -184,7 +203,7 @@ class Walk {
     return std::nullopt;
   }
 
-  Verdict Fail(VerdictKind kind, std::size_t i, const Abstraction& abs, std::string message) {
+  Verdict Fail(VerdictKind kind, std::size_t i, const Observer& abs, std::string message) {
     return Verdict{.kind = kind,
                    .message = std::move(message),
                    .event = i,
@@ -204,7 +223,7 @@ std::optional<Verdict> BackTranslate(const LayerPair& pair, const machine::Machi
   std::vector<CpuId> choices;
   choices.reserve(x.mapped.size());
   for (const Event& u : x.mapped) {
-    if (!u.marker) choices.push_back(u.cpu);
+    if (!u.marker()) choices.push_back(u.cpu);
   }
   // The mapped schedule drops the module's internal steps, and a CPU that
   // waited blocked in the module (its turn in a ticket line) may be enabled
@@ -260,7 +279,7 @@ std::optional<Verdict> BackTranslate(const LayerPair& pair, const machine::Machi
     return same;
   };
   auto same = [&](const Event& want, const Event& got) {
-    return want.cpu == got.cpu && want.thread == got.thread && want.marker == got.marker &&
+    return want.cpu == got.cpu && want.thread == got.thread && want.op == got.op &&
            want.arg0 == got.arg0 && want.arg1 == got.arg1 && want.result == got.result &&
            want.kind == got.kind && same_object(want.object, got.object);
   };
@@ -279,7 +298,7 @@ std::optional<Verdict> BackTranslate(const LayerPair& pair, const machine::Machi
     const Seen want = SeenOf(x.mapped[bad[c]], lower_names);
     const bool has_got = first[c] + k < first[c + 1];
     const Seen got = has_got ? SeenOf(spec_events[order[first[c] + k]], spec_log) : Seen{};
-    if (has_got && got.marker && want.marker && got.kind == want.kind &&
+    if (has_got && got.marker() && want.marker() && got.kind == want.kind &&
         got.object == want.object && FindReturn(pair.primitives(), got.kind)) {
       return Verdict{.kind = VerdictKind::kReturnMismatch,
                      .message = fmt::format("cpu {}'s `{}` on `{}` returned {}, the spec returns {}",
@@ -358,11 +377,11 @@ Execution CheckExecution(const LayerPair& pair, const machine::MachineOptions& o
     return x;
   }
 
-  STRATA_CHECK(side.abstraction != nullptr, "pair {} gave no abstraction", pair.name());
+  STRATA_CHECK(side.observer != nullptr, "pair {} gave no observer", pair.name());
   // Every lower event maps to at most one upper event: one allocation.
   x.mapped.reserve(x.machine->log().size());
   Walk walk(pair, x);
-  if (std::optional<Verdict> v = walk.Run(*side.abstraction)) {
+  if (std::optional<Verdict> v = walk.Run(*side.observer)) {
     x.verdict = std::move(*v);
     return x;
   }
@@ -370,14 +389,14 @@ Execution CheckExecution(const LayerPair& pair, const machine::MachineOptions& o
     x.verdict = Verdict{.kind = VerdictKind::kLowerFailure,
                         .lower_outcome = x.report.outcome,
                         .message = x.report.message,
-                        .lower_state = side.abstraction->DescribeLower(),
-                        .upper_state = side.abstraction->DescribeUpper()};
+                        .lower_state = side.observer->DescribeLower(),
+                        .upper_state = side.observer->DescribeUpper()};
     return x;
   }
   if (std::optional<Verdict> v = BackTranslate(pair, options, x)) {
     x.verdict = std::move(*v);
-    x.verdict.lower_state = side.abstraction->DescribeLower();
-    x.verdict.upper_state = side.abstraction->DescribeUpper();
+    x.verdict.lower_state = side.observer->DescribeLower();
+    x.verdict.upper_state = side.observer->DescribeUpper();
     return x;
   }
   final_check();
@@ -385,8 +404,8 @@ Execution CheckExecution(const LayerPair& pair, const machine::MachineOptions& o
     x.verdict = Verdict{.kind = VerdictKind::kLowerFailure,
                         .lower_outcome = x.report.outcome,
                         .message = x.report.message,
-                        .lower_state = side.abstraction->DescribeLower(),
-                        .upper_state = side.abstraction->DescribeUpper()};
+                        .lower_state = side.observer->DescribeLower(),
+                        .upper_state = side.observer->DescribeUpper()};
   }
   return x;
 }

@@ -1,9 +1,11 @@
 // Events: the entries of the shared log, the only channel between CPUs.
 //
-// An event records who acted (CPU, thread), on which shared object, what kind
-// of operation it was, up to two arguments, and the result the actor saw.
-// Kinds are open: every layer names its own (`faa` here, `INC_TICKET` in the
-// ticket lock) as an `inline constexpr EventKind`, with no central registry.
+// An event records who acted (CPU, thread), on which shared object, which
+// machine operation it was (OpCode), what the layer calls it (EventKind), up
+// to two arguments, and the result the actor saw. Kinds are open: every layer
+// names its own (`faa` here, `INC_TICKET` in the ticket lock) as an `inline
+// constexpr EventKind`, with no central registry; the op code stays the
+// machine's, so a word's replay works on any named step.
 #ifndef STRATA_MACHINE_EVENT_H_
 #define STRATA_MACHINE_EVENT_H_
 
@@ -57,16 +59,42 @@ inline constexpr EventKind kPull{"pull"};    // result = block version after the
 inline constexpr EventKind kPush{"push"};    // arg0 = hash of the contents, result = new version
 }  // namespace kinds
 
+// Which machine operation made an event. The first eight are shared steps
+// (switch points); the last three are private annotations (no switch point,
+// not a step): a layer's call and return markers at its border, and ghost
+// events a layer appends for its own bookkeeping.
+enum class OpCode : std::uint8_t {
+  kFaa,
+  kCas,
+  kSwap,
+  kLoad,
+  kStore,
+  kPull,
+  kPush,
+  kAtomic,  // a layer's own atomic step (Cpu::Step): a spec's operation
+  kCall,    // a primitive's call marker: arg0/arg1 = its arguments
+  kReturn,  // a primitive's return marker: result = its return value
+  kGhost,   // any other annotation
+};
+std::string_view OpCodeName(OpCode op);
+
+
 struct Event {
   std::uint64_t seq = 0;  // position in the log, from 0
   CpuId cpu;
   ThreadId thread;        // none on the bare machine
   ObjectId object;
-  bool marker = false;    // a layer-border call/return marker, not a shared step
+  OpCode op = OpCode::kAtomic;
+  // The module that appended it declared it the linearization point of the
+  // innermost call of its agent that is open (Cpu::Linearize).
+  bool linearizes = false;
   EventKind kind;
   std::int64_t arg0 = 0;
   std::int64_t arg1 = 0;
   std::int64_t result = 0;
+
+  // A marker or ghost: a private annotation, not a shared step.
+  bool marker() const { return op >= OpCode::kCall; }
 
   friend bool operator==(const Event&, const Event&) = default;
 };

@@ -168,8 +168,11 @@ std::vector<std::size_t> Log::View(ObjectId object) const {
 std::string Log::RenderText(const Event& e) const {
   std::string out = fmt::format("t={} cpu={}", e.seq, e.cpu);
   if (e.thread.valid()) out += fmt::format(" thread={}", e.thread);
-  out += fmt::format(" {}{} {}", e.marker ? "| " : "", e.kind,
-                    e.object.valid() ? object_name(e.object) : "-");
+  // A named step also shows its machine operation: `INC_TICKET[faa]`.
+  const bool named = e.op < OpCode::kAtomic && e.kind.name() != OpCodeName(e.op);
+  out += fmt::format(" {}{}{}{} {}", e.marker() ? "| " : "", e.kind,
+                     named ? fmt::format("[{}]", OpCodeName(e.op)) : std::string(), e.linearizes ? "*" : "",
+                     e.object.valid() ? object_name(e.object) : "-");
   if (e.arg0 != 0 || e.arg1 != 0) out += fmt::format(" ({}, {})", e.arg0, e.arg1);
   out += fmt::format(" -> {}", e.result);
   return out;
@@ -177,10 +180,33 @@ std::string Log::RenderText(const Event& e) const {
 
 std::string Log::RenderJson(const Event& e) const {
   return fmt::format(
-      R"({{"seq":{},"cpu":{},"thread":{},"object":"{}","kind":"{}","arg0":{},"arg1":{},"result":{}{}}})",
+      R"({{"seq":{},"cpu":{},"thread":{},"object":"{}","op":"{}","kind":"{}","arg0":{},"arg1":{},"result":{}{}{}}})",
       e.seq, e.cpu.value(), e.thread.value(),
-      JsonEscape(e.object.valid() ? object_name(e.object) : ""), JsonEscape(e.kind.name()),
-      e.arg0, e.arg1, e.result, e.marker ? R"(,"marker":true)" : "");
+      JsonEscape(e.object.valid() ? object_name(e.object) : ""), OpCodeName(e.op), JsonEscape(e.kind.name()),
+      e.arg0, e.arg1, e.result, e.marker() ? R"(,"marker":true)" : "",
+      e.linearizes ? R"(,"linearizes":true)" : "");
+}
+
+void Log::FlagLinearization() {
+  events_.back().linearizes = true;
+  lane_b_ = (lane_b_ ^ 0x4c494e) * kMulB;
+}
+
+std::string_view OpCodeName(OpCode op) {
+  switch (op) {
+    case OpCode::kFaa: return "faa";
+    case OpCode::kCas: return "cas";
+    case OpCode::kSwap: return "swap";
+    case OpCode::kLoad: return "load";
+    case OpCode::kStore: return "store";
+    case OpCode::kPull: return "pull";
+    case OpCode::kPush: return "push";
+    case OpCode::kAtomic: return "atomic";
+    case OpCode::kCall: return "call";
+    case OpCode::kReturn: return "ret";
+    case OpCode::kGhost: return "ghost";
+  }
+  return "?";
 }
 
 std::string FormatHash(std::uint64_t hash) { return fmt::format("{:016x}", hash); }

@@ -40,6 +40,7 @@ class EventStore {
   const Event* data() const { return data_; }
   const Event& operator[](std::size_t i) const { return data_[i]; }
   const Event& back() const { return data_[size_ - 1]; }
+  Event& back() { return data_[size_ - 1]; }
 
  private:
   void Grow();
@@ -59,17 +60,20 @@ class Log {
 
   // Appends `e`, setting e.seq to the next position. Returns the stored event.
   const Event& Append(const Event& e) {
-    return Append(e.cpu, e.thread, e.object, e.kind, e.arg0, e.arg1, e.result, e.marker);
+    const Event& stored = Append(e.cpu, e.thread, e.object, e.kind, e.arg0, e.arg1, e.result, e.op);
+    if (e.linearizes) FlagLinearization();
+    return stored;
   }
   const Event& Append(CpuId cpu, ThreadId thread, ObjectId object, EventKind kind,
                       std::int64_t arg0, std::int64_t arg1, std::int64_t result,
-                      bool marker = false) {
+                      OpCode op = OpCode::kAtomic) {
     Event& e = events_.emplace_back();
     e.seq = events_.size() - 1;
     e.cpu = cpu;
     e.thread = thread;
     e.object = object;
-    e.marker = marker;
+    e.op = op;
+    e.linearizes = false;
     e.kind = kind;
     e.arg0 = arg0;
     e.arg1 = arg1;
@@ -78,13 +82,17 @@ class Log {
     lane_a_ = (lane_a_ ^ (static_cast<std::uint64_t>(cpu.value()) << 32 |
                           static_cast<std::uint32_t>(thread.value()))) * kMulA;
     lane_b_ = (lane_b_ ^ (static_cast<std::uint64_t>(object.value()) + kind.hash() +
-                          static_cast<std::uint64_t>(marker))) * kMulB;
+                          static_cast<std::uint64_t>(op))) * kMulB;
     lane_a_ = (lane_a_ ^ static_cast<std::uint64_t>(arg0)) * kMulA;
     lane_b_ = (lane_b_ ^ static_cast<std::uint64_t>(arg1)) * kMulB;
     lane_a_ = (lane_a_ ^ static_cast<std::uint64_t>(result) ^ (lane_a_ >> 29)) * kMulA;
     lane_b_ ^= lane_b_ >> 31;
     return e;
   }
+
+  // Marks the last event as a linearization point (Cpu::Linearize); the
+  // hash covers the mark. Precondition: the log is not empty.
+  void FlagLinearization();
 
   std::size_t size() const { return events_.size(); }
   bool empty() const { return events_.size() == 0; }

@@ -164,7 +164,8 @@ inline std::int64_t Cpu::StepWith(const Op& op, Apply&& apply) {
   }
   pending_ = nullptr;
   const std::int64_t result = apply();
-  const Event& e = m.log_.Append(id_, thread_, op.object, op.kind, op.arg0, op.arg1, result);
+  const Event& e =
+      m.log_.Append(id_, thread_, op.object, op.kind, op.arg0, op.arg1, result, op.code);
   Machine::Object& object = m.objects_[op.object.index()];
   if (object.monitor != nullptr || !m.global_monitors_.empty()) m.Observe(*this, e);
   if (!object.watchers.empty()) m.Reevaluate(op.object, *this);
@@ -203,9 +204,21 @@ ctx::fiber Cpu::Body() {
 }
 
 void Cpu::Annotate(ObjectId object, EventKind kind, std::int64_t arg0, std::int64_t arg1,
-                   std::int64_t result) {
-  machine_->Observe(*this, machine_->log_.Append(id_, thread_, object, kind, arg0, arg1, result,
-                                                 /*marker=*/true));
+                   std::int64_t result, OpCode op) {
+  STRATA_CHECK(op >= OpCode::kCall, "cpu {}: annotation {} with the op of a shared step", id_,
+               kind);
+  machine_->Observe(*this,
+                    machine_->log_.Append(id_, thread_, object, kind, arg0, arg1, result, op));
+}
+
+void Cpu::Linearize() {
+  Log& log = machine_->log_;
+  STRATA_CHECK(!log.empty() && log.back().cpu == id_,
+               "cpu {} declares a linearization point but did not append the last event", id_);
+  STRATA_CHECK(log.back().op != OpCode::kCall && log.back().op != OpCode::kReturn,
+               "cpu {}: a call or return marker ({}) cannot be a linearization point", id_,
+               log.back().kind);
+  log.FlagLinearization();
 }
 
 void Machine::Observe(Cpu& cpu, const Event& e) {
@@ -224,6 +237,14 @@ void Machine::Observe(Cpu& cpu, const Event& e) {
                                                     log_.RenderText(e), g->Describe()));
     }
   }
+}
+
+std::span<const std::int64_t> Machine::pushed(std::uint64_t seq) const {
+  auto it = std::lower_bound(pushes_.begin(), pushes_.end(), seq,
+                             [](const auto& p, std::uint64_t s) { return p.first < s; });
+  if (it == pushes_.end() || it->first != seq) return {};
+  const std::size_t end = it + 1 == pushes_.end() ? pushed_words_.size() : (it + 1)->second;
+  return std::span<const std::int64_t>(pushed_words_).subspan(it->second, end - it->second);
 }
 
 PendingStep Machine::pending(CpuId cpu) const {
@@ -263,7 +284,12 @@ std::int64_t Cpu::FetchAdd(Word w, std::int64_t delta, EventKind kind, std::int6
     v = old + delta;
     return old;
   };
-  return StepWith({.object = w.id, .kind = kind, .arg0 = delta, .arg1 = note, .apply = apply},
+  return StepWith({.object = w.id,
+                   .kind = kind,
+                   .code = OpCode::kFaa,
+                   .arg0 = delta,
+                   .arg1 = note,
+                   .apply = apply},
                   apply);
 }
 
@@ -276,13 +302,20 @@ std::int64_t Cpu::CompareSwap(Word w, std::int64_t expected, std::int64_t desire
     return old;
   };
   return StepWith(
-      {.object = w.id, .kind = kind, .arg0 = expected, .arg1 = desired, .apply = apply}, apply);
+      {.object = w.id, .kind = kind, .code = OpCode::kCas, .arg0 = expected, .arg1 = desired,
+       .apply = apply},
+      apply);
 }
 
 std::int64_t Cpu::Swap(Word w, std::int64_t value, EventKind kind, std::int64_t note) {
   std::int64_t& v = machine_->objects_[w.id.index()].value;
   auto apply = [&] { return std::exchange(v, value); };
-  return StepWith({.object = w.id, .kind = kind, .arg0 = value, .arg1 = note, .apply = apply},
+  return StepWith({.object = w.id,
+                   .kind = kind,
+                   .code = OpCode::kSwap,
+                   .arg0 = value,
+                   .arg1 = note,
+                   .apply = apply},
                   apply);
 }
 
@@ -290,7 +323,9 @@ std::int64_t Cpu::Load(Word w, EventKind kind, std::int64_t note) {
   std::int64_t& v = machine_->objects_[w.id.index()].value;
   auto apply = [&] { return v; };
   return StepWith(
-      {.object = w.id, .kind = kind, .arg1 = note, .apply = apply, .read_only = true}, apply);
+      {.object = w.id, .kind = kind, .code = OpCode::kLoad, .arg1 = note, .apply = apply,
+       .read_only = true},
+      apply);
 }
 
 void Cpu::Store(Word w, std::int64_t value, EventKind kind, std::int64_t note) {
@@ -299,7 +334,13 @@ void Cpu::Store(Word w, std::int64_t value, EventKind kind, std::int64_t note) {
     v = value;
     return std::int64_t{0};
   };
-  StepWith({.object = w.id, .kind = kind, .arg0 = value, .arg1 = note, .apply = apply}, apply);
+  StepWith({.object = w.id,
+            .kind = kind,
+            .code = OpCode::kStore,
+            .arg0 = value,
+            .arg1 = note,
+            .apply = apply},
+           apply);
 }
 
 std::int64_t Cpu::LoadWhenChanged(Word w, std::int64_t old, EventKind kind, std::int64_t note) {
@@ -307,8 +348,8 @@ std::int64_t Cpu::LoadWhenChanged(Word w, std::int64_t old, EventKind kind, std:
   auto changed = [&] { return v != old; };
   absl::FunctionRef<bool()> ready(changed);
   auto apply = [&] { return v; };
-  return StepWith({.object = w.id, .kind = kind, .arg1 = note, .apply = apply, .ready = &ready,
-                   .read_only = true},
+  return StepWith({.object = w.id, .kind = kind, .code = OpCode::kLoad, .arg1 = note,
+                   .apply = apply, .ready = &ready, .read_only = true},
                   apply);
 }
 
@@ -317,8 +358,8 @@ std::int64_t Cpu::AwaitValue(Word w, std::int64_t value, EventKind kind, std::in
   auto reached = [&] { return v == value; };
   absl::FunctionRef<bool()> ready(reached);
   auto apply = [&] { return v; };
-  return StepWith({.object = w.id, .kind = kind, .arg0 = value, .arg1 = note, .apply = apply,
-                   .ready = &ready, .read_only = true},
+  return StepWith({.object = w.id, .kind = kind, .code = OpCode::kLoad, .arg0 = value,
+                   .arg1 = note, .apply = apply, .ready = &ready, .read_only = true},
                   apply);
 }
 
@@ -334,7 +375,7 @@ void Cpu::Pull(Block b) {
     o.owner = id_;
     return o.version;
   };
-  StepWith({.object = b.id, .kind = kinds::kPull, .apply = apply}, apply);
+  StepWith({.object = b.id, .kind = kinds::kPull, .code = OpCode::kPull, .apply = apply}, apply);
 }
 
 void Cpu::Push(Block b, std::int64_t note) {
@@ -350,11 +391,14 @@ void Cpu::Push(Block b, std::int64_t note) {
            o.owner.valid() ? std::vector<CpuId>{o.owner} : std::vector<CpuId>{});
     }
     o.owner = CpuId();
-    if (machine_->keep_pushes_) machine_->pushes_[machine_->log_.size()] = o.data;
+    if (machine_->keep_pushes_) {
+      machine_->pushes_.emplace_back(machine_->log_.size(), machine_->pushed_words_.size());
+      machine_->pushed_words_.insert(machine_->pushed_words_.end(), o.data.begin(), o.data.end());
+    }
     return ++o.version;
   };
-  StepWith({.object = b.id, .kind = kinds::kPush, .arg0 = BlockHash(o.data), .arg1 = note,
-            .apply = apply},
+  StepWith({.object = b.id, .kind = kinds::kPush, .code = OpCode::kPush,
+            .arg0 = BlockHash(o.data), .arg1 = note, .apply = apply},
            apply);
 }
 
@@ -445,7 +489,7 @@ void Machine::AddMonitor(ObjectId object, std::unique_ptr<Monitor> monitor) {
 }
 
 const Event& Machine::Append(Cpu& cpu, const Op& op, std::int64_t result) {
-  return log_.Append(cpu.id_, cpu.thread_, op.object, op.kind, op.arg0, op.arg1, result);
+  return log_.Append(cpu.id_, cpu.thread_, op.object, op.kind, op.arg0, op.arg1, result, op.code);
 }
 
 void Machine::Fail(Outcome outcome, std::vector<CpuId> cpus, std::string message) {

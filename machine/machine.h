@@ -69,6 +69,7 @@ struct Block {
 struct Op {
   ObjectId object;
   EventKind kind;
+  OpCode code = OpCode::kAtomic;  // the machine operation the event records
   std::int64_t arg0 = 0;
   std::int64_t arg1 = 0;
   absl::FunctionRef<std::int64_t()> apply;
@@ -133,9 +134,19 @@ class Cpu {
   std::int64_t Step(const Op& op);
 
   // Appends a private event (no switch point, not a step): the call and
-  // return markers at layer borders. Monitors see it like any other event.
+  // return markers at layer borders (op kCall / kReturn) and ghosts (kGhost).
+  // Monitors see it like any other event. Precondition: `op` is one of those.
   void Annotate(ObjectId object, EventKind kind, std::int64_t arg0, std::int64_t arg1,
-                std::int64_t result);
+                std::int64_t result, OpCode op = OpCode::kGhost);
+
+  // Declares the event this CPU appended last (a shared step or a ghost) the
+  // linearization point of the innermost call of its agent (its thread, else
+  // the CPU) that is open: the log map of the refinement check maps exactly
+  // the flagged events to the upper layer's atomic events. A module calls
+  // it right after the step, before its next switch point, so it may decide
+  // on the step's result (a compare-and-swap that succeeded). Precondition:
+  // the log's last event is this CPU's and not a call or return marker.
+  void Linearize();
 
   // The kernel thread this CPU runs now (none on the bare machine); events
   // carry it.
@@ -237,10 +248,7 @@ class Machine {
   // before Run.
   void KeepPushedContents() { keep_pushes_ = true; }
   // The contents pushed at log position `seq`; empty if none were kept.
-  std::span<const std::int64_t> pushed(std::uint64_t seq) const {
-    auto it = pushes_.find(seq);
-    return it == pushes_.end() ? std::span<const std::int64_t>() : it->second;
-  }
+  std::span<const std::int64_t> pushed(std::uint64_t seq) const;
   // The CPU chosen at each shared step, in order.
   std::span<const CpuId> schedule() const { return {schedule_.data(), step_}; }
   std::uint64_t fairness_bound() const { return guard_.bound(); }
@@ -303,7 +311,10 @@ class Machine {
   std::vector<std::unique_ptr<Monitor>> global_monitors_;
   std::vector<std::function<void()>> teardown_;
   bool keep_pushes_ = false;
-  std::map<std::uint64_t, std::vector<std::int64_t>> pushes_;
+  // Kept pushes, in log order: (seq, first word in pushed_words_), and the
+  // words of all of them one after another.
+  std::vector<std::pair<std::uint64_t, std::size_t>> pushes_;
+  std::vector<std::int64_t> pushed_words_;
   std::vector<std::unique_ptr<Cpu>> cpus_;
   std::vector<CpuId> runnable_;  // sorted
   // Holds the schedule in its first step_ entries; grown in large chunks by

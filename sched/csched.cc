@@ -6,6 +6,8 @@
 
 #include "kernel/lock.h"
 #include "machine/check.h"
+#include "sched/bad_scheds.h"
+#include "sched/sched_module.h"
 #include "machine/escape.h"
 
 namespace strata::sched {
@@ -16,12 +18,6 @@ using machine::Block;
 using machine::Outcome;
 using machine::Word;
 
-// Events the holder of a scheduler lock may append before it unlocks: the
-// client's critical sections are not bounded by the scheduler.
-constexpr std::int64_t kClientBound = 1 << 20;
-// An internal lock's holder pulls and pushes one block (and may update the
-// pending count in between).
-constexpr std::int64_t kInternalBound = 3;
 
 }  // namespace
 
@@ -334,243 +330,18 @@ std::string CSched::DescribeWaits() const {
   return out;
 }
 
-// ---------------------------------------------------------------- the module
-
 namespace {
-
-// A block laid out as [count, entries...] of `width` words each, with the
-// oldest entry first. Only touched while pulled.
-class BlockQueue {
- public:
-  BlockQueue(Cpu& cpu, Block b, std::size_t width) : cpu_(cpu), b_(b), width_(width) {}
-  std::size_t size() { return static_cast<std::size_t>(cpu_.Read(b_, 0)); }
-  std::int64_t at(std::size_t i, std::size_t k = 0) { return cpu_.Read(b_, 1 + i * width_ + k); }
-  void PushBack(std::initializer_list<std::int64_t> entry) {
-    const std::size_t n = size();
-    std::size_t k = 0;
-    for (std::int64_t v : entry) cpu_.Write(b_, 1 + n * width_ + k++, v);
-    cpu_.Write(b_, 0, static_cast<std::int64_t>(n + 1));
-  }
-  void PopFront() {
-    const std::size_t n = size();
-    for (std::size_t i = 1; i < n; ++i) {
-      for (std::size_t k = 0; k < width_; ++k) cpu_.Write(b_, 1 + (i - 1) * width_ + k, at(i, k));
-    }
-    cpu_.Write(b_, 0, static_cast<std::int64_t>(n - 1));
-  }
-  void Clear() { cpu_.Write(b_, 0, 0); }
-
- private:
-  Cpu& cpu_;
-  Block b_;
-  std::size_t width_;
-};
-
-enum Flaw : unsigned {
-  kNoFlaw = 0,
-  kYieldDropsSelf = 1,   // yield forgets to put the caller back on the ready queue
-  kWrongCpu = 2,         // a remote wakeup goes to the next CPU's pending queue
-  kReuseTid = 4,         // spawn takes a slot that another CPU's thread holds
-  kLoseSleeper = 8,      // wakeup takes the sleeper off the cv but never readies it
-  kLifoYield = 16,       // yield puts the caller at the head of the ready queue
-};
-
-struct ImplEntry {
-  SchedImpl info;
-  bool spec;
-  unsigned flaws;
-};
-
-constexpr ImplEntry kImpls[] = {
-    {{"module", "ready queues, pending queues under locks, sleep queues under cv locks", false},
-     false, kNoFlaw},
-    {{"spec", "the atomic spec: one SPAWN/YIELD/SLEEP/WAKE/LOCK/UNLOCK/EXIT/IDLE step", false},
-     true, kNoFlaw},
-    {{"module-yield-drops", "known-bad: yield does not put the caller back on the ready queue",
-      true},
-     false, kYieldDropsSelf},
-    {{"module-wrong-cpu", "known-bad: a remote wakeup lands on the next CPU's pending queue",
-      true},
-     false, kWrongCpu},
-    {{"module-reuse-tid", "known-bad: spawn takes a TCB slot that another CPU's thread holds",
-      true},
-     false, kReuseTid},
-    {{"module-lose-sleeper", "known-bad: wakeup takes the sleeper off the cv and drops it", true},
-     false, kLoseSleeper},
-    {{"module-lifo", "known-bad: yield runs the caller again before the other ready threads",
-      true},
-     false, kLifoYield},
-};
-
-const ImplEntry& EntryNamed(std::string_view name) {
-  for (const ImplEntry& e : kImpls) {
-    if (e.info.name == name) return e;
-  }
-  STRATA_CHECK(false, "unknown scheduler implementation {}", name);
-  std::abort();
-}
-
-class SchedModule final : public CSched {
- public:
-  SchedModule(Machine& m, const SchedOptions& o, unsigned flaws)
-      : CSched(m, o),
-        flaws_(flaws),
-        pool_(m.NewBlock("tcbs", static_cast<std::size_t>(o.max_threads))),
-        pool_lock_(kernel::MakeLock(m, o.lock, "tcbs.lock")),
-        ready_(static_cast<std::size_t>(m.cpus())) {
-    for (int c = 0; c < m.cpus(); ++c) {
-      pending_.push_back(
-          m.NewBlock(fmt::format("cpu{}.pending", c), 1 + static_cast<std::size_t>(o.max_threads)));
-      pending_locks_.push_back(kernel::MakeLock(m, o.lock, fmt::format("cpu{}.pending.lock", c)));
-      counts_.push_back(m.NewWord(fmt::format("cpu{}.pending.count", c)));
-    }
-  }
-
- private:
-  ThreadId DoSpawn(Cpu& cpu) override {
-    pool_lock_->Acquire(cpu, kInternalBound);
-    cpu.Pull(pool_);
-    const std::int64_t mine = 1 + cpu.id().value();
-    int slot = -1;
-    for (int i = 0; i < options().max_threads && slot < 0; ++i) {
-      const std::int64_t v = cpu.Read(pool_, static_cast<std::size_t>(i));
-      if (v == 0 || ((flaws_ & kReuseTid) && v != mine)) slot = i;
-    }
-    if (slot < 0) {
-      cpu.Fail(Outcome::kImpossibleLog,
-               fmt::format("spawn on cpu {}: the TCB pool ({} threads, stack.max_threads) is full",
-                           cpu.id(), options().max_threads));
-    }
-    cpu.Write(pool_, static_cast<std::size_t>(slot), mine);
-    cpu.Push(pool_, kLinearizes);
-    pool_lock_->Release(cpu);
-    const ThreadId t(slot);
-    ready_[cpu.id().index()].push_back(t);
-    return t;
-  }
-
-  void DoExit(Cpu& cpu, ThreadId self) override {
-    pool_lock_->Acquire(cpu, kInternalBound);
-    cpu.Pull(pool_);
-    cpu.Write(pool_, self.index(), 0);
-    cpu.Push(pool_, kLinearizes);
-    pool_lock_->Release(cpu);
-  }
-
-  // Moves this CPU's pending queue to the tail of its ready queue. The
-  // count word changes only under the pending lock, each change a
-  // linearization point (a remote wakeup's increment, a drain's decrement),
-  // so it always equals the spec's pending length.
-  void Drain(Cpu& cpu) {
-    const std::size_t c = cpu.id().index();
-    pending_locks_[c]->Acquire(cpu, kInternalBound);
-    cpu.Pull(pending_[c]);
-    BlockQueue q(cpu, pending_[c], 1);
-    const std::size_t n = q.size();
-    for (std::size_t i = 0; i < n; ++i) ready_[c].push_back(ThreadId(static_cast<int>(q.at(i))));
-    q.Clear();
-    cpu.FetchAdd(counts_[c], -static_cast<std::int64_t>(n), kinds::kPendingCount, kLinearizes);
-    cpu.Push(pending_[c]);
-    pending_locks_[c]->Release(cpu);
-  }
-
-  void DoYield(Cpu& cpu, ThreadId self) override {
-    // The fast path of a yield with no wakeups waiting: one load, which is
-    // then the linearization point.
-    const std::size_t c = cpu.id().index();
-    if (cpu.Load(counts_[c], kinds::kPendingCount, kLinearizes) != 0) Drain(cpu);
-    if (flaws_ & kLifoYield) {
-      ready_[c].push_front(self);
-    } else if (!(flaws_ & kYieldDropsSelf)) {
-      ready_[c].push_back(self);
-    }
-  }
-
-  void DoIdle(Cpu& cpu) override {
-    const std::size_t c = cpu.id().index();
-    // Nothing to run: wait (blocked, no events) until a wakeup lands here.
-    if (ready_[c].empty()) cpu.LoadWhenChanged(counts_[c], 0, kinds::kPendingCount);
-    Drain(cpu);
-  }
-
-  void DoSleep(Cpu& cpu, Cv cv, ThreadId self) override {
-    const Block q = sleepq_[cv.index];
-    cpu.Pull(q);
-    BlockQueue(cpu, q, 2).PushBack({self.value(), cpu.id().value()});
-    cpu.Push(q, kLinearizes);
-    locks_[cv.lock.index]->Release(cpu);
-  }
-
-  ThreadId DoWakeup(Cpu& cpu, Cv cv) override {
-    const Block q = sleepq_[cv.index];
-    cpu.Pull(q);
-    BlockQueue sleepers(cpu, q, 2);
-    if (sleepers.size() == 0) {
-      cpu.Push(q, kLinearizes);
-      return ThreadId();
-    }
-    const ThreadId t(static_cast<int>(sleepers.at(0, 0)));
-    CpuId home(static_cast<int>(sleepers.at(0, 1)));
-    sleepers.PopFront();
-    if (flaws_ & kLoseSleeper) {
-      cpu.Push(q, kLinearizes);
-      return t;
-    }
-    if (home == cpu.id()) {
-      cpu.Push(q, kLinearizes);
-      ready_[home.index()].push_back(t);
-      return t;
-    }
-    // Remote: the sleeper is in neither queue until it lands in its home's
-    // pending queue; the caller holds the cv's lock all along, so no one can
-    // tell.
-    cpu.Push(q);
-    if (flaws_ & kWrongCpu) home = CpuId((home.value() + 1) % cpus());
-    const std::size_t h = home.index();
-    pending_locks_[h]->Acquire(cpu, kInternalBound);
-    cpu.Pull(pending_[h]);
-    BlockQueue(cpu, pending_[h], 1).PushBack({t.value()});
-    cpu.FetchAdd(counts_[h], 1, kinds::kPendingCount, kLinearizes);
-    cpu.Push(pending_[h]);
-    pending_locks_[h]->Release(cpu);
-    return t;
-  }
-
-  void DoLock(Cpu& cpu, SchedLock l) override { locks_[l.index]->Acquire(cpu, kClientBound); }
-  void DoUnlock(Cpu& cpu, SchedLock l) override { locks_[l.index]->Release(cpu); }
-
-  ThreadId Next(CpuId c) override {
-    std::deque<ThreadId>& r = ready_[c.index()];
-    if (r.empty()) return ThreadId();
-    const ThreadId t = r.front();
-    r.pop_front();
-    return t;
-  }
-
-  void OnNewLock(const std::string& name) override {
-    locks_.push_back(kernel::MakeLock(machine(), options().lock, name));
-  }
-  void OnNewCv(const std::string& name) override {
-    sleepq_.push_back(
-        machine().NewBlock(name + ".sleepq", 1 + 2 * static_cast<std::size_t>(options().max_threads)));
-  }
-
-  unsigned flaws_;
-  Block pool_;
-  std::unique_ptr<kernel::Lock> pool_lock_;
-  std::vector<Block> pending_;
-  std::vector<std::unique_ptr<kernel::Lock>> pending_locks_;
-  std::vector<Word> counts_;
-  std::vector<std::unique_ptr<kernel::Lock>> locks_;
-  std::vector<Block> sleepq_;
-  std::vector<std::deque<ThreadId>> ready_;  // private: no events
-};
 
 // ---------------------------------------------------------------- the spec
 
 class SchedSpec final : public CSched {
  public:
   SchedSpec(Machine& m, const SchedOptions& o) : CSched(m, o) {}
+
+  // The spec as its own module: its view replays its own steps.
+  std::unique_ptr<SchedView> NewView(Machine&) const override {
+    return std::make_unique<SpecView>(Replay());
+  }
 
  private:
   // One atomic step of the spec: the replay's transition, applied as the
@@ -593,8 +364,10 @@ class SchedSpec final : public CSched {
       }
       return 0;
     };
-    return cpu.Step({.object = object(), .kind = kind, .arg0 = arg0, .apply = apply,
-                     .ready = enabled});
+    const std::int64_t r =
+        cpu.Step({.object = object(), .kind = kind, .arg0 = arg0, .apply = apply, .ready = enabled});
+    cpu.Linearize();
+    return r;
   }
 
   ThreadId DoSpawn(Cpu& cpu) override {
@@ -624,6 +397,24 @@ class SchedSpec final : public CSched {
   void OnNewLock(const std::string&) override {}
   void OnNewCv(const std::string&) override {}
 
+  class SpecView final : public SchedView {
+   public:
+    explicit SpecView(SchedReplay replay) : replay_(std::move(replay)), state_(replay_.Init()) {}
+    bool Observe(const Event& e) override { return replay_.Step(state_, e); }
+    std::optional<std::string> Relation(const SchedState& spec) const override {
+      if (state_ == spec) return std::nullopt;
+      return fmt::format("the scheduler's own replay says {}, the spec's {}", state_, spec);
+    }
+    std::string Describe() const override { return fmt::format("{}", state_); }
+    std::optional<std::uint64_t> WaitBound(CpuId, const layers::Primitive&) const override {
+      return std::nullopt;
+    }
+
+   private:
+    SchedReplay replay_;
+    SchedState state_;
+  };
+
   bool started_ = false;
   SchedReplay replay_;
   SchedState state_;
@@ -631,32 +422,32 @@ class SchedSpec final : public CSched {
 
 }  // namespace
 
-std::span<const SchedImpl> SchedImpls() {
-  static const std::vector<SchedImpl> impls = [] {
-    std::vector<SchedImpl> v;
-    for (const ImplEntry& e : kImpls) v.push_back(e.info);
-    return v;
-  }();
-  return impls;
+std::unique_ptr<CSched> MakeSpecSched(Machine& m, const SchedOptions& o) {
+  return std::make_unique<SchedSpec>(m, o);
 }
 
-const SchedImpl* FindSchedImpl(std::string_view name) {
-  for (const ImplEntry& e : kImpls) {
-    if (e.info.name == name) return &e.info;
-  }
-  return nullptr;
+void AddBuiltinScheds(SchedRegistry& scheds) {
+  scheds.Add({"module", "ready queues, pending queues under locks, sleep queues under cv locks",
+              false, "",
+              [](Machine& m, const SchedOptions& o,
+                 const kernel::LockFactory& lock) -> std::unique_ptr<CSched> {
+                return std::make_unique<SchedModule>(m, o, lock);
+              }});
+  scheds.Add({"spec", "the atomic spec: one SPAWN/YIELD/SLEEP/WAKE/LOCK/UNLOCK/EXIT/IDLE step",
+              false, "",
+              [](Machine& m, const SchedOptions& o, const kernel::LockFactory&) {
+                return MakeSpecSched(m, o);
+              }});
+  AddKnownBadScheds(scheds);
 }
 
-std::string SchedImplNames() {
-  std::string out;
-  for (const ImplEntry& e : kImpls) out += fmt::format("{}{}", out.empty() ? "" : ", ", e.info.name);
-  return out;
-}
-
-std::unique_ptr<CSched> MakeSched(Machine& m, const SchedOptions& o) {
-  const ImplEntry& e = EntryNamed(o.impl);
-  if (e.spec) return std::make_unique<SchedSpec>(m, o);
-  return std::make_unique<SchedModule>(m, o, e.flaws);
+std::unique_ptr<CSched> MakeSched(Machine& m, const SchedOptions& o, const SchedRegistry& scheds,
+                                  const kernel::LockRegistry& locks) {
+  const auto* sched = scheds.Find(o.impl);
+  const auto* lock = locks.Find(o.lock);
+  STRATA_CHECK(sched != nullptr && lock != nullptr, "unvalidated scheduler {} over lock {}",
+               o.impl, o.lock);
+  return sched->make(m, o, lock->make);
 }
 
 // ---------------------------------------------------------------- the replay
@@ -683,15 +474,15 @@ bool SchedReplay::Step(State& s, const Event& e, std::string* why) const {
   const ThreadId t = e.thread;
   // Who may act on this CPU: its running thread, or its idle context.
   const bool running = s.current[c] == t;
-  if (e.object != sched || e.marker) {
-    const bool after_switch = e.marker && (e.kind == kinds::kRetIdle || e.kind == kinds::kRetExit);
+  if (e.object != sched || e.marker()) {
+    const bool after_switch = e.marker() && (e.kind == kinds::kRetIdle || e.kind == kinds::kRetExit);
     if (!running && !after_switch) {
       return no(fmt::format("cpu {} runs {}, not {}", e.cpu,
                             s.current[c].valid() ? fmt::format("thread {}", s.current[c])
                                                  : std::string("its idle context"),
                             t.valid() ? fmt::format("thread {}", t) : std::string("idle")));
     }
-    if (e.marker && (e.kind == kinds::kRetSpawn || e.kind == kinds::kRetWakeup ||
+    if (e.marker() && (e.kind == kinds::kRetSpawn || e.kind == kinds::kRetWakeup ||
                      e.kind == kinds::kRetIdle) && e.result != s.returns[c]) {
       return no(fmt::format("{} returns {}, the spec {}", e.kind, e.result, s.returns[c]));
     }

@@ -33,19 +33,19 @@
 // the lock held again. The spec's state (SchedState) is a pure function of
 // the log (SchedReplay); the spec side applies the same fold at each step.
 //
-// Module: a TCB pool block [0 = free | 1 + home CPU] under the lock
+// Module (sched_module.h): a TCB pool block [0 = free | 1 + home CPU] under the lock
 // "tcbs.lock"; per CPU a private ready queue (no events), a shared pending
 // queue block [count, tids...] under "cpuN.pending.lock" and a word
 // "cpuN.pending.count" that yields read and the idle context waits on (it blocks, adding no
 // events, while the count is 0); per cv a sleep-queue block [count, (tid,
 // home)...] protected by the cv's lock; each scheduler lock is a kernel lock
 // of the configured implementation. Each primitive's linearization point
-// carries the note kLinearizes: the push of the block it changes (spawn,
+// (Cpu::Linearize) is the push of the block it changes (spawn,
 // exit, sleep, a local wakeup), or a step on the pending count, which
 // changes only under the pending lock and so always equals the spec's
 // pending length: a remote wakeup's increment, a drain's decrement (yield,
 // idle), or a yield's load that sees 0 (its fast path: one step, no lock).
-// Lock and unlock's points are the kernel lock's own.
+// Lock and unlock's points are a ghost right after the kernel lock's call.
 //
 // Client discipline (as in a real kernel): never yield, sleep on another
 // cv or exit while holding a scheduler lock; a lock holder waiting for a
@@ -66,7 +66,9 @@
 #include <boost/context/fiber.hpp>
 #include <fmt/format.h>
 
+#include "kernel/lock.h"
 #include "layers/layer.h"
+#include "layers/registry.h"
 #include "machine/machine.h"
 #include "machine/stack_pool.h"
 
@@ -105,8 +107,6 @@ inline constexpr EventKind kLock{"LOCK"};
 inline constexpr EventKind kUnlock{"UNLOCK"};
 inline constexpr EventKind kExit{"EXIT"};
 inline constexpr EventKind kIdle{"IDLE"};
-// module internals
-inline constexpr EventKind kPendingCount{"PENDING_COUNT"};
 }  // namespace kinds
 
 inline constexpr layers::Primitive kSpawnPrim{"spawn", kinds::kCallSpawn, kinds::kRetSpawn,
@@ -127,9 +127,6 @@ inline constexpr layers::Primitive kIdlePrim{"idle", kinds::kCallIdle, kinds::kR
                                              kinds::kIdle};
 inline constexpr layers::Primitive kSchedPrimitives[] = {
     kSpawnPrim, kYieldPrim, kSleepPrim, kWakeupPrim, kLockPrim, kUnlockPrim, kExitPrim, kIdlePrim};
-
-// The note a module puts on the push that is its primitive's linearization.
-inline constexpr std::int64_t kLinearizes = 0x4c494e;  // "LIN"
 
 enum class ThreadState { kFree, kReady, kRun, kSleep, kDead };
 std::string_view ThreadStateName(ThreadState s);
@@ -159,23 +156,31 @@ struct CpuStats {
   std::uint64_t remote_wakeups = 0; // woke a thread of another CPU
 };
 
-// The scheduler implementations, by name: "module", "spec" and known-bad
-// modules.
-struct SchedImpl {
-  std::string_view name;
-  std::string_view summary;
-  bool known_bad;
-};
-std::span<const SchedImpl> SchedImpls();
-const SchedImpl* FindSchedImpl(std::string_view name);
-std::string SchedImplNames();
-
 struct SchedOptions {
-  std::string impl = "module";   // SchedImpls()
-  std::string lock = "ticket";   // the module's kernel locks (kernel::LockImpls())
+  std::string impl = "module";   // the scheduler's name in the catalog, for messages
+  std::string lock = "ticket";   // the name of the module's kernel locks, for messages
   int max_threads = 256;         // TCB pool capacity (tids 0 .. max_threads-1)
   std::size_t stack_bytes = 64 * 1024;  // per thread, plus a guard page
 };
+
+// The spec's abstract state, a pure function of the log (SchedReplay).
+struct SchedState {
+  struct Thread {
+    ThreadState state = ThreadState::kFree;
+    CpuId home;
+    friend bool operator==(const Thread&, const Thread&) = default;
+  };
+  std::vector<Thread> threads;  // by tid
+  std::vector<ThreadId> current;  // per CPU: the running thread, or none (idle)
+  std::vector<std::deque<ThreadId>> ready, pending;  // per CPU
+  std::vector<std::deque<ThreadId>> sleepers;        // per cv
+  std::vector<ThreadId> holders;                     // per lock
+  std::vector<std::int64_t> returns;                 // per CPU: what its last call returns
+  friend bool operator==(const SchedState&, const SchedState&) = default;
+};
+
+// What a scheduler module tells the check about one run (layers::ModuleView).
+using SchedView = layers::ModuleView<SchedState>;
 
 class CSched {
  public:
@@ -230,6 +235,9 @@ class CSched {
   const std::string& cv_name(Cv cv) const { return cv_names_[cv.index]; }
   // The spec's replay for this scheduler's objects, locks and cvs.
   struct SchedReplay Replay() const;
+  // A fresh view of one run on `m` (the machine this scheduler was made
+  // on), for the refinement check. Called before the run.
+  virtual std::unique_ptr<SchedView> NewView(Machine& m) const = 0;
 
   // Host-side view, for summaries and end-of-run checks.
   const CpuStats& stats(CpuId c) const { return cpus_[c.index()].stats; }
@@ -312,24 +320,22 @@ class CSched {
   std::function<Entry(std::size_t, Entry)> entry_filter_;
 };
 
-// Makes the scheduler `o.impl` on `m` (objects "sched", "tcbs", "cpuN.pending"
-// ...). Precondition: FindSchedImpl(o.impl) and the lock implementation exist.
-std::unique_ptr<CSched> MakeSched(Machine& m, const SchedOptions& o);
+// Makes a scheduler on `m` with `o`; a module makes its kernel locks with
+// `lock` (the lock layer below it).
+using SchedFactory = std::function<std::unique_ptr<CSched>(Machine& m, const SchedOptions& o,
+                                                           const kernel::LockFactory& lock)>;
+using SchedRegistry = layers::Registry<SchedFactory>;
 
-// The spec's abstract state, a pure function of the log (SchedReplay).
-struct SchedState {
-  struct Thread {
-    ThreadState state = ThreadState::kFree;
-    CpuId home;
-  };
-  std::vector<Thread> threads;  // by tid
-  std::vector<ThreadId> current;  // per CPU: the running thread, or none (idle)
-  std::vector<std::deque<ThreadId>> ready, pending;  // per CPU
-  std::vector<std::deque<ThreadId>> sleepers;        // per cv
-  std::vector<ThreadId> holders;                     // per lock
-  std::vector<std::int64_t> returns;                 // per CPU: what its last call returns
-  friend bool operator==(const SchedState&, const SchedState&) = default;
-};
+// The spec itself as a scheduler: one atomic step per primitive.
+std::unique_ptr<CSched> MakeSpecSched(Machine& m, const SchedOptions& o);
+
+// Adds strata's schedulers: module, spec and the module's known-bad variants.
+void AddBuiltinScheds(SchedRegistry& scheds);
+
+// Makes the scheduler `o.impl` of `scheds` over the lock `o.lock` of `locks`
+// (objects "sched", "tcbs", "cpuN.pending" ...). Precondition: both exist.
+std::unique_ptr<CSched> MakeSched(Machine& m, const SchedOptions& o, const SchedRegistry& scheds,
+                                  const kernel::LockRegistry& locks);
 
 // The fold over the log that defines the spec. Events of the scheduler's
 // object are its atomic steps (and the primitives' markers); every other
@@ -345,19 +351,9 @@ struct SchedReplay {
   int locks = 0;
   std::vector<int> cv_locks;  // per cv: its lock's index
   State Init() const;
-  bool Step(State& s, const Event& e, std::string* why = nullptr) const;
+  bool Step(State& s, const Event& e, std::string* why) const;
   bool Step(State& s, const Event& e) const { return Step(s, e, nullptr); }
 };
-
-// The sched layer pair: `o.impl` over the lock layer against the spec, with
-// the client `client` (a sched workload, sched/workloads.h) on every CPU.
-struct SchedPairOptions {
-  SchedOptions sched;
-  std::string client = "ping-pong";
-  std::int64_t iterations = 2;
-  int threads = 2;  // threads per CPU, for clients that take it
-};
-std::unique_ptr<layers::LayerPair> MakeSchedPair(const SchedPairOptions& o);
 
 }  // namespace strata::sched
 

@@ -1,8 +1,21 @@
 #include "sched/stack.h"
 
-#include "sched/csched.h"
+#include "machine/check.h"
+#include "sched/pair.h"
 
 namespace strata::sched {
+
+void AddBuiltinSched(SchedCatalog& catalog) {
+  kernel::AddBuiltinKernel(catalog);
+  AddBuiltinScheds(catalog.scheds);
+  AddBuiltinThreadWorkloads(catalog.threads);
+}
+
+SchedCatalog BuiltinSchedCatalog() {
+  SchedCatalog catalog;
+  AddBuiltinSched(catalog);
+  return catalog;
+}
 
 std::vector<kernel::LayerInfo> Stack(const StackOptions& o) {
   std::vector<kernel::LayerInfo> layers = kernel::Stack(o);
@@ -16,18 +29,27 @@ std::vector<kernel::LayerInfo> Stack(const StackOptions& o) {
 
 std::string LayerNames() { return kernel::LayerNames() + ", sched"; }
 
-std::unique_ptr<layers::LayerPair> MakePair(std::string_view layer, const StackOptions& o) {
+std::unique_ptr<layers::LayerPair> MakePair(std::string_view layer, const StackOptions& o,
+                                            const SchedCatalog& catalog) {
   if (layer == "sched") {
+    const auto* sched = catalog.scheds.Find(o.sched);
+    const auto* lock = catalog.locks.Find(o.lock);
+    const auto* client = catalog.threads.Find(o.client);
+    STRATA_CHECK(sched != nullptr && lock != nullptr && client != nullptr,
+                 "unvalidated sched pair {} / {} / {}", o.sched, o.lock, o.client);
     SchedPairOptions p;
     p.sched.impl = o.sched;
     p.sched.lock = o.lock;
     p.sched.max_threads = o.max_threads;  // 0: sized by the pair for its client
-    p.client = o.client;
+    p.module = sched->make;
+    p.lock = lock->make;
+    p.client_name = o.client;
+    p.client = client->make;
     p.iterations = o.iterations;
     p.threads = o.threads;
     return MakeSchedPair(p);
   }
-  return kernel::MakePair(layer, o);
+  return kernel::MakePair(layer, o, catalog);
 }
 
 }  // namespace strata::sched

@@ -1,7 +1,8 @@
 // The whole layer stack as a config names it, bottom to top above the
 // machine: the kernel's lock and queue layers (kernel/stack.h), then the
-// scheduler. `strata check` checks each adjacent pair (MakePair), `strata
-// layers` prints the stack.
+// scheduler; and the part of the catalog that names their implementations.
+// `strata check` checks each adjacent pair (MakePair), `strata layers`
+// prints the stack.
 #ifndef STRATA_SCHED_STACK_H_
 #define STRATA_SCHED_STACK_H_
 
@@ -12,12 +13,24 @@
 
 #include "kernel/stack.h"
 #include "layers/layer.h"
+#include "sched/csched.h"
+#include "sched/workloads.h"
 
 namespace strata::sched {
 
+// The kernel's catalog plus the schedulers and the thread workloads (which
+// are also the sched pair's clients).
+struct SchedCatalog : kernel::KernelCatalog {
+  SchedRegistry scheds{"scheduler implementation"};
+  ThreadWorkloadRegistry threads{"thread workload"};
+};
+// strata's own locks, queues, schedulers and thread workloads.
+void AddBuiltinSched(SchedCatalog& catalog);
+SchedCatalog BuiltinSchedCatalog();
+
 struct StackOptions : kernel::StackOptions {
-  std::string sched = "module";     // SchedImpls()
-  std::string client = "ping-pong"; // the sched pair's client (ThreadWorkloads())
+  std::string sched = "module";     // catalog.scheds
+  std::string client = "ping-pong"; // the sched pair's client (catalog.threads)
   int threads = 2;                  // threads per CPU of that client
   int max_threads = 0;              // TCB pool capacity; 0 = max(256, cpus x (threads + 2))
 };
@@ -27,8 +40,10 @@ std::vector<kernel::LayerInfo> Stack(const StackOptions& options);
 // "lock, queue, sched".
 std::string LayerNames();
 // The pair that checks `layer`, or nullptr for an unknown layer.
-// Precondition: the options name known implementations.
-std::unique_ptr<layers::LayerPair> MakePair(std::string_view layer, const StackOptions& options);
+// Precondition: the options name implementations of `catalog`, which
+// outlives the pair.
+std::unique_ptr<layers::LayerPair> MakePair(std::string_view layer, const StackOptions& options,
+                                            const SchedCatalog& catalog);
 
 }  // namespace strata::sched
 

@@ -11,6 +11,11 @@
 namespace strata::sched {
 namespace {
 
+using machine::OpCode;
+
+// A call or return marker (not a ghost).
+bool IsBorder(const Event& e) { return e.op == OpCode::kCall || e.op == OpCode::kReturn; }
+
 using machine::Outcome;
 
 class ThreadFairnessMonitor final : public machine::Monitor {
@@ -27,9 +32,9 @@ class ThreadFairnessMonitor final : public machine::Monitor {
       switching_[c] = false;
       if (e.thread.valid()) At(e.thread).ready = false;
     }
-    if (e.marker && e.object == sched_) return OnMarker(e, c);
+    if (IsBorder(e) && e.object == sched_) return OnMarker(e, c);
     // The steps of a yield or sleep itself are the scheduler's, not a run's.
-    if (!e.marker && e.thread.valid() && !switching_[c]) {
+    if (!e.marker() && e.thread.valid() && !switching_[c]) {
       Thread& t = At(e.thread);
       t.worst_progress = std::max(t.worst_progress, ++steps_[c]);
       if (bounds_.progress > 0 && steps_[c] > bounds_.progress) {
@@ -136,7 +141,7 @@ Entry Replayer(const std::vector<Event>* events, ObjectId sched, const Machine* 
     const std::vector<Event>& ev = *events;
     for (std::size_t i = 0; i < ev.size(); ++i) {
       const Event& e = ev[i];
-      if (e.marker && e.object == sched) {
+      if (IsBorder(e) && e.object == sched) {
         const Cv cv{static_cast<int>(e.arg0), SchedLock{static_cast<int>(e.arg1)}};
         EventKind ret;
         if (e.kind == kinds::kCallSpawn) {
@@ -162,35 +167,47 @@ Entry Replayer(const std::vector<Event>* events, ObjectId sched, const Machine* 
         } else {
           throw std::runtime_error(fmt::format("cannot replay scheduler event `{}`", e.kind));
         }
-        while (i < ev.size() && !(ev[i].marker && ev[i].kind == ret)) ++i;
+        while (i < ev.size() && !(IsBorder(ev[i]) && ev[i].kind == ret)) ++i;
         continue;
       }
-      if (e.marker) {
-        cpu.Annotate(e.object, e.kind, e.arg0, e.arg1, e.result);
-        continue;
-      }
-      namespace mk = machine::kinds;
+      // By machine operation, so named steps (a layer's INC_TICKET) replay
+      // like plain ones.
       const machine::Word w{e.object};
       const machine::Block b{e.object};
-      if (e.kind == mk::kFaa) {
-        cpu.FetchAdd(w, e.arg0, e.kind, e.arg1);
-      } else if (e.kind == mk::kLoad) {
-        cpu.Load(w, e.kind, e.arg1);
-      } else if (e.kind == mk::kStore) {
-        cpu.Store(w, e.arg0, e.kind, e.arg1);
-      } else if (e.kind == mk::kCas) {
-        cpu.CompareSwap(w, e.arg0, e.arg1, e.kind);
-      } else if (e.kind == mk::kSwap) {
-        cpu.Swap(w, e.arg0, e.kind, e.arg1);
-      } else if (e.kind == mk::kPull) {
-        cpu.Pull(b);
-      } else if (e.kind == mk::kPush) {
-        std::span<const std::int64_t> data = recorded->pushed(e.seq);
-        for (std::size_t k = 0; k < data.size(); ++k) cpu.Write(b, k, data[k]);
-        cpu.Push(b, e.arg1);
-      } else {
-        throw std::runtime_error(fmt::format("cannot replay event `{}`", e.kind));
+      switch (e.op) {
+        case OpCode::kCall:
+        case OpCode::kReturn:
+        case OpCode::kGhost:
+          cpu.Annotate(e.object, e.kind, e.arg0, e.arg1, e.result, e.op);
+          break;
+        case OpCode::kFaa:
+          cpu.FetchAdd(w, e.arg0, e.kind, e.arg1);
+          break;
+        case OpCode::kLoad:
+          cpu.Load(w, e.kind, e.arg1);
+          break;
+        case OpCode::kStore:
+          cpu.Store(w, e.arg0, e.kind, e.arg1);
+          break;
+        case OpCode::kCas:
+          cpu.CompareSwap(w, e.arg0, e.arg1, e.kind);
+          break;
+        case OpCode::kSwap:
+          cpu.Swap(w, e.arg0, e.kind, e.arg1);
+          break;
+        case OpCode::kPull:
+          cpu.Pull(b);
+          break;
+        case OpCode::kPush: {
+          std::span<const std::int64_t> data = recorded->pushed(e.seq);
+          for (std::size_t k = 0; k < data.size(); ++k) cpu.Write(b, k, data[k]);
+          cpu.Push(b, e.arg1);
+          break;
+        }
+        case OpCode::kAtomic:
+          throw std::runtime_error(fmt::format("cannot replay another layer's atomic step `{}`", e.kind));
       }
+      if (e.linearizes) cpu.Linearize();
     }
   };
 }
@@ -208,7 +225,7 @@ std::uint64_t HashEvents(std::span<const Event> events) {
          {e.seq, static_cast<std::uint64_t>(e.cpu.value()), static_cast<std::uint64_t>(e.thread.value()),
           static_cast<std::uint64_t>(e.object.value()), e.kind.hash(), static_cast<std::uint64_t>(e.arg0),
           static_cast<std::uint64_t>(e.arg1), static_cast<std::uint64_t>(e.result),
-          static_cast<std::uint64_t>(e.marker)}) {
+          static_cast<std::uint64_t>(e.op), static_cast<std::uint64_t>(e.linearizes)}) {
       mix(v);
     }
   }
@@ -224,8 +241,7 @@ std::unique_ptr<machine::Monitor> MakeThreadFairnessMonitor(ObjectId sched, int 
 
 TLinkResult CheckTLink(const TLinkOptions& o) {
   TLinkResult result;
-  const ThreadWorkload* w = FindThreadWorkload(o.workload);
-  STRATA_CHECK(w != nullptr, "unknown workload {}", o.workload);
+  STRATA_CHECK(o.workload.start != nullptr, "tlink without a workload");
   SchedOptions so = o.sched;
   so.impl = "spec";
   so.stack_bytes = o.machine.stack_bytes;
@@ -233,12 +249,13 @@ TLinkResult CheckTLink(const TLinkOptions& o) {
   // The recorded CSched run.
   Machine recorded(o.machine);
   recorded.KeepPushedContents();
-  std::shared_ptr<CSched> rs = MakeSched(recorded, so);
-  ClientRun rc = w->make(*rs, o.params);
+  std::shared_ptr<CSched> rs = MakeSpecSched(recorded, so);
+  ClientRun rc = o.workload.start(*rs, o.params);
   if (o.bounds.limit > 0 || o.bounds.progress > 0) {
     recorded.AddGlobalMonitor(MakeThreadFairnessMonitor(rs->object(), recorded.cpus(), o.bounds));
   }
-  std::unique_ptr<machine::Oracle> oracle = machine::MakeOracle(o.oracle);
+  STRATA_CHECK(o.oracle != nullptr, "tlink without an oracle");
+  std::unique_ptr<machine::Oracle> oracle = o.oracle(o.oracle_options);
   absl::StatusOr<machine::RunReport> report = recorded.Run(CSched::Boot(rs, rc.init), *oracle);
   STRATA_CHECK(report.ok(), "the recorded run's oracle failed: {}", std::string(report.status().message()));
   result.recorded = *report;
@@ -272,7 +289,7 @@ TLinkResult CheckTLink(const TLinkOptions& o) {
       owner[e.seq] = static_cast<std::int64_t>(k);
       own[k].push_back(e);
     }
-    if (e.marker && e.object == rs->object() && e.kind == kinds::kRetSpawn) {
+    if (IsBorder(e) && e.object == rs->object() && e.kind == kinds::kRetSpawn) {
       const ThreadId child(static_cast<ThreadId::Rep>(e.result));
       instance_of[child.value()] = own.size();
       own.emplace_back();
@@ -293,8 +310,8 @@ TLinkResult CheckTLink(const TLinkOptions& o) {
     link.worst_queries = fairness.worst_queries(link.tid);
     link.worst_progress = fairness.worst_progress(link.tid);
     Machine m(o.machine);
-    std::shared_ptr<CSched> s = MakeSched(m, so);
-    ClientRun c = w->make(*s, o.params);
+    std::shared_ptr<CSched> s = MakeSpecSched(m, so);
+    ClientRun c = o.workload.start(*s, o.params);
     s->set_entry_filter([&, k](std::size_t j, Entry) -> Entry {
       if (j >= entries.size()) return [](CSched&, Cpu&) {};  // a spawn the recording lacks
       return j == k ? entries[j] : Replayer(&own[j], rs->object(), &recorded);

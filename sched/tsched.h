@@ -29,6 +29,7 @@
 #define STRATA_SCHED_TSCHED_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -73,9 +74,11 @@ struct TLinkResult {
 
 struct TLinkOptions {
   machine::MachineOptions machine;
-  machine::OracleOptions oracle;   // the recorded run's oracle
+  // The recorded run's oracle, made from `oracle_options`.
+  std::function<std::unique_ptr<machine::Oracle>(const machine::OracleOptions&)> oracle;
+  machine::OracleOptions oracle_options;
   SchedOptions sched;              // impl is forced to "spec"
-  std::string workload = "ping-pong";
+  ThreadProgram workload;          // the thread workload to record and split
   ClientParams params;
   ThreadBounds bounds;
 };

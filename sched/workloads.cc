@@ -335,40 +335,27 @@ ClientRun HiddenChannel(CSched& s, const ClientParams& p) {
   return run;
 }
 
-constexpr ThreadWorkload kWorkloads[] = {
-    {"thread-counter", "T threads per cpu increment a counter under a lock, yielding", 1, false,
-     ThreadCounter},
-    {"producer-consumer", "bounded buffer, two cvs; T producers per even cpu, T consumers per odd", 2,
-     false, ProducerConsumer},
-    {"ping-pong", "two threads on cpus 0 and 1 wake each other up N times", 2, false, PingPong},
-    {"fork-lock", "per cpu a parent spawns a child that updates x and y under a lock", 1, false,
-     ForkLock},
-    {"philosophers", "one philosopher per cpu, forks taken in order", 2, false, Philosophers},
-    {"philosophers-wrong-order", "known-bad: every philosopher takes its left fork first", 2, true,
-     PhilosophersWrongOrder},
-    {"lost-wakeup", "known-bad: ping-pong whose waiter sleeps without re-checking under the lock",
-     2, true, LostWakeup},
-    {"sleep-unlocked", "known-bad: ping-pong whose waiter sleeps without holding the cv's lock",
-     2, true, SleepUnlocked},
-    {"hidden-channel", "known-bad for TLink: threads that talk through host memory, not the log",
-     1, true, HiddenChannel},
-};
-
 }  // namespace
 
-std::span<const ThreadWorkload> ThreadWorkloads() { return kWorkloads; }
-
-const ThreadWorkload* FindThreadWorkload(std::string_view name) {
-  for (const ThreadWorkload& w : kWorkloads) {
-    if (w.name == name) return &w;
-  }
-  return nullptr;
-}
-
-std::string ThreadWorkloadNames() {
-  std::string out;
-  for (const ThreadWorkload& w : kWorkloads) out += fmt::format("{}{}", out.empty() ? "" : ", ", w.name);
-  return out;
+void AddBuiltinThreadWorkloads(ThreadWorkloadRegistry& w) {
+  w.Add({"thread-counter", "T threads per cpu increment a counter under a lock, yielding", false,
+         "", {1, ThreadCounter}});
+  w.Add({"producer-consumer", "bounded buffer, two cvs; T producers per even cpu, T consumers per odd",
+         false, "", {2, ProducerConsumer}});
+  w.Add({"ping-pong", "two threads on cpus 0 and 1 wake each other up N times", false, "",
+         {2, PingPong}});
+  w.Add({"fork-lock", "per cpu a parent spawns a child that updates x and y under a lock", false,
+         "", {1, ForkLock}});
+  w.Add({"philosophers", "one philosopher per cpu, forks taken in order", false, "",
+         {2, Philosophers}});
+  w.Add({"philosophers-wrong-order", "known-bad: every philosopher takes its left fork first",
+         true, "deadlock", {2, PhilosophersWrongOrder}});
+  w.Add({"lost-wakeup", "known-bad: ping-pong whose waiter sleeps without re-checking under the lock",
+         true, "deadlock", {2, LostWakeup}});
+  w.Add({"sleep-unlocked", "known-bad: ping-pong whose waiter sleeps without holding the cv's lock",
+         true, "impossible-log", {2, SleepUnlocked}});
+  w.Add({"hidden-channel", "known-bad for TLink: threads that talk through host memory, not the log",
+         true, "tlink-mismatch", {1, HiddenChannel}});
 }
 
 }  // namespace strata::sched

@@ -34,6 +34,7 @@
 #include <string_view>
 #include <vector>
 
+#include "layers/registry.h"
 #include "machine/machine.h"
 #include "sched/csched.h"
 
@@ -57,17 +58,16 @@ struct ClientRun {
   std::function<std::vector<Check>()> checks;
 };
 
-struct ThreadWorkload {
-  std::string_view name;
-  std::string_view summary;
-  int min_cpus;
-  bool known_bad;
-  ClientRun (*make)(CSched& sched, const ClientParams& params);
+// A thread workload as the catalog holds it.
+struct ThreadProgram {
+  int min_cpus = 1;
+  // Sets up the workload's objects on `sched` and returns each CPU's init.
+  std::function<ClientRun(CSched& sched, const ClientParams& params)> start;
 };
+using ThreadWorkloadRegistry = layers::Registry<ThreadProgram>;
 
-std::span<const ThreadWorkload> ThreadWorkloads();
-const ThreadWorkload* FindThreadWorkload(std::string_view name);
-std::string ThreadWorkloadNames();
+// Adds strata's thread workloads, the known-bad ones included.
+void AddBuiltinThreadWorkloads(ThreadWorkloadRegistry& workloads);
 
 }  // namespace strata::sched
 

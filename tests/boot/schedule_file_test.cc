@@ -24,7 +24,7 @@ iterations = 2
 std::string ScheduleError(const std::string& schedule_table) {
   TempDir dir;
   std::string path = dir.Write("s.schedule", std::string(kHeader) + schedule_table);
-  auto f = LoadScheduleFile(path);
+  auto f = LoadScheduleFile(path, testing::Builtin());
   REQUIRE_FALSE(f.ok());
   std::string msg(f.status().message());
   REQUIRE(msg.rfind(path, 0) == 0);
@@ -36,7 +36,7 @@ TEST_CASE("a schedule file round-trips config, outcome, hash and choices") {
   Config c;
   c.source = "x";
   c.machine.cpus = 3;
-  c.oracle = machine::OracleKind::kRandom;
+  c.oracle = "random";
   c.seed = 17;
   ScheduleFile f{.config = c,
                  .outcome = Outcome::kDeadlock,
@@ -44,14 +44,14 @@ TEST_CASE("a schedule file round-trips config, outcome, hash and choices") {
                  .choices = {CpuId(0), CpuId(2), CpuId(2), CpuId(1)}};
   std::string path = dir.File("s.schedule");
   REQUIRE(WriteScheduleFile(path, f).ok());
-  auto back = LoadScheduleFile(path);
+  auto back = LoadScheduleFile(path, testing::Builtin());
   REQUIRE(back.ok());
   CHECK(back->outcome == Outcome::kDeadlock);
   CHECK(back->log_hash == 0x0123456789abcdefull);
   CHECK(back->choices == f.choices);
   CHECK(back->config.machine.cpus == 3);
   CHECK(back->config.seed == 17);
-  CHECK(back->config.oracle == machine::OracleKind::kRandom);
+  CHECK(back->config.oracle == "random");
 }
 
 TEST_CASE("malformed or truncated schedule files give one exact line") {
@@ -84,7 +84,7 @@ TEST_CASE("malformed or truncated schedule files give one exact line") {
 TEST_CASE("a truncated file (cut mid-string) is malformed TOML, not a crash") {
   TempDir dir;
   std::string path = dir.Write("s.schedule", std::string(kHeader) + "[schedule]\nchoices = \"0 1 0");
-  auto f = LoadScheduleFile(path);
+  auto f = LoadScheduleFile(path, testing::Builtin());
   REQUIRE_FALSE(f.ok());
   CHECK(std::string(f.status().message()).find("malformed TOML") != std::string::npos);
 }
@@ -97,7 +97,7 @@ TEST_CASE("a schedule that names a CPU that cannot run there is bad input naming
   // cpu 0 and 1 both runnable at step 0; after cpu 0 finishes (it has few
   // steps), naming it again is impossible.
   std::vector<CpuId> choices(50, CpuId(0));
-  auto run = RunConfig(c, &choices, "bad.schedule");
+  auto run = RunConfig(c, testing::Builtin(), &choices, "bad.schedule");
   REQUIRE_FALSE(run.ok());
   std::string msg(run.status().message());
   CHECK(msg.rfind("bad.schedule: schedule step ", 0) == 0);
@@ -109,11 +109,11 @@ TEST_CASE("a schedule with steps left over is bad input") {
   c.source = "t";
   c.machine.cpus = 1;
   c.iterations = 1;
-  auto good = RunConfig(c);
+  auto good = RunConfig(c, testing::Builtin());
   REQUIRE(good.ok());
   std::vector<CpuId> choices(good->machine->schedule().begin(), good->machine->schedule().end());
   choices.push_back(CpuId(0));
-  auto run = RunConfig(c, &choices, "long.schedule");
+  auto run = RunConfig(c, testing::Builtin(), &choices, "long.schedule");
   REQUIRE_FALSE(run.ok());
   CHECK(std::string(run.status().message()) ==
         fmt::format("long.schedule: the run ended after {} steps but the schedule has {} "

@@ -10,7 +10,15 @@
 
 #include <fmt/format.h>
 
+#include "boot/catalog.h"
+
 namespace strata::testing {
+
+// strata's own catalog, as the `strata` binary has it.
+inline const boot::Catalog& Builtin() {
+  static const boot::Catalog catalog = boot::BuiltinCatalog();
+  return catalog;
+}
 
 // A fresh directory under the system temp dir, removed at scope exit.
 class TempDir {

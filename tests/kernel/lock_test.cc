@@ -12,7 +12,6 @@ namespace {
 
 using layers::ExploreOptions;
 using layers::ExploreResult;
-using layers::Strategy;
 using machine::CpuId;
 using machine::Event;
 using machine::MachineOptions;
@@ -22,9 +21,18 @@ Event At(int cpu, ObjectId object, EventKind kind, std::int64_t arg0 = 0) {
   return Event{.cpu = CpuId(cpu), .object = object, .kind = kind, .arg0 = arg0};
 }
 
+// The options with the module their `impl` names among strata's locks.
+LockPairOptions WithModule(LockPairOptions o) {
+  LockRegistry locks("lock implementation");
+  AddBuiltinLocks(locks);
+  REQUIRE(locks.Find(o.impl) != nullptr);
+  o.module = locks.Find(o.impl)->make;
+  return o;
+}
+
 ExploreResult ExploreLock(const LockPairOptions& lock, int cpus, ExploreOptions explore,
                           std::uint64_t fairness = 0) {
-  auto pair = MakeLockPair(lock);
+  auto pair = MakeLockPair(WithModule(lock));
   return layers::Explore(*pair, MachineOptions{.cpus = cpus, .fairness = fairness}, explore);
 }
 
@@ -47,9 +55,9 @@ TEST_CASE("the lock spec replay rejects a second holder, a foreign release and a
   CHECK_FALSE(r.Step(s, At(0, other, machine::kinds::kFaa)));  // a third event: over budget
 
   s = LockSpecState{.holder = CpuId(0), .budget = 0};
-  Event ghost = At(0, l, kinds::kHoldLock);
-  ghost.marker = true;
-  CHECK(r.Step(s, ghost));  // markers are not shared events
+  Event ghost = At(0, l, EventKind("GHOST"));
+  ghost.op = machine::OpCode::kGhost;
+  CHECK(r.Step(s, ghost));  // markers and ghosts are not shared events
   CHECK(r.Step(s, At(0, l, kinds::kRelLock)));
   CHECK(s == LockSpecState{});
 }
@@ -57,18 +65,18 @@ TEST_CASE("the lock spec replay rejects a second holder, a foreign release and a
 TEST_CASE("every correct lock refines the lock spec under random, pct and dfs") {
   for (const char* impl : {"spec", "ticket", "mcs", "tas"}) {
     for (int cpus : {1, 2, 3}) {
-      for (Strategy strategy : {Strategy::kRandom, Strategy::kPct, Strategy::kDfs}) {
+      for (const char* strategy : {"random", "pct", "dfs"}) {
         CAPTURE(impl);
         CAPTURE(cpus);
-        CAPTURE(layers::StrategyName(strategy));
+        CAPTURE(strategy);
         ExploreResult r = ExploreLock({.impl = impl, .iterations = 2, .bound = 2}, cpus,
-                                      {.strategy = strategy, .seed = 7, .runs = 300,
+                                      {.strategy = layers::BuiltinStrategy(strategy), .seed = 7, .runs = 300,
                                        .pct_horizon = 60});
         CHECK_FALSE(r.failure.has_value());
         if (r.failure) FAIL_CHECK(r.failure->verdict.name() << ": " << r.failure->verdict.message);
         CHECK(r.executions > 0);
         CHECK(r.worst_wait <= r.wait_bound);
-        if (strategy == Strategy::kDfs && cpus <= 2) CHECK(r.exhausted);
+        if (std::string_view(strategy) == "dfs" && cpus <= 2) CHECK(r.exhausted);
       }
     }
   }
@@ -79,18 +87,18 @@ TEST_CASE("dfs explores exactly the ticket orders of 2 cpus x 2 acquisitions") {
   // the counter's fetch-and-adds are ordered by it), so sleep sets leave the
   // C(4,2) = 6 ticket orders.
   ExploreResult with = ExploreLock({.impl = "ticket", .iterations = 2, .bound = 2}, 2,
-                                   {.strategy = Strategy::kDfs, .runs = 1'000'000});
+                                   {.strategy = layers::BuiltinStrategy("dfs"), .runs = 1'000'000});
   CHECK(with.exhausted);
   CHECK(with.executions == 6);
   CHECK(with.skipped > 0);
   ExploreResult without = ExploreLock({.impl = "ticket", .iterations = 2, .bound = 2}, 2,
-                                      {.strategy = Strategy::kDfs, .runs = 1'000'000,
+                                      {.strategy = layers::BuiltinStrategy("dfs"), .runs = 1'000'000,
                                        .reduction = false});
   CHECK(without.exhausted);
   CHECK(without.executions > with.executions);
   CHECK(without.skipped == 0);
   ExploreResult bounded = ExploreLock({.impl = "ticket", .iterations = 2, .bound = 2}, 2,
-                                      {.strategy = Strategy::kDfs, .runs = 1'000'000,
+                                      {.strategy = layers::BuiltinStrategy("dfs"), .runs = 1'000'000,
                                        .preemption_bound = 0, .reduction = false});
   CHECK(bounded.exhausted);
   CHECK(bounded.executions < without.executions);
@@ -100,33 +108,33 @@ struct Bad {
   const char* impl;
   std::int64_t overrun;
   int cpus;
-  Strategy strategy;
+  const char* strategy;
   const char* verdict;
   const char* message_part;
 };
 
 TEST_CASE("every known-bad lock is caught with its exact verdict, shrunk, and replays") {
   const Bad corpus[] = {
-      {"ticket-load-store", 0, 3, Strategy::kRandom, "impossible-upper-log",
+      {"ticket-load-store", 0, 3, "random", "impossible-upper-log",
        "the spec does not allow"},
-      {"ticket-load-store", 0, 2, Strategy::kDfs, "deadlock", "cpus wait and none can run"},
-      {"ticket-no-bump", 0, 2, Strategy::kDfs, "refinement-violation",
+      {"ticket-load-store", 0, 2, "dfs", "deadlock", "cpus wait and none can run"},
+      {"ticket-no-bump", 0, 2, "dfs", "refinement-violation",
        "returned without its linearization point"},
-      {"ticket-double-bump", 0, 2, Strategy::kDfs, "refinement-violation",
+      {"ticket-double-bump", 0, 2, "dfs", "refinement-violation",
        "has a second linearization point"},
-      {"ticket-leaky", 0, 2, Strategy::kRandom, "nondeterminism", "the same schedule gave"},
-      {"mcs-no-wait-next", 0, 2, Strategy::kDfs, "refinement-violation",
+      {"ticket-leaky", 0, 2, "random", "nondeterminism", "the same schedule gave"},
+      {"mcs-no-wait-next", 0, 2, "dfs", "refinement-violation",
        "returned without its linearization point"},
-      {"mcs-keep-busy", 0, 2, Strategy::kRandom, "refinement-violation",
+      {"mcs-keep-busy", 0, 2, "random", "refinement-violation",
        "returned without its linearization point"},
-      {"ticket", 1, 2, Strategy::kRandom, "impossible-upper-log", "the spec does not allow"},
-      {"mcs", 1, 2, Strategy::kDfs, "impossible-upper-log", "the spec does not allow"},
+      {"ticket", 1, 2, "random", "impossible-upper-log", "the spec does not allow"},
+      {"mcs", 1, 2, "dfs", "impossible-upper-log", "the spec does not allow"},
   };
   for (const Bad& b : corpus) {
     CAPTURE(b.impl);
     CAPTURE(b.overrun);
     const LockPairOptions options{.impl = b.impl, .iterations = 2, .bound = 2, .overrun = b.overrun};
-    ExploreResult r = ExploreLock(options, b.cpus, {.strategy = b.strategy, .runs = 2000});
+    ExploreResult r = ExploreLock(options, b.cpus, {.strategy = layers::BuiltinStrategy(b.strategy), .runs = 2000});
     REQUIRE(r.failure.has_value());
     const layers::Verdict& v = r.failure->verdict;
     CHECK(v.name() == b.verdict);
@@ -135,7 +143,7 @@ TEST_CASE("every known-bad lock is caught with its exact verdict, shrunk, and re
     CHECK(to_failure.size() <= r.failure_original_steps);
     if (v.kind == layers::VerdictKind::kNondeterminism) continue;
     // The written schedule replays to the same verdict and log.
-    auto pair = MakeLockPair(options);
+    auto pair = MakeLockPair(WithModule(options));
     std::vector<CpuId> schedule(r.failure->machine->schedule().begin(),
                                 r.failure->machine->schedule().end());
     layers::Execution again =
@@ -148,13 +156,13 @@ TEST_CASE("every known-bad lock is caught with its exact verdict, shrunk, and re
 
 TEST_CASE("a test-and-set lock starves a waiter past the FIFO liveness bound") {
   ExploreResult r = ExploreLock({.impl = "tas", .iterations = 8, .bound = 2}, 2,
-                                {.strategy = Strategy::kRandom, .runs = 2000}, /*fairness=*/2);
+                                {.strategy = layers::BuiltinStrategy("random"), .runs = 2000}, /*fairness=*/2);
   REQUIRE(r.failure.has_value());
   CHECK(r.failure->verdict.name() == "starvation");
   CHECK(r.failure->verdict.message.find("more than its bound of 21") != std::string::npos);
   // The ticket lock under the same conditions keeps its bound.
   ExploreResult ticket = ExploreLock({.impl = "ticket", .iterations = 8, .bound = 2}, 2,
-                                     {.strategy = Strategy::kRandom, .runs = 2000}, 2);
+                                     {.strategy = layers::BuiltinStrategy("random"), .runs = 2000}, 2);
   CHECK_FALSE(ticket.failure.has_value());
   CHECK(ticket.worst_wait <= ticket.wait_bound);
 }
@@ -163,13 +171,13 @@ TEST_CASE("a shrunk failure needs no more steps than the one found") {
   for (std::uint64_t seed = 1; seed <= 5; ++seed) {
     CAPTURE(seed);
     ExploreResult r = ExploreLock({.impl = "ticket-load-store", .iterations = 3, .bound = 2}, 3,
-                                  {.strategy = Strategy::kRandom, .seed = seed, .runs = 2000});
+                                  {.strategy = layers::BuiltinStrategy("random"), .seed = seed, .runs = 2000});
     REQUIRE(r.failure.has_value());
     CHECK(layers::ToFailure(*r.failure).size() <= r.failure_original_steps);
     CHECK(r.shrink_attempts > 0);
     ExploreResult unshrunk =
         ExploreLock({.impl = "ticket-load-store", .iterations = 3, .bound = 2}, 3,
-                    {.strategy = Strategy::kRandom, .seed = seed, .runs = 2000, .shrink = false});
+                    {.strategy = layers::BuiltinStrategy("random"), .seed = seed, .runs = 2000, .shrink = false});
     REQUIRE(unshrunk.failure.has_value());
     CHECK(layers::ToFailure(*unshrunk.failure).size() == r.failure_original_steps);
   }

@@ -10,8 +10,24 @@
 namespace strata::kernel {
 namespace {
 
+// strata's own locks and queues.
+KernelCatalog Builtin() {
+  KernelCatalog c;
+  AddBuiltinKernel(c);
+  return c;
+}
+
+// The queue pair of `queue` over `lock` (names in the built-in catalog).
+std::unique_ptr<layers::LayerPair> QueuePair(const char* queue, const char* lock,
+                                             std::int64_t iterations, std::int64_t capacity = 4) {
+  const KernelCatalog c = Builtin();
+  return MakePair("queue",
+                  StackOptions{.lock = lock, .queue = queue, .iterations = iterations,
+                               .capacity = capacity},
+                  c);
+}
+
 using layers::ExploreResult;
-using layers::Strategy;
 using machine::CpuId;
 using machine::Event;
 using machine::MachineOptions;
@@ -33,12 +49,12 @@ TEST_CASE("the queue spec replay keeps values in order and drops enq past capaci
 
 TEST_CASE("the queue module refines the queue spec over every lock") {
   for (const char* lock : {"spec", "ticket", "mcs", "tas"}) {
-    for (Strategy strategy : {Strategy::kRandom, Strategy::kPct, Strategy::kDfs}) {
+    for (const char* strategy : {"random", "pct", "dfs"}) {
       CAPTURE(lock);
-      CAPTURE(layers::StrategyName(strategy));
-      auto pair = MakeQueuePair({.impl = "module", .lock_impl = lock, .iterations = 2, .capacity = 3});
+      CAPTURE(strategy);
+      auto pair = QueuePair("module", lock, 2, 3);
       ExploreResult r = layers::Explore(*pair, MachineOptions{.cpus = 2},
-                                        {.strategy = strategy, .seed = 3, .runs = 200,
+                                        {.strategy = layers::BuiltinStrategy(strategy), .seed = 3, .runs = 200,
                                          .pct_horizon = 80});
       CHECK_FALSE(r.failure.has_value());
       if (r.failure) FAIL_CHECK(r.failure->verdict.name() << ": " << r.failure->verdict.message);
@@ -48,9 +64,9 @@ TEST_CASE("the queue module refines the queue spec over every lock") {
 }
 
 TEST_CASE("dfs over the queue on the MCS lock exhausts 2 cpus x (1 enq + 1 deq)") {
-  auto pair = MakeQueuePair({.impl = "module", .lock_impl = "mcs", .iterations = 1});
+  auto pair = QueuePair("module", "mcs", 1);
   ExploreResult r = layers::Explore(*pair, MachineOptions{.cpus = 2},
-                                    {.strategy = Strategy::kDfs, .runs = 1'000'000});
+                                    {.strategy = layers::BuiltinStrategy("dfs"), .runs = 1'000'000});
   CHECK_FALSE(r.failure.has_value());
   CHECK(r.exhausted);
   CHECK(r.executions == 78);
@@ -60,25 +76,25 @@ TEST_CASE("every known-bad queue module is caught with its exact verdict") {
   struct Bad {
     const char* impl;
     const char* lock;
-    Strategy strategy;
+    const char* strategy;
     const char* verdict;
     const char* message;
   };
   const Bad corpus[] = {
-      {"module-no-lock", "ticket", Strategy::kDfs, "data-race",
+      {"module-no-lock", "ticket", "dfs", "data-race",
        "cpu 1 pulls block `q.data` while cpu 0 owns it"},
-      {"module-no-pull", "ticket", Strategy::kRandom, "data-race",
+      {"module-no-pull", "ticket", "random", "data-race",
        "reads block `q.data` without owning it"},
-      {"module-lifo", "ticket", Strategy::kDfs, "relation-broken",
-       "is not the spec's queue [1001]"},
-      {"module-off-by-one", "spec", Strategy::kRandom, "return-mismatch",
+      {"module-lifo", "ticket", "dfs", "relation-broken",
+       "the spec's queue is [1001]"},
+      {"module-off-by-one", "spec", "random", "return-mismatch",
        "`deq` on `q` returned 1001, the spec returns 1000"},
   };
   for (const Bad& b : corpus) {
     CAPTURE(b.impl);
-    auto pair = MakeQueuePair({.impl = b.impl, .lock_impl = b.lock, .iterations = 2});
+    auto pair = QueuePair(b.impl, b.lock, 2);
     ExploreResult r = layers::Explore(*pair, MachineOptions{.cpus = 2},
-                                      {.strategy = b.strategy, .runs = 2000});
+                                      {.strategy = layers::BuiltinStrategy(b.strategy), .runs = 2000});
     REQUIRE(r.failure.has_value());
     CHECK(r.failure->verdict.name() == b.verdict);
     CHECK(r.failure->verdict.message.find(b.message) != std::string::npos);
@@ -93,9 +109,10 @@ TEST_CASE("the stack names its layers and their implementations") {
   CHECK(stack[0].implementation == "mcs");
   CHECK(stack[1].name == "queue");
   CHECK(stack[1].below == "the lock layer (mcs)");
-  CHECK(MakePair("lock", o)->lower() == "mcs over the machine");
-  CHECK(MakePair("queue", o)->upper() == "queue spec");
-  CHECK(MakePair("tcb", o) == nullptr);
+  const KernelCatalog c = Builtin();
+  CHECK(MakePair("lock", o, c)->lower() == "mcs over the machine");
+  CHECK(MakePair("queue", o, c)->upper() == "queue spec");
+  CHECK(MakePair("tcb", o, c) == nullptr);
 }
 
 }  // namespace

@@ -22,7 +22,7 @@ namespace {
 using machine::MachineOptions;
 using machine::OracleKind;
 
-constexpr Strategy kStrategies[] = {Strategy::kRandom, Strategy::kPct, Strategy::kDfs};
+constexpr const char* kStrategies[] = {"random", "pct", "dfs"};
 
 ExploreResult ExploreCounter(const CounterOptions& counter, int cpus, ExploreOptions explore) {
   const CounterPair pair(counter);
@@ -38,12 +38,12 @@ std::vector<CpuId> Ids(std::initializer_list<int> cpus) {
 TEST_CASE("random, pct and dfs find the lost update, shrink it, and the shrunk schedule replays") {
   const CounterOptions lost{.module = Module::kLoadStore, .iterations = 2};
   const CounterPair pair(lost);
-  for (Strategy strategy : kStrategies) {
+  for (const char* strategy : kStrategies) {
     for (std::uint64_t seed = 1; seed <= 3; ++seed) {
-      CAPTURE(StrategyName(strategy));
+      CAPTURE(strategy);
       CAPTURE(seed);
       const ExploreResult r = ExploreCounter(
-          lost, 2, {.strategy = strategy, .seed = seed, .runs = 2000, .pct_horizon = 12});
+          lost, 2, {.strategy = layers::BuiltinStrategy(strategy), .seed = seed, .runs = 2000, .pct_horizon = 12});
       REQUIRE(r.failure.has_value());
       const Execution& f = *r.failure;
       INFO(Show(f));
@@ -80,13 +80,13 @@ TEST_CASE("shrinking never makes the failure longer than the unshrunk one") {
   for (std::uint64_t seed = 1; seed <= 5; ++seed) {
     CAPTURE(seed);
     const ExploreResult unshrunk =
-        ExploreCounter(lost, 3, {.strategy = Strategy::kRandom, .seed = seed, .runs = 2000,
+        ExploreCounter(lost, 3, {.strategy = layers::BuiltinStrategy("random"), .seed = seed, .runs = 2000,
                                  .shrink = false});
     REQUIRE(unshrunk.failure.has_value());
     CHECK(unshrunk.shrink_attempts == 0);
     CHECK(ToFailure(*unshrunk.failure).size() == unshrunk.failure_original_steps);
     const ExploreResult shrunk =
-        ExploreCounter(lost, 3, {.strategy = Strategy::kRandom, .seed = seed, .runs = 2000});
+        ExploreCounter(lost, 3, {.strategy = layers::BuiltinStrategy("random"), .seed = seed, .runs = 2000});
     REQUIRE(shrunk.failure.has_value());
     CHECK(shrunk.shrink_attempts > 0);
     // The same seed finds the same failure before shrinking.
@@ -107,9 +107,9 @@ TEST_CASE("dfs exhausts the correct counter on 2 cpus, with fewer executions und
   // each exactly once.
   const CounterOptions faa{.module = Module::kFaa, .iterations = 2};
   const ExploreResult with =
-      ExploreCounter(faa, 2, {.strategy = Strategy::kDfs, .runs = 1'000'000});
+      ExploreCounter(faa, 2, {.strategy = layers::BuiltinStrategy("dfs"), .runs = 1'000'000});
   const ExploreResult without =
-      ExploreCounter(faa, 2, {.strategy = Strategy::kDfs, .runs = 1'000'000, .reduction = false});
+      ExploreCounter(faa, 2, {.strategy = layers::BuiltinStrategy("dfs"), .runs = 1'000'000, .reduction = false});
   for (const ExploreResult* r : {&with, &without}) {
     CHECK(r->exhausted);
     CHECK_FALSE(r->failure.has_value());
@@ -125,7 +125,7 @@ TEST_CASE("dfs exhausts the correct counter on 2 cpus, with fewer executions und
   CHECK(with.events < without.events);
   // A cap below the space size stops dfs before it is exhausted.
   const ExploreResult capped =
-      ExploreCounter(faa, 2, {.strategy = Strategy::kDfs, .runs = 10, .reduction = false});
+      ExploreCounter(faa, 2, {.strategy = layers::BuiltinStrategy("dfs"), .runs = 10, .reduction = false});
   CHECK(capped.executions == 10);
   CHECK_FALSE(capped.exhausted);
 }
@@ -135,12 +135,12 @@ TEST_CASE("a preemption bound of 0 explores fewer executions than unbounded dfs"
   for (bool reduction : {false, true}) {
     CAPTURE(reduction);
     const ExploreResult unbounded = ExploreCounter(
-        faa, 2, {.strategy = Strategy::kDfs, .runs = 1'000'000, .reduction = reduction});
+        faa, 2, {.strategy = layers::BuiltinStrategy("dfs"), .runs = 1'000'000, .reduction = reduction});
     const ExploreResult bounded =
-        ExploreCounter(faa, 2, {.strategy = Strategy::kDfs, .runs = 1'000'000,
+        ExploreCounter(faa, 2, {.strategy = layers::BuiltinStrategy("dfs"), .runs = 1'000'000,
                                 .preemption_bound = 0, .reduction = reduction});
     const ExploreResult one =
-        ExploreCounter(faa, 2, {.strategy = Strategy::kDfs, .runs = 1'000'000,
+        ExploreCounter(faa, 2, {.strategy = layers::BuiltinStrategy("dfs"), .runs = 1'000'000,
                                 .preemption_bound = 1, .reduction = reduction});
     for (const ExploreResult* r : {&unbounded, &bounded, &one}) {
       CHECK(r->exhausted);
@@ -156,11 +156,11 @@ TEST_CASE("a preemption bound of 0 explores fewer executions than unbounded dfs"
   // and its store); one preemption finds it.
   const CounterOptions lost{.module = Module::kLoadStore, .iterations = 1};
   const ExploreResult hidden = ExploreCounter(
-      lost, 2, {.strategy = Strategy::kDfs, .runs = 1'000'000, .preemption_bound = 0});
+      lost, 2, {.strategy = layers::BuiltinStrategy("dfs"), .runs = 1'000'000, .preemption_bound = 0});
   CHECK(hidden.exhausted);
   CHECK_FALSE(hidden.failure.has_value());
   const ExploreResult found = ExploreCounter(
-      lost, 2, {.strategy = Strategy::kDfs, .runs = 1'000'000, .preemption_bound = 1});
+      lost, 2, {.strategy = layers::BuiltinStrategy("dfs"), .runs = 1'000'000, .preemption_bound = 1});
   REQUIRE(found.failure.has_value());
   CHECK(found.failure->verdict.kind == VerdictKind::kRelationBroken);
 }
@@ -187,18 +187,18 @@ TEST_CASE("the same seed gives the same log hash twice") {
   CHECK(hashes.size() > 1);
   // Explore with one seed twice: the same executions and events.
   const CounterOptions faa{.module = Module::kFaa, .iterations = 3};
-  const ExploreResult x = ExploreCounter(faa, 3, {.strategy = Strategy::kRandom, .seed = 9, .runs = 50});
-  const ExploreResult y = ExploreCounter(faa, 3, {.strategy = Strategy::kRandom, .seed = 9, .runs = 50});
+  const ExploreResult x = ExploreCounter(faa, 3, {.strategy = layers::BuiltinStrategy("random"), .seed = 9, .runs = 50});
+  const ExploreResult y = ExploreCounter(faa, 3, {.strategy = layers::BuiltinStrategy("random"), .seed = 9, .runs = 50});
   CHECK(x.executions == 50);
   CHECK(x.events == y.events);
   CHECK(x.worst_wait == y.worst_wait);
 }
 
 TEST_CASE("a module with hidden state that survives across runs is reported as nondeterminism") {
-  for (Strategy strategy : kStrategies) {
-    CAPTURE(StrategyName(strategy));
+  for (const char* strategy : kStrategies) {
+    CAPTURE(strategy);
     const ExploreResult r =
-        ExploreCounter({.module = Module::kLeaky}, 2, {.strategy = strategy, .runs = 100});
+        ExploreCounter({.module = Module::kLeaky}, 2, {.strategy = layers::BuiltinStrategy(strategy), .runs = 100});
     REQUIRE(r.failure.has_value());
     const Verdict& v = r.failure->verdict;
     CHECK(v.kind == VerdictKind::kNondeterminism);
@@ -218,7 +218,7 @@ TEST_CASE("a module with hidden state that survives across runs is reported as n
 TEST_CASE("with check off the explorer runs plain executions and reports no failure") {
   const ExploreResult r =
       ExploreCounter({.module = Module::kLoadStore, .iterations = 2}, 2,
-                     {.strategy = Strategy::kRandom, .runs = 40, .check = false});
+                     {.strategy = layers::BuiltinStrategy("random"), .runs = 40, .check = false});
   CHECK_FALSE(r.failure.has_value());
   CHECK(r.executions == 40);
   CHECK(r.events > 0);
@@ -281,18 +281,18 @@ TEST_CASE("a schedule that does not fit the configuration is an input error, not
   CHECK(std::string(long_one.input.message()).find("long:") != std::string::npos);
 }
 
-TEST_CASE("strategy names round-trip and an unknown name is rejected") {
-  std::set<std::string_view> names;
-  for (Strategy s : kStrategies) {
-    CAPTURE(StrategyName(s));
-    names.insert(StrategyName(s));
-    REQUIRE(ParseStrategy(StrategyName(s)).has_value());
-    CHECK(*ParseStrategy(StrategyName(s)) == s);
+TEST_CASE("the built-in strategies are random, pct and dfs, and only dfs is exhaustive") {
+  const StrategyRegistry r = BuiltinStrategies();
+  CHECK(r.Names() == "random, pct, dfs");
+  for (const char* s : kStrategies) {
+    CAPTURE(s);
+    REQUIRE(r.Find(s) != nullptr);
+    CHECK(r.Find(s)->make({.cpus = 2})->exhaustive() == (std::string_view(s) == "dfs"));
   }
-  CHECK(names == std::set<std::string_view>{"random", "pct", "dfs"});
-  CHECK_FALSE(ParseStrategy("bogus").has_value());
-  CHECK_FALSE(ParseStrategy("").has_value());
-  CHECK_FALSE(ParseStrategy("DFS").has_value());
+  CHECK(r.Find("bogus") == nullptr);
+  CHECK(r.Find("") == nullptr);
+  CHECK(r.Find("DFS") == nullptr);
+  CHECK(r.Expected("DFS") == "expected one of random, pct, dfs, got \"DFS\"");
 }
 
 }  // namespace

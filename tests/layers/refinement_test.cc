@@ -78,12 +78,12 @@ void CheckRefines(const Execution& x, const CounterPair& pair, int cpus) {
     if (e.kind == kinds::kIncWord || e.kind == kinds::kSetWord) {
       CHECK(u.kind == kinds::kInc);
       CHECK(u.object == x.machine->FindObject("counter"));
-      CHECK_FALSE(u.marker);
+      CHECK_FALSE(u.marker());
       CHECK(u.result == 0);
     } else {
       CHECK(u.kind == e.kind);
       CHECK(u.object == e.object);
-      CHECK(u.marker == e.marker);
+      CHECK(u.marker() == e.marker());
       CHECK(u.result == e.result);
     }
   }
@@ -391,7 +391,7 @@ TEST_CASE("calls are open per thread: a thread's call may span another thread's 
       CHECK(log[*a_call].thread == ThreadId(0));
       std::vector<machine::ThreadId> order;  // cpu 0's call and return markers
       for (const Event& e : log.events()) {
-        if (e.cpu == CpuId(0) && e.marker) order.push_back(e.thread);
+        if (e.cpu == CpuId(0) && e.marker()) order.push_back(e.thread);
       }
       CHECK(order == std::vector<machine::ThreadId>{ThreadId(0), ThreadId(1), ThreadId(1),
                                                     ThreadId(0)});

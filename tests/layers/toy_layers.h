@@ -13,7 +13,8 @@
 // else CPU) that is not inside an inc call: the word is the module's.
 //
 // The log map f: an inc's linearization point is its write of the word
-// (INC_WORD, a fetch-and-add, or SET_WORD, a store). R: the word holds the
+// (INC_WORD, a fetch-and-add, or SET_WORD, a store), which the module flags
+// with Cpu::Linearize. R: the word holds the
 // spec's count. Liveness: an inc returns within 2 * (F + cpus - 1) steps.
 //
 // Modules: kFaa is correct; the others are the known-bad corpus, each with
@@ -143,18 +144,18 @@ struct CounterSpecReplay {
   bool Step(State& count, const Event& e) const {
     if (hidden.valid() && e.object == hidden) return false;
     if (e.object != counter) return true;  // the client's own objects
-    if (e.kind == kinds::kInc && !e.marker) {
+    if (e.kind == kinds::kInc && !e.marker()) {
       ++count;
       return true;
     }
-    if (e.kind == kinds::kRetInc) return e.marker && e.result >= 0 && e.result < count;
-    return e.kind == kinds::kCallInc && e.marker;
+    if (e.kind == kinds::kRetInc) return e.marker() && e.result >= 0 && e.result < count;
+    return e.kind == kinds::kCallInc && e.marker();
   }
 };
 
 // The check's state for one module run: the word's replay, the spec's
 // replay, R and the liveness bound.
-class CounterAbstraction final : public Abstraction {
+class CounterAbstraction final : public Observer {
  public:
   CounterAbstraction(ObjectId counter, ObjectId word, int cpus, std::uint64_t fairness)
       : counter_(counter),
@@ -165,7 +166,7 @@ class CounterAbstraction final : public Abstraction {
 
   bool ObserveLower(const Event& e) override {
     const std::int64_t agent = e.thread.valid() ? 1'000'000 + e.thread.value() : e.cpu.value();
-    if (e.marker && e.object == counter_) {
+    if (e.marker() && e.object == counter_) {
       if (e.kind == kinds::kCallInc) ++depth_[agent];
       if (e.kind == kinds::kRetInc && depth_[agent] > 0) --depth_[agent];
       return true;
@@ -206,11 +207,22 @@ class CounterAbstraction final : public Abstraction {
   std::map<std::int64_t, int> depth_;  // open inc calls per agent
 };
 
+// The module's writes of the word: each is its inc's linearization point.
+inline std::int64_t IncWord(Cpu& cpu, Word word, std::int64_t delta, std::int64_t note = 0) {
+  const std::int64_t old = cpu.FetchAdd(word, delta, kinds::kIncWord, note);
+  cpu.Linearize();
+  return old;
+}
+inline void SetWord(Cpu& cpu, Word word, std::int64_t value) {
+  cpu.Store(word, value, kinds::kSetWord);
+  cpu.Linearize();
+}
+
 // The module's inc, markers included.
 inline std::int64_t ModuleInc(Cpu& cpu, Module module, ObjectId counter, Word word) {
   std::int64_t old = 0;
   if (module == Module::kEarlyStep) {
-    old = cpu.FetchAdd(word, 1, kinds::kIncWord);
+    old = IncWord(cpu, word, 1);
     MarkCall(cpu, counter, kInc);
     MarkReturn(cpu, counter, kInc, old);
     return old;
@@ -221,51 +233,51 @@ inline std::int64_t ModuleInc(Cpu& cpu, Module module, ObjectId counter, Word wo
     case Module::kFaa:
     case Module::kEarlyStep:
     case Module::kWrongArgument:
-      old = cpu.FetchAdd(word, 1, kinds::kIncWord);
+      old = IncWord(cpu, word, 1);
       result = old;
       break;
     case Module::kLoadStore:
       old = cpu.Load(word, kinds::kGetWord);
-      cpu.Store(word, old + 1, kinds::kSetWord);
+      SetWord(cpu, word, old + 1);
       result = old;
       break;
     case Module::kNoLinearization:
       result = cpu.Load(word, kinds::kGetWord);
       break;
     case Module::kTwoLinearizations:
-      result = cpu.FetchAdd(word, 1, kinds::kIncWord);
-      cpu.FetchAdd(word, 1, kinds::kIncWord);
+      result = IncWord(cpu, word, 1);
+      IncWord(cpu, word, 1);
       break;
     case Module::kByTwo:
-      result = cpu.FetchAdd(word, 2, kinds::kIncWord);
+      result = IncWord(cpu, word, 2);
       break;
     case Module::kReturnsNew:
-      result = cpu.FetchAdd(word, 1, kinds::kIncWord) + 1;
+      result = IncWord(cpu, word, 1) + 1;
       break;
     case Module::kReturnsZero:
-      cpu.FetchAdd(word, 1, kinds::kIncWord);
+      IncWord(cpu, word, 1);
       result = 0;
       break;
     case Module::kReentrant:
       result = ModuleInc(cpu, Module::kFaa, counter, word);
       break;
     case Module::kDoubleReturn:
-      result = cpu.FetchAdd(word, 1, kinds::kIncWord);
+      result = IncWord(cpu, word, 1);
       MarkReturn(cpu, counter, kInc, result);
       break;
     case Module::kSlow:
       for (int i = 0; i < kSlowLoads; ++i) cpu.Load(word, kinds::kGetWord);
-      result = cpu.FetchAdd(word, 1, kinds::kIncWord);
+      result = IncWord(cpu, word, 1);
       break;
     case Module::kAwaitNever:
       cpu.AwaitValue(word, -1, kinds::kSpinWord);
-      result = cpu.FetchAdd(word, 1, kinds::kIncWord);
+      result = IncWord(cpu, word, 1);
       break;
     case Module::kSpin:
       for (;;) cpu.Load(word, kinds::kSpinWord);
     case Module::kLeaky: {
       static std::int64_t leaked = 0;  // survives from run to run: the flaw
-      result = cpu.FetchAdd(word, 1, kinds::kIncWord, ++leaked);
+      result = IncWord(cpu, word, 1, ++leaked);
       break;
     }
   }
@@ -330,7 +342,7 @@ class CounterPair final : public LayerPair {
         cpu.set_thread(thread(o.thread_a));
         std::int64_t old = 0;
         if (module) {
-          old = cpu.FetchAdd(word, 1, kinds::kIncWord);
+          old = IncWord(cpu, word, 1);
         } else {
           cpu.Step({.object = counter, .kind = kinds::kInc, .apply = [&] {
                       old = (*count)++;
@@ -345,7 +357,7 @@ class CounterPair final : public LayerPair {
       for (int i = 0; i < o.iterations; ++i) cpu.Store(out[me], inc(cpu), kinds::kOut);
     };
     if (module) {
-      run.abstraction =
+      run.observer =
           std::make_unique<CounterAbstraction>(counter, word.id, m.cpus(), m.fairness_bound());
     }
     const std::int64_t want = Calls(m.cpus()) + o.expect_extra;
@@ -355,10 +367,6 @@ class CounterPair final : public LayerPair {
       return fmt::format("the counter is {} at the end, expected {}", got, want);
     };
     return run;
-  }
-
-  bool IsLinearization(const Primitive&, const Event&, const Event& e) const override {
-    return e.kind == kinds::kIncWord || e.kind == kinds::kSetWord;
   }
 
  private:

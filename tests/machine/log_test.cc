@@ -16,8 +16,8 @@ namespace strata::machine {
 namespace {
 
 Event Faa(int cpu, ObjectId object, std::int64_t delta, std::int64_t old) {
-  return Event{.cpu = CpuId(cpu), .object = object, .kind = kinds::kFaa, .arg0 = delta,
-               .result = old};
+  return Event{.cpu = CpuId(cpu), .object = object, .op = OpCode::kFaa, .kind = kinds::kFaa,
+               .arg0 = delta, .result = old};
 }
 
 TEST_CASE("an empty log has no events, and every empty log has the same hash") {
@@ -106,10 +106,12 @@ TEST_CASE("the text form of an event names the step, cpu, kind, object, argument
   CHECK(log.RenderText(log.Append(Faa(1, counter, 1, 0))) == "t=0 cpu=1 faa counter (1, 0) -> 0");
   // Arguments that are both zero are left out.
   CHECK(log.RenderText(log.Append(
-            Event{.cpu = CpuId(0), .object = counter, .kind = kinds::kLoad, .result = 1})) ==
+            Event{.cpu = CpuId(0), .object = counter, .op = OpCode::kLoad, .kind = kinds::kLoad,
+                  .result = 1})) ==
         "t=1 cpu=0 load counter -> 1");
   CHECK(log.RenderText(log.Append(Event{.cpu = CpuId(2),
                                         .object = lock,
+                                        .op = OpCode::kCas,
                                         .kind = kinds::kCas,
                                         .arg0 = 0,
                                         .arg1 = 3,
@@ -118,6 +120,7 @@ TEST_CASE("the text form of an event names the step, cpu, kind, object, argument
   CHECK(log.RenderText(log.Append(Event{.cpu = CpuId(1),
                                         .thread = ThreadId(4),
                                         .object = counter,
+                                        .op = OpCode::kFaa,
                                         .kind = kinds::kFaa,
                                         .arg0 = -1,
                                         .result = 1})) ==
@@ -125,6 +128,30 @@ TEST_CASE("the text form of an event names the step, cpu, kind, object, argument
   // An event with no object renders it as "-".
   CHECK(log.RenderText(log.Append(Event{.cpu = CpuId(0), .kind = EventKind("tick")})) ==
         "t=4 cpu=0 tick - -> 0");
+  // A layer's named step shows its machine operation; a linearization point
+  // is starred.
+  CHECK(log.RenderText(log.Append(Event{.cpu = CpuId(0), .object = lock, .op = OpCode::kFaa,
+                                        .kind = EventKind("INC_TICKET"), .arg0 = 1})) ==
+        "t=5 cpu=0 INC_TICKET[faa] lock (1, 0) -> 0");
+  log.FlagLinearization();
+  CHECK(log.RenderText(log.back()) == "t=5 cpu=0 INC_TICKET[faa]* lock (1, 0) -> 0");
+}
+
+TEST_CASE("the linearization flag is part of the log and of its hash") {
+  Log flagged, plain;
+  ObjectId counter = flagged.AddObject("counter");
+  plain.AddObject("counter");
+  flagged.Append(Faa(0, counter, 1, 0));
+  plain.Append(Faa(0, counter, 1, 0));
+  CHECK(flagged.hash() == plain.hash());
+  flagged.FlagLinearization();
+  CHECK(flagged.back().linearizes);
+  CHECK(flagged.hash() != plain.hash());
+  // Appending a flagged event flags it the same way.
+  Log copy;
+  copy.AddObject("counter");
+  copy.Append(flagged.back());
+  CHECK(copy.hash() == flagged.hash());
 }
 
 TEST_CASE("the JSON form of an event is one line with every field") {
@@ -132,12 +159,12 @@ TEST_CASE("the JSON form of an event is one line with every field") {
   ObjectId counter = log.AddObject("counter");
   const std::string json = log.RenderJson(log.Append(Faa(1, counter, 1, 0)));
   CHECK(json ==
-        R"({"seq":0,"cpu":1,"thread":-1,"object":"counter","kind":"faa","arg0":1,"arg1":0,"result":0})");
+        R"({"seq":0,"cpu":1,"thread":-1,"object":"counter","op":"faa","kind":"faa","arg0":1,"arg1":0,"result":0})");
   CHECK(json.find('\n') == std::string::npos);
-  Event e{.cpu = CpuId(3), .thread = ThreadId(2), .object = counter, .kind = kinds::kCas,
-          .arg0 = -4, .arg1 = 9, .result = -4};
+  Event e{.cpu = CpuId(3), .thread = ThreadId(2), .object = counter, .op = OpCode::kCas,
+          .kind = kinds::kCas, .arg0 = -4, .arg1 = 9, .result = -4};
   CHECK(log.RenderJson(log.Append(e)) ==
-        R"({"seq":1,"cpu":3,"thread":2,"object":"counter","kind":"cas","arg0":-4,"arg1":9,"result":-4})");
+        R"({"seq":1,"cpu":3,"thread":2,"object":"counter","op":"cas","kind":"cas","arg0":-4,"arg1":9,"result":-4})");
 }
 
 TEST_CASE("the JSON form escapes quotes, backslashes and control characters in names") {

@@ -166,9 +166,18 @@ std::vector<Event> Events(std::initializer_list<Event> events) {
   for (std::size_t i = 0; i < out.size(); ++i) out[i].seq = i;
   return out;
 }
+// The machine operation a plain kind names.
+OpCode OpOf(EventKind kind) {
+  for (OpCode op : {OpCode::kFaa, OpCode::kCas, OpCode::kSwap, OpCode::kLoad, OpCode::kStore,
+                    OpCode::kPull, OpCode::kPush}) {
+    if (kind.name() == OpCodeName(op)) return op;
+  }
+  return OpCode::kAtomic;
+}
+
 Event On(int cpu, int object, EventKind kind, std::int64_t arg0, std::int64_t result) {
-  return Event{.cpu = CpuId(cpu), .object = ObjectId(object), .kind = kind, .arg0 = arg0,
-               .result = result};
+  return Event{.cpu = CpuId(cpu), .object = ObjectId(object), .op = OpOf(kind), .kind = kind,
+               .arg0 = arg0, .result = result};
 }
 
 TEST_CASE("block replay rejects a pull by cpu 1 while cpu 0 owns the block") {
@@ -205,6 +214,27 @@ TEST_CASE("block replay rejects pushes by non-owners, wrong versions and foreign
   CHECK(*good == BlockState{.owner = CpuId(), .version = 2});
 }
 
+TEST_CASE("word replay follows a layer's named steps by their machine operation") {
+  const ObjectId w(1);
+  Event inc = On(0, 1, kinds::kFaa, 1, 0);
+  inc.kind = EventKind("INC_TICKET");  // a named fetch-and-add
+  Event get = On(1, 1, kinds::kLoad, 0, 1);
+  get.kind = EventKind("GET_NOW");
+  auto named = Replay(WordReplay{}, Events({inc, get}), w);
+  REQUIRE(named.has_value());
+  CHECK(*named == 1);
+  get.result = 0;  // a load that saw the value before the increment
+  CHECK(!Replay(WordReplay{}, Events({inc, get}), w).has_value());
+  // A step of a layer's own (not a machine operation) is not a word's.
+  Event atomic = inc;
+  atomic.op = OpCode::kAtomic;
+  CHECK(!Replay(WordReplay{}, Events({atomic}), w).has_value());
+  // Markers and ghosts change nothing.
+  Event ghost = inc;
+  ghost.op = OpCode::kGhost;
+  CHECK(Replay(WordReplay{}, Events({ghost}), w) == std::optional<std::int64_t>(0));
+}
+
 TEST_CASE("word replay rejects results that do not match the value and ignores other objects") {
   const ObjectId w(1);
   // faa 2 on 0 returns 0; a load then must see 2.
@@ -219,9 +249,9 @@ TEST_CASE("word replay rejects results that do not match the value and ignores o
   CHECK(!Replay(WordReplay{}, Events({On(0, 1, kinds::kSwap, 2, 4)}), w).has_value());
   CHECK(!Replay(WordReplay{}, Events({On(0, 1, kinds::kPull, 0, 0)}), w).has_value());
   // cas succeeds only when the value is the expected one.
-  Event cas_hit{.cpu = CpuId(0), .object = w, .kind = kinds::kCas, .arg0 = 0, .arg1 = 9,
+  Event cas_hit{.cpu = CpuId(0), .object = w, .op = OpCode::kCas, .kind = kinds::kCas, .arg0 = 0, .arg1 = 9,
                 .result = 0};
-  Event cas_miss{.cpu = CpuId(1), .object = w, .kind = kinds::kCas, .arg0 = 0, .arg1 = 4,
+  Event cas_miss{.cpu = CpuId(1), .object = w, .op = OpCode::kCas, .kind = kinds::kCas, .arg0 = 0, .arg1 = 4,
                  .result = 9};
   auto cas = Replay(WordReplay{}, Events({cas_hit, cas_miss}), w);
   REQUIRE(cas.has_value());

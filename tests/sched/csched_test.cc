@@ -10,10 +10,21 @@
 #include "layers/refinement.h"
 #include "machine/machine.h"
 #include "sched/csched.h"
+#include "sched/stack.h"
 #include "sched/workloads.h"
 
 namespace strata::sched {
 namespace {
+
+// strata's own schedulers, locks and thread workloads.
+const SchedCatalog& Builtin() {
+  static const SchedCatalog catalog = BuiltinSchedCatalog();
+  return catalog;
+}
+
+std::shared_ptr<CSched> Make(Machine& m, const SchedOptions& o) {
+  return MakeSched(m, o, Builtin().scheds, Builtin().locks);
+}
 
 using machine::Outcome;
 
@@ -33,10 +44,10 @@ Ran RunWorkload(std::string_view name, std::string impl, int cpus, std::uint64_t
   SchedOptions o;
   o.impl = std::move(impl);
   o.lock = std::move(lock);
-  r.sched = MakeSched(*r.machine, o);
-  const ThreadWorkload* w = FindThreadWorkload(name);
+  r.sched = Make(*r.machine, o);
+  const auto* w = Builtin().threads.Find(name);
   REQUIRE(w != nullptr);
-  ClientRun client = w->make(*r.sched, {.iterations = iterations, .threads = threads});
+  ClientRun client = w->make.start(*r.sched, {.iterations = iterations, .threads = threads});
   auto oracle = machine::MakeOracle(
       {.kind = seed == 0 ? machine::OracleKind::kRoundRobin : machine::OracleKind::kRandom,
        .seed = seed,
@@ -49,7 +60,7 @@ Ran RunWorkload(std::string_view name, std::string impl, int cpus, std::uint64_t
 }
 
 TEST_CASE("every healthy thread workload passes its checks on the module and on the spec") {
-  for (const ThreadWorkload& w : ThreadWorkloads()) {
+  for (const auto& w : Builtin().threads.entries()) {
     if (w.known_bad) continue;
     for (std::string impl : {"module", "spec"}) {
       for (int cpus : {2, 3, 4}) {
@@ -123,7 +134,7 @@ TEST_CASE("a lost wakeup leaves both threads asleep: a deadlock") {
 
 TEST_CASE("an exception in a thread is a report naming the thread") {
   Machine m(machine::MachineOptions{.cpus = 2});
-  std::shared_ptr<CSched> s = MakeSched(m, {});
+  std::shared_ptr<CSched> s = Make(m, {});
   auto oracle = machine::MakeOracle({.kind = machine::OracleKind::kRoundRobin, .cpus = 2});
   auto report = m.Run(CSched::Boot(s,
                                    [](CSched& s, Cpu& cpu) {
@@ -234,23 +245,23 @@ TEST_CASE("the spec's replay rejects impossible scheduler logs") {
 
 // ------------------------------------------------------------ the sched pair
 
-layers::Verdict CheckPair(std::string impl, std::string client, layers::Strategy strategy,
+layers::Verdict CheckPair(std::string impl, std::string client, const char* strategy,
                           std::uint64_t runs) {
-  SchedPairOptions o;
-  o.sched.impl = std::move(impl);
+  StackOptions o;
+  o.sched = std::move(impl);
   o.client = std::move(client);
   o.iterations = 2;
-  auto pair = MakeSchedPair(o);
+  auto pair = MakePair("sched", o, Builtin());
   layers::ExploreResult r =
       layers::Explore(*pair, machine::MachineOptions{.cpus = 2},
-                      {.strategy = strategy, .seed = 1, .runs = runs, .shrink = false});
+                      {.strategy = layers::BuiltinStrategy(strategy), .seed = 1, .runs = runs, .shrink = false});
   return r.failure ? r.failure->verdict : layers::Verdict{};
 }
 
 TEST_CASE("the scheduler module refines its spec under every strategy") {
-  for (auto strategy : {layers::Strategy::kRandom, layers::Strategy::kPct, layers::Strategy::kDfs}) {
+  for (auto strategy : {"random", "pct", "dfs"}) {
     for (std::string client : {"ping-pong", "thread-counter", "fork-lock", "producer-consumer"}) {
-      CAPTURE(layers::StrategyName(strategy));
+      CAPTURE(strategy);
       CAPTURE(client);
       layers::Verdict v = CheckPair("module", client, strategy, 150);
       CHECK(v.name() == "refines");
@@ -264,16 +275,16 @@ TEST_CASE("known-bad scheduler modules and clients are caught with their exact v
   };
   const Case cases[] = {
       {"module-yield-drops", "thread-counter", "impossible-upper-log"},
-      {"module-wrong-cpu", "ping-pong", "impossible-upper-log"},
+      {"module-wrong-cpu", "ping-pong", "relation-broken"},
       {"module-reuse-tid", "ping-pong", "impossible-upper-log"},
-      {"module-lose-sleeper", "ping-pong", "deadlock"},
+      {"module-lose-sleeper", "ping-pong", "relation-broken"},
       {"module", "lost-wakeup", "deadlock"},
       {"module", "sleep-unlocked", "impossible-log"},
   };
   for (const Case& c : cases) {
     CAPTURE(c.impl);
     CAPTURE(c.client);
-    CHECK(CheckPair(c.impl, c.client, layers::Strategy::kRandom, 500).name() == c.verdict);
+    CHECK(CheckPair(c.impl, c.client, "random", 500).name() == c.verdict);
   }
 }
 
@@ -293,7 +304,7 @@ TEST_CASE("a thread that overflows its stack is a report naming it, and the proc
   for (int round = 0; round < 2; ++round) {
     CAPTURE(round);
     Machine m(machine::MachineOptions{.cpus = 2, .stack_bytes = 64 * 1024});
-    std::shared_ptr<CSched> s = MakeSched(m, {});
+    std::shared_ptr<CSched> s = Make(m, {});
     const machine::Word w = m.NewWord("w");
     auto oracle = machine::MakeOracle({.kind = machine::OracleKind::kRoundRobin, .cpus = 2});
     auto report = m.Run(CSched::Boot(s,
@@ -324,7 +335,7 @@ namespace {
 
 TEST_CASE("yield from a CPU's init, outside any thread, is a report, not a crash") {
   Machine m(machine::MachineOptions{.cpus = 1});
-  std::shared_ptr<CSched> s = MakeSched(m, {});
+  std::shared_ptr<CSched> s = Make(m, {});
   auto oracle = machine::MakeOracle({.kind = machine::OracleKind::kRoundRobin, .cpus = 1});
   auto report = m.Run(CSched::Boot(s, [](CSched& s, Cpu& cpu) { s.Yield(cpu); }), *oracle);
   REQUIRE(report.ok());
@@ -345,7 +356,7 @@ machine::RunReport Misuse(std::string impl,
   Machine m(machine::MachineOptions{.cpus = 1});
   SchedOptions o;
   o.impl = std::move(impl);
-  std::shared_ptr<CSched> s = MakeSched(m, o);
+  std::shared_ptr<CSched> s = Make(m, o);
   const SchedLock l = s->NewLock("l");
   const Cv c = s->NewCv("c", l);
   auto oracle = machine::MakeOracle({.kind = machine::OracleKind::kRoundRobin, .cpus = 1});

@@ -5,6 +5,7 @@
 
 #include "machine/machine.h"
 #include "sched/csched.h"
+#include "sched/stack.h"
 #include "sched/tsched.h"
 #include "sched/workloads.h"
 
@@ -13,17 +14,26 @@ namespace {
 
 using machine::Outcome;
 
+// strata's own schedulers, locks and thread workloads.
+const SchedCatalog& Builtin() {
+  static const SchedCatalog catalog = BuiltinSchedCatalog();
+  return catalog;
+}
+
 TLinkOptions Options(std::string workload, int cpus, std::uint64_t seed, int threads = 2) {
   TLinkOptions o;
   o.machine.cpus = cpus;
-  o.oracle = {.kind = machine::OracleKind::kRandom, .seed = seed, .cpus = cpus};
-  o.workload = std::move(workload);
+  o.oracle = machine::MakeOracle;
+  o.oracle_options = {.kind = machine::OracleKind::kRandom, .seed = seed, .cpus = cpus};
+  const auto* w = Builtin().threads.Find(workload);
+  REQUIRE(w != nullptr);
+  o.workload = w->make;
   o.params = {.iterations = 4, .threads = threads};
   return o;
 }
 
 TEST_CASE("every healthy thread workload's per-thread runs compose to its recorded run") {
-  for (const ThreadWorkload& w : ThreadWorkloads()) {
+  for (const auto& w : Builtin().threads.entries()) {
     if (w.known_bad) continue;
     for (int cpus : {2, 3}) {
       for (std::uint64_t seed : {1, 2, 3}) {
@@ -69,8 +79,9 @@ machine::RunReport RunBounded(std::string impl, ThreadBounds bounds, int threads
   Machine m(machine::MachineOptions{.cpus = 2});
   SchedOptions o;
   o.impl = std::move(impl);
-  std::shared_ptr<CSched> s = MakeSched(m, o);
-  ClientRun c = FindThreadWorkload("thread-counter")->make(*s, {.iterations = 10, .threads = threads});
+  std::shared_ptr<CSched> s = MakeSched(m, o, Builtin().scheds, Builtin().locks);
+  ClientRun c = Builtin().threads.Find("thread-counter")->make.start(
+      *s, {.iterations = 10, .threads = threads});
   m.AddGlobalMonitor(MakeThreadFairnessMonitor(s->object(), m.cpus(), bounds));
   auto oracle = machine::MakeOracle({.kind = machine::OracleKind::kRandom, .seed = 1, .cpus = 2});
   auto report = m.Run(CSched::Boot(s, c.init), *oracle);

@@ -1,0 +1,71 @@
+#include "kernel/bad_queues.h"
+
+#include "kernel/queue_module.h"
+
+namespace strata::kernel {
+namespace {
+
+// Operates on the block without taking the lock.
+class NoLock final : public ModuleQueue {
+ public:
+  using ModuleQueue::ModuleQueue;
+
+ protected:
+  void Enter(Cpu& cpu) override { cpu.Pull(data_); }
+  void Leave(Cpu& cpu) override {
+    cpu.Push(data_);
+    cpu.Linearize();
+  }
+};
+
+// Writes the block without pulling it.
+class NoPull final : public ModuleQueue {
+ public:
+  using ModuleQueue::ModuleQueue;
+
+ protected:
+  void Enter(Cpu& cpu) override { lock_->Acquire(cpu, 2); }
+};
+
+// deq takes the newest value.
+class Lifo final : public ModuleQueue {
+ public:
+  using ModuleQueue::ModuleQueue;
+
+ protected:
+  std::int64_t TakeOldest(Cpu& cpu, std::size_t count) override { return cpu.Read(data_, count); }
+};
+
+// deq returns the value plus one.
+class OffByOne final : public ModuleQueue {
+ public:
+  using ModuleQueue::ModuleQueue;
+
+ protected:
+  std::int64_t DoDeq(Cpu& cpu) override {
+    const std::int64_t r = ModuleQueue::DoDeq(cpu);
+    return r == -1 ? r : r + 1;
+  }
+};
+
+template <class Q>
+QueueFactory Make() {
+  return [](Machine& m, const std::string& name, std::int64_t capacity,
+            const LockFactory& lock) -> std::unique_ptr<Queue> {
+    return std::make_unique<Q>(m, name, capacity, lock);
+  };
+}
+
+}  // namespace
+
+void AddKnownBadQueues(QueueRegistry& queues) {
+  queues.Add({"module-no-lock", "known-bad: skips the lock", true, "data-race", Make<NoLock>()});
+  queues.Add({"module-no-pull", "known-bad: writes the block without pulling it", true,
+              "data-race", Make<NoPull>()});
+  queues.Add({"module-lifo", "known-bad: deq takes the newest value", true, "relation-broken",
+              Make<Lifo>()});
+  queues.Add({"module-off-by-one", "known-bad: deq returns the value plus one", true,
+              "return-mismatch", Make<OffByOne>()});
+}
+
+}  // namespace strata::kernel

@@ -1,0 +1,127 @@
+#include "kernel/mcs_lock.h"
+
+#include <fmt/format.h>
+
+namespace strata::kernel {
+namespace {
+
+class McsView final : public LockView {
+ public:
+  McsView(const Word& tail, const std::vector<Word>& next, const std::vector<Word>& busy,
+          const Machine& m)
+      : fifo_({.enter = 5, .leave = 6}, m.cpus(), m.fairness_bound()) {
+    // Slots: 0 the tail, 1 + c node c's next, 1 + cpus + c node c's busy.
+    Slot(tail.id) = 0;
+    for (std::size_t c = 0; c < next.size(); ++c) Slot(next[c].id) = static_cast<int>(1 + c);
+    for (std::size_t c = 0; c < busy.size(); ++c) {
+      Slot(busy[c].id) = static_cast<int>(1 + next.size() + c);
+    }
+    values_.assign(1 + next.size() + busy.size(), 0);
+    cpus_ = next.size();
+  }
+
+  bool Observe(const Event& e) override {
+    if (!e.object.valid() || e.object.index() >= slots_.size() || slots_[e.object.index()] < 0) {
+      return true;
+    }
+    const auto slot = static_cast<std::size_t>(slots_[e.object.index()]);
+    if (!word_.Step(values_[slot], e)) return false;
+    const bool tail = slot == 0;
+    const bool busy = slot > cpus_;
+    if (tail && e.op == OpCode::kSwap) {
+      fifo_.Arrive(e.cpu, e.arg1);
+      if (e.result == 0) holder_ = e.cpu;
+    }
+    if (busy && e.op == OpCode::kLoad && slot - 1 - cpus_ == e.cpu.index() && e.result == 0) {
+      holder_ = e.cpu;
+    }
+    const bool freed = (tail && e.op == OpCode::kCas && e.result == e.arg0) ||
+                       (busy && e.op == OpCode::kStore && e.arg0 == 0);
+    if (freed && holder_ == e.cpu) {
+      holder_ = CpuId();
+      fifo_.Leave(e.cpu);
+    }
+    return true;
+  }
+
+  std::optional<std::string> Relation(const LockSpecState& spec) const override {
+    return SameHolder(spec, holder_);
+  }
+
+  std::string Describe() const override {
+    return fmt::format("{}, waiting in order [{}], tail {}", DescribeHolder(holder_), fifo_.Line(),
+                       values_[0] == 0 ? std::string("none") : fmt::format("cpu {}", values_[0] - 1));
+  }
+
+  std::optional<std::uint64_t> WaitBound(CpuId cpu, const layers::Primitive& p) const override {
+    return LockWaitBound(fifo_, cpu, p);
+  }
+
+ private:
+  int& Slot(ObjectId id) {
+    if (id.index() >= slots_.size()) slots_.resize(id.index() + 1, -1);
+    return slots_[id.index()];
+  }
+
+  std::vector<int> slots_;  // by object id: the word's slot, -1 if not ours
+  std::vector<std::int64_t> values_;
+  std::size_t cpus_ = 0;
+  machine::WordReplay word_;
+  layers::FifoBound fifo_;
+  CpuId holder_;
+};
+
+}  // namespace
+
+McsLock::McsLock(Machine& m, const std::string& name)
+    : Lock(m.NewObject(name)), tail_(m.NewWord(name + ".tail")) {
+  for (int c = 0; c < m.cpus(); ++c) {
+    next_.push_back(m.NewWord(fmt::format("{}.next[{}]", name, c)));
+    busy_.push_back(m.NewWord(fmt::format("{}.busy[{}]", name, c)));
+  }
+}
+
+std::unique_ptr<LockView> McsLock::NewView(Machine& m) const {
+  return std::make_unique<McsView>(tail_, next_, busy_, m);
+}
+
+// Nodes are named by cpu + 1; 0 is "none".
+void McsLock::DoAcquire(Cpu& cpu, std::int64_t bound) {
+  const std::size_t me = cpu.id().index();
+  cpu.Store(next_[me], 0, kinds::kSetNext);
+  cpu.Store(busy_[me], 1, kinds::kSetBusy);
+  const std::int64_t pred = cpu.Swap(tail_, cpu.id().value() + 1, kinds::kSwapTail, bound);
+  if (pred == 0) {
+    cpu.Linearize();
+    return;
+  }
+  cpu.Store(next_[static_cast<std::size_t>(pred - 1)], cpu.id().value() + 1, kinds::kSetNext);
+  cpu.AwaitValue(busy_[me], 0, kinds::kGetBusy);
+  cpu.Linearize();
+}
+
+void McsLock::DoRelease(Cpu& cpu) {
+  const std::size_t me = cpu.id().index();
+  std::int64_t next = cpu.Load(next_[me], kinds::kGetNext);
+  if (next == 0) {
+    const std::int64_t mine = cpu.id().value() + 1;
+    if (cpu.CompareSwap(tail_, mine, 0, kinds::kCasTail) == mine) {
+      cpu.Linearize();
+      return;
+    }
+    next = WaitForLink(cpu);
+    if (next == 0) return;
+  }
+  HandOver(cpu, next);
+}
+
+std::int64_t McsLock::WaitForLink(Cpu& cpu) {
+  return cpu.LoadWhenChanged(next_[cpu.id().index()], 0, kinds::kGetNext);
+}
+
+void McsLock::HandOver(Cpu& cpu, std::int64_t node) {
+  cpu.Store(busy_[static_cast<std::size_t>(node - 1)], 0, kinds::kSetBusy);
+  cpu.Linearize();
+}
+
+}  // namespace strata::kernel

@@ -1,0 +1,89 @@
+#include "kernel/ticket_lock.h"
+
+#include <fmt/format.h>
+
+namespace strata::kernel {
+namespace {
+
+class TicketView final : public LockView {
+ public:
+  TicketView(ObjectId ticket, ObjectId now, const Machine& m)
+      : ticket_(ticket),
+        now_(now),
+        fifo_({.enter = 2, .leave = 2}, m.cpus(), m.fairness_bound()),
+        mine_(static_cast<std::size_t>(m.cpus()), -1) {}
+
+  bool Observe(const Event& e) override {
+    if (e.object != ticket_ && e.object != now_) return true;
+    const std::size_t c = e.cpu.index();
+    if (e.object == ticket_) {
+      if (!word_.Step(next_, e)) return false;
+      if (e.op == OpCode::kLoad || e.op == OpCode::kFaa) mine_[c] = e.result;
+      // The doorway: the write that takes the ticket.
+      if (e.op == OpCode::kFaa || e.op == OpCode::kStore) fifo_.Arrive(e.cpu, e.arg1);
+      return true;
+    }
+    if (!word_.Step(now_serving_, e)) return false;
+    if (e.op == OpCode::kLoad && e.result == mine_[c]) holder_ = e.cpu;
+    if (e.op == OpCode::kFaa && holder_ == e.cpu) {
+      holder_ = CpuId();
+      mine_[c] = -1;
+      fifo_.Leave(e.cpu);
+    }
+    return true;
+  }
+
+  std::optional<std::string> Relation(const LockSpecState& spec) const override {
+    if (auto broken = SameHolder(spec, holder_)) return broken;
+    if (now_serving_ > next_) {
+      return fmt::format("now_serving {} has passed next_ticket {}", now_serving_, next_);
+    }
+    return std::nullopt;
+  }
+
+  std::string Describe() const override {
+    return fmt::format("{}, waiting in order [{}], next_ticket {}, now_serving {}",
+                       DescribeHolder(holder_), fifo_.Line(), next_, now_serving_);
+  }
+
+  std::optional<std::uint64_t> WaitBound(CpuId cpu, const layers::Primitive& p) const override {
+    return LockWaitBound(fifo_, cpu, p);
+  }
+
+ private:
+  ObjectId ticket_, now_;
+  machine::WordReplay word_;
+  layers::FifoBound fifo_;
+  std::vector<std::int64_t> mine_;  // per CPU: its ticket, -1 when it has none
+  std::int64_t next_ = 0, now_serving_ = 0;
+  CpuId holder_;
+};
+
+}  // namespace
+
+TicketLock::TicketLock(Machine& m, const std::string& name)
+    : Lock(m.NewObject(name)), ticket_(m.NewWord(name + ".ticket")), now_(m.NewWord(name + ".now")) {}
+
+std::unique_ptr<LockView> TicketLock::NewView(Machine& m) const {
+  return std::make_unique<TicketView>(ticket_.id, now_.id, m);
+}
+
+std::int64_t TicketLock::TakeTicket(Cpu& cpu, std::int64_t note) {
+  return cpu.FetchAdd(ticket_, 1, kinds::kIncTicket, note);
+}
+
+void TicketLock::WaitTurn(Cpu& cpu, std::int64_t ticket) {
+  cpu.AwaitValue(now_, ticket, kinds::kGetNow);
+  cpu.Linearize();
+}
+
+void TicketLock::BumpNow(Cpu& cpu) {
+  cpu.FetchAdd(now_, 1, kinds::kIncNow);
+  cpu.Linearize();
+}
+
+void TicketLock::DoAcquire(Cpu& cpu, std::int64_t bound) { WaitTurn(cpu, TakeTicket(cpu, bound)); }
+
+void TicketLock::DoRelease(Cpu& cpu) { BumpNow(cpu); }
+
+}  // namespace strata::kernel

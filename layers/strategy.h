@@ -1,0 +1,67 @@
+// Exploration strategies: which executions the explorer runs. Each is one
+// small class behind one interface, chosen by name from the catalog's
+// strategy registry (random.cc, pct.cc, dfs.cc); the explorer never switches
+// on which one it runs.
+#ifndef STRATA_LAYERS_STRATEGY_H_
+#define STRATA_LAYERS_STRATEGY_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "layers/registry.h"
+#include "machine/oracle.h"
+
+namespace strata::layers {
+
+// What a strategy is made from (the check's options).
+struct StrategyOptions {
+  int cpus = 1;
+  std::uint64_t seed = 1;
+  int pct_depth = 3;
+  std::uint64_t pct_horizon = 100;
+  int preemption_bound = -1;  // dfs: most preemptions per schedule; -1 = none
+  bool reduction = true;      // dfs: sleep sets
+};
+
+class Strategy {
+ public:
+  virtual ~Strategy() = default;
+  // The oracle that runs execution `i` (0, 1, ...). It belongs to the
+  // strategy and stays valid until the next call. An oracle may prune its
+  // execution: Pick returns none and error() is Cancelled.
+  virtual machine::Oracle& Next(std::uint64_t i) = 0;
+  // After each execution, pruned or not. False: every execution has been
+  // run (an exhaustive strategy covered its whole space).
+  virtual bool Advance() { return true; }
+  // True if Advance returning false means the whole space was covered.
+  virtual bool exhaustive() const { return false; }
+  // Executions and branches the strategy pruned (dfs: by sleep sets).
+  virtual std::uint64_t skipped() const { return 0; }
+  // "random (seed 1)", "pct (depth 3, horizon 100)", "dfs (sleep sets)".
+  virtual std::string Describe() const = 0;
+};
+
+using StrategyFactory = std::function<std::unique_ptr<Strategy>(const StrategyOptions& options)>;
+using StrategyRegistry = Registry<StrategyFactory>;
+
+// random: N runs under one random oracle (its stream goes on from run to run).
+std::unique_ptr<Strategy> MakeRandomStrategy(const StrategyOptions& options);
+// pct: run i under PCT (depth d, horizon k) seeded seed + i.
+std::unique_ptr<Strategy> MakePctStrategy(const StrategyOptions& options);
+// dfs: every F-fair schedule, stateless, optionally preemption-bounded, with
+// sleep-set reduction (layers/explorer.h).
+std::unique_ptr<Strategy> MakeDfsStrategy(const StrategyOptions& options);
+
+// Adds random, pct and dfs.
+void AddBuiltinStrategies(StrategyRegistry& strategies);
+// A registry holding just the built-in strategies (for code without a
+// catalog: tests, the bench).
+StrategyRegistry BuiltinStrategies();
+// The built-in strategy called `name`. Precondition: it exists.
+StrategyFactory BuiltinStrategy(const std::string& name);
+
+}  // namespace strata::layers
+
+#endif  // STRATA_LAYERS_STRATEGY_H_

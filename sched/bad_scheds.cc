@@ -1,0 +1,79 @@
+#include "sched/bad_scheds.h"
+
+#include <memory>
+
+#include "sched/sched_module.h"
+
+namespace strata::sched {
+namespace {
+
+// yield forgets to put the caller back on the ready queue.
+class YieldDrops final : public SchedModule {
+ public:
+  using SchedModule::SchedModule;
+
+ protected:
+  void Requeue(std::deque<ThreadId>&, ThreadId) override {}
+};
+
+// A remote wakeup goes to the next CPU's pending queue.
+class WrongCpu final : public SchedModule {
+ public:
+  using SchedModule::SchedModule;
+
+ protected:
+  CpuId WakeTarget(CpuId home) const override { return CpuId((home.value() + 1) % cpus()); }
+};
+
+// spawn takes a slot that another CPU's thread holds.
+class ReuseTid final : public SchedModule {
+ public:
+  using SchedModule::SchedModule;
+
+ protected:
+  bool SlotFree(std::int64_t v, std::int64_t mine) const override { return v == 0 || v != mine; }
+};
+
+// wakeup takes the sleeper off the cv but never readies it.
+class LoseSleeper final : public SchedModule {
+ public:
+  using SchedModule::SchedModule;
+
+ protected:
+  bool ReadiesWoken() const override { return false; }
+};
+
+// yield puts the caller at the head of the ready queue: it runs again
+// before the other ready threads, which starve.
+class LifoYield final : public SchedModule {
+ public:
+  using SchedModule::SchedModule;
+
+ protected:
+  void Requeue(std::deque<ThreadId>& ready, ThreadId self) override { ready.push_front(self); }
+};
+
+template <class S>
+SchedFactory Make() {
+  return [](Machine& m, const SchedOptions& o,
+            const kernel::LockFactory& lock) -> std::unique_ptr<CSched> {
+    return std::make_unique<S>(m, o, lock);
+  };
+}
+
+}  // namespace
+
+void AddKnownBadScheds(SchedRegistry& scheds) {
+  scheds.Add({"module-yield-drops", "known-bad: yield does not put the caller back on the ready queue",
+              true, "impossible-upper-log", Make<YieldDrops>()});
+  scheds.Add({"module-wrong-cpu", "known-bad: a remote wakeup lands on the next CPU's pending queue",
+              true, "relation-broken", Make<WrongCpu>()});
+  scheds.Add({"module-reuse-tid", "known-bad: spawn takes a TCB slot that another CPU's thread holds",
+              true, "impossible-upper-log", Make<ReuseTid>()});
+  scheds.Add({"module-lose-sleeper", "known-bad: wakeup takes the sleeper off the cv and drops it",
+              true, "relation-broken", Make<LoseSleeper>()});
+  scheds.Add({"module-lifo", "known-bad: yield runs the caller again before the other ready threads",
+              true, "thread-starved", Make<LifoYield>()});
+}
+
+}  // namespace strata::sched

@@ -1,0 +1,31 @@
+// The sched layer pair: a scheduler module over the lock layer and shared
+// blocks, against the scheduler's atomic spec (csched.h), with a thread
+// workload as the client on every CPU. The check's observer is the spec's
+// replay plus the module's own view (CSched::NewView).
+#ifndef STRATA_SCHED_PAIR_H_
+#define STRATA_SCHED_PAIR_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "layers/layer.h"
+#include "sched/csched.h"
+#include "sched/workloads.h"
+
+namespace strata::sched {
+
+struct SchedPairOptions {
+  SchedOptions sched;            // impl and lock name the module, for messages
+  SchedFactory module;
+  kernel::LockFactory lock;
+  std::string client_name = "ping-pong";
+  ThreadProgram client;
+  std::int64_t iterations = 2;
+  int threads = 2;  // threads per CPU, for clients that take it
+};
+std::unique_ptr<layers::LayerPair> MakeSchedPair(const SchedPairOptions& o);
+
+}  // namespace strata::sched
+
+#endif  // STRATA_SCHED_PAIR_H_

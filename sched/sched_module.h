@@ -1,0 +1,70 @@
+// strata's scheduler module: CSched over the lock layer and shared blocks
+// (csched.h describes its objects and linearization points). Public so
+// known-bad variants can override one decision each.
+#ifndef STRATA_SCHED_SCHED_MODULE_H_
+#define STRATA_SCHED_SCHED_MODULE_H_
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kernel/lock.h"
+#include "sched/csched.h"
+
+namespace strata::sched {
+
+namespace kinds {
+inline constexpr EventKind kPendingCount{"PENDING_COUNT"};
+inline constexpr EventKind kLocked{"LOCKED"};      // ghost: lock()'s linearization point
+inline constexpr EventKind kUnlocked{"UNLOCKED"};  // ghost: unlock()'s linearization point
+}  // namespace kinds
+
+class SchedModule : public CSched {
+ public:
+  SchedModule(Machine& m, const SchedOptions& o, const kernel::LockFactory& lock);
+  // R at every border crossing: the crossing CPU has pushed back every block
+  // it pulled (a primitive leaves the shared scheduler state consistent and
+  // published), and no pending count is negative.
+  std::unique_ptr<SchedView> NewView(Machine& m) const override;
+
+ protected:
+  // May spawn take TCB slot `v` (0 = free, else 1 + its thread's home CPU)
+  // for a thread of `mine` (1 + this CPU)?
+  virtual bool SlotFree(std::int64_t v, std::int64_t mine) const;
+  // Puts a yielding `self` back on `ready`.
+  virtual void Requeue(std::deque<ThreadId>& ready, ThreadId self);
+  // The CPU whose pending queue a remote wakeup of a thread of `home` goes to.
+  virtual CpuId WakeTarget(CpuId home) const;
+  // Does wakeup make the sleeper it took off the cv READY?
+  virtual bool ReadiesWoken() const { return true; }
+
+ private:
+  ThreadId DoSpawn(Cpu& cpu) override;
+  void DoExit(Cpu& cpu, ThreadId self) override;
+  void Drain(Cpu& cpu);
+  void DoYield(Cpu& cpu, ThreadId self) override;
+  void DoIdle(Cpu& cpu) override;
+  void DoSleep(Cpu& cpu, Cv cv, ThreadId self) override;
+  ThreadId DoWakeup(Cpu& cpu, Cv cv) override;
+  void DoLock(Cpu& cpu, SchedLock l) override;
+  void DoUnlock(Cpu& cpu, SchedLock l) override;
+  ThreadId Next(CpuId c) override;
+  void OnNewLock(const std::string& name) override;
+  void OnNewCv(const std::string& name) override;
+
+  kernel::LockFactory make_lock_;
+  machine::Block pool_;
+  std::unique_ptr<kernel::Lock> pool_lock_;
+  std::vector<machine::Block> pending_;
+  std::vector<std::unique_ptr<kernel::Lock>> pending_locks_;
+  std::vector<machine::Word> counts_;
+  std::vector<std::unique_ptr<kernel::Lock>> locks_;
+  std::vector<machine::Block> sleepq_;
+  std::vector<std::deque<ThreadId>> ready_;  // private: no events
+};
+
+}  // namespace strata::sched
+
+#endif  // STRATA_SCHED_SCHED_MODULE_H_
