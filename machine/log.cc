@@ -187,11 +187,6 @@ std::string Log::RenderJson(const Event& e) const {
       e.linearizes ? R"(,"linearizes":true)" : "");
 }
 
-void Log::FlagLinearization() {
-  events_.back().linearizes = true;
-  lane_b_ = (lane_b_ ^ 0x4c494e) * kMulB;
-}
-
 std::string_view OpCodeName(OpCode op) {
   switch (op) {
     case OpCode::kFaa: return "faa";

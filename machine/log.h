@@ -92,7 +92,10 @@ class Log {
 
   // Marks the last event as a linearization point (Cpu::Linearize); the
   // hash covers the mark. Precondition: the log is not empty.
-  void FlagLinearization();
+  void FlagLinearization() {
+    events_.back().linearizes = true;
+    lane_b_ = (lane_b_ ^ 0x4c494e) * kMulB;
+  }
 
   std::size_t size() const { return events_.size(); }
   bool empty() const { return events_.size() == 0; }

@@ -211,14 +211,13 @@ void Cpu::Annotate(ObjectId object, EventKind kind, std::int64_t arg0, std::int6
                     machine_->log_.Append(id_, thread_, object, kind, arg0, arg1, result, op));
 }
 
-void Cpu::Linearize() {
-  Log& log = machine_->log_;
+void Cpu::LinearizeFailed() const {
+  const Log& log = machine_->log_;
   STRATA_CHECK(!log.empty() && log.back().cpu == id_,
                "cpu {} declares a linearization point but did not append the last event", id_);
-  STRATA_CHECK(log.back().op != OpCode::kCall && log.back().op != OpCode::kReturn,
-               "cpu {}: a call or return marker ({}) cannot be a linearization point", id_,
+  STRATA_CHECK(false, "cpu {}: a call or return marker ({}) cannot be a linearization point", id_,
                log.back().kind);
-  log.FlagLinearization();
+  std::abort();
 }
 
 void Machine::Observe(Cpu& cpu, const Event& e) {

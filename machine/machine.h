@@ -146,7 +146,7 @@ class Cpu {
   // it right after the step, before its next switch point, so it may decide
   // on the step's result (a compare-and-swap that succeeded). Precondition:
   // the log's last event is this CPU's and not a call or return marker.
-  void Linearize();
+  inline void Linearize();
 
   // The kernel thread this CPU runs now (none on the bare machine); events
   // carry it.
@@ -176,6 +176,7 @@ class Cpu {
   template <class Apply>
   std::int64_t StepWith(const Op& op, Apply&& apply);
   bool Ready() const { return pending_->ready == nullptr || (*pending_->ready)(); }
+  [[noreturn]] void LinearizeFailed() const;
 
   Machine* machine_;
   CpuId id_;
@@ -345,6 +346,16 @@ class Machine {
   sigjmp_buf overflow_env_;
   void* main_record_ = nullptr;  // Boost's main-context record (ucontext builds)
 };
+
+// Inline: modules call it on their hot paths (a yield's fast path).
+inline void Cpu::Linearize() {
+  Log& log = machine_->log_;
+  if (log.empty() || log.back().cpu != id_ || log.back().op == OpCode::kCall ||
+      log.back().op == OpCode::kReturn) [[unlikely]] {
+    LinearizeFailed();
+  }
+  log.FlagLinearization();
+}
 
 }  // namespace strata::machine
 

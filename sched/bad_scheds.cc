@@ -13,7 +13,7 @@ class YieldDrops final : public SchedModule {
   using SchedModule::SchedModule;
 
  protected:
-  void Requeue(std::deque<ThreadId>&, ThreadId) override {}
+  void DoYield(Cpu& cpu, ThreadId) override { TakePending(cpu); }
 };
 
 // A remote wakeup goes to the next CPU's pending queue.
@@ -50,7 +50,7 @@ class LifoYield final : public SchedModule {
   using SchedModule::SchedModule;
 
  protected:
-  void Requeue(std::deque<ThreadId>& ready, ThreadId self) override { ready.push_front(self); }
+  void DoYield(Cpu& cpu, ThreadId self) override { TakePending(cpu).push_front(self); }
 };
 
 template <class S>

@@ -210,8 +210,9 @@ void CSched::Yield(Cpu& cpu) {
   ++pc.stats.yields;
   const ThreadId next = Next(cpu.id());
   if (next != me) {
-    tcbs_[me.index()].state = ThreadState::kReady;
-    SwitchTo(cpu, next, &tcbs_[me.index()].fiber);
+    Tcb& self = tcbs_[me.index()];
+    self.state = ThreadState::kReady;
+    SwitchTo(cpu, next, &self.fiber);
   }
   layers::MarkReturn(cpu, object_, kYieldPrim);
 }

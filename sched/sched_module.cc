@@ -129,8 +129,6 @@ std::unique_ptr<SchedView> SchedModule::NewView(Machine& m) const {
 
 bool SchedModule::SlotFree(std::int64_t v, std::int64_t) const { return v == 0; }
 
-void SchedModule::Requeue(std::deque<ThreadId>& ready, ThreadId self) { ready.push_back(self); }
-
 CpuId SchedModule::WakeTarget(CpuId home) const { return home; }
 
 ThreadId SchedModule::DoSpawn(Cpu& cpu) {
@@ -182,7 +180,7 @@ void SchedModule::Drain(Cpu& cpu) {
   pending_locks_[c]->Release(cpu);
 }
 
-void SchedModule::DoYield(Cpu& cpu, ThreadId self) {
+std::deque<ThreadId>& SchedModule::TakePending(Cpu& cpu) {
   // The fast path of a yield with no wakeups waiting: one load, which is
   // then the linearization point.
   const std::size_t c = cpu.id().index();
@@ -191,8 +189,10 @@ void SchedModule::DoYield(Cpu& cpu, ThreadId self) {
   } else {
     Drain(cpu);
   }
-  Requeue(ready_[c], self);
+  return ready_[c];
 }
+
+void SchedModule::DoYield(Cpu& cpu, ThreadId self) { TakePending(cpu).push_back(self); }
 
 void SchedModule::DoIdle(Cpu& cpu) {
   const std::size_t c = cpu.id().index();

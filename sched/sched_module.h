@@ -33,18 +33,21 @@ class SchedModule : public CSched {
   // May spawn take TCB slot `v` (0 = free, else 1 + its thread's home CPU)
   // for a thread of `mine` (1 + this CPU)?
   virtual bool SlotFree(std::int64_t v, std::int64_t mine) const;
-  // Puts a yielding `self` back on `ready`.
-  virtual void Requeue(std::deque<ThreadId>& ready, ThreadId self);
   // The CPU whose pending queue a remote wakeup of a thread of `home` goes to.
   virtual CpuId WakeTarget(CpuId home) const;
   // Does wakeup make the sleeper it took off the cv READY?
   virtual bool ReadiesWoken() const { return true; }
+  // yield: the pending queue moves to the ready queue, then the caller goes
+  // to the ready queue's tail. Variants override it around TakePending.
+  void DoYield(Cpu& cpu, ThreadId self) override;
+  // A yield's shared part: takes this CPU's pending queue into its ready
+  // queue (its linearization point); returns that ready queue.
+  std::deque<ThreadId>& TakePending(Cpu& cpu);
 
  private:
   ThreadId DoSpawn(Cpu& cpu) override;
   void DoExit(Cpu& cpu, ThreadId self) override;
   void Drain(Cpu& cpu);
-  void DoYield(Cpu& cpu, ThreadId self) override;
   void DoIdle(Cpu& cpu) override;
   void DoSleep(Cpu& cpu, Cv cv, ThreadId self) override;
   ThreadId DoWakeup(Cpu& cpu, Cv cv) override;
