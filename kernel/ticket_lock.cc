@@ -38,6 +38,14 @@ class TicketView final : public LockView {
     if (now_serving_ > next_) {
       return fmt::format("now_serving {} has passed next_ticket {}", now_serving_, next_);
     }
+    // Every CPU in line has a ticket of its own.
+    for (std::size_t a = 0; a < mine_.size(); ++a) {
+      for (std::size_t b = a + 1; b < mine_.size(); ++b) {
+        if (mine_[a] >= 0 && mine_[a] == mine_[b]) {
+          return fmt::format("cpu {} and cpu {} both hold ticket {}", a, b, mine_[a]);
+        }
+      }
+    }
     return std::nullopt;
   }
 

@@ -9,8 +9,8 @@
 //
 // Its view replays both words by their machine operations, so variants that
 // take a ticket another way (a load and a store) replay too. R: the spec's
-// holder is the CPU whose ticket is being served and that has seen it, and
-// now_serving never passes next_ticket. Liveness: FIFO, 2 steps per acquire
+// holder is the CPU whose ticket is being served and that has seen it, no
+// two CPUs hold the same ticket, and now_serving never passes next_ticket. Liveness: FIFO, 2 steps per acquire
 // and per release.
 #ifndef STRATA_KERNEL_TICKET_LOCK_H_
 #define STRATA_KERNEL_TICKET_LOCK_H_

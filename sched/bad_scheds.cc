@@ -73,7 +73,7 @@ void AddKnownBadScheds(SchedRegistry& scheds) {
   scheds.Add({"module-lose-sleeper", "known-bad: wakeup takes the sleeper off the cv and drops it",
               true, "relation-broken", Make<LoseSleeper>()});
   scheds.Add({"module-lifo", "known-bad: yield runs the caller again before the other ready threads",
-              true, "thread-starved", Make<LifoYield>()});
+              true, "impossible-upper-log", Make<LifoYield>()});
 }
 
 }  // namespace strata::sched

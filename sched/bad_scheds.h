@@ -1,6 +1,7 @@
 // Known-bad scheduler modules, kept on purpose: each breaks the scheduler
-// layer in one way and must be caught with the verdict (or, for module-lifo,
-// the boot outcome under thread bounds) its registry entry declares.
+// layer in one way and must be caught by `strata check --layer sched` with
+// the verdict its registry entry declares. (module-lifo also starves
+// threads in `strata boot` under thread bounds: configs/bad/starved-thread.toml.)
 #ifndef STRATA_SCHED_BAD_SCHEDS_H_
 #define STRATA_SCHED_BAD_SCHEDS_H_
 

@@ -30,6 +30,9 @@ class SchedPair final : public layers::LayerPair {
     STRATA_CHECK(o_.client.start != nullptr, "sched pair without a client");
     ClientRun client = o_.client.start(*sched, {.iterations = o_.iterations, .threads = o_.threads});
     layers::SideRun run;
+    if (module && (o_.bounds.limit > 0 || o_.bounds.progress > 0)) {
+      m.AddGlobalMonitor(MakeThreadFairnessMonitor(sched->object(), m.cpus(), o_.bounds));
+    }
     if (module) {
       run.observer =
           std::make_unique<layers::SpecAndView<SchedReplay>>(sched->Replay(), sched->NewView(m));

@@ -11,6 +11,7 @@
 
 #include "layers/layer.h"
 #include "sched/csched.h"
+#include "sched/tsched.h"
 #include "sched/workloads.h"
 
 namespace strata::sched {
@@ -23,6 +24,9 @@ struct SchedPairOptions {
   ThreadProgram client;
   std::int64_t iterations = 2;
   int threads = 2;  // threads per CPU, for clients that take it
+  // TSched's bounds, enforced on the module's run (a broken one is the
+  // lower run's `thread-starved` or `unfair-schedule`); 0 = off.
+  ThreadBounds bounds;
 };
 std::unique_ptr<layers::LayerPair> MakeSchedPair(const SchedPairOptions& o);
 

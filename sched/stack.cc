@@ -47,6 +47,7 @@ std::unique_ptr<layers::LayerPair> MakePair(std::string_view layer, const StackO
     p.client = client->make;
     p.iterations = o.iterations;
     p.threads = o.threads;
+    p.bounds = o.bounds;
     return MakeSchedPair(p);
   }
   return kernel::MakePair(layer, o, catalog);

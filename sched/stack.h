@@ -14,6 +14,7 @@
 #include "kernel/stack.h"
 #include "layers/layer.h"
 #include "sched/csched.h"
+#include "sched/tsched.h"
 #include "sched/workloads.h"
 
 namespace strata::sched {
@@ -33,6 +34,7 @@ struct StackOptions : kernel::StackOptions {
   std::string client = "ping-pong"; // the sched pair's client (catalog.threads)
   int threads = 2;                  // threads per CPU of that client
   int max_threads = 0;              // TCB pool capacity; 0 = max(256, cpus x (threads + 2))
+  ThreadBounds bounds;              // TSched's bounds on the sched pair's module run
 };
 
 // The layers above the machine, bottom to top.
