@@ -118,9 +118,9 @@ absl::StatusOr<ScheduleFile> LoadScheduleFile(const std::string& path, const Cat
                           required("outcome", toml::node_type::string, "an outcome name"));
   const std::string& name = outcome->as_string()->get();
   if (!file.layer.empty()) {
-    if (!layers::ParseVerdictName(name)) {
+    if (!machine::ParseOutcome(name) || name == "ok") {
       return KeyError(path, outcome, "outcome",
-                      fmt::format("expected a verdict ({}), got \"{}\"", layers::VerdictNames(), name));
+                      fmt::format("expected a verdict ({}), got \"{}\"", machine::OutcomeNames(), name));
     }
     file.verdict = name;
   } else {

@@ -60,7 +60,7 @@ absl::StatusOr<int> TLink(const Config& c, const Catalog& catalog, std::FILE* ou
     fmt::print(out, "  verdict    the composition of the per-thread runs gives the recorded log\n");
     return 0;
   }
-  fmt::print(out, "  verdict    tlink-mismatch: {}\n", r.problem);
+  fmt::print(out, "  verdict    {}: {}\n", machine::OutcomeName(machine::Outcome::kTLinkMismatch), r.problem);
   fmt::print(out, "  reproduce  strata tlink {} --seed {} --oracle {} --cpus {} --workload {}\n",
              c.source, c.seed, c.oracle, c.machine.cpus, c.workload);
   (void)failed;

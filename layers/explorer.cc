@@ -182,7 +182,7 @@ std::optional<Verdict> CheckDeterminism(const LayerPair& pair,
   Execution again = ReplaySchedule(pair, options, ScheduleOf(x), "the first run's schedule");
   const std::uint64_t first = x.machine->log().hash();
   if (!again.input.ok() || again.machine->log().hash() != first) {
-    return Verdict{.kind = VerdictKind::kNondeterminism,
+    return Verdict{.kind = machine::Outcome::kNondeterminism,
                    .message = again.input.ok()
                                   ? fmt::format("the same schedule gave log hash {} then {}",
                                                 machine::FormatHash(first),
@@ -329,10 +329,10 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
       }
       if (explore.check && !x.verdict.ok()) {
         result.failure_original_steps = ToFailure(x).size();
-        if (x.verdict.kind != VerdictKind::kNondeterminism) {
+        if (x.verdict.kind != machine::Outcome::kNondeterminism) {
           if (std::optional<Verdict> v = CheckDeterminism(pair, options, x)) x.verdict = *v;
         }
-        if (explore.shrink && x.verdict.kind != VerdictKind::kNondeterminism) {
+        if (explore.shrink && x.verdict.kind != machine::Outcome::kNondeterminism) {
           x = Shrink(pair, options, std::move(x), &result.shrink_attempts);
         }
         result.failure = std::move(x);
@@ -353,7 +353,7 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
     own.stacks = nullptr;
     Verdict verdict = result.failure->verdict;
     Execution copy = ReplaySchedule(pair, own, ScheduleOf(*result.failure), "the failing run");
-    if (verdict.kind == VerdictKind::kNondeterminism || !copy.input.ok()) {
+    if (verdict.kind == machine::Outcome::kNondeterminism || !copy.input.ok()) {
       copy.verdict = verdict;
     }
     result.failure = std::move(copy);

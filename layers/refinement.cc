@@ -15,23 +15,6 @@ namespace {
 
 using machine::Outcome;
 
-constexpr std::array<std::pair<VerdictKind, std::string_view>, 8> kNames = {{
-    {VerdictKind::kRefines, "refines"},
-    {VerdictKind::kImpossibleLowerLog, "impossible-lower-log"},
-    {VerdictKind::kImpossibleUpperLog, "impossible-upper-log"},
-    {VerdictKind::kRefinementViolation, "refinement-violation"},
-    {VerdictKind::kReturnMismatch, "return-mismatch"},
-    {VerdictKind::kRelationBroken, "relation-broken"},
-    {VerdictKind::kStarvation, "starvation"},
-    {VerdictKind::kNondeterminism, "nondeterminism"},
-}};
-
-constexpr Outcome kLowerOutcomes[] = {Outcome::kDataRace,      Outcome::kImpossibleLog,
-                                      Outcome::kException,     Outcome::kStackOverflow,
-                                      Outcome::kDeadlock,      Outcome::kStepBudget,
-                                      Outcome::kUnfairSchedule, Outcome::kWrongResult,
-                                      Outcome::kThreadStarved};
-
 // An event as two runs with different object numbering can compare it.
 struct Seen {
   CpuId cpu;
@@ -89,7 +72,7 @@ class Walk {
     for (std::size_t i = 0; i < log_.size(); ++i) {
       const Event& e = log_[i];
       if (!abs.ObserveLower(e)) {
-        return Fail(VerdictKind::kImpossibleLowerLog, i, abs,
+        return Fail(Outcome::kImpossibleLowerLog, i, abs,
                     fmt::format("the module's replay rejects `{}`", log_.RenderText(e)));
       }
       if (!e.marker()) ++steps;
@@ -100,7 +83,7 @@ class Walk {
           e.op == machine::OpCode::kReturn ? FindReturn(pair_.primitives(), e.kind) : nullptr;
       if (called != nullptr) {
         if (open.prim != nullptr) {
-          return Fail(VerdictKind::kRefinementViolation, i, abs,
+          return Fail(Outcome::kRefinementViolation, i, abs,
                       fmt::format("cpu {} calls `{}` inside its call of `{}`", e.cpu,
                                   e.kind, open.prim->name));
         }
@@ -110,16 +93,16 @@ class Walk {
       } else if (returned != nullptr) {
         const Primitive* p = returned;
         if (open.prim != p) {
-          return Fail(VerdictKind::kRefinementViolation, i, abs,
+          return Fail(Outcome::kRefinementViolation, i, abs,
                       fmt::format("cpu {} returns from `{}` it never called", e.cpu, p->name));
         }
         if (open.depth != 0) {
-          return Fail(VerdictKind::kRefinementViolation, i, abs,
+          return Fail(Outcome::kRefinementViolation, i, abs,
                       fmt::format("cpu {} returns from `{}` inside a call of the layer below",
                                   e.cpu, p->name));
         }
         if (!open.linearized) {
-          return Fail(VerdictKind::kRefinementViolation, i, abs,
+          return Fail(Outcome::kRefinementViolation, i, abs,
                       fmt::format("cpu {}'s `{}` (called at t={}) returned without its "
                                   "linearization point",
                                   e.cpu, p->name, open.call));
@@ -134,7 +117,7 @@ class Walk {
             x_.wait_bound = *bound;
           }
           if (waited > *bound) {
-            return Fail(VerdictKind::kStarvation, i, abs,
+            return Fail(Outcome::kStarvation, i, abs,
                         fmt::format("cpu {}'s `{}` took {} steps, more than its bound of {}",
                                     e.cpu, p->name, waited, *bound));
           }
@@ -149,7 +132,7 @@ class Walk {
           if (open.depth > 0) --open.depth;
         } else if (e.linearizes && open.depth == 0) {
           if (open.linearized) {
-            return Fail(VerdictKind::kRefinementViolation, i, abs,
+            return Fail(Outcome::kRefinementViolation, i, abs,
                         fmt::format("cpu {}'s `{}` has a second linearization point `{}`",
                                     e.cpu, open.prim->name, log_.RenderText(e)));
           }
@@ -188,7 +171,7 @@ class Walk {
     x_.image[i] = static_cast<std::int64_t>(x_.mapped.size());
     x_.mapped.push_back(u);
     if (!abs.ObserveUpper(u)) {
-      return Fail(VerdictKind::kImpossibleUpperLog, i, abs,
+      return Fail(Outcome::kImpossibleUpperLog, i, abs,
                   fmt::format("the spec does not allow `{}` (from lower event t={})",
                               Render(SeenOf(u, log_)), i));
     }
@@ -197,13 +180,13 @@ class Walk {
 
   std::optional<Verdict> CheckRelation(std::size_t i, Observer& abs) {
     if (std::optional<std::string> broken = abs.Relation()) {
-      return Fail(VerdictKind::kRelationBroken, i, abs,
+      return Fail(Outcome::kRelationBroken, i, abs,
                   fmt::format("at `{}`: {}", log_.RenderText(log_[i]), *broken));
     }
     return std::nullopt;
   }
 
-  Verdict Fail(VerdictKind kind, std::size_t i, const Observer& abs, std::string message) {
+  Verdict Fail(Outcome kind, std::size_t i, const Observer& abs, std::string message) {
     return Verdict{.kind = kind,
                    .message = std::move(message),
                    .event = i,
@@ -239,7 +222,7 @@ std::optional<Verdict> BackTranslate(const LayerPair& pair, const machine::Machi
                                      .replay_source = "the mapped log"});
   absl::StatusOr<machine::RunReport> report = spec.Run(side.program, *oracle);
   auto violation = [&](std::string message) {
-    return Verdict{.kind = VerdictKind::kRefinementViolation, .message = std::move(message)};
+    return Verdict{.kind = Outcome::kRefinementViolation, .message = std::move(message)};
   };
   const machine::Log& lower_names = x.machine->log();
   const machine::Log& spec_log = spec.log();
@@ -300,7 +283,7 @@ std::optional<Verdict> BackTranslate(const LayerPair& pair, const machine::Machi
     const Seen got = has_got ? SeenOf(spec_events[order[first[c] + k]], spec_log) : Seen{};
     if (has_got && got.marker() && want.marker() && got.kind == want.kind &&
         got.object == want.object && FindReturn(pair.primitives(), got.kind)) {
-      return Verdict{.kind = VerdictKind::kReturnMismatch,
+      return Verdict{.kind = Outcome::kReturnMismatch,
                      .message = fmt::format("cpu {}'s `{}` on `{}` returned {}, the spec returns {}",
                                             c, FindReturn(pair.primitives(), got.kind)->name,
                                             got.object, want.result, got.result)};
@@ -323,33 +306,6 @@ std::optional<Verdict> BackTranslate(const LayerPair& pair, const machine::Machi
 }
 
 }  // namespace
-
-std::string Verdict::name() const {
-  if (kind == VerdictKind::kLowerFailure) return std::string(machine::OutcomeName(lower_outcome));
-  for (const auto& [k, n] : kNames) {
-    if (k == kind) return std::string(n);
-  }
-  return "?";
-}
-
-std::optional<Verdict> ParseVerdictName(std::string_view name) {
-  for (const auto& [k, n] : kNames) {
-    if (n == name) return Verdict{.kind = k};
-  }
-  for (Outcome o : kLowerOutcomes) {
-    if (machine::OutcomeName(o) == name) {
-      return Verdict{.kind = VerdictKind::kLowerFailure, .lower_outcome = o};
-    }
-  }
-  return std::nullopt;
-}
-
-std::string VerdictNames() {
-  std::string out;
-  for (const auto& [k, n] : kNames) out += fmt::format("{}{}", out.empty() ? "" : ", ", n);
-  for (Outcome o : kLowerOutcomes) out += fmt::format(", {}", machine::OutcomeName(o));
-  return out;
-}
 
 Execution CheckExecution(const LayerPair& pair, const machine::MachineOptions& options,
                          machine::Oracle& oracle, bool check) {
@@ -386,8 +342,7 @@ Execution CheckExecution(const LayerPair& pair, const machine::MachineOptions& o
     return x;
   }
   if (!x.report.ok()) {
-    x.verdict = Verdict{.kind = VerdictKind::kLowerFailure,
-                        .lower_outcome = x.report.outcome,
+    x.verdict = Verdict{.kind = x.report.outcome,
                         .message = x.report.message,
                         .lower_state = side.observer->DescribeLower(),
                         .upper_state = side.observer->DescribeUpper()};
@@ -401,8 +356,7 @@ Execution CheckExecution(const LayerPair& pair, const machine::MachineOptions& o
   }
   final_check();
   if (!x.report.ok()) {
-    x.verdict = Verdict{.kind = VerdictKind::kLowerFailure,
-                        .lower_outcome = x.report.outcome,
+    x.verdict = Verdict{.kind = x.report.outcome,
                         .message = x.report.message,
                         .lower_state = side.observer->DescribeLower(),
                         .upper_state = side.observer->DescribeUpper()};

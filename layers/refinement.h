@@ -28,39 +28,22 @@
 
 namespace strata::layers {
 
-enum class VerdictKind {
-  kRefines,
-  kLowerFailure,          // the lower run failed (see Verdict::lower_outcome)
-  kImpossibleLowerLog,    // the module's own replay rejected the lower log
-  kImpossibleUpperLog,    // the mapped log is not allowed by the atomic spec
-  kRefinementViolation,   // the spec cannot do what the mapped log says
-  kReturnMismatch,        // a primitive returned another value than the spec's
-  kRelationBroken,        // R failed at a border crossing
-  kStarvation,            // a call took longer than its liveness bound
-  kNondeterminism,        // the same schedule gave another log
-};
-
+// How one check ends: kRefines, a check verdict (kImpossibleUpperLog, ...),
+// or the failure of the run it checked (kDeadlock, ...): one vocabulary
+// with run outcomes (machine/report.h).
 struct Verdict {
-  VerdictKind kind = VerdictKind::kRefines;
-  machine::Outcome lower_outcome = machine::Outcome::kOk;  // for kLowerFailure
+  machine::Outcome kind = machine::Outcome::kRefines;
   std::string message;                 // one line
   std::optional<std::uint64_t> event;  // position of the first bad event in the lower log
   std::string lower_state;             // the replayed states at that point
   std::string upper_state;
 
-  bool ok() const { return kind == VerdictKind::kRefines; }
-  // "refines", "impossible-upper-log", ... or the lower outcome ("deadlock").
-  std::string name() const;
-  // Same kind (and same lower outcome): what shrinking must preserve.
-  bool SameKind(const Verdict& o) const {
-    return kind == o.kind && lower_outcome == o.lower_outcome;
-  }
+  bool ok() const { return kind == machine::Outcome::kRefines; }
+  // "refines", "impossible-upper-log", "deadlock", ...
+  std::string name() const { return std::string(machine::OutcomeName(kind)); }
+  // What shrinking must preserve.
+  bool SameKind(const Verdict& o) const { return kind == o.kind; }
 };
-
-// The verdict named `name` (as Verdict::name prints it), kind only.
-std::optional<Verdict> ParseVerdictName(std::string_view name);
-// Every verdict name, for error messages.
-std::string VerdictNames();
 
 // One checked execution.
 struct Execution {

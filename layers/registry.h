@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "machine/check.h"
+#include "machine/report.h"
 
 namespace strata::layers {
 
@@ -23,8 +24,9 @@ struct Entry {
   std::string name;     // "ticket": what configs and the command line say
   std::string summary;  // one line for help texts and `strata layers`
   bool known_bad = false;
-  // For a known-bad entry: the verdict or outcome name it must end in
-  // ("deadlock", "impossible-upper-log", ...); empty for a good one.
+  // For a known-bad entry: the name of the outcome or verdict it must end
+  // in (machine/report.h: "deadlock", "impossible-upper-log", ...); empty
+  // for a good one.
   std::string expect;
   Factory make;
 };
@@ -42,8 +44,9 @@ class Registry {
   Registry& Add(EntryType entry) {
     STRATA_CHECK(!entry.name.empty(), "a {} without a name", what_);
     STRATA_CHECK(Find(entry.name) == nullptr, "two {}s named {}", what_, entry.name);
-    STRATA_CHECK(!entry.known_bad || !entry.expect.empty(),
-                 "known-bad {} {} declares no expected verdict", what_, entry.name);
+    STRATA_CHECK(!entry.known_bad || machine::ParseOutcome(entry.expect).has_value(),
+                 "known-bad {} {} declares no verdict of machine/report.h (\"{}\")", what_,
+                 entry.name, entry.expect);
     entries_.push_back(std::move(entry));
     return *this;
   }

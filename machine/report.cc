@@ -5,7 +5,7 @@
 
 namespace strata::machine {
 namespace {
-constexpr std::array<std::pair<Outcome, std::string_view>, 10> kNames = {{
+constexpr std::array<std::pair<Outcome, std::string_view>, 19> kNames = {{
     {Outcome::kOk, "ok"},
     {Outcome::kDataRace, "data-race"},
     {Outcome::kImpossibleLog, "impossible-log"},
@@ -16,6 +16,15 @@ constexpr std::array<std::pair<Outcome, std::string_view>, 10> kNames = {{
     {Outcome::kUnfairSchedule, "unfair-schedule"},
     {Outcome::kWrongResult, "wrong-result"},
     {Outcome::kThreadStarved, "thread-starved"},
+    {Outcome::kRefines, "refines"},
+    {Outcome::kImpossibleLowerLog, "impossible-lower-log"},
+    {Outcome::kImpossibleUpperLog, "impossible-upper-log"},
+    {Outcome::kRefinementViolation, "refinement-violation"},
+    {Outcome::kReturnMismatch, "return-mismatch"},
+    {Outcome::kRelationBroken, "relation-broken"},
+    {Outcome::kStarvation, "starvation"},
+    {Outcome::kNondeterminism, "nondeterminism"},
+    {Outcome::kTLinkMismatch, "tlink-mismatch"},
 }};
 }  // namespace
 
@@ -31,6 +40,15 @@ std::optional<Outcome> ParseOutcome(std::string_view name) {
     if (n == name) return outcome;
   }
   return std::nullopt;
+}
+
+std::string OutcomeNames() {
+  std::string out;
+  for (const auto& [outcome, name] : kNames) {
+    if (!out.empty()) out += ", ";
+    out += name;
+  }
+  return out;
 }
 
 }  // namespace strata::machine

@@ -9,13 +9,20 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <string>
 #include <vector>
 
 #include "machine/ids.h"
 
 namespace strata::machine {
 
+// One vocabulary for how anything strata runs ends: the outcome of a run
+// and the verdict of a check are values of this one enum, with one name
+// table (OutcomeName). A run ends kOk or in a failure of the simulated code;
+// a check ends kRefines, in one of the check's own verdicts, or in the
+// failure of the run it checked (kDeadlock, ...).
 enum class Outcome {
+  // How a run ends.
   kOk,              // every CPU finished
   kDataRace,        // a block touched without owning it, or pulled while owned
   kImpossibleLog,   // a replay function rejected an event
@@ -26,11 +33,23 @@ enum class Outcome {
   kUnfairSchedule,  // a replayed schedule kept a runnable CPU waiting past the bound
   kWrongResult,     // the run finished but its final state is not the expected one
   kThreadStarved,   // a kernel thread waited READY past its limit, or one ran past its progress bound
+  // How a check ends (layers/refinement.h, sched/tsched.h).
+  kRefines,              // every checked execution refines the spec
+  kImpossibleLowerLog,   // the module's own replay rejected the lower log
+  kImpossibleUpperLog,   // the mapped log is not allowed by the atomic spec
+  kRefinementViolation,  // the spec cannot do what the mapped log says
+  kReturnMismatch,       // a primitive returned another value than the spec's
+  kRelationBroken,       // R failed at a border crossing
+  kStarvation,           // a call took longer than its liveness bound
+  kNondeterminism,       // the same schedule gave another log
+  kTLinkMismatch,        // the per-thread runs do not compose to the recorded run
 };
 
 std::string_view OutcomeName(Outcome o);
 // The outcome named `name` (as printed by OutcomeName), if any.
 std::optional<Outcome> ParseOutcome(std::string_view name);
+// "ok, data-race, ..., tlink-mismatch": every name, for error messages.
+std::string OutcomeNames();
 inline std::string_view format_as(Outcome o) { return OutcomeName(o); }
 
 struct RunReport {

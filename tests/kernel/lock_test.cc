@@ -140,7 +140,7 @@ TEST_CASE("every known-bad lock is caught with its exact verdict, shrunk, and re
     CHECK(v.message.find(b.message_part) != std::string::npos);
     const std::vector<CpuId> to_failure = layers::ToFailure(*r.failure);
     CHECK(to_failure.size() <= r.failure_original_steps);
-    if (v.kind == layers::VerdictKind::kNondeterminism) continue;
+    if (v.kind == machine::Outcome::kNondeterminism) continue;
     // The written schedule replays to the same verdict and log.
     auto pair = MakeLockPair(WithModule(options));
     std::vector<CpuId> schedule(r.failure->machine->schedule().begin(),

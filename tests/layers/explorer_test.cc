@@ -48,7 +48,7 @@ TEST_CASE("random, pct and dfs find the lost update, shrink it, and the shrunk s
       const Execution& f = *r.failure;
       INFO(Show(f));
       REQUIRE(f.input.ok());
-      CHECK(f.verdict.kind == VerdictKind::kRelationBroken);
+      CHECK(f.verdict.kind == machine::Outcome::kRelationBroken);
       CHECK(f.verdict.event.has_value());
       CHECK(r.executions >= 1);
       CHECK(r.executions <= 2000);
@@ -162,7 +162,7 @@ TEST_CASE("a preemption bound of 0 explores fewer executions than unbounded dfs"
   const ExploreResult found = ExploreCounter(
       lost, 2, {.strategy = layers::BuiltinStrategy("dfs"), .runs = 1'000'000, .preemption_bound = 1});
   REQUIRE(found.failure.has_value());
-  CHECK(found.failure->verdict.kind == VerdictKind::kRelationBroken);
+  CHECK(found.failure->verdict.kind == machine::Outcome::kRelationBroken);
 }
 
 TEST_CASE("the same seed gives the same log hash twice") {
@@ -201,7 +201,7 @@ TEST_CASE("a module with hidden state that survives across runs is reported as n
         ExploreCounter({.module = Module::kLeaky}, 2, {.strategy = layers::BuiltinStrategy(strategy), .runs = 100});
     REQUIRE(r.failure.has_value());
     const Verdict& v = r.failure->verdict;
-    CHECK(v.kind == VerdictKind::kNondeterminism);
+    CHECK(v.kind == machine::Outcome::kNondeterminism);
     CHECK(v.name() == "nondeterminism");
     CHECK(v.message.find("the same schedule gave log hash") != std::string::npos);
     // Found on the first execution, whose replay is the determinism check.
@@ -254,7 +254,7 @@ TEST_CASE("ToFailure cuts a failing schedule after its first bad event") {
   // A failure with no event (the end of the run) keeps the whole schedule.
   auto again = OracleOf(OracleKind::kRoundRobin, 2);
   const Execution end = Check({.module = Module::kReturnsZero, .iterations = 2}, {.cpus = 2}, *again);
-  REQUIRE(end.verdict.kind == VerdictKind::kReturnMismatch);
+  REQUIRE(end.verdict.kind == machine::Outcome::kReturnMismatch);
   CHECK(ToFailure(end) == ScheduleOf(end));
 }
 

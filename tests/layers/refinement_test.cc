@@ -41,7 +41,7 @@ int CountKind(std::span<const Event> events, EventKind kind) {
 void CheckRefines(const Execution& x, const CounterPair& pair, int cpus) {
   INFO(Show(x));
   REQUIRE(x.input.ok());
-  CHECK(x.verdict.kind == VerdictKind::kRefines);
+  CHECK(x.verdict.kind == machine::Outcome::kRefines);
   CHECK(x.verdict.ok());
   CHECK(x.report.ok());
   const machine::Log& log = x.machine->log();
@@ -125,7 +125,7 @@ TEST_CASE("the load-then-store counter refines alone but loses an update with tw
   const Execution x = CheckExecution(pair, {.cpus = 2}, *oracle);
   INFO(Show(x));
   REQUIRE(x.input.ok());
-  CHECK(x.verdict.kind == VerdictKind::kRelationBroken);
+  CHECK(x.verdict.kind == machine::Outcome::kRelationBroken);
   CHECK(x.verdict.name() == "relation-broken");
   CHECK(x.verdict.message.find("the word holds 1 but the spec's count is 2") !=
         std::string::npos);
@@ -137,7 +137,7 @@ TEST_CASE("the load-then-store counter refines alone but loses an update with tw
 struct Bad {
   Module module;
   int cpus;
-  VerdictKind kind;
+  machine::Outcome kind;
   const char* name;
   const char* message_part;
   // The kind and occurrence (from 0 in the lower log; -1: any, it depends on
@@ -151,49 +151,49 @@ struct Bad {
 
 TEST_CASE("every known-bad counter module gets its exact verdict at its first bad event") {
   const Bad corpus[] = {
-      {Module::kNoLinearization, 1, VerdictKind::kRefinementViolation, "refinement-violation",
+      {Module::kNoLinearization, 1, machine::Outcome::kRefinementViolation, "refinement-violation",
        "returned without its linearization point", kinds::kRetInc, 0},
-      {Module::kNoLinearization, 3, VerdictKind::kRefinementViolation, "refinement-violation",
+      {Module::kNoLinearization, 3, machine::Outcome::kRefinementViolation, "refinement-violation",
        "returned without its linearization point", kinds::kRetInc, 0},
-      {Module::kTwoLinearizations, 1, VerdictKind::kRefinementViolation, "refinement-violation",
+      {Module::kTwoLinearizations, 1, machine::Outcome::kRefinementViolation, "refinement-violation",
        "has a second linearization point", kinds::kIncWord, 1},
-      {Module::kTwoLinearizations, 2, VerdictKind::kRefinementViolation, "refinement-violation",
+      {Module::kTwoLinearizations, 2, machine::Outcome::kRefinementViolation, "refinement-violation",
        "has a second linearization point", kinds::kIncWord, -1},
-      {Module::kReentrant, 2, VerdictKind::kRefinementViolation, "refinement-violation",
+      {Module::kReentrant, 2, machine::Outcome::kRefinementViolation, "refinement-violation",
        "calls `call inc` inside its call of `inc`", kinds::kCallInc, 1},
-      {Module::kDoubleReturn, 2, VerdictKind::kRefinementViolation, "refinement-violation",
+      {Module::kDoubleReturn, 2, machine::Outcome::kRefinementViolation, "refinement-violation",
        "returns from `inc` it never called", kinds::kRetInc, 1},
-      {Module::kByTwo, 1, VerdictKind::kRelationBroken, "relation-broken",
+      {Module::kByTwo, 1, machine::Outcome::kRelationBroken, "relation-broken",
        "the word holds 2 but the spec's count is 1", kinds::kRetInc, 0},
-      {Module::kByTwo, 4, VerdictKind::kRelationBroken, "relation-broken",
+      {Module::kByTwo, 4, machine::Outcome::kRelationBroken, "relation-broken",
        "the word holds 2 but the spec's count is 1", kinds::kRetInc, 0},
-      {Module::kReturnsNew, 1, VerdictKind::kImpossibleUpperLog, "impossible-upper-log",
+      {Module::kReturnsNew, 1, machine::Outcome::kImpossibleUpperLog, "impossible-upper-log",
        "the spec does not allow `cpu=0 | ret inc counter (0, 0) -> 1`", kinds::kRetInc, 0},
-      {Module::kReturnsNew, 3, VerdictKind::kImpossibleUpperLog, "impossible-upper-log",
+      {Module::kReturnsNew, 3, machine::Outcome::kImpossibleUpperLog, "impossible-upper-log",
        "the spec does not allow", kinds::kRetInc, 0},
-      {Module::kReturnsZero, 1, VerdictKind::kReturnMismatch, "return-mismatch",
+      {Module::kReturnsZero, 1, machine::Outcome::kReturnMismatch, "return-mismatch",
        "cpu 0's `inc` on `counter` returned 0, the spec returns 1", EventKind(), 0},
-      {Module::kReturnsZero, 3, VerdictKind::kReturnMismatch, "return-mismatch",
+      {Module::kReturnsZero, 3, machine::Outcome::kReturnMismatch, "return-mismatch",
        "returned 0, the spec returns", EventKind(), 0},
-      {Module::kWrongArgument, 1, VerdictKind::kRefinementViolation, "refinement-violation",
+      {Module::kWrongArgument, 1, machine::Outcome::kRefinementViolation, "refinement-violation",
        "cpu 0's event 0 differs: module `cpu=0 | call inc counter (7, 0) -> 0`, spec `cpu=0 | "
        "call inc counter (0, 0) -> 0`",
        EventKind(), 0},
-      {Module::kWrongArgument, 3, VerdictKind::kRefinementViolation, "refinement-violation",
+      {Module::kWrongArgument, 3, machine::Outcome::kRefinementViolation, "refinement-violation",
        "cpu 0's event 0 differs", EventKind(), 0},
-      {Module::kEarlyStep, 1, VerdictKind::kImpossibleLowerLog, "impossible-lower-log",
+      {Module::kEarlyStep, 1, machine::Outcome::kImpossibleLowerLog, "impossible-lower-log",
        "the module's replay rejects", kinds::kIncWord, 0},
-      {Module::kEarlyStep, 2, VerdictKind::kImpossibleLowerLog, "impossible-lower-log",
+      {Module::kEarlyStep, 2, machine::Outcome::kImpossibleLowerLog, "impossible-lower-log",
        "the module's replay rejects", kinds::kIncWord, 0},
-      {Module::kSlow, 1, VerdictKind::kStarvation, "starvation",
+      {Module::kSlow, 1, machine::Outcome::kStarvation, "starvation",
        "cpu 0's `inc` took 41 steps, more than its bound of 16", kinds::kRetInc, 0},
-      {Module::kSlow, 2, VerdictKind::kStarvation, "starvation", "more than its bound of 34",
+      {Module::kSlow, 2, machine::Outcome::kStarvation, "starvation", "more than its bound of 34",
        kinds::kRetInc, 0},
-      {Module::kAwaitNever, 1, VerdictKind::kLowerFailure, "deadlock",
+      {Module::kAwaitNever, 1, machine::Outcome::kDeadlock, "deadlock",
        "1 cpus wait and none can run", EventKind(), 0},
-      {Module::kAwaitNever, 3, VerdictKind::kLowerFailure, "deadlock",
+      {Module::kAwaitNever, 3, machine::Outcome::kDeadlock, "deadlock",
        "3 cpus wait and none can run", EventKind(), 0},
-      {Module::kSpin, 2, VerdictKind::kLowerFailure, "step-budget",
+      {Module::kSpin, 2, machine::Outcome::kStepBudget, "step-budget",
        "still running after the step budget of 300 steps", EventKind(), 0, 300},
   };
   for (const Bad& b : corpus) {
@@ -215,8 +215,7 @@ TEST_CASE("every known-bad counter module gets its exact verdict at its first ba
       CHECK(v.message.find(b.message_part) != std::string::npos);
       CHECK_FALSE(v.lower_state.empty());
       CHECK_FALSE(v.upper_state.empty());
-      if (b.kind == VerdictKind::kLowerFailure) {
-        CHECK(v.lower_outcome == x.report.outcome);
+      if (b.kind == x.report.outcome) {  // a failure of the lower run itself
         CHECK(v.message == x.report.message);
       }
       if (b.event_kind == EventKind()) {
@@ -245,7 +244,7 @@ TEST_CASE("the two-linearization module is caught at the second step of the call
     const Execution x = Check({.module = Module::kTwoLinearizations}, {.cpus = 3}, *oracle);
     INFO(Show(x));
     REQUIRE(x.input.ok());
-    CHECK(x.verdict.kind == VerdictKind::kRefinementViolation);
+    CHECK(x.verdict.kind == machine::Outcome::kRefinementViolation);
     REQUIRE(x.verdict.event.has_value());
     const machine::Log& log = x.machine->log();
     const Event& bad = log[*x.verdict.event];
@@ -267,8 +266,8 @@ TEST_CASE("the two-linearization module is caught at the second step of the call
   }
 }
 
-TEST_CASE("every verdict name round-trips through ParseVerdictName") {
-  const std::string all = VerdictNames();
+TEST_CASE("run outcomes and check verdicts are one vocabulary with one name table") {
+  const std::string all = machine::OutcomeNames();
   std::vector<std::string> names;
   for (std::size_t from = 0;;) {
     const std::size_t comma = all.find(", ", from);
@@ -276,39 +275,28 @@ TEST_CASE("every verdict name round-trips through ParseVerdictName") {
     if (comma == std::string::npos) break;
     from = comma + 2;
   }
-  // Eight kinds of their own plus the nine lower outcomes other than "ok".
-  CHECK(names.size() == 17);
+  // Ten ways a run ends plus nine ways a check ends.
+  CHECK(names.size() == 19);
   std::set<std::string> distinct(names.begin(), names.end());
   CHECK(distinct.size() == names.size());
   for (const std::string& name : names) {
     CAPTURE(name);
-    std::optional<Verdict> v = ParseVerdictName(name);
-    REQUIRE(v.has_value());
-    CHECK(v->name() == name);
-    CHECK(v->message.empty());
-    CHECK_FALSE(v->event.has_value());
-    CHECK(v->ok() == (name == "refines"));
-    // A lower outcome parses to a lower failure, an own name does not.
-    const bool lower = machine::ParseOutcome(name).has_value();
-    CHECK((v->kind == VerdictKind::kLowerFailure) == lower);
-    if (lower) CHECK(v->lower_outcome == *machine::ParseOutcome(name));
+    std::optional<machine::Outcome> o = machine::ParseOutcome(name);
+    REQUIRE(o.has_value());
+    CHECK(machine::OutcomeName(*o) == name);
+    const Verdict v{.kind = *o};
+    CHECK(v.name() == name);
+    CHECK(v.ok() == (name == "refines"));
   }
-  for (VerdictKind k : {VerdictKind::kRefines, VerdictKind::kImpossibleLowerLog,
-                        VerdictKind::kImpossibleUpperLog, VerdictKind::kRefinementViolation,
-                        VerdictKind::kReturnMismatch, VerdictKind::kRelationBroken,
-                        VerdictKind::kStarvation, VerdictKind::kNondeterminism}) {
-    const std::string name = Verdict{.kind = k}.name();
-    CAPTURE(name);
-    CHECK(distinct.count(name) == 1);
-  }
-  CHECK_FALSE(ParseVerdictName("bogus").has_value());
-  CHECK_FALSE(ParseVerdictName("ok").has_value());  // a clean run is "refines"
-  CHECK_FALSE(ParseVerdictName("").has_value());
-  CHECK_FALSE(ParseVerdictName("Deadlock").has_value());
-  // What shrinking preserves: the kind, and for lower failures the outcome.
-  CHECK(ParseVerdictName("deadlock")->SameKind(*ParseVerdictName("deadlock")));
-  CHECK_FALSE(ParseVerdictName("deadlock")->SameKind(*ParseVerdictName("step-budget")));
-  CHECK_FALSE(ParseVerdictName("starvation")->SameKind(*ParseVerdictName("relation-broken")));
+  CHECK_FALSE(machine::ParseOutcome("bogus").has_value());
+  CHECK_FALSE(machine::ParseOutcome("").has_value());
+  CHECK_FALSE(machine::ParseOutcome("Deadlock").has_value());
+  // What shrinking preserves: the kind.
+  const Verdict deadlock{.kind = machine::Outcome::kDeadlock};
+  CHECK(deadlock.SameKind(Verdict{.kind = machine::Outcome::kDeadlock, .message = "other"}));
+  CHECK_FALSE(deadlock.SameKind(Verdict{.kind = machine::Outcome::kStepBudget}));
+  CHECK_FALSE(Verdict{.kind = machine::Outcome::kStarvation}.SameKind(
+      Verdict{.kind = machine::Outcome::kRelationBroken}));
 }
 
 TEST_CASE("with check off only the module side runs, and the final check still applies") {
@@ -333,7 +321,7 @@ TEST_CASE("with check off only the module side runs, and the final check still a
     // Checked, the same run fails earlier, at the event that breaks R.
     const Execution x = run(Module::kLoadStore, true);
     INFO(Show(x));
-    CHECK(x.verdict.kind == VerdictKind::kRelationBroken);
+    CHECK(x.verdict.kind == machine::Outcome::kRelationBroken);
     CHECK_FALSE(x.mapped.empty());
   }
   {
@@ -357,8 +345,7 @@ TEST_CASE("a client whose final check fails is a wrong-result lower failure afte
     CHECK(x.report.outcome == Outcome::kWrongResult);
     CHECK(x.report.message == "the counter is 4 at the end, expected 5");
     if (check) {
-      CHECK(x.verdict.kind == VerdictKind::kLowerFailure);
-      CHECK(x.verdict.lower_outcome == Outcome::kWrongResult);
+      CHECK(x.verdict.kind == Outcome::kWrongResult);
       CHECK(x.verdict.name() == "wrong-result");
       CHECK(x.verdict.message == x.report.message);
       CHECK_FALSE(x.verdict.event.has_value());
@@ -417,7 +404,7 @@ TEST_CASE("without distinct threads the same nesting is a call inside a call") {
         {.cpus = 2}, *oracle);
     INFO(Show(x));
     REQUIRE(x.input.ok());
-    CHECK(x.verdict.kind == VerdictKind::kRefinementViolation);
+    CHECK(x.verdict.kind == machine::Outcome::kRefinementViolation);
     CHECK(x.verdict.message == "cpu 0 calls `call inc` inside its call of `inc`");
     // The first two call markers of cpu 0: the second one is the bad event.
     std::vector<std::uint64_t> calls;
