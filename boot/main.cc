@@ -12,6 +12,7 @@
 #include "boot/boot.h"
 #include "boot/check.h"
 #include "boot/config.h"
+#include "boot/keys.h"
 #include "boot/tlink.h"
 #include "sched/stack.h"
 
@@ -32,39 +33,72 @@ std::string ResolveConfig(const std::string& given) {
   return kDefaultConfig;
 }
 
-struct BootFlags {
+// What one command's command line holds: the config, an override per key
+// flag it takes (from the key table), and its output paths.
+struct Flags {
   std::string config;
-  std::optional<std::uint64_t> seed;
-  std::optional<std::string> oracle;
-  std::optional<int> cpus;
-  std::optional<std::string> workload;
+  std::vector<std::pair<const Key*, std::optional<std::string>>> overrides;
+  std::vector<std::pair<const Key*, bool>> switches;  // bool keys (--no-shrink)
   std::string log;
   std::string schedule;
 };
 
-absl::StatusOr<Config> ConfigWithOverrides(const BootFlags& f, const Catalog& catalog) {
+// Adds the flags of every key that `command` takes to `cmd`.
+void AddKeyFlags(CLI::App* cmd, unsigned command, const Catalog& catalog, Flags& f) {
+  for (const Key& k : Keys()) {
+    if ((k.commands & command) == 0) continue;
+    if (k.type == Key::Type::kBool) {
+      f.switches.emplace_back(&k, false);
+    } else {
+      f.overrides.emplace_back(&k, std::nullopt);
+    }
+  }
+  for (auto& [k, value] : f.overrides) {
+    cmd->add_option(k->flag, value,
+                    fmt::format("{} (overrides {}; {})", k->meaning, k->name(), k->Expected(catalog)));
+  }
+  for (auto& [k, on] : f.switches) {
+    cmd->add_flag(k->flag, on, fmt::format("{} off (overrides {})", k->meaning, k->name()));
+  }
+}
+
+absl::StatusOr<Config> ConfigWithOverrides(const Flags& f, const Catalog& catalog) {
   auto loaded = LoadConfig(ResolveConfig(f.config), catalog);
   if (!loaded.ok()) return loaded.status();
   Config c = *loaded;
-  if (f.seed) c.seed = *f.seed;
-  if (f.cpus) c.machine.cpus = *f.cpus;
-  if (f.oracle) {
-    if (catalog.oracles.Find(*f.oracle) == nullptr) {
-      return absl::InvalidArgumentError("--oracle: " + catalog.oracles.Expected(*f.oracle));
-    }
-    c.oracle = *f.oracle;
+  for (const auto& [k, value] : f.overrides) {
+    if (value) STRATA_RETURN_IF_ERROR(ApplyFlag(*k, catalog, *value, c));
   }
-  if (f.workload) {
-    if (!FindWorkload(catalog, *f.workload)) {
-      return absl::InvalidArgumentError(fmt::format("--workload: expected one of {}, got \"{}\"",
-                                                    WorkloadNames(catalog), *f.workload));
-    }
-    c.workload = *f.workload;
+  for (const auto& [k, on] : f.switches) {
+    if (on) STRATA_RETURN_IF_ERROR(ApplyFlag(*k, catalog, "", c));
   }
   if (auto s = ValidateConfig(c, catalog); !s.ok()) {
     return absl::InvalidArgumentError(fmt::format("{} (after command-line overrides)", std::string(s.message())));
   }
   return c;
+}
+
+// `strata docs`: the README's generated parts, from the catalog and the key
+// table (a test checks the README holds exactly this).
+std::string Docs(const Catalog& catalog) {
+  std::string out = "### Config keys\n\n" + KeyTableMarkdown(catalog);
+  out += "\n### The catalog\n\n";
+  auto list = [&out](const auto& registry) {
+    out += fmt::format("**{}s**\n\n", registry.what());
+    for (const auto& e : registry.entries()) {
+      out += fmt::format("- `{}`: {}{}\n", e.name, e.summary,
+                         e.known_bad ? fmt::format(" (expect: `{}`)", e.expect) : std::string());
+    }
+    out += "\n";
+  };
+  list(catalog.locks);
+  list(catalog.queues);
+  list(catalog.scheds);
+  list(catalog.workloads);
+  list(catalog.threads);
+  list(catalog.oracles);
+  list(catalog.strategies);
+  return out;
 }
 
 // "NAME  summary" lines of a registry, for --help footers.
@@ -83,14 +117,10 @@ int Main(int argc, char** argv, const Catalog& catalog) {
   CLI::App app("strata: a layered multicore OS-kernel simulator", "strata");
   app.require_subcommand(1);
 
-  BootFlags boot;
+  Flags boot;
   CLI::App* boot_cmd = app.add_subcommand("boot", "boot the machine from a config and run its workload");
   boot_cmd->add_option("config", boot.config, "config file (default: configs/default.toml)");
-  boot_cmd->add_option("--seed", boot.seed, "oracle seed (overrides oracle.seed)");
-  boot_cmd->add_option("--oracle", boot.oracle,
-                      catalog.oracles.Names() + " (overrides oracle.kind)");
-  boot_cmd->add_option("--cpus", boot.cpus, "number of CPUs (overrides machine.cpus)");
-  boot_cmd->add_option("--workload", boot.workload, "workload (overrides workload.kind)");
+  AddKeyFlags(boot_cmd, kBootCommand, catalog, boot);
   boot_cmd->footer(Listing(catalog.workloads) + Listing(catalog.threads) + Listing(catalog.oracles));
   boot_cmd->add_option("--log", boot.log, "write the log as JSON lines to FILE and as text to FILE.txt");
   boot_cmd->add_option("--schedule", boot.schedule, "where to write the schedule of a failed run");
@@ -105,40 +135,23 @@ int Main(int argc, char** argv, const Catalog& catalog) {
   bench_cmd->add_flag("--json", bench.json, "print one JSON object");
   bench_cmd->add_flag("--quick", bench.quick, "short runs (a smoke test, not a measurement)");
 
-  BootFlags check;
-  std::optional<std::string> check_layer, check_strategy, check_lock, check_queue, check_sched;
-  std::optional<std::uint64_t> check_runs;
-  std::optional<int> check_preemptions;
-  bool no_reduction = false, no_shrink = false;
+  Flags check;
   CLI::App* check_cmd = app.add_subcommand(
       "check", "check that each layer's module refines its spec, and shrink any failure");
   check_cmd->add_option("config", check.config, "config file (default: configs/default.toml)");
-  check_cmd->add_option("--layer", check_layer, "lock, queue, sched or all (overrides check.layer)");
-  check_cmd->add_option("--strategy", check_strategy,
-                        catalog.strategies.Names() + " (overrides check.strategy)");
-  check_cmd->add_option("--runs", check_runs, "executions; for dfs a cap (overrides check.runs)");
-  check_cmd->add_option("--seed", check.seed, "first seed of random and pct (overrides oracle.seed)");
-  check_cmd->add_option("--cpus", check.cpus, "number of CPUs (overrides machine.cpus)");
-  check_cmd->add_option("--lock", check_lock, "lock implementation (overrides stack.lock)");
-  check_cmd->add_option("--queue", check_queue, "queue implementation (overrides stack.queue)");
-  check_cmd->add_option("--sched", check_sched, "scheduler implementation (overrides stack.sched)");
-  check_cmd->add_option("--preemption-bound", check_preemptions,
-                        "dfs: most preemptions per schedule, -1 = none");
-  check_cmd->add_flag("--no-reduction", no_reduction, "dfs: explore without sleep sets");
-  check_cmd->add_flag("--no-shrink", no_shrink, "keep a failure's schedule as found");
+  AddKeyFlags(check_cmd, kCheckCommand, catalog, check);
   check_cmd->add_option("--schedule", check.schedule, "where to write the schedule of a failure");
   check_cmd->footer(Listing(catalog.locks) + Listing(catalog.queues) + Listing(catalog.scheds) +
                     Listing(catalog.threads) + Listing(catalog.strategies));
 
-  BootFlags tlink;
+  Flags tlink;
   CLI::App* tlink_cmd = app.add_subcommand(
       "tlink", "check that a thread workload's per-thread runs compose to its recorded run");
   tlink_cmd->add_option("config", tlink.config, "config file (default: configs/default.toml)");
-  tlink_cmd->add_option("--seed", tlink.seed, "oracle seed (overrides oracle.seed)");
-  tlink_cmd->add_option("--oracle", tlink.oracle,
-                       catalog.oracles.Names() + " (overrides oracle.kind)");
-  tlink_cmd->add_option("--cpus", tlink.cpus, "number of CPUs (overrides machine.cpus)");
-  tlink_cmd->add_option("--workload", tlink.workload, "thread workload (overrides workload.kind)");
+  AddKeyFlags(tlink_cmd, kTLinkCommand, catalog, tlink);
+
+  CLI::App* docs_cmd = app.add_subcommand(
+      "docs", "print the README's key table and catalog lists (Markdown), from this binary's catalog");
 
   std::string layers_config;
   CLI::App* layers_cmd = app.add_subcommand("layers", "print the layer stack of a config");
@@ -171,51 +184,14 @@ int Main(int argc, char** argv, const Catalog& catalog) {
   if (*check_cmd) {
     auto config = ConfigWithOverrides(check, catalog);
     if (!config.ok()) return BadInput(config.status());
-    Config c = *config;
-    auto fail = [](std::string message) { return BadInput(absl::InvalidArgumentError(message)); };
-    // A flag that names an entry of `registry` overrides `out`; false if it
-    // names none.
-    auto pick = [](const auto& registry, const std::optional<std::string>& flag,
-                   std::string& out) -> bool {
-      if (!flag) return true;
-      if (registry.Find(*flag) == nullptr) return false;
-      out = *flag;
-      return true;
-    };
-    if (!pick(catalog.locks, check_lock, c.stack.lock)) {
-      return fail("--lock: " + catalog.locks.Expected(*check_lock));
-    }
-    if (!pick(catalog.queues, check_queue, c.stack.queue)) {
-      return fail("--queue: " + catalog.queues.Expected(*check_queue));
-    }
-    if (!pick(catalog.scheds, check_sched, c.stack.sched)) {
-      return fail("--sched: " + catalog.scheds.Expected(*check_sched));
-    }
-    if (!pick(catalog.strategies, check_strategy, c.strategy)) {
-      return fail("--strategy: " + catalog.strategies.Expected(*check_strategy));
-    }
-    if (check_layer) {
-      if (*check_layer != "all" && sched::MakePair(*check_layer, c.stack, catalog) == nullptr) {
-        return fail(fmt::format("--layer: expected all or one of {}, got \"{}\"",
-                                sched::LayerNames(), *check_layer));
-      }
-      c.check_layer = *check_layer;
-    }
-    if (check_runs) {
-      if (*check_runs == 0) return fail("--runs: expected at least 1, got 0");
-      c.runs = *check_runs;
-    }
-    if (check_preemptions) {
-      if (*check_preemptions < -1) {
-        return fail(fmt::format("--preemption-bound: expected -1 (none) or more, got {}", *check_preemptions));
-      }
-      c.preemption_bound = *check_preemptions;
-    }
-    if (no_reduction) c.reduction = false;
-    if (no_shrink) c.shrink = false;
-    auto code = CheckStack(c, catalog, {.schedule_path = check.schedule, .progress = true}, stdout);
+    auto code =
+        CheckStack(*config, catalog, {.schedule_path = check.schedule, .progress = true}, stdout);
     if (!code.ok()) return BadInput(code.status());
     return *code;
+  }
+  if (*docs_cmd) {
+    fmt::print("{}", Docs(catalog));
+    return 0;
   }
   if (*tlink_cmd) {
     auto config = ConfigWithOverrides(tlink, catalog);

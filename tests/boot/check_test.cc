@@ -107,15 +107,21 @@ TEST_CASE("bad check flags are one-line errors with exit status 2") {
     std::string args, error;
   };
   const Case cases[] = {
-      {"--layer tcb", "strata: error: --layer: expected all or one of lock, queue, sched, got \"tcb\""},
+      {"--layer tcb", "strata: error: --layer: expected one of all, lock, queue, sched, got \"tcb\""},
       {"--strategy bfs", "strata: error: --strategy: expected one of random, pct, dfs, got \"bfs\""},
       {"--lock rw", "strata: error: --lock: expected one of spec, ticket, mcs, tas, "
                     "ticket-load-store, ticket-no-bump, ticket-double-bump, ticket-leaky, "
                     "mcs-no-wait-next, mcs-keep-busy, got \"rw\""},
       {"--queue stack", "strata: error: --queue: expected one of spec, module, module-no-lock, "
                         "module-no-pull, module-lifo, module-off-by-one, got \"stack\""},
-      {"--runs 0", "strata: error: --runs: expected at least 1, got 0"},
-      {"--preemption-bound -3", "strata: error: --preemption-bound: expected -1 (none) or more, got -3"},
+      {"--runs 0", "strata: error: --runs: expected an integer from 1 to 1000000000000, got 0"},
+      {"--runs -1", "strata: error: --runs: expected an integer from 1 to 1000000000000, got -1"},
+      {"--runs 18446744073709551616",
+       "strata: error: --runs: expected an integer from 1 to 1000000000000, got "
+       "\"18446744073709551616\""},
+      {"--runs 12x", "strata: error: --runs: expected an integer from 1 to 1000000000000, got \"12x\""},
+      {"--preemption-bound -3",
+       "strata: error: --preemption-bound: expected an integer from -1 to 1000000, got -3"},
       {"--sched fifo", "strata: error: --sched: expected one of module, spec, module-yield-drops, "
                        "module-wrong-cpu, module-reuse-tid, module-lose-sleeper, module-lifo, "
                        "got \"fifo\""},

@@ -71,15 +71,14 @@ TEST_CASE("bad input exits 2 with one line and writes nothing") {
       {"boot missing.toml",
        "strata: error: missing.toml: cannot open the config file (expected a TOML file)\n"},
       {"boot " + cfg + " --cpus 0 --log out.jsonl",
-       "strata: error: " + Source("configs/default.toml") +
-           ": machine.cpus: expected an integer from 1 to 1024, got 0 (after command-line "
-           "overrides)\n"},
+       "strata: error: --cpus: expected an integer from 1 to 1024, got 0\n"},
       {"boot " + cfg + " --cpus 5000",
-       "strata: error: " + Source("configs/default.toml") +
-           ": machine.cpus: expected an integer from 1 to 1024, got 5000 (after command-line "
-           "overrides)\n"},
+       "strata: error: --cpus: expected an integer from 1 to 1024, got 5000\n"},
+      {"boot " + cfg + " --seed -1",
+       "strata: error: --seed: expected an integer from 0 to 9223372036854775807, got -1\n"},
       {"boot " + cfg + " --oracle fifo --log out.jsonl",
-       "strata: error: --oracle: expected one of round-robin, random, pct, got \"fifo\"\n"},
+       "strata: error: --oracle: expected one of round-robin, random, pct, got \"fifo\" (a "
+       "recorded schedule is replayed with `strata replay FILE`)\n"},
       {"boot " + cfg + " --log no/such/dir/out.jsonl",
        "strata: error: no/such/dir/out.jsonl: --log: cannot write this file (expected a path in "
        "a writable directory)\n"},

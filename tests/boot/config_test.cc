@@ -112,7 +112,7 @@ TEST_CASE("bad stack and check keys name the key and the expected values") {
   CHECK(ErrorOf("[stack]\nscheduler = \"x\"\n") ==
         "c.toml:2: stack.scheduler: unknown key (expected one of: lock, queue, sched, max_threads)");
   CHECK(ErrorOf("[check]\nlayer = \"tcb\"\n") ==
-        "c.toml:2: check.layer: expected all or one of lock, queue, sched, got \"tcb\"");
+        "c.toml:2: check.layer: expected one of all, lock, queue, sched, got \"tcb\"");
   CHECK(ErrorOf("[check]\nstrategy = \"bfs\"\n") ==
         "c.toml:2: check.strategy: expected one of random, pct, dfs, got \"bfs\"");
   CHECK(ErrorOf("[check]\nruns = 0\n") ==
