@@ -183,3 +183,24 @@ TEST_CASE("strata tlink composes a healthy workload and catches a hidden channel
 
 }  // namespace
 }  // namespace strata::testing
+
+namespace strata::testing {
+namespace {
+
+TEST_CASE("the README's key table and catalog lists are what `strata docs` prints") {
+  Command docs = RunStrata("docs", STRATA_SOURCE_DIR);
+  REQUIRE(docs.exit_code == 0);
+  CHECK(docs.out.find("| `machine.cpus` | `4` |") != std::string::npos);
+  CHECK(docs.out.find("- `mcs-keep-busy`: known-bad") != std::string::npos);
+  std::ifstream in(Source("README.md"));
+  const std::string readme((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string begin = "<!-- strata docs: begin -->\n", end = "<!-- strata docs: end -->";
+  const std::size_t a = readme.find(begin), b = readme.find(end);
+  REQUIRE(a != std::string::npos);
+  REQUIRE(b != std::string::npos);
+  // Regenerate with: build/boot/strata docs (between the two markers).
+  CHECK(readme.substr(a + begin.size(), b - a - begin.size()) == docs.out);
+}
+
+}  // namespace
+}  // namespace strata::testing
