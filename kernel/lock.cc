@@ -46,32 +46,25 @@ class SpecLock final : public Lock {
  private:
   class View final : public LockView {
    public:
-    View(ObjectId lock, const Machine& m)
-        : lock_(lock), fifo_({.enter = 1, .leave = 1}, m.cpus(), m.fairness_bound()) {}
+    View(ObjectId lock, const Machine& m) : lock_(lock), line_({.enter = 1, .leave = 1}, m) {}
     bool Observe(const Event& e) override {
       if (e.object != lock_) return true;
-      if (e.op == OpCode::kCall && e.kind == kinds::kCallAcquire) fifo_.Arrive(e.cpu, e.arg0);
-      if (e.kind == kinds::kWaitLock && !e.marker()) holder_ = e.cpu;
-      if (e.kind == kinds::kRelLock && !e.marker() && holder_ == e.cpu) {
-        holder_ = CpuId();
-        fifo_.Leave(e.cpu);
-      }
+      if (e.op == OpCode::kCall && e.kind == kinds::kCallAcquire) line_.Arrive(e.cpu, e.arg0);
+      if (e.kind == kinds::kWaitLock && !e.marker()) line_.Take(e.cpu);
+      if (e.kind == kinds::kRelLock && !e.marker()) line_.Free(e.cpu);
       return true;
     }
     std::optional<std::string> Relation(const LockSpecState& spec) const override {
-      return SameHolder(spec, holder_);
+      return line_.Relation(spec);
     }
-    std::string Describe() const override {
-      return fmt::format("{}, waiting in order [{}]", DescribeHolder(holder_), fifo_.Line());
-    }
+    std::string Describe() const override { return line_.Describe(); }
     std::optional<std::uint64_t> WaitBound(CpuId cpu, const layers::Primitive& p) const override {
-      return LockWaitBound(fifo_, cpu, p);
+      return line_.WaitBound(cpu, p);
     }
 
    private:
     ObjectId lock_;
-    layers::FifoBound fifo_;
-    CpuId holder_;
+    LockLine line_;
   };
 
   CpuId holder_;
@@ -149,10 +142,13 @@ void AddBuiltinLocks(LockRegistry& locks) {
   AddKnownBadLocks(locks);
 }
 
-std::optional<std::uint64_t> LockWaitBound(const layers::FifoBound& fifo, CpuId cpu,
-                                           const layers::Primitive& p) {
-  if (p.call == kRelease.call) return fifo.LeaveBound();
-  return fifo.EnterBound(cpu);
+std::optional<std::uint64_t> LockLine::WaitBound(CpuId cpu, const layers::Primitive& p) const {
+  if (p.call == kRelease.call) return fifo_.LeaveBound();
+  return fifo_.EnterBound(cpu);
+}
+
+std::string LockLine::Describe() const {
+  return fmt::format("{}, waiting in order [{}]", DescribeHolder(holder_), fifo_.Line());
 }
 
 std::string DescribeHolder(CpuId holder) {

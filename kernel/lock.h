@@ -113,14 +113,41 @@ std::unique_ptr<Lock> MakeSpecLock(Machine& m, const std::string& name);
 // Adds strata's locks: spec, ticket, mcs, tas and their known-bad variants.
 void AddBuiltinLocks(LockRegistry& locks);
 
-// For a view's WaitBound: the acquire's bound from `fifo`, the release's
-// from its cost.
-std::optional<std::uint64_t> LockWaitBound(const layers::FifoBound& fifo, CpuId cpu,
-                                           const layers::Primitive& p);
 // "held by cpu 1" / "free".
 std::string DescribeHolder(CpuId holder);
 // R's usual first clause: nullopt if the module's holder is the spec's.
 std::optional<std::string> SameHolder(const LockSpecState& spec, CpuId module_holder);
+
+// What a lock view of a FIFO lock keeps besides its words: who holds the
+// lock by the module's replay, who waits in line, and each acquire's
+// liveness bound. The view calls Arrive at its doorway step, Take when its
+// replay sees a CPU get the lock, Free when it sees the holder give it up.
+class LockLine {
+ public:
+  // `costs`: the steps the module's acquire and release take by themselves.
+  LockLine(layers::FifoBound::Costs costs, const Machine& m)
+      : fifo_(costs, m.cpus(), m.fairness_bound()) {}
+  void Arrive(CpuId cpu, std::int64_t bound) { fifo_.Arrive(cpu, bound); }
+  void Take(CpuId cpu) { holder_ = cpu; }
+  // No effect unless `cpu` holds the lock.
+  void Free(CpuId cpu) {
+    if (holder_ != cpu) return;
+    holder_ = CpuId();
+    fifo_.Leave(cpu);
+  }
+  CpuId holder() const { return holder_; }
+  std::optional<std::string> Relation(const LockSpecState& spec) const {
+    return SameHolder(spec, holder_);
+  }
+  // "held by cpu 1, waiting in order [cpu 1 (bound 2), cpu 0 (bound 2)]".
+  std::string Describe() const;
+  // The acquire's bound from the line at its arrival, the release's from its cost.
+  std::optional<std::uint64_t> WaitBound(CpuId cpu, const layers::Primitive& p) const;
+
+ private:
+  layers::FifoBound fifo_;
+  CpuId holder_;
+};
 
 // The lock layer pair: the lock `module` over the machine against the lock
 // spec, with a client on every CPU that takes the lock `iterations` times,

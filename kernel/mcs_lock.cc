@@ -9,7 +9,7 @@ class McsView final : public LockView {
  public:
   McsView(const Word& tail, const std::vector<Word>& next, const std::vector<Word>& busy,
           const Machine& m)
-      : fifo_({.enter = 5, .leave = 6}, m.cpus(), m.fairness_bound()) {
+      : line_({.enter = 5, .leave = 6}, m) {
     // Slots: 0 the tail, 1 + c node c's next, 1 + cpus + c node c's busy.
     Slot(tail.id) = 0;
     for (std::size_t c = 0; c < next.size(); ++c) Slot(next[c].id) = static_cast<int>(1 + c);
@@ -29,32 +29,29 @@ class McsView final : public LockView {
     const bool tail = slot == 0;
     const bool busy = slot > cpus_;
     if (tail && e.op == OpCode::kSwap) {
-      fifo_.Arrive(e.cpu, e.arg1);
-      if (e.result == 0) holder_ = e.cpu;
+      line_.Arrive(e.cpu, e.arg1);
+      if (e.result == 0) line_.Take(e.cpu);
     }
     if (busy && e.op == OpCode::kLoad && slot - 1 - cpus_ == e.cpu.index() && e.result == 0) {
-      holder_ = e.cpu;
+      line_.Take(e.cpu);
     }
     const bool freed = (tail && e.op == OpCode::kCas && e.result == e.arg0) ||
                        (busy && e.op == OpCode::kStore && e.arg0 == 0);
-    if (freed && holder_ == e.cpu) {
-      holder_ = CpuId();
-      fifo_.Leave(e.cpu);
-    }
+    if (freed) line_.Free(e.cpu);
     return true;
   }
 
   std::optional<std::string> Relation(const LockSpecState& spec) const override {
-    return SameHolder(spec, holder_);
+    return line_.Relation(spec);
   }
 
   std::string Describe() const override {
-    return fmt::format("{}, waiting in order [{}], tail {}", DescribeHolder(holder_), fifo_.Line(),
+    return fmt::format("{}, tail {}", line_.Describe(),
                        values_[0] == 0 ? std::string("none") : fmt::format("cpu {}", values_[0] - 1));
   }
 
   std::optional<std::uint64_t> WaitBound(CpuId cpu, const layers::Primitive& p) const override {
-    return LockWaitBound(fifo_, cpu, p);
+    return line_.WaitBound(cpu, p);
   }
 
  private:
@@ -67,8 +64,7 @@ class McsView final : public LockView {
   std::vector<std::int64_t> values_;
   std::size_t cpus_ = 0;
   machine::WordReplay word_;
-  layers::FifoBound fifo_;
-  CpuId holder_;
+  LockLine line_;
 };
 
 }  // namespace

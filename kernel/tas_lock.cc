@@ -8,36 +8,36 @@ namespace {
 class TasView final : public LockView {
  public:
   TasView(ObjectId lock, ObjectId word, const Machine& m)
-      : lock_(lock), word_(word), fifo_({.enter = 2, .leave = 1}, m.cpus(), m.fairness_bound()) {}
+      : lock_(lock), word_(word), line_({.enter = 2, .leave = 1}, m) {}
 
   bool Observe(const Event& e) override {
     if (e.object == lock_ && e.op == OpCode::kCall && e.kind == kinds::kCallAcquire) {
-      fifo_.Arrive(e.cpu, e.arg0);
+      line_.Arrive(e.cpu, e.arg0);
     }
     if (e.object != word_) return true;
     const std::int64_t before = value_;
     if (!replay_.Step(value_, e)) return false;
-    if (before != 0 && value_ == 0) fifo_.Leave(CpuId(static_cast<int>(before - 1)));
+    // The word names the holder: cpu + 1, or 0.
+    if (before != 0 && value_ == 0) line_.Free(CpuId(static_cast<int>(before - 1)));
+    if (before == 0 && value_ != 0) line_.Take(CpuId(static_cast<int>(value_ - 1)));
     return true;
   }
 
   std::optional<std::string> Relation(const LockSpecState& spec) const override {
-    return SameHolder(spec, Holder());
+    return line_.Relation(spec);
   }
   std::string Describe() const override {
-    return fmt::format("{}, word {}", DescribeHolder(Holder()), value_);
+    return fmt::format("{}, word {}", line_.Describe(), value_);
   }
   std::optional<std::uint64_t> WaitBound(CpuId cpu, const layers::Primitive& p) const override {
-    return LockWaitBound(fifo_, cpu, p);
+    return line_.WaitBound(cpu, p);
   }
 
  private:
-  CpuId Holder() const { return value_ == 0 ? CpuId() : CpuId(static_cast<int>(value_ - 1)); }
-
   ObjectId lock_, word_;
   machine::WordReplay replay_;
   std::int64_t value_ = 0;
-  layers::FifoBound fifo_;
+  LockLine line_;
 };
 
 }  // namespace

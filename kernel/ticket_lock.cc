@@ -10,7 +10,7 @@ class TicketView final : public LockView {
   TicketView(ObjectId ticket, ObjectId now, const Machine& m)
       : ticket_(ticket),
         now_(now),
-        fifo_({.enter = 2, .leave = 2}, m.cpus(), m.fairness_bound()),
+        line_({.enter = 2, .leave = 2}, m),
         mine_(static_cast<std::size_t>(m.cpus()), -1) {}
 
   bool Observe(const Event& e) override {
@@ -20,21 +20,20 @@ class TicketView final : public LockView {
       if (!word_.Step(next_, e)) return false;
       if (e.op == OpCode::kLoad || e.op == OpCode::kFaa) mine_[c] = e.result;
       // The doorway: the write that takes the ticket.
-      if (e.op == OpCode::kFaa || e.op == OpCode::kStore) fifo_.Arrive(e.cpu, e.arg1);
+      if (e.op == OpCode::kFaa || e.op == OpCode::kStore) line_.Arrive(e.cpu, e.arg1);
       return true;
     }
     if (!word_.Step(now_serving_, e)) return false;
-    if (e.op == OpCode::kLoad && e.result == mine_[c]) holder_ = e.cpu;
-    if (e.op == OpCode::kFaa && holder_ == e.cpu) {
-      holder_ = CpuId();
+    if (e.op == OpCode::kLoad && e.result == mine_[c]) line_.Take(e.cpu);
+    if (e.op == OpCode::kFaa && line_.holder() == e.cpu) {
       mine_[c] = -1;
-      fifo_.Leave(e.cpu);
+      line_.Free(e.cpu);
     }
     return true;
   }
 
   std::optional<std::string> Relation(const LockSpecState& spec) const override {
-    if (auto broken = SameHolder(spec, holder_)) return broken;
+    if (auto broken = line_.Relation(spec)) return broken;
     if (now_serving_ > next_) {
       return fmt::format("now_serving {} has passed next_ticket {}", now_serving_, next_);
     }
@@ -50,21 +49,20 @@ class TicketView final : public LockView {
   }
 
   std::string Describe() const override {
-    return fmt::format("{}, waiting in order [{}], next_ticket {}, now_serving {}",
-                       DescribeHolder(holder_), fifo_.Line(), next_, now_serving_);
+    return fmt::format("{}, next_ticket {}, now_serving {}", line_.Describe(), next_,
+                       now_serving_);
   }
 
   std::optional<std::uint64_t> WaitBound(CpuId cpu, const layers::Primitive& p) const override {
-    return LockWaitBound(fifo_, cpu, p);
+    return line_.WaitBound(cpu, p);
   }
 
  private:
   ObjectId ticket_, now_;
   machine::WordReplay word_;
-  layers::FifoBound fifo_;
+  LockLine line_;
   std::vector<std::int64_t> mine_;  // per CPU: its ticket, -1 when it has none
   std::int64_t next_ = 0, now_serving_ = 0;
-  CpuId holder_;
 };
 
 }  // namespace

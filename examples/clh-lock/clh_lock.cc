@@ -7,7 +7,6 @@
 
 #include <fmt/format.h>
 
-#include "layers/liveness.h"
 #include "machine/replay.h"
 
 namespace clh {
@@ -40,7 +39,7 @@ class ClhView final : public LockView {
         nodes_(std::move(nodes)),
         locked_(nodes_.size(), 0),
         pred_(static_cast<std::size_t>(m.cpus()), -1),
-        fifo_({.enter = 3, .leave = 1}, m.cpus(), m.fairness_bound()) {
+        line_({.enter = 3, .leave = 1}, m) {
     tail_value_ = static_cast<std::int64_t>(nodes_.size()) - 1;  // the dummy
   }
 
@@ -50,33 +49,29 @@ class ClhView final : public LockView {
       if (!word_.Step(tail_value_, e)) return false;
       if (e.op == OpCode::kSwap) {
         pred_[c] = e.result;
-        fifo_.Arrive(e.cpu, e.arg1);
+        line_.Arrive(e.cpu, e.arg1);
       }
       return true;
     }
     const int node = NodeOf(e.object);
     if (node < 0) return true;
     if (!word_.Step(locked_[static_cast<std::size_t>(node)], e)) return false;
-    if (e.op == OpCode::kLoad && node == pred_[c] && e.result == 0) holder_ = e.cpu;
-    if (e.op == OpCode::kStore && e.arg0 == 0 && holder_ == e.cpu) {
-      holder_ = CpuId();
-      fifo_.Leave(e.cpu);
-    }
+    if (e.op == OpCode::kLoad && node == pred_[c] && e.result == 0) line_.Take(e.cpu);
+    if (e.op == OpCode::kStore && e.arg0 == 0) line_.Free(e.cpu);
     return true;
   }
 
   std::optional<std::string> Relation(const LockSpecState& spec) const override {
-    return strata::kernel::SameHolder(spec, holder_);
+    return line_.Relation(spec);
   }
 
   std::string Describe() const override {
-    return fmt::format("{}, waiting in order [{}], tail node {}",
-                       strata::kernel::DescribeHolder(holder_), fifo_.Line(), tail_value_);
+    return fmt::format("{}, tail node {}", line_.Describe(), tail_value_);
   }
 
   std::optional<std::uint64_t> WaitBound(CpuId cpu,
                                          const strata::layers::Primitive& p) const override {
-    return strata::kernel::LockWaitBound(fifo_, cpu, p);
+    return line_.WaitBound(cpu, p);
   }
 
  private:
@@ -93,8 +88,7 @@ class ClhView final : public LockView {
   std::vector<std::int64_t> pred_;  // per CPU: its predecessor's node, from its swap
   std::int64_t tail_value_ = 0;
   strata::machine::WordReplay word_;
-  strata::layers::FifoBound fifo_;
-  CpuId holder_;
+  strata::kernel::LockLine line_;
 };
 
 class ClhLock : public Lock {
