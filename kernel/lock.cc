@@ -89,21 +89,26 @@ class LockPair final : public layers::LayerPair {
     const bool module = side == layers::Side::kModule;
     std::shared_ptr<Lock> lock = module ? o_.module(m, "l") : MakeSpecLock(m, "l");
     const machine::Word counter = m.NewWord("counter");
-    const LockPairOptions o = o_;
+    // The client keeps just the numbers (not the options with their
+    // factory): it is set up once per execution.
+    const std::int64_t iterations = o_.iterations, bound = o_.bound,
+                       held = o_.bound + o_.overrun;
     layers::SideRun run;
-    run.program = [lock, counter, o](Cpu& cpu) {
-      for (std::int64_t i = 0; i < o.iterations; ++i) {
-        lock->Acquire(cpu, o.bound);
-        for (std::int64_t k = 0; k < o.bound + o.overrun; ++k) cpu.FetchAdd(counter, 1);
+    run.program = [lock, counter, iterations, bound, held](Cpu& cpu) {
+      for (std::int64_t i = 0; i < iterations; ++i) {
+        lock->Acquire(cpu, bound);
+        for (std::int64_t k = 0; k < held; ++k) cpu.FetchAdd(counter, 1);
         lock->Release(cpu);
       }
     };
     if (module) {
-      run.observer = std::make_unique<layers::SpecAndView<LockSpecReplay>>(
-          LockSpecReplay{.lock = lock->object()}, lock->NewView(m));
+      run.observe = [lock, &m]() -> std::unique_ptr<layers::Observer> {
+        return std::make_unique<layers::SpecAndView<LockSpecReplay>>(
+            LockSpecReplay{.lock = lock->object()}, lock->NewView(m));
+      };
     }
-    run.final_check = [&m, counter, o]() -> std::optional<std::string> {
-      const std::int64_t want = m.cpus() * o.iterations * (o.bound + o.overrun);
+    run.final_check = [&m, counter, iterations, held]() -> std::optional<std::string> {
+      const std::int64_t want = m.cpus() * iterations * held;
       if (m.value(counter) == want) return std::nullopt;
       return fmt::format("counter = {} at the end, expected {}", m.value(counter), want);
     };

@@ -110,8 +110,10 @@ class QueuePair final : public layers::LayerPair {
       }
     };
     if (module) {
-      run.observer = std::make_unique<layers::SpecAndView<QueueSpecReplay>>(
-          QueueSpecReplay{.queue = queue->object(), .capacity = capacity}, queue->NewView(m));
+      run.observe = [queue, capacity, &m]() -> std::unique_ptr<layers::Observer> {
+        return std::make_unique<layers::SpecAndView<QueueSpecReplay>>(
+            QueueSpecReplay{.queue = queue->object(), .capacity = capacity}, queue->NewView(m));
+      };
     }
     run.final_check = [results, capacity]() -> std::optional<std::string> {
       std::set<std::int64_t> seen;

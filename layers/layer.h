@@ -50,10 +50,10 @@ struct Primitive {
 // Appends the call / return markers of `p` on `object` (no switch point).
 inline void MarkCall(Cpu& cpu, ObjectId object, const Primitive& p, std::int64_t arg0 = 0,
                      std::int64_t arg1 = 0) {
-  cpu.Annotate(object, p.call, arg0, arg1, 0, machine::OpCode::kCall);
+  cpu.MarkCall(object, p.call, arg0, arg1);
 }
 inline void MarkReturn(Cpu& cpu, ObjectId object, const Primitive& p, std::int64_t result = 0) {
-  cpu.Annotate(object, p.ret, 0, 0, result, machine::OpCode::kReturn);
+  cpu.MarkReturn(object, p.ret, result);
 }
 
 // Which side of a pair a run uses.
@@ -152,8 +152,10 @@ class SpecAndView final : public Observer {
 // A client set up on one side of a pair on a fresh machine.
 struct SideRun {
   Machine::Program program;
-  // For the module side: the check's observer for this run.
-  std::unique_ptr<Observer> observer;
+  // For the module side: makes the check's observer for this run. Called
+  // before the run, and only when the run is checked (a plain run, the
+  // baseline the cost of checking is measured against, builds none).
+  std::function<std::unique_ptr<Observer>()> observe;
   // After a run that finished: nullopt, or what is wrong with the final state.
   std::function<std::optional<std::string>()> final_check;
 };

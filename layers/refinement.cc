@@ -312,6 +312,11 @@ Execution CheckExecution(const LayerPair& pair, const machine::MachineOptions& o
   Execution x;
   x.machine = std::make_unique<Machine>(options);
   SideRun side = pair.SetUp(*x.machine, Side::kModule);
+  std::unique_ptr<Observer> observer;
+  if (check) {
+    STRATA_CHECK(side.observe != nullptr, "pair {} gave no observer", pair.name());
+    observer = side.observe();
+  }
   absl::StatusOr<machine::RunReport> report = x.machine->Run(side.program, oracle);
   if (!report.ok()) {
     x.input = report.status();
@@ -333,33 +338,32 @@ Execution CheckExecution(const LayerPair& pair, const machine::MachineOptions& o
     return x;
   }
 
-  STRATA_CHECK(side.observer != nullptr, "pair {} gave no observer", pair.name());
   // Every lower event maps to at most one upper event: one allocation.
   x.mapped.reserve(x.machine->log().size());
   Walk walk(pair, x);
-  if (std::optional<Verdict> v = walk.Run(*side.observer)) {
+  if (std::optional<Verdict> v = walk.Run(*observer)) {
     x.verdict = std::move(*v);
     return x;
   }
   if (!x.report.ok()) {
     x.verdict = Verdict{.kind = x.report.outcome,
                         .message = x.report.message,
-                        .lower_state = side.observer->DescribeLower(),
-                        .upper_state = side.observer->DescribeUpper()};
+                        .lower_state = observer->DescribeLower(),
+                        .upper_state = observer->DescribeUpper()};
     return x;
   }
   if (std::optional<Verdict> v = BackTranslate(pair, options, x)) {
     x.verdict = std::move(*v);
-    x.verdict.lower_state = side.observer->DescribeLower();
-    x.verdict.upper_state = side.observer->DescribeUpper();
+    x.verdict.lower_state = observer->DescribeLower();
+    x.verdict.upper_state = observer->DescribeUpper();
     return x;
   }
   final_check();
   if (!x.report.ok()) {
     x.verdict = Verdict{.kind = x.report.outcome,
                         .message = x.report.message,
-                        .lower_state = side.observer->DescribeLower(),
-                        .upper_state = side.observer->DescribeUpper()};
+                        .lower_state = observer->DescribeLower(),
+                        .upper_state = observer->DescribeUpper()};
   }
   return x;
 }

@@ -205,10 +205,14 @@ ctx::fiber Cpu::Body() {
 
 void Cpu::Annotate(ObjectId object, EventKind kind, std::int64_t arg0, std::int64_t arg1,
                    std::int64_t result, OpCode op) {
-  STRATA_CHECK(op >= OpCode::kCall, "cpu {}: annotation {} with the op of a shared step", id_,
-               kind);
+  if (op < OpCode::kCall) [[unlikely]] AnnotateFailed(kind);
   machine_->Observe(*this,
                     machine_->log_.Append(id_, thread_, object, kind, arg0, arg1, result, op));
+}
+
+void Cpu::AnnotateFailed(EventKind kind) const {
+  STRATA_CHECK(false, "cpu {}: annotation {} with the op of a shared step", id_, kind);
+  std::abort();
 }
 
 void Cpu::LinearizeFailed() const {

@@ -139,6 +139,11 @@ class Cpu {
   void Annotate(ObjectId object, EventKind kind, std::int64_t arg0, std::int64_t arg1,
                 std::int64_t result, OpCode op = OpCode::kGhost);
 
+  // A layer border's call and return markers (Annotate with kCall /
+  // kReturn), on the hot path of every primitive.
+  inline void MarkCall(ObjectId object, EventKind kind, std::int64_t arg0, std::int64_t arg1);
+  inline void MarkReturn(ObjectId object, EventKind kind, std::int64_t result);
+
   // Declares the event this CPU appended last (a shared step or a ghost) the
   // linearization point of the innermost call of its agent (its thread, else
   // the CPU) that is open: the log map of the refinement check maps exactly
@@ -177,6 +182,7 @@ class Cpu {
   std::int64_t StepWith(const Op& op, Apply&& apply);
   bool Ready() const { return pending_->ready == nullptr || (*pending_->ready)(); }
   [[noreturn]] void LinearizeFailed() const;
+  [[noreturn]] void AnnotateFailed(EventKind kind) const;
 
   Machine* machine_;
   CpuId id_;
@@ -346,6 +352,16 @@ class Machine {
   sigjmp_buf overflow_env_;
   void* main_record_ = nullptr;  // Boost's main-context record (ucontext builds)
 };
+
+inline void Cpu::MarkCall(ObjectId object, EventKind kind, std::int64_t arg0, std::int64_t arg1) {
+  machine_->Observe(*this,
+                    machine_->log_.Append(id_, thread_, object, kind, arg0, arg1, 0, OpCode::kCall));
+}
+
+inline void Cpu::MarkReturn(ObjectId object, EventKind kind, std::int64_t result) {
+  machine_->Observe(
+      *this, machine_->log_.Append(id_, thread_, object, kind, 0, 0, result, OpCode::kReturn));
+}
 
 // Inline: modules call it on their hot paths (a yield's fast path).
 inline void Cpu::Linearize() {

@@ -117,18 +117,22 @@ void CSched::IdleLoop(Cpu& cpu) {
 // later resumes it has set the CPU's thread.
 ctx::fiber& CSched::Dispatch(Cpu& cpu, ThreadId next) {
   PerCpu& pc = cpus_[cpu.id().index()];
-  if (next.valid() && (next.index() >= tcbs_.size() || tcbs_[next.index()].home != cpu.id())) {
+  ++pc.stats.switches;
+  cpu.set_thread(next);
+  if (!next.valid()) {
+    cpu.set_running_stack(nullptr);
+    return pc.idle;
+  }
+  if (next.index() >= tcbs_.size() || tcbs_[next.index()].home != cpu.id()) [[unlikely]] {
     // A thread runs only on its home CPU (its code holds that CPU): a
     // scheduler that hands it to another one has lost track of it.
     cpu.Fail(Outcome::kImpossibleLog,
              fmt::format("cpu {} is to run thread {}, which does not live there", cpu.id(), next));
   }
-  ++pc.stats.switches;
-  cpu.set_thread(next);
-  cpu.set_running_stack(next.valid() ? &tcbs_[next.index()].stack : nullptr);
-  if (!next.valid()) return pc.idle;
-  tcbs_[next.index()].state = ThreadState::kRun;
-  return tcbs_[next.index()].fiber;
+  Tcb& tcb = tcbs_[next.index()];
+  cpu.set_running_stack(&tcb.stack);
+  tcb.state = ThreadState::kRun;
+  return tcb.fiber;
 }
 
 ThreadId CSched::Caller(Cpu& cpu, std::string_view primitive) {

@@ -34,8 +34,9 @@ class SchedPair final : public layers::LayerPair {
       m.AddGlobalMonitor(MakeThreadFairnessMonitor(sched->object(), m.cpus(), o_.bounds));
     }
     if (module) {
-      run.observer =
-          std::make_unique<layers::SpecAndView<SchedReplay>>(sched->Replay(), sched->NewView(m));
+      run.observe = [raw = sched.get(), &m]() -> std::unique_ptr<layers::Observer> {
+        return std::make_unique<layers::SpecAndView<SchedReplay>>(raw->Replay(), raw->NewView(m));
+      };
     }
     run.final_check = [checks = client.checks]() -> std::optional<std::string> {
       for (const Check& c : checks()) {

@@ -357,8 +357,9 @@ class CounterPair final : public LayerPair {
       for (int i = 0; i < o.iterations; ++i) cpu.Store(out[me], inc(cpu), kinds::kOut);
     };
     if (module) {
-      run.observer =
-          std::make_unique<CounterAbstraction>(counter, word.id, m.cpus(), m.fairness_bound());
+      run.observe = [counter, word, &m]() -> std::unique_ptr<Observer> {
+        return std::make_unique<CounterAbstraction>(counter, word.id, m.cpus(), m.fairness_bound());
+      };
     }
     const std::int64_t want = Calls(m.cpus()) + o.expect_extra;
     run.final_check = [&m, module, word, count, want]() -> std::optional<std::string> {
