@@ -24,13 +24,22 @@ int BadInput(const absl::Status& status) {
   return 2;
 }
 
-// CONFIG, or configs/default.toml found from here or from the source tree.
+// CONFIG, or configs/default.toml found from here, in the source tree this
+// was built from, or where `cmake --install` put the configs.
 std::string ResolveConfig(const std::string& given) {
   if (!given.empty()) return given;
   if (std::filesystem::exists(kDefaultConfig)) return kDefaultConfig;
-  std::string in_tree = std::string(STRATA_SOURCE_DIR) + "/" + kDefaultConfig;
-  if (std::filesystem::exists(in_tree)) return in_tree;
+  for (const std::string& dir : {std::string(STRATA_SOURCE_DIR), std::string(STRATA_DATA_DIR)}) {
+    const std::string path = dir + "/" + kDefaultConfig;
+    if (std::filesystem::exists(path)) return path;
+  }
   return kDefaultConfig;
+}
+
+// "lock implementations", "strategies": a registry's kind, plural.
+std::string Plural(const std::string& what) {
+  if (!what.empty() && what.back() == 'y') return what.substr(0, what.size() - 1) + "ies";
+  return what + "s";
 }
 
 // What one command's command line holds: the config, an override per key
@@ -84,7 +93,7 @@ std::string Docs(const Catalog& catalog) {
   std::string out = "### Config keys\n\n" + KeyTableMarkdown(catalog);
   out += "\n### The catalog\n\n";
   auto list = [&out](const auto& registry) {
-    out += fmt::format("**{}s**\n\n", registry.what());
+    out += fmt::format("**{}**\n\n", Plural(registry.what()));
     for (const auto& e : registry.entries()) {
       out += fmt::format("- `{}`: {}{}\n", e.name, e.summary,
                          e.known_bad ? fmt::format(" (expect: `{}`)", e.expect) : std::string());
@@ -104,7 +113,7 @@ std::string Docs(const Catalog& catalog) {
 // "NAME  summary" lines of a registry, for --help footers.
 template <class R>
 std::string Listing(const R& registry) {
-  std::string out = fmt::format("{}s:\n", registry.what());
+  std::string out = fmt::format("{}:\n", Plural(registry.what()));
   for (const auto& e : registry.entries()) {
     out += fmt::format("  {:<26} {}\n", e.name, e.summary);
   }

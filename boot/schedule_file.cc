@@ -118,14 +118,17 @@ absl::StatusOr<ScheduleFile> LoadScheduleFile(const std::string& path, const Cat
                           required("outcome", toml::node_type::string, "an outcome name"));
   const std::string& name = outcome->as_string()->get();
   if (!file.layer.empty()) {
-    if (!machine::ParseOutcome(name) || name == "ok") {
+    const auto parsed = machine::ParseOutcome(name);
+    if (!parsed || !machine::IsCheckVerdict(*parsed)) {
       return KeyError(path, outcome, "outcome",
-                      fmt::format("expected a verdict ({}), got \"{}\"", machine::OutcomeNames(), name));
+                      fmt::format("expected a check verdict (refines, impossible-upper-log, ..., "
+                                  "or a run failure like deadlock), got \"{}\"",
+                                  name));
     }
     file.verdict = name;
   } else {
     auto parsed = machine::ParseOutcome(name);
-    if (!parsed) {
+    if (!parsed || !machine::IsRunOutcome(*parsed)) {
       return KeyError(path, outcome, "outcome",
                       fmt::format("expected an outcome like \"ok\" or \"deadlock\", got \"{}\"",
                                   name));

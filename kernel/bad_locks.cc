@@ -90,7 +90,7 @@ LockFactory Make() {
 
 void AddKnownBadLocks(LockRegistry& locks) {
   locks.Add({"ticket-load-store", "known-bad: takes a ticket with a load then a store", true,
-             "relation-broken", Make<TicketLoadStore>()});
+             "impossible-lower-log", Make<TicketLoadStore>()});
   locks.Add({"ticket-no-bump", "known-bad: release forgets to bump now_serving", true,
              "refinement-violation", Make<TicketNoBump>()});
   locks.Add({"ticket-double-bump", "known-bad: release bumps now_serving twice", true,

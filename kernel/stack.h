@@ -29,8 +29,8 @@ struct KernelCatalog {
 void AddBuiltinKernel(KernelCatalog& catalog);
 
 struct StackOptions {
-  std::string lock = "ticket";   // LockImpls()
-  std::string queue = "module";  // QueueImpls()
+  std::string lock = "ticket";   // KernelCatalog::locks
+  std::string queue = "module";  // KernelCatalog::queues
   std::int64_t iterations = 2;   // calls per CPU in each pair's client
   std::int64_t bound = 2;        // the lock client's critical-section bound
   std::int64_t overrun = 0;      // extra events the lock client appends (known-bad when > 0)

@@ -8,7 +8,8 @@
 //   release  INC_NOW = fetch-and-add of now_serving; the linearization point.
 //
 // Its view replays both words by their machine operations, so variants that
-// take a ticket another way (a load and a store) replay too. R: the spec's
+// take a ticket another way (a load and a store, a compare-and-swap) replay
+// too; a write that takes any ticket but the next one is impossible. R: the spec's
 // holder is the CPU whose ticket is being served and that has seen it, no
 // two CPUs hold the same ticket, and now_serving never passes next_ticket. Liveness: FIFO, 2 steps per acquire
 // and per release.

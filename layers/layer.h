@@ -3,8 +3,9 @@
 // check, run after run, that the module refines the spec (DESIGN.md §5).
 //
 // Primitives are called through a border: the caller's CPU appends a call
-// marker before the primitive and a return marker after it (private events,
-// Event::marker, not steps), on the object the primitive acts on. The spec
+// marker before the primitive and a return marker after it (private events
+// with op codes kCall / kReturn, not steps), on the object the primitive
+// acts on. The spec
 // implements a primitive with one atomic step (its `atomic` event); a module
 // with any number of lower steps, exactly one of which it declares the
 // linearization point (Cpu::Linearize), which the log map turns into the

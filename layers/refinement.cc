@@ -77,10 +77,16 @@ class Walk {
       }
       if (!e.marker()) ++steps;
       OpenCall& open = Open(e);
-      const Primitive* called =
-          e.op == machine::OpCode::kCall ? FindCall(pair_.primitives(), e.kind) : nullptr;
-      const Primitive* returned =
-          e.op == machine::OpCode::kReturn ? FindReturn(pair_.primitives(), e.kind) : nullptr;
+      // Inside a call, a marker of a call on another object (a lock module
+      // built from another lock) or of any call of another layer nests.
+      const bool nested = open.prim != nullptr &&
+                          (open.depth > 0 || e.object != log_[open.call].object);
+      const Primitive* called = e.op == machine::OpCode::kCall && !nested
+                                    ? FindCall(pair_.primitives(), e.kind)
+                                    : nullptr;
+      const Primitive* returned = e.op == machine::OpCode::kReturn && !nested
+                                      ? FindReturn(pair_.primitives(), e.kind)
+                                      : nullptr;
       if (called != nullptr) {
         if (open.prim != nullptr) {
           return Fail(Outcome::kRefinementViolation, i, abs,
@@ -129,7 +135,13 @@ class Walk {
         if (e.op == machine::OpCode::kCall) {
           ++open.depth;
         } else if (e.op == machine::OpCode::kReturn) {
-          if (open.depth > 0) --open.depth;
+          if (open.depth == 0) {
+            return Fail(Outcome::kRefinementViolation, i, abs,
+                        fmt::format("cpu {} returns from `{}` inside its call of `{}` without "
+                                    "having called it",
+                                    e.cpu, e.kind, open.prim->name));
+          }
+          --open.depth;
         } else if (e.linearizes && open.depth == 0) {
           if (open.linearized) {
             return Fail(Outcome::kRefinementViolation, i, abs,

@@ -44,9 +44,15 @@ class Registry {
   Registry& Add(EntryType entry) {
     STRATA_CHECK(!entry.name.empty(), "a {} without a name", what_);
     STRATA_CHECK(Find(entry.name) == nullptr, "two {}s named {}", what_, entry.name);
-    STRATA_CHECK(!entry.known_bad || machine::ParseOutcome(entry.expect).has_value(),
-                 "known-bad {} {} declares no verdict of machine/report.h (\"{}\")", what_,
+    STRATA_CHECK(!entry.known_bad || (machine::ParseOutcome(entry.expect).has_value() &&
+                                      machine::IsFailure(*machine::ParseOutcome(entry.expect))),
+                 "known-bad {} {} declares no failure of machine/report.h (\"{}\")", what_,
                  entry.name, entry.expect);
+    // Names go into configs and schedule files as they are.
+    STRATA_CHECK(entry.name.find_first_not_of(
+                     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") ==
+                     std::string::npos,
+                 "{} name \"{}\": use letters, digits, '.', '_' and '-' only", what_, entry.name);
     entries_.push_back(std::move(entry));
     return *this;
   }

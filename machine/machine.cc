@@ -210,18 +210,26 @@ void Cpu::Annotate(ObjectId object, EventKind kind, std::int64_t arg0, std::int6
                     machine_->log_.Append(id_, thread_, object, kind, arg0, arg1, result, op));
 }
 
-void Cpu::AnnotateFailed(EventKind kind) const {
-  STRATA_CHECK(false, "cpu {}: annotation {} with the op of a shared step", id_, kind);
-  std::abort();
+// Misuse of the layer API by simulated code is a report, not a crash.
+void Cpu::AnnotateFailed(EventKind kind) {
+  Fail(Outcome::kException,
+       fmt::format("cpu {} annotates `{}` with the op code of a shared step (Cpu::Annotate takes "
+                   "call, ret or ghost)",
+                   id_, kind));
 }
 
-void Cpu::LinearizeFailed() const {
+void Cpu::LinearizeFailed() {
   const Log& log = machine_->log_;
-  STRATA_CHECK(!log.empty() && log.back().cpu == id_,
-               "cpu {} declares a linearization point but did not append the last event", id_);
-  STRATA_CHECK(false, "cpu {}: a call or return marker ({}) cannot be a linearization point", id_,
-               log.back().kind);
-  std::abort();
+  if (log.empty() || log.back().cpu != id_ || log.back().thread != thread_) {
+    Fail(Outcome::kException,
+         fmt::format("cpu {} (thread {}) declares a linearization point, but the last event is "
+                     "not its own (Cpu::Linearize follows one of its own steps)",
+                     id_, thread_));
+  }
+  Fail(Outcome::kException,
+       fmt::format("cpu {} declares its marker `{}` a linearization point (Cpu::Linearize "
+                   "follows a step or a ghost)",
+                   id_, log.back().kind));
 }
 
 void Machine::Observe(Cpu& cpu, const Event& e) {

@@ -89,8 +89,10 @@ class Machine;
 // The hash a push event carries of its block's contents (arg0).
 std::int64_t BlockHash(std::span<const std::int64_t> words);
 
-// A simulated CPU as its code sees it. Every method except id(), Read, Write
-// and Annotate is a switch point and appends one event. The word operations
+// A simulated CPU as its code sees it. The shared operations (FetchAdd ...
+// Push, Step) are switch points and append one event each; Read and Write
+// are private; Annotate, MarkCall and MarkReturn append a private event; and
+// Linearize flags the last one. The word operations
 // take an optional event kind and note (stored in arg1), so a layer can name
 // its steps in the log (`INC_TICKET(bound)` is a fetch-and-add of the ticket
 // word) while using only the machine's primitives.
@@ -149,8 +151,9 @@ class Cpu {
   // the CPU) that is open: the log map of the refinement check maps exactly
   // the flagged events to the upper layer's atomic events. A module calls
   // it right after the step, before its next switch point, so it may decide
-  // on the step's result (a compare-and-swap that succeeded). Precondition:
-  // the log's last event is this CPU's and not a call or return marker.
+  // on the step's result (a compare-and-swap that succeeded). Not a switch
+  // point. If the log's last event is not this agent's own step or ghost,
+  // the run ends with an `exception` report naming the CPU.
   inline void Linearize();
 
   // The kernel thread this CPU runs now (none on the bare machine); events
@@ -181,8 +184,8 @@ class Cpu {
   template <class Apply>
   std::int64_t StepWith(const Op& op, Apply&& apply);
   bool Ready() const { return pending_->ready == nullptr || (*pending_->ready)(); }
-  [[noreturn]] void LinearizeFailed() const;
-  [[noreturn]] void AnnotateFailed(EventKind kind) const;
+  [[noreturn]] void LinearizeFailed();
+  [[noreturn]] void AnnotateFailed(EventKind kind);
 
   Machine* machine_;
   CpuId id_;
@@ -366,8 +369,8 @@ inline void Cpu::MarkReturn(ObjectId object, EventKind kind, std::int64_t result
 // Inline: modules call it on their hot paths (a yield's fast path).
 inline void Cpu::Linearize() {
   Log& log = machine_->log_;
-  if (log.empty() || log.back().cpu != id_ || log.back().op == OpCode::kCall ||
-      log.back().op == OpCode::kReturn) [[unlikely]] {
+  if (log.empty() || log.back().cpu != id_ || log.back().thread != thread_ ||
+      log.back().op == OpCode::kCall || log.back().op == OpCode::kReturn) [[unlikely]] {
     LinearizeFailed();
   }
   log.FlagLinearization();

@@ -50,6 +50,15 @@ std::string_view OutcomeName(Outcome o);
 std::optional<Outcome> ParseOutcome(std::string_view name);
 // "ok, data-race, ..., tlink-mismatch": every name, for error messages.
 std::string OutcomeNames();
+// How a run can end (kOk ... kThreadStarved).
+inline bool IsRunOutcome(Outcome o) { return o <= Outcome::kThreadStarved; }
+// How `strata check` can end: kRefines, a check verdict other than TLink's,
+// or the failure of the run it checked (any run outcome but kOk).
+inline bool IsCheckVerdict(Outcome o) {
+  return o != Outcome::kOk && o != Outcome::kTLinkMismatch;
+}
+// What a known-bad catalog entry may expect: any failure, of a run or a check.
+inline bool IsFailure(Outcome o) { return o != Outcome::kOk && o != Outcome::kRefines; }
 inline std::string_view format_as(Outcome o) { return OutcomeName(o); }
 
 struct RunReport {

@@ -351,7 +351,8 @@ class SchedSpec final : public CSched {
  private:
   // One atomic step of the spec: the replay's transition, applied as the
   // step executes. `enabled`, if set, gates the step.
-  std::int64_t Atomic(Cpu& cpu, EventKind kind, std::int64_t arg0 = 0,
+  // arg0/arg1: the primitive's arguments, as its call marker carries them.
+  std::int64_t Atomic(Cpu& cpu, EventKind kind, std::int64_t arg0 = 0, std::int64_t arg1 = 0,
                       const absl::FunctionRef<bool()>* enabled = nullptr) {
     if (!started_) {
       replay_ = Replay();
@@ -360,7 +361,7 @@ class SchedSpec final : public CSched {
     }
     auto apply = [&]() -> std::int64_t {
       Event e{.cpu = cpu.id(), .thread = cpu.thread(), .object = object(), .kind = kind,
-              .arg0 = arg0};
+              .arg0 = arg0, .arg1 = arg1};
       std::string why;
       if (!replay_.Step(state_, e, &why)) {
         cpu.Fail(Outcome::kImpossibleLog, fmt::format("the sched spec refuses {} by thread {} on "
@@ -370,7 +371,8 @@ class SchedSpec final : public CSched {
       return 0;
     };
     const std::int64_t r =
-        cpu.Step({.object = object(), .kind = kind, .arg0 = arg0, .apply = apply, .ready = enabled});
+        cpu.Step({.object = object(), .kind = kind, .arg0 = arg0, .arg1 = arg1, .apply = apply,
+                  .ready = enabled});
     cpu.Linearize();
     return r;
   }
@@ -380,15 +382,17 @@ class SchedSpec final : public CSched {
     return ThreadId(static_cast<int>(state_.returns[cpu.id().index()]));
   }
   void DoYield(Cpu& cpu, ThreadId) override { Atomic(cpu, kinds::kYield); }
-  void DoSleep(Cpu& cpu, Cv cv, ThreadId) override { Atomic(cpu, kinds::kSleep, cv.index); }
+  void DoSleep(Cpu& cpu, Cv cv, ThreadId) override {
+    Atomic(cpu, kinds::kSleep, cv.index, cv.lock.index);
+  }
   ThreadId DoWakeup(Cpu& cpu, Cv cv) override {
-    Atomic(cpu, kinds::kWake, cv.index);
+    Atomic(cpu, kinds::kWake, cv.index, cv.lock.index);
     return ThreadId(static_cast<int>(state_.returns[cpu.id().index()]));
   }
   void DoLock(Cpu& cpu, SchedLock l) override {
     auto free = [&] { return !state_.holders[static_cast<std::size_t>(l.index)].valid(); };
     absl::FunctionRef<bool()> enabled(free);
-    Atomic(cpu, kinds::kLock, l.index, &enabled);
+    Atomic(cpu, kinds::kLock, l.index, 0, &enabled);
   }
   void DoUnlock(Cpu& cpu, SchedLock l) override { Atomic(cpu, kinds::kUnlock, l.index); }
   void DoExit(Cpu& cpu, ThreadId) override { Atomic(cpu, kinds::kExit); }
@@ -396,7 +400,7 @@ class SchedSpec final : public CSched {
     const std::size_t c = cpu.id().index();
     auto work = [&] { return !state_.ready[c].empty() || !state_.pending[c].empty(); };
     absl::FunctionRef<bool()> enabled(work);
-    Atomic(cpu, kinds::kIdle, 0, &enabled);
+    Atomic(cpu, kinds::kIdle, 0, 0, &enabled);
   }
   ThreadId Next(CpuId c) override { return state_.current[c.index()]; }
   void OnNewLock(const std::string&) override {}

@@ -24,9 +24,10 @@ inline constexpr EventKind kUnlocked{"UNLOCKED"};  // ghost: unlock()'s lineariz
 class SchedModule : public CSched {
  public:
   SchedModule(Machine& m, const SchedOptions& o, const kernel::LockFactory& lock);
-  // R at every border crossing: the crossing CPU has pushed back every block
-  // it pulled (a primitive leaves the shared scheduler state consistent and
-  // published), and no pending count is negative.
+  // R at every border crossing: no pending count is negative, each CPU's
+  // pending count equals the length of the spec's pending queue of that
+  // CPU, and the crossing CPU has pushed back every block it pulled (a
+  // primitive leaves the shared scheduler state consistent and published).
   std::unique_ptr<SchedView> NewView(Machine& m) const override;
 
  protected:

@@ -155,7 +155,17 @@ TEST_CASE("a check schedule file that names an unknown layer or verdict is bad i
             std::regex_replace(text, std::regex("outcome = \"refinement-violation\""), "outcome = \"meh\""));
   Command v = RunStrata("replay verdict.schedule", dir.path());
   CHECK(v.exit_code == 2);
-  CHECK(v.err.find("schedule.outcome: expected a verdict") != std::string::npos);
+  CHECK(v.err.find("schedule.outcome: expected a check verdict") != std::string::npos);
+  // A TLink verdict, or a clean run's "ok", is no verdict of `strata check`.
+  for (const char* other : {"tlink-mismatch", "ok"}) {
+    CAPTURE(other);
+    dir.Write("other.schedule",
+              std::regex_replace(text, std::regex("outcome = \"refinement-violation\""),
+                                 fmt::format("outcome = \"{}\"", other)));
+    Command o = RunStrata("replay other.schedule", dir.path());
+    CHECK(o.exit_code == 2);
+    CHECK(o.err.find("schedule.outcome: expected a check verdict") != std::string::npos);
+  }
 }
 
 TEST_CASE("strata layers prints the stack top down with each side") {

@@ -115,8 +115,8 @@ struct Bad {
 
 TEST_CASE("every known-bad lock is caught with its exact verdict, shrunk, and replays") {
   const Bad corpus[] = {
-      {"ticket-load-store", 0, 3, "random", "relation-broken", "both hold ticket"},
-      {"ticket-load-store", 0, 2, "dfs", "relation-broken", "both hold ticket"},
+      {"ticket-load-store", 0, 3, "random", "impossible-lower-log", "the module's replay rejects"},
+      {"ticket-load-store", 0, 2, "dfs", "impossible-lower-log", "the module's replay rejects"},
       {"ticket-no-bump", 0, 2, "dfs", "refinement-violation",
        "returned without its linearization point"},
       {"ticket-double-bump", 0, 2, "dfs", "refinement-violation",
