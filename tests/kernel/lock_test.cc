@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "kernel/lock.h"
+#include "kernel/ticket_lock.h"
 #include "layers/explorer.h"
 #include "machine/machine.h"
 
@@ -179,6 +180,108 @@ TEST_CASE("a shrunk failure needs no more steps than the one found") {
                     {.strategy = layers::BuiltinStrategy("random"), .seed = seed, .runs = 2000, .shrink = false});
     REQUIRE(unshrunk.failure.has_value());
     CHECK(layers::ToFailure(*unshrunk.failure).size() == r.failure_original_steps);
+  }
+}
+
+}  // namespace
+}  // namespace strata::kernel
+
+namespace strata::kernel {
+namespace {
+
+// A correct ticket lock that takes its ticket with a load and a
+// compare-and-swap, retrying when another CPU took it first.
+class TicketCas final : public TicketLock {
+ public:
+  using TicketLock::TicketLock;
+
+ protected:
+  std::int64_t TakeTicket(Cpu& cpu, std::int64_t) override {
+    for (;;) {
+      const std::int64_t seen = cpu.Load(ticket_);
+      if (cpu.CompareSwap(ticket_, seen, seen + 1) == seen) return seen;
+    }
+  }
+};
+
+// A lock built from another lock: its acquire takes an inner ticket lock
+// (a call of the same layer on another object, nested in its own) and its
+// linearization point is a ghost right after it.
+class Wrapped final : public Lock {
+ public:
+  Wrapped(Machine& m, const std::string& name)
+      : Lock(m.NewObject(name)), inner_(std::make_unique<TicketLock>(m, name + ".inner")) {}
+  std::unique_ptr<LockView> NewView(Machine& m) const override {
+    return std::make_unique<View>(object(), m);
+  }
+
+ protected:
+  void DoAcquire(Cpu& cpu, std::int64_t bound) override {
+    inner_->Acquire(cpu, bound + 2);
+    cpu.Annotate(object(), EventKind("TAKEN"), 0, 0, 0);
+    cpu.Linearize();
+  }
+  void DoRelease(Cpu& cpu) override {
+    inner_->Release(cpu);
+    cpu.Annotate(object(), EventKind("GIVEN"), 0, 0, 0);
+    cpu.Linearize();
+  }
+
+ private:
+  class View final : public LockView {
+   public:
+    View(ObjectId lock, const Machine& m) : lock_(lock), line_({.enter = 2, .leave = 2}, m) {}
+    bool Observe(const Event& e) override {
+      if (e.object != lock_) return true;
+      if (e.op == OpCode::kCall && e.kind == kinds::kCallAcquire) line_.Arrive(e.cpu, e.arg0);
+      if (e.kind == EventKind("TAKEN")) line_.Take(e.cpu);
+      if (e.kind == EventKind("GIVEN")) line_.Free(e.cpu);
+      return true;
+    }
+    std::optional<std::string> Relation(const LockSpecState& spec) const override {
+      return line_.Relation(spec);
+    }
+    std::string Describe() const override { return line_.Describe(); }
+    std::optional<std::uint64_t> WaitBound(CpuId, const layers::Primitive&) const override {
+      return std::nullopt;
+    }
+
+   private:
+    ObjectId lock_;
+    LockLine line_;
+  };
+  std::unique_ptr<Lock> inner_;
+};
+
+template <class L>
+ExploreResult ExploreModule(int cpus, const char* strategy) {
+  auto pair = MakeLockPair({.impl = "test",
+                            .module = [](Machine& m, const std::string& name) -> std::unique_ptr<Lock> {
+                              return std::make_unique<L>(m, name);
+                            },
+                            .iterations = 2,
+                            .bound = 2});
+  return layers::Explore(*pair, MachineOptions{.cpus = cpus},
+                         {.strategy = layers::BuiltinStrategy(strategy), .seed = 3, .runs = 2000,
+                          .pct_horizon = 60});
+}
+
+TEST_CASE("a ticket lock that takes its ticket by compare-and-swap refines the lock spec") {
+  for (const char* strategy : {"random", "pct", "dfs"}) {
+    CAPTURE(strategy);
+    ExploreResult r = ExploreModule<TicketCas>(3, strategy);
+    if (r.failure) FAIL_CHECK(r.failure->verdict.name() << ": " << r.failure->verdict.message);
+    CHECK(r.executions > 0);
+    CHECK(r.wait_bound > 0);  // its doorway is the successful compare-and-swap
+  }
+}
+
+TEST_CASE("a lock built from another lock refines: the inner lock's calls nest in its own") {
+  for (const char* strategy : {"random", "pct", "dfs"}) {
+    CAPTURE(strategy);
+    ExploreResult r = ExploreModule<Wrapped>(2, strategy);
+    if (r.failure) FAIL_CHECK(r.failure->verdict.name() << ": " << r.failure->verdict.message);
+    CHECK(r.executions > 0);
   }
 }
 

@@ -87,6 +87,45 @@ TEST_CASE("the same program, oracle and seed give the same run on fresh machines
   }
 }
 
+TEST_CASE("misusing Linearize or Annotate ends the run with a report naming the cpu") {
+  struct Case {
+    const char* what;
+    std::function<void(Cpu&, Word)> body;
+    const char* message;
+  };
+  const Case cases[] = {
+      {"a flag before any step", [](Cpu& cpu, Word) { cpu.Linearize(); },
+       "cpu 0 (thread -) declares a linearization point, but the last event is not its own"},
+      {"a flag on a marker",
+       [](Cpu& cpu, Word w) {
+         cpu.MarkCall(w.id, EventKind("call f"), 0, 0);
+         cpu.Linearize();
+       },
+       "cpu 0 declares its marker `call f` a linearization point"},
+      {"a flag on another thread's step",
+       [](Cpu& cpu, Word w) {
+         cpu.set_thread(machine::ThreadId(1));
+         cpu.FetchAdd(w, 1);
+         cpu.set_thread(machine::ThreadId(2));
+         cpu.Linearize();
+       },
+       "cpu 0 (thread 2) declares a linearization point, but the last event is not its own"},
+      {"an annotation with a step's op code",
+       [](Cpu& cpu, Word w) { cpu.Annotate(w.id, EventKind("x"), 0, 0, 0, OpCode::kFaa); },
+       "cpu 0 annotates `x` with the op code of a shared step"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.what);
+    Recorded r = RunWith({.cpus = 1}, {.kind = OracleKind::kRoundRobin}, [&](Machine& m) {
+      const Word w = m.NewWord("w");
+      return Machine::Program([&c, w](Cpu& cpu) { c.body(cpu, w); });
+    });
+    REQUIRE(r.Is(Outcome::kException));
+    CHECK(r.report->message.find(c.message) != std::string::npos);
+    CHECK(r.report->cpus == std::vector<CpuId>{CpuId(0)});
+  }
+}
+
 TEST_CASE("the log hash is a function of the events alone") {
   // Two machines whose runs append the same events have the same hash, even
   // when their objects have other names.

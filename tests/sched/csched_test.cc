@@ -10,6 +10,7 @@
 #include "layers/refinement.h"
 #include "machine/machine.h"
 #include "sched/csched.h"
+#include "sched/pair.h"
 #include "sched/stack.h"
 #include "sched/workloads.h"
 
@@ -266,6 +267,26 @@ TEST_CASE("the scheduler module refines its spec under every strategy") {
       layers::Verdict v = CheckPair("module", client, strategy, 150);
       CHECK(v.name() == "refines");
     }
+  }
+}
+
+TEST_CASE("a cv guarded by a lock other than lock 0 refines (sleep and wakeup carry its lock)") {
+  const ThreadProgram ping_pong = Builtin().threads.Find("ping-pong")->make;
+  SchedPairOptions o;
+  o.module = Builtin().scheds.Find("module")->make;
+  o.lock = Builtin().locks.Find("ticket")->make;
+  o.client = {ping_pong.min_cpus, [ping_pong](CSched& s, const ClientParams& p) {
+                s.NewLock("first");  // ping-pong's lock becomes lock 1
+                return ping_pong.start(s, p);
+              }};
+  auto pair = MakeSchedPair(o);
+  for (const char* strategy : {"random", "dfs"}) {
+    CAPTURE(strategy);
+    layers::ExploreResult r =
+        layers::Explore(*pair, machine::MachineOptions{.cpus = 2},
+                        {.strategy = layers::BuiltinStrategy(strategy), .runs = 300, .shrink = false});
+    if (r.failure) FAIL_CHECK(r.failure->verdict.name() << ": " << r.failure->verdict.message);
+    CHECK(r.executions > 0);
   }
 }
 
