@@ -79,28 +79,21 @@ class McsKeepBusy final : public McsLock {
   void HandOver(Cpu&, std::int64_t) override {}
 };
 
-template <class L>
-LockFactory Make() {
-  return [](Machine& m, const std::string& name) -> std::unique_ptr<Lock> {
-    return std::make_unique<L>(m, name);
-  };
-}
-
 }  // namespace
 
 void AddKnownBadLocks(LockRegistry& locks) {
   locks.Add({"ticket-load-store", "known-bad: takes a ticket with a load then a store", true,
-             "impossible-lower-log", Make<TicketLoadStore>()});
+             "impossible-lower-log", LockFactoryOf<TicketLoadStore>()});
   locks.Add({"ticket-no-bump", "known-bad: release forgets to bump now_serving", true,
-             "refinement-violation", Make<TicketNoBump>()});
+             "refinement-violation", LockFactoryOf<TicketNoBump>()});
   locks.Add({"ticket-double-bump", "known-bad: release bumps now_serving twice", true,
-             "refinement-violation", Make<TicketDoubleBump>()});
+             "refinement-violation", LockFactoryOf<TicketDoubleBump>()});
   locks.Add({"ticket-leaky", "known-bad: carries hidden state from run to run", true,
-             "nondeterminism", Make<TicketLeaky>()});
+             "nondeterminism", LockFactoryOf<TicketLeaky>()});
   locks.Add({"mcs-no-wait-next", "known-bad: release does not wait for a late next link", true,
-             "refinement-violation", Make<McsNoWaitNext>()});
+             "refinement-violation", LockFactoryOf<McsNoWaitNext>()});
   locks.Add({"mcs-keep-busy", "known-bad: release never clears the successor's busy flag", true,
-             "refinement-violation", Make<McsKeepBusy>()});
+             "refinement-violation", LockFactoryOf<McsKeepBusy>()});
 }
 
 }  // namespace strata::kernel

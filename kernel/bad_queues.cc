@@ -48,24 +48,16 @@ class OffByOne final : public ModuleQueue {
   }
 };
 
-template <class Q>
-QueueFactory Make() {
-  return [](Machine& m, const std::string& name, std::int64_t capacity,
-            const LockFactory& lock) -> std::unique_ptr<Queue> {
-    return std::make_unique<Q>(m, name, capacity, lock);
-  };
-}
-
 }  // namespace
 
 void AddKnownBadQueues(QueueRegistry& queues) {
-  queues.Add({"module-no-lock", "known-bad: skips the lock", true, "data-race", Make<NoLock>()});
+  queues.Add({"module-no-lock", "known-bad: skips the lock", true, "data-race", QueueFactoryOf<NoLock>()});
   queues.Add({"module-no-pull", "known-bad: writes the block without pulling it", true,
-              "data-race", Make<NoPull>()});
+              "data-race", QueueFactoryOf<NoPull>()});
   queues.Add({"module-lifo", "known-bad: deq takes the newest value", true, "relation-broken",
-              Make<Lifo>()});
+              QueueFactoryOf<Lifo>()});
   queues.Add({"module-off-by-one", "known-bad: deq returns the value plus one", true,
-              "return-mismatch", Make<OffByOne>()});
+              "return-mismatch", QueueFactoryOf<OffByOne>()});
 }
 
 }  // namespace strata::kernel

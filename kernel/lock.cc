@@ -70,13 +70,6 @@ class SpecLock final : public Lock {
   CpuId holder_;
 };
 
-template <class L>
-LockFactory Make() {
-  return [](Machine& m, const std::string& name) -> std::unique_ptr<Lock> {
-    return std::make_unique<L>(m, name);
-  };
-}
-
 class LockPair final : public layers::LayerPair {
  public:
   explicit LockPair(LockPairOptions o) : o_(std::move(o)) {}
@@ -140,10 +133,10 @@ std::unique_ptr<Lock> MakeSpecLock(Machine& m, const std::string& name) {
 void AddBuiltinLocks(LockRegistry& locks) {
   locks.Add({"spec", "the atomic spec itself: WAIT_LOCK / REL_LOCK", false, "",
              [](Machine& m, const std::string& name) { return MakeSpecLock(m, name); }});
-  locks.Add({"ticket", "ticket lock: INC_TICKET, GET_NOW, INC_NOW", false, "", Make<TicketLock>()});
+  locks.Add({"ticket", "ticket lock: INC_TICKET, GET_NOW, INC_NOW", false, "", LockFactoryOf<TicketLock>()});
   locks.Add({"mcs", "MCS queue lock: per-CPU nodes, SWAP_TAIL, hand-over by SET_BUSY", false, "",
-             Make<McsLock>()});
-  locks.Add({"tas", "test-and-set lock: safe but not starvation-free", false, "", Make<TasLock>()});
+             LockFactoryOf<McsLock>()});
+  locks.Add({"tas", "test-and-set lock: safe but not starvation-free", false, "", LockFactoryOf<TasLock>()});
   AddKnownBadLocks(locks);
 }
 

@@ -106,6 +106,14 @@ class Lock {
 using LockFactory = std::function<std::unique_ptr<Lock>(Machine& m, const std::string& name)>;
 using LockRegistry = layers::Registry<LockFactory>;
 
+// The factory of a lock class L constructible as L(machine, name).
+template <class L>
+LockFactory LockFactoryOf() {
+  return [](Machine& m, const std::string& name) -> std::unique_ptr<Lock> {
+    return std::make_unique<L>(m, name);
+  };
+}
+
 // The spec itself as a lock: one WAIT_LOCK / REL_LOCK step each, with the
 // spec's replay as a monitor on `m`.
 std::unique_ptr<Lock> MakeSpecLock(Machine& m, const std::string& name);

@@ -160,10 +160,7 @@ void AddBuiltinQueues(QueueRegistry& queues) {
               [](Machine& m, const std::string& name, std::int64_t capacity,
                  const LockFactory&) { return MakeSpecQueue(m, name, capacity); }});
   queues.Add({"module", "acquire, pull, sequential code, push, release", false, "",
-              [](Machine& m, const std::string& name, std::int64_t capacity,
-                 const LockFactory& lock) -> std::unique_ptr<Queue> {
-                return std::make_unique<ModuleQueue>(m, name, capacity, lock);
-              }});
+              QueueFactoryOf<ModuleQueue>()});
   AddKnownBadQueues(queues);
 }
 

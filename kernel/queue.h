@@ -84,6 +84,16 @@ using QueueFactory = std::function<std::unique_ptr<Queue>(
     Machine& m, const std::string& name, std::int64_t capacity, const LockFactory& lock)>;
 using QueueRegistry = layers::Registry<QueueFactory>;
 
+// The factory of a queue class Q constructible as Q(machine, name,
+// capacity, lock).
+template <class Q>
+QueueFactory QueueFactoryOf() {
+  return [](Machine& m, const std::string& name, std::int64_t capacity,
+            const LockFactory& lock) -> std::unique_ptr<Queue> {
+    return std::make_unique<Q>(m, name, capacity, lock);
+  };
+}
+
 std::unique_ptr<Queue> MakeSpecQueue(Machine& m, const std::string& name, std::int64_t capacity);
 
 // Adds strata's queues: spec, module and the module's known-bad variants.

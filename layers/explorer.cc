@@ -16,7 +16,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using machine::Decision;
 using machine::Oracle;
-using machine::PendingStep;
 
 // Follows a guide where it can; past its end, or where the guided CPU cannot
 // run, it keeps the last CPU running (no new context switch) or takes the

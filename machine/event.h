@@ -78,7 +78,6 @@ enum class OpCode : std::uint8_t {
 };
 std::string_view OpCodeName(OpCode op);
 
-
 struct Event {
   std::uint64_t seq = 0;  // position in the log, from 0
   CpuId cpu;

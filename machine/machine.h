@@ -21,7 +21,6 @@
 #include <csignal>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <span>
 #include <string>

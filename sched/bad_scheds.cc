@@ -53,27 +53,19 @@ class LifoYield final : public SchedModule {
   void DoYield(Cpu& cpu, ThreadId self) override { TakePending(cpu).push_front(self); }
 };
 
-template <class S>
-SchedFactory Make() {
-  return [](Machine& m, const SchedOptions& o,
-            const kernel::LockFactory& lock) -> std::unique_ptr<CSched> {
-    return std::make_unique<S>(m, o, lock);
-  };
-}
-
 }  // namespace
 
 void AddKnownBadScheds(SchedRegistry& scheds) {
   scheds.Add({"module-yield-drops", "known-bad: yield does not put the caller back on the ready queue",
-              true, "impossible-upper-log", Make<YieldDrops>()});
+              true, "impossible-upper-log", SchedFactoryOf<YieldDrops>()});
   scheds.Add({"module-wrong-cpu", "known-bad: a remote wakeup lands on the next CPU's pending queue",
-              true, "relation-broken", Make<WrongCpu>()});
+              true, "relation-broken", SchedFactoryOf<WrongCpu>()});
   scheds.Add({"module-reuse-tid", "known-bad: spawn takes a TCB slot that another CPU's thread holds",
-              true, "impossible-upper-log", Make<ReuseTid>()});
+              true, "impossible-upper-log", SchedFactoryOf<ReuseTid>()});
   scheds.Add({"module-lose-sleeper", "known-bad: wakeup takes the sleeper off the cv and drops it",
-              true, "relation-broken", Make<LoseSleeper>()});
+              true, "relation-broken", SchedFactoryOf<LoseSleeper>()});
   scheds.Add({"module-lifo", "known-bad: yield runs the caller again before the other ready threads",
-              true, "impossible-upper-log", Make<LifoYield>()});
+              true, "impossible-upper-log", SchedFactoryOf<LifoYield>()});
 }
 
 }  // namespace strata::sched

@@ -438,10 +438,7 @@ std::unique_ptr<CSched> MakeSpecSched(Machine& m, const SchedOptions& o) {
 void AddBuiltinScheds(SchedRegistry& scheds) {
   scheds.Add({"module", "ready queues, pending queues under locks, sleep queues under cv locks",
               false, "",
-              [](Machine& m, const SchedOptions& o,
-                 const kernel::LockFactory& lock) -> std::unique_ptr<CSched> {
-                return std::make_unique<SchedModule>(m, o, lock);
-              }});
+              SchedFactoryOf<SchedModule>()});
   scheds.Add({"spec", "the atomic spec: one SPAWN/YIELD/SLEEP/WAKE/LOCK/UNLOCK/EXIT/IDLE step",
               false, "",
               [](Machine& m, const SchedOptions& o, const kernel::LockFactory&) {

@@ -326,6 +326,15 @@ using SchedFactory = std::function<std::unique_ptr<CSched>(Machine& m, const Sch
                                                            const kernel::LockFactory& lock)>;
 using SchedRegistry = layers::Registry<SchedFactory>;
 
+// The factory of a scheduler class S constructible as S(machine, options, lock).
+template <class S>
+SchedFactory SchedFactoryOf() {
+  return [](Machine& m, const SchedOptions& o,
+            const kernel::LockFactory& lock) -> std::unique_ptr<CSched> {
+    return std::make_unique<S>(m, o, lock);
+  };
+}
+
 // The spec itself as a scheduler: one atomic step per primitive.
 std::unique_ptr<CSched> MakeSpecSched(Machine& m, const SchedOptions& o);
 
