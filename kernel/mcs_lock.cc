@@ -11,20 +11,19 @@ class McsView final : public LockView {
           const Machine& m)
       : line_({.enter = 5, .leave = 6}, m) {
     // Slots: 0 the tail, 1 + c node c's next, 1 + cpus + c node c's busy.
-    Slot(tail.id) = 0;
-    for (std::size_t c = 0; c < next.size(); ++c) Slot(next[c].id) = static_cast<int>(1 + c);
+    slots_.Add(tail.id, 0);
+    for (std::size_t c = 0; c < next.size(); ++c) slots_.Add(next[c].id, static_cast<int>(1 + c));
     for (std::size_t c = 0; c < busy.size(); ++c) {
-      Slot(busy[c].id) = static_cast<int>(1 + next.size() + c);
+      slots_.Add(busy[c].id, static_cast<int>(1 + next.size() + c));
     }
     values_.assign(1 + next.size() + busy.size(), 0);
     cpus_ = next.size();
   }
 
   bool Observe(const Event& e) override {
-    if (!e.object.valid() || e.object.index() >= slots_.size() || slots_[e.object.index()] < 0) {
-      return true;
-    }
-    const auto slot = static_cast<std::size_t>(slots_[e.object.index()]);
+    const int found = slots_.Find(e.object);
+    if (found < 0) return true;
+    const auto slot = static_cast<std::size_t>(found);
     if (!word_.Step(values_[slot], e)) return false;
     const bool tail = slot == 0;
     const bool busy = slot > cpus_;
@@ -55,12 +54,7 @@ class McsView final : public LockView {
   }
 
  private:
-  int& Slot(ObjectId id) {
-    if (id.index() >= slots_.size()) slots_.resize(id.index() + 1, -1);
-    return slots_[id.index()];
-  }
-
-  std::vector<int> slots_;  // by object id: the word's slot, -1 if not ours
+  layers::ObjectSlots slots_;
   std::vector<std::int64_t> values_;
   std::size_t cpus_ = 0;
   machine::WordReplay word_;

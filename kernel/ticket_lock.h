@@ -10,8 +10,8 @@
 // Its view replays both words by their machine operations, so variants that
 // take a ticket another way (a load and a store, a compare-and-swap) replay
 // too; a write that takes any ticket but the next one is impossible. R: the spec's
-// holder is the CPU whose ticket is being served and that has seen it, no
-// two CPUs hold the same ticket, and now_serving never passes next_ticket. Liveness: FIFO, 2 steps per acquire
+// holder is the CPU whose ticket is being served and that has seen it, and
+// now_serving never passes next_ticket. Liveness: FIFO, 2 steps per acquire
 // and per release.
 #ifndef STRATA_KERNEL_TICKET_LOCK_H_
 #define STRATA_KERNEL_TICKET_LOCK_H_

@@ -110,6 +110,24 @@ class ModuleView {
   virtual std::optional<std::uint64_t> WaitBound(CpuId cpu, const Primitive& p) const = 0;
 };
 
+// A view's own objects, numbered by the view: which of them an event is on,
+// in one lookup (views observe every event of a run).
+class ObjectSlots {
+ public:
+  // Object `id` is the view's `slot`-th. Precondition: slot >= 0.
+  void Add(ObjectId id, int slot) {
+    if (id.index() >= slots_.size()) slots_.resize(id.index() + 1, -1);
+    slots_[id.index()] = slot;
+  }
+  // The slot of `id`, or -1 if it is none of the view's.
+  int Find(ObjectId id) const {
+    return id.valid() && id.index() < slots_.size() ? slots_[id.index()] : -1;
+  }
+
+ private:
+  std::vector<int> slots_;
+};
+
 // A replayer whose Step can say why it refuses an event.
 template <class R>
 concept ExplainingReplayer = machine::Replayer<R> &&

@@ -53,18 +53,19 @@ class BlockQueue {
 // counts, replayed by their machine operations.
 class ModuleView final : public SchedView {
  public:
-  ModuleView(int cpus, std::vector<machine::Word> counts)
-      : pulled_(static_cast<std::size_t>(cpus), 0), counts_(std::move(counts)),
-        values_(counts_.size(), 0) {}
+  ModuleView(int cpus, const std::vector<machine::Word>& counts)
+      : pulled_(static_cast<std::size_t>(cpus), 0), values_(counts.size(), 0) {
+    for (std::size_t c = 0; c < counts.size(); ++c) counts_.Add(counts[c].id, static_cast<int>(c));
+  }
 
   bool Observe(const Event& e) override {
     last_cpu_ = e.cpu;
     if (e.op == OpCode::kPull) ++pulled_[e.cpu.index()];
     if (e.op == OpCode::kPush) --pulled_[e.cpu.index()];
-    for (std::size_t c = 0; c < counts_.size(); ++c) {
-      if (e.object != counts_[c].id) continue;
-      if (!word_.Step(values_[c], e)) return false;
-      if (values_[c] < 0) negative_ = true;
+    if (const int c = counts_.Find(e.object); c >= 0) {
+      std::int64_t& count = values_[static_cast<std::size_t>(c)];
+      if (!word_.Step(count, e)) return false;
+      if (count < 0) negative_ = true;
     }
     return true;
   }
@@ -100,7 +101,7 @@ class ModuleView final : public SchedView {
 
  private:
   std::vector<int> pulled_;
-  std::vector<machine::Word> counts_;
+  layers::ObjectSlots counts_;       // the pending count words, by CPU
   std::vector<std::int64_t> values_;
   machine::WordReplay word_;
   CpuId last_cpu_;

@@ -36,11 +36,11 @@ class ClhView final : public LockView {
  public:
   ClhView(ObjectId tail, std::vector<ObjectId> nodes, const Machine& m)
       : tail_(tail),
-        nodes_(std::move(nodes)),
-        locked_(nodes_.size(), 0),
+        locked_(nodes.size(), 0),
         pred_(static_cast<std::size_t>(m.cpus()), -1),
         line_({.enter = 3, .leave = 1}, m) {
-    tail_value_ = static_cast<std::int64_t>(nodes_.size()) - 1;  // the dummy
+    for (std::size_t i = 0; i < nodes.size(); ++i) nodes_.Add(nodes[i], static_cast<int>(i));
+    tail_value_ = static_cast<std::int64_t>(nodes.size()) - 1;  // the dummy
   }
 
   bool Observe(const Event& e) override {
@@ -53,7 +53,7 @@ class ClhView final : public LockView {
       }
       return true;
     }
-    const int node = NodeOf(e.object);
+    const int node = nodes_.Find(e.object);
     if (node < 0) return true;
     if (!word_.Step(locked_[static_cast<std::size_t>(node)], e)) return false;
     if (e.op == OpCode::kLoad && node == pred_[c] && e.result == 0) line_.Take(e.cpu);
@@ -75,15 +75,8 @@ class ClhView final : public LockView {
   }
 
  private:
-  int NodeOf(ObjectId id) const {
-    for (std::size_t i = 0; i < nodes_.size(); ++i) {
-      if (nodes_[i] == id) return static_cast<int>(i);
-    }
-    return -1;
-  }
-
   ObjectId tail_;
-  std::vector<ObjectId> nodes_;
+  strata::layers::ObjectSlots nodes_;  // the locked words, by node
   std::vector<std::int64_t> locked_;
   std::vector<std::int64_t> pred_;  // per CPU: its predecessor's node, from its swap
   std::int64_t tail_value_ = 0;

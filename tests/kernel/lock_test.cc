@@ -204,6 +204,18 @@ class TicketCas final : public TicketLock {
   }
 };
 
+// A known-bad ticket lock whose doorway moves the ticket word by two: every
+// other ticket is never given, and its replay rejects the first take.
+class TicketByTwo final : public TicketLock {
+ public:
+  using TicketLock::TicketLock;
+
+ protected:
+  std::int64_t TakeTicket(Cpu& cpu, std::int64_t note) override {
+    return cpu.FetchAdd(ticket_, 2, kinds::kIncTicket, note);
+  }
+};
+
 // A lock built from another lock: its acquire takes an inner ticket lock
 // (a call of the same layer on another object, nested in its own) and its
 // linearization point is a ghost right after it.
@@ -273,6 +285,18 @@ TEST_CASE("a ticket lock that takes its ticket by compare-and-swap refines the l
     if (r.failure) FAIL_CHECK(r.failure->verdict.name() << ": " << r.failure->verdict.message);
     CHECK(r.executions > 0);
     CHECK(r.wait_bound > 0);  // its doorway is the successful compare-and-swap
+  }
+}
+
+TEST_CASE("a ticket doorway that skips a ticket is rejected by the ticket lock's own replay") {
+  for (const char* strategy : {"random", "pct", "dfs"}) {
+    CAPTURE(strategy);
+    ExploreResult r = ExploreModule<TicketByTwo>(2, strategy);
+    REQUIRE(r.failure.has_value());
+    CHECK(r.failure->verdict.name() == "impossible-lower-log");
+    CHECK(r.failure->verdict.lower_state.find(
+              "takes ticket 0 and leaves next_ticket at 2, but the next ticket to give was 0") !=
+          std::string::npos);
   }
 }
 
