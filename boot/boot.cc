@@ -160,9 +160,9 @@ absl::StatusOr<BootRun> RunConfig(const Config& config, const Catalog& catalog,
   params.sched = SchedOptionsFor(config);
   WorkloadRun w = workload->make(*run.machine, params);
   if (workload->threaded &&
-      (config.thread_bounds.limit > 0 || config.thread_bounds.progress > 0)) {
+      (config.stack.bounds.limit > 0 || config.stack.bounds.progress > 0)) {
     run.machine->AddGlobalMonitor(sched::MakeThreadFairnessMonitor(
-        run.machine->FindObject("sched"), run.machine->cpus(), config.thread_bounds));
+        run.machine->FindObject("sched"), run.machine->cpus(), config.stack.bounds));
   }
   machine::OracleOptions oo = OracleOptionsFor(config);
   std::unique_ptr<machine::Oracle> oracle;

@@ -32,13 +32,6 @@ std::string Implementation(const Config& c, const std::string& layer) {
   return "";
 }
 
-// The stack a check runs: the config's, with TSched's bounds on the sched pair.
-sched::StackOptions StackOf(const Config& c) {
-  sched::StackOptions stack = c.stack;
-  stack.bounds = c.thread_bounds;
-  return stack;
-}
-
 std::string DefaultSchedulePath(const Config& c, const std::string& layer,
                                 const layers::Verdict& v) {
   return fmt::format("strata-check-{}-{}-seed{}.schedule", layer, v.name(), c.seed);
@@ -134,7 +127,7 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
       fmt::print(out, "  {:<10} runs as its spec: nothing to check\n", layer);
       continue;
     }
-    std::unique_ptr<layers::LayerPair> pair = sched::MakePair(layer, StackOf(c), catalog);
+    std::unique_ptr<layers::LayerPair> pair = sched::MakePair(layer, c.stack, catalog);
     STRATA_CHECK(pair != nullptr, "unvalidated layer {}", layer);
     layers::ExploreResult r = layers::Explore(*pair, c.machine, explore);
     fmt::print(out, "  {:<10} {} refines {}?\n", layer, pair->lower(), pair->upper());
@@ -180,7 +173,7 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
 absl::StatusOr<int> ReplayCheck(const ScheduleFile& file, const std::string& path,
                                 const Catalog& catalog, std::FILE* out) {
   const Config& c = file.config;
-  std::unique_ptr<layers::LayerPair> pair = sched::MakePair(file.layer, StackOf(c), catalog);
+  std::unique_ptr<layers::LayerPair> pair = sched::MakePair(file.layer, c.stack, catalog);
   STRATA_CHECK(pair != nullptr, "unvalidated layer {}", file.layer);
   Execution x = layers::ReplaySchedule(*pair, c.machine, file.choices, path);
   if (!x.input.ok()) return x.input;

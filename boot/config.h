@@ -51,7 +51,6 @@ struct Config {
   std::string workload = "counter";
   std::int64_t iterations = 100;
   int threads = 2;  // threads per CPU of thread workloads
-  sched::ThreadBounds thread_bounds;  // TSched's limit and progress; 0 = not enforced
   // The kernel stack and how `strata check` explores it.
   sched::StackOptions stack;
   std::string check_layer = "all";

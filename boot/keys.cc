@@ -98,10 +98,10 @@ std::vector<Key> MakeKeys() {
                      "steps over which PCT draws its change points", STRATA_FIELD(pct_horizon)));
   keys.push_back(Int("oracle", "thread_limit", 0, 1'000'000'000,
                      "TSched: most scheduling queries a READY thread waits; 0 = off",
-                     STRATA_FIELD(thread_bounds.limit)));
+                     STRATA_FIELD(stack.bounds.limit)));
   keys.push_back(Int("oracle", "thread_progress", 0, 1'000'000'000,
                      "TSched: most own steps a thread runs without switching; 0 = off",
-                     STRATA_FIELD(thread_bounds.progress)));
+                     STRATA_FIELD(stack.bounds.progress)));
   keys.push_back(Int("run", "max_steps", 1, 1'000'000'000'000,
                      "shared steps before the run is stopped as step-budget",
                      STRATA_FIELD(machine.max_steps)));

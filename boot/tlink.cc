@@ -29,7 +29,7 @@ absl::StatusOr<int> TLink(const Config& c, const Catalog& catalog, std::FILE* ou
   o.sched = SchedOptionsFor(c);
   o.workload = w->make;
   o.params = {.iterations = c.iterations, .threads = c.threads};
-  o.bounds = c.thread_bounds;
+  o.bounds = c.stack.bounds;
   const auto start = std::chrono::steady_clock::now();
   const sched::TLinkResult r = sched::CheckTLink(o);
   const double seconds =
@@ -45,8 +45,8 @@ absl::StatusOr<int> TLink(const Config& c, const Catalog& catalog, std::FILE* ou
   for (const sched::ThreadLink& t : r.threads) {
     fmt::print(out, "  thread {:<3} cpu {:<3} {:6} events  worst wait {} queries (limit {})  "
                     "worst run {} steps (progress {})  {}\n",
-               t.tid, t.home, t.events, t.worst_queries, bound(c.thread_bounds.limit),
-               t.worst_progress, bound(c.thread_bounds.progress),
+               t.tid, t.home, t.events, t.worst_queries, bound(c.stack.bounds.limit),
+               t.worst_progress, bound(c.stack.bounds.progress),
                t.problem.empty() ? "matches" : "DIFFERS");
     if (!t.problem.empty()) {
       fmt::print(out, "             {}\n", t.problem);
