@@ -28,7 +28,7 @@ SwitchRate Switches(const Catalog& catalog, int threads, long yields) {
   machine::Machine m(machine::MachineOptions{.cpus = 1, .max_steps = UINT64_MAX});
   sched::SchedOptions o;
   o.max_threads = threads + 1;
-  std::shared_ptr<sched::CSched> s = sched::MakeSched(m, o, catalog.scheds, catalog.locks);
+  std::shared_ptr<sched::CSched> s = sched::MakeSched(m, o, catalog.scheds, catalog);
   auto program = sched::CSched::Boot(s, [threads, yields](sched::CSched& s, machine::Cpu& cpu) {
     for (int t = 0; t < threads; ++t) {
       s.Spawn(cpu, [yields](sched::CSched& s, machine::Cpu& cpu) {
@@ -58,7 +58,7 @@ BootFigures BootMany(const Catalog& catalog, int cpus, int threads) {
   sched::SchedOptions o;
   o.max_threads = cpus * threads;
   o.stack_bytes = 32 * 1024;
-  std::shared_ptr<sched::CSched> s = sched::MakeSched(m, o, catalog.scheds, catalog.locks);
+  std::shared_ptr<sched::CSched> s = sched::MakeSched(m, o, catalog.scheds, catalog);
   const auto* counter = catalog.threads.Find("thread-counter");
   STRATA_CHECK(counter != nullptr, "the bench needs the thread-counter workload");
   sched::ClientRun client = counter->make.start(*s, {.iterations = 2, .threads = threads});

@@ -116,6 +116,8 @@ sched::SchedOptions SchedOptionsFor(const Config& c) {
   const int auto_size = std::max(256, c.machine.cpus * (c.threads + 2));
   return {.impl = c.stack.sched,
           .lock = c.stack.lock,
+          .queue = c.stack.queue,
+          .tcb = c.stack.tcb,
           .max_threads = c.stack.max_threads != 0 ? c.stack.max_threads : auto_size,
           .stack_bytes = c.machine.stack_bytes};
 }

@@ -119,9 +119,15 @@ std::vector<Key> MakeKeys() {
                       STRATA_FIELD(stack.lock),
                       [](const Catalog& c) -> const auto& { return c.locks; }, "--lock",
                       kBootCommand | kCheckCommand));
-  keys.push_back(Name("stack", "queue", "the queue layer's implementation", STRATA_FIELD(stack.queue),
+  keys.push_back(Name("stack", "queue",
+                      "the queue layer's implementation (the scheduler's pending and sleep queues too)",
+                      STRATA_FIELD(stack.queue),
                       [](const Catalog& c) -> const auto& { return c.queues; }, "--queue",
-                      kCheckCommand));
+                      kBootCommand | kCheckCommand | kTLinkCommand));
+  keys.push_back(Name("stack", "tcb", "the TCB-pool layer's implementation (the scheduler's TCBs)",
+                      STRATA_FIELD(stack.tcb),
+                      [](const Catalog& c) -> const auto& { return c.tcbs; }, "--tcb",
+                      kBootCommand | kCheckCommand | kTLinkCommand));
   keys.push_back(Name("stack", "sched", "the scheduler: module, spec, or another module",
                       STRATA_FIELD(stack.sched),
                       [](const Catalog& c) -> const auto& { return c.scheds; }, "--sched",
@@ -159,7 +165,7 @@ std::vector<Key> MakeKeys() {
   keys.push_back(Int("check", "overrun", 0, 1'000'000,
                      "extra events the lock client appends past its bound (known-bad when > 0)",
                      STRATA_FIELD(stack.overrun)));
-  keys.push_back(Int("check", "capacity", 1, 1'000'000, "the queue client's queue capacity",
+  keys.push_back(Int("check", "capacity", 1, 1'000'000, "the capacity of the queue and TCB-pool clients' queue and pool",
                      STRATA_FIELD(stack.capacity)));
   keys.push_back(Name("check", "client", "the thread workload the sched check runs",
                       STRATA_FIELD(stack.client),

@@ -214,7 +214,7 @@ WorkloadRun Livelock(Machine& m, std::int64_t) {
 
 WorkloadRun RunThreaded(const sched::ThreadProgram& w, const sched::SchedCatalog& catalog,
                         Machine& m, const WorkloadParams& p) {
-  std::shared_ptr<sched::CSched> s = sched::MakeSched(m, p.sched, catalog.scheds, catalog.locks);
+  std::shared_ptr<sched::CSched> s = sched::MakeSched(m, p.sched, catalog.scheds, catalog);
   sched::ClientRun client = w.start(*s, {.iterations = p.iterations, .threads = p.threads});
   sched::CSched* raw = s.get();
   WorkloadRun run;

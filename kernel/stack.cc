@@ -2,6 +2,7 @@
 
 #include "kernel/lock.h"
 #include "kernel/queue.h"
+#include "kernel/tcb_pool.h"
 #include "machine/check.h"
 
 namespace strata::kernel {
@@ -11,14 +12,19 @@ std::vector<LayerInfo> Stack(const StackOptions& o) {
       {"lock", o.lock, {"acquire(lock, bound)", "release(lock)"}, "the machine"},
       {"queue", o.queue, {"enq(queue, value) -> 1|0", "deq(queue) -> value|-1"},
        "the lock layer (" + o.lock + ")"},
+      {"tcb", o.tcb,
+       {"alloc() -> tid|-1", "free(tid) -> 1|0", "read(tid, field) -> value|-1",
+        "write(tid, field, value) -> 1|0"},
+       "the lock layer (" + o.lock + ")"},
   };
 }
 
-std::string LayerNames() { return "lock, queue"; }
+std::string LayerNames() { return "lock, queue, tcb"; }
 
 void AddBuiltinKernel(KernelCatalog& catalog) {
   AddBuiltinLocks(catalog.locks);
   AddBuiltinQueues(catalog.queues);
+  AddBuiltinTcbPools(catalog.tcbs);
 }
 
 std::unique_ptr<layers::LayerPair> MakePair(std::string_view layer, const StackOptions& o,
@@ -41,6 +47,16 @@ std::unique_ptr<layers::LayerPair> MakePair(std::string_view layer, const StackO
                           .lock = lock->make,
                           .iterations = o.iterations,
                           .capacity = o.capacity});
+  }
+  if (layer == "tcb") {
+    const auto* tcb = catalog.tcbs.Find(o.tcb);
+    STRATA_CHECK(tcb != nullptr, "unvalidated tcb pool {}", o.tcb);
+    return MakeTcbPair({.impl = o.tcb,
+                        .lock_impl = o.lock,
+                        .module = tcb->make,
+                        .lock = lock->make,
+                        .iterations = o.iterations,
+                        .capacity = o.capacity});
   }
   return nullptr;
 }

@@ -1,5 +1,5 @@
 // The kernel's layer stack as a config names it, bottom to top above the
-// machine: the lock layer, then the shared queue. Each layer runs as its spec
+// machine: the lock layer, then the shared queue and the TCB pool. Each layer runs as its spec
 // or as a module (for the lock: which implementation); `strata check` checks
 // each adjacent pair (MakePair), `strata layers` prints the stack.
 #ifndef STRATA_KERNEL_STACK_H_
@@ -14,27 +14,30 @@
 
 #include "kernel/lock.h"
 #include "kernel/queue.h"
+#include "kernel/tcb_pool.h"
 #include "layers/layer.h"
 
 namespace strata::kernel {
 
-// The kernel's part of the catalog: every lock and queue implementation by
+// The kernel's part of the catalog: every lock, queue and TCB-pool implementation by
 // name. A value, passed explicitly; the full catalog (boot/catalog.h) adds
 // the layers above.
 struct KernelCatalog {
   LockRegistry locks{"lock implementation"};
   QueueRegistry queues{"queue implementation"};
+  TcbRegistry tcbs{"TCB pool implementation"};
 };
-// strata's own locks and queues.
+// strata's own locks, queues and TCB pools.
 void AddBuiltinKernel(KernelCatalog& catalog);
 
 struct StackOptions {
   std::string lock = "ticket";   // KernelCatalog::locks
   std::string queue = "module";  // KernelCatalog::queues
+  std::string tcb = "module";    // KernelCatalog::tcbs
   std::int64_t iterations = 2;   // calls per CPU in each pair's client
   std::int64_t bound = 2;        // the lock client's critical-section bound
   std::int64_t overrun = 0;      // extra events the lock client appends (known-bad when > 0)
-  std::int64_t capacity = 4;     // queue capacity
+  std::int64_t capacity = 4;     // the queue's and the TCB pool's capacity in their clients
 };
 
 // One layer of the stack.
@@ -47,7 +50,7 @@ struct LayerInfo {
 
 // The layers above the machine, bottom to top.
 std::vector<LayerInfo> Stack(const StackOptions& options);
-// "lock, queue".
+// "lock, queue, tcb".
 std::string LayerNames();
 // The pair that checks `layer` (its module over the layer below, against
 // its spec), or nullptr for an unknown layer. Precondition: the options name

@@ -142,7 +142,10 @@ class Walk {
                                     e.cpu, e.kind, open.prim->name));
           }
           --open.depth;
-        } else if (e.linearizes && open.depth == 0) {
+        } else if (e.linearizes > open.depth) {
+          // Flagged for the `linearizes` innermost open calls: this one is
+          // among them (a flag inside the layer below belongs to it unless
+          // this call's module adopted it, Cpu::AdoptLinearization).
           if (open.linearized) {
             return Fail(Outcome::kRefinementViolation, i, abs,
                         fmt::format("cpu {}'s `{}` has a second linearization point `{}`",
@@ -157,7 +160,7 @@ class Walk {
           u.arg1 = call.arg1;
           u.result = 0;
           u.op = machine::OpCode::kAtomic;
-          u.linearizes = false;
+          u.linearizes = 0;
           if (auto v = Emit(u, i, abs)) return v;
         }
       } else {

@@ -84,9 +84,12 @@ struct Event {
   ThreadId thread;        // none on the bare machine
   ObjectId object;
   OpCode op = OpCode::kAtomic;
-  // The module that appended it declared it the linearization point of the
-  // innermost call of its agent that is open (Cpu::Linearize).
-  bool linearizes = false;
+  // How many of its agent's innermost open calls it is the linearization
+  // point of: 0 = none; 1 = the innermost (Cpu::Linearize); 2 or more when
+  // the modules of the enclosing calls adopted it as theirs too
+  // (Cpu::AdoptLinearization: a scheduler's spawn takes effect where the
+  // TCB pool's allocation it calls does).
+  std::uint8_t linearizes = 0;
   EventKind kind;
   std::int64_t arg0 = 0;
   std::int64_t arg1 = 0;

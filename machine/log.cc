@@ -171,7 +171,7 @@ std::string Log::RenderText(const Event& e) const {
   // A named step also shows its machine operation: `INC_TICKET[faa]`.
   const bool named = e.op < OpCode::kAtomic && e.kind.name() != OpCodeName(e.op);
   out += fmt::format(" {}{}{}{} {}", e.marker() ? "| " : "", e.kind,
-                     named ? fmt::format("[{}]", OpCodeName(e.op)) : std::string(), e.linearizes ? "*" : "",
+                     named ? fmt::format("[{}]", OpCodeName(e.op)) : std::string(), std::string(e.linearizes, '*'),
                      e.object.valid() ? object_name(e.object) : "-");
   if (e.arg0 != 0 || e.arg1 != 0) out += fmt::format(" ({}, {})", e.arg0, e.arg1);
   out += fmt::format(" -> {}", e.result);
@@ -184,7 +184,7 @@ std::string Log::RenderJson(const Event& e) const {
       e.seq, e.cpu.value(), e.thread.value(),
       JsonEscape(e.object.valid() ? object_name(e.object) : ""), OpCodeName(e.op), JsonEscape(e.kind.name()),
       e.arg0, e.arg1, e.result, e.marker() ? R"(,"marker":true)" : "",
-      e.linearizes ? R"(,"linearizes":true)" : "");
+      e.linearizes != 0 ? fmt::format(R"(,"linearizes":{})", e.linearizes) : std::string());
 }
 
 std::string_view OpCodeName(OpCode op) {

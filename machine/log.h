@@ -39,6 +39,7 @@ class EventStore {
   std::size_t size() const { return size_; }
   const Event* data() const { return data_; }
   const Event& operator[](std::size_t i) const { return data_[i]; }
+  Event& operator[](std::size_t i) { return data_[i]; }
   const Event& back() const { return data_[size_ - 1]; }
   Event& back() { return data_[size_ - 1]; }
 
@@ -61,7 +62,7 @@ class Log {
   // Appends `e`, setting e.seq to the next position. Returns the stored event.
   const Event& Append(const Event& e) {
     const Event& stored = Append(e.cpu, e.thread, e.object, e.kind, e.arg0, e.arg1, e.result, e.op);
-    if (e.linearizes) FlagLinearization();
+    for (std::uint8_t k = 0; k < e.linearizes; ++k) FlagLinearization(stored.seq);
     return stored;
   }
   const Event& Append(CpuId cpu, ThreadId thread, ObjectId object, EventKind kind,
@@ -73,7 +74,7 @@ class Log {
     e.thread = thread;
     e.object = object;
     e.op = op;
-    e.linearizes = false;
+    e.linearizes = 0;
     e.kind = kind;
     e.arg0 = arg0;
     e.arg1 = arg1;
@@ -90,12 +91,14 @@ class Log {
     return e;
   }
 
-  // Marks the last event as a linearization point (Cpu::Linearize); the
-  // hash covers the mark. Precondition: the log is not empty.
-  void FlagLinearization() {
-    events_.back().linearizes = true;
-    lane_b_ = (lane_b_ ^ 0x4c494e) * kMulB;
+  // Makes event `seq` the linearization point of one more enclosing call
+  // (Cpu::Linearize, Cpu::AdoptLinearization); the hash covers the mark.
+  // Precondition: seq < size(), and the event is flagged fewer than 255 times.
+  void FlagLinearization(std::uint64_t seq) {
+    ++events_[seq].linearizes;
+    lane_b_ = (lane_b_ ^ (0x4c494e + (seq << 8))) * kMulB;
   }
+  void FlagLinearization() { FlagLinearization(events_.size() - 1); }
 
   std::size_t size() const { return events_.size(); }
   bool empty() const { return events_.size() == 0; }

@@ -232,6 +232,41 @@ void Cpu::LinearizeFailed() {
                    id_, log.back().kind));
 }
 
+void Cpu::AdoptLinearization() {
+  Log& log = machine_->log_;
+  if (log.empty() || log.back().cpu != id_ || log.back().thread != thread_ ||
+      log.back().op != OpCode::kReturn) {
+    AdoptFailed("the last event is not the return marker of its own call");
+  }
+  // Back from the return to its call marker, over this agent's events:
+  // the call's own linearization point is the event flagged for more calls
+  // than it is nested in below the returned call (`inner`).
+  const Event& ret = log.back();
+  std::uint64_t i = ret.seq;
+  int inner = 0;
+  while (i-- > 0) {
+    const Event& e = log[i];
+    if (e.cpu != id_ || e.thread != thread_) continue;
+    if (e.op == OpCode::kReturn) {
+      ++inner;
+    } else if (e.op == OpCode::kCall) {
+      if (inner-- == 0) break;
+    } else if (e.linearizes > inner) {
+      if (e.linearizes == 0xff) AdoptFailed("its point is adopted 255 times already");
+      log.FlagLinearization(i);
+      return;
+    }
+  }
+  AdoptFailed(fmt::format("its call `{}` had no linearization point", ret.kind));
+}
+
+void Cpu::AdoptFailed(std::string_view why) {
+  Fail(Outcome::kException,
+       fmt::format("cpu {} (thread {}) adopts a linearization point, but {} "
+                   "(Cpu::AdoptLinearization follows the return of a call that linearized)",
+                   id_, thread_, why));
+}
+
 void Machine::Observe(Cpu& cpu, const Event& e) {
   Monitor* monitor = e.object.valid() ? objects_[e.object.index()].monitor.get() : nullptr;
   if (monitor != nullptr && !monitor->Observe(e)) {

@@ -154,6 +154,17 @@ class Cpu {
   // point. If the log's last event is not this agent's own step or ghost,
   // the run ends with an `exception` report naming the CPU.
   inline void Linearize();
+  // Declares that the call this agent just returned from (the log's last
+  // event is its return marker) took effect at its linearization point,
+  // and that this point is the linearization point of the agent's
+  // innermost open call too: a module whose call takes effect exactly where
+  // a lower layer's call does (a scheduler's spawn where the TCB pool's
+  // allocation it calls linearizes) says so instead of adding a step of its
+  // own after it, at which other CPUs could already have seen the effect.
+  // Not a switch point. If the last event is not this agent's return marker,
+  // or the call had no linearization point of this agent's, the run ends
+  // with an `exception` report.
+  void AdoptLinearization();
 
   // The kernel thread this CPU runs now (none on the bare machine); events
   // carry it.
@@ -184,6 +195,7 @@ class Cpu {
   std::int64_t StepWith(const Op& op, Apply&& apply);
   bool Ready() const { return pending_->ready == nullptr || (*pending_->ready)(); }
   [[noreturn]] void LinearizeFailed();
+  [[noreturn]] void AdoptFailed(std::string_view why);
   [[noreturn]] void AnnotateFailed(EventKind kind);
 
   Machine* machine_;

@@ -25,15 +25,6 @@ class WrongCpu final : public SchedModule {
   CpuId WakeTarget(CpuId home) const override { return CpuId((home.value() + 1) % cpus()); }
 };
 
-// spawn takes a slot that another CPU's thread holds.
-class ReuseTid final : public SchedModule {
- public:
-  using SchedModule::SchedModule;
-
- protected:
-  bool SlotFree(std::int64_t v, std::int64_t mine) const override { return v == 0 || v != mine; }
-};
-
 // wakeup takes the sleeper off the cv but never readies it.
 class LoseSleeper final : public SchedModule {
  public:
@@ -60,8 +51,6 @@ void AddKnownBadScheds(SchedRegistry& scheds) {
               true, "impossible-upper-log", SchedFactoryOf<YieldDrops>()});
   scheds.Add({"module-wrong-cpu", "known-bad: a remote wakeup lands on the next CPU's pending queue",
               true, "relation-broken", SchedFactoryOf<WrongCpu>()});
-  scheds.Add({"module-reuse-tid", "known-bad: spawn takes a TCB slot that another CPU's thread holds",
-              true, "impossible-upper-log", SchedFactoryOf<ReuseTid>()});
   scheds.Add({"module-lose-sleeper", "known-bad: wakeup takes the sleeper off the cv and drops it",
               true, "relation-broken", SchedFactoryOf<LoseSleeper>()});
   scheds.Add({"module-lifo", "known-bad: yield runs the caller again before the other ready threads",

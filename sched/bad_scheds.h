@@ -9,8 +9,8 @@
 
 namespace strata::sched {
 
-// Adds module-yield-drops, module-wrong-cpu, module-reuse-tid,
-// module-lose-sleeper and module-lifo.
+// Adds module-yield-drops, module-wrong-cpu, module-lose-sleeper and
+// module-lifo.
 void AddKnownBadScheds(SchedRegistry& scheds);
 
 }  // namespace strata::sched

@@ -436,24 +436,32 @@ std::unique_ptr<CSched> MakeSpecSched(Machine& m, const SchedOptions& o) {
 }
 
 void AddBuiltinScheds(SchedRegistry& scheds) {
-  scheds.Add({"module", "ready queues, pending queues under locks, sleep queues under cv locks",
+  scheds.Add({"module", "TCBs from the TCB pool; pending and sleep queues of the queue layer, under locks",
               false, "",
               SchedFactoryOf<SchedModule>()});
   scheds.Add({"spec", "the atomic spec: one SPAWN/YIELD/SLEEP/WAKE/LOCK/UNLOCK/EXIT/IDLE step",
               false, "",
-              [](Machine& m, const SchedOptions& o, const kernel::LockFactory&) {
+              [](Machine& m, const SchedOptions& o, const SchedLower&) {
                 return MakeSpecSched(m, o);
               }});
   AddKnownBadScheds(scheds);
 }
 
+SchedLower LowerOf(const SchedOptions& o, const kernel::KernelCatalog& kernel) {
+  const auto* lock = kernel.locks.Find(o.lock);
+  const auto* queue = kernel.queues.Find(o.queue);
+  const auto* tcb = kernel.tcbs.Find(o.tcb);
+  STRATA_CHECK(lock != nullptr && queue != nullptr && tcb != nullptr,
+               "unvalidated layers below the scheduler: lock {}, queue {}, tcb {}", o.lock, o.queue,
+               o.tcb);
+  return SchedLower{.lock = lock->make, .queue = queue->make, .tcb = tcb->make};
+}
+
 std::unique_ptr<CSched> MakeSched(Machine& m, const SchedOptions& o, const SchedRegistry& scheds,
-                                  const kernel::LockRegistry& locks) {
+                                  const kernel::KernelCatalog& kernel) {
   const auto* sched = scheds.Find(o.impl);
-  const auto* lock = locks.Find(o.lock);
-  STRATA_CHECK(sched != nullptr && lock != nullptr, "unvalidated scheduler {} over lock {}",
-               o.impl, o.lock);
-  return sched->make(m, o, lock->make);
+  STRATA_CHECK(sched != nullptr, "unvalidated scheduler {}", o.impl);
+  return sched->make(m, o, LowerOf(o, kernel));
 }
 
 // ---------------------------------------------------------------- the replay

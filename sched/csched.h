@@ -33,19 +33,23 @@
 // the lock held again. The spec's state (SchedState) is a pure function of
 // the log (SchedReplay); the spec side applies the same fold at each step.
 //
-// Module (sched_module.h): a TCB pool block [0 = free | 1 + home CPU] under the lock
-// "tcbs.lock"; per CPU a private ready queue (no events), a shared pending
-// queue block [count, tids...] under "cpuN.pending.lock" and a word
-// "cpuN.pending.count" that yields read and the idle context waits on (it blocks, adding no
-// events, while the count is 0); per cv a sleep-queue block [count, (tid,
-// home)...] protected by the cv's lock; each scheduler lock is a kernel lock
-// of the configured implementation. Each primitive's linearization point
-// (Cpu::Linearize) is the push of the block it changes (spawn,
-// exit, sleep, a local wakeup), or a step on the pending count, which
-// changes only under the pending lock and so always equals the spec's
-// pending length: a remote wakeup's increment, a drain's decrement (yield,
-// idle), or a yield's load that sees 0 (its fast path: one step, no lock).
-// Lock and unlock's points are a ghost right after the kernel lock's call.
+// Module (sched_module.h), built on the layers below it, each of the
+// implementation the stack names: its TCBs from a TCB pool "tcbs" (the
+// TCB-pool layer; field 0 holds a thread's home CPU); per CPU a private
+// ready queue (no events: CPU-local memory, as in mC2), a shared pending
+// queue "cpuN.pendingq" (the queue layer) and a word "cpuN.pending.count",
+// both changed only under the lock "cpuN.pending.lock", that yields read and
+// the idle context waits on (it blocks, adding no events, while the count
+// is 0); per cv a sleep queue "<cv>.sleepq" (the queue layer) used only
+// under the cv's lock; each scheduler lock a lock of the lock layer.
+// Linearization points (Cpu::Linearize): spawn and exit take effect where
+// the pool's alloc and free do, sleep where the sleep queue's enq does, a
+// wakeup with no sleeper where the deq does (Cpu::AdoptLinearization);
+// a local wakeup at a ghost under the cv's lock; a step on the pending
+// count for the rest — a remote wakeup's increment, a drain's swap to 0
+// (yield, idle), or a yield's load that sees 0 (its fast path: one step, no
+// lock). Lock and unlock's points are a ghost right after the lock layer's
+// call.
 //
 // Client discipline (as in a real kernel): never yield, sleep on another
 // cv or exit while holding a scheduler lock; a lock holder waiting for a
@@ -67,6 +71,9 @@
 #include <fmt/format.h>
 
 #include "kernel/lock.h"
+#include "kernel/queue.h"
+#include "kernel/stack.h"
+#include "kernel/tcb_pool.h"
 #include "layers/layer.h"
 #include "layers/registry.h"
 #include "machine/machine.h"
@@ -158,7 +165,9 @@ struct CpuStats {
 
 struct SchedOptions {
   std::string impl = "module";   // the scheduler's name in the catalog, for messages
-  std::string lock = "ticket";   // the name of the module's kernel locks, for messages
+  std::string lock = "ticket";   // the names of the layers below the module, for messages
+  std::string queue = "module";
+  std::string tcb = "module";
   int max_threads = 256;         // TCB pool capacity (tids 0 .. max_threads-1)
   std::size_t stack_bytes = 64 * 1024;  // per thread, plus a guard page
 };
@@ -320,18 +329,24 @@ class CSched {
   std::function<Entry(std::size_t, Entry)> entry_filter_;
 };
 
-// Makes a scheduler on `m` with `o`; a module makes its kernel locks with
-// `lock` (the lock layer below it).
+// The layers a scheduler module is built on: it makes its locks, queues
+// and TCB pool with these factories.
+struct SchedLower {
+  kernel::LockFactory lock;
+  kernel::QueueFactory queue;
+  kernel::TcbFactory tcb;
+};
+
+// Makes a scheduler on `m` with `o`; a module builds on `lower`.
 using SchedFactory = std::function<std::unique_ptr<CSched>(Machine& m, const SchedOptions& o,
-                                                           const kernel::LockFactory& lock)>;
+                                                           const SchedLower& lower)>;
 using SchedRegistry = layers::Registry<SchedFactory>;
 
-// The factory of a scheduler class S constructible as S(machine, options, lock).
+// The factory of a scheduler class S constructible as S(machine, options, lower).
 template <class S>
 SchedFactory SchedFactoryOf() {
-  return [](Machine& m, const SchedOptions& o,
-            const kernel::LockFactory& lock) -> std::unique_ptr<CSched> {
-    return std::make_unique<S>(m, o, lock);
+  return [](Machine& m, const SchedOptions& o, const SchedLower& lower) -> std::unique_ptr<CSched> {
+    return std::make_unique<S>(m, o, lower);
   };
 }
 
@@ -341,10 +356,15 @@ std::unique_ptr<CSched> MakeSpecSched(Machine& m, const SchedOptions& o);
 // Adds strata's schedulers: module, spec and the module's known-bad variants.
 void AddBuiltinScheds(SchedRegistry& scheds);
 
-// Makes the scheduler `o.impl` of `scheds` over the lock `o.lock` of `locks`
-// (objects "sched", "tcbs", "cpuN.pending" ...). Precondition: both exist.
+// The layers below the scheduler as `o` names them in `kernel`.
+// Precondition: they exist.
+SchedLower LowerOf(const SchedOptions& o, const kernel::KernelCatalog& kernel);
+
+// Makes the scheduler `o.impl` of `scheds` over the lock, queue and TCB pool
+// `o` names in `kernel` (objects "sched", "tcbs", "cpuN.pendingq" ...).
+// Precondition: all exist.
 std::unique_ptr<CSched> MakeSched(Machine& m, const SchedOptions& o, const SchedRegistry& scheds,
-                                  const kernel::LockRegistry& locks);
+                                  const kernel::KernelCatalog& kernel);
 
 // The fold over the log that defines the spec. Events of the scheduler's
 // object are its atomic steps (and the primitives' markers); every other

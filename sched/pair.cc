@@ -15,7 +15,8 @@ class SchedPair final : public layers::LayerPair {
   explicit SchedPair(SchedPairOptions o) : o_(std::move(o)) {}
   std::string name() const override { return "sched"; }
   std::string lower() const override {
-    return fmt::format("{} over the lock layer ({})", o_.sched.impl, o_.sched.lock);
+    return fmt::format("{} over the lock ({}), queue ({}) and tcb ({}) layers", o_.sched.impl,
+                       o_.sched.lock, o_.sched.queue, o_.sched.tcb);
   }
   std::string upper() const override { return "sched spec"; }
   std::span<const layers::Primitive> primitives() const override { return kSchedPrimitives; }
@@ -26,7 +27,7 @@ class SchedPair final : public layers::LayerPair {
     so.stack_bytes = m.options().stack_bytes;
     // 0: room for the client's threads (at most threads + 2 per CPU).
     if (so.max_threads == 0) so.max_threads = std::max(256, m.cpus() * (o_.threads + 2));
-    std::shared_ptr<CSched> sched = module ? o_.module(m, so, o_.lock) : MakeSpecSched(m, so);
+    std::shared_ptr<CSched> sched = module ? o_.module(m, so, o_.lower) : MakeSpecSched(m, so);
     STRATA_CHECK(o_.client.start != nullptr, "sched pair without a client");
     ClientRun client = o_.client.start(*sched, {.iterations = o_.iterations, .threads = o_.threads});
     layers::SideRun run;

@@ -1,5 +1,5 @@
-// The sched layer pair: a scheduler module over the lock layer and shared
-// blocks, against the scheduler's atomic spec (csched.h), with a thread
+// The sched layer pair: a scheduler module over the lock, queue and TCB-pool
+// layers, against the scheduler's atomic spec (csched.h), with a thread
 // workload as the client on every CPU. The check's observer is the spec's
 // replay plus the module's own view (CSched::NewView).
 #ifndef STRATA_SCHED_PAIR_H_
@@ -17,9 +17,9 @@
 namespace strata::sched {
 
 struct SchedPairOptions {
-  SchedOptions sched;            // impl and lock name the module, for messages
+  SchedOptions sched;            // impl, lock, queue and tcb name the layers, for messages
   SchedFactory module;
-  kernel::LockFactory lock;
+  SchedLower lower;              // the layers the module is built on
   std::string client_name = "ping-pong";
   ThreadProgram client;
   std::int64_t iterations = 2;

@@ -10,44 +10,14 @@
 namespace strata::sched {
 namespace {
 
-using machine::Block;
 using machine::OpCode;
 using machine::Outcome;
 
 // Events the holder of a scheduler lock may append before it unlocks: the
-// client's critical sections are not bounded by the scheduler.
-constexpr std::int64_t kClientBound = 1 << 20;
-// An internal lock's holder pulls and pushes one block (and may update the
-// pending count in between).
-constexpr std::int64_t kInternalBound = 3;
-
-// A block laid out as [count, entries...] of `width` words each, with the
-// oldest entry first. Only touched while pulled.
-class BlockQueue {
- public:
-  BlockQueue(Cpu& cpu, Block b, std::size_t width) : cpu_(cpu), b_(b), width_(width) {}
-  std::size_t size() { return static_cast<std::size_t>(cpu_.Read(b_, 0)); }
-  std::int64_t at(std::size_t i, std::size_t k = 0) { return cpu_.Read(b_, 1 + i * width_ + k); }
-  void PushBack(std::initializer_list<std::int64_t> entry) {
-    const std::size_t n = size();
-    std::size_t k = 0;
-    for (std::int64_t v : entry) cpu_.Write(b_, 1 + n * width_ + k++, v);
-    cpu_.Write(b_, 0, static_cast<std::int64_t>(n + 1));
-  }
-  void PopFront() {
-    const std::size_t n = size();
-    for (std::size_t i = 1; i < n; ++i) {
-      for (std::size_t k = 0; k < width_; ++k) cpu_.Write(b_, 1 + (i - 1) * width_ + k, at(i, k));
-    }
-    cpu_.Write(b_, 0, static_cast<std::int64_t>(n - 1));
-  }
-  void Clear() { cpu_.Write(b_, 0, 0); }
-
- private:
-  Cpu& cpu_;
-  Block b_;
-  std::size_t width_;
-};
+// client's critical sections are not bounded by the scheduler, and the
+// holder of a pending lock makes queue calls whose events depend on the
+// queue and lock implementations below.
+constexpr std::int64_t kUnbounded = 1 << 20;
 
 // The module's view: which blocks each CPU holds pulled, and the pending
 // counts, replayed by their machine operations.
@@ -110,16 +80,14 @@ class ModuleView final : public SchedView {
 
 }  // namespace
 
-SchedModule::SchedModule(Machine& m, const SchedOptions& o, const kernel::LockFactory& lock)
+SchedModule::SchedModule(Machine& m, const SchedOptions& o, const SchedLower& lower)
     : CSched(m, o),
-      make_lock_(lock),
-      pool_(m.NewBlock("tcbs", static_cast<std::size_t>(o.max_threads))),
-      pool_lock_(lock(m, "tcbs.lock")),
+      lower_(lower),
+      pool_(lower.tcb(m, "tcbs", o.max_threads, lower.lock)),
       ready_(static_cast<std::size_t>(m.cpus())) {
   for (int c = 0; c < m.cpus(); ++c) {
-    pending_.push_back(
-        m.NewBlock(fmt::format("cpu{}.pending", c), 1 + static_cast<std::size_t>(o.max_threads)));
-    pending_locks_.push_back(lock(m, fmt::format("cpu{}.pending.lock", c)));
+    pending_.push_back(lower.queue(m, fmt::format("cpu{}.pendingq", c), o.max_threads, lower.lock));
+    pending_locks_.push_back(lower.lock(m, fmt::format("cpu{}.pending.lock", c)));
     counts_.push_back(m.NewWord(fmt::format("cpu{}.pending.count", c)));
   }
 }
@@ -128,56 +96,51 @@ std::unique_ptr<SchedView> SchedModule::NewView(Machine& m) const {
   return std::make_unique<ModuleView>(m.cpus(), counts_);
 }
 
-bool SchedModule::SlotFree(std::int64_t v, std::int64_t) const { return v == 0; }
-
 CpuId SchedModule::WakeTarget(CpuId home) const { return home; }
 
+// spawn and exit take effect where the pool's alloc and free do.
 ThreadId SchedModule::DoSpawn(Cpu& cpu) {
-  pool_lock_->Acquire(cpu, kInternalBound);
-  cpu.Pull(pool_);
-  const std::int64_t mine = 1 + cpu.id().value();
-  int slot = -1;
-  for (int i = 0; i < options().max_threads && slot < 0; ++i) {
-    if (SlotFree(cpu.Read(pool_, static_cast<std::size_t>(i)), mine)) slot = i;
-  }
-  if (slot < 0) {
+  const std::int64_t t = pool_->Alloc(cpu);
+  if (t < 0) {
     cpu.Fail(Outcome::kImpossibleLog,
              fmt::format("spawn on cpu {}: the TCB pool ({} threads, stack.max_threads) is full",
                          cpu.id(), options().max_threads));
   }
-  cpu.Write(pool_, static_cast<std::size_t>(slot), mine);
-  cpu.Push(pool_);
-  cpu.Linearize();
-  pool_lock_->Release(cpu);
-  const ThreadId t(slot);
-  ready_[cpu.id().index()].push_back(t);
-  return t;
+  cpu.AdoptLinearization();
+  pool_->Write(cpu, t, kHomeField, cpu.id().value());
+  const ThreadId tid(static_cast<int>(t));
+  ready_[cpu.id().index()].push_back(tid);
+  return tid;
 }
 
 void SchedModule::DoExit(Cpu& cpu, ThreadId self) {
-  pool_lock_->Acquire(cpu, kInternalBound);
-  cpu.Pull(pool_);
-  cpu.Write(pool_, self.index(), 0);
-  cpu.Push(pool_);
-  cpu.Linearize();
-  pool_lock_->Release(cpu);
+  const std::int64_t freed = pool_->Free(cpu, self.value());
+  cpu.AdoptLinearization();
+  if (freed != 1) {
+    cpu.Fail(Outcome::kImpossibleLog,
+             fmt::format("exit of thread {} on cpu {}: the TCB pool says it was not allocated",
+                         self, cpu.id()));
+  }
 }
 
 // Moves this CPU's pending queue to the tail of its ready queue. The count
-// word changes only under the pending lock, each change a linearization
-// point (a remote wakeup's increment, a drain's decrement), so it always
-// equals the spec's pending length.
+// word changes only under the pending lock, together with the queue, each
+// change a linearization point (a remote wakeup's increment, a drain's
+// swap to 0), so it always equals the spec's pending length.
 void SchedModule::Drain(Cpu& cpu) {
   const std::size_t c = cpu.id().index();
-  pending_locks_[c]->Acquire(cpu, kInternalBound);
-  cpu.Pull(pending_[c]);
-  BlockQueue q(cpu, pending_[c], 1);
-  const std::size_t n = q.size();
-  for (std::size_t i = 0; i < n; ++i) ready_[c].push_back(ThreadId(static_cast<int>(q.at(i))));
-  q.Clear();
-  cpu.FetchAdd(counts_[c], -static_cast<std::int64_t>(n), kinds::kPendingCount);
+  pending_locks_[c]->Acquire(cpu, kUnbounded);
+  const std::int64_t n = cpu.Swap(counts_[c], 0, kinds::kPendingCount);
   cpu.Linearize();
-  cpu.Push(pending_[c]);
+  for (std::int64_t i = 0; i < n; ++i) {
+    const std::int64_t t = pending_[c]->Deq(cpu);
+    if (t < 0) {
+      cpu.Fail(Outcome::kImpossibleLog,
+               fmt::format("cpu {}'s pending count was {}, its pending queue held {}", cpu.id(), n,
+                           i));
+    }
+    ready_[c].push_back(ThreadId(static_cast<int>(t)));
+  }
   pending_locks_[c]->Release(cpu);
 }
 
@@ -202,29 +165,37 @@ void SchedModule::DoIdle(Cpu& cpu) {
   Drain(cpu);
 }
 
+// The caller holds the cv's lock: the sleep queue's enq is the sleep's
+// linearization point, and nobody can see it before the release.
 void SchedModule::DoSleep(Cpu& cpu, Cv cv, ThreadId self) {
-  const Block q = sleepq_[cv.index];
-  cpu.Pull(q);
-  BlockQueue(cpu, q, 2).PushBack({self.value(), cpu.id().value()});
-  cpu.Push(q);
-  cpu.Linearize();
+  const std::int64_t queued = sleepq_[cv.index]->Enq(cpu, self.value());
+  cpu.AdoptLinearization();
+  if (queued != 1) {
+    cpu.Fail(Outcome::kImpossibleLog,
+             fmt::format("thread {} on cpu {} cannot sleep: cv {}'s sleep queue is full", self,
+                         cpu.id(), cv_name(cv)));
+  }
   locks_[cv.lock.index]->Release(cpu);
 }
 
 ThreadId SchedModule::DoWakeup(Cpu& cpu, Cv cv) {
-  const Block q = sleepq_[cv.index];
-  cpu.Pull(q);
-  BlockQueue sleepers(cpu, q, 2);
-  if (sleepers.size() == 0) {
-    cpu.Push(q);
-    cpu.Linearize();
+  const std::int64_t v = sleepq_[cv.index]->Deq(cpu);
+  if (v < 0) {
+    cpu.AdoptLinearization();  // no sleeper
     return ThreadId();
   }
-  const ThreadId t(static_cast<int>(sleepers.at(0, 0)));
-  const CpuId home(static_cast<int>(sleepers.at(0, 1)));
-  sleepers.PopFront();
+  const ThreadId t(static_cast<int>(v));
+  const std::int64_t h = pool_->Read(cpu, v, kHomeField);
+  if (h < 0 || h >= cpus()) {
+    cpu.Fail(Outcome::kImpossibleLog,
+             fmt::format("wakeup on cpu {}: sleeper {} has no home in the TCB pool (read {})",
+                         cpu.id(), t, h));
+  }
+  const CpuId home(static_cast<int>(h));
   if (!ReadiesWoken() || home == cpu.id()) {
-    cpu.Push(q);
+    // Under the cv's lock, the sleeper is in no queue anyone else can see
+    // until the ghost: it is the linearization point.
+    cpu.Annotate(object(), kinds::kWoken, v, 0, 0);
     cpu.Linearize();
     if (ReadiesWoken()) ready_[home.index()].push_back(t);
     return t;
@@ -232,21 +203,21 @@ ThreadId SchedModule::DoWakeup(Cpu& cpu, Cv cv) {
   // Remote: the sleeper is in neither queue until it lands in its home's
   // pending queue; the caller holds the cv's lock all along, so no one can
   // tell.
-  cpu.Push(q);
-  const std::size_t h = WakeTarget(home).index();
-  pending_locks_[h]->Acquire(cpu, kInternalBound);
-  cpu.Pull(pending_[h]);
-  BlockQueue(cpu, pending_[h], 1).PushBack({t.value()});
-  cpu.FetchAdd(counts_[h], 1, kinds::kPendingCount);
+  const std::size_t target = WakeTarget(home).index();
+  pending_locks_[target]->Acquire(cpu, kUnbounded);
+  if (pending_[target]->Enq(cpu, v) != 1) {
+    cpu.Fail(Outcome::kImpossibleLog,
+             fmt::format("wakeup on cpu {}: cpu {}'s pending queue is full", cpu.id(), target));
+  }
+  cpu.FetchAdd(counts_[target], 1, kinds::kPendingCount);
   cpu.Linearize();
-  cpu.Push(pending_[h]);
-  pending_locks_[h]->Release(cpu);
+  pending_locks_[target]->Release(cpu);
   return t;
 }
 
 void SchedModule::DoLock(Cpu& cpu, SchedLock l) {
   kernel::Lock& lock = *locks_[l.index];
-  lock.Acquire(cpu, kClientBound);
+  lock.Acquire(cpu, kUnbounded);
   cpu.Annotate(lock.object(), kinds::kLocked, l.index, 0, 0);
   cpu.Linearize();
 }
@@ -267,12 +238,11 @@ ThreadId SchedModule::Next(CpuId c) {
 }
 
 void SchedModule::OnNewLock(const std::string& name) {
-  locks_.push_back(make_lock_(machine(), name));
+  locks_.push_back(lower_.lock(machine(), name));
 }
 
 void SchedModule::OnNewCv(const std::string& name) {
-  sleepq_.push_back(
-      machine().NewBlock(name + ".sleepq", 1 + 2 * static_cast<std::size_t>(options().max_threads)));
+  sleepq_.push_back(lower_.queue(machine(), name + ".sleepq", options().max_threads, lower_.lock));
 }
 
 }  // namespace strata::sched

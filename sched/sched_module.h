@@ -1,6 +1,8 @@
-// strata's scheduler module: CSched over the lock layer and shared blocks
-// (csched.h describes its objects and linearization points). Public so
-// known-bad variants can override one decision each.
+// strata's scheduler module: CSched over the layers below it — its TCBs
+// from the TCB-pool layer, its pending and sleep queues from the queue
+// layer, its locks from the lock layer, each of whatever implementation the
+// stack names (csched.h describes its objects and linearization points).
+// Public so known-bad variants can override one decision each.
 #ifndef STRATA_SCHED_SCHED_MODULE_H_
 #define STRATA_SCHED_SCHED_MODULE_H_
 
@@ -11,6 +13,8 @@
 #include <vector>
 
 #include "kernel/lock.h"
+#include "kernel/queue.h"
+#include "kernel/tcb_pool.h"
 #include "sched/csched.h"
 
 namespace strata::sched {
@@ -19,11 +23,15 @@ namespace kinds {
 inline constexpr EventKind kPendingCount{"PENDING_COUNT"};
 inline constexpr EventKind kLocked{"LOCKED"};      // ghost: lock()'s linearization point
 inline constexpr EventKind kUnlocked{"UNLOCKED"};  // ghost: unlock()'s linearization point
+inline constexpr EventKind kWoken{"WOKEN"};        // ghost: a local wakeup's linearization point
 }  // namespace kinds
+
+// The TCB field that holds a thread's home CPU.
+inline constexpr std::int64_t kHomeField = 0;
 
 class SchedModule : public CSched {
  public:
-  SchedModule(Machine& m, const SchedOptions& o, const kernel::LockFactory& lock);
+  SchedModule(Machine& m, const SchedOptions& o, const SchedLower& lower);
   // R at every border crossing: no pending count is negative, each CPU's
   // pending count equals the length of the spec's pending queue of that
   // CPU, and the crossing CPU has pushed back every block it pulled (a
@@ -31,9 +39,6 @@ class SchedModule : public CSched {
   std::unique_ptr<SchedView> NewView(Machine& m) const override;
 
  protected:
-  // May spawn take TCB slot `v` (0 = free, else 1 + its thread's home CPU)
-  // for a thread of `mine` (1 + this CPU)?
-  virtual bool SlotFree(std::int64_t v, std::int64_t mine) const;
   // The CPU whose pending queue a remote wakeup of a thread of `home` goes to.
   virtual CpuId WakeTarget(CpuId home) const;
   // Does wakeup make the sleeper it took off the cv READY?
@@ -58,15 +63,14 @@ class SchedModule : public CSched {
   void OnNewLock(const std::string& name) override;
   void OnNewCv(const std::string& name) override;
 
-  kernel::LockFactory make_lock_;
-  machine::Block pool_;
-  std::unique_ptr<kernel::Lock> pool_lock_;
-  std::vector<machine::Block> pending_;
-  std::vector<std::unique_ptr<kernel::Lock>> pending_locks_;
-  std::vector<machine::Word> counts_;
-  std::vector<std::unique_ptr<kernel::Lock>> locks_;
-  std::vector<machine::Block> sleepq_;
-  std::vector<std::deque<ThreadId>> ready_;  // private: no events
+  SchedLower lower_;
+  std::unique_ptr<kernel::TcbPool> pool_;
+  std::vector<std::unique_ptr<kernel::Queue>> pending_;       // per CPU
+  std::vector<std::unique_ptr<kernel::Lock>> pending_locks_;  // per CPU: queue and count
+  std::vector<machine::Word> counts_;                         // per CPU
+  std::vector<std::unique_ptr<kernel::Lock>> locks_;          // the scheduler's locks
+  std::vector<std::unique_ptr<kernel::Queue>> sleepq_;        // per cv
+  std::vector<std::deque<ThreadId>> ready_;                   // per CPU, private: no events
 };
 
 }  // namespace strata::sched

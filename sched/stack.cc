@@ -23,7 +23,8 @@ std::vector<kernel::LayerInfo> Stack(const StackOptions& o) {
                     o.sched,
                     {"spawn(entry) -> tid", "yield()", "sleep(cv)", "wakeup(cv) -> tid|-1",
                      "lock(l)", "unlock(l)", "exit", "idle() -> tid"},
-                    "the lock layer (" + o.lock + ") and shared blocks"});
+                    "the lock (" + o.lock + "), queue (" + o.queue + ") and tcb (" + o.tcb +
+                        ") layers"});
   return layers;
 }
 
@@ -33,16 +34,17 @@ std::unique_ptr<layers::LayerPair> MakePair(std::string_view layer, const StackO
                                             const SchedCatalog& catalog) {
   if (layer == "sched") {
     const auto* sched = catalog.scheds.Find(o.sched);
-    const auto* lock = catalog.locks.Find(o.lock);
     const auto* client = catalog.threads.Find(o.client);
-    STRATA_CHECK(sched != nullptr && lock != nullptr && client != nullptr,
-                 "unvalidated sched pair {} / {} / {}", o.sched, o.lock, o.client);
+    STRATA_CHECK(sched != nullptr && client != nullptr, "unvalidated sched pair {} / {}", o.sched,
+                 o.client);
     SchedPairOptions p;
     p.sched.impl = o.sched;
     p.sched.lock = o.lock;
+    p.sched.queue = o.queue;
+    p.sched.tcb = o.tcb;
     p.sched.max_threads = o.max_threads;  // 0: sized by the pair for its client
     p.module = sched->make;
-    p.lock = lock->make;
+    p.lower = LowerOf(p.sched, catalog);
     p.client_name = o.client;
     p.client = client->make;
     p.iterations = o.iterations;

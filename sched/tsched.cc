@@ -207,7 +207,7 @@ Entry Replayer(const std::vector<Event>* events, ObjectId sched, const Machine* 
         case OpCode::kAtomic:
           throw std::runtime_error(fmt::format("cannot replay another layer's atomic step `{}`", e.kind));
       }
-      if (e.linearizes) cpu.Linearize();
+      if (e.linearizes != 0) cpu.Linearize();
     }
   };
 }

@@ -81,6 +81,20 @@ TEST_CASE("every queue of the catalog refines, or is caught with its declared ve
   }
 }
 
+TEST_CASE("every TCB pool of the catalog refines, or is caught with its declared verdict") {
+  for (const auto& e : Builtin().tcbs.entries()) {
+    for (const std::string& strategy : kStrategies) {
+      CAPTURE(e.name);
+      CAPTURE(strategy);
+      sched::StackOptions stack;
+      stack.tcb = e.name;
+      stack.iterations = 2;
+      stack.capacity = 3;  // small enough to run out
+      Expect(e, CheckLayer("tcb", stack, 2, strategy, 3000));
+    }
+  }
+}
+
 // The sched pair's clients for the scheduler entries: one that yields, one
 // that sleeps and wakes up across CPUs.
 constexpr const char* kSchedClients[] = {"thread-counter", "ping-pong"};
@@ -229,6 +243,7 @@ TEST_CASE("every name of the catalog round-trips through a config and the comman
   const Catalog& c = Builtin();
   RoundTrip(c.locks, {"stack", "lock", "--lock", "check --runs 1 --no-shrink --layer lock", ""});
   RoundTrip(c.queues, {"stack", "queue", "--queue", "check --runs 1 --no-shrink --layer queue", ""});
+  RoundTrip(c.tcbs, {"stack", "tcb", "--tcb", "check --runs 1 --no-shrink --layer tcb", ""});
   RoundTrip(c.scheds, {"stack", "sched", "--sched", "check --runs 1 --no-shrink --layer sched", ""});
   RoundTrip(c.strategies,
             {"check", "strategy", "--strategy", "check --runs 1 --no-shrink --layer lock", ""});

@@ -107,7 +107,7 @@ TEST_CASE("bad check flags are one-line errors with exit status 2") {
     std::string args, error;
   };
   const Case cases[] = {
-      {"--layer tcb", "strata: error: --layer: expected one of all, lock, queue, sched, got \"tcb\""},
+      {"--layer vm", "strata: error: --layer: expected one of all, lock, queue, tcb, sched, got \"vm\""},
       {"--strategy bfs", "strata: error: --strategy: expected one of random, pct, dfs, got \"bfs\""},
       {"--lock rw", "strata: error: --lock: expected one of spec, ticket, mcs, tas, "
                     "ticket-load-store, ticket-no-bump, ticket-double-bump, ticket-leaky, "
@@ -123,7 +123,7 @@ TEST_CASE("bad check flags are one-line errors with exit status 2") {
       {"--preemption-bound -3",
        "strata: error: --preemption-bound: expected an integer from -1 to 1000000, got -3"},
       {"--sched fifo", "strata: error: --sched: expected one of module, spec, module-yield-drops, "
-                       "module-wrong-cpu, module-reuse-tid, module-lose-sleeper, module-lifo, "
+                       "module-wrong-cpu, module-lose-sleeper, module-lifo, "
                        "got \"fifo\""},
       {"--layer sched --cpus 1", "strata: error: " + Source("configs/check/ticket.toml") +
                                      ": machine.cpus: check.client \"ping-pong\" needs at least "
@@ -146,11 +146,11 @@ TEST_CASE("a check schedule file that names an unknown layer or verdict is bad i
   std::ifstream in(dir.File("s.schedule"));
   const std::string text((std::istreambuf_iterator<char>(in)), {});
   dir.Write("layer.schedule", std::regex_replace(text, std::regex("format = 1\nlayer = \"lock\""),
-                                                          "format = 1\nlayer = \"tcb\""));
+                                                          "format = 1\nlayer = \"vm\""));
   Command r = RunStrata("replay layer.schedule", dir.path());
   CHECK(r.exit_code == 2);
   CHECK(r.err.find("strata: error: layer.schedule:") == 0);
-  CHECK(r.err.find("schedule.layer: expected one of lock, queue") != std::string::npos);
+  CHECK(r.err.find("schedule.layer: expected one of lock, queue, tcb, sched") != std::string::npos);
   dir.Write("verdict.schedule",
             std::regex_replace(text, std::regex("outcome = \"refinement-violation\""), "outcome = \"meh\""));
   Command v = RunStrata("replay verdict.schedule", dir.path());

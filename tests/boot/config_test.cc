@@ -110,9 +110,12 @@ TEST_CASE("bad stack and check keys name the key and the expected values") {
         "got \"rwlock\"");
   CHECK(ErrorOf("[stack]\nqueue = 3\n") == "c.toml:2: stack.queue: expected a string, got an integer");
   CHECK(ErrorOf("[stack]\nscheduler = \"x\"\n") ==
-        "c.toml:2: stack.scheduler: unknown key (expected one of: lock, queue, sched, max_threads)");
-  CHECK(ErrorOf("[check]\nlayer = \"tcb\"\n") ==
-        "c.toml:2: check.layer: expected one of all, lock, queue, sched, got \"tcb\"");
+        "c.toml:2: stack.scheduler: unknown key (expected one of: lock, queue, tcb, sched, max_threads)");
+  CHECK(ErrorOf("[check]\nlayer = \"vm\"\n") ==
+        "c.toml:2: check.layer: expected one of all, lock, queue, tcb, sched, got \"vm\"");
+  CHECK(ErrorOf("[stack]\ntcb = \"slab\"\n") ==
+        "c.toml:2: stack.tcb: expected one of spec, module, tcb-no-lock, tcb-forget-used, "
+        "tcb-stale-fields, tcb-highest-free, got \"slab\"");
   CHECK(ErrorOf("[check]\nstrategy = \"bfs\"\n") ==
         "c.toml:2: check.strategy: expected one of random, pct, dfs, got \"bfs\"");
   CHECK(ErrorOf("[check]\nruns = 0\n") ==

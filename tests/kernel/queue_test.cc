@@ -104,15 +104,18 @@ TEST_CASE("every known-bad queue module is caught with its exact verdict") {
 TEST_CASE("the stack names its layers and their implementations") {
   StackOptions o{.lock = "mcs", .queue = "spec"};
   auto stack = Stack(o);
-  REQUIRE(stack.size() == 2);
+  REQUIRE(stack.size() == 3);
   CHECK(stack[0].name == "lock");
   CHECK(stack[0].implementation == "mcs");
   CHECK(stack[1].name == "queue");
   CHECK(stack[1].below == "the lock layer (mcs)");
+  CHECK(stack[2].name == "tcb");
+  CHECK(stack[2].implementation == "module");
   const KernelCatalog c = Builtin();
   CHECK(MakePair("lock", o, c)->lower() == "mcs over the machine");
   CHECK(MakePair("queue", o, c)->upper() == "queue spec");
-  CHECK(MakePair("tcb", o, c) == nullptr);
+  CHECK(MakePair("tcb", o, c)->upper() == "tcb spec");
+  CHECK(MakePair("sched", o, c) == nullptr);  // not a kernel layer
 }
 
 }  // namespace

@@ -79,7 +79,7 @@ machine::RunReport RunBounded(std::string impl, ThreadBounds bounds, int threads
   Machine m(machine::MachineOptions{.cpus = 2});
   SchedOptions o;
   o.impl = std::move(impl);
-  std::shared_ptr<CSched> s = MakeSched(m, o, Builtin().scheds, Builtin().locks);
+  std::shared_ptr<CSched> s = MakeSched(m, o, Builtin().scheds, Builtin());
   ClientRun c = Builtin().threads.Find("thread-counter")->make.start(
       *s, {.iterations = 10, .threads = threads});
   m.AddGlobalMonitor(MakeThreadFairnessMonitor(s->object(), m.cpus(), bounds));

@@ -1,0 +1,69 @@
+#include "kernel/bad_tcbs.h"
+
+#include "kernel/tcb_module.h"
+
+namespace strata::kernel {
+namespace {
+
+// Operates on the block without taking the lock.
+class NoLock final : public ModuleTcbPool {
+ public:
+  using ModuleTcbPool::ModuleTcbPool;
+
+ protected:
+  void Enter(Cpu& cpu) override { cpu.Pull(data_); }
+  void Leave(Cpu& cpu) override {
+    cpu.Push(data_);
+    cpu.Linearize();
+  }
+};
+
+// alloc hands out the TCB without marking it used: the next alloc hands it
+// out again.
+class ForgetUsed final : public ModuleTcbPool {
+ public:
+  using ModuleTcbPool::ModuleTcbPool;
+
+ protected:
+  void Take(Cpu& cpu, std::int64_t tid) override {
+    for (std::size_t f = 0; f < kTcbFields; ++f) cpu.Write(data_, Slot(tid) + 1 + f, 0);
+  }
+};
+
+// alloc leaves the previous owner's fields in the TCB.
+class StaleFields final : public ModuleTcbPool {
+ public:
+  using ModuleTcbPool::ModuleTcbPool;
+
+ protected:
+  void Take(Cpu& cpu, std::int64_t tid) override { cpu.Write(data_, Slot(tid), 1); }
+};
+
+// alloc takes the highest free TCB, not the lowest.
+class HighestFree final : public ModuleTcbPool {
+ public:
+  using ModuleTcbPool::ModuleTcbPool;
+
+ protected:
+  std::int64_t FindFree(Cpu& cpu) override {
+    for (std::int64_t t = capacity() - 1; t >= 0; --t) {
+      if (cpu.Read(data_, Slot(t)) == 0) return t;
+    }
+    return -1;
+  }
+};
+
+}  // namespace
+
+void AddKnownBadTcbPools(TcbRegistry& pools) {
+  pools.Add({"tcb-no-lock", "known-bad: skips the lock", true, "data-race",
+             TcbFactoryOf<NoLock>()});
+  pools.Add({"tcb-forget-used", "known-bad: alloc does not mark the TCB used", true,
+             "relation-broken", TcbFactoryOf<ForgetUsed>()});
+  pools.Add({"tcb-stale-fields", "known-bad: alloc keeps the previous owner's fields", true,
+             "relation-broken", TcbFactoryOf<StaleFields>()});
+  pools.Add({"tcb-highest-free", "known-bad: alloc takes the highest free TCB", true,
+             "relation-broken", TcbFactoryOf<HighestFree>()});
+}
+
+}  // namespace strata::kernel
