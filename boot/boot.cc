@@ -9,6 +9,7 @@
 #include "boot/schedule_file.h"
 #include "machine/check.h"
 #include "machine/log.h"
+#include "sched/stack.h"
 
 namespace strata::boot {
 namespace {
@@ -38,7 +39,7 @@ void PrintSummary(std::FILE* out, const Config& c, const Catalog& catalog, const
   if (w->threaded) {
     fmt::print(out, "  workload   {} x{}, {} threads/cpu: {}\n", c.workload, c.iterations,
                c.threads, w->summary);
-    fmt::print(out, "  scheduler  {} over {} locks\n", c.stack.sched, c.stack.lock);
+    fmt::print(out, "  scheduler  {}\n", sched::SchedulerLine(c.stack));
   } else {
     fmt::print(out, "  workload   {} x{}: {}\n", c.workload, c.iterations, w->summary);
   }

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "sched/stack.h"
 #include "sched/workloads.h"
@@ -50,38 +51,21 @@ void PrintVerdict(std::FILE* out, const Execution& x) {
 
 }  // namespace
 
-namespace {
-
-// The registry a layer's implementations come from, as "name (summary)"
-// for the chosen one and the list of choices.
-template <class R>
-void PrintChoice(std::FILE* out, const R& registry, const std::string& chosen) {
-  const auto* e = registry.Find(chosen);
-  if (e != nullptr) fmt::print(out, "             ({})\n", e->summary);
-  std::string good, bad;
-  for (const auto& entry : registry.entries()) {
-    std::string& list = entry.known_bad ? bad : good;
-    list += fmt::format("{}{}", list.empty() ? "" : ", ", entry.name);
-  }
-  fmt::print(out, "             choices: {}\n", good);
-  if (!bad.empty()) fmt::print(out, "             known-bad: {}\n", bad);
-}
-
-}  // namespace
-
 void PrintLayers(const Config& c, const Catalog& catalog, std::FILE* out) {
   fmt::print(out, "strata layers {}\n", c.source);
   fmt::print(out, "  (top)\n");
-  std::vector<kernel::LayerInfo> stack = sched::Stack(c.stack);
+  std::vector<kernel::LayerInfo> stack = sched::Stack(c.stack, &catalog);
   for (auto it = stack.rbegin(); it != stack.rend(); ++it) {
     const bool spec = it->implementation == "spec";
     fmt::print(out, "  {:<8} runs as {}\n", it->name,
                spec ? std::string("its spec (atomic)")
                     : fmt::format("module `{}` over {}", it->implementation, it->below));
     for (const std::string& p : it->primitives) fmt::print(out, "             {}\n", p);
-    if (it->name == "lock") PrintChoice(out, catalog.locks, it->implementation);
-    if (it->name == "queue") PrintChoice(out, catalog.queues, it->implementation);
-    if (it->name == "sched") PrintChoice(out, catalog.scheds, it->implementation);
+    if (!it->summary.empty()) fmt::print(out, "             ({})\n", it->summary);
+    fmt::print(out, "             choices: {}\n", fmt::join(it->choices, ", "));
+    if (!it->known_bad.empty()) {
+      fmt::print(out, "             known-bad: {}\n", fmt::join(it->known_bad, ", "));
+    }
   }
   fmt::print(out, "  machine  {} cpus: faa, cas, swap, load, store, pull, push (atomic, one event each)\n",
              c.machine.cpus);

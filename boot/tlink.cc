@@ -6,6 +6,7 @@
 
 #include "boot/workloads.h"
 #include "machine/check.h"
+#include "sched/stack.h"
 #include "sched/tsched.h"
 
 namespace strata::boot {
@@ -27,6 +28,9 @@ absl::StatusOr<int> TLink(const Config& c, const Catalog& catalog, std::FILE* ou
               .pct_depth = c.pct_depth,
               .pct_horizon = c.pct_horizon};
   o.sched = SchedOptionsFor(c);
+  o.make_sched = [&catalog](machine::Machine& m, const sched::SchedOptions& so) {
+    return sched::MakeSched(m, so, catalog.scheds, catalog);
+  };
   o.workload = w->make;
   o.params = {.iterations = c.iterations, .threads = c.threads};
   o.bounds = c.stack.bounds;
@@ -36,8 +40,9 @@ absl::StatusOr<int> TLink(const Config& c, const Catalog& catalog, std::FILE* ou
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   fmt::print(out, "strata tlink {}\n", c.source);
-  fmt::print(out, "  workload   {} x{}, {} threads/cpu on {} cpus, the scheduler spec\n",
-             c.workload, c.iterations, c.threads, c.machine.cpus);
+  fmt::print(out, "  workload   {} x{}, {} threads/cpu on {} cpus\n", c.workload, c.iterations,
+             c.threads, c.machine.cpus);
+  fmt::print(out, "  scheduler  {}\n", sched::SchedulerLine(c.stack));
   fmt::print(out, "  recorded   {} ({} steps)\n", machine::OutcomeName(r.recorded.outcome),
              r.recorded.steps);
   const auto bound = [](std::int64_t b) { return b > 0 ? fmt::format("{}", b) : std::string("off"); };

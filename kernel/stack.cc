@@ -7,8 +7,8 @@
 
 namespace strata::kernel {
 
-std::vector<LayerInfo> Stack(const StackOptions& o) {
-  return {
+std::vector<LayerInfo> Stack(const StackOptions& o, const KernelCatalog* catalog) {
+  std::vector<LayerInfo> layers = {
       {"lock", o.lock, {"acquire(lock, bound)", "release(lock)"}, "the machine"},
       {"queue", o.queue, {"enq(queue, value) -> 1|0", "deq(queue) -> value|-1"},
        "the lock layer (" + o.lock + ")"},
@@ -17,6 +17,12 @@ std::vector<LayerInfo> Stack(const StackOptions& o) {
         "write(tid, field, value) -> 1|0"},
        "the lock layer (" + o.lock + ")"},
   };
+  if (catalog != nullptr) {
+    AddChoices(layers[0], catalog->locks);
+    AddChoices(layers[1], catalog->queues);
+    AddChoices(layers[2], catalog->tcbs);
+  }
+  return layers;
 }
 
 std::string LayerNames() { return "lock, queue, tcb"; }

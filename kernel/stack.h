@@ -46,10 +46,22 @@ struct LayerInfo {
   std::string implementation;           // "ticket", "spec", ...
   std::vector<std::string> primitives;  // "acquire(bound)", ...
   std::string below;                    // what its module runs on
+  // With a catalog (Stack(options, &catalog)): the chosen implementation's
+  // summary, and the layer's choices, good and known-bad, in catalog order.
+  std::string summary;
+  std::vector<std::string> choices, known_bad;
 };
 
-// The layers above the machine, bottom to top.
-std::vector<LayerInfo> Stack(const StackOptions& options);
+// Fills `layer`'s summary and choices from the registry of its implementations.
+template <class Registry>
+void AddChoices(LayerInfo& layer, const Registry& registry) {
+  if (const auto* e = registry.Find(layer.implementation)) layer.summary = e->summary;
+  for (const auto& e : registry.entries()) (e.known_bad ? layer.known_bad : layer.choices).push_back(e.name);
+}
+
+// The layers above the machine, bottom to top; with their choices when
+// `catalog` is given.
+std::vector<LayerInfo> Stack(const StackOptions& options, const KernelCatalog* catalog = nullptr);
 // "lock, queue, tcb".
 std::string LayerNames();
 // The pair that checks `layer` (its module over the layer below, against

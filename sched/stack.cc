@@ -1,5 +1,7 @@
 #include "sched/stack.h"
 
+#include <fmt/format.h>
+
 #include "machine/check.h"
 #include "sched/pair.h"
 
@@ -17,15 +19,21 @@ SchedCatalog BuiltinSchedCatalog() {
   return catalog;
 }
 
-std::vector<kernel::LayerInfo> Stack(const StackOptions& o) {
-  std::vector<kernel::LayerInfo> layers = kernel::Stack(o);
+std::vector<kernel::LayerInfo> Stack(const StackOptions& o, const SchedCatalog* catalog) {
+  std::vector<kernel::LayerInfo> layers = kernel::Stack(o, catalog);
   layers.push_back({"sched",
                     o.sched,
                     {"spawn(entry) -> tid", "yield()", "sleep(cv)", "wakeup(cv) -> tid|-1",
                      "lock(l)", "unlock(l)", "exit", "idle() -> tid"},
                     "the lock (" + o.lock + "), queue (" + o.queue + ") and tcb (" + o.tcb +
                         ") layers"});
+  if (catalog != nullptr) kernel::AddChoices(layers.back(), catalog->scheds);
   return layers;
+}
+
+std::string SchedulerLine(const StackOptions& o) {
+  if (o.sched == "spec") return "spec (atomic; no layers below it)";
+  return fmt::format("{} over lock {}, queue {}, tcb {}", o.sched, o.lock, o.queue, o.tcb);
 }
 
 std::string LayerNames() { return kernel::LayerNames() + ", sched"; }

@@ -37,10 +37,15 @@ struct StackOptions : kernel::StackOptions {
   ThreadBounds bounds;              // TSched's bounds on the sched pair's module run
 };
 
-// The layers above the machine, bottom to top.
-std::vector<kernel::LayerInfo> Stack(const StackOptions& options);
-// "lock, queue, sched".
+// The layers above the machine, bottom to top; with their choices when
+// `catalog` is given.
+std::vector<kernel::LayerInfo> Stack(const StackOptions& options,
+                                     const SchedCatalog* catalog = nullptr);
+// "lock, queue, tcb, sched".
 std::string LayerNames();
+// The scheduler and the layers it runs on, for summaries: "the spec", or
+// "module over lock ticket, queue module, tcb module".
+std::string SchedulerLine(const StackOptions& options);
 // The pair that checks `layer`, or nullptr for an unknown layer.
 // Precondition: the options name implementations of `catalog`, which
 // outlives the pair.

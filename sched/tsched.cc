@@ -242,14 +242,14 @@ std::unique_ptr<machine::Monitor> MakeThreadFairnessMonitor(ObjectId sched, int 
 TLinkResult CheckTLink(const TLinkOptions& o) {
   TLinkResult result;
   STRATA_CHECK(o.workload.start != nullptr, "tlink without a workload");
+  STRATA_CHECK(o.make_sched != nullptr, "tlink without a scheduler");
   SchedOptions so = o.sched;
-  so.impl = "spec";
   so.stack_bytes = o.machine.stack_bytes;
 
   // The recorded CSched run.
   Machine recorded(o.machine);
   recorded.KeepPushedContents();
-  std::shared_ptr<CSched> rs = MakeSpecSched(recorded, so);
+  std::shared_ptr<CSched> rs = o.make_sched(recorded, so);
   ClientRun rc = o.workload.start(*rs, o.params);
   if (o.bounds.limit > 0 || o.bounds.progress > 0) {
     recorded.AddGlobalMonitor(MakeThreadFairnessMonitor(rs->object(), recorded.cpus(), o.bounds));
@@ -310,7 +310,7 @@ TLinkResult CheckTLink(const TLinkOptions& o) {
     link.worst_queries = fairness.worst_queries(link.tid);
     link.worst_progress = fairness.worst_progress(link.tid);
     Machine m(o.machine);
-    std::shared_ptr<CSched> s = MakeSpecSched(m, so);
+    std::shared_ptr<CSched> s = o.make_sched(m, so);
     ClientRun c = o.workload.start(*s, o.params);
     s->set_entry_filter([&, k](std::size_t j, Entry) -> Entry {
       if (j >= entries.size()) return [](CSched&, Cpu&) {};  // a spawn the recording lacks

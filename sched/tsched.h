@@ -77,13 +77,16 @@ struct TLinkOptions {
   // The recorded run's oracle, made from `oracle_options`.
   std::function<std::unique_ptr<machine::Oracle>(const machine::OracleOptions&)> oracle;
   machine::OracleOptions oracle_options;
-  SchedOptions sched;              // impl is forced to "spec"
+  SchedOptions sched;
+  // Makes the scheduler of the recorded run and of every per-thread run
+  // (the stack's: a module over its layers, or the spec).
+  std::function<std::unique_ptr<CSched>(Machine& m, const SchedOptions& o)> make_sched;
   ThreadProgram workload;          // the thread workload to record and split
   ClientParams params;
   ThreadBounds bounds;
 };
 
-// Records a run of `o.workload` on the scheduler spec, then runs every
+// Records a run of `o.workload` on `o.make_sched`'s scheduler, then runs every
 // thread against the others as a recorded environment and composes.
 TLinkResult CheckTLink(const TLinkOptions& o);
 

@@ -138,7 +138,14 @@ TEST_CASE("every thread workload of the catalog runs clean as a check client, or
       o.oracle_options = {.kind = machine::OracleKind::kRandom, .seed = 1, .cpus = 2};
       o.workload = e.make;
       o.params = {.iterations = 4, .threads = 2};
-      CHECK_FALSE(sched::CheckTLink(o).ok());
+      o.make_sched = [](machine::Machine& m, const sched::SchedOptions& so) {
+        return sched::MakeSched(m, so, Builtin().scheds, Builtin());
+      };
+      for (const char* impl : {"spec", "module"}) {
+        CAPTURE(impl);
+        o.sched.impl = impl;
+        CHECK_FALSE(sched::CheckTLink(o).ok());
+      }
       continue;
     }
     for (const std::string& strategy : kStrategies) {

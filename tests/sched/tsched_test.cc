@@ -20,8 +20,14 @@ const SchedCatalog& Builtin() {
   return catalog;
 }
 
-TLinkOptions Options(std::string workload, int cpus, std::uint64_t seed, int threads = 2) {
+// TLink of `workload` on scheduler `sched` over the stack's default layers.
+TLinkOptions Options(std::string workload, int cpus, std::uint64_t seed, int threads = 2,
+                     std::string sched = "spec") {
   TLinkOptions o;
+  o.sched.impl = std::move(sched);
+  o.make_sched = [](Machine& m, const SchedOptions& so) {
+    return MakeSched(m, so, Builtin().scheds, Builtin());
+  };
   o.machine.cpus = cpus;
   o.oracle = machine::MakeOracle;
   o.oracle_options = {.kind = machine::OracleKind::kRandom, .seed = seed, .cpus = cpus};
@@ -32,15 +38,18 @@ TLinkOptions Options(std::string workload, int cpus, std::uint64_t seed, int thr
   return o;
 }
 
-TEST_CASE("every healthy thread workload's per-thread runs compose to its recorded run") {
+TEST_CASE("every healthy thread workload's per-thread runs compose to its recorded run, over the "
+          "scheduler spec and over the module stack") {
   for (const auto& w : Builtin().threads.entries()) {
     if (w.known_bad) continue;
     for (int cpus : {2, 3}) {
       for (std::uint64_t seed : {1, 2, 3}) {
+       for (const char* sched : {"spec", "module"}) {
         CAPTURE(w.name);
         CAPTURE(cpus);
         CAPTURE(seed);
-        TLinkResult r = CheckTLink(Options(std::string(w.name), cpus, seed));
+        CAPTURE(sched);
+        TLinkResult r = CheckTLink(Options(std::string(w.name), cpus, seed, 2, sched));
         CHECK(r.recorded.outcome == Outcome::kOk);
         CHECK(r.problem == "");
         CHECK(r.composed_hash == r.recorded_hash);
@@ -50,6 +59,7 @@ TEST_CASE("every healthy thread workload's per-thread runs compose to its record
           CHECK(t.problem == "");
           CHECK(t.events > 0);
         }
+       }
       }
     }
   }
