@@ -100,8 +100,9 @@ void PrepareForOverflow(SegvHandler handler) {
 }  // namespace
 
 std::int64_t BlockHash(std::span<const std::int64_t> words) {
-  return static_cast<std::int64_t>(Fnv1a(std::string_view(
-      reinterpret_cast<const char*>(words.data()), words.size() * sizeof(std::int64_t))));
+  std::uint64_t h = 0;
+  for (std::size_t i = 0; i < words.size(); ++i) h += BlockWordHash(i, words[i]);
+  return static_cast<std::int64_t>(h);
 }
 
 // ---------------------------------------------------------------- the hot path
@@ -444,7 +445,7 @@ void Cpu::Push(Block b, std::int64_t note) {
     return ++o.version;
   };
   StepWith({.object = b.id, .kind = kinds::kPush, .code = OpCode::kPush,
-            .arg0 = BlockHash(o.data), .arg1 = note, .apply = apply},
+            .arg0 = static_cast<std::int64_t>(o.hash), .arg1 = note, .apply = apply},
            apply);
 }
 
@@ -469,6 +470,7 @@ void Cpu::Write(Block b, std::size_t i, std::int64_t value) {
                      machine_->log_.object_name(b.id), o.owner),
          o.owner.valid() ? std::vector<CpuId>{o.owner} : std::vector<CpuId>{});
   }
+  o.hash += BlockWordHash(i, value) - BlockWordHash(i, o.data[i]);
   o.data[i] = value;
 }
 
@@ -522,7 +524,9 @@ Word Machine::NewWord(std::string name, std::int64_t initial) {
 
 Block Machine::NewBlock(std::string name, std::size_t words) {
   Block b{AddObject(std::move(name), Object::Type::kBlock)};
-  objects_.back().data.assign(words, 0);
+  Object& o = objects_.back();
+  o.data.assign(words, 0);
+  o.hash = static_cast<std::uint64_t>(BlockHash(o.data));
   return b;
 }
 

@@ -85,7 +85,16 @@ struct PendingStep {
 
 class Machine;
 
-// The hash a push event carries of its block's contents (arg0).
+// The hash a push event carries of its block's contents (arg0): the sum of
+// BlockWordHash(i, words[i]) over the words, so a write updates it in O(1)
+// and a push of a large block costs no more than of a small one.
+inline std::uint64_t BlockWordHash(std::size_t i, std::int64_t value) {
+  std::uint64_t z = (static_cast<std::uint64_t>(i) + 1) * 0x9e3779b97f4a7c15ull ^
+                    static_cast<std::uint64_t>(value);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
 std::int64_t BlockHash(std::span<const std::int64_t> words);
 
 // A simulated CPU as its code sees it. The shared operations (FetchAdd ...
@@ -290,6 +299,7 @@ class Machine {
     enum class Type { kWord, kBlock, kAbstract } type;
     std::int64_t value = 0;
     std::vector<std::int64_t> data;
+    std::uint64_t hash = 0;  // a block's BlockHash, kept up to date by every write
     CpuId owner;
     std::int64_t version = 0;
     std::unique_ptr<Monitor> monitor;

@@ -151,10 +151,15 @@ TEST_CASE("block replay ends with no owner and one version per push") {
       CHECK(pushes == 3 * cpus);
       CHECK(state->version == pushes);
       CHECK(contents[0] == 3 * cpus);
-      // A push carries the hash of the block's contents.
-      CHECK(last_push_hash ==
-            Fnv1a(std::string_view(reinterpret_cast<const char*>(contents.data()),
-                                   contents.size() * sizeof(std::int64_t))));
+      // A push carries the hash of the block's contents, kept up to date
+      // write by write: the same as hashing the contents from scratch.
+      std::uint64_t sum = 0;
+      for (std::size_t i = 0; i < contents.size(); ++i) sum += machine::BlockWordHash(i, contents[i]);
+      CHECK(last_push_hash == sum);
+      CHECK(last_push_hash == static_cast<std::uint64_t>(machine::BlockHash(contents)));
+      // Position matters: the same words in another order hash otherwise.
+      CHECK(machine::BlockHash(std::vector<std::int64_t>{1, 2}) !=
+            machine::BlockHash(std::vector<std::int64_t>{2, 1}));
       CHECK(fmt::format("{}", *state) == fmt::format("owner=- version={}", pushes));
     }
   }
