@@ -154,7 +154,10 @@ absl::StatusOr<BootRun> RunConfig(const Config& config, const Catalog& catalog,
   const std::optional<Workload> workload = FindWorkload(catalog, config.workload);
   STRATA_CHECK(workload.has_value(), "unvalidated workload {}", config.workload);
   BootRun run;
-  run.machine = std::make_unique<machine::Machine>(config.machine);
+  // A client's own random choices (the general workload's) follow the seed.
+  machine::MachineOptions options = config.machine;
+  options.client_seed = config.seed;
+  run.machine = std::make_unique<machine::Machine>(options);
   WorkloadParams params;
   params.iterations = config.iterations;
   params.threads = config.threads;

@@ -74,12 +74,13 @@ void PrintLayers(const Config& c, const Catalog& catalog, std::FILE* out) {
 
 absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
                                const CheckOptions& options, std::FILE* out) {
-  const auto* client = catalog.threads.Find(c.stack.client);
+  const std::string client_name = sched::SchedClient(c.stack);
+  const auto* client = catalog.threads.Find(client_name);
   if (client != nullptr && (c.check_layer == "all" || c.check_layer == "sched") &&
       c.machine.cpus < client->make.min_cpus) {
     return absl::InvalidArgumentError(fmt::format(
         "{}: machine.cpus: check.client \"{}\" needs at least {} cpus, got {}", c.source,
-        c.stack.client, client->make.min_cpus, c.machine.cpus));
+        client_name, client->make.min_cpus, c.machine.cpus));
   }
   const auto* strategy = catalog.strategies.Find(c.strategy);
   STRATA_CHECK(strategy != nullptr, "unvalidated strategy {}", c.strategy);
@@ -141,7 +142,9 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
     const std::string path = options.schedule_path.empty()
                                  ? DefaultSchedulePath(c, layer, x.verdict)
                                  : options.schedule_path;
-    ScheduleFile file{.config = c,
+    Config recorded = c;
+    recorded.machine.client_seed = x.machine->options().client_seed;
+    ScheduleFile file{.config = recorded,
                       .layer = layer,
                       .verdict = x.verdict.name(),
                       .log_hash = x.machine->log().hash(),

@@ -167,9 +167,16 @@ std::vector<Key> MakeKeys() {
                      STRATA_FIELD(stack.overrun)));
   keys.push_back(Int("check", "capacity", 1, 1'000'000, "the capacity of the queue and TCB-pool clients' queue and pool",
                      STRATA_FIELD(stack.capacity)));
-  keys.push_back(Name("check", "client", "the thread workload the sched check runs",
-                      STRATA_FIELD(stack.client),
-                      [](const Catalog& c) -> const auto& { return c.threads; }));
+  keys.push_back(String(
+      "check", "client",
+      "each pair's client: general (every layer's most-general client), fixed (each layer's "
+      "fixed client; the sched layer's is ping-pong), or a thread workload for the sched check "
+      "(the kernel layers then run their fixed clients)",
+      STRATA_FIELD(stack.client),
+      [](const Catalog& c) { return "general, fixed, " + c.threads.Names(); },
+      [](const Catalog& c, const std::string& v) {
+        return v == "general" || v == "fixed" || c.threads.Find(v) != nullptr;
+      }));
   keys.push_back(Int("check", "threads", 1, 4096, "threads per CPU of the sched check's client",
                      STRATA_FIELD(stack.threads)));
   return keys;

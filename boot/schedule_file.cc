@@ -54,7 +54,9 @@ absl::Status WriteScheduleFile(const std::string& path, const ScheduleFile& file
       "# strata schedule: replay with `strata replay {}`\n\n{}\n"
       "[schedule]\nformat = 1\n{}outcome = \"{}\"\nlog_hash = \"{}\"\nsteps = {}\nchoices = \"{}\"\n",
       path, ConfigToToml(file.config),
-      file.layer.empty() ? "" : fmt::format("layer = \"{}\"\n", file.layer),
+      file.layer.empty() ? ""
+                         : fmt::format("layer = \"{}\"\nclient_seed = \"{}\"\n", file.layer,
+                                       machine::FormatHash(file.config.machine.client_seed)),
       file.layer.empty() ? std::string(machine::OutcomeName(file.outcome)) : file.verdict,
       machine::FormatHash(file.log_hash), file.choices.size(),
       machine::EncodeChoices(file.choices));
@@ -89,11 +91,11 @@ absl::StatusOr<ScheduleFile> LoadScheduleFile(const std::string& path, const Cat
   }
   for (const auto& [key, node] : *s) {
     std::string_view k = key.str();
-    if (k != "format" && k != "layer" && k != "outcome" && k != "log_hash" && k != "steps" &&
-        k != "choices") {
-      return KeyError(
-          path, &node, k,
-          "unknown key (expected one of: format, layer, outcome, log_hash, steps, choices)");
+    if (k != "format" && k != "layer" && k != "client_seed" && k != "outcome" && k != "log_hash" &&
+        k != "steps" && k != "choices") {
+      return KeyError(path, &node, k,
+                      "unknown key (expected one of: format, layer, client_seed, outcome, "
+                      "log_hash, steps, choices)");
     }
   }
   auto required = [&](std::string_view key, toml::node_type type,
@@ -136,13 +138,22 @@ absl::StatusOr<ScheduleFile> LoadScheduleFile(const std::string& path, const Cat
     file.outcome = *parsed;
   }
 
+  auto hex = [&](const toml::node* node, std::string_view key) -> absl::StatusOr<std::uint64_t> {
+    const std::string& h = node->as_string()->get();
+    if (h.size() != 16 || h.find_first_not_of("0123456789abcdef") != std::string::npos) {
+      return KeyError(path, node, key, fmt::format("expected 16 hex digits, got \"{}\"", h));
+    }
+    return std::stoull(h, nullptr, 16);
+  };
   STRATA_ASSIGN_OR_RETURN(const toml::node* hash,
                           required("log_hash", toml::node_type::string, "16 hex digits"));
-  const std::string& h = hash->as_string()->get();
-  if (h.size() != 16 || h.find_first_not_of("0123456789abcdef") != std::string::npos) {
-    return KeyError(path, hash, "log_hash", fmt::format("expected 16 hex digits, got \"{}\"", h));
+  STRATA_ASSIGN_OR_RETURN(file.log_hash, hex(hash, "log_hash"));
+  // The seed of the check client's own choices (absent: 0).
+  if (s->get("client_seed") != nullptr) {
+    STRATA_ASSIGN_OR_RETURN(const toml::node* seed,
+                            required("client_seed", toml::node_type::string, "16 hex digits"));
+    STRATA_ASSIGN_OR_RETURN(file.config.machine.client_seed, hex(seed, "client_seed"));
   }
-  file.log_hash = std::stoull(h, nullptr, 16);
 
   STRATA_ASSIGN_OR_RETURN(const toml::node* steps,
                           required("steps", toml::node_type::integer, "a step count"));

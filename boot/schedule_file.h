@@ -5,6 +5,7 @@
 //   [schedule]
 //   format = 1
 //   layer = "lock"            # only in schedules written by `strata check`
+//   client_seed = "9e37..."   # ditto: the check client's own choices (16 hex digits)
 //   outcome = "deadlock"      # a run outcome, or a check's verdict
 //   log_hash = "3f2a..."      # 16 hex digits
 //   steps = 12

@@ -22,6 +22,7 @@ absl::StatusOr<int> TLink(const Config& c, const Catalog& catalog, std::FILE* ou
   STRATA_CHECK(oracle != nullptr, "unvalidated oracle {}", c.oracle);
   sched::TLinkOptions o;
   o.machine = c.machine;
+  o.machine.client_seed = c.seed;  // as strata boot: the general workload follows the seed
   o.oracle = oracle->make;
   o.oracle_options = {.seed = c.seed,
               .cpus = c.machine.cpus,

@@ -8,6 +8,7 @@
 #include "kernel/mcs_lock.h"
 #include "kernel/tas_lock.h"
 #include "kernel/ticket_lock.h"
+#include "machine/rng.h"
 
 namespace strata::kernel {
 namespace {
@@ -58,7 +59,12 @@ class SpecLock final : public Lock {
       return line_.Relation(spec);
     }
     std::string Describe() const override { return line_.Describe(); }
+    // The spec lets any waiter in once the lock is free, in no order: a
+    // waiter can be overtaken by later ones, so its acquire has no FIFO
+    // bound (a most-general client with mixed bounds shows it); only the
+    // release is bounded.
     std::optional<std::uint64_t> WaitBound(CpuId cpu, const layers::Primitive& p) const override {
+      if (p.call == kAcquire.call) return std::nullopt;
       return line_.WaitBound(cpu, p);
     }
 
@@ -87,6 +93,7 @@ class LockPair final : public layers::LayerPair {
     const std::int64_t iterations = o_.iterations, bound = o_.bound,
                        held = o_.bound + o_.overrun;
     layers::SideRun run;
+    if (o_.general) return General(m, std::move(lock), counter, module);
     run.program = [lock, counter, iterations, bound, held](Cpu& cpu) {
       for (std::int64_t i = 0; i < iterations; ++i) {
         lock->Acquire(cpu, bound);
@@ -109,6 +116,48 @@ class LockPair final : public layers::LayerPair {
   }
 
  private:
+  // The most-general client: every CPU takes the lock 1 to 2N times, each
+  // time with a bound from 0 to 3 and a critical section of 0 to bound
+  // events (plus the overrun), an unlocked increment (a load and a store)
+  // when it has room for one; between them, now and then an event outside
+  // the lock. At the end the counter holds every increment.
+  layers::SideRun General(Machine& m, std::shared_ptr<Lock> lock, machine::Word counter,
+                          bool module) const {
+    const machine::Word scratch = m.NewWord("scratch");
+    auto increments = std::make_shared<std::int64_t>(0);
+    const std::int64_t n = o_.iterations, overrun = o_.overrun;
+    layers::SideRun run;
+    run.program = [lock, counter, scratch, increments, n, overrun](Cpu& cpu) {
+      machine::Rng rng = machine::ClientRng(cpu.machine().options().client_seed, cpu.id().value());
+      const std::uint64_t times = 1 + rng.Below(static_cast<std::uint64_t>(2 * n));
+      for (std::uint64_t i = 0; i < times; ++i) {
+        const auto bound = static_cast<std::int64_t>(rng.Below(4));
+        lock->Acquire(cpu, bound);
+        std::int64_t events = static_cast<std::int64_t>(rng.Below(static_cast<std::uint64_t>(bound) + 1)) + overrun;
+        if (events >= 2) {
+          cpu.Store(counter, cpu.Load(counter) + 1);
+          ++*increments;
+          events -= 2;
+        }
+        for (; events > 0; --events) cpu.FetchAdd(scratch, 1);
+        lock->Release(cpu);
+        if (rng.Below(2) == 0) cpu.FetchAdd(scratch, 1);
+      }
+    };
+    if (module) {
+      run.observe = [lock, &m]() -> std::unique_ptr<layers::Observer> {
+        return std::make_unique<layers::SpecAndView<LockSpecReplay>>(
+            LockSpecReplay{.lock = lock->object()}, lock->NewView(m));
+      };
+    }
+    run.final_check = [&m, counter, increments]() -> std::optional<std::string> {
+      if (m.value(counter) == *increments) return std::nullopt;
+      return fmt::format("counter = {} at the end, expected {} (the increments made under the lock)",
+                         m.value(counter), *increments);
+    };
+    return run;
+  }
+
   LockPairOptions o_;
 };
 

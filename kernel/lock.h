@@ -168,6 +168,7 @@ struct LockPairOptions {
   std::int64_t iterations = 2;
   std::int64_t bound = 2;
   std::int64_t overrun = 0;
+  bool general = false;  // the most-general client instead of the fixed one
 };
 std::unique_ptr<layers::LayerPair> MakeLockPair(const LockPairOptions& options);
 

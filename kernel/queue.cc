@@ -8,6 +8,7 @@
 
 #include "kernel/bad_queues.h"
 #include "kernel/queue_module.h"
+#include "machine/rng.h"
 
 namespace strata::kernel {
 namespace {
@@ -96,6 +97,29 @@ class QueuePair final : public layers::LayerPair {
     auto results = std::make_shared<Results>();
     const std::int64_t iterations = o_.iterations, capacity = o_.capacity;
     layers::SideRun run;
+    if (o_.general) {
+      // The most-general client: 2N to 4N calls, enq-heavy in the first
+      // half and deq-heavy in the second, so the queue fills up, empties
+      // and (in a ring) wraps around; values distinct per CPU.
+      run.program = [queue, results, iterations](Cpu& cpu) {
+        machine::Rng rng = machine::ClientRng(cpu.machine().options().client_seed, cpu.id().value());
+        const std::uint64_t calls = static_cast<std::uint64_t>(2 * iterations) +
+                                    rng.Below(static_cast<std::uint64_t>(2 * iterations) + 1);
+        std::int64_t next = 0;
+        for (std::uint64_t i = 0; i < calls; ++i) {
+          const bool filling = 2 * i < calls;
+          if (rng.Below(4) < (filling ? 3u : 1u)) {
+            const std::int64_t v = 1000 * (cpu.id().value() + 1) + next++;
+            if (queue->Enq(cpu, v) == 1) {
+              ++results->enqueued;
+              results->offered.insert(v);
+            }
+          } else if (const std::int64_t v = queue->Deq(cpu); v != -1) {
+            results->taken.push_back(v);
+          }
+        }
+      };
+    } else {
     run.program = [queue, results, iterations](Cpu& cpu) {
       for (std::int64_t i = 0; i < iterations; ++i) {
         const std::int64_t v = 1000 * (cpu.id().value() + 1) + i;
@@ -109,6 +133,7 @@ class QueuePair final : public layers::LayerPair {
         if (v != -1) results->taken.push_back(v);
       }
     };
+    }
     if (module) {
       run.observe = [queue, capacity, &m]() -> std::unique_ptr<layers::Observer> {
         return std::make_unique<layers::SpecAndView<QueueSpecReplay>>(

@@ -110,6 +110,7 @@ struct QueuePairOptions {
   LockFactory lock;
   std::int64_t iterations = 2;
   std::int64_t capacity = 4;
+  bool general = false;  // the most-general client instead of the fixed one
 };
 std::unique_ptr<layers::LayerPair> MakeQueuePair(const QueuePairOptions& options);
 

@@ -42,7 +42,8 @@ std::unique_ptr<layers::LayerPair> MakePair(std::string_view layer, const StackO
                          .module = lock->make,
                          .iterations = o.iterations,
                          .bound = o.bound,
-                         .overrun = o.overrun});
+                         .overrun = o.overrun,
+                         .general = o.client == "general"});
   }
   if (layer == "queue") {
     const auto* queue = catalog.queues.Find(o.queue);
@@ -52,7 +53,8 @@ std::unique_ptr<layers::LayerPair> MakePair(std::string_view layer, const StackO
                           .module = queue->make,
                           .lock = lock->make,
                           .iterations = o.iterations,
-                          .capacity = o.capacity});
+                          .capacity = o.capacity,
+                          .general = o.client == "general"});
   }
   if (layer == "tcb") {
     const auto* tcb = catalog.tcbs.Find(o.tcb);
@@ -62,7 +64,8 @@ std::unique_ptr<layers::LayerPair> MakePair(std::string_view layer, const StackO
                         .module = tcb->make,
                         .lock = lock->make,
                         .iterations = o.iterations,
-                        .capacity = o.capacity});
+                        .capacity = o.capacity,
+                        .general = o.client == "general"});
   }
   return nullptr;
 }

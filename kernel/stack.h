@@ -34,7 +34,12 @@ struct StackOptions {
   std::string lock = "ticket";   // KernelCatalog::locks
   std::string queue = "module";  // KernelCatalog::queues
   std::string tcb = "module";    // KernelCatalog::tcbs
-  std::int64_t iterations = 2;   // calls per CPU in each pair's client
+  // Each pair's client: "general", every layer's most-general client (its
+  // calls and arguments drawn from MachineOptions::client_seed); anything
+  // else, each kernel pair's fixed client ("fixed", or the name of the
+  // sched pair's thread workload, sched/stack.h).
+  std::string client = "general";
+  std::int64_t iterations = 2;   // calls per CPU in each pair's client (the general one: up to 2x)
   std::int64_t bound = 2;        // the lock client's critical-section bound
   std::int64_t overrun = 0;      // extra events the lock client appends (known-bad when > 0)
   std::int64_t capacity = 4;     // the queue's and the TCB pool's capacity in their clients

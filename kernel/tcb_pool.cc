@@ -6,6 +6,7 @@
 
 #include "kernel/bad_tcbs.h"
 #include "kernel/tcb_module.h"
+#include "machine/rng.h"
 
 namespace strata::kernel {
 namespace {
@@ -85,14 +86,13 @@ class TcbPair final : public layers::LayerPair {
     const bool module = side == layers::Side::kModule;
     std::shared_ptr<TcbPool> pool = module ? o_.module(m, "tcbs", o_.capacity, o_.lock)
                                            : MakeSpecTcbPool(m, "tcbs", o_.capacity);
-    struct Results {
-      std::vector<std::int64_t> holder;  // by tid: 1 + the CPU holding it, 0 if none
-      std::string wrong;                 // the first read that saw another's value
-    };
     auto results = std::make_shared<Results>();
     results->holder.assign(static_cast<std::size_t>(o_.capacity), 0);
     const std::int64_t iterations = o_.iterations;
     layers::SideRun run;
+    if (o_.general) {
+      run.program = [pool, results, iterations](Cpu& cpu) { General(*pool, *results, iterations, cpu); };
+    } else {
     run.program = [pool, results, iterations](Cpu& cpu) {
       const std::int64_t me = cpu.id().value();
       auto note = [&](std::string what) {
@@ -122,6 +122,7 @@ class TcbPair final : public layers::LayerPair {
         }
       }
     };
+    }
     if (module) {
       run.observe = [pool, &m]() -> std::unique_ptr<layers::Observer> {
         return std::make_unique<layers::SpecAndView<TcbSpecReplay>>(
@@ -136,6 +137,62 @@ class TcbPair final : public layers::LayerPair {
   }
 
  private:
+  struct Results {
+    std::vector<std::int64_t> holder;  // by tid: 1 + the CPU holding it, 0 if none
+    std::string wrong;                 // the first read that saw another's value
+  };
+  // The most-general client: 3N calls per CPU, each alloc (twice as likely
+  // while the CPU holds fewer than two TCBs), free of one it holds or of a
+  // tid out of range, write of one of its own then a read of it back, read
+  // and write of any tid and field (its own, another CPU's, a free one, out
+  // of range: -1 .. capacity and -1 .. kTcbFields); at the end it frees
+  // what it holds. No two CPUs may hold one TCB at once; what every call
+  // returns the spec run checks.
+  static void General(TcbPool& pool, Results& results, std::int64_t iterations, Cpu& cpu) {
+    const std::int64_t me = cpu.id().value();
+    machine::Rng rng = machine::ClientRng(cpu.machine().options().client_seed, cpu.id().value());
+    std::vector<std::int64_t> held;
+    auto any_tid = [&] { return static_cast<std::int64_t>(rng.Below(static_cast<std::uint64_t>(pool.capacity()) + 2)) - 1; };
+    auto any_field = [&] { return static_cast<std::int64_t>(rng.Below(kTcbFields + 2)) - 1; };
+    auto note = [&](std::string what) {
+      if (results.wrong.empty()) results.wrong = std::move(what);
+    };
+    for (std::int64_t i = 0; i < 3 * iterations; ++i) {
+      const std::uint64_t op = rng.Below(held.size() < 2 ? 6 : 5);
+      if (op == 0 || op == 5) {
+        const std::int64_t t = pool.Alloc(cpu);
+        if (t < 0) continue;
+        std::int64_t& h = results.holder[static_cast<std::size_t>(t)];
+        if (h != 0) note(fmt::format("cpu {} and cpu {} both hold tcb {}", h - 1, me, t));
+        h = 1 + me;
+        held.push_back(t);
+      } else if (op == 1) {
+        if (!held.empty() && rng.Below(4) != 0) {
+          const std::size_t k = rng.Below(held.size());
+          results.holder[static_cast<std::size_t>(held[k])] = 0;
+          pool.Free(cpu, held[k]);
+          held.erase(held.begin() + static_cast<std::ptrdiff_t>(k));
+        } else {
+          pool.Free(cpu, rng.Below(2) == 0 ? -1 : pool.capacity());  // no such TCB
+        }
+      } else if (op == 2) {
+        pool.Read(cpu, any_tid(), any_field());
+      } else if (op == 3 && !held.empty()) {
+        const std::int64_t t = held[rng.Below(held.size())];
+        const std::int64_t f = static_cast<std::int64_t>(rng.Below(kTcbFields));
+        const std::int64_t v = 100 * (me + 1) + i;
+        pool.Write(cpu, t, f, v);
+        pool.Read(cpu, t, f);
+      } else {
+        pool.Write(cpu, any_tid(), any_field(), 7);
+      }
+    }
+    for (std::int64_t t : held) {
+      results.holder[static_cast<std::size_t>(t)] = 0;
+      pool.Free(cpu, t);
+    }
+  }
+
   TcbPairOptions o_;
 };
 

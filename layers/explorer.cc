@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "machine/check.h"
+#include "machine/rng.h"
 #include "machine/stack_pool.h"
 
 namespace strata::layers {
@@ -180,9 +181,19 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
                                                          .reduction = explore.reduction});
   const bool exhaustive = strategy->exhaustive();
 
+  // Each execution's client seed (MachineOptions::client_seed): an
+  // exhaustive strategy explores the schedules of one client, the others
+  // draw a new client for every execution.
+  auto options_of = [&](std::uint64_t i) {
+    machine::MachineOptions run = options;
+    run.client_seed = exhaustive ? explore.seed : machine::MixSeed(explore.seed ^ machine::MixSeed(i));
+    return run;
+  };
+  machine::MachineOptions failing = options;
   // Pruned runs (cut short by the strategy's oracle) do not count against `runs`.
   for (std::uint64_t i = 0; result.executions < explore.runs; ++i) {
-    Execution x = CheckExecution(pair, options, strategy->Next(i), explore.check);
+    const machine::MachineOptions run = options_of(i);
+    Execution x = CheckExecution(pair, run, strategy->Next(i), explore.check);
     const bool pruned = x.input.code() == absl::StatusCode::kCancelled;
     STRATA_CHECK(x.input.ok() || pruned, "explorer oracle failed: {}", std::string(x.input.message()));
     if (!pruned) {
@@ -193,17 +204,18 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
         result.wait_bound = x.wait_bound;
       }
       if (explore.check && x.verdict.ok() && result.executions == 1) {
-        if (std::optional<Verdict> v = CheckDeterminism(pair, options, x)) x.verdict = *v;
+        if (std::optional<Verdict> v = CheckDeterminism(pair, run, x)) x.verdict = *v;
       }
       if (explore.check && !x.verdict.ok()) {
         result.failure_original_steps = ToFailure(x).size();
         if (x.verdict.kind != machine::Outcome::kNondeterminism) {
-          if (std::optional<Verdict> v = CheckDeterminism(pair, options, x)) x.verdict = *v;
+          if (std::optional<Verdict> v = CheckDeterminism(pair, run, x)) x.verdict = *v;
         }
         if (explore.shrink && x.verdict.kind != machine::Outcome::kNondeterminism) {
-          x = Shrink(pair, options, std::move(x), &result.shrink_attempts);
+          x = Shrink(pair, run, std::move(x), &result.shrink_attempts);
         }
         result.failure = std::move(x);
+        failing = run;
         break;
       }
     }
@@ -217,7 +229,7 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
     // The failing run's stacks belong to a pool that may not outlive the
     // result (this call's, or the caller's); keep a copy of it
     // that owns its own (the run is deterministic, so it is the same run).
-    machine::MachineOptions own = options;
+    machine::MachineOptions own = failing;
     own.stacks = nullptr;
     Verdict verdict = result.failure->verdict;
     Execution copy = ReplaySchedule(pair, own, ScheduleOf(*result.failure), "the failing run");

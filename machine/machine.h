@@ -47,6 +47,10 @@ struct MachineOptions {
   std::size_t stack_bytes = 64 * 1024;   // per CPU, plus one guard page
   std::uint64_t max_steps = 1'000'000;   // shared steps before "step-budget"
   std::uint64_t fairness = 0;            // F; 0 means 8 * cpus
+  // The seed of the simulated code's own random choices (a most-general
+  // client's calls and arguments): with the schedule, it determines a run.
+  // The machine only carries it; code draws from ClientRng.
+  std::uint64_t client_seed = 0;
   // Where stacks come from; null (or a pool of another size) means a pool of
   // the machine's own. A shared pool must outlive the machine.
   StackPool* stacks = nullptr;

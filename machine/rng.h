@@ -41,6 +41,22 @@ class Rng {
   std::mt19937_64 engine_;
 };
 
+// SplitMix64's finalizer: spreads nearby seeds (1, 2, 3 ...) apart.
+constexpr std::uint64_t MixSeed(std::uint64_t z) {
+  z += 0x9e3779b97f4a7c15ull;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+// The random stream of one CPU's client code under `client_seed`
+// (MachineOptions::client_seed). One stream per CPU, so a CPU's choices do
+// not depend on how the CPUs interleave: the spec run that follows a
+// module run's mapped log makes the same calls.
+inline Rng ClientRng(std::uint64_t client_seed, int cpu) {
+  return Rng(MixSeed(client_seed ^ MixSeed(static_cast<std::uint64_t>(cpu) + 1)));
+}
+
 }  // namespace strata::machine
 
 #endif  // STRATA_MACHINE_RNG_H_

@@ -25,7 +25,8 @@ class WrongCpu final : public SchedModule {
   CpuId WakeTarget(CpuId home) const override { return CpuId((home.value() + 1) % cpus()); }
 };
 
-// wakeup takes the sleeper off the cv but never readies it.
+// A wakeup of another CPU's thread takes the sleeper off the cv but never
+// readies it.
 class LoseSleeper final : public SchedModule {
  public:
   using SchedModule::SchedModule;
@@ -51,7 +52,7 @@ void AddKnownBadScheds(SchedRegistry& scheds) {
               true, "impossible-upper-log", SchedFactoryOf<YieldDrops>()});
   scheds.Add({"module-wrong-cpu", "known-bad: a remote wakeup lands on the next CPU's pending queue",
               true, "relation-broken", SchedFactoryOf<WrongCpu>()});
-  scheds.Add({"module-lose-sleeper", "known-bad: wakeup takes the sleeper off the cv and drops it",
+  scheds.Add({"module-lose-sleeper", "known-bad: a remote wakeup takes the sleeper off the cv and drops it",
               true, "relation-broken", SchedFactoryOf<LoseSleeper>()});
   scheds.Add({"module-lifo", "known-bad: yield runs the caller again before the other ready threads",
               true, "impossible-upper-log", SchedFactoryOf<LifoYield>()});

@@ -192,12 +192,12 @@ ThreadId SchedModule::DoWakeup(Cpu& cpu, Cv cv) {
                          cpu.id(), t, h));
   }
   const CpuId home(static_cast<int>(h));
-  if (!ReadiesWoken() || home == cpu.id()) {
+  if (home == cpu.id() || !ReadiesWoken()) {
     // Under the cv's lock, the sleeper is in no queue anyone else can see
     // until the ghost: it is the linearization point.
     cpu.Annotate(object(), kinds::kWoken, v, 0, 0);
     cpu.Linearize();
-    if (ReadiesWoken()) ready_[home.index()].push_back(t);
+    if (home == cpu.id()) ready_[home.index()].push_back(t);
     return t;
   }
   // Remote: the sleeper is in neither queue until it lands in its home's

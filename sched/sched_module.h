@@ -41,7 +41,8 @@ class SchedModule : public CSched {
  protected:
   // The CPU whose pending queue a remote wakeup of a thread of `home` goes to.
   virtual CpuId WakeTarget(CpuId home) const;
-  // Does wakeup make the sleeper it took off the cv READY?
+  // Does a wakeup of another CPU's thread make the sleeper it took off the
+  // cv READY (put it on that CPU's pending queue)?
   virtual bool ReadiesWoken() const { return true; }
   // yield: the pending queue moves to the ready queue, then the caller goes
   // to the ready queue's tail. Variants override it around TakePending.

@@ -31,6 +31,10 @@ std::vector<kernel::LayerInfo> Stack(const StackOptions& o, const SchedCatalog* 
   return layers;
 }
 
+std::string SchedClient(const StackOptions& o) {
+  return o.client == "fixed" ? "ping-pong" : o.client;
+}
+
 std::string SchedulerLine(const StackOptions& o) {
   if (o.sched == "spec") return "spec (atomic; no layers below it)";
   return fmt::format("{} over lock {}, queue {}, tcb {}", o.sched, o.lock, o.queue, o.tcb);
@@ -42,7 +46,8 @@ std::unique_ptr<layers::LayerPair> MakePair(std::string_view layer, const StackO
                                             const SchedCatalog& catalog) {
   if (layer == "sched") {
     const auto* sched = catalog.scheds.Find(o.sched);
-    const auto* client = catalog.threads.Find(o.client);
+    const std::string client_name = SchedClient(o);
+    const auto* client = catalog.threads.Find(client_name);
     STRATA_CHECK(sched != nullptr && client != nullptr, "unvalidated sched pair {} / {}", o.sched,
                  o.client);
     SchedPairOptions p;
@@ -53,7 +58,7 @@ std::unique_ptr<layers::LayerPair> MakePair(std::string_view layer, const StackO
     p.sched.max_threads = o.max_threads;  // 0: sized by the pair for its client
     p.module = sched->make;
     p.lower = LowerOf(p.sched, catalog);
-    p.client_name = o.client;
+    p.client_name = client_name;
     p.client = client->make;
     p.iterations = o.iterations;
     p.threads = o.threads;

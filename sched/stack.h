@@ -31,11 +31,14 @@ SchedCatalog BuiltinSchedCatalog();
 
 struct StackOptions : kernel::StackOptions {
   std::string sched = "module";     // catalog.scheds
-  std::string client = "ping-pong"; // the sched pair's client (catalog.threads)
   int threads = 2;                  // threads per CPU of that client
   int max_threads = 0;              // TCB pool capacity; 0 = max(256, cpus x (threads + 2))
   ThreadBounds bounds;              // TSched's bounds on the sched pair's module run
 };
+
+// The thread workload the sched pair runs as its client: options.client,
+// or ping-pong for "fixed".
+std::string SchedClient(const StackOptions& options);
 
 // The layers above the machine, bottom to top; with their choices when
 // `catalog` is given.

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "machine/replay.h"
+#include "machine/rng.h"
 
 namespace strata::sched {
 namespace {
@@ -335,9 +336,112 @@ ClientRun HiddenChannel(CSched& s, const ClientParams& p) {
   return run;
 }
 
+// -------------------------------------------------------------- general
+
+// The scheduler's most-general client. Each CPU spawns 1 to T+1 threads;
+// each thread makes a seeded random sequence (MachineOptions::client_seed,
+// one stream per thread) of up to 2N calls: yield; wake one or all sleepers
+// of either of two cvs (none asleep, on this CPU or another); sleep on
+// either cv; spawn one child (which does the same, without children);
+// return early (exit). Every call keeps the primitives' preconditions and
+// the client never deadlocks: under the lock, shared words count the
+// threads alive and asleep, and a thread sleeps only while another one is
+// awake; whoever exits wakes every sleeper. The counts are shared words, not
+// host memory, so the client is TLink-clean.
+ClientRun General(CSched& s, const ClientParams& p) {
+  Machine& m = s.machine();
+  const SchedLock lock = s.NewLock("general.lock");
+  const Cv cvs[2] = {s.NewCv("general.a", lock), s.NewCv("general.b", lock)};
+  // Threads alive: those the inits spawn (known now) + children - exits.
+  const Word children = m.NewWord("general.children");
+  const Word exited = m.NewWord("general.exited");
+  const Word asleep = m.NewWord("general.asleep");
+  const Word calls = m.NewWord("general.calls");
+  const std::uint64_t seed = m.options().client_seed;
+  const std::int64_t n = std::max<std::int64_t>(1, p.iterations);
+  const int threads = p.threads;
+  std::vector<std::uint64_t> counts;  // per CPU: threads its init spawns
+  std::int64_t total = 0;
+  for (int c = 0; c < m.cpus(); ++c) {
+    machine::Rng rng = machine::ClientRng(seed, c);
+    counts.push_back(1 + rng.Below(static_cast<std::uint64_t>(threads) + 1));
+    total += static_cast<std::int64_t>(counts.back());
+  }
+  // A thread's body; `stream` numbers its random stream on its CPU.
+  auto body = std::make_shared<std::function<Entry(std::uint64_t stream, bool parent)>>();
+  *body = [=, body_ref = std::weak_ptr(body)](std::uint64_t stream, bool parent) -> Entry {
+    return [=](CSched& s, Cpu& cpu) {
+      machine::Rng rng = machine::ClientRng(machine::MixSeed(seed ^ stream), cpu.id().value());
+      const std::uint64_t ops = 1 + rng.Below(static_cast<std::uint64_t>(2 * n));
+      bool spawned = !parent;
+      for (std::uint64_t i = 0; i < ops; ++i) {
+        cpu.FetchAdd(calls, 1);
+        switch (rng.Below(parent ? 6 : 5)) {
+          case 0:
+            s.Yield(cpu);
+            break;
+          case 1:
+          case 2: {  // wake one, or every sleeper, of a cv
+            const Cv cv = cvs[rng.Below(2)];
+            const bool all = rng.Below(3) == 0;
+            s.Lock(cpu, lock);
+            while (s.Wakeup(cpu, cv).valid() && all) {
+            }
+            s.Unlock(cpu, lock);
+            break;
+          }
+          case 3: {  // sleep, if another thread is awake to wake this one
+            const Cv cv = cvs[rng.Below(2)];
+            s.Lock(cpu, lock);
+            const std::int64_t alive = total + cpu.Load(children) - cpu.Load(exited);
+            if (alive - cpu.Load(asleep) >= 2) {
+              cpu.FetchAdd(asleep, 1);
+              s.Sleep(cpu, cv);
+              cpu.FetchAdd(asleep, -1);
+            }
+            s.Unlock(cpu, lock);
+            break;
+          }
+          case 4:  // exit early
+            i = ops;
+            break;
+          case 5:
+            if (spawned) break;
+            spawned = true;
+            s.Lock(cpu, lock);
+            cpu.FetchAdd(children, 1);
+            s.Unlock(cpu, lock);
+            if (auto make = body_ref.lock()) s.Spawn(cpu, (*make)(stream * 64 + 63, false));
+            break;
+        }
+      }
+      // Exit: no longer awake for anyone; wake every sleeper.
+      s.Lock(cpu, lock);
+      cpu.FetchAdd(exited, 1);
+      for (const Cv cv : cvs) {
+        while (s.Wakeup(cpu, cv).valid()) {
+        }
+      }
+      s.Unlock(cpu, lock);
+    };
+  };
+  ClientRun run;
+  run.init = [body, counts](CSched& s, Cpu& cpu) {
+    for (std::uint64_t t = 0; t < counts[cpu.id().index()]; ++t) s.Spawn(cpu, (*body)(t, true));
+  };
+  run.checks = [&m, total, children, exited, asleep, body] {
+    return std::vector<Check>{
+        {"threads that exited", m.value(exited), total + m.value(children)},
+        {"threads asleep at the end", m.value(asleep), 0}};
+  };
+  return run;
+}
+
 }  // namespace
 
 void AddBuiltinThreadWorkloads(ThreadWorkloadRegistry& w) {
+  w.Add({"general", "the most-general client: seeded random yields, sleeps, wakeups, spawns, exits",
+         false, "", {1, General}});
   w.Add({"thread-counter", "T threads per cpu increment a counter under a lock, yielding", false,
          "", {1, ThreadCounter}});
   w.Add({"producer-consumer", "bounded buffer, two cvs; T producers per even cpu, T consumers per odd",

@@ -92,7 +92,7 @@ TEST_CASE("bad configs give one line naming the file, the line, the key and what
   CHECK(ErrorOf("machine = 3\n") == "c.toml:1: machine: expected a table like [machine]");
   CHECK(ErrorOf("[workload]\nkind = \"nope\"\n") ==
         "c.toml:2: workload.kind: expected one of counter, lost-update, racy-push, "
-        "double-unlock, lock-order, throw, recursion, livelock, thread-counter, "
+        "double-unlock, lock-order, throw, recursion, livelock, general, thread-counter, "
             "producer-consumer, ping-pong, fork-lock, philosophers, philosophers-wrong-order, "
             "lost-wakeup, sleep-unlocked, hidden-channel, got \"nope\"");
   CHECK(ErrorOf("[run]\nmax_steps = -5\n") ==

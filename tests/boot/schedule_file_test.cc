@@ -77,8 +77,8 @@ TEST_CASE("malformed or truncated schedule files give one exact line") {
   CHECK(ScheduleError("[schedule]\nformat = 1\noutcome = \"ok\"\nlog_hash = \"0000000000000000\"\n") ==
         "s.schedule:6: schedule.steps: missing (expected a step count)");
   CHECK(ScheduleError("[schedule]\nformat = 1\nextra = 3\n") ==
-        "s.schedule:8: schedule.extra: unknown key (expected one of: format, layer, outcome, log_hash, "
-        "steps, choices)");
+        "s.schedule:8: schedule.extra: unknown key (expected one of: format, layer, client_seed, "
+        "outcome, log_hash, steps, choices)");
 }
 
 TEST_CASE("a truncated file (cut mid-string) is malformed TOML, not a crash") {

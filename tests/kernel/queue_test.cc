@@ -22,7 +22,7 @@ std::unique_ptr<layers::LayerPair> QueuePair(const char* queue, const char* lock
                                              std::int64_t iterations, std::int64_t capacity = 4) {
   const KernelCatalog c = Builtin();
   return MakePair("queue",
-                  StackOptions{.lock = lock, .queue = queue, .iterations = iterations,
+                  StackOptions{.lock = lock, .queue = queue, .client = "fixed", .iterations = iterations,
                                .capacity = capacity},
                   c);
 }

@@ -26,10 +26,11 @@ KernelCatalog Builtin() {
 }
 
 std::unique_ptr<layers::LayerPair> TcbPair(const char* pool, const char* lock,
-                                           std::int64_t capacity, std::int64_t iterations = 2) {
+                                           std::int64_t capacity, std::int64_t iterations = 2,
+                                           const char* client = "fixed") {
   const KernelCatalog c = Builtin();
   return MakePair("tcb",
-                  StackOptions{.lock = lock, .tcb = pool, .iterations = iterations,
+                  StackOptions{.lock = lock, .tcb = pool, .client = client, .iterations = iterations,
                                .capacity = capacity},
                   c);
 }
