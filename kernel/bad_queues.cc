@@ -48,6 +48,27 @@ class OffByOne final : public ModuleQueue {
   }
 };
 
+// enq on a full queue overwrites the newest value (and says it succeeded)
+// instead of refusing: only a client that fills the queue sees it.
+class FullOverwrites final : public ModuleQueue {
+ public:
+  using ModuleQueue::ModuleQueue;
+
+ protected:
+  std::int64_t DoEnq(Cpu& cpu, std::int64_t value) override {
+    Enter(cpu);
+    const std::int64_t count = cpu.Read(data_, 0);
+    if (count < capacity_) {
+      cpu.Write(data_, static_cast<std::size_t>(1 + count), value);
+      cpu.Write(data_, 0, count + 1);
+    } else {
+      cpu.Write(data_, static_cast<std::size_t>(count), value);
+    }
+    Leave(cpu);
+    return 1;
+  }
+};
+
 }  // namespace
 
 void AddKnownBadQueues(QueueRegistry& queues) {
@@ -56,6 +77,10 @@ void AddKnownBadQueues(QueueRegistry& queues) {
               "data-race", QueueFactoryOf<NoPull>()});
   queues.Add({"module-lifo", "known-bad: deq takes the newest value", true, "relation-broken",
               QueueFactoryOf<Lifo>()});
+  queues.Add({"module-full-overwrites",
+              "known-bad: enq on a full queue overwrites the newest value (the fixed client never "
+              "fills the queue)",
+              true, "relation-broken", QueueFactoryOf<FullOverwrites>()});
   queues.Add({"module-off-by-one", "known-bad: deq returns the value plus one", true,
               "return-mismatch", QueueFactoryOf<OffByOne>()});
 }

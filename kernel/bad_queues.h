@@ -7,7 +7,8 @@
 
 namespace strata::kernel {
 
-// Adds module-no-lock, module-no-pull, module-lifo and module-off-by-one.
+// Adds module-no-lock, module-no-pull, module-lifo, module-full-overwrites
+// and module-off-by-one.
 void AddKnownBadQueues(QueueRegistry& queues);
 
 }  // namespace strata::kernel

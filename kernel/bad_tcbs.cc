@@ -53,6 +53,26 @@ class HighestFree final : public ModuleTcbPool {
   }
 };
 
+// write does not check that the TCB is allocated: a write to a free TCB
+// changes it (only a client that writes TCBs it does not hold sees it).
+class WriteFree final : public ModuleTcbPool {
+ public:
+  using ModuleTcbPool::ModuleTcbPool;
+
+ protected:
+  std::int64_t DoWrite(Cpu& cpu, std::int64_t tid, std::int64_t field,
+                       std::int64_t value) override {
+    Enter(cpu);
+    std::int64_t r = 0;
+    if (InRange(tid, field)) {
+      cpu.Write(data_, Slot(tid) + 1 + static_cast<std::size_t>(field), value);
+      r = 1;
+    }
+    Leave(cpu);
+    return r;
+  }
+};
+
 }  // namespace
 
 void AddKnownBadTcbPools(TcbRegistry& pools) {
@@ -64,6 +84,9 @@ void AddKnownBadTcbPools(TcbRegistry& pools) {
              "relation-broken", TcbFactoryOf<StaleFields>()});
   pools.Add({"tcb-highest-free", "known-bad: alloc takes the highest free TCB", true,
              "relation-broken", TcbFactoryOf<HighestFree>()});
+  pools.Add({"tcb-write-free",
+             "known-bad: write changes a free TCB (the fixed client writes only TCBs it holds)",
+             true, "relation-broken", TcbFactoryOf<WriteFree>()});
 }
 
 }  // namespace strata::kernel

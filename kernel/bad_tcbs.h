@@ -8,7 +8,8 @@
 
 namespace strata::kernel {
 
-// Adds tcb-no-lock, tcb-forget-used, tcb-stale-fields and tcb-highest-free.
+// Adds tcb-no-lock, tcb-forget-used, tcb-stale-fields, tcb-highest-free and
+// tcb-write-free.
 void AddKnownBadTcbPools(TcbRegistry& pools);
 
 }  // namespace strata::kernel

@@ -178,9 +178,14 @@ struct fmt::formatter<strata::kernel::TcbPoolState> : fmt::formatter<std::string
   auto format(const strata::kernel::TcbPoolState& s, Ctx& ctx) const {
     auto out = ctx.out();
     bool any = false;
+    // Allocated TCBs, and free ones whose fields are not all 0.
     for (std::size_t t = 0; t < s.allocated.size(); ++t) {
-      if (!s.allocated[t]) continue;
-      out = fmt::format_to(out, "{}tcb {} [", any ? "; " : "", t);
+      bool zero = true;
+      for (int f = 0; f < strata::kernel::kTcbFields; ++f) {
+        zero = zero && s.fields[t * strata::kernel::kTcbFields + static_cast<std::size_t>(f)] == 0;
+      }
+      if (!s.allocated[t] && zero) continue;
+      out = fmt::format_to(out, "{}tcb {}{} [", any ? "; " : "", t, s.allocated[t] ? "" : " (free)");
       for (int f = 0; f < strata::kernel::kTcbFields; ++f) {
         out = fmt::format_to(out, "{}{}", f == 0 ? "" : " ",
                              s.fields[t * strata::kernel::kTcbFields + static_cast<std::size_t>(f)]);
@@ -188,7 +193,7 @@ struct fmt::formatter<strata::kernel::TcbPoolState> : fmt::formatter<std::string
       out = fmt::format_to(out, "]");
       any = true;
     }
-    if (!any) out = fmt::format_to(out, "every tcb free");
+    if (!any) out = fmt::format_to(out, "every tcb free, its fields 0");
     return out;
   }
 };

@@ -6,6 +6,7 @@
 // round-trip through a config and the command line.
 #include <doctest/doctest.h>
 
+#include <functional>
 #include <set>
 #include <string>
 #include <vector>
@@ -62,6 +63,10 @@ void Expect(const Entry& e, const std::string& layer, sched::StackOptions stack,
   }
   if (e.known_bad) {
     verdicts.erase("refines");
+    // dfs explores one client's schedules (the general client of one seed),
+    // which may not reach a bug the general client finds on other seeds:
+    // there it must not give another verdict.
+    if (strategy == "dfs" && verdicts.empty()) return;
     CHECK(verdicts == std::set<std::string>{e.expect});
   }
 }
@@ -124,6 +129,41 @@ TEST_CASE("every scheduler of the catalog refines, or is caught with its declare
       Expect(e, "sched", stack, 2, strategy, 500, {"general", "thread-counter", "ping-pong"});
     }
   }
+}
+
+// The default check (Config's defaults: its machine, strategy, runs, seed
+// and the most-general clients) of `layer` with `set` applied to the stack.
+layers::Verdict DefaultCheck(const std::string& layer,
+                             const std::function<void(sched::StackOptions&)>& set) {
+  const Config defaults;
+  const Catalog& c = Builtin();
+  sched::StackOptions stack = defaults.stack;
+  set(stack);
+  auto pair = sched::MakePair(layer, stack, c);
+  REQUIRE(pair != nullptr);
+  layers::ExploreResult r = layers::Explore(
+      *pair, defaults.machine,
+      {.strategy = c.strategies.Find(defaults.strategy)->make, .seed = defaults.seed,
+       .runs = defaults.runs, .shrink = false});
+  return r.failure ? r.failure->verdict : layers::Verdict{};
+}
+
+TEST_CASE("the default check catches every known-bad module of the catalog with its verdict") {
+  const Catalog& c = Builtin();
+  auto each = [](const auto& registry, const std::string& layer, auto field) {
+    for (const auto& e : registry.entries()) {
+      if (!e.known_bad) continue;
+      CAPTURE(e.name);
+      const layers::Verdict v =
+          DefaultCheck(layer, [&](sched::StackOptions& s) { s.*field = e.name; });
+      INFO(v.message);
+      CHECK(v.name() == e.expect);
+    }
+  };
+  each(c.locks, "lock", &sched::StackOptions::lock);
+  each(c.queues, "queue", &sched::StackOptions::queue);
+  each(c.tcbs, "tcb", &sched::StackOptions::tcb);
+  each(c.scheds, "sched", &sched::StackOptions::sched);
 }
 
 TEST_CASE("every thread workload of the catalog runs clean as a check client, or fails as declared") {

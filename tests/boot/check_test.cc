@@ -113,7 +113,7 @@ TEST_CASE("bad check flags are one-line errors with exit status 2") {
                     "ticket-load-store, ticket-no-bump, ticket-double-bump, ticket-leaky, "
                     "mcs-no-wait-next, mcs-keep-busy, got \"rw\""},
       {"--queue stack", "strata: error: --queue: expected one of spec, module, module-no-lock, "
-                        "module-no-pull, module-lifo, module-off-by-one, got \"stack\""},
+                        "module-no-pull, module-lifo, module-full-overwrites, module-off-by-one, got \"stack\""},
       {"--runs 0", "strata: error: --runs: expected an integer from 1 to 1000000000000, got 0"},
       {"--runs -1", "strata: error: --runs: expected an integer from 1 to 1000000000000, got -1"},
       {"--runs 18446744073709551616",

@@ -115,7 +115,7 @@ TEST_CASE("bad stack and check keys name the key and the expected values") {
         "c.toml:2: check.layer: expected one of all, lock, queue, tcb, sched, got \"vm\"");
   CHECK(ErrorOf("[stack]\ntcb = \"slab\"\n") ==
         "c.toml:2: stack.tcb: expected one of spec, module, tcb-no-lock, tcb-forget-used, "
-        "tcb-stale-fields, tcb-highest-free, got \"slab\"");
+        "tcb-stale-fields, tcb-highest-free, tcb-write-free, got \"slab\"");
   CHECK(ErrorOf("[check]\nstrategy = \"bfs\"\n") ==
         "c.toml:2: check.strategy: expected one of random, pct, dfs, got \"bfs\"");
   CHECK(ErrorOf("[check]\nruns = 0\n") ==

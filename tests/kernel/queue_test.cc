@@ -19,10 +19,11 @@ KernelCatalog Builtin() {
 
 // The queue pair of `queue` over `lock` (names in the built-in catalog).
 std::unique_ptr<layers::LayerPair> QueuePair(const char* queue, const char* lock,
-                                             std::int64_t iterations, std::int64_t capacity = 4) {
+                                             std::int64_t iterations, std::int64_t capacity = 4,
+                                             const char* client = "fixed") {
   const KernelCatalog c = Builtin();
   return MakePair("queue",
-                  StackOptions{.lock = lock, .queue = queue, .client = "fixed", .iterations = iterations,
+                  StackOptions{.lock = lock, .queue = queue, .client = client, .iterations = iterations,
                                .capacity = capacity},
                   c);
 }
@@ -98,6 +99,22 @@ TEST_CASE("every known-bad queue module is caught with its exact verdict") {
     REQUIRE(r.failure.has_value());
     CHECK(r.failure->verdict.name() == b.verdict);
     CHECK(r.failure->verdict.message.find(b.message) != std::string::npos);
+  }
+}
+
+TEST_CASE("a queue that overwrites when full passes the fixed client and fails the most-general one") {
+  for (const char* client : {"fixed", "general"}) {
+    CAPTURE(client);
+    // The defaults: 2 CPUs x 2 enqs never fill a queue of 4.
+    auto pair = QueuePair("module-full-overwrites", "ticket", 2, 4, client);
+    ExploreResult r = layers::Explore(*pair, MachineOptions{.cpus = 2},
+                                      {.strategy = layers::BuiltinStrategy("random"), .runs = 2000});
+    if (std::string(client) == "fixed") {
+      CHECK_FALSE(r.failure.has_value());
+    } else {
+      REQUIRE(r.failure.has_value());
+      CHECK(r.failure->verdict.name() == "relation-broken");
+    }
   }
 }
 
