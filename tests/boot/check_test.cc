@@ -89,6 +89,47 @@ TEST_CASE("strata check names the first layer that breaks and stops there") {
   CHECK(std::filesystem::exists(dir.File("strata-check-lock-refinement-violation-seed1.schedule")));
 }
 
+TEST_CASE("strata check --layer all goes bottom-up through lock, queue, tcb and sched") {
+  TempDir dir;
+  Command ok = RunStrata("check '" + Source("configs/check/queue.toml") + "' --runs 50", dir.path());
+  CHECK(ok.exit_code == 0);
+  const std::size_t lock = ok.out.find("\n  lock "), queue = ok.out.find("\n  queue "),
+                    tcb = ok.out.find("\n  tcb "), sched = ok.out.find("\n  sched ");
+  CHECK(lock < queue);
+  CHECK(queue < tcb);
+  CHECK(tcb < sched);
+  CHECK(sched != std::string::npos);
+  // A broken TCB pool: named, and the scheduler above it is not checked.
+  Command bad = RunStrata("check '" + Source("configs/check/queue.toml") +
+                              "' --tcb tcb-forget-used --strategy random",
+                          dir.path());
+  CHECK(bad.exit_code == 1);
+  CHECK(bad.out.find("FAILED     layer tcb: relation-broken") != std::string::npos);
+  CHECK(bad.out.find("\n  sched ") == std::string::npos);
+}
+
+TEST_CASE("a general client's failure replays from its schedule's client seed, and only from it") {
+  TempDir dir;
+  Command c = RunStrata("check '" + Source("configs/check/bad/tcb-write-free.toml") +
+                            "' --schedule w.schedule",
+                        dir.path());
+  REQUIRE(c.exit_code == 1);
+  std::ifstream in(dir.File("w.schedule"));
+  const std::string text((std::istreambuf_iterator<char>(in)), {});
+  std::smatch m;
+  REQUIRE(std::regex_search(text, m, std::regex("client_seed = \"([0-9a-f]{16})\"")));
+  CHECK(RunStrata("replay w.schedule", dir.path()).out.find("replay     reproduced: relation-broken") !=
+        std::string::npos);
+  // Another client makes other calls: the recorded schedule does not fit
+  // it, or the run differs.
+  const std::string other = m[1] == "0000000000000001" ? "0000000000000002" : "0000000000000001";
+  dir.Write("other.schedule",
+            std::regex_replace(text, std::regex("client_seed = \"[0-9a-f]{16}\""),
+                               "client_seed = \"" + other + "\""));
+  Command r = RunStrata("replay other.schedule", dir.path());
+  CHECK(r.out.find("replay     reproduced") == std::string::npos);
+}
+
 TEST_CASE("strata check with the same seed prints the same numbers") {
   TempDir dir;
   auto strip_time = [](std::string s) {
