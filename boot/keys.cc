@@ -173,9 +173,9 @@ std::vector<Key> MakeKeys() {
       "fixed client; the sched layer's is ping-pong), or a thread workload for the sched check "
       "(the kernel layers then run their fixed clients)",
       STRATA_FIELD(stack.client),
-      [](const Catalog& c) { return "general, fixed, " + c.threads.Names(); },
+      [](const Catalog& c) { return "fixed, " + c.threads.Names(); },
       [](const Catalog& c, const std::string& v) {
-        return v == "general" || v == "fixed" || c.threads.Find(v) != nullptr;
+        return v == "fixed" || c.threads.Find(v) != nullptr;
       }));
   keys.push_back(Int("check", "threads", 1, 4096, "threads per CPU of the sched check's client",
                      STRATA_FIELD(stack.threads)));

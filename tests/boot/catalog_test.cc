@@ -133,9 +133,11 @@ TEST_CASE("every scheduler of the catalog refines, or is caught with its declare
 
 // The default check (Config's defaults: its machine, strategy, runs, seed
 // and the most-general clients) of `layer` with `set` applied to the stack.
+// `cpus` (if not 0) replaces the default machine's.
 layers::Verdict DefaultCheck(const std::string& layer,
-                             const std::function<void(sched::StackOptions&)>& set) {
-  const Config defaults;
+                             const std::function<void(sched::StackOptions&)>& set, int cpus = 0) {
+  Config defaults;
+  if (cpus != 0) defaults.machine.cpus = cpus;
   const Catalog& c = Builtin();
   sched::StackOptions stack = defaults.stack;
   set(stack);
@@ -164,6 +166,29 @@ TEST_CASE("the default check catches every known-bad module of the catalog with 
   each(c.queues, "queue", &sched::StackOptions::queue);
   each(c.tcbs, "tcb", &sched::StackOptions::tcb);
   each(c.scheds, "sched", &sched::StackOptions::sched);
+}
+
+TEST_CASE("some known-bad modules pass the default check on 2 CPUs with the fixed client, not with "
+          "the most-general one") {
+  struct Case {
+    std::string layer, impl;
+    std::string sched::StackOptions::*field;
+  };
+  const Case cases[] = {
+      {"queue", "module-full-overwrites", &sched::StackOptions::queue},  // 2 x 2 enqs never fill 4 slots
+      {"tcb", "tcb-write-free", &sched::StackOptions::tcb},  // writes only TCBs it holds
+  };
+  for (const Case& k : cases) {
+    CAPTURE(k.impl);
+    for (const char* client : {"fixed", "general"}) {
+      CAPTURE(client);
+      const layers::Verdict v = DefaultCheck(k.layer, [&](sched::StackOptions& s) {
+        s.*k.field = k.impl;
+        s.client = client;
+      }, 2);
+      CHECK(v.name() == (std::string(client) == "fixed" ? "refines" : "relation-broken"));
+    }
+  }
 }
 
 TEST_CASE("every thread workload of the catalog runs clean as a check client, or fails as declared") {

@@ -102,22 +102,6 @@ TEST_CASE("every known-bad queue module is caught with its exact verdict") {
   }
 }
 
-TEST_CASE("a queue that overwrites when full passes the fixed client and fails the most-general one") {
-  for (const char* client : {"fixed", "general"}) {
-    CAPTURE(client);
-    // The defaults: 2 CPUs x 2 enqs never fill a queue of 4.
-    auto pair = QueuePair("module-full-overwrites", "ticket", 2, 4, client);
-    ExploreResult r = layers::Explore(*pair, MachineOptions{.cpus = 2},
-                                      {.strategy = layers::BuiltinStrategy("random"), .runs = 2000});
-    if (std::string(client) == "fixed") {
-      CHECK_FALSE(r.failure.has_value());
-    } else {
-      REQUIRE(r.failure.has_value());
-      CHECK(r.failure->verdict.name() == "relation-broken");
-    }
-  }
-}
-
 TEST_CASE("the stack names its layers and their implementations") {
   StackOptions o{.lock = "mcs", .queue = "spec"};
   auto stack = Stack(o);

@@ -111,21 +111,5 @@ TEST_CASE("known-bad TCB pools are caught with the verdict their entries declare
   CHECK(bad == 5);
 }
 
-TEST_CASE("a pool that writes free TCBs passes the fixed client and fails the most-general one") {
-  for (const char* client : {"fixed", "general"}) {
-    CAPTURE(client);
-    auto pair = TcbPair("tcb-write-free", "ticket", 4, 2, client);
-    ExploreResult r = layers::Explore(*pair, MachineOptions{.cpus = 2},
-                                      {.strategy = layers::BuiltinStrategy("random"), .runs = 2000});
-    if (std::string(client) == "fixed") {
-      CHECK_FALSE(r.failure.has_value());
-    } else {
-      REQUIRE(r.failure.has_value());
-      CHECK(r.failure->verdict.name() == "relation-broken");
-      CHECK(r.failure->verdict.message.find("(free)") != std::string::npos);
-    }
-  }
-}
-
 }  // namespace
 }  // namespace strata::kernel
