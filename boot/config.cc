@@ -112,8 +112,9 @@ absl::StatusOr<Config> ParseConfig(const toml::table& root, const std::string& s
 }
 
 sched::SchedOptions SchedOptionsFor(const Config& c) {
-  // 0: room for every workload's threads (at most threads + 2 per CPU).
-  const int auto_size = std::max(256, c.machine.cpus * (c.threads + 2));
+  // 0: room for every workload's threads (at most 2 (threads + 1) per CPU:
+  // the general workload's, each with one child).
+  const int auto_size = std::max(256, c.machine.cpus * 2 * (c.threads + 2));
   return {.impl = c.stack.sched,
           .lock = c.stack.lock,
           .queue = c.stack.queue,

@@ -96,12 +96,16 @@ class QueuePair final : public layers::LayerPair {
     };
     auto results = std::make_shared<Results>();
     const std::int64_t iterations = o_.iterations, capacity = o_.capacity;
+    // Values are distinct per CPU: cpu c's k-th is (c + 1) * stride + k, with
+    // stride a power of ten above any CPU's count of enqs (1000 at least).
+    std::int64_t stride = 1000;
+    while (stride <= 4 * iterations) stride *= 10;
     layers::SideRun run;
     if (o_.general) {
       // The most-general client: 2N to 4N calls, enq-heavy in the first
       // half and deq-heavy in the second, so the queue fills up, empties
       // and (in a ring) wraps around; values distinct per CPU.
-      run.program = [queue, results, iterations](Cpu& cpu) {
+      run.program = [queue, results, iterations, stride](Cpu& cpu) {
         machine::Rng rng = machine::ClientRng(cpu.machine().options().client_seed, cpu.id().value());
         const std::uint64_t calls = static_cast<std::uint64_t>(2 * iterations) +
                                     rng.Below(static_cast<std::uint64_t>(2 * iterations) + 1);
@@ -109,7 +113,7 @@ class QueuePair final : public layers::LayerPair {
         for (std::uint64_t i = 0; i < calls; ++i) {
           const bool filling = 2 * i < calls;
           if (rng.Below(4) < (filling ? 3u : 1u)) {
-            const std::int64_t v = 1000 * (cpu.id().value() + 1) + next++;
+            const std::int64_t v = stride * (cpu.id().value() + 1) + next++;
             if (queue->Enq(cpu, v) == 1) {
               ++results->enqueued;
               results->offered.insert(v);
@@ -120,9 +124,9 @@ class QueuePair final : public layers::LayerPair {
         }
       };
     } else {
-    run.program = [queue, results, iterations](Cpu& cpu) {
+    run.program = [queue, results, iterations, stride](Cpu& cpu) {
       for (std::int64_t i = 0; i < iterations; ++i) {
-        const std::int64_t v = 1000 * (cpu.id().value() + 1) + i;
+        const std::int64_t v = stride * (cpu.id().value() + 1) + i;
         if (queue->Enq(cpu, v) == 1) {
           ++results->enqueued;
           results->offered.insert(v);

@@ -39,7 +39,7 @@ struct StackOptions {
   // else, each kernel pair's fixed client ("fixed", or the name of the
   // sched pair's thread workload, sched/stack.h).
   std::string client = "general";
-  std::int64_t iterations = 2;   // calls per CPU in each pair's client (the general one: up to 2x)
+  std::int64_t iterations = 2;   // N: each pair's client's size per CPU (its header says how)
   std::int64_t bound = 2;        // the lock client's critical-section bound
   std::int64_t overrun = 0;      // extra events the lock client appends (known-bad when > 0)
   std::int64_t capacity = 4;     // the queue's and the TCB pool's capacity in their clients

@@ -91,7 +91,7 @@ class TcbPair final : public layers::LayerPair {
     const std::int64_t iterations = o_.iterations;
     layers::SideRun run;
     if (o_.general) {
-      run.program = [pool, results, iterations](Cpu& cpu) { General(*pool, *results, iterations, cpu); };
+      run.program = [pool, iterations](Cpu& cpu) { General(*pool, iterations, cpu); };
     } else {
     run.program = [pool, results, iterations](Cpu& cpu) {
       const std::int64_t me = cpu.id().value();
@@ -103,6 +103,12 @@ class TcbPair final : public layers::LayerPair {
         for (std::int64_t& t : tids) {
           t = pool->Alloc(cpu);
           if (t < 0) continue;
+          if (t >= pool->capacity()) {
+            note(fmt::format("cpu {}'s alloc returned tcb {}, past the pool's {}", me, t,
+                             pool->capacity()));
+            t = -1;
+            continue;
+          }
           std::int64_t& h = results->holder[static_cast<std::size_t>(t)];
           if (h != 0) note(fmt::format("cpu {} and cpu {} both hold tcb {}", h - 1, me, t));
           h = 1 + me;
@@ -141,56 +147,52 @@ class TcbPair final : public layers::LayerPair {
     std::vector<std::int64_t> holder;  // by tid: 1 + the CPU holding it, 0 if none
     std::string wrong;                 // the first read that saw another's value
   };
-  // The most-general client: 3N calls per CPU, each alloc (twice as likely
-  // while the CPU holds fewer than two TCBs), free of one it holds or of a
-  // tid out of range, write of one of its own then a read of it back, read
-  // and write of any tid and field (its own, another CPU's, a free one, out
-  // of range: -1 .. capacity and -1 .. kTcbFields); at the end it frees
-  // what it holds. No two CPUs may hold one TCB at once; what every call
-  // returns the spec run checks.
-  static void General(TcbPool& pool, Results& results, std::int64_t iterations, Cpu& cpu) {
+  // The most-general client: 3N calls per CPU, each an alloc (more likely
+  // while the CPU holds fewer than two TCBs: 2 in 6, else 1 in 5), a free
+  // (of one it holds, or of any tid: free, another CPU's, out of range), a
+  // read or a write of any tid and field (-1 .. capacity, -1 .. kTcbFields),
+  // or a write of one of its own read back; at the end it frees what it
+  // believes it holds. It keeps no expectations of its own: what every call
+  // returns the spec run checks (a TCB handed out twice is an alloc that
+  // returns another value than the spec's).
+  static void General(TcbPool& pool, std::int64_t iterations, Cpu& cpu) {
     const std::int64_t me = cpu.id().value();
     machine::Rng rng = machine::ClientRng(cpu.machine().options().client_seed, cpu.id().value());
     std::vector<std::int64_t> held;
-    auto any_tid = [&] { return static_cast<std::int64_t>(rng.Below(static_cast<std::uint64_t>(pool.capacity()) + 2)) - 1; };
-    auto any_field = [&] { return static_cast<std::int64_t>(rng.Below(kTcbFields + 2)) - 1; };
-    auto note = [&](std::string what) {
-      if (results.wrong.empty()) results.wrong = std::move(what);
+    // Each draw in a statement of its own: argument order is unspecified.
+    auto any_tid = [&] {
+      return static_cast<std::int64_t>(rng.Below(static_cast<std::uint64_t>(pool.capacity()) + 2)) - 1;
     };
+    auto any_field = [&] { return static_cast<std::int64_t>(rng.Below(kTcbFields + 2)) - 1; };
     for (std::int64_t i = 0; i < 3 * iterations; ++i) {
       const std::uint64_t op = rng.Below(held.size() < 2 ? 6 : 5);
       if (op == 0 || op == 5) {
-        const std::int64_t t = pool.Alloc(cpu);
-        if (t < 0) continue;
-        std::int64_t& h = results.holder[static_cast<std::size_t>(t)];
-        if (h != 0) note(fmt::format("cpu {} and cpu {} both hold tcb {}", h - 1, me, t));
-        h = 1 + me;
-        held.push_back(t);
+        if (const std::int64_t t = pool.Alloc(cpu); t >= 0) held.push_back(t);
       } else if (op == 1) {
         if (!held.empty() && rng.Below(4) != 0) {
           const std::size_t k = rng.Below(held.size());
-          results.holder[static_cast<std::size_t>(held[k])] = 0;
           pool.Free(cpu, held[k]);
           held.erase(held.begin() + static_cast<std::ptrdiff_t>(k));
         } else {
-          pool.Free(cpu, rng.Below(2) == 0 ? -1 : pool.capacity());  // no such TCB
+          const std::int64_t t = any_tid();
+          pool.Free(cpu, t);
         }
       } else if (op == 2) {
-        pool.Read(cpu, any_tid(), any_field());
+        const std::int64_t t = any_tid();
+        const std::int64_t f = any_field();
+        pool.Read(cpu, t, f);
       } else if (op == 3 && !held.empty()) {
         const std::int64_t t = held[rng.Below(held.size())];
-        const std::int64_t f = static_cast<std::int64_t>(rng.Below(kTcbFields));
-        const std::int64_t v = 100 * (me + 1) + i;
-        pool.Write(cpu, t, f, v);
+        const auto f = static_cast<std::int64_t>(rng.Below(kTcbFields));
+        pool.Write(cpu, t, f, 100 * (me + 1) + i);
         pool.Read(cpu, t, f);
       } else {
-        pool.Write(cpu, any_tid(), any_field(), 7);
+        const std::int64_t t = any_tid();
+        const std::int64_t f = any_field();
+        pool.Write(cpu, t, f, 7);
       }
     }
-    for (std::int64_t t : held) {
-      results.holder[static_cast<std::size_t>(t)] = 0;
-      pool.Free(cpu, t);
-    }
+    for (std::int64_t t : held) pool.Free(cpu, t);
   }
 
   TcbPairOptions o_;

@@ -227,6 +227,12 @@ void Cpu::LinearizeFailed() {
                      "not its own (Cpu::Linearize follows one of its own steps)",
                      id_, thread_));
   }
+  if (log.back().linearizes != 0) {
+    Fail(Outcome::kException,
+         fmt::format("cpu {} declares `{}` a linearization point a second time (Cpu::Linearize "
+                     "once per step; Cpu::AdoptLinearization shares a lower call's point)",
+                     id_, log.back().kind));
+  }
   Fail(Outcome::kException,
        fmt::format("cpu {} declares its marker `{}` a linearization point (Cpu::Linearize "
                    "follows a step or a ghost)",

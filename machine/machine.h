@@ -165,7 +165,8 @@ class Cpu {
   // it right after the step, before its next switch point, so it may decide
   // on the step's result (a compare-and-swap that succeeded). Not a switch
   // point. If the log's last event is not this agent's own step or ghost,
-  // the run ends with an `exception` report naming the CPU.
+  // or is flagged already, the run ends with an `exception` report naming
+  // the CPU.
   inline void Linearize();
   // Declares that the call this agent just returned from (the log's last
   // event is its return marker) took effect at its linearization point,
@@ -395,7 +396,8 @@ inline void Cpu::MarkReturn(ObjectId object, EventKind kind, std::int64_t result
 inline void Cpu::Linearize() {
   Log& log = machine_->log_;
   if (log.empty() || log.back().cpu != id_ || log.back().thread != thread_ ||
-      log.back().op == OpCode::kCall || log.back().op == OpCode::kReturn) [[unlikely]] {
+      log.back().op == OpCode::kCall || log.back().op == OpCode::kReturn ||
+      log.back().linearizes != 0) [[unlikely]] {
     LinearizeFailed();
   }
   log.FlagLinearization();

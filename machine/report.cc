@@ -5,7 +5,7 @@
 
 namespace strata::machine {
 namespace {
-constexpr std::array<std::pair<Outcome, std::string_view>, 19> kNames = {{
+constexpr std::array<std::pair<Outcome, std::string_view>, 20> kNames = {{
     {Outcome::kOk, "ok"},
     {Outcome::kDataRace, "data-race"},
     {Outcome::kImpossibleLog, "impossible-log"},
@@ -15,6 +15,7 @@ constexpr std::array<std::pair<Outcome, std::string_view>, 19> kNames = {{
     {Outcome::kStepBudget, "step-budget"},
     {Outcome::kUnfairSchedule, "unfair-schedule"},
     {Outcome::kWrongResult, "wrong-result"},
+    {Outcome::kInvariantBroken, "invariant-broken"},
     {Outcome::kThreadStarved, "thread-starved"},
     {Outcome::kRefines, "refines"},
     {Outcome::kImpossibleLowerLog, "impossible-lower-log"},

@@ -32,6 +32,7 @@ enum class Outcome {
   kStepBudget,      // the run took more shared steps than allowed
   kUnfairSchedule,  // a replayed schedule kept a runnable CPU waiting past the bound
   kWrongResult,     // the run finished but its final state is not the expected one
+  kInvariantBroken, // a lock's invariant did not hold where it must (a release, freelock)
   kThreadStarved,   // a kernel thread waited READY past its limit, or one ran past its progress bound
   // How a check ends (layers/refinement.h, sched/tsched.h).
   kRefines,              // every checked execution refines the spec

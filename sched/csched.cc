@@ -64,6 +64,7 @@ void CSched::ReleaseFibers() {
 SchedLock CSched::NewLock(const std::string& name) {
   lock_names_.push_back(name);
   holders_.emplace_back();
+  made_.emplace_back();
   OnNewLock(name);
   return SchedLock{static_cast<int>(lock_names_.size()) - 1};
 }
@@ -258,6 +259,7 @@ void CSched::SleepUnlocked(Cpu& cpu, Cv given) {
   const ThreadId me = Caller(cpu, "sleep");
   const Cv cv = CheckCv(cpu, given, "sleep");
   CheckHolds(cpu, cv.lock, "sleep");
+  CheckInvariant(cpu, cv.lock, "its release (sleep)");
   PerCpu& pc = cpus_[cpu.id().index()];
   Tcb& tcb = tcbs_[me.index()];
   layers::MarkCall(cpu, object_, kSleepPrim, cv.index, cv.lock.index);
@@ -290,6 +292,17 @@ ThreadId CSched::Wakeup(Cpu& cpu, Cv given) {
 void CSched::Lock(Cpu& cpu, SchedLock l) {
   const ThreadId me = Caller(cpu, "lock");
   CheckLock(cpu, l, "lock");
+  const MadeLock& made = made_[static_cast<std::size_t>(l.index)];
+  if (made.freed) {
+    cpu.Fail(Outcome::kImpossibleLog,
+             fmt::format("thread {} on cpu {} takes lock {} after it was freed", me, cpu.id(),
+                         lock_names_[l.index]));
+  }
+  if (made.made && std::find(made.shares.begin(), made.shares.end(), me) == made.shares.end()) {
+    cpu.Fail(Outcome::kImpossibleLog,
+             fmt::format("thread {} on cpu {} takes lock {} without a share of it", me, cpu.id(),
+                         lock_names_[l.index]));
+  }
   tcbs_[me.index()].waits_for_lock = l.index;
   layers::MarkCall(cpu, object_, kLockPrim, l.index);
   DoLock(cpu, l);
@@ -301,10 +314,94 @@ void CSched::Lock(Cpu& cpu, SchedLock l) {
 void CSched::Unlock(Cpu& cpu, SchedLock l) {
   Caller(cpu, "unlock");
   CheckHolds(cpu, CheckLock(cpu, l, "unlock"), "unlock");
+  CheckInvariant(cpu, l, "its release (unlock)");
   layers::MarkCall(cpu, object_, kUnlockPrim, l.index);
   DoUnlock(cpu, l);
   layers::MarkReturn(cpu, object_, kUnlockPrim);
   holders_[l.index] = ThreadId();
+}
+
+void CSched::CheckInvariant(Cpu& cpu, SchedLock l, std::string_view where) {
+  const MadeLock& made = made_[static_cast<std::size_t>(l.index)];
+  if (!made.made || !made.invariant.holds) return;
+  if (std::optional<std::string> broken = made.invariant.holds(machine_)) {
+    cpu.Fail(Outcome::kInvariantBroken,
+             fmt::format("lock {}'s invariant {} does not hold at {} by thread {} on cpu {}: {}",
+                         lock_names_[l.index], made.invariant.name, where, cpu.thread(), cpu.id(),
+                         *broken));
+  }
+}
+
+void CSched::MakeLock(Cpu& cpu, SchedLock l, LockInvariant invariant) {
+  const ThreadId me = Caller(cpu, "makelock");
+  CheckLock(cpu, l, "makelock");
+  MadeLock& made = made_[static_cast<std::size_t>(l.index)];
+  if (made.made) {
+    cpu.Fail(Outcome::kImpossibleLog, fmt::format("thread {} on cpu {} makes lock {} a second time",
+                                                  me, cpu.id(), lock_names_[l.index]));
+  }
+  made.made = true;
+  made.invariant = std::move(invariant);
+  made.shares = {me};
+  CheckInvariant(cpu, l, "makelock");
+  layers::MarkCall(cpu, object_, kMakeLockPrim, l.index);
+  DoMakeLock(cpu, l);
+  layers::MarkReturn(cpu, object_, kMakeLockPrim);
+}
+
+void CSched::Share(Cpu& cpu, SchedLock l, ThreadId t) {
+  const ThreadId me = Caller(cpu, "share");
+  CheckLock(cpu, l, "share");
+  MadeLock& made = made_[static_cast<std::size_t>(l.index)];
+  if (!made.made || std::find(made.shares.begin(), made.shares.end(), me) == made.shares.end()) {
+    cpu.Fail(Outcome::kImpossibleLog,
+             fmt::format("thread {} on cpu {} shares lock {} without a share of its own", me,
+                         cpu.id(), lock_names_[l.index]));
+  }
+  made.shares.push_back(t);
+  cpu.Annotate(object_, kinds::kShare, l.index, t.value(), 0);
+}
+
+void CSched::DropShare(Cpu& cpu, SchedLock l) {
+  const ThreadId me = Caller(cpu, "drop share");
+  CheckLock(cpu, l, "drop share");
+  MadeLock& made = made_[static_cast<std::size_t>(l.index)];
+  auto it = std::find(made.shares.begin(), made.shares.end(), me);
+  if (!made.made || it == made.shares.end()) {
+    cpu.Fail(Outcome::kImpossibleLog,
+             fmt::format("thread {} on cpu {} drops a share of lock {} it does not have", me,
+                         cpu.id(), lock_names_[l.index]));
+  }
+  made.shares.erase(it);
+  cpu.Annotate(object_, kinds::kDropShare, l.index, 0, 0);
+}
+
+void CSched::FreeLock(Cpu& cpu, SchedLock l) {
+  const ThreadId me = Caller(cpu, "freelock");
+  CheckLock(cpu, l, "freelock");
+  MadeLock& made = made_[static_cast<std::size_t>(l.index)];
+  if (!made.made) {
+    cpu.Fail(Outcome::kImpossibleLog,
+             fmt::format("thread {} on cpu {} frees lock {}, which makelock never made", me,
+                         cpu.id(), lock_names_[l.index]));
+  }
+  CheckHolds(cpu, l, "freelock");
+  for (ThreadId t : made.shares) {
+    if (t == me || t.index() >= tcbs_.size()) continue;
+    const ThreadState st = tcbs_[t.index()].state;
+    if (st != ThreadState::kDead && st != ThreadState::kFree) {
+      cpu.Fail(Outcome::kImpossibleLog,
+               fmt::format("thread {} on cpu {} frees lock {} while thread {} ({}) has a share and "
+                           "can still take it",
+                           me, cpu.id(), lock_names_[l.index], t, ThreadStateName(st)));
+    }
+  }
+  CheckInvariant(cpu, l, "freelock");
+  layers::MarkCall(cpu, object_, kFreeLockPrim, l.index);
+  DoFreeLock(cpu, l);
+  layers::MarkReturn(cpu, object_, kFreeLockPrim);
+  holders_[l.index] = ThreadId();
+  made.freed = true;
 }
 
 std::string CSched::DescribeWaits() const {
@@ -395,6 +492,8 @@ class SchedSpec final : public CSched {
     Atomic(cpu, kinds::kLock, l.index, 0, &enabled);
   }
   void DoUnlock(Cpu& cpu, SchedLock l) override { Atomic(cpu, kinds::kUnlock, l.index); }
+  void DoMakeLock(Cpu& cpu, SchedLock l) override { Atomic(cpu, kinds::kMakeLock, l.index); }
+  void DoFreeLock(Cpu& cpu, SchedLock l) override { Atomic(cpu, kinds::kFreeLock, l.index); }
   void DoExit(Cpu& cpu, ThreadId) override { Atomic(cpu, kinds::kExit); }
   void DoIdle(Cpu& cpu) override {
     const std::size_t c = cpu.id().index();
@@ -439,7 +538,7 @@ void AddBuiltinScheds(SchedRegistry& scheds) {
   scheds.Add({"module", "TCBs from the TCB pool; pending and sleep queues of the queue layer, under locks",
               false, "",
               SchedFactoryOf<SchedModule>()});
-  scheds.Add({"spec", "the atomic spec: one SPAWN/YIELD/SLEEP/WAKE/LOCK/UNLOCK/EXIT/IDLE step",
+  scheds.Add({"spec", "the atomic spec: one SPAWN/YIELD/SLEEP/WAKE/LOCK/UNLOCK/EXIT/IDLE/... step",
               false, "",
               [](Machine& m, const SchedOptions& o, const SchedLower&) {
                 return MakeSpecSched(m, o);
@@ -476,6 +575,7 @@ SchedState SchedReplay::Init() const {
   s.returns.assign(n, 0);
   s.sleepers.resize(cv_locks.size());
   s.holders.assign(static_cast<std::size_t>(locks), ThreadId());
+  s.freed.assign(static_cast<std::size_t>(locks), false);
   return s;
 }
 
@@ -552,9 +652,19 @@ bool SchedReplay::Step(State& s, const Event& e, std::string* why) const {
     run_next();
     return true;
   }
-  if (e.kind == kinds::kLock || e.kind == kinds::kUnlock) {
+  if (e.kind == kinds::kLock || e.kind == kinds::kUnlock || e.kind == kinds::kMakeLock ||
+      e.kind == kinds::kFreeLock) {
     if (e.arg0 < 0 || e.arg0 >= locks) return no(fmt::format("no lock {}", e.arg0));
     ThreadId& h = s.holders[static_cast<std::size_t>(e.arg0)];
+    const auto freed = s.freed[static_cast<std::size_t>(e.arg0)];
+    if (freed) return no(fmt::format("lock {} was freed", e.arg0));
+    if (e.kind == kinds::kMakeLock) return true;
+    if (e.kind == kinds::kFreeLock) {
+      if (h != t) return no(fmt::format("thread {} frees lock {}, held by {}", t, e.arg0, h));
+      h = ThreadId();
+      s.freed[static_cast<std::size_t>(e.arg0)] = true;
+      return true;
+    }
     if (e.kind == kinds::kLock) {
       if (h.valid()) return no(fmt::format("lock {} is held by thread {}", e.arg0, h));
       h = t;

@@ -25,6 +25,14 @@
 //                                    caller's ready queue if it lives here,
 //                                    else in its home CPU's pending queue
 //   lock(l) / unlock(l)      LOCK / UNLOCK   the scheduler's locks (cv locks)
+//   makelock(l, R)           MAKELOCK  turns lock l into a lock with
+//                                    invariant R over the shared words and
+//                                    blocks it protects (R must hold now);
+//                                    the caller gets a share of it
+//   freelock(l)              FREELOCK  precondition: the caller holds l, R
+//                                    holds, and no other live thread has a
+//                                    share; l is gone (locking it again is
+//                                    an impossible log)
 //   exit                     EXIT    when an entry returns
 //   idle() -> tid            IDLE    the idle context: enabled once the
 //                                    ready or pending queue is non-empty;
@@ -104,6 +112,10 @@ inline constexpr EventKind kCallUnlock{"call unlock"};
 inline constexpr EventKind kRetUnlock{"ret unlock"};
 inline constexpr EventKind kCallExit{"call exit"};
 inline constexpr EventKind kRetExit{"ret exit"};
+inline constexpr EventKind kCallMakeLock{"call makelock"};
+inline constexpr EventKind kRetMakeLock{"ret makelock"};
+inline constexpr EventKind kCallFreeLock{"call freelock"};
+inline constexpr EventKind kRetFreeLock{"ret freelock"};
 inline constexpr EventKind kCallIdle{"call idle"};
 inline constexpr EventKind kRetIdle{"ret idle"};
 inline constexpr EventKind kSpawn{"SPAWN"};
@@ -114,6 +126,10 @@ inline constexpr EventKind kLock{"LOCK"};
 inline constexpr EventKind kUnlock{"UNLOCK"};
 inline constexpr EventKind kExit{"EXIT"};
 inline constexpr EventKind kIdle{"IDLE"};
+inline constexpr EventKind kMakeLock{"MAKELOCK"};
+inline constexpr EventKind kShare{"SHARE"};  // ghost: arg0 = lock, arg1 = the thread given a share
+inline constexpr EventKind kDropShare{"DROP_SHARE"};  // ghost: arg0 = lock
+inline constexpr EventKind kFreeLock{"FREELOCK"};
 }  // namespace kinds
 
 inline constexpr layers::Primitive kSpawnPrim{"spawn", kinds::kCallSpawn, kinds::kRetSpawn,
@@ -132,8 +148,13 @@ inline constexpr layers::Primitive kExitPrim{"exit", kinds::kCallExit, kinds::kR
                                              kinds::kExit};
 inline constexpr layers::Primitive kIdlePrim{"idle", kinds::kCallIdle, kinds::kRetIdle,
                                              kinds::kIdle};
+inline constexpr layers::Primitive kMakeLockPrim{"makelock", kinds::kCallMakeLock,
+                                                 kinds::kRetMakeLock, kinds::kMakeLock};
+inline constexpr layers::Primitive kFreeLockPrim{"freelock", kinds::kCallFreeLock,
+                                                 kinds::kRetFreeLock, kinds::kFreeLock};
 inline constexpr layers::Primitive kSchedPrimitives[] = {
-    kSpawnPrim, kYieldPrim, kSleepPrim, kWakeupPrim, kLockPrim, kUnlockPrim, kExitPrim, kIdlePrim};
+    kSpawnPrim, kYieldPrim, kSleepPrim,    kWakeupPrim,  kLockPrim,
+    kUnlockPrim, kExitPrim, kIdlePrim, kMakeLockPrim, kFreeLockPrim};
 
 enum class ThreadState { kFree, kReady, kRun, kSleep, kDead };
 std::string_view ThreadStateName(ThreadState s);
@@ -147,6 +168,15 @@ struct SchedLock {
 struct Cv {
   int index = -1;
   SchedLock lock;
+};
+
+// A lock's invariant R (makelock): a predicate over the shared words and
+// blocks the lock protects, read from the machine as its holder leaves
+// them. `holds` returns nullopt when R holds, else the values that break it
+// ("x = 2, y = 1").
+struct LockInvariant {
+  std::string name;  // "x == y"
+  std::function<std::optional<std::string>(const Machine&)> holds;
 };
 
 class CSched;
@@ -184,6 +214,7 @@ struct SchedState {
   std::vector<std::deque<ThreadId>> ready, pending;  // per CPU
   std::vector<std::deque<ThreadId>> sleepers;        // per cv
   std::vector<ThreadId> holders;                     // per lock
+  std::vector<bool> freed;                           // per lock: freelock'ed
   std::vector<std::int64_t> returns;                 // per CPU: what its last call returns
   friend bool operator==(const SchedState&, const SchedState&) = default;
 };
@@ -227,6 +258,22 @@ class CSched {
   ThreadId Wakeup(Cpu& cpu, Cv cv);
   void Lock(Cpu& cpu, SchedLock l);
   void Unlock(Cpu& cpu, SchedLock l);
+  // makelock(l, R): R must hold now; the caller gets a share of l. From
+  // then on R must hold at every release of l (unlock, sleep on one of its
+  // cvs) and at freelock, and only threads with a share may take l.
+  // Precondition: l exists and was not made before. A broken R ends the run
+  // as `invariant-broken`, naming the lock, R and the values.
+  void MakeLock(Cpu& cpu, SchedLock l, LockInvariant invariant);
+  // Gives thread `t` a share of made lock l (a ghost event SHARE, so a
+  // replay gives it too). Precondition: the caller has one.
+  void Share(Cpu& cpu, SchedLock l, ThreadId t);
+  // The caller gives up its share of made lock l (a ghost DROP_SHARE); it
+  // may still release l if it holds it. Precondition: it has a share.
+  void DropShare(Cpu& cpu, SchedLock l);
+  // freelock(l): precondition: the caller holds l, and every other thread
+  // with a share has exited or dropped it; R must hold. Afterwards no one
+  // may take l.
+  void FreeLock(Cpu& cpu, SchedLock l);
 
   // Every spawn's entry, in spawn order (kept after the thread exits), and
   // a filter that may replace the entry of the k-th spawn (TLink runs one
@@ -268,6 +315,9 @@ class CSched {
   virtual ThreadId DoWakeup(Cpu& cpu, Cv cv) = 0;
   virtual void DoLock(Cpu& cpu, SchedLock l) = 0;
   virtual void DoUnlock(Cpu& cpu, SchedLock l) = 0;
+  virtual void DoMakeLock(Cpu& cpu, SchedLock l) = 0;
+  // Frees l, which the caller holds (the lock layer's lock is released).
+  virtual void DoFreeLock(Cpu& cpu, SchedLock l) = 0;
   virtual void DoExit(Cpu& cpu, ThreadId self) = 0;
   virtual void DoIdle(Cpu& cpu) = 0;
   // The thread that runs next on `c` after the primitive just done (takes
@@ -309,6 +359,8 @@ class CSched {
   SchedLock CheckLock(Cpu& cpu, SchedLock l, std::string_view primitive);
   Cv CheckCv(Cpu& cpu, Cv cv, std::string_view primitive);
   void CheckHolds(Cpu& cpu, SchedLock l, std::string_view primitive);
+  // A made lock's invariant at a release (`where`: "unlock", ...).
+  void CheckInvariant(Cpu& cpu, SchedLock l, std::string_view where);
   // Unwinds every suspended thread and idle context (Machine::AtTeardown).
   void ReleaseFibers();
   boost::context::fiber RunThread(ThreadId t);
@@ -324,6 +376,15 @@ class CSched {
   std::vector<int> cv_locks_;
   bool tearing_down_ = false;
   std::vector<ThreadId> holders_;  // per lock (host-side, for DescribeWaits)
+  // Per lock, host-side: made by makelock (its invariant), freed, and the
+  // threads with a share (makelock's caller, and those it shared with).
+  struct MadeLock {
+    bool made = false;
+    bool freed = false;
+    LockInvariant invariant;
+    std::vector<ThreadId> shares;
+  };
+  std::vector<MadeLock> made_;
   boost::context::fiber dead_;     // receives the empty handle of an exited thread
   std::vector<Entry> spawned_;
   std::function<Entry(std::size_t, Entry)> entry_filter_;

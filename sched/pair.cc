@@ -25,8 +25,9 @@ class SchedPair final : public layers::LayerPair {
     const bool module = side == layers::Side::kModule;
     SchedOptions so = o_.sched;
     so.stack_bytes = m.options().stack_bytes;
-    // 0: room for the client's threads (at most threads + 2 per CPU).
-    if (so.max_threads == 0) so.max_threads = std::max(256, m.cpus() * (o_.threads + 2));
+    // 0: room for the client's threads (at most 2 (threads + 1) per CPU:
+    // the general client's, each with one child).
+    if (so.max_threads == 0) so.max_threads = std::max(256, m.cpus() * 2 * (o_.threads + 2));
     std::shared_ptr<CSched> sched = module ? o_.module(m, so, o_.lower) : MakeSpecSched(m, so);
     STRATA_CHECK(o_.client.start != nullptr, "sched pair without a client");
     ClientRun client = o_.client.start(*sched, {.iterations = o_.iterations, .threads = o_.threads});

@@ -107,7 +107,12 @@ ThreadId SchedModule::DoSpawn(Cpu& cpu) {
                          cpu.id(), options().max_threads));
   }
   cpu.AdoptLinearization();
-  pool_->Write(cpu, t, kHomeField, cpu.id().value());
+  if (pool_->Write(cpu, t, kHomeField, cpu.id().value()) != 1) {
+    cpu.Fail(Outcome::kImpossibleLog,
+             fmt::format("spawn on cpu {}: the TCB pool refuses to record the home of tcb {} it "
+                         "just allocated",
+                         cpu.id(), t));
+  }
   const ThreadId tid(static_cast<int>(t));
   ready_[cpu.id().index()].push_back(tid);
   return tid;
@@ -226,6 +231,21 @@ void SchedModule::DoUnlock(Cpu& cpu, SchedLock l) {
   kernel::Lock& lock = *locks_[l.index];
   lock.Release(cpu);
   cpu.Annotate(lock.object(), kinds::kUnlocked, l.index, 0, 0);
+  cpu.Linearize();
+}
+
+// makelock and freelock change only host-side bookkeeping (the invariant,
+// the shares) and what the spec allows: a ghost is their point. freelock
+// gives the lock layer's lock back, so it ends free.
+void SchedModule::DoMakeLock(Cpu& cpu, SchedLock l) {
+  cpu.Annotate(locks_[l.index]->object(), kinds::kMade, l.index, 0, 0);
+  cpu.Linearize();
+}
+
+void SchedModule::DoFreeLock(Cpu& cpu, SchedLock l) {
+  kernel::Lock& lock = *locks_[l.index];
+  lock.Release(cpu);
+  cpu.Annotate(lock.object(), kinds::kFreed, l.index, 0, 0);
   cpu.Linearize();
 }
 

@@ -24,6 +24,8 @@ inline constexpr EventKind kPendingCount{"PENDING_COUNT"};
 inline constexpr EventKind kLocked{"LOCKED"};      // ghost: lock()'s linearization point
 inline constexpr EventKind kUnlocked{"UNLOCKED"};  // ghost: unlock()'s linearization point
 inline constexpr EventKind kWoken{"WOKEN"};        // ghost: a local wakeup's linearization point
+inline constexpr EventKind kMade{"MADE"};          // ghost: makelock's linearization point
+inline constexpr EventKind kFreed{"FREED"};        // ghost: freelock's linearization point
 }  // namespace kinds
 
 // The TCB field that holds a thread's home CPU.
@@ -60,6 +62,8 @@ class SchedModule : public CSched {
   ThreadId DoWakeup(Cpu& cpu, Cv cv) override;
   void DoLock(Cpu& cpu, SchedLock l) override;
   void DoUnlock(Cpu& cpu, SchedLock l) override;
+  void DoMakeLock(Cpu& cpu, SchedLock l) override;
+  void DoFreeLock(Cpu& cpu, SchedLock l) override;
   ThreadId Next(CpuId c) override;
   void OnNewLock(const std::string& name) override;
   void OnNewCv(const std::string& name) override;

@@ -162,12 +162,28 @@ Entry Replayer(const std::vector<Event>* events, ObjectId sched, const Machine* 
         } else if (e.kind == kinds::kCallUnlock) {
           s.Unlock(cpu, SchedLock{static_cast<int>(e.arg0)});
           ret = kinds::kRetUnlock;
+        } else if (e.kind == kinds::kCallMakeLock) {
+          // The invariant is the live code's: the environment's makelock
+          // is checked where that thread runs live.
+          s.MakeLock(cpu, SchedLock{static_cast<int>(e.arg0)}, LockInvariant{});
+          ret = kinds::kRetMakeLock;
+        } else if (e.kind == kinds::kCallFreeLock) {
+          s.FreeLock(cpu, SchedLock{static_cast<int>(e.arg0)});
+          ret = kinds::kRetFreeLock;
         } else if (e.kind == kinds::kCallExit) {
           return;
         } else {
           throw std::runtime_error(fmt::format("cannot replay scheduler event `{}`", e.kind));
         }
         while (i < ev.size() && !(IsBorder(ev[i]) && ev[i].kind == ret)) ++i;
+        continue;
+      }
+      if (e.op == OpCode::kGhost && e.object == sched && e.kind == kinds::kShare) {
+        s.Share(cpu, SchedLock{static_cast<int>(e.arg0)}, ThreadId(static_cast<int>(e.arg1)));
+        continue;
+      }
+      if (e.op == OpCode::kGhost && e.object == sched && e.kind == kinds::kDropShare) {
+        s.DropShare(cpu, SchedLock{static_cast<int>(e.arg0)});
         continue;
       }
       // By machine operation, so named steps (a layer's INC_TICKET) replay

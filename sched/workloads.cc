@@ -176,93 +176,92 @@ ClientRun ProducerConsumer(CSched& s, const ClientParams& p) {
 
 // -------------------------------------------------------------- fork-lock
 
-// fork.lock's invariant, from the log (x, y and `freed` are replayed from
-// their fetch-and-adds): x == y at every unlock, and no lock of it once
-// every parent has freed it.
-class ForkLockMonitor final : public machine::Monitor {
- public:
-  ForkLockMonitor(ObjectId sched, int lock, ObjectId x, ObjectId y, ObjectId freed, int parents)
-      : sched_(sched), lock_(lock), x_(x), y_(y), freed_(freed), parents_(parents) {}
-  bool Observe(const Event& e) override {
-    if (e.kind == machine::kinds::kFaa) {
-      if (e.object == x_) x_value_ += e.arg0;
-      if (e.object == y_) y_value_ += e.arg0;
-      if (e.object == freed_) freed_value_ += e.arg0;
-      return true;
-    }
-    if (e.object != sched_) return true;
-    if (e.kind == kinds::kRetUnlock && unlocking_[e.cpu.value()]) {
-      unlocking_[e.cpu.value()] = false;
-      return x_value_ == y_value_;
-    }
-    if (e.kind == kinds::kCallUnlock && e.arg0 == lock_) unlocking_[e.cpu.value()] = true;
-    if (e.kind == kinds::kCallLock && e.arg0 == lock_ && freed_value_ == parents_) {
-      used_after_free_ = true;
-      return false;
-    }
-    return true;
-  }
-  std::string Describe() const override {
-    if (used_after_free_) return "fork.lock is locked after every parent freed it";
-    return fmt::format("fork.lock invariant x == y: x = {}, y = {}", x_value_, y_value_);
-  }
-
- private:
-  ObjectId sched_;
-  int lock_;
-  ObjectId x_, y_, freed_;
-  int parents_;
-  std::int64_t x_value_ = 0, y_value_ = 0, freed_value_ = 0;
-  bool used_after_free_ = false;
-  std::array<bool, machine::kMaxCpus> unlocking_{};
+// How a fork-lock parent and child use their lock.
+enum class ForkLockUse {
+  kCorrect,
+  kBreakInvariant,  // the child releases the lock between its two updates
+  kFreeEarly,       // the parent frees the lock before its child is done
 };
 
-ClientRun ForkLock(CSched& s, const ClientParams& p) {
+// Per CPU, a parent makes lock fork.lockN with invariant xN == yN, spawns a
+// child with a share of it, and waits (on cv doneN) until the child has
+// updated both words N times under the lock and dropped its share; then it
+// frees the lock, which it holds, and which no one else can take any more.
+ClientRun ForkLockWith(CSched& s, const ClientParams& p, ForkLockUse use) {
   Machine& m = s.machine();
-  const SchedLock lock = s.NewLock("fork.lock");
-  const Word x = m.NewWord("x"), y = m.NewWord("y");
-  std::vector<Cv> done_cv;
-  std::vector<Word> done;
+  struct PerCpu {
+    SchedLock lock;
+    Cv done_cv;
+    Word x, y, done;
+  };
+  std::vector<PerCpu> per;
   for (int c = 0; c < m.cpus(); ++c) {
-    done_cv.push_back(s.NewCv(fmt::format("done{}", c), lock));
-    done.push_back(m.NewWord(fmt::format("done{}", c)));
+    const SchedLock lock = s.NewLock(fmt::format("fork.lock{}", c));
+    per.push_back({lock, s.NewCv(fmt::format("done{}", c), lock), m.NewWord(fmt::format("x{}", c)),
+                   m.NewWord(fmt::format("y{}", c)), m.NewWord(fmt::format("done{}", c))});
   }
-  const Word seen_equal = m.NewWord("parents.saw.equal");
-  const Word freed = m.NewWord("fork.lock.freed");
-  m.AddGlobalMonitor(std::make_unique<ForkLockMonitor>(s.object(), lock.index, x.id, y.id,
-                                                       freed.id, m.cpus()));
+  const Word freed = m.NewWord("fork.locks.freed");
   const std::int64_t n = p.iterations;
   ClientRun run;
   run.init = [=](CSched& s, Cpu& cpu) {
-    const std::size_t c = cpu.id().index();
+    const PerCpu k = per[cpu.id().index()];
     s.Spawn(cpu, [=](CSched& s, Cpu& cpu) {
-      s.Spawn(cpu, [=](CSched& s, Cpu& cpu) {
+      s.MakeLock(cpu, k.lock,
+                 {fmt::format("x{0} == y{0}", cpu.id().value()),
+                  [k](const Machine& m) -> std::optional<std::string> {
+                    if (m.value(k.x) == m.value(k.y)) return std::nullopt;
+                    return fmt::format("x = {}, y = {}", m.value(k.x), m.value(k.y));
+                  }});
+      const ThreadId child = s.Spawn(cpu, [=](CSched& s, Cpu& cpu) {
         for (std::int64_t i = 0; i < n; ++i) {
-          s.Lock(cpu, lock);
-          cpu.FetchAdd(x, 1);
-          cpu.FetchAdd(y, 1);
-          s.Unlock(cpu, lock);
+          s.Lock(cpu, k.lock);
+          cpu.FetchAdd(k.x, 1);
+          if (use == ForkLockUse::kBreakInvariant) {
+            s.Unlock(cpu, k.lock);
+            s.Lock(cpu, k.lock);
+          }
+          cpu.FetchAdd(k.y, 1);
+          s.Unlock(cpu, k.lock);
           s.Yield(cpu);
         }
-        s.Lock(cpu, lock);
-        cpu.Store(done[c], 1);
-        s.Wakeup(cpu, done_cv[c]);
-        s.Unlock(cpu, lock);
+        // Done with the lock: the share goes back before the release, so the
+        // parent, once it has the lock, may free it.
+        s.Lock(cpu, k.lock);
+        cpu.Store(k.done, 1);
+        s.Wakeup(cpu, k.done_cv);
+        s.DropShare(cpu, k.lock);
+        s.Unlock(cpu, k.lock);
       });
-      s.Lock(cpu, lock);
-      while (cpu.Load(done[c]) == 0) s.Sleep(cpu, done_cv[c]);
-      if (cpu.Load(x) == cpu.Load(y)) cpu.FetchAdd(seen_equal, 1);
-      s.Unlock(cpu, lock);
-      cpu.FetchAdd(freed, 1);  // this parent is done with the lock
+      s.Share(cpu, k.lock, child);
+      s.Lock(cpu, k.lock);
+      if (use != ForkLockUse::kFreeEarly) {
+        while (cpu.Load(k.done) == 0) s.Sleep(cpu, k.done_cv);
+      }
+      s.FreeLock(cpu, k.lock);
+      cpu.FetchAdd(freed, 1);
     });
   };
-  run.checks = [&m, x, y, seen_equal, freed, n] {
-    return std::vector<Check>{{"x", m.value(x), m.cpus() * n},
-                              {"y", m.value(y), m.cpus() * n},
-                              {"parents that saw x == y", m.value(seen_equal), m.cpus()},
-                              {"parents that freed fork.lock", m.value(freed), m.cpus()}};
+  run.checks = [&m, per, freed, n] {
+    std::int64_t x = 0, y = 0;
+    for (const PerCpu& k : per) {
+      x += m.value(k.x);
+      y += m.value(k.y);
+    }
+    return std::vector<Check>{{"x", x, m.cpus() * n},
+                              {"y", y, m.cpus() * n},
+                              {"parents that freed their lock", m.value(freed), m.cpus()}};
   };
   return run;
+}
+
+ClientRun ForkLock(CSched& s, const ClientParams& p) {
+  return ForkLockWith(s, p, ForkLockUse::kCorrect);
+}
+ClientRun ForkLockBrokenInvariant(CSched& s, const ClientParams& p) {
+  return ForkLockWith(s, p, ForkLockUse::kBreakInvariant);
+}
+ClientRun ForkLockFreeEarly(CSched& s, const ClientParams& p) {
+  return ForkLockWith(s, p, ForkLockUse::kFreeEarly);
 }
 
 // -------------------------------------------------------------- philosophers
@@ -348,91 +347,104 @@ ClientRun HiddenChannel(CSched& s, const ClientParams& p) {
 // threads alive and asleep, and a thread sleeps only while another one is
 // awake; whoever exits wakes every sleeper. The counts are shared words, not
 // host memory, so the client is TLink-clean.
+// What the general client's threads share: its lock, cvs and counts.
+struct GeneralShared {
+  SchedLock lock;
+  Cv cvs[2];
+  Word children, exited, asleep, calls;
+  std::uint64_t seed = 0;
+  std::int64_t n = 1;
+  std::int64_t total = 0;  // threads the inits spawn
+};
+
+// One general thread; `stream` numbers its random stream on its CPU (a
+// child's has the top bit set), `parent` says it may spawn a child.
+Entry GeneralThread(const GeneralShared& g, std::uint64_t stream, bool parent) {
+  return [g, stream, parent](CSched& s, Cpu& cpu) {
+    machine::Rng rng = machine::ClientRng(machine::MixSeed(g.seed ^ stream), cpu.id().value());
+    const std::uint64_t ops = 1 + rng.Below(static_cast<std::uint64_t>(2 * g.n));
+    bool spawned = !parent;
+    for (std::uint64_t i = 0; i < ops; ++i) {
+      cpu.FetchAdd(g.calls, 1);
+      switch (rng.Below(parent ? 6 : 5)) {
+        case 0:
+          s.Yield(cpu);
+          break;
+        case 1:
+        case 2: {  // wake one, or every sleeper, of a cv
+          const Cv cv = g.cvs[rng.Below(2)];
+          const bool all = rng.Below(3) == 0;
+          s.Lock(cpu, g.lock);
+          while (s.Wakeup(cpu, cv).valid() && all) {
+          }
+          s.Unlock(cpu, g.lock);
+          break;
+        }
+        case 3: {  // sleep, if another thread is awake to wake this one
+          const Cv cv = g.cvs[rng.Below(2)];
+          s.Lock(cpu, g.lock);
+          const std::int64_t alive = g.total + cpu.Load(g.children) - cpu.Load(g.exited);
+          if (alive - cpu.Load(g.asleep) >= 2) {
+            cpu.FetchAdd(g.asleep, 1);
+            s.Sleep(cpu, cv);
+            cpu.FetchAdd(g.asleep, -1);
+          }
+          s.Unlock(cpu, g.lock);
+          break;
+        }
+        case 4:  // exit early
+          i = ops;
+          break;
+        case 5:  // spawn one child, counted alive before it exists
+          if (spawned) break;
+          spawned = true;
+          s.Lock(cpu, g.lock);
+          cpu.FetchAdd(g.children, 1);
+          s.Unlock(cpu, g.lock);
+          s.Spawn(cpu, GeneralThread(g, stream | (std::uint64_t{1} << 63), false));
+          break;
+      }
+    }
+    // Exit: no longer awake for anyone; wake every sleeper.
+    s.Lock(cpu, g.lock);
+    cpu.FetchAdd(g.exited, 1);
+    for (const Cv cv : g.cvs) {
+      while (s.Wakeup(cpu, cv).valid()) {
+      }
+    }
+    s.Unlock(cpu, g.lock);
+  };
+}
+
 ClientRun General(CSched& s, const ClientParams& p) {
   Machine& m = s.machine();
-  const SchedLock lock = s.NewLock("general.lock");
-  const Cv cvs[2] = {s.NewCv("general.a", lock), s.NewCv("general.b", lock)};
+  GeneralShared g;
+  g.lock = s.NewLock("general.lock");
+  g.cvs[0] = s.NewCv("general.a", g.lock);
+  g.cvs[1] = s.NewCv("general.b", g.lock);
   // Threads alive: those the inits spawn (known now) + children - exits.
-  const Word children = m.NewWord("general.children");
-  const Word exited = m.NewWord("general.exited");
-  const Word asleep = m.NewWord("general.asleep");
-  const Word calls = m.NewWord("general.calls");
-  const std::uint64_t seed = m.options().client_seed;
-  const std::int64_t n = std::max<std::int64_t>(1, p.iterations);
-  const int threads = p.threads;
+  g.children = m.NewWord("general.children");
+  g.exited = m.NewWord("general.exited");
+  g.asleep = m.NewWord("general.asleep");
+  g.calls = m.NewWord("general.calls");
+  g.seed = m.options().client_seed;
+  g.n = std::max<std::int64_t>(1, p.iterations);
   std::vector<std::uint64_t> counts;  // per CPU: threads its init spawns
-  std::int64_t total = 0;
   for (int c = 0; c < m.cpus(); ++c) {
-    machine::Rng rng = machine::ClientRng(seed, c);
-    counts.push_back(1 + rng.Below(static_cast<std::uint64_t>(threads) + 1));
-    total += static_cast<std::int64_t>(counts.back());
+    machine::Rng rng = machine::ClientRng(g.seed, c);
+    counts.push_back(1 + rng.Below(static_cast<std::uint64_t>(p.threads) + 1));
+    g.total += static_cast<std::int64_t>(counts.back());
   }
-  // A thread's body; `stream` numbers its random stream on its CPU.
-  auto body = std::make_shared<std::function<Entry(std::uint64_t stream, bool parent)>>();
-  *body = [=, body_ref = std::weak_ptr(body)](std::uint64_t stream, bool parent) -> Entry {
-    return [=](CSched& s, Cpu& cpu) {
-      machine::Rng rng = machine::ClientRng(machine::MixSeed(seed ^ stream), cpu.id().value());
-      const std::uint64_t ops = 1 + rng.Below(static_cast<std::uint64_t>(2 * n));
-      bool spawned = !parent;
-      for (std::uint64_t i = 0; i < ops; ++i) {
-        cpu.FetchAdd(calls, 1);
-        switch (rng.Below(parent ? 6 : 5)) {
-          case 0:
-            s.Yield(cpu);
-            break;
-          case 1:
-          case 2: {  // wake one, or every sleeper, of a cv
-            const Cv cv = cvs[rng.Below(2)];
-            const bool all = rng.Below(3) == 0;
-            s.Lock(cpu, lock);
-            while (s.Wakeup(cpu, cv).valid() && all) {
-            }
-            s.Unlock(cpu, lock);
-            break;
-          }
-          case 3: {  // sleep, if another thread is awake to wake this one
-            const Cv cv = cvs[rng.Below(2)];
-            s.Lock(cpu, lock);
-            const std::int64_t alive = total + cpu.Load(children) - cpu.Load(exited);
-            if (alive - cpu.Load(asleep) >= 2) {
-              cpu.FetchAdd(asleep, 1);
-              s.Sleep(cpu, cv);
-              cpu.FetchAdd(asleep, -1);
-            }
-            s.Unlock(cpu, lock);
-            break;
-          }
-          case 4:  // exit early
-            i = ops;
-            break;
-          case 5:
-            if (spawned) break;
-            spawned = true;
-            s.Lock(cpu, lock);
-            cpu.FetchAdd(children, 1);
-            s.Unlock(cpu, lock);
-            if (auto make = body_ref.lock()) s.Spawn(cpu, (*make)(stream * 64 + 63, false));
-            break;
-        }
-      }
-      // Exit: no longer awake for anyone; wake every sleeper.
-      s.Lock(cpu, lock);
-      cpu.FetchAdd(exited, 1);
-      for (const Cv cv : cvs) {
-        while (s.Wakeup(cpu, cv).valid()) {
-        }
-      }
-      s.Unlock(cpu, lock);
-    };
-  };
   ClientRun run;
-  run.init = [body, counts](CSched& s, Cpu& cpu) {
-    for (std::uint64_t t = 0; t < counts[cpu.id().index()]; ++t) s.Spawn(cpu, (*body)(t, true));
+  run.init = [g, counts](CSched& s, Cpu& cpu) {
+    for (std::uint64_t t = 0; t < counts[cpu.id().index()]; ++t) {
+      s.Spawn(cpu, GeneralThread(g, t, true));
+    }
   };
-  run.checks = [&m, total, children, exited, asleep, body] {
-    return std::vector<Check>{
-        {"threads that exited", m.value(exited), total + m.value(children)},
-        {"threads asleep at the end", m.value(asleep), 0}};
+  // Every thread, children included, ran to its end (a lost one leaves the
+  // run deadlocked or this count short).
+  run.checks = [&m, g] {
+    return std::vector<Check>{{"threads that exited", m.value(g.exited), g.total + m.value(g.children)}};
   };
   return run;
 }
@@ -448,8 +460,16 @@ void AddBuiltinThreadWorkloads(ThreadWorkloadRegistry& w) {
          false, "", {2, ProducerConsumer}});
   w.Add({"ping-pong", "two threads on cpus 0 and 1 wake each other up N times", false, "",
          {2, PingPong}});
-  w.Add({"fork-lock", "per cpu a parent spawns a child that updates x and y under a lock", false,
-         "", {1, ForkLock}});
+  w.Add({"fork-lock",
+         "per cpu a parent makes a lock with invariant x == y, shares it with a child that updates "
+         "x and y under it, then frees it",
+         false, "", {1, ForkLock}});
+  w.Add({"fork-lock-broken-invariant",
+         "known-bad: the child releases the lock between updating x and y", true,
+         "invariant-broken", {1, ForkLockBrokenInvariant}});
+  w.Add({"fork-lock-free-early",
+         "known-bad: the parent frees the lock while its child can still take it", true,
+         "impossible-log", {1, ForkLockFreeEarly}});
   w.Add({"philosophers", "one philosopher per cpu, forks taken in order", false, "",
          {2, Philosophers}});
   w.Add({"philosophers-wrong-order", "known-bad: every philosopher takes its left fork first",

@@ -93,7 +93,8 @@ TEST_CASE("bad configs give one line naming the file, the line, the key and what
   CHECK(ErrorOf("[workload]\nkind = \"nope\"\n") ==
         "c.toml:2: workload.kind: expected one of counter, lost-update, racy-push, "
         "double-unlock, lock-order, throw, recursion, livelock, general, thread-counter, "
-            "producer-consumer, ping-pong, fork-lock, philosophers, philosophers-wrong-order, "
+            "producer-consumer, ping-pong, fork-lock, fork-lock-broken-invariant, fork-lock-free-early, "
+            "philosophers, philosophers-wrong-order, "
             "lost-wakeup, sleep-unlocked, hidden-channel, got \"nope\"");
   CHECK(ErrorOf("[run]\nmax_steps = -5\n") ==
         "c.toml:2: run.max_steps: expected an integer from 1 to 1000000000000, got -5");

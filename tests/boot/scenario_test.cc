@@ -29,6 +29,8 @@ const std::map<std::string, Outcome>& Expected() {
       {"configs/threads/many-threads.toml", Outcome::kOk},
       {"configs/bad/philosophers-wrong-order.toml", Outcome::kDeadlock},
       {"configs/bad/lost-wakeup.toml", Outcome::kDeadlock},
+      {"configs/bad/fork-lock-broken-invariant.toml", Outcome::kInvariantBroken},
+      {"configs/bad/fork-lock-free-early.toml", Outcome::kImpossibleLog},
       {"configs/bad/starved-thread.toml", Outcome::kThreadStarved},
       {"configs/threads/fair-threads.toml", Outcome::kOk},
       {"configs/pct.toml", Outcome::kOk},

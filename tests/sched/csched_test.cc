@@ -185,6 +185,94 @@ TEST_CASE("wrong-order philosophers deadlock and the report names who holds and 
   FAIL("no seed of 1..64 deadlocks the wrong-order philosophers");
 }
 
+TEST_CASE("a lock's invariant is checked at makelock, at every release and at freelock, over "
+          "the module and the spec") {
+  // One thread makes lock l with invariant x == y, then breaks it in one
+  // of four ways; `how` 0 keeps it.
+  auto run = [](const std::string& impl, int how) {
+    Machine m(machine::MachineOptions{.cpus = 1});
+    SchedOptions o;
+    o.impl = impl;
+    std::shared_ptr<CSched> s = Make(m, o);
+    const SchedLock l = s->NewLock("l");
+    const Cv cv = s->NewCv("cv", l);
+    const machine::Word x = m.NewWord("x"), y = m.NewWord("y");
+    const LockInvariant r{"x == y", [x, y](const Machine& m) -> std::optional<std::string> {
+                            if (m.value(x) == m.value(y)) return std::nullopt;
+                            return fmt::format("x = {}, y = {}", m.value(x), m.value(y));
+                          }};
+    auto oracle = machine::MakeOracle({.kind = machine::OracleKind::kRoundRobin, .cpus = 1});
+    auto report = m.Run(CSched::Boot(s, [=](CSched& s, Cpu& cpu) {
+                          s.Spawn(cpu, [=](CSched& s, Cpu& cpu) {
+                            if (how == 1) cpu.FetchAdd(x, 1);
+                            s.MakeLock(cpu, l, r);
+                            s.Lock(cpu, l);
+                            cpu.FetchAdd(x, 1);
+                            if (how == 2) s.Unlock(cpu, l);
+                            if (how == 3) {
+                              s.Sleep(cpu, cv);  // nobody wakes it: the check comes first
+                            }
+                            if (how == 4) s.FreeLock(cpu, l);
+                            cpu.FetchAdd(y, 1);
+                            if (how == 0) s.FreeLock(cpu, l);
+                          });
+                        }),
+                        *oracle);
+    REQUIRE(report.ok());
+    return *report;
+  };
+  for (const char* impl : {"module", "spec"}) {
+    CAPTURE(impl);
+    CHECK(run(impl, 0).outcome == Outcome::kOk);
+    const char* where[] = {"", "makelock", "its release (unlock)", "its release (sleep)",
+                           "freelock"};
+    for (int how = 1; how <= 4; ++how) {
+      CAPTURE(how);
+      const machine::RunReport r = run(impl, how);
+      CHECK(r.outcome == Outcome::kInvariantBroken);
+      CHECK(r.message == fmt::format("lock l's invariant x == y does not hold at {} by thread 0 on "
+                                     "cpu 0: x = 1, y = 0",
+                                     where[how]));
+    }
+  }
+}
+
+TEST_CASE("freelock needs the lock held and every other sharer gone; a freed lock cannot be taken") {
+  for (const char* w : {"fork-lock-free-early"}) {
+    Ran r = RunWorkload(w, "module", 2, 1, 3);
+    CHECK(r.report.outcome == Outcome::kImpossibleLog);
+    CHECK(r.report.message.find("frees lock fork.lock") != std::string::npos);
+    CHECK(r.report.message.find("has a share and can still take it") != std::string::npos);
+  }
+  Ran ok = RunWorkload("fork-lock", "module", 2, 1, 3);
+  CHECK(ok.report.outcome == Outcome::kOk);
+  // Taking a lock after its freelock, and without a share.
+  for (int misuse : {0, 1}) {
+    CAPTURE(misuse);
+    Machine m(machine::MachineOptions{.cpus = 1});
+    std::shared_ptr<CSched> s = Make(m, SchedOptions{});
+    const SchedLock l = s->NewLock("l");
+    auto oracle = machine::MakeOracle({.kind = machine::OracleKind::kRoundRobin, .cpus = 1});
+    auto report = m.Run(CSched::Boot(s, [=](CSched& s, Cpu& cpu) {
+                          s.Spawn(cpu, [=](CSched& s, Cpu& cpu) {
+                            s.MakeLock(cpu, l, LockInvariant{});
+                            if (misuse == 0) {
+                              s.Lock(cpu, l);
+                              s.FreeLock(cpu, l);
+                              s.Lock(cpu, l);
+                            } else {
+                              s.Spawn(cpu, [=](CSched& s, Cpu& cpu) { s.Lock(cpu, l); });
+                            }
+                          });
+                        }),
+                        *oracle);
+    REQUIRE(report.ok());
+    CHECK(report->outcome == Outcome::kImpossibleLog);
+    CHECK(report->message == (misuse == 0 ? "thread 0 on cpu 0 takes lock l after it was freed"
+                                          : "thread 1 on cpu 0 takes lock l without a share of it"));
+  }
+}
+
 TEST_CASE("a lost wakeup leaves both threads asleep: a deadlock") {
   Ran r = RunWorkload("lost-wakeup", "module", 2, 1, 20);
   REQUIRE(r.report.outcome == Outcome::kDeadlock);
@@ -244,6 +332,23 @@ TEST_CASE("a woken thread on another CPU goes to that CPU's pending queue") {
   REQUIRE(f.Step(0, -1, kinds::kIdle));  // cpu 0 drains its pending queue
   CHECK(f.s.current[0] == machine::ThreadId(0));
   CHECK(f.s.returns[0] == 0);
+}
+
+TEST_CASE("the spec frees a lock only for its holder, and refuses it afterwards") {
+  ReplayFixture f;
+  REQUIRE(f.Step(0, -1, kinds::kSpawn));
+  REQUIRE(f.Step(1, -1, kinds::kSpawn));
+  REQUIRE(f.Step(0, -1, kinds::kIdle));
+  REQUIRE(f.Step(1, -1, kinds::kIdle));
+  REQUIRE(f.Step(0, 0, kinds::kMakeLock, 0));
+  CHECK_FALSE(f.Step(0, 0, kinds::kFreeLock, 0));  // not held
+  REQUIRE(f.Step(0, 0, kinds::kLock, 0));
+  CHECK_FALSE(f.Step(1, 1, kinds::kFreeLock, 0));  // held by thread 0
+  REQUIRE(f.Step(0, 0, kinds::kFreeLock, 0));
+  CHECK_FALSE(f.s.holders[0].valid());
+  CHECK(f.s.freed[0]);
+  CHECK_FALSE(f.Step(1, 1, kinds::kLock, 0));
+  CHECK(f.why == "lock 0 was freed");
 }
 
 TEST_CASE("a local wakeup goes to the waker's ready queue and runs at its next yield") {
