@@ -24,7 +24,8 @@ std::vector<kernel::LayerInfo> Stack(const StackOptions& o, const SchedCatalog* 
   layers.push_back({"sched",
                     o.sched,
                     {"spawn(entry) -> tid", "yield()", "sleep(cv)", "wakeup(cv) -> tid|-1",
-                     "lock(l)", "unlock(l)", "exit", "idle() -> tid"},
+                     "lock(l)", "unlock(l)", "makelock(l, R)", "freelock(l)", "exit",
+                     "idle() -> tid"},
                     "the lock (" + o.lock + "), queue (" + o.queue + ") and tcb (" + o.tcb +
                         ") layers"});
   if (catalog != nullptr) kernel::AddChoices(layers.back(), catalog->scheds);
