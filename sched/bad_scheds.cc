@@ -7,6 +7,8 @@
 namespace strata::sched {
 namespace {
 
+constexpr EventKind kLeaked{"LEAKED"};  // ghost: module-leak-tcb's exit point
+
 // yield forgets to put the caller back on the ready queue.
 class YieldDrops final : public SchedModule {
  public:
@@ -45,6 +47,21 @@ class LifoYield final : public SchedModule {
   void DoYield(Cpu& cpu, ThreadId self) override { TakePending(cpu).push_front(self); }
 };
 
+// exit never gives the thread's TCB back: a later spawn gets another tid
+// than the spec's (only a client that spawns after an exit sees it: the
+// general one on every strategy, thread-counter when a CPU's init spawns
+// after another CPU's thread exited, ping-pong never).
+class LeakTcb final : public SchedModule {
+ public:
+  using SchedModule::SchedModule;
+
+ protected:
+  void DoExit(Cpu& cpu, ThreadId self) override {
+    cpu.Annotate(object(), kLeaked, self.value(), 0, 0);  // a point, and nothing else
+    cpu.Linearize();
+  }
+};
+
 }  // namespace
 
 void AddKnownBadScheds(SchedRegistry& scheds) {
@@ -54,6 +71,9 @@ void AddKnownBadScheds(SchedRegistry& scheds) {
               true, "relation-broken", SchedFactoryOf<WrongCpu>()});
   scheds.Add({"module-lose-sleeper", "known-bad: a remote wakeup takes the sleeper off the cv and drops it",
               true, "relation-broken", SchedFactoryOf<LoseSleeper>()});
+  scheds.Add({"module-leak-tcb",
+              "known-bad: exit never frees the thread's TCB, so a later spawn gets another tid",
+              true, "impossible-upper-log", SchedFactoryOf<LeakTcb>()});
   scheds.Add({"module-lifo", "known-bad: yield runs the caller again before the other ready threads",
               true, "impossible-upper-log", SchedFactoryOf<LifoYield>()});
 }

@@ -9,8 +9,8 @@
 
 namespace strata::sched {
 
-// Adds module-yield-drops, module-wrong-cpu, module-lose-sleeper and
-// module-lifo.
+// Adds module-yield-drops, module-wrong-cpu, module-lose-sleeper,
+// module-leak-tcb and module-lifo.
 void AddKnownBadScheds(SchedRegistry& scheds);
 
 }  // namespace strata::sched

@@ -52,10 +52,11 @@ class SchedModule : public CSched {
   // A yield's shared part: takes this CPU's pending queue into its ready
   // queue (its linearization point); returns that ready queue.
   std::deque<ThreadId>& TakePending(Cpu& cpu);
+  // exit: the thread's TCB goes back to the pool (its linearization point).
+  void DoExit(Cpu& cpu, ThreadId self) override;
 
  private:
   ThreadId DoSpawn(Cpu& cpu) override;
-  void DoExit(Cpu& cpu, ThreadId self) override;
   void Drain(Cpu& cpu);
   void DoIdle(Cpu& cpu) override;
   void DoSleep(Cpu& cpu, Cv cv, ThreadId self) override;

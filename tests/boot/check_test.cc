@@ -164,7 +164,7 @@ TEST_CASE("bad check flags are one-line errors with exit status 2") {
       {"--preemption-bound -3",
        "strata: error: --preemption-bound: expected an integer from -1 to 1000000, got -3"},
       {"--sched fifo", "strata: error: --sched: expected one of module, spec, module-yield-drops, "
-                       "module-wrong-cpu, module-lose-sleeper, module-lifo, "
+                       "module-wrong-cpu, module-lose-sleeper, module-leak-tcb, module-lifo, "
                        "got \"fifo\""},
   };
   for (const Case& k : cases) {
