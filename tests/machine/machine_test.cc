@@ -110,6 +110,31 @@ TEST_CASE("misusing Linearize or Annotate ends the run with a report naming the 
          cpu.Linearize();
        },
        "cpu 0 (thread 2) declares a linearization point, but the last event is not its own"},
+      {"a second flag on one step",
+       [](Cpu& cpu, Word w) {
+         cpu.FetchAdd(w, 1);
+         cpu.Linearize();
+         cpu.Linearize();
+       },
+       "cpu 0 declares `faa` a linearization point a second time"},
+      {"an adoption after a step, not a return",
+       [](Cpu& cpu, Word w) {
+         cpu.FetchAdd(w, 1);
+         cpu.AdoptLinearization();
+       },
+       "the last event is not the return marker of its own call"},
+      {"an adoption of a call with no point of its own",
+       [](Cpu& cpu, Word w) {
+         cpu.MarkCall(w.id, EventKind("call outer"), 0, 0);
+         cpu.MarkCall(w.id, EventKind("call inner"), 0, 0);
+         cpu.MarkCall(w.id, EventKind("call innermost"), 0, 0);
+         cpu.FetchAdd(w, 1);
+         cpu.Linearize();  // the innermost call's point, not the inner one's
+         cpu.MarkReturn(w.id, EventKind("ret innermost"), 0);
+         cpu.MarkReturn(w.id, EventKind("ret inner"), 0);
+         cpu.AdoptLinearization();
+       },
+       "its call `ret inner` had no linearization point"},
       {"an annotation with a step's op code",
        [](Cpu& cpu, Word w) { cpu.Annotate(w.id, EventKind("x"), 0, 0, 0, OpCode::kFaa); },
        "cpu 0 annotates `x` with the op code of a shared step"},
@@ -124,6 +149,31 @@ TEST_CASE("misusing Linearize or Annotate ends the run with a report naming the 
     CHECK(r.report->message.find(c.message) != std::string::npos);
     CHECK(r.report->cpus == std::vector<CpuId>{CpuId(0)});
   }
+}
+
+TEST_CASE("an adopted linearization point counts once more for the call that adopted it") {
+  Recorded r = RunWith({.cpus = 1}, {.kind = OracleKind::kRoundRobin}, [](Machine& m) {
+    const Word w = m.NewWord("w");
+    return Machine::Program([w](Cpu& cpu) {
+      cpu.MarkCall(w.id, EventKind("call outer"), 0, 0);
+      cpu.MarkCall(w.id, EventKind("call inner"), 0, 0);
+      cpu.FetchAdd(w, 1);  // t=2: a step of the inner call before its point
+      cpu.FetchAdd(w, 1);  // t=3: the inner call's point
+      cpu.Linearize();
+      cpu.MarkCall(w.id, EventKind("call nested"), 0, 0);  // a deeper call's own point
+      cpu.FetchAdd(w, 1);  // t=5
+      cpu.Linearize();
+      cpu.MarkReturn(w.id, EventKind("ret nested"), 0);
+      cpu.MarkReturn(w.id, EventKind("ret inner"), 0);
+      cpu.AdoptLinearization();
+      cpu.MarkReturn(w.id, EventKind("ret outer"), 0);
+    });
+  });
+  REQUIRE(r.Is(Outcome::kOk));
+  REQUIRE(r.events.size() == 9);
+  CHECK(r.events[2].linearizes == 0);
+  CHECK(r.events[3].linearizes == 2);  // the inner call's and the outer one's
+  CHECK(r.events[5].linearizes == 1);  // the nested call's only
 }
 
 TEST_CASE("the log hash is a function of the events alone") {
