@@ -220,33 +220,31 @@ ThreadId SchedModule::DoWakeup(Cpu& cpu, Cv cv) {
   return t;
 }
 
-void SchedModule::DoLock(Cpu& cpu, SchedLock l) {
-  kernel::Lock& lock = *locks_[l.index];
-  lock.Acquire(cpu, kUnbounded);
-  cpu.Annotate(lock.object(), kinds::kLocked, l.index, 0, 0);
+// Lock, unlock, makelock and freelock take effect at a ghost on the lock
+// layer's lock object, right after the lock layer's call (if any).
+void SchedModule::LockGhost(Cpu& cpu, SchedLock l, EventKind kind) {
+  cpu.Annotate(locks_[l.index]->object(), kind, l.index, 0, 0);
   cpu.Linearize();
+}
+
+void SchedModule::DoLock(Cpu& cpu, SchedLock l) {
+  locks_[l.index]->Acquire(cpu, kUnbounded);
+  LockGhost(cpu, l, kinds::kLocked);
 }
 
 void SchedModule::DoUnlock(Cpu& cpu, SchedLock l) {
-  kernel::Lock& lock = *locks_[l.index];
-  lock.Release(cpu);
-  cpu.Annotate(lock.object(), kinds::kUnlocked, l.index, 0, 0);
-  cpu.Linearize();
+  locks_[l.index]->Release(cpu);
+  LockGhost(cpu, l, kinds::kUnlocked);
 }
 
 // makelock and freelock change only host-side bookkeeping (the invariant,
-// the shares) and what the spec allows: a ghost is their point. freelock
-// gives the lock layer's lock back, so it ends free.
-void SchedModule::DoMakeLock(Cpu& cpu, SchedLock l) {
-  cpu.Annotate(locks_[l.index]->object(), kinds::kMade, l.index, 0, 0);
-  cpu.Linearize();
-}
+// the shares) and what the spec allows. freelock gives the lock layer's
+// lock back, so it ends free.
+void SchedModule::DoMakeLock(Cpu& cpu, SchedLock l) { LockGhost(cpu, l, kinds::kMade); }
 
 void SchedModule::DoFreeLock(Cpu& cpu, SchedLock l) {
-  kernel::Lock& lock = *locks_[l.index];
-  lock.Release(cpu);
-  cpu.Annotate(lock.object(), kinds::kFreed, l.index, 0, 0);
-  cpu.Linearize();
+  locks_[l.index]->Release(cpu);
+  LockGhost(cpu, l, kinds::kFreed);
 }
 
 ThreadId SchedModule::Next(CpuId c) {

@@ -65,6 +65,7 @@ class SchedModule : public CSched {
   void DoUnlock(Cpu& cpu, SchedLock l) override;
   void DoMakeLock(Cpu& cpu, SchedLock l) override;
   void DoFreeLock(Cpu& cpu, SchedLock l) override;
+  void LockGhost(Cpu& cpu, SchedLock l, EventKind kind);
   ThreadId Next(CpuId c) override;
   void OnNewLock(const std::string& name) override;
   void OnNewCv(const std::string& name) override;
