@@ -29,9 +29,9 @@ SwitchRate Switches(const Catalog& catalog, int threads, long yields) {
   sched::SchedOptions o;
   o.max_threads = threads + 1;
   std::shared_ptr<sched::CSched> s = sched::MakeSched(m, o, catalog.scheds, catalog);
-  auto program = sched::CSched::Boot(s, [threads, yields](sched::CSched& s, machine::Cpu& cpu) {
+  auto program = sched::CSched::Boot(s, [threads, yields](sched::Threads& s, machine::Cpu& cpu) {
     for (int t = 0; t < threads; ++t) {
-      s.Spawn(cpu, [yields](sched::CSched& s, machine::Cpu& cpu) {
+      s.Spawn(cpu, [yields](sched::Threads& s, machine::Cpu& cpu) {
         for (long i = 0; i < yields; ++i) s.Yield(cpu);
       });
     }

@@ -28,13 +28,9 @@ absl::StatusOr<int> TLink(const Config& c, const Catalog& catalog, std::FILE* ou
               .cpus = c.machine.cpus,
               .pct_depth = c.pct_depth,
               .pct_horizon = c.pct_horizon};
-  o.sched = SchedOptionsFor(c);
-  o.make_sched = [&catalog](machine::Machine& m, const sched::SchedOptions& so) {
-    return sched::MakeSched(m, so, catalog.scheds, catalog);
-  };
-  o.workload = w->make;
-  o.params = {.iterations = c.iterations, .threads = c.threads};
-  o.bounds = c.stack.bounds;
+  o.pair = sched::SchedPairOptionsFor(c.stack, catalog, c.workload);
+  o.pair.iterations = c.iterations;
+  o.pair.threads = c.threads;
   const auto start = std::chrono::steady_clock::now();
   const sched::TLinkResult r = sched::CheckTLink(o);
   const double seconds =

@@ -179,6 +179,9 @@ struct SideRun {
   std::function<std::optional<std::string>()> final_check;
 };
 
+struct Execution;  // refinement.h
+struct Verdict;
+
 // An adjacent pair of layers with its client workload. The log map f is the
 // module's own: the events its code flags with Cpu::Linearize are its calls'
 // linearization points (layers/refinement.h).
@@ -192,6 +195,12 @@ class LayerPair {
   // Makes the shared objects on `m` and returns the client's program on
   // `side`, with the observer on the module side.
   virtual SideRun SetUp(Machine& m, Side side) const = 0;
+  // A pair's own check of an execution that passed steps 1-5 (its run
+  // finished and refines), for a property of the whole run the generic
+  // steps cannot see (the thread pair composes per-thread machines):
+  // nullopt, or the verdict. `options` made x's machine. By default nothing.
+  virtual std::optional<Verdict> CheckMore(const Execution& x,
+                                           const machine::MachineOptions& options) const;
 };
 
 }  // namespace strata::layers

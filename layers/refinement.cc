@@ -322,6 +322,11 @@ std::optional<Verdict> BackTranslate(const LayerPair& pair, const machine::Machi
 
 }  // namespace
 
+std::optional<Verdict> LayerPair::CheckMore(const Execution&,
+                                            const machine::MachineOptions&) const {
+  return std::nullopt;
+}
+
 Execution CheckExecution(const LayerPair& pair, const machine::MachineOptions& options,
                          machine::Oracle& oracle, bool check) {
   Execution x;
@@ -379,7 +384,9 @@ Execution CheckExecution(const LayerPair& pair, const machine::MachineOptions& o
                         .message = x.report.message,
                         .lower_state = observer->DescribeLower(),
                         .upper_state = observer->DescribeUpper()};
+    return x;
   }
+  if (std::optional<Verdict> v = pair.CheckMore(x, options)) x.verdict = std::move(*v);
   return x;
 }
 

@@ -683,7 +683,9 @@ absl::StatusOr<RunReport> Machine::Run(const Program& program, Oracle& oracle) {
   report_.steps = step_;
   absl::Status finish = oracle.Finish(step_);
   if (!input_error_.ok()) return input_error_;
-  if (report_.outcome != Outcome::kUnfairSchedule && !finish.ok()) return finish;
+  // Choices left over do not fit a run that finished; a run that failed
+  // first ends in its failure.
+  if (report_.ok() && !finish.ok()) return finish;
   return report_;
 }
 

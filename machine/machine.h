@@ -272,7 +272,8 @@ class Machine {
 
   // Runs `program` on every CPU until all finish or the run fails. Call once.
   // Returns the report; an error Status only when the oracle's input does not
-  // fit this run (a replayed schedule from another config).
+  // fit this run (a replayed schedule from another config: a choice of a CPU
+  // that cannot run, or choices left over when every CPU finished).
   absl::StatusOr<RunReport> Run(const Program& program, Oracle& oracle);
 
   const MachineOptions& options() const { return options_; }

@@ -5,7 +5,7 @@
 
 namespace strata::machine {
 namespace {
-constexpr std::array<std::pair<Outcome, std::string_view>, 20> kNames = {{
+constexpr std::array<std::pair<Outcome, std::string_view>, 21> kNames = {{
     {Outcome::kOk, "ok"},
     {Outcome::kDataRace, "data-race"},
     {Outcome::kImpossibleLog, "impossible-log"},
@@ -17,6 +17,7 @@ constexpr std::array<std::pair<Outcome, std::string_view>, 20> kNames = {{
     {Outcome::kWrongResult, "wrong-result"},
     {Outcome::kInvariantBroken, "invariant-broken"},
     {Outcome::kThreadStarved, "thread-starved"},
+    {Outcome::kInvalidEnvironment, "invalid-environment"},
     {Outcome::kRefines, "refines"},
     {Outcome::kImpossibleLowerLog, "impossible-lower-log"},
     {Outcome::kImpossibleUpperLog, "impossible-upper-log"},

@@ -34,6 +34,7 @@ enum class Outcome {
   kWrongResult,     // the run finished but its final state is not the expected one
   kInvariantBroken, // a lock's invariant did not hold where it must (a release, freelock)
   kThreadStarved,   // a kernel thread waited READY past its limit, or one ran past its progress bound
+  kInvalidEnvironment,  // an environment context appended an event a replay function refuses
   // How a check ends (layers/refinement.h, sched/tsched.h).
   kRefines,              // every checked execution refines the spec
   kImpossibleLowerLog,   // the module's own replay rejected the lower log
@@ -51,14 +52,11 @@ std::string_view OutcomeName(Outcome o);
 std::optional<Outcome> ParseOutcome(std::string_view name);
 // "ok, data-race, ..., tlink-mismatch": every name, for error messages.
 std::string OutcomeNames();
-// How a run can end (kOk ... kThreadStarved).
-inline bool IsRunOutcome(Outcome o) { return o <= Outcome::kThreadStarved; }
-// How `strata check` can end: kRefines, a check verdict other than TLink's,
-// or the failure of the run it checked (any run outcome but kOk).
-inline bool IsCheckVerdict(Outcome o) {
-  return o != Outcome::kOk && o != Outcome::kTLinkMismatch;
-}
-// What a known-bad catalog entry may expect: any failure, of a run or a check.
+// How a run can end (kOk ... kInvalidEnvironment).
+inline bool IsRunOutcome(Outcome o) { return o <= Outcome::kInvalidEnvironment; }
+// How `strata check` can end: kRefines, a check verdict, or the failure of
+// the run it checked (any run outcome but kOk).
+inline bool IsCheckVerdict(Outcome o) { return o != Outcome::kOk; }
 inline bool IsFailure(Outcome o) { return o != Outcome::kOk && o != Outcome::kRefines; }
 inline std::string_view format_as(Outcome o) { return OutcomeName(o); }
 

@@ -85,7 +85,7 @@ SchedReplay CSched::Replay() const {
 }
 
 Machine::Program CSched::Boot(std::shared_ptr<CSched> sched,
-                              std::function<void(CSched&, Cpu&)> init) {
+                              std::function<void(Threads&, Cpu&)> init) {
   CSched* s = sched.get();
   s->machine_.AtTeardown([s] { s->ReleaseFibers(); });
   return [sched = std::move(sched), init = std::move(init)](Cpu& cpu) {
@@ -222,11 +222,6 @@ void CSched::Yield(Cpu& cpu) {
   layers::MarkReturn(cpu, object_, kYieldPrim);
 }
 
-void CSched::Sleep(Cpu& cpu, Cv cv) {
-  SleepUnlocked(cpu, cv);
-  Lock(cpu, cv.lock);
-}
-
 SchedLock CSched::CheckLock(Cpu& cpu, SchedLock l, std::string_view primitive) {
   if (l.index < 0 || l.index >= static_cast<int>(lock_names_.size())) {
     cpu.Fail(Outcome::kImpossibleLog,
@@ -321,15 +316,19 @@ void CSched::Unlock(Cpu& cpu, SchedLock l) {
   holders_[l.index] = ThreadId();
 }
 
-void CSched::CheckInvariant(Cpu& cpu, SchedLock l, std::string_view where) {
-  const MadeLock& made = made_[static_cast<std::size_t>(l.index)];
-  if (!made.made || !made.invariant.holds) return;
-  if (std::optional<std::string> broken = made.invariant.holds(machine_)) {
+void CheckLockInvariant(Cpu& cpu, const LockInvariant& r, std::string_view lock,
+                        std::string_view where) {
+  if (!r.holds) return;
+  if (std::optional<std::string> broken = r.holds(cpu.machine())) {
     cpu.Fail(Outcome::kInvariantBroken,
              fmt::format("lock {}'s invariant {} does not hold at {} by thread {} on cpu {}: {}",
-                         lock_names_[l.index], made.invariant.name, where, cpu.thread(), cpu.id(),
-                         *broken));
+                         lock, r.name, where, cpu.thread(), cpu.id(), *broken));
   }
+}
+
+void CSched::CheckInvariant(Cpu& cpu, SchedLock l, std::string_view where) {
+  const MadeLock& made = made_[static_cast<std::size_t>(l.index)];
+  if (made.made) CheckLockInvariant(cpu, made.invariant, lock_names_[l.index], where);
 }
 
 void CSched::MakeLock(Cpu& cpu, SchedLock l, LockInvariant invariant) {
@@ -529,6 +528,10 @@ class SchedSpec final : public CSched {
 };
 
 }  // namespace
+
+int PoolCapacity(int max_threads, int cpus, int threads) {
+  return max_threads != 0 ? max_threads : std::max(256, cpus * 2 * (threads + 2));
+}
 
 std::unique_ptr<CSched> MakeSpecSched(Machine& m, const SchedOptions& o) {
   return std::make_unique<SchedSpec>(m, o);

@@ -179,9 +179,41 @@ struct LockInvariant {
   std::function<std::optional<std::string>(const Machine&)> holds;
 };
 
-class CSched;
+// Ends the run as `invariant-broken` unless `r` holds now at `where` ("its
+// release (unlock)") of lock `lock` by the caller.
+void CheckLockInvariant(Cpu& cpu, const LockInvariant& r, std::string_view lock,
+                        std::string_view where);
+
+class Threads;
 // A thread's body; `cpu` is its home CPU.
-using Entry = std::function<void(CSched&, Cpu&)>;
+using Entry = std::function<void(Threads&, Cpu&)>;
+
+// The thread-level primitives as a thread's code calls them. CSched (below)
+// implements them for every thread of every CPU; TSched (tsched.h) for one
+// thread whose environment is everything else. Thread code runs unchanged
+// over either. The contracts are CSched's.
+class Threads {
+ public:
+  virtual ~Threads() = default;
+  virtual ThreadId Spawn(Cpu& cpu, Entry entry) = 0;
+  virtual void Yield(Cpu& cpu) = 0;
+  // Precondition: the caller holds cv.lock. Returns, once woken and
+  // scheduled again, with cv.lock held again: SleepUnlocked, then Lock.
+  void Sleep(Cpu& cpu, Cv cv) {
+    SleepUnlocked(cpu, cv);
+    Lock(cpu, cv.lock);
+  }
+  virtual void SleepUnlocked(Cpu& cpu, Cv cv) = 0;
+  virtual ThreadId Wakeup(Cpu& cpu, Cv cv) = 0;
+  virtual void Lock(Cpu& cpu, SchedLock l) = 0;
+  virtual void Unlock(Cpu& cpu, SchedLock l) = 0;
+  virtual void MakeLock(Cpu& cpu, SchedLock l, LockInvariant invariant) = 0;
+  virtual void Share(Cpu& cpu, SchedLock l, ThreadId t) = 0;
+  virtual void DropShare(Cpu& cpu, SchedLock l) = 0;
+  virtual void FreeLock(Cpu& cpu, SchedLock l) = 0;
+  virtual Machine& machine() = 0;
+  virtual int cpus() const = 0;
+};
 
 // What one CPU's scheduler did (host-side counts for the summary).
 struct CpuStats {
@@ -222,9 +254,9 @@ struct SchedState {
 // What a scheduler module tells the check about one run (layers::ModuleView).
 using SchedView = layers::ModuleView<SchedState>;
 
-class CSched {
+class CSched : public Threads {
  public:
-  virtual ~CSched();
+  ~CSched() override;
   CSched(const CSched&) = delete;
   CSched& operator=(const CSched&) = delete;
 
@@ -237,7 +269,7 @@ class CSched {
   // alive. The program owns the scheduler, so it outlives the run and the
   // unwinding of its thread fibers when the machine is torn down.
   static Machine::Program Boot(std::shared_ptr<CSched> sched,
-                               std::function<void(CSched&, Cpu&)> init);
+                               std::function<void(Threads&, Cpu&)> init);
 
   // The primitives; `cpu` is the caller's CPU (its thread is cpu.thread()).
   // Spawn may be called from the CPU's init; the others from a thread.
@@ -246,34 +278,32 @@ class CSched {
   // lock or cv that does not exist, unlock / sleep / wakeup without holding
   // the (cv's) lock, an exit holding a lock. A cv is always used with its
   // own lock, whatever Cv::lock says.
-  ThreadId Spawn(Cpu& cpu, Entry entry);
-  void Yield(Cpu& cpu);
-  // Precondition: the caller holds cv.lock. Returns, once woken and
-  // scheduled again, with cv.lock held again: SleepUnlocked, then Lock.
-  void Sleep(Cpu& cpu, Cv cv);
+  ThreadId Spawn(Cpu& cpu, Entry entry) final;
+  void Yield(Cpu& cpu) final;
+  // Sleep (Threads::Sleep) is SleepUnlocked, then Lock.
   // The sleep primitive alone: returns, once woken and scheduled again,
   // without the lock.
-  void SleepUnlocked(Cpu& cpu, Cv cv);
+  void SleepUnlocked(Cpu& cpu, Cv cv) final;
   // Precondition: the caller holds cv.lock. Returns the woken tid, or none.
-  ThreadId Wakeup(Cpu& cpu, Cv cv);
-  void Lock(Cpu& cpu, SchedLock l);
-  void Unlock(Cpu& cpu, SchedLock l);
+  ThreadId Wakeup(Cpu& cpu, Cv cv) final;
+  void Lock(Cpu& cpu, SchedLock l) final;
+  void Unlock(Cpu& cpu, SchedLock l) final;
   // makelock(l, R): R must hold now; the caller gets a share of l. From
   // then on R must hold at every release of l (unlock, sleep on one of its
   // cvs) and at freelock, and only threads with a share may take l.
   // Precondition: l exists and was not made before. A broken R ends the run
   // as `invariant-broken`, naming the lock, R and the values.
-  void MakeLock(Cpu& cpu, SchedLock l, LockInvariant invariant);
+  void MakeLock(Cpu& cpu, SchedLock l, LockInvariant invariant) final;
   // Gives thread `t` a share of made lock l (a ghost event SHARE, so a
   // replay gives it too). Precondition: the caller has one.
-  void Share(Cpu& cpu, SchedLock l, ThreadId t);
+  void Share(Cpu& cpu, SchedLock l, ThreadId t) final;
   // The caller gives up its share of made lock l (a ghost DROP_SHARE); it
   // may still release l if it holds it. Precondition: it has a share.
-  void DropShare(Cpu& cpu, SchedLock l);
+  void DropShare(Cpu& cpu, SchedLock l) final;
   // freelock(l): precondition: the caller holds l, and every other thread
   // with a share has exited or dropped it; R must hold. Afterwards no one
   // may take l.
-  void FreeLock(Cpu& cpu, SchedLock l);
+  void FreeLock(Cpu& cpu, SchedLock l) final;
 
   // Every spawn's entry, in spawn order (kept after the thread exits), and
   // a filter that may replace the entry of the k-th spawn (TLink runs one
@@ -284,8 +314,8 @@ class CSched {
     entry_filter_ = std::move(filter);
   }
 
-  Machine& machine() { return machine_; }
-  int cpus() const { return static_cast<int>(cpus_.size()); }
+  Machine& machine() final { return machine_; }
+  int cpus() const final { return static_cast<int>(cpus_.size()); }
   ObjectId object() const { return object_; }
   const std::string& lock_name(SchedLock l) const { return lock_names_[l.index]; }
   const std::string& cv_name(Cv cv) const { return cv_names_[cv.index]; }
@@ -410,6 +440,11 @@ SchedFactory SchedFactoryOf() {
     return std::make_unique<S>(m, o, lower);
   };
 }
+
+// The TCB pool's capacity for a run: `max_threads`, or when it is 0, room
+// for a client's `threads` per CPU on `cpus` CPUs (the general client's, each
+// with one child): max(256, cpus x 2 (threads + 2)).
+int PoolCapacity(int max_threads, int cpus, int threads);
 
 // The spec itself as a scheduler: one atomic step per primitive.
 std::unique_ptr<CSched> MakeSpecSched(Machine& m, const SchedOptions& o);

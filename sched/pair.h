@@ -2,11 +2,17 @@
 // layers, against the scheduler's atomic spec (csched.h), with a thread
 // workload as the client on every CPU. The check's observer is the spec's
 // replay plus the module's own view (CSched::NewView).
+//
+// The thread pair: CSched against TSched (tsched.h). Each execution is the
+// sched pair's, checked as the sched pair checks it, and then by TLink on
+// its thread-level image: every thread's per-thread machine against the
+// recorded environment, composed. A failure is `tlink-mismatch`.
 #ifndef STRATA_SCHED_PAIR_H_
 #define STRATA_SCHED_PAIR_H_
 
 #include <cstdint>
 #include <memory>
+#include <functional>
 #include <string>
 
 #include "layers/layer.h"
@@ -29,6 +35,17 @@ struct SchedPairOptions {
   ThreadBounds bounds;
 };
 std::unique_ptr<layers::LayerPair> MakeSchedPair(const SchedPairOptions& o);
+std::unique_ptr<layers::LayerPair> MakeThreadPair(const SchedPairOptions& o);
+
+// strata tlink: one execution of the thread pair under an oracle, with every
+// thread's figures.
+struct TLinkOptions {
+  machine::MachineOptions machine;
+  std::function<std::unique_ptr<machine::Oracle>(const machine::OracleOptions&)> oracle;
+  machine::OracleOptions oracle_options;
+  SchedPairOptions pair;  // the scheduler as the stack configures it; its client the workload
+};
+TLinkResult CheckTLink(const TLinkOptions& o);
 
 }  // namespace strata::sched
 

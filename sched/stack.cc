@@ -29,6 +29,21 @@ std::vector<kernel::LayerInfo> Stack(const StackOptions& o, const SchedCatalog* 
                     "the lock (" + o.lock + "), queue (" + o.queue + ") and tcb (" + o.tcb +
                         ") layers"});
   if (catalog != nullptr) kernel::AddChoices(layers.back(), catalog->scheds);
+  // Not swappable: the per-thread machines are the scheduler spec's, as one
+  // thread sees it; what the pair checks is that they compose.
+  layers.push_back({"thread",
+                    "tsched",
+                    {"spawn(entry) -> tid", "yield(): YIELD, the environment acts, YIELD_BACK",
+                     "sleep(cv): SLEEP(cv), the environment acts, YIELD_BACK",
+                     "wakeup(cv) -> tid|-1", "lock(l)", "unlock(l)", "makelock(l, R)",
+                     "freelock(l)", "exit"},
+                    "the sched layer, every thread of every CPU"});
+  if (catalog != nullptr) {
+    layers.back().summary =
+        "TSched[t, e_t]: one thread live, everything else its environment; the per-thread "
+        "machines composed (TLink) must give the scheduler's run";
+    layers.back().choices = {"tsched"};
+  }
   return layers;
 }
 
@@ -41,31 +56,34 @@ std::string SchedulerLine(const StackOptions& o) {
   return fmt::format("{} over lock {}, queue {}, tcb {}", o.sched, o.lock, o.queue, o.tcb);
 }
 
-std::string LayerNames() { return kernel::LayerNames() + ", sched"; }
+std::string LayerNames() { return kernel::LayerNames() + ", sched, thread"; }
+
+SchedPairOptions SchedPairOptionsFor(const StackOptions& o, const SchedCatalog& catalog,
+                                     const std::string& client_name) {
+  const auto* sched = catalog.scheds.Find(o.sched);
+  const auto* client = catalog.threads.Find(client_name);
+  STRATA_CHECK(sched != nullptr && client != nullptr, "unvalidated sched pair {} / {}", o.sched,
+               client_name);
+  SchedPairOptions p;
+  p.sched.impl = o.sched;
+  p.sched.lock = o.lock;
+  p.sched.queue = o.queue;
+  p.sched.tcb = o.tcb;
+  p.sched.max_threads = o.max_threads;  // 0: sized by the pair for its client
+  p.module = sched->make;
+  p.lower = LowerOf(p.sched, catalog);
+  p.client_name = client_name;
+  p.client = client->make;
+  p.iterations = o.iterations;
+  p.threads = o.threads;
+  p.bounds = o.bounds;
+  return p;
+}
 
 std::unique_ptr<layers::LayerPair> MakePair(std::string_view layer, const StackOptions& o,
                                             const SchedCatalog& catalog) {
-  if (layer == "sched") {
-    const auto* sched = catalog.scheds.Find(o.sched);
-    const std::string client_name = SchedClient(o);
-    const auto* client = catalog.threads.Find(client_name);
-    STRATA_CHECK(sched != nullptr && client != nullptr, "unvalidated sched pair {} / {}", o.sched,
-                 o.client);
-    SchedPairOptions p;
-    p.sched.impl = o.sched;
-    p.sched.lock = o.lock;
-    p.sched.queue = o.queue;
-    p.sched.tcb = o.tcb;
-    p.sched.max_threads = o.max_threads;  // 0: sized by the pair for its client
-    p.module = sched->make;
-    p.lower = LowerOf(p.sched, catalog);
-    p.client_name = client_name;
-    p.client = client->make;
-    p.iterations = o.iterations;
-    p.threads = o.threads;
-    p.bounds = o.bounds;
-    return MakeSchedPair(p);
-  }
+  if (layer == "sched") return MakeSchedPair(SchedPairOptionsFor(o, catalog, SchedClient(o)));
+  if (layer == "thread") return MakeThreadPair(SchedPairOptionsFor(o, catalog, SchedClient(o)));
   return kernel::MakePair(layer, o, catalog);
 }
 

@@ -14,6 +14,7 @@
 #include "kernel/stack.h"
 #include "layers/layer.h"
 #include "sched/csched.h"
+#include "sched/pair.h"
 #include "sched/tsched.h"
 #include "sched/workloads.h"
 
@@ -49,6 +50,11 @@ std::string LayerNames();
 // The scheduler and the layers it runs on, for summaries: "the spec", or
 // "module over lock ticket, queue module, tcb module".
 std::string SchedulerLine(const StackOptions& options);
+// The sched and thread pairs' options for the stack `options` with the
+// thread workload `client` (SchedClient(options) for a check).
+// Precondition: all are in `catalog`, which outlives the pair.
+SchedPairOptions SchedPairOptionsFor(const StackOptions& options, const SchedCatalog& catalog,
+                                     const std::string& client);
 // The pair that checks `layer`, or nullptr for an unknown layer.
 // Precondition: the options name implementations of `catalog`, which
 // outlives the pair.

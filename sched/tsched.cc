@@ -1,12 +1,15 @@
 #include "sched/tsched.h"
 
+#include <algorithm>
+#include <limits>
 #include <map>
-#include <stdexcept>
 #include <utility>
 
 #include <fmt/format.h>
 
+#include "layers/layer.h"
 #include "machine/check.h"
+#include "machine/escape.h"
 
 namespace strata::sched {
 namespace {
@@ -133,99 +136,301 @@ class ThreadFairnessMonitor final : public machine::Monitor {
   Outcome outcome_ = Outcome::kThreadStarved;
 };
 
-// The k-th spawned thread replaying its recorded events: the same
-// primitives with the same arguments, the same shared steps with the same
-// arguments, and the recorded contents of every block it pushes.
-Entry Replayer(const std::vector<Event>* events, ObjectId sched, const Machine* recorded) {
-  return [events, sched, recorded](CSched& s, Cpu& cpu) {
-    const std::vector<Event>& ev = *events;
-    for (std::size_t i = 0; i < ev.size(); ++i) {
-      const Event& e = ev[i];
-      if (IsBorder(e) && e.object == sched) {
-        const Cv cv{static_cast<int>(e.arg0), SchedLock{static_cast<int>(e.arg1)}};
-        EventKind ret;
-        if (e.kind == kinds::kCallSpawn) {
-          s.Spawn(cpu, Entry());
-          ret = kinds::kRetSpawn;
-        } else if (e.kind == kinds::kCallYield) {
-          s.Yield(cpu);
-          ret = kinds::kRetYield;
-        } else if (e.kind == kinds::kCallSleep) {
-          s.SleepUnlocked(cpu, cv);
-          ret = kinds::kRetSleep;
-        } else if (e.kind == kinds::kCallWakeup) {
-          s.Wakeup(cpu, cv);
-          ret = kinds::kRetWakeup;
-        } else if (e.kind == kinds::kCallLock) {
-          s.Lock(cpu, SchedLock{static_cast<int>(e.arg0)});
-          ret = kinds::kRetLock;
-        } else if (e.kind == kinds::kCallUnlock) {
-          s.Unlock(cpu, SchedLock{static_cast<int>(e.arg0)});
-          ret = kinds::kRetUnlock;
-        } else if (e.kind == kinds::kCallMakeLock) {
-          // The invariant is the live code's: the environment's makelock
-          // is checked where that thread runs live.
-          s.MakeLock(cpu, SchedLock{static_cast<int>(e.arg0)}, LockInvariant{});
-          ret = kinds::kRetMakeLock;
-        } else if (e.kind == kinds::kCallFreeLock) {
-          s.FreeLock(cpu, SchedLock{static_cast<int>(e.arg0)});
-          ret = kinds::kRetFreeLock;
-        } else if (e.kind == kinds::kCallExit) {
-          return;
-        } else {
-          throw std::runtime_error(fmt::format("cannot replay scheduler event `{}`", e.kind));
-        }
-        while (i < ev.size() && !(IsBorder(ev[i]) && ev[i].kind == ret)) ++i;
-        continue;
-      }
-      if (e.op == OpCode::kGhost && e.object == sched && e.kind == kinds::kShare) {
-        s.Share(cpu, SchedLock{static_cast<int>(e.arg0)}, ThreadId(static_cast<int>(e.arg1)));
-        continue;
-      }
-      if (e.op == OpCode::kGhost && e.object == sched && e.kind == kinds::kDropShare) {
-        s.DropShare(cpu, SchedLock{static_cast<int>(e.arg0)});
-        continue;
-      }
-      // By machine operation, so named steps (a layer's INC_TICKET) replay
-      // like plain ones.
-      const machine::Word w{e.object};
-      const machine::Block b{e.object};
-      switch (e.op) {
-        case OpCode::kCall:
-        case OpCode::kReturn:
-        case OpCode::kGhost:
-          cpu.Annotate(e.object, e.kind, e.arg0, e.arg1, e.result, e.op);
-          break;
-        case OpCode::kFaa:
-          cpu.FetchAdd(w, e.arg0, e.kind, e.arg1);
-          break;
-        case OpCode::kLoad:
-          cpu.Load(w, e.kind, e.arg1);
-          break;
-        case OpCode::kStore:
-          cpu.Store(w, e.arg0, e.kind, e.arg1);
-          break;
-        case OpCode::kCas:
-          cpu.CompareSwap(w, e.arg0, e.arg1, e.kind);
-          break;
-        case OpCode::kSwap:
-          cpu.Swap(w, e.arg0, e.kind, e.arg1);
-          break;
-        case OpCode::kPull:
-          cpu.Pull(b);
-          break;
-        case OpCode::kPush: {
-          std::span<const std::int64_t> data = recorded->pushed(e.seq);
-          for (std::size_t k = 0; k < data.size(); ++k) cpu.Write(b, k, data[k]);
-          cpu.Push(b, e.arg1);
-          break;
-        }
-        case OpCode::kAtomic:
-          throw std::runtime_error(fmt::format("cannot replay another layer's atomic step `{}`", e.kind));
-      }
-      if (e.linearizes != 0) cpu.Linearize();
+// The scheduler's replay over every event of a per-thread machine, the
+// state TSched's primitives read their results and enabledness from. An
+// event it refuses ends the run: as impossible-log when it is the live
+// thread's own, as invalid-environment when ε_t appended it.
+class ThreadMachineFold final : public machine::Monitor {
+ public:
+  ThreadMachineFold(SchedReplay replay, ThreadId live, CpuId home)
+      : replay_(std::move(replay)), state_(replay_.Init()), live_(live), home_(home) {}
+  // Whether the live thread, not ε_t, appends the home CPU's events now.
+  void set_home_live(bool live) { home_live_ = live; }
+  const std::vector<bool>& live_events() const { return live_events_; }
+  std::size_t live_count() const { return live_count_; }
+  bool Observe(const Event& e) override {
+    live_events_.push_back(e.cpu == home_ && home_live_);
+    live_count_ += live_events_.back() ? 1 : 0;
+    if (replay_.Step(state_, e, &why_)) return true;
+    outcome_ = live_events_.back() ? Outcome::kImpossibleLog : Outcome::kInvalidEnvironment;
+    if (outcome_ == Outcome::kInvalidEnvironment) {
+      why_ = fmt::format("the environment of thread {} appended an event the scheduler's replay "
+                         "refuses: {}",
+                         live_, why_);
     }
-  };
+    return false;
+  }
+  std::string Describe() const override {
+    return why_.empty() ? fmt::format("{}", state_) : why_;
+  }
+  Outcome outcome() const override { return outcome_; }
+  const SchedState& state() const { return state_; }
+
+ private:
+  SchedReplay replay_;
+  SchedState state_;
+  ThreadId live_;
+  CpuId home_;
+  bool home_live_ = false;
+  std::vector<bool> live_events_;
+  std::size_t live_count_ = 0;
+  std::string why_;
+  Outcome outcome_ = Outcome::kImpossibleLog;
+};
+
+// TSched[t, ε_t] on one machine: t's primitives as the spec's atomic steps,
+// and ε_t replaying the recording's other events, CPU by CPU, in order.
+class TSched final : public Threads {
+ public:
+  TSched(Machine& m, const CSched& setup, const SpecRecording& recording, std::size_t instance,
+         Entry entry)
+      : machine_(m), setup_(setup), replay_(setup.Replay()), sched_(setup.object()),
+        level_(recording.level), recorded_(recording),
+        instance_(static_cast<std::int64_t>(instance)), live_(recording.instances[instance]),
+        home_(recording.homes[instance]), entry_(std::move(entry)),
+        events_(static_cast<std::size_t>(m.cpus())), next_(static_cast<std::size_t>(m.cpus()), 0) {
+    for (std::size_t i = 0; i < level_.size(); ++i) events_[level_[i].cpu.index()].push_back(i);
+    auto fold = std::make_unique<ThreadMachineFold>(replay_, live_, home_);
+    fold_ = fold.get();
+    m.AddGlobalMonitor(std::move(fold));
+  }
+
+  const std::vector<bool>& live_events() const { return fold_->live_events(); }
+
+  Machine::Program Program() {
+    return [this](Cpu& cpu) {
+      Act(cpu);
+      if (cpu.id() != home_ || Done(cpu.id())) return;  // t never runs (or not here)
+      cpu.set_thread(live_);
+      fold_->set_home_live(true);
+      if (const std::optional<std::string> escaped = machine::Escaped([&] { entry_(*this, cpu); })) {
+        cpu.Fail(Outcome::kException,
+                 fmt::format("thread {} on cpu {} threw: {}", live_, cpu.id(), *escaped));
+      }
+      layers::MarkCall(cpu, sched_, kExitPrim);
+      Atomic(cpu, kinds::kExit);
+      layers::MarkReturn(cpu, sched_, kExitPrim);
+      SkipOwn(cpu.id());
+      Act(cpu);  // the rest of its CPU
+    };
+  }
+
+  ThreadId Spawn(Cpu& cpu, Entry) override {  // the child is ε_t's
+    layers::MarkCall(cpu, sched_, kSpawnPrim);
+    Atomic(cpu, kinds::kSpawn);
+    const std::int64_t tid = Returned(cpu);
+    layers::MarkReturn(cpu, sched_, kSpawnPrim, tid);
+    return ThreadId(static_cast<ThreadId::Rep>(tid));
+  }
+  void Yield(Cpu& cpu) override {
+    layers::MarkCall(cpu, sched_, kYieldPrim);
+    Atomic(cpu, kinds::kYield);
+    SwitchOut(cpu, 0);
+    layers::MarkReturn(cpu, sched_, kYieldPrim);
+  }
+  void SleepUnlocked(Cpu& cpu, Cv given) override {
+    const Cv cv = OwnCv(cpu, given, "sleep");
+    CheckMadeInvariant(cpu, cv.lock, "its release (sleep)");
+    layers::MarkCall(cpu, sched_, kSleepPrim, cv.index, cv.lock.index);
+    Atomic(cpu, kinds::kSleep, cv.index, cv.lock.index);
+    SwitchOut(cpu, 1);
+    layers::MarkReturn(cpu, sched_, kSleepPrim);
+  }
+  ThreadId Wakeup(Cpu& cpu, Cv given) override {
+    const Cv cv = OwnCv(cpu, given, "wakeup");
+    layers::MarkCall(cpu, sched_, kWakeupPrim, cv.index, cv.lock.index);
+    Atomic(cpu, kinds::kWake, cv.index, cv.lock.index);
+    const std::int64_t woken = Returned(cpu);
+    layers::MarkReturn(cpu, sched_, kWakeupPrim, woken);
+    return woken < 0 ? ThreadId() : ThreadId(static_cast<ThreadId::Rep>(woken));
+  }
+  void Lock(Cpu& cpu, SchedLock l) override {
+    CheckLockExists(cpu, l, "lock");
+    layers::MarkCall(cpu, sched_, kLockPrim, l.index);
+    auto free = [&] { return !fold_->state().holders[static_cast<std::size_t>(l.index)].valid(); };
+    absl::FunctionRef<bool()> enabled(free);
+    Atomic(cpu, kinds::kLock, l.index, 0, &enabled);
+    layers::MarkReturn(cpu, sched_, kLockPrim);
+  }
+  void Unlock(Cpu& cpu, SchedLock l) override {
+    CheckLockExists(cpu, l, "unlock");
+    CheckMadeInvariant(cpu, l, "its release (unlock)");
+    layers::MarkCall(cpu, sched_, kUnlockPrim, l.index);
+    Atomic(cpu, kinds::kUnlock, l.index);
+    layers::MarkReturn(cpu, sched_, kUnlockPrim);
+  }
+  void MakeLock(Cpu& cpu, SchedLock l, LockInvariant invariant) override {
+    CheckLockExists(cpu, l, "makelock");
+    made_.emplace_back(l.index, std::move(invariant));
+    CheckMadeInvariant(cpu, l, "makelock");
+    layers::MarkCall(cpu, sched_, kMakeLockPrim, l.index);
+    Atomic(cpu, kinds::kMakeLock, l.index);
+    layers::MarkReturn(cpu, sched_, kMakeLockPrim);
+  }
+  void Share(Cpu& cpu, SchedLock l, ThreadId t) override {
+    CheckLockExists(cpu, l, "share");
+    cpu.Annotate(sched_, kinds::kShare, l.index, t.value(), 0);
+  }
+  void DropShare(Cpu& cpu, SchedLock l) override {
+    CheckLockExists(cpu, l, "drop share");
+    cpu.Annotate(sched_, kinds::kDropShare, l.index, 0, 0);
+  }
+  void FreeLock(Cpu& cpu, SchedLock l) override {
+    CheckLockExists(cpu, l, "freelock");
+    CheckMadeInvariant(cpu, l, "freelock");
+    layers::MarkCall(cpu, sched_, kFreeLockPrim, l.index);
+    Atomic(cpu, kinds::kFreeLock, l.index);
+    layers::MarkReturn(cpu, sched_, kFreeLockPrim);
+  }
+  Machine& machine() override { return machine_; }
+  int cpus() const override { return machine_.cpus(); }
+
+ private:
+  // The spec's atomic step; the fold (a global monitor) applies it.
+  void Atomic(Cpu& cpu, EventKind kind, std::int64_t arg0 = 0, std::int64_t arg1 = 0,
+              const absl::FunctionRef<bool()>* enabled = nullptr) {
+    auto zero = [] { return std::int64_t{0}; };
+    cpu.Step({.object = sched_, .kind = kind, .arg0 = arg0, .arg1 = arg1, .apply = zero,
+              .ready = enabled});
+    cpu.Linearize();
+  }
+  std::int64_t Returned(const Cpu& cpu) const { return fold_->state().returns[cpu.id().index()]; }
+
+  // t is off its CPU: ε_t acts there until the log makes t current again.
+  void SwitchOut(Cpu& cpu, std::int64_t from) {
+    SkipOwn(home_);
+    if (fold_->state().current[home_.index()] != live_) Act(cpu);
+    cpu.set_thread(live_);
+    if (fold_->state().current[home_.index()] != live_) {
+      cpu.Fail(Outcome::kInvalidEnvironment,
+               fmt::format("the environment of thread {} never schedules it back on cpu {} after "
+                           "its {} (cpu {} runs {})",
+                           live_, home_, from == 0 ? "yield" : "sleep", home_,
+                           fold_->state().current[home_.index()].valid()
+                               ? fmt::format("thread {}", fold_->state().current[home_.index()])
+                               : std::string("its idle context")));
+    }
+    cpu.Annotate(sched_, kinds::kYieldBack, from, 0, 0);
+  }
+
+  bool Done(CpuId c) const { return next_[c.index()] >= events_[c.index()].size(); }
+  std::size_t Next(CpuId c) const { return events_[c.index()][next_[c.index()]]; }
+  bool Own(std::size_t position) const { return recorded_.owner[position] == instance_; }
+  // Passes over as many of t's recorded events as t appended live.
+  void SkipOwn(CpuId c) {
+    while (!Done(c) && Own(Next(c)) && skipped_ < fold_->live_count()) {
+      ++next_[c.index()];
+      ++skipped_;
+    }
+  }
+  // ε_t on `cpu`: its recorded events, in order, up to t's next one.
+  void Act(Cpu& cpu) {
+    const CpuId c = cpu.id();
+    const bool home = c == home_;
+    if (home) fold_->set_home_live(false);
+    while (!Done(c) && !Own(Next(c))) {
+      const std::size_t position = Next(c);
+      ++next_[c.index()];
+      cpu.set_thread(level_[position].thread);
+      Replay(cpu, position);
+    }
+    if (home) fold_->set_home_live(true);
+  }
+
+  // Appends the recorded event at `position` again: the same operation with
+  // the same arguments (a block's recorded contents), through the same
+  // monitors.
+  void Replay(Cpu& cpu, std::size_t position) {
+    const Event& e = level_[position];
+    using machine::OpCode;
+    const machine::Word w{e.object};
+    const machine::Block b{e.object};
+    switch (e.op) {
+      case OpCode::kCall:
+      case OpCode::kReturn:
+      case OpCode::kGhost:
+        cpu.Annotate(e.object, e.kind, e.arg0, e.arg1, e.result, e.op);
+        break;
+      case OpCode::kFaa:
+        cpu.FetchAdd(w, e.arg0, e.kind, e.arg1);
+        break;
+      case OpCode::kLoad:
+        cpu.Load(w, e.kind, e.arg1);
+        break;
+      case OpCode::kStore:
+        cpu.Store(w, e.arg0, e.kind, e.arg1);
+        break;
+      case OpCode::kCas:
+        cpu.CompareSwap(w, e.arg0, e.arg1, e.kind);
+        break;
+      case OpCode::kSwap:
+        cpu.Swap(w, e.arg0, e.kind, e.arg1);
+        break;
+      case OpCode::kPull:
+        cpu.Pull(b);
+        break;
+      case OpCode::kPush: {
+        std::span<const std::int64_t> data = recorded_.machine->pushed(recorded_.origin[position]);
+        for (std::size_t k = 0; k < data.size(); ++k) cpu.Write(b, k, data[k]);
+        cpu.Push(b, e.arg1);
+        break;
+      }
+      case OpCode::kAtomic: {
+        auto result = [&] { return e.result; };
+        cpu.Step({.object = e.object, .kind = e.kind, .arg0 = e.arg0, .arg1 = e.arg1,
+                  .apply = result});
+        break;
+      }
+    }
+    if (e.linearizes != 0) cpu.Linearize();
+  }
+  Cv OwnCv(Cpu& cpu, Cv cv, std::string_view primitive) {
+    if (cv.index < 0 || cv.index >= static_cast<int>(replay_.cv_locks.size())) {
+      cpu.Fail(Outcome::kImpossibleLog,
+               fmt::format("thread {} on cpu {} calls {} on cv {}, which does not exist", live_,
+                           cpu.id(), primitive, cv.index));
+    }
+    return Cv{cv.index, SchedLock{replay_.cv_locks[static_cast<std::size_t>(cv.index)]}};
+  }
+  void CheckLockExists(Cpu& cpu, SchedLock l, std::string_view primitive) {
+    if (l.index < 0 || l.index >= replay_.locks) {
+      cpu.Fail(Outcome::kImpossibleLog,
+               fmt::format("thread {} on cpu {} calls {} on lock {}, which does not exist", live_,
+                           cpu.id(), primitive, l.index));
+    }
+  }
+  // The invariants of the locks t made: the others' are checked where their
+  // makers run live.
+  void CheckMadeInvariant(Cpu& cpu, SchedLock l, std::string_view where) {
+    for (const auto& [index, invariant] : made_) {
+      if (index == l.index) CheckLockInvariant(cpu, invariant, setup_.lock_name(l), where);
+    }
+  }
+
+  Machine& machine_;
+  const CSched& setup_;  // made the objects; its lock names
+  SchedReplay replay_;
+  ObjectId sched_;
+  const std::vector<Event>& level_;
+  const SpecRecording& recorded_;
+  std::int64_t instance_;
+  ThreadId live_;
+  CpuId home_;
+  Entry entry_;
+  std::vector<std::vector<std::size_t>> events_;  // per CPU: its positions in level_
+  std::vector<std::size_t> next_;                 // per CPU: its next one
+  std::size_t skipped_ = 0;                       // of t's recorded events
+  ThreadMachineFold* fold_ = nullptr;             // owned by the machine
+  std::vector<std::pair<int, LockInvariant>> made_;
+};
+
+// `o` with the pool sized and the stacks of the machine `mo`.
+SchedOptions Sized(const SchedOptions& o, const machine::MachineOptions& mo,
+                   const ClientParams& params) {
+  SchedOptions so = o;
+  so.max_threads = PoolCapacity(o.max_threads, mo.cpus, params.threads);
+  so.stack_bytes = mo.stack_bytes;
+  return so;
 }
 
 std::uint64_t HashEvents(std::span<const Event> events) {
@@ -255,125 +460,171 @@ std::unique_ptr<machine::Monitor> MakeThreadFairnessMonitor(ObjectId sched, int 
   return std::make_unique<ThreadFairnessMonitor>(sched, cpus, bounds);
 }
 
-TLinkResult CheckTLink(const TLinkOptions& o) {
-  TLinkResult result;
-  STRATA_CHECK(o.workload.start != nullptr, "tlink without a workload");
-  STRATA_CHECK(o.make_sched != nullptr, "tlink without a scheduler");
-  SchedOptions so = o.sched;
-  so.stack_bytes = o.machine.stack_bytes;
-
-  // The recorded CSched run.
-  Machine recorded(o.machine);
-  recorded.KeepPushedContents();
-  std::shared_ptr<CSched> rs = o.make_sched(recorded, so);
-  ClientRun rc = o.workload.start(*rs, o.params);
-  if (o.bounds.limit > 0 || o.bounds.progress > 0) {
-    recorded.AddGlobalMonitor(MakeThreadFairnessMonitor(rs->object(), recorded.cpus(), o.bounds));
-  }
-  STRATA_CHECK(o.oracle != nullptr, "tlink without an oracle");
-  std::unique_ptr<machine::Oracle> oracle = o.oracle(o.oracle_options);
-  absl::StatusOr<machine::RunReport> report = recorded.Run(CSched::Boot(rs, rc.init), *oracle);
-  STRATA_CHECK(report.ok(), "the recorded run's oracle failed: {}", std::string(report.status().message()));
-  result.recorded = *report;
-  if (result.recorded.ok()) {
-    for (const Check& c : rc.checks()) {
-      if (c.ok()) continue;
-      result.recorded.outcome = Outcome::kWrongResult;
-      result.recorded.message = fmt::format("{} = {}, expected {}", c.what, c.actual, c.expected);
-      break;
-    }
-  }
-  const std::span<const Event> log = recorded.log().events();
-  result.recorded_hash = HashEvents(log);
-  if (!result.recorded.ok()) {
-    result.problem = fmt::format("the recorded run ended in {}: {}",
-                                 machine::OutcomeName(result.recorded.outcome),
-                                 result.recorded.message);
-    return result;
-  }
-
-  // Each event's owner: the spawn instance of its thread (-1: an idle
-  // context or a CPU's init).
-  std::vector<std::vector<Event>> own;
-  std::vector<std::int64_t> owner(log.size(), -1);
-  std::map<ThreadId::Rep, std::size_t> instance_of;
-  ThreadFairnessMonitor fairness(rs->object(), recorded.cpus(), ThreadBounds{});  // figures only
+std::vector<Event> ThreadLevelLog(std::span<const Event> log, ObjectId sched) {
+  std::vector<Event> level;
+  level.reserve(log.size() + log.size() / 4);
   for (const Event& e : log) {
-    fairness.Observe(e);
-    if (e.thread.valid()) {
-      const std::size_t k = instance_of.at(e.thread.value());
-      owner[e.seq] = static_cast<std::int64_t>(k);
-      own[k].push_back(e);
+    const bool back = e.op == machine::OpCode::kReturn && e.object == sched && e.thread.valid() &&
+                      (e.kind == kinds::kRetYield || e.kind == kinds::kRetSleep);
+    if (back) {
+      level.push_back(Event{.cpu = e.cpu, .thread = e.thread, .object = sched,
+                            .op = machine::OpCode::kGhost, .kind = kinds::kYieldBack,
+                            .arg0 = e.kind == kinds::kRetYield ? 0 : 1});
     }
-    if (IsBorder(e) && e.object == rs->object() && e.kind == kinds::kRetSpawn) {
+    level.push_back(e);
+  }
+  for (std::size_t i = 0; i < level.size(); ++i) level[i].seq = i;
+  return level;
+}
+
+SpecRecording RecordSpecRun(const LinkOptions& o, std::vector<CpuId> choices) {
+  SpecRecording r;
+  machine::MachineOptions mo = o.machine;
+  mo.fairness = std::numeric_limits<std::uint64_t>::max() / 4;
+  r.machine = std::make_unique<Machine>(mo);
+  r.machine->KeepPushedContents();
+  const SchedOptions so = Sized(o.sched, mo, o.params);
+  r.sched = MakeSpecSched(*r.machine, so);
+  STRATA_CHECK(o.workload.start != nullptr, "tlink without a workload");
+  ClientRun client = o.workload.start(*r.sched, o.params);
+  auto oracle = machine::MakeOracle({.kind = machine::OracleKind::kReplay,
+                                     .cpus = mo.cpus,
+                                     .replay = std::move(choices),
+                                     .replay_source = "the mapped log"});
+  r.report = r.machine->Run(CSched::Boot(r.sched, client.init), *oracle);
+  r.level = ThreadLevelLog(r.machine->log().events(), r.sched->object());
+  r.origin.reserve(r.level.size());
+  r.owner.reserve(r.level.size());
+  std::uint64_t seq = 0;
+  std::map<ThreadId::Rep, std::int64_t> instance_of;  // the live instance of each tid
+  const ObjectId sched = r.sched->object();
+  for (const Event& e : r.level) {
+    r.origin.push_back(seq);
+    if (!(e.op == machine::OpCode::kGhost && e.kind == kinds::kYieldBack)) ++seq;
+    auto it = e.thread.valid() ? instance_of.find(e.thread.value()) : instance_of.end();
+    r.owner.push_back(it == instance_of.end() ? -1 : it->second);
+    if (e.op == machine::OpCode::kReturn && e.object == sched && e.kind == kinds::kRetSpawn) {
       const ThreadId child(static_cast<ThreadId::Rep>(e.result));
-      instance_of[child.value()] = own.size();
-      own.emplace_back();
-      result.threads.push_back({.instance = own.size() - 1, .tid = child, .home = e.cpu});
+      instance_of[child.value()] = static_cast<std::int64_t>(r.instances.size());
+      r.instances.push_back(child);
+      r.homes.push_back(e.cpu);
     }
   }
-  const std::vector<Entry> entries = rs->spawned();
-  const std::vector<CpuId> schedule(recorded.schedule().begin(), recorded.schedule().end());
+  return r;
+}
 
-  // Each thread alone, the others replayed. Of each run only the positions
-  // its thread owns are kept (run 0 also gives the idle contexts' and
-  // inits', which every run executes live): the composition.
-  std::vector<Event> composed(log.size());
-  std::vector<bool> filled(log.size(), false);
-  for (std::size_t k = 0; k < own.size(); ++k) {
-    ThreadLink& link = result.threads[k];
-    link.events = own[k].size();
+ThreadRun RunThreadMachine(const SpecRecording& recording, const LinkOptions& o,
+                           std::size_t instance) {
+  machine::MachineOptions mo = recording.machine->options();
+  Machine m(mo);
+  const SchedOptions so = Sized(o.sched, mo, o.params);
+  // The same objects as the recording's, made the same way.
+  std::shared_ptr<CSched> setup = MakeSpecSched(m, so);
+  o.workload.start(*setup, o.params);
+  const std::vector<Entry>& entries = recording.sched->spawned();
+  STRATA_CHECK(instance < entries.size() && instance < recording.instances.size(),
+               "thread {} was never spawned", instance);
+  TSched ts(m, *setup, recording, instance, entries[instance]);
+  if (o.bounds.limit > 0 || o.bounds.progress > 0) {
+    m.AddGlobalMonitor(MakeThreadFairnessMonitor(setup->object(), m.cpus(), o.bounds));
+  }
+  const std::span<const CpuId> schedule = recording.machine->schedule();
+  auto replay = machine::MakeOracle({.kind = machine::OracleKind::kReplay,
+                                     .cpus = m.cpus(),
+                                     .replay = {schedule.begin(), schedule.end()},
+                                     .replay_source = "the recorded run"});
+  ThreadRun run;
+  run.report = m.Run(ts.Program(), *replay);
+  run.log.assign(m.log().events().begin(), m.log().events().end());
+  run.live = ts.live_events();
+  run.live.resize(run.log.size(), false);
+  return run;
+}
+
+TLinkResult LinkThreads(const SpecRecording& recording, const LinkOptions& o) {
+  TLinkResult result;
+  STRATA_CHECK(recording.report.ok() && recording.report->ok(),
+               "tlink of a recording that did not finish");
+  result.recorded = *recording.report;
+  const std::vector<Event>& level = recording.level;
+  const ObjectId sched = recording.sched->object();
+  result.recorded_hash = HashEvents(level);
+
+  const std::vector<std::int64_t>& owner = recording.owner;
+  ThreadFairnessMonitor fairness(sched, recording.machine->cpus(), ThreadBounds{});  // figures only
+  for (std::size_t k = 0; k < recording.instances.size(); ++k) {
+    result.threads.push_back(
+        {.instance = k, .tid = recording.instances[k], .home = recording.homes[k]});
+  }
+  for (const Event& e : level) {
+    fairness.Observe(e);
+    if (owner[e.seq] < 0) continue;
+    ThreadLink& link = result.threads[static_cast<std::size_t>(owner[e.seq])];
+    ++link.events;
+    if (e.op == machine::OpCode::kGhost && e.kind == kinds::kYieldBack) ++link.yield_backs;
+  }
+
+  // Each thread in its machine; of each run only the positions its thread
+  // owns are kept: the composition.
+  std::vector<Event> composed = level;
+  std::vector<bool> filled(level.size(), false);
+  for (std::size_t i = 0; i < level.size(); ++i) filled[i] = owner[i] < 0;
+  for (ThreadLink& link : result.threads) {
     link.worst_queries = fairness.worst_queries(link.tid);
     link.worst_progress = fairness.worst_progress(link.tid);
-    Machine m(o.machine);
-    std::shared_ptr<CSched> s = o.make_sched(m, so);
-    ClientRun c = o.workload.start(*s, o.params);
-    s->set_entry_filter([&, k](std::size_t j, Entry) -> Entry {
-      if (j >= entries.size()) return [](CSched&, Cpu&) {};  // a spawn the recording lacks
-      return j == k ? entries[j] : Replayer(&own[j], rs->object(), &recorded);
-    });
-    auto replay = machine::MakeOracle({.kind = machine::OracleKind::kReplay,
-                                       .cpus = m.cpus(),
-                                       .replay = schedule,
-                                       .replay_source = "the recorded run"});
-    absl::StatusOr<machine::RunReport> r = m.Run(CSched::Boot(s, c.init), *replay);
-    const std::span<const Event> got = m.log().events();
-    for (std::size_t i = 0; i < got.size() && i < log.size(); ++i) {
-      if (owner[i] == static_cast<std::int64_t>(k) || (owner[i] < 0 && k == 0)) {
-        composed[i] = got[i];
-        filled[i] = true;
-      }
+    const ThreadRun run = RunThreadMachine(recording, o, link.instance);
+    const std::vector<Event>& got = run.log;
+    const auto k = static_cast<std::int64_t>(link.instance);
+    for (std::size_t i = 0; i < got.size() && i < level.size(); ++i) {
+      if (owner[i] != k) continue;
+      composed[i] = got[i];
+      filled[i] = true;
     }
+    // The projection on the thread: its events in its run and in the recording.
+    std::vector<const Event*> mine, recorded_mine;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      if (run.live[i]) mine.push_back(&got[i]);
+    }
+    for (const Event& e : level) {
+      if (owner[e.seq] == k) recorded_mine.push_back(&e);
+    }
+    auto same_ignoring_position = [](const Event& a, const Event& b) {
+      Event x = a;
+      x.seq = b.seq;
+      return x == b;
+    };
+    link.projection_ok =
+        mine.size() == recorded_mine.size() &&
+        std::equal(mine.begin(), mine.end(), recorded_mine.begin(),
+                   [&](const Event* a, const Event* b) { return same_ignoring_position(*a, *b); });
     std::size_t i = 0;
-    while (i < log.size() && i < got.size() && got[i] == log[i]) ++i;
-    if (i < log.size() || got.size() != log.size()) {
+    while (i < level.size() && i < got.size() && got[i] == level[i]) ++i;
+    if (i < level.size() || got.size() != level.size()) {
+      const machine::Log& names = recording.machine->log();
       link.problem =
-          i < log.size() && i < got.size()
-              ? fmt::format("its run departs from the recorded log at t={}: `{}` instead of `{}`",
-                            i, m.log().RenderText(got[i]), recorded.log().RenderText(log[i]))
-              : fmt::format("its run has {} events, the recorded log {}", got.size(), log.size());
-      if (!r.ok()) link.problem += fmt::format(" ({})", std::string(r.status().message()));
-      else if (!r->ok()) link.problem += fmt::format(" ({}: {})", machine::OutcomeName(r->outcome), r->message);
+          i < level.size() && i < got.size()
+              ? fmt::format("its machine departs from the thread-level log at t={}: `{}` instead of `{}`",
+                            i, names.RenderText(got[i]), names.RenderText(level[i]))
+              : fmt::format("its machine's log has {} events, the thread-level log {}", got.size(),
+                            level.size());
+      if (!run.report.ok()) {
+        link.problem += fmt::format(" ({})", std::string(run.report.status().message()));
+      } else if (!run.report->ok()) {
+        link.problem += fmt::format(" ({}: {})", machine::OutcomeName(run.report->outcome),
+                                    run.report->message);
+      }
     }
   }
 
-  // Positions no run gave (no threads at all: the inits alone).
-  for (std::size_t i = 0; i < log.size(); ++i) {
-    if (!filled[i] && own.empty()) {
-      composed[i] = log[i];
-      filled[i] = true;
-    }
-  }
   result.composed_hash = HashEvents(composed);
-  for (std::size_t i = 0; i < log.size(); ++i) {
-    if (filled[i] && composed[i] == log[i]) continue;
+  for (std::size_t i = 0; i < level.size(); ++i) {
+    if (filled[i] && composed[i] == level[i]) continue;
     const std::int64_t k = owner[i];
+    const ThreadLink& link = result.threads[static_cast<std::size_t>(k)];
     result.problem = fmt::format(
-        "the composed log differs from the recorded one at t={} ({}): recorded `{}`", i,
-        k >= 0 ? fmt::format("thread {} of cpu {}", result.threads[static_cast<std::size_t>(k)].tid,
-                             result.threads[static_cast<std::size_t>(k)].home)
-               : std::string("an idle context"),
-        recorded.log().RenderText(log[i]));
+        "the composed log differs from the thread-level log at t={} (thread {} of cpu {}): "
+        "recorded `{}`",
+        i, link.tid, link.home, recording.machine->log().RenderText(level[i]));
     break;
   }
   return result;

@@ -23,9 +23,9 @@ ClientRun ThreadCounter(CSched& s, const ClientParams& p) {
   const Word counter = m.NewWord("counter");
   const std::int64_t n = p.iterations;
   ClientRun run;
-  run.init = [lock, counter, n, threads = p.threads](CSched& s, Cpu& cpu) {
+  run.init = [lock, counter, n, threads = p.threads](Threads& s, Cpu& cpu) {
     for (int t = 0; t < threads; ++t) {
-      s.Spawn(cpu, [lock, counter, n](CSched& s, Cpu& cpu) {
+      s.Spawn(cpu, [lock, counter, n](Threads& s, Cpu& cpu) {
         for (std::int64_t i = 0; i < n; ++i) {
           s.Lock(cpu, lock);
           const std::int64_t v = cpu.Load(counter);
@@ -61,7 +61,7 @@ ClientRun PingPongWith(CSched& s, const ClientParams& p, Waiter waiter) {
   const Word rounds[2] = {m.NewWord("pings"), m.NewWord("pongs")};
   const std::int64_t n = p.iterations;
   auto player = [=](int me) {
-    return [=](CSched& s, Cpu& cpu) {
+    return [=](Threads& s, Cpu& cpu) {
       for (std::int64_t i = 0; i < n; ++i) {
         s.Lock(cpu, lock);
         while (cpu.Load(turn) != me) {
@@ -77,7 +77,7 @@ ClientRun PingPongWith(CSched& s, const ClientParams& p, Waiter waiter) {
     };
   };
   ClientRun run;
-  run.init = [player](CSched& s, Cpu& cpu) {
+  run.init = [player](Threads& s, Cpu& cpu) {
     if (cpu.id().value() < 2) s.Spawn(cpu, player(cpu.id().value()));
   };
   run.checks = [&m, rounds, n] {
@@ -114,11 +114,11 @@ ClientRun ProducerConsumer(CSched& s, const ClientParams& p) {
   const int producers = (m.cpus() + 1) / 2 * threads, consumers = m.cpus() / 2 * threads;
   const std::int64_t total = producers * n;
   ClientRun run;
-  run.init = [=](CSched& s, Cpu& cpu) {
+  run.init = [=](Threads& s, Cpu& cpu) {
     const int c = cpu.id().value();
     for (int t = 0; t < threads; ++t) {
     if (c % 2 == 0) {
-      s.Spawn(cpu, [=](CSched& s, Cpu& cpu) {
+      s.Spawn(cpu, [=](Threads& s, Cpu& cpu) {
         for (std::int64_t i = 0; i < n; ++i) {
           const std::int64_t item = 1'000'000 * (c + 1) + 1000 * t + i;
           s.Lock(cpu, lock);
@@ -142,7 +142,7 @@ ClientRun ProducerConsumer(CSched& s, const ClientParams& p) {
       // first total % consumers one more.
       const int j = c / 2 * threads + t;
       const std::int64_t share = total / consumers + (j < total % consumers ? 1 : 0);
-      s.Spawn(cpu, [=](CSched& s, Cpu& cpu) {
+      s.Spawn(cpu, [=](Threads& s, Cpu& cpu) {
         for (std::int64_t i = 0; i < share; ++i) {
           s.Lock(cpu, lock);
           for (;;) {
@@ -203,16 +203,16 @@ ClientRun ForkLockWith(CSched& s, const ClientParams& p, ForkLockUse use) {
   const Word freed = m.NewWord("fork.locks.freed");
   const std::int64_t n = p.iterations;
   ClientRun run;
-  run.init = [=](CSched& s, Cpu& cpu) {
+  run.init = [=](Threads& s, Cpu& cpu) {
     const PerCpu k = per[cpu.id().index()];
-    s.Spawn(cpu, [=](CSched& s, Cpu& cpu) {
+    s.Spawn(cpu, [=](Threads& s, Cpu& cpu) {
       s.MakeLock(cpu, k.lock,
                  {fmt::format("x{0} == y{0}", cpu.id().value()),
                   [k](const Machine& m) -> std::optional<std::string> {
                     if (m.value(k.x) == m.value(k.y)) return std::nullopt;
                     return fmt::format("x = {}, y = {}", m.value(k.x), m.value(k.y));
                   }});
-      const ThreadId child = s.Spawn(cpu, [=](CSched& s, Cpu& cpu) {
+      const ThreadId child = s.Spawn(cpu, [=](Threads& s, Cpu& cpu) {
         for (std::int64_t i = 0; i < n; ++i) {
           s.Lock(cpu, k.lock);
           cpu.FetchAdd(k.x, 1);
@@ -273,12 +273,12 @@ ClientRun PhilosophersWith(CSched& s, const ClientParams& p, bool left_first) {
   const Word meals = m.NewWord("meals");
   const std::int64_t n = p.iterations;
   ClientRun run;
-  run.init = [=](CSched& s, Cpu& cpu) {
+  run.init = [=](Threads& s, Cpu& cpu) {
     const int c = cpu.id().value();
     const int left = c, right = (c + 1) % s.cpus();
     const int first = left_first ? left : std::min(left, right);
     const int second = left_first ? right : std::max(left, right);
-    s.Spawn(cpu, [=](CSched& s, Cpu& cpu) {
+    s.Spawn(cpu, [=](Threads& s, Cpu& cpu) {
       for (std::int64_t i = 0; i < n; ++i) {
         s.Lock(cpu, forks[static_cast<std::size_t>(first)]);
         s.Lock(cpu, forks[static_cast<std::size_t>(second)]);
@@ -312,9 +312,9 @@ ClientRun HiddenChannel(CSched& s, const ClientParams& p) {
   auto hidden = std::make_shared<std::int64_t>(0);
   const std::int64_t n = p.iterations;
   ClientRun run;
-  run.init = [=](CSched& s, Cpu& cpu) {
+  run.init = [=](Threads& s, Cpu& cpu) {
     if (cpu.id().value() == 0) {
-      s.Spawn(cpu, [=](CSched& s, Cpu& cpu) {
+      s.Spawn(cpu, [=](Threads& s, Cpu& cpu) {
         for (std::int64_t i = 0; i < n; ++i) {
           ++*hidden;
           cpu.FetchAdd(counter, 1);
@@ -322,7 +322,7 @@ ClientRun HiddenChannel(CSched& s, const ClientParams& p) {
         }
       });
     }
-    s.Spawn(cpu, [=](CSched& s, Cpu& cpu) {
+    s.Spawn(cpu, [=](Threads& s, Cpu& cpu) {
       for (std::int64_t i = 0; i < n; ++i) {
         cpu.FetchAdd(counter, *hidden);
         s.Yield(cpu);
@@ -360,7 +360,7 @@ struct GeneralShared {
 // One general thread; `stream` numbers its random stream on its CPU (a
 // child's has the top bit set), `parent` says it may spawn a child.
 Entry GeneralThread(const GeneralShared& g, std::uint64_t stream, bool parent) {
-  return [g, stream, parent](CSched& s, Cpu& cpu) {
+  return [g, stream, parent](Threads& s, Cpu& cpu) {
     machine::Rng rng = machine::ClientRng(machine::MixSeed(g.seed ^ stream), cpu.id().value());
     const std::uint64_t ops = 1 + rng.Below(static_cast<std::uint64_t>(2 * g.n));
     bool spawned = !parent;
@@ -436,7 +436,7 @@ ClientRun General(CSched& s, const ClientParams& p) {
     g.total += static_cast<std::int64_t>(counts.back());
   }
   ClientRun run;
-  run.init = [g, counts](CSched& s, Cpu& cpu) {
+  run.init = [g, counts](Threads& s, Cpu& cpu) {
     for (std::uint64_t t = 0; t < counts[cpu.id().index()]; ++t) {
       s.Spawn(cpu, GeneralThread(g, t, true));
     }

@@ -54,7 +54,7 @@ struct ClientParams {
 };
 
 struct ClientRun {
-  std::function<void(CSched&, Cpu&)> init;  // each CPU's init: spawns its threads
+  std::function<void(Threads&, Cpu&)> init;  // each CPU's init: spawns its threads
   std::function<std::vector<Check>()> checks;
 };
 

@@ -196,18 +196,16 @@ TEST_CASE("every thread workload of the catalog runs clean as a check client, or
     CAPTURE(e.name);
     if (e.expect == "tlink-mismatch") {
       // Its flaw is invisible to one run; the TLink check shows it.
-      sched::TLinkOptions o;
-      o.machine.cpus = 2;
-      o.oracle = machine::MakeOracle;
-      o.oracle_options = {.kind = machine::OracleKind::kRandom, .seed = 1, .cpus = 2};
-      o.workload = e.make;
-      o.params = {.iterations = 4, .threads = 2};
-      o.make_sched = [](machine::Machine& m, const sched::SchedOptions& so) {
-        return sched::MakeSched(m, so, Builtin().scheds, Builtin());
-      };
       for (const char* impl : {"spec", "module"}) {
         CAPTURE(impl);
-        o.sched.impl = impl;
+        sched::StackOptions stack;
+        stack.sched = impl;
+        sched::TLinkOptions o;
+        o.machine.cpus = 2;
+        o.oracle = machine::MakeOracle;
+        o.oracle_options = {.kind = machine::OracleKind::kRandom, .seed = 1, .cpus = 2};
+        o.pair = sched::SchedPairOptionsFor(stack, Builtin(), std::string(e.name));
+        o.pair.iterations = 4;
         CHECK_FALSE(sched::CheckTLink(o).ok());
       }
       continue;

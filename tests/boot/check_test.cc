@@ -148,7 +148,7 @@ TEST_CASE("bad check flags are one-line errors with exit status 2") {
     std::string args, error;
   };
   const Case cases[] = {
-      {"--layer vm", "strata: error: --layer: expected one of all, lock, queue, tcb, sched, got \"vm\""},
+      {"--layer vm", "strata: error: --layer: expected one of all, lock, queue, tcb, sched, thread, got \"vm\""},
       {"--strategy bfs", "strata: error: --strategy: expected one of random, pct, dfs, got \"bfs\""},
       {"--lock rw", "strata: error: --lock: expected one of spec, ticket, mcs, tas, "
                     "ticket-load-store, ticket-no-bump, ticket-double-bump, ticket-leaky, "
@@ -200,8 +200,9 @@ TEST_CASE("a check schedule file that names an unknown layer or verdict is bad i
   Command v = RunStrata("replay verdict.schedule", dir.path());
   CHECK(v.exit_code == 2);
   CHECK(v.err.find("schedule.outcome: expected a check verdict") != std::string::npos);
-  // A TLink verdict, or a clean run's "ok", is no verdict of `strata check`.
-  for (const char* other : {"tlink-mismatch", "ok"}) {
+  // A clean run's "ok" is no verdict of `strata check` (tlink-mismatch is:
+  // the thread layer's).
+  for (const char* other : {"ok"}) {
     CAPTURE(other);
     dir.Write("other.schedule",
               std::regex_replace(text, std::regex("outcome = \"refinement-violation\""),

@@ -113,7 +113,7 @@ TEST_CASE("bad stack and check keys name the key and the expected values") {
   CHECK(ErrorOf("[stack]\nscheduler = \"x\"\n") ==
         "c.toml:2: stack.scheduler: unknown key (expected one of: lock, queue, tcb, sched, max_threads)");
   CHECK(ErrorOf("[check]\nlayer = \"vm\"\n") ==
-        "c.toml:2: check.layer: expected one of all, lock, queue, tcb, sched, got \"vm\"");
+        "c.toml:2: check.layer: expected one of all, lock, queue, tcb, sched, thread, got \"vm\"");
   CHECK(ErrorOf("[stack]\ntcb = \"slab\"\n") ==
         "c.toml:2: stack.tcb: expected one of spec, module, tcb-no-lock, tcb-forget-used, "
         "tcb-stale-fields, tcb-highest-free, tcb-write-free, got \"slab\"");

@@ -202,8 +202,8 @@ TEST_CASE("a lock's invariant is checked at makelock, at every release and at fr
                             return fmt::format("x = {}, y = {}", m.value(x), m.value(y));
                           }};
     auto oracle = machine::MakeOracle({.kind = machine::OracleKind::kRoundRobin, .cpus = 1});
-    auto report = m.Run(CSched::Boot(s, [=](CSched& s, Cpu& cpu) {
-                          s.Spawn(cpu, [=](CSched& s, Cpu& cpu) {
+    auto report = m.Run(CSched::Boot(s, [=](Threads& s, Cpu& cpu) {
+                          s.Spawn(cpu, [=](Threads& s, Cpu& cpu) {
                             if (how == 1) cpu.FetchAdd(x, 1);
                             s.MakeLock(cpu, l, r);
                             s.Lock(cpu, l);
@@ -253,15 +253,15 @@ TEST_CASE("freelock needs the lock held and every other sharer gone; a freed loc
     std::shared_ptr<CSched> s = Make(m, SchedOptions{});
     const SchedLock l = s->NewLock("l");
     auto oracle = machine::MakeOracle({.kind = machine::OracleKind::kRoundRobin, .cpus = 1});
-    auto report = m.Run(CSched::Boot(s, [=](CSched& s, Cpu& cpu) {
-                          s.Spawn(cpu, [=](CSched& s, Cpu& cpu) {
+    auto report = m.Run(CSched::Boot(s, [=](Threads& s, Cpu& cpu) {
+                          s.Spawn(cpu, [=](Threads& s, Cpu& cpu) {
                             s.MakeLock(cpu, l, LockInvariant{});
                             if (misuse == 0) {
                               s.Lock(cpu, l);
                               s.FreeLock(cpu, l);
                               s.Lock(cpu, l);
                             } else {
-                              s.Spawn(cpu, [=](CSched& s, Cpu& cpu) { s.Lock(cpu, l); });
+                              s.Spawn(cpu, [=](Threads& s, Cpu& cpu) { s.Lock(cpu, l); });
                             }
                           });
                         }),
@@ -285,8 +285,8 @@ TEST_CASE("an exception in a thread is a report naming the thread") {
   std::shared_ptr<CSched> s = Make(m, {});
   auto oracle = machine::MakeOracle({.kind = machine::OracleKind::kRoundRobin, .cpus = 2});
   auto report = m.Run(CSched::Boot(s,
-                                   [](CSched& s, Cpu& cpu) {
-                                     s.Spawn(cpu, [](CSched& s, Cpu& cpu) {
+                                   [](Threads& s, Cpu& cpu) {
+                                     s.Spawn(cpu, [](Threads& s, Cpu& cpu) {
                                        s.Yield(cpu);
                                        if (cpu.id().value() == 1) throw std::runtime_error("boom");
                                      });
@@ -492,10 +492,10 @@ TEST_CASE("a thread that overflows its stack is a report naming it, and the proc
     const machine::Word w = m.NewWord("w");
     auto oracle = machine::MakeOracle({.kind = machine::OracleKind::kRoundRobin, .cpus = 2});
     auto report = m.Run(CSched::Boot(s,
-                                     [w](CSched& s, Cpu& cpu) {
+                                     [w](Threads& s, Cpu& cpu) {
                                        // Two threads per CPU; thread 1 (cpu 1's first) recurses.
                                        for (int t = 0; t < 2; ++t) {
-                                         s.Spawn(cpu, [w](CSched& s, Cpu& cpu) {
+                                         s.Spawn(cpu, [w](Threads& s, Cpu& cpu) {
                                            cpu.FetchAdd(w, 1);
                                            s.Yield(cpu);
                                            if (cpu.thread().value() == 1) cpu.FetchAdd(w, Deep(1'000'000));
@@ -521,7 +521,7 @@ TEST_CASE("yield from a CPU's init, outside any thread, is a report, not a crash
   Machine m(machine::MachineOptions{.cpus = 1});
   std::shared_ptr<CSched> s = Make(m, {});
   auto oracle = machine::MakeOracle({.kind = machine::OracleKind::kRoundRobin, .cpus = 1});
-  auto report = m.Run(CSched::Boot(s, [](CSched& s, Cpu& cpu) { s.Yield(cpu); }), *oracle);
+  auto report = m.Run(CSched::Boot(s, [](Threads& s, Cpu& cpu) { s.Yield(cpu); }), *oracle);
   REQUIRE(report.ok());
   CHECK(report->outcome == machine::Outcome::kException);
   CHECK(report->message == "cpu 0 called yield outside a thread (from its init)");
@@ -536,7 +536,7 @@ namespace {
 // Runs `body` as the one thread of a 1-CPU machine with a lock "l" and a cv
 // "c" guarded by it, on scheduler `impl`.
 machine::RunReport Misuse(std::string impl,
-                          std::function<void(CSched&, Cpu&, SchedLock, Cv)> body) {
+                          std::function<void(Threads&, Cpu&, SchedLock, Cv)> body) {
   Machine m(machine::MachineOptions{.cpus = 1});
   SchedOptions o;
   o.impl = std::move(impl);
@@ -545,8 +545,8 @@ machine::RunReport Misuse(std::string impl,
   const Cv c = s->NewCv("c", l);
   auto oracle = machine::MakeOracle({.kind = machine::OracleKind::kRoundRobin, .cpus = 1});
   auto report = m.Run(CSched::Boot(s,
-                                   [=](CSched& s, Cpu& cpu) {
-                                     s.Spawn(cpu, [=](CSched& s, Cpu& cpu) { body(s, cpu, l, c); });
+                                   [=](Threads& s, Cpu& cpu) {
+                                     s.Spawn(cpu, [=](Threads& s, Cpu& cpu) { body(s, cpu, l, c); });
                                    }),
                       *oracle);
   REQUIRE(report.ok());
@@ -556,21 +556,21 @@ machine::RunReport Misuse(std::string impl,
 TEST_CASE("a client that breaks a primitive's precondition gets a report, on module and spec") {
   struct Case {
     const char* what;
-    std::function<void(CSched&, Cpu&, SchedLock, Cv)> body;
+    std::function<void(Threads&, Cpu&, SchedLock, Cv)> body;
     std::string message;
   };
   const Case cases[] = {
-      {"lock that does not exist", [](CSched& s, Cpu& cpu, SchedLock, Cv) { s.Lock(cpu, SchedLock{5}); },
+      {"lock that does not exist", [](Threads& s, Cpu& cpu, SchedLock, Cv) { s.Lock(cpu, SchedLock{5}); },
        "thread 0 on cpu 0 calls lock on lock 5, which does not exist"},
-      {"cv that does not exist", [](CSched& s, Cpu& cpu, SchedLock, Cv) { s.Wakeup(cpu, Cv{}); },
+      {"cv that does not exist", [](Threads& s, Cpu& cpu, SchedLock, Cv) { s.Wakeup(cpu, Cv{}); },
        "thread 0 on cpu 0 calls wakeup on cv -1, which does not exist"},
-      {"unlock not held", [](CSched& s, Cpu& cpu, SchedLock l, Cv) { s.Unlock(cpu, l); },
+      {"unlock not held", [](Threads& s, Cpu& cpu, SchedLock l, Cv) { s.Unlock(cpu, l); },
        "thread 0 on cpu 0 calls unlock without holding lock l (held by nobody)"},
-      {"wakeup without the lock", [](CSched& s, Cpu& cpu, SchedLock, Cv c) { s.Wakeup(cpu, c); },
+      {"wakeup without the lock", [](Threads& s, Cpu& cpu, SchedLock, Cv c) { s.Wakeup(cpu, c); },
        "thread 0 on cpu 0 calls wakeup without holding lock l (held by nobody)"},
-      {"sleep without the lock", [](CSched& s, Cpu& cpu, SchedLock, Cv c) { s.Sleep(cpu, c); },
+      {"sleep without the lock", [](Threads& s, Cpu& cpu, SchedLock, Cv c) { s.Sleep(cpu, c); },
        "thread 0 on cpu 0 calls sleep without holding lock l (held by nobody)"},
-      {"exit holding a lock", [](CSched& s, Cpu& cpu, SchedLock l, Cv) { s.Lock(cpu, l); },
+      {"exit holding a lock", [](Threads& s, Cpu& cpu, SchedLock l, Cv) { s.Lock(cpu, l); },
        "thread 0 on cpu 0 exits holding lock l"},
   };
   for (std::string impl : {"module", "spec"}) {

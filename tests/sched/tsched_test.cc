@@ -1,4 +1,5 @@
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include <memory>
 #include <string>
@@ -23,18 +24,15 @@ const SchedCatalog& Builtin() {
 // TLink of `workload` on scheduler `sched` over the stack's default layers.
 TLinkOptions Options(std::string workload, int cpus, std::uint64_t seed, int threads = 2,
                      std::string sched = "spec") {
+  StackOptions stack;
+  stack.sched = std::move(sched);
   TLinkOptions o;
-  o.sched.impl = std::move(sched);
-  o.make_sched = [](Machine& m, const SchedOptions& so) {
-    return MakeSched(m, so, Builtin().scheds, Builtin());
-  };
+  o.pair = SchedPairOptionsFor(stack, Builtin(), workload);
+  o.pair.iterations = 4;
+  o.pair.threads = threads;
   o.machine.cpus = cpus;
   o.oracle = machine::MakeOracle;
   o.oracle_options = {.kind = machine::OracleKind::kRandom, .seed = seed, .cpus = cpus};
-  const auto* w = Builtin().threads.Find(workload);
-  REQUIRE(w != nullptr);
-  o.workload = w->make;
-  o.params = {.iterations = 4, .threads = threads};
   return o;
 }
 
@@ -57,6 +55,7 @@ TEST_CASE("every healthy thread workload's per-thread runs compose to its record
         for (const ThreadLink& t : r.threads) {
           CAPTURE(t.tid);
           CHECK(t.problem == "");
+          CHECK(t.projection_ok);
           CHECK(t.events > 0);
         }
        }
@@ -69,12 +68,13 @@ TEST_CASE("threads that talk through host memory fail the TLink check") {
   TLinkResult r = CheckTLink(Options("hidden-channel", 2, 1));
   CHECK(r.recorded.outcome == Outcome::kOk);
   REQUIRE_FALSE(r.ok());
-  CHECK(r.problem.find("the composed log differs from the recorded one at t=") == 0);
+  CHECK(r.problem.find("the composed log differs from the thread-level log at t=") == 0);
   CHECK(r.composed_hash != r.recorded_hash);
   REQUIRE(r.threads.size() == 3);
   CHECK(r.threads[0].problem == "");  // the writer itself replays fine
-  CHECK(r.threads[1].problem.find("its run departs from the recorded log at t=") == 0);
-  CHECK(r.threads[2].problem.find("its run departs from the recorded log at t=") == 0);
+  CHECK(r.threads[1].problem.find("its machine departs from the thread-level log at t=") == 0);
+  CHECK(r.threads[2].problem.find("its machine departs from the thread-level log at t=") == 0);
+  CHECK_FALSE(r.threads[1].projection_ok);
 }
 
 TEST_CASE("a recorded run that fails is reported, not composed") {
@@ -82,6 +82,190 @@ TEST_CASE("a recorded run that fails is reported, not composed") {
   CHECK(r.recorded.outcome == Outcome::kDeadlock);
   CHECK_FALSE(r.ok());
   CHECK(r.problem.find("the recorded run ended in deadlock") == 0);
+}
+
+// A CSched spec run of `workload` under a random schedule, recorded for
+// the per-thread machines.
+struct Recorded {
+  LinkOptions options;
+  SpecRecording recording;
+};
+Recorded Record(const std::string& workload, int cpus, std::uint64_t seed, int threads = 2) {
+  Recorded r;
+  r.options.machine.cpus = cpus;
+  r.options.workload = Builtin().threads.Find(workload)->make;
+  r.options.params = {.iterations = 3, .threads = threads};
+  // The random schedule of a plain spec run, as a list of steps.
+  Machine m(r.options.machine);
+  SchedOptions so;
+  so.max_threads = PoolCapacity(0, cpus, threads);
+  std::shared_ptr<CSched> s = MakeSpecSched(m, so);
+  ClientRun c = r.options.workload.start(*s, r.options.params);
+  auto oracle = machine::MakeOracle({.kind = machine::OracleKind::kRandom, .seed = seed, .cpus = cpus});
+  REQUIRE(m.Run(CSched::Boot(s, c.init), *oracle).ok());
+  r.recording = RecordSpecRun(r.options, {m.schedule().begin(), m.schedule().end()});
+  REQUIRE(r.recording.report.ok());
+  REQUIRE(r.recording.report->ok());
+  return r;
+}
+
+// Drops cpu `c`'s events after position `from`: its environment stops
+// there, the other CPUs' goes on.
+void Truncate(SpecRecording& r, machine::CpuId c, std::size_t from) {
+  for (std::size_t i = r.level.size(); i-- > from + 1;) {
+    if (r.level[i].cpu != c) continue;
+    r.level.erase(r.level.begin() + static_cast<std::ptrdiff_t>(i));
+    r.owner.erase(r.owner.begin() + static_cast<std::ptrdiff_t>(i));
+    r.origin.erase(r.origin.begin() + static_cast<std::ptrdiff_t>(i));
+  }
+}
+
+// The spawn instance of the first thread that lives on `c`.
+std::size_t FirstOn(const SpecRecording& r, machine::CpuId c) {
+  std::size_t k = 0;
+  while (r.homes[k] != c) ++k;
+  return k;
+}
+
+TEST_CASE("a per-thread machine's yield appends YIELD, lets the environment act, then YIELD_BACK") {
+  // thread-counter, 2 threads per CPU: each yield of a thread lets its
+  // neighbour run a round before it is scheduled back.
+  Recorded r = Record("thread-counter", 2, 5);
+  for (std::size_t k = 0; k < r.recording.instances.size(); ++k) {
+    CAPTURE(k);
+    ThreadRun run = RunThreadMachine(r.recording, r.options, k);
+    REQUIRE(run.report.ok());
+    CHECK(run.report->outcome == Outcome::kOk);
+    std::size_t yields = 0, acted = 0;
+    for (std::size_t i = 0; i < run.log.size(); ++i) {
+      const Event& e = run.log[i];
+      if (!run.live[i] || e.kind != kinds::kYield) continue;
+      ++yields;
+      // The next live event is the YIELD_BACK; between them only the
+      // environment, and on t's CPU only other threads.
+      std::size_t j = i + 1;
+      bool neighbour = false;
+      for (; j < run.log.size() && !run.live[j]; ++j) {
+        if (run.log[j].cpu == e.cpu) {
+          CHECK(run.log[j].thread != e.thread);
+          neighbour = true;
+        }
+      }
+      REQUIRE(j < run.log.size());
+      CHECK(run.log[j].kind == kinds::kYieldBack);
+      CHECK(run.log[j].thread == e.thread);
+      CHECK(run.log[j].arg0 == 0);
+      CHECK(run.log[j + 1].kind == kinds::kRetYield);
+      acted += neighbour ? 1 : 0;
+    }
+    CHECK(yields == 3);  // one per round
+    CHECK(acted >= 2);   // its neighbour ran in between (the last yield may find it gone)
+  }
+}
+
+TEST_CASE("a sleep's YIELD_BACK comes when the environment wakes the thread and schedules it") {
+  Recorded r = Record("ping-pong", 2, 3);
+  std::size_t sleeps = 0;
+  for (std::size_t k = 0; k < r.recording.instances.size(); ++k) {
+    CAPTURE(k);
+    ThreadRun run = RunThreadMachine(r.recording, r.options, k);
+    REQUIRE(run.report.ok());
+    CHECK(run.report->outcome == Outcome::kOk);
+    for (std::size_t i = 0; i < run.log.size(); ++i) {
+      if (!run.live[i] || run.log[i].kind != kinds::kSleep) continue;
+      ++sleeps;
+      std::size_t j = i + 1;
+      bool woken = false;  // the other player's WAKE, appended by the environment
+      for (; j < run.log.size() && !run.live[j]; ++j) woken |= run.log[j].kind == kinds::kWake;
+      REQUIRE(j < run.log.size());
+      CHECK(woken);
+      CHECK(run.log[j].kind == kinds::kYieldBack);
+      CHECK(run.log[j].arg0 == 1);
+    }
+  }
+  CHECK(sleeps > 0);
+}
+
+TEST_CASE("an environment that never schedules the thread back is an invalid environment") {
+  Recorded r = Record("thread-counter", 2, 5);
+  // Cut cpu 0's recording right after the first YIELD of one of its
+  // threads: its environment has nothing left to give it its CPU back.
+  const machine::CpuId cpu0(0);
+  const std::size_t k = FirstOn(r.recording, cpu0);
+  std::size_t cut = 0;
+  while (!(r.recording.owner[cut] == static_cast<std::int64_t>(k) &&
+           r.recording.level[cut].kind == kinds::kYield)) {
+    ++cut;
+  }
+  Truncate(r.recording, cpu0, cut);
+  ThreadRun run = RunThreadMachine(r.recording, r.options, k);
+  INFO(run.report.status().message());
+  REQUIRE(run.report.ok());
+  CHECK(run.report->outcome == Outcome::kInvalidEnvironment);
+  CHECK(run.report->message.find("never schedules it back on cpu 0 after its yield") !=
+        std::string::npos);
+}
+
+TEST_CASE("an environment event the scheduler refuses is the environment's fault, not the thread's") {
+  Recorded r = Record("thread-counter", 2, 5);
+  // One of cpu 1's UNLOCKs, recorded as coming from a thread cpu 1 does not run.
+  SpecRecording& rec = r.recording;
+  std::size_t i = 0;
+  while (!(rec.level[i].cpu == machine::CpuId(1) && rec.level[i].kind == kinds::kUnlock)) ++i;
+  const auto owner = static_cast<std::size_t>(rec.owner[i]);
+  rec.level[i].thread = machine::ThreadId(rec.level[i].thread.value() + 100);
+  const std::size_t k = FirstOn(rec, machine::CpuId(0));
+  ThreadRun run = RunThreadMachine(rec, r.options, k);
+  INFO(run.report.status().message());
+  REQUIRE(run.report.ok());
+  CHECK(run.report->outcome == Outcome::kInvalidEnvironment);
+  const std::string message = run.report->message;
+  CAPTURE(message);
+  CHECK(run.report->message.find(fmt::format("the environment of thread {} appended an event the "
+                                             "scheduler's replay refuses: cpu 1 does not run thread",
+                                             rec.instances[k])) != std::string::npos);
+  // The thread whose step it was appends its own, from its code: its run is fine.
+  ThreadRun own = RunThreadMachine(rec, r.options, owner);
+  REQUIRE(own.report.ok());
+  CHECK(own.report->outcome == Outcome::kOk);
+}
+
+TEST_CASE("a per-thread machine holds its environment to the thread bounds") {
+  // A thread-counter round is LOCK, load, store, UNLOCK: progress 3 is
+  // broken by every thread, the environment's included.
+  Recorded r = Record("thread-counter", 2, 5);
+  r.options.bounds = {.progress = 3};
+  ThreadRun run = RunThreadMachine(r.recording, r.options, 0);
+  REQUIRE(run.report.ok());
+  CHECK(run.report->message.find("progress bound 3") != std::string::npos);
+  REQUIRE(run.report.ok());
+  CHECK(run.report->outcome == Outcome::kUnfairSchedule);
+  r.options.bounds = {.limit = 1, .progress = 4};
+  run = RunThreadMachine(r.recording, r.options, 0);
+  REQUIRE(run.report.ok());
+  CHECK(run.report->outcome == Outcome::kOk);
+}
+
+TEST_CASE("the thread-level log adds one YIELD_BACK before each return from a yield or sleep") {
+  Recorded r = Record("ping-pong", 2, 3);
+  const machine::Log& log = r.recording.machine->log();
+  std::size_t returns = 0;
+  for (const Event& e : log.events()) {
+    returns += e.thread.valid() && (e.kind == kinds::kRetYield || e.kind == kinds::kRetSleep);
+  }
+  CHECK(returns > 0);
+  CHECK(r.recording.level.size() == log.size() + returns);
+  for (std::size_t i = 0; i < r.recording.level.size(); ++i) {
+    const Event& e = r.recording.level[i];
+    CHECK(e.seq == i);
+    if (e.kind != kinds::kYieldBack) {
+      CHECK(log[r.recording.origin[i]].kind == e.kind);
+      continue;
+    }
+    const Event& ret = r.recording.level[i + 1];
+    CHECK(ret.thread == e.thread);
+    CHECK(e.arg0 == (ret.kind == kinds::kRetYield ? 0 : 1));
+  }
 }
 
 // Runs thread-counter on `impl` with thread bounds.
