@@ -118,7 +118,7 @@ std::vector<Key> MakeKeys() {
   keys.push_back(Name("stack", "lock", "the lock layer's implementation (under the queue and the scheduler too)",
                       STRATA_FIELD(stack.lock),
                       [](const Catalog& c) -> const auto& { return c.locks; }, "--lock",
-                      kBootCommand | kCheckCommand));
+                      kBootCommand | kCheckCommand | kTLinkCommand));
   keys.push_back(Name("stack", "queue",
                       "the queue layer's implementation (the scheduler's pending and sleep queues too)",
                       STRATA_FIELD(stack.queue),
@@ -131,7 +131,7 @@ std::vector<Key> MakeKeys() {
   keys.push_back(Name("stack", "sched", "the scheduler: module, spec, or another module",
                       STRATA_FIELD(stack.sched),
                       [](const Catalog& c) -> const auto& { return c.scheds; }, "--sched",
-                      kBootCommand | kCheckCommand));
+                      kBootCommand | kCheckCommand | kTLinkCommand));
   keys.push_back(Int("stack", "max_threads", 0, 65536, "TCB pool size; 0 = enough for the workload",
                      STRATA_FIELD(stack.max_threads)));
   keys.push_back(String(

@@ -155,7 +155,7 @@ int Main(int argc, char** argv, const Catalog& catalog) {
 
   Flags tlink;
   CLI::App* tlink_cmd = app.add_subcommand(
-      "tlink", "check that a thread workload's per-thread runs compose to its recorded run");
+      "tlink", "check that a thread workload's per-thread machines (TSched) compose to its run");
   tlink_cmd->add_option("config", tlink.config, "config file (default: configs/default.toml)");
   AddKeyFlags(tlink_cmd, kTLinkCommand, catalog, tlink);
 

@@ -45,21 +45,21 @@ absl::StatusOr<int> TLink(const Config& c, const Catalog& catalog, std::FILE* ou
   const auto bound = [](std::int64_t b) { return b > 0 ? fmt::format("{}", b) : std::string("off"); };
   std::size_t failed = 0;
   for (const sched::ThreadLink& t : r.threads) {
-    fmt::print(out, "  thread {:<3} cpu {:<3} {:6} events  worst wait {} queries (limit {})  "
-                    "worst run {} steps (progress {})  {}\n",
-               t.tid, t.home, t.events, t.worst_queries, bound(c.stack.bounds.limit),
+    fmt::print(out, "  thread {:<3} cpu {:<3} {:6} events ({} YIELD_BACK)  worst wait {} queries (limit {})  "
+                    "worst run {} steps (progress {})  projection {}  {}\n",
+               t.tid, t.home, t.events, t.yield_backs, t.worst_queries, bound(c.stack.bounds.limit),
                t.worst_progress, bound(c.stack.bounds.progress),
-               t.problem.empty() ? "matches" : "DIFFERS");
+               t.projection_ok ? "equal" : "DIFFERS", t.problem.empty() ? "matches" : "DIFFERS");
     if (!t.problem.empty()) {
       fmt::print(out, "             {}\n", t.problem);
       ++failed;
     }
   }
-  fmt::print(out, "  log hash   recorded {:016x}, composed {:016x}\n", r.recorded_hash,
+  fmt::print(out, "  log hash   thread-level {:016x}, composed {:016x}\n", r.recorded_hash,
              r.composed_hash);
   fmt::print(out, "  seed {}  {} per-thread runs in {:.3f} s\n", c.seed, r.threads.size(), seconds);
   if (r.ok()) {
-    fmt::print(out, "  verdict    the composition of the per-thread runs gives the recorded log\n");
+    fmt::print(out, "  verdict    the per-thread machines compose to the thread-level log of the run\n");
     return 0;
   }
   fmt::print(out, "  verdict    {}: {}\n", machine::OutcomeName(machine::Outcome::kTLinkMismatch), r.problem);

@@ -167,7 +167,7 @@ TEST_CASE("strata tlink composes a healthy workload and catches a hidden channel
   CHECK(ok.exit_code == 0);
   CHECK(ok.out.find("worst wait 2 queries (limit 3)") != std::string::npos);
   CHECK(ok.out.find("DIFFERS") == std::string::npos);
-  CHECK(ok.out.find("verdict    the composition of the per-thread runs gives the recorded log") !=
+  CHECK(ok.out.find("verdict    the per-thread machines compose to the thread-level log of the run") !=
         std::string::npos);
   Command bad = RunStrata("tlink '" + Source("configs/threads/fair-threads.toml") +
                               "' --workload hidden-channel",
