@@ -207,20 +207,14 @@ class TSched final : public Threads {
         cpu.Fail(Outcome::kException,
                  fmt::format("thread {} on cpu {} threw: {}", live_, cpu.id(), *escaped));
       }
-      layers::MarkCall(cpu, sched_, kExitPrim);
-      Atomic(cpu, kinds::kExit);
-      layers::MarkReturn(cpu, sched_, kExitPrim);
+      Call(cpu, kExitPrim);
       SkipOwn(cpu.id());
       Act(cpu);  // the rest of its CPU
     };
   }
 
   ThreadId Spawn(Cpu& cpu, Entry) override {  // the child is ε_t's
-    layers::MarkCall(cpu, sched_, kSpawnPrim);
-    Atomic(cpu, kinds::kSpawn);
-    const std::int64_t tid = Returned(cpu);
-    layers::MarkReturn(cpu, sched_, kSpawnPrim, tid);
-    return ThreadId(static_cast<ThreadId::Rep>(tid));
+    return ThreadId(static_cast<ThreadId::Rep>(Call(cpu, kSpawnPrim, 0, 0, kReturns)));
   }
   void Yield(Cpu& cpu) override {
     layers::MarkCall(cpu, sched_, kYieldPrim);
@@ -238,34 +232,25 @@ class TSched final : public Threads {
   }
   ThreadId Wakeup(Cpu& cpu, Cv given) override {
     const Cv cv = OwnCv(cpu, given, "wakeup");
-    layers::MarkCall(cpu, sched_, kWakeupPrim, cv.index, cv.lock.index);
-    Atomic(cpu, kinds::kWake, cv.index, cv.lock.index);
-    const std::int64_t woken = Returned(cpu);
-    layers::MarkReturn(cpu, sched_, kWakeupPrim, woken);
+    const std::int64_t woken = Call(cpu, kWakeupPrim, cv.index, cv.lock.index, kReturns);
     return woken < 0 ? ThreadId() : ThreadId(static_cast<ThreadId::Rep>(woken));
   }
   void Lock(Cpu& cpu, SchedLock l) override {
     CheckLockExists(cpu, l, "lock");
-    layers::MarkCall(cpu, sched_, kLockPrim, l.index);
     auto free = [&] { return !fold_->state().holders[static_cast<std::size_t>(l.index)].valid(); };
     absl::FunctionRef<bool()> enabled(free);
-    Atomic(cpu, kinds::kLock, l.index, 0, &enabled);
-    layers::MarkReturn(cpu, sched_, kLockPrim);
+    Call(cpu, kLockPrim, l.index, 0, !kReturns, &enabled);
   }
   void Unlock(Cpu& cpu, SchedLock l) override {
     CheckLockExists(cpu, l, "unlock");
     CheckMadeInvariant(cpu, l, "its release (unlock)");
-    layers::MarkCall(cpu, sched_, kUnlockPrim, l.index);
-    Atomic(cpu, kinds::kUnlock, l.index);
-    layers::MarkReturn(cpu, sched_, kUnlockPrim);
+    Call(cpu, kUnlockPrim, l.index);
   }
   void MakeLock(Cpu& cpu, SchedLock l, LockInvariant invariant) override {
     CheckLockExists(cpu, l, "makelock");
     made_.emplace_back(l.index, std::move(invariant));
     CheckMadeInvariant(cpu, l, "makelock");
-    layers::MarkCall(cpu, sched_, kMakeLockPrim, l.index);
-    Atomic(cpu, kinds::kMakeLock, l.index);
-    layers::MarkReturn(cpu, sched_, kMakeLockPrim);
+    Call(cpu, kMakeLockPrim, l.index);
   }
   void Share(Cpu& cpu, SchedLock l, ThreadId t) override {
     CheckLockExists(cpu, l, "share");
@@ -278,9 +263,7 @@ class TSched final : public Threads {
   void FreeLock(Cpu& cpu, SchedLock l) override {
     CheckLockExists(cpu, l, "freelock");
     CheckMadeInvariant(cpu, l, "freelock");
-    layers::MarkCall(cpu, sched_, kFreeLockPrim, l.index);
-    Atomic(cpu, kinds::kFreeLock, l.index);
-    layers::MarkReturn(cpu, sched_, kFreeLockPrim);
+    Call(cpu, kFreeLockPrim, l.index);
   }
   Machine& machine() override { return machine_; }
   int cpus() const override { return machine_.cpus(); }
@@ -295,6 +278,18 @@ class TSched final : public Threads {
     cpu.Linearize();
   }
   std::int64_t Returned(const Cpu& cpu) const { return fold_->state().returns[cpu.id().index()]; }
+  // A primitive that is one atomic step between its markers; its return
+  // marker carries what the spec returns when `returns`, else 0.
+  static constexpr bool kReturns = true;
+  std::int64_t Call(Cpu& cpu, const layers::Primitive& p, std::int64_t arg0 = 0,
+                    std::int64_t arg1 = 0, bool returns = false,
+                    const absl::FunctionRef<bool()>* enabled = nullptr) {
+    layers::MarkCall(cpu, sched_, p, arg0, arg1);
+    Atomic(cpu, p.atomic, arg0, arg1, enabled);
+    const std::int64_t result = returns ? Returned(cpu) : 0;
+    layers::MarkReturn(cpu, sched_, p, result);
+    return result;
+  }
 
   // t is off its CPU: ε_t acts there until the log makes t current again.
   void SwitchOut(Cpu& cpu, std::int64_t from) {
