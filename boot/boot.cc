@@ -148,26 +148,41 @@ absl::StatusOr<int> Finish(const Config& config, const Catalog& catalog, const B
 
 }  // namespace
 
-absl::StatusOr<BootRun> RunConfig(const Config& config, const Catalog& catalog,
-                                  const std::vector<CpuId>* replay,
-                                  const std::string& replay_source) {
+machine::MachineOptions MachineOptionsFor(const Config& config) {
+  machine::MachineOptions options = config.machine;
+  // A client's own random choices (the general workload's) follow the seed.
+  options.client_seed = config.seed;
+  return options;
+}
+
+SetUpRun SetUp(const Config& config, const Catalog& catalog,
+               const machine::MachineOptions& options) {
   const std::optional<Workload> workload = FindWorkload(catalog, config.workload);
   STRATA_CHECK(workload.has_value(), "unvalidated workload {}", config.workload);
-  BootRun run;
-  // A client's own random choices (the general workload's) follow the seed.
-  machine::MachineOptions options = config.machine;
-  options.client_seed = config.seed;
-  run.machine = std::make_unique<machine::Machine>(options);
+  SetUpRun s;
+  s.machine = std::make_unique<machine::Machine>(options);
   WorkloadParams params;
   params.iterations = config.iterations;
   params.threads = config.threads;
   params.sched = SchedOptionsFor(config);
-  WorkloadRun w = workload->make(*run.machine, params);
+  s.workload = workload->make(*s.machine, params);
   if (workload->threaded &&
       (config.stack.bounds.limit > 0 || config.stack.bounds.progress > 0)) {
-    run.machine->AddGlobalMonitor(sched::MakeThreadFairnessMonitor(
-        run.machine->FindObject("sched"), run.machine->cpus(), config.stack.bounds));
+    s.machine->AddGlobalMonitor(sched::MakeThreadFairnessMonitor(
+        s.machine->FindObject("sched"), s.machine->cpus(), config.stack.bounds));
   }
+  return s;
+}
+
+absl::StatusOr<BootRun> RunConfig(const Config& config, const Catalog& catalog,
+                                  const std::vector<CpuId>* replay,
+                                  const std::string& replay_source,
+                                  const std::function<void(machine::Machine&)>& prepare) {
+  BootRun run;
+  SetUpRun set_up = SetUp(config, catalog, MachineOptionsFor(config));
+  run.machine = std::move(set_up.machine);
+  WorkloadRun& w = set_up.workload;
+  if (prepare) prepare(*run.machine);
   machine::OracleOptions oo = OracleOptionsFor(config);
   std::unique_ptr<machine::Oracle> oracle;
   if (replay != nullptr) {

@@ -5,6 +5,7 @@
 #define STRATA_BOOT_BOOT_H_
 
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,13 +29,25 @@ struct BootRun {
   double wall_seconds = 0;
 };
 
+// `config`'s workload set up on a fresh machine made with `options` (the
+// config's, or a per-CPU machine's): the same objects, made the same way,
+// whatever the options. `catalog` outlives the machine.
+struct SetUpRun {
+  std::unique_ptr<machine::Machine> machine;
+  WorkloadRun workload;
+};
+SetUpRun SetUp(const Config& config, const Catalog& catalog, const machine::MachineOptions& options);
+// The machine options of a run of `config`.
+machine::MachineOptions MachineOptionsFor(const Config& config);
+
 // Runs `config`; with `replay`, follows those choices instead of the
 // configured oracle. An error Status only if the replay does not fit.
 // `catalog` names the config's workload, scheduler and oracle, and outlives
-// the run.
+// the run. `prepare`, if set, is called with the machine before the run.
 absl::StatusOr<BootRun> RunConfig(const Config& config, const Catalog& catalog,
                                   const std::vector<machine::CpuId>* replay = nullptr,
-                                  const std::string& replay_source = "");
+                                  const std::string& replay_source = "",
+                                  const std::function<void(machine::Machine&)>& prepare = nullptr);
 
 struct BootOptions {
   std::string log_path;       // --log: JSON lines to this file, text to FILE.txt

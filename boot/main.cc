@@ -13,6 +13,7 @@
 #include "boot/check.h"
 #include "boot/config.h"
 #include "boot/keys.h"
+#include "boot/compose.h"
 #include "boot/tlink.h"
 #include "sched/stack.h"
 
@@ -153,6 +154,12 @@ int Main(int argc, char** argv, const Catalog& catalog) {
   check_cmd->footer(Listing(catalog.locks) + Listing(catalog.queues) + Listing(catalog.scheds) +
                     Listing(catalog.threads) + Listing(catalog.strategies));
 
+  Flags compose;
+  CLI::App* compose_cmd = app.add_subcommand(
+      "compose", "check that the per-CPU machines Boot[cid, recorded] compose to the multicore run");
+  compose_cmd->add_option("config", compose.config, "config file (default: configs/default.toml)");
+  AddKeyFlags(compose_cmd, kBootCommand, catalog, compose);
+
   Flags tlink;
   CLI::App* tlink_cmd = app.add_subcommand(
       "tlink", "check that a thread workload's per-thread machines (TSched) compose to its run");
@@ -201,6 +208,13 @@ int Main(int argc, char** argv, const Catalog& catalog) {
   if (*docs_cmd) {
     fmt::print("{}", Docs(catalog));
     return 0;
+  }
+  if (*compose_cmd) {
+    auto config = ConfigWithOverrides(compose, catalog);
+    if (!config.ok()) return BadInput(config.status());
+    auto code = Compose(*config, catalog, stdout);
+    if (!code.ok()) return BadInput(code.status());
+    return *code;
   }
   if (*tlink_cmd) {
     auto config = ConfigWithOverrides(tlink, catalog);

@@ -100,6 +100,30 @@ WorkloadRun Counter(Machine& m, std::int64_t iterations) {
           }};
 }
 
+// CPU 0 counts its rounds in host memory, not in the log, and adds them up
+// in `counter`; every other CPU stores that host count into `seen`. Each
+// run is fine; the per-CPU machines are not: run against CPU 0's recorded
+// events, another CPU reads a count nobody updates (strata compose:
+// non-compositional).
+WorkloadRun HostChannel(Machine& m, std::int64_t iterations) {
+  Word counter = m.NewWord("counter");
+  Word seen = m.NewWord("seen");
+  auto hidden = std::make_shared<std::int64_t>(0);
+  return {[=](Cpu& cpu) {
+            for (std::int64_t i = 0; i < iterations; ++i) {
+              if (cpu.id().value() == 0) {
+                ++*hidden;
+                cpu.FetchAdd(counter, 1);
+              } else {
+                cpu.Store(seen, *hidden);
+              }
+            }
+          },
+          [&m, counter, iterations] {
+            return std::vector<Check>{{"counter", m.value(counter), iterations}};
+          }};
+}
+
 // Increments with a load and a store: concurrent increments get lost.
 WorkloadRun LostUpdate(Machine& m, std::int64_t iterations) {
   Word counter = m.NewWord("counter");
@@ -283,6 +307,8 @@ void AddBuiltinWorkloads(WorkloadRegistry& w) {
          {1, Recursion}});
   w.Add({"livelock", "known-bad: CPUs poll a flag nobody sets", true, "step-budget",
          {1, Livelock}});
+  w.Add({"host-channel", "known-bad: CPUs that talk through host memory, not the log", true,
+         "non-compositional", {2, HostChannel}});
 }
 
 }  // namespace strata::boot

@@ -154,6 +154,7 @@ ObjectId Log::AddObject(std::string name) {
 
 std::uint64_t Log::hash() const {
   std::uint64_t h = Mix(Mix(lane_a_, lane_b_), events_.size());
+  if (flags_ != 0) h = Mix(h, flags_);
   return h ^ (h >> 29);
 }
 

@@ -92,11 +92,14 @@ class Log {
   }
 
   // Makes event `seq` the linearization point of one more enclosing call
-  // (Cpu::Linearize, Cpu::AdoptLinearization); the hash covers the mark.
+  // (Cpu::Linearize, Cpu::AdoptLinearization); the hash covers the mark as
+  // part of the event, whenever it is set (an adopted mark comes later), so
+  // that equal logs have equal hashes however they were built.
   // Precondition: seq < size(), and the event is flagged fewer than 255 times.
   void FlagLinearization(std::uint64_t seq) {
-    ++events_[seq].linearizes;
-    lane_b_ = (lane_b_ ^ (0x4c494e + (seq << 8))) * kMulB;
+    const std::uint64_t k = ++events_[seq].linearizes;
+    std::uint64_t z = (seq << 8 | k) * kMulA;
+    flags_ += (z ^ (z >> 31)) * kMulB;
   }
   void FlagLinearization() { FlagLinearization(events_.size() - 1); }
 
@@ -122,6 +125,7 @@ class Log {
   static constexpr std::uint64_t kMulB = 0xff51afd7ed558ccdull;
   std::uint64_t lane_a_ = 0x243f6a8885a308d3ull;
   std::uint64_t lane_b_ = 0x13198a2e03707344ull;
+  std::uint64_t flags_ = 0;  // the sum over the marks: independent of their order
 };
 
 // The log hash as printed everywhere: 16 hex digits.

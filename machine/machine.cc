@@ -219,6 +219,13 @@ void Cpu::AnnotateFailed(EventKind kind) {
                    id_, kind));
 }
 
+void Cpu::FlagAsRecorded(std::uint8_t marks) {
+  Log& log = machine_->log_;
+  STRATA_CHECK(!log.empty() && log.back().cpu == id_ && log.back().linearizes == 0,
+               "cpu {} flags an event that is not its own unflagged last one", id_);
+  for (std::uint8_t k = 0; k < marks; ++k) log.FlagLinearization();
+}
+
 void Cpu::LinearizeFailed() {
   const Log& log = machine_->log_;
   if (log.empty() || log.back().cpu != id_ || log.back().thread != thread_) {
@@ -275,19 +282,29 @@ void Cpu::AdoptFailed(std::string_view why) {
 }
 
 void Machine::Observe(Cpu& cpu, const Event& e) {
+  // In a per-CPU machine, what the environment appended is its fault.
+  const bool environment = options_.focus.valid() && e.cpu != options_.focus;
+  auto refused = [&](Outcome outcome, std::string message) {
+    if (environment) {
+      cpu.Fail(Outcome::kInvalidEnvironment,
+               fmt::format("the environment of cpu {} appended an event it may not: {}",
+                           options_.focus, message));
+    }
+    cpu.Fail(outcome, std::move(message));
+  };
   Monitor* monitor = e.object.valid() ? objects_[e.object.index()].monitor.get() : nullptr;
   if (monitor != nullptr && !monitor->Observe(e)) {
-    cpu.Fail(Outcome::kImpossibleLog,
-             fmt::format("event `{}` is impossible for `{}` (state after it: {})",
-                         log_.RenderText(e), log_.object_name(e.object), monitor->Describe()));
+    refused(Outcome::kImpossibleLog,
+            fmt::format("event `{}` is impossible for `{}` (state after it: {})",
+                        log_.RenderText(e), log_.object_name(e.object), monitor->Describe()));
   }
   for (auto& g : global_monitors_) {
     if (!g->Observe(e)) {
       if (g->outcome() != Outcome::kImpossibleLog) {
-        cpu.Fail(g->outcome(), fmt::format("at `{}`: {}", log_.RenderText(e), g->Describe()));
+        refused(g->outcome(), fmt::format("at `{}`: {}", log_.RenderText(e), g->Describe()));
       }
-      cpu.Fail(Outcome::kImpossibleLog, fmt::format("event `{}` is impossible ({})",
-                                                    log_.RenderText(e), g->Describe()));
+      refused(Outcome::kImpossibleLog, fmt::format("event `{}` is impossible ({})",
+                                                   log_.RenderText(e), g->Describe()));
     }
   }
 }
@@ -683,9 +700,7 @@ absl::StatusOr<RunReport> Machine::Run(const Program& program, Oracle& oracle) {
   report_.steps = step_;
   absl::Status finish = oracle.Finish(step_);
   if (!input_error_.ok()) return input_error_;
-  // Choices left over do not fit a run that finished; a run that failed
-  // first ends in its failure.
-  if (report_.ok() && !finish.ok()) return finish;
+  if (report_.outcome != Outcome::kUnfairSchedule && !finish.ok()) return finish;
   return report_;
 }
 

@@ -54,6 +54,12 @@ struct MachineOptions {
   // Where stacks come from; null (or a pool of another size) means a pool of
   // the machine's own. A shared pool must outlive the machine.
   StackPool* stacks = nullptr;
+  // The per-CPU machine Boot[focus, ε] (DESIGN §2.2): the focused CPU runs
+  // its code live and the others are its environment context ε
+  // (environment.h). An event of another CPU that a monitor refuses ends
+  // the run as invalid-environment, never as the focused CPU's failure.
+  // None: the multicore machine, where every CPU is live.
+  CpuId focus;
 };
 
 // Handles to shared memory, made by Machine::NewWord / NewBlock.
@@ -179,6 +185,11 @@ class Cpu {
   // or the call had no linearization point of this agent's, the run ends
   // with an `exception` report.
   void AdoptLinearization();
+  // A recorded environment's replayed event carries its recorded marks at
+  // once, those adopted later in the recording included: flags the log's
+  // last event, this agent's own, `marks` times. Not a switch point.
+  // Precondition: the last event is this CPU's and unflagged.
+  void FlagAsRecorded(std::uint8_t marks);
 
   // The kernel thread this CPU runs now (none on the bare machine); events
   // carry it.
@@ -272,8 +283,7 @@ class Machine {
 
   // Runs `program` on every CPU until all finish or the run fails. Call once.
   // Returns the report; an error Status only when the oracle's input does not
-  // fit this run (a replayed schedule from another config: a choice of a CPU
-  // that cannot run, or choices left over when every CPU finished).
+  // fit this run (a replayed schedule from another config).
   absl::StatusOr<RunReport> Run(const Program& program, Oracle& oracle);
 
   const MachineOptions& options() const { return options_; }

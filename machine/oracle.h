@@ -73,6 +73,11 @@ struct OracleOptions {
   std::uint64_t pct_horizon = 10000;  // k: steps over which change points are drawn
   std::vector<CpuId> replay;          // the choices, for kReplay
   std::string replay_source;          // where they came from, for error messages
+  // kReplay: the run may end before the choices do. For a recorded
+  // environment, whose focused code may fail (or diverge) before the
+  // recording ends; the caller compares the logs. Off: choices left over
+  // do not fit the run.
+  bool replay_may_end_early = false;
 };
 
 // Builds the oracle `o.kind`. Precondition: options validated (cpus >= 1,

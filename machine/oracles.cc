@@ -99,8 +99,8 @@ class Pct final : public Oracle {
 
 class Replay final : public Oracle {
  public:
-  Replay(std::vector<CpuId> choices, std::string source)
-      : choices_(std::move(choices)), source_(std::move(source)) {}
+  Replay(std::vector<CpuId> choices, std::string source, bool may_end_early)
+      : choices_(std::move(choices)), source_(std::move(source)), may_end_early_(may_end_early) {}
 
   std::string Describe() const override {
     return fmt::format("replay ({} steps from {})", choices_.size(), source_);
@@ -128,7 +128,7 @@ class Replay final : public Oracle {
   absl::Status error() const override { return error_; }
 
   absl::Status Finish(std::uint64_t steps) override {
-    if (steps < choices_.size()) {
+    if (steps < choices_.size() && !may_end_early_) {
       return absl::InvalidArgumentError(fmt::format(
           "{}: the run ended after {} steps but the schedule has {} (expected a schedule "
           "recorded from this config)",
@@ -146,6 +146,7 @@ class Replay final : public Oracle {
 
   std::vector<CpuId> choices_;
   std::string source_;
+  bool may_end_early_ = false;
   absl::Status error_;
 };
 
@@ -177,7 +178,7 @@ std::unique_ptr<Oracle> MakeOracle(const OracleOptions& o) {
     case OracleKind::kPct:
       return std::make_unique<Pct>(o.seed, o.cpus, o.pct_depth, o.pct_horizon);
     case OracleKind::kReplay:
-      return std::make_unique<Replay>(o.replay, o.replay_source);
+      return std::make_unique<Replay>(o.replay, o.replay_source, o.replay_may_end_early);
   }
   STRATA_CHECK(false, "unknown oracle kind");
   return nullptr;

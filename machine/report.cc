@@ -5,7 +5,7 @@
 
 namespace strata::machine {
 namespace {
-constexpr std::array<std::pair<Outcome, std::string_view>, 21> kNames = {{
+constexpr std::array<std::pair<Outcome, std::string_view>, 22> kNames = {{
     {Outcome::kOk, "ok"},
     {Outcome::kDataRace, "data-race"},
     {Outcome::kImpossibleLog, "impossible-log"},
@@ -27,6 +27,7 @@ constexpr std::array<std::pair<Outcome, std::string_view>, 21> kNames = {{
     {Outcome::kStarvation, "starvation"},
     {Outcome::kNondeterminism, "nondeterminism"},
     {Outcome::kTLinkMismatch, "tlink-mismatch"},
+    {Outcome::kNotCompositional, "non-compositional"},
 }};
 }  // namespace
 

@@ -34,7 +34,8 @@ enum class Outcome {
   kWrongResult,     // the run finished but its final state is not the expected one
   kInvariantBroken, // a lock's invariant did not hold where it must (a release, freelock)
   kThreadStarved,   // a kernel thread waited READY past its limit, or one ran past its progress bound
-  kInvalidEnvironment,  // an environment context appended an event a replay function refuses
+  kInvalidEnvironment,  // an environment context broke its rules: appended an event a replay
+                        // function refuses, or never gave the focused CPU or thread its turn
   // How a check ends (layers/refinement.h, sched/tsched.h).
   kRefines,              // every checked execution refines the spec
   kImpossibleLowerLog,   // the module's own replay rejected the lower log
@@ -45,6 +46,7 @@ enum class Outcome {
   kStarvation,           // a call took longer than its liveness bound
   kNondeterminism,       // the same schedule gave another log
   kTLinkMismatch,        // the per-thread runs do not compose to the recorded run
+  kNotCompositional,     // the per-CPU machines do not compose to the multicore run
 };
 
 std::string_view OutcomeName(Outcome o);
@@ -57,6 +59,8 @@ inline bool IsRunOutcome(Outcome o) { return o <= Outcome::kInvalidEnvironment; 
 // How `strata check` can end: kRefines, a check verdict, or the failure of
 // the run it checked (any run outcome but kOk).
 inline bool IsCheckVerdict(Outcome o) { return o != Outcome::kOk; }
+// Whether `o` is something wrong (neither a run that finished nor a check
+// that refines).
 inline bool IsFailure(Outcome o) { return o != Outcome::kOk && o != Outcome::kRefines; }
 inline std::string_view format_as(Outcome o) { return OutcomeName(o); }
 

@@ -191,7 +191,7 @@ ThreadId CSched::Spawn(Cpu& cpu, Entry entry) {
                          cpu.id(), t, ThreadStateName(tcb.state), tcb.home));
   }
   spawned_.push_back(entry);
-  tcb.entry = entry_filter_ ? entry_filter_(spawned_.size() - 1, std::move(entry)) : std::move(entry);
+  tcb.entry = std::move(entry);
   tcb.home = cpu.id();
   tcb.state = ThreadState::kReady;
   PerCpu& pc = cpus_[cpu.id().index()];

@@ -191,7 +191,9 @@ using Entry = std::function<void(Threads&, Cpu&)>;
 // The thread-level primitives as a thread's code calls them. CSched (below)
 // implements them for every thread of every CPU; TSched (tsched.h) for one
 // thread whose environment is everything else. Thread code runs unchanged
-// over either. The contracts are CSched's.
+// over either. The contracts are CSched's; TSched checks those the
+// scheduler spec's replay checks, and the invariants of the locks its own
+// thread made (shares are checked where the run is a CSched run).
 class Threads {
  public:
   virtual ~Threads() = default;
@@ -305,14 +307,9 @@ class CSched : public Threads {
   // may take l.
   void FreeLock(Cpu& cpu, SchedLock l) final;
 
-  // Every spawn's entry, in spawn order (kept after the thread exits), and
-  // a filter that may replace the entry of the k-th spawn (TLink runs one
-  // thread live and the others as a recorded environment). Set before the
-  // run.
+  // Every spawn's entry, in spawn order (kept after the thread exits): a
+  // per-thread machine (tsched.h) runs the k-th again.
   const std::vector<Entry>& spawned() const { return spawned_; }
-  void set_entry_filter(std::function<Entry(std::size_t k, Entry entry)> filter) {
-    entry_filter_ = std::move(filter);
-  }
 
   Machine& machine() final { return machine_; }
   int cpus() const final { return static_cast<int>(cpus_.size()); }
@@ -417,7 +414,6 @@ class CSched : public Threads {
   std::vector<MadeLock> made_;
   boost::context::fiber dead_;     // receives the empty handle of an exited thread
   std::vector<Entry> spawned_;
-  std::function<Entry(std::size_t, Entry)> entry_filter_;
 };
 
 // The layers a scheduler module is built on: it makes its locks, queues

@@ -28,8 +28,7 @@ class SchedPair final : public layers::LayerPair {
     const bool module = side == layers::Side::kModule;
     SchedOptions so = o_.sched;
     so.stack_bytes = m.options().stack_bytes;
-    // 0: room for the client's threads (at most 2 (threads + 1) per CPU:
-    // the general client's, each with one child).
+    // 0: room for the client's threads (PoolCapacity).
     so.max_threads = PoolCapacity(so.max_threads, m.cpus(), o_.threads);
     std::shared_ptr<CSched> sched = module ? o_.module(m, so, o_.lower) : MakeSpecSched(m, so);
     STRATA_CHECK(o_.client.start != nullptr, "sched pair without a client");
@@ -99,7 +98,7 @@ std::string FirstProblem(const TLinkResult& r) {
   for (const ThreadLink& t : r.threads) {
     if (!t.problem.empty()) return fmt::format("thread {} of cpu {}: {}", t.tid, t.home, t.problem);
   }
-  return r.problem;
+  return r.problem.empty() ? "a thread's projection differs" : r.problem;
 }
 
 class ThreadPair final : public layers::LayerPair {
@@ -117,7 +116,7 @@ class ThreadPair final : public layers::LayerPair {
   std::optional<layers::Verdict> CheckMore(const layers::Execution& x,
                                            const machine::MachineOptions& m) const override {
     const TLinkResult r = LinkExecution(x, o_, m);
-    if (r.problem.empty()) return std::nullopt;
+    if (r.ok()) return std::nullopt;
     return layers::Verdict{.kind = machine::Outcome::kTLinkMismatch, .message = FirstProblem(r)};
   }
 

@@ -11,8 +11,8 @@
 #define STRATA_SCHED_PAIR_H_
 
 #include <cstdint>
-#include <memory>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "layers/layer.h"

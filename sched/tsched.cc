@@ -3,28 +3,32 @@
 #include <algorithm>
 #include <limits>
 #include <map>
+#include <optional>
 #include <utility>
 
 #include <fmt/format.h>
 
 #include "layers/layer.h"
 #include "machine/check.h"
+#include "machine/environment.h"
 #include "machine/escape.h"
 
 namespace strata::sched {
 namespace {
 
 using machine::OpCode;
+using machine::Outcome;
 
 // A call or return marker (not a ghost).
 bool IsBorder(const Event& e) { return e.op == OpCode::kCall || e.op == OpCode::kReturn; }
 
-using machine::Outcome;
-
 class ThreadFairnessMonitor final : public machine::Monitor {
  public:
-  ThreadFairnessMonitor(ObjectId sched, int cpus, ThreadBounds bounds)
-      : sched_(sched), bounds_(bounds), running_(static_cast<std::size_t>(cpus)),
+  // `live`: in a per-thread machine, the spawn instance of the thread that
+  // runs live (its own overrun is its fault, not its environment's).
+  ThreadFairnessMonitor(ObjectId sched, int cpus, ThreadBounds bounds,
+                        std::optional<std::size_t> live = std::nullopt)
+      : sched_(sched), bounds_(bounds), live_(live), running_(static_cast<std::size_t>(cpus)),
         steps_(static_cast<std::size_t>(cpus), 0), switching_(static_cast<std::size_t>(cpus)) {}
 
   bool Observe(const Event& e) override {
@@ -33,20 +37,22 @@ class ThreadFairnessMonitor final : public machine::Monitor {
       running_[c] = e.thread;
       steps_[c] = 0;
       switching_[c] = false;
-      if (e.thread.valid()) At(e.thread).ready = false;
+      if (Thread* t = Find(e.thread)) t->ready = false;
     }
     if (IsBorder(e) && e.object == sched_) return OnMarker(e, c);
     // The steps of a yield or sleep itself are the scheduler's, not a run's.
-    if (!e.marker() && e.thread.valid() && !switching_[c]) {
-      Thread& t = At(e.thread);
-      t.worst_progress = std::max(t.worst_progress, ++steps_[c]);
-      if (bounds_.progress > 0 && steps_[c] > bounds_.progress) {
-        why_ = fmt::format("unfair environment: thread {} ran {} steps on cpu {} without "
-                           "yielding, sleeping or exiting (progress bound {})",
-                           e.thread, steps_[c], e.cpu, bounds_.progress);
-        outcome_ = Outcome::kUnfairSchedule;
-        return false;
-      }
+    Thread* t = e.marker() || switching_[c] ? nullptr : Find(e.thread);
+    if (t == nullptr) return true;
+    t->worst_progress = std::max(t->worst_progress, ++steps_[c]);
+    if (bounds_.progress > 0 && steps_[c] > bounds_.progress) {
+      const bool own = live_ && live_of_.at(e.thread.value()) == *live_;
+      why_ = fmt::format("{}: thread {} ran {} steps on cpu {} without yielding, sleeping or "
+                         "exiting (progress bound {})",
+                         own ? "the live thread breaks the progress bound it owes its environment"
+                             : "unfair environment",
+                         e.thread, steps_[c], e.cpu, bounds_.progress);
+      outcome_ = Outcome::kUnfairSchedule;
+      return false;
     }
     return true;
   }
@@ -54,7 +60,7 @@ class ThreadFairnessMonitor final : public machine::Monitor {
   std::string Describe() const override {
     if (!why_.empty()) return why_;
     std::int64_t q = 0, p = 0;
-    for (const auto& [tid, t] : threads_) {
+    for (const Thread& t : spawned_) {
       q = std::max(q, t.worst_queries);
       p = std::max(p, t.worst_progress);
     }
@@ -63,8 +69,11 @@ class ThreadFairnessMonitor final : public machine::Monitor {
   }
   Outcome outcome() const override { return outcome_; }
 
-  std::int64_t worst_queries(ThreadId t) const { return Find(t).worst_queries; }
-  std::int64_t worst_progress(ThreadId t) const { return Find(t).worst_progress; }
+  // By spawn instance (tids are reused once a thread exits).
+  std::int64_t worst_queries(std::size_t instance) const { return spawned_[instance].worst_queries; }
+  std::int64_t worst_progress(std::size_t instance) const {
+    return spawned_[instance].worst_progress;
+  }
 
  private:
   struct Thread {
@@ -75,33 +84,29 @@ class ThreadFairnessMonitor final : public machine::Monitor {
     std::int64_t worst_progress = 0;
   };
 
-  Thread& At(ThreadId t) { return threads_[t.value()]; }
-  const Thread& Find(ThreadId t) const {
-    static const Thread kNone;
-    auto it = threads_.find(t.value());
-    return it == threads_.end() ? kNone : it->second;
-  }
-
-  void MakeReady(ThreadId t) {
-    Thread& th = At(t);
-    th.ready = true;
-    th.queries = 0;
+  // The thread instance that has tid `t` now, if any.
+  Thread* Find(ThreadId t) {
+    if (!t.valid()) return nullptr;
+    auto it = live_of_.find(t.value());
+    return it == live_of_.end() ? nullptr : &spawned_[it->second];
   }
 
   bool OnMarker(const Event& e, std::size_t c) {
     if (e.kind == kinds::kRetSpawn) {
-      Thread& child = At(ThreadId(static_cast<ThreadId::Rep>(e.result)));
-      child = Thread{.home = e.cpu};
-      MakeReady(ThreadId(static_cast<ThreadId::Rep>(e.result)));
+      live_of_[static_cast<ThreadId::Rep>(e.result)] = spawned_.size();
+      spawned_.push_back(Thread{.home = e.cpu, .ready = true});
       return true;
     }
     if (e.kind == kinds::kRetWakeup && e.result >= 0) {
-      MakeReady(ThreadId(static_cast<ThreadId::Rep>(e.result)));
+      if (Thread* t = Find(ThreadId(static_cast<ThreadId::Rep>(e.result)))) {
+        t->ready = true;
+        t->queries = 0;
+      }
       return true;
     }
     if ((e.kind == kinds::kRetYield || e.kind == kinds::kRetSleep) && e.thread.valid()) {
       // Back (a yield may not have switched at all): a new run starts.
-      At(e.thread).ready = false;
+      if (Thread* t = Find(e.thread)) t->ready = false;
       steps_[c] = 0;
       switching_[c] = false;
       return true;
@@ -112,7 +117,8 @@ class ThreadFairnessMonitor final : public machine::Monitor {
     switching_[c] = true;
     // A scheduling query on this CPU: every other READY thread of it waits
     // one more.
-    for (auto& [tid, t] : threads_) {
+    for (const auto& [tid, k] : live_of_) {
+      Thread& t = spawned_[k];
       if (!t.ready || t.home != e.cpu || tid == e.thread.value()) continue;
       t.worst_queries = std::max(t.worst_queries, ++t.queries);
       if (bounds_.limit > 0 && t.queries > bounds_.limit) {
@@ -122,16 +128,23 @@ class ThreadFairnessMonitor final : public machine::Monitor {
         return false;
       }
     }
-    if (e.kind == kinds::kCallYield) MakeReady(e.thread);
+    if (e.kind == kinds::kCallYield) {
+      if (Thread* t = Find(e.thread)) {
+        t->ready = true;
+        t->queries = 0;
+      }
+    }
     return true;
   }
 
   ObjectId sched_;
   ThreadBounds bounds_;
+  std::optional<std::size_t> live_;
+  std::vector<Thread> spawned_;                    // by spawn instance
+  std::map<ThreadId::Rep, std::size_t> live_of_;   // tid -> its instance now
   std::vector<ThreadId> running_;     // per CPU: whose events come now
   std::vector<std::int64_t> steps_;   // per CPU: the running thread's steps since dispatch
   std::vector<bool> switching_;       // per CPU: inside a yield, sleep or exit
-  std::map<ThreadId::Rep, Thread> threads_;
   std::string why_;
   Outcome outcome_ = Outcome::kThreadStarved;
 };
@@ -200,15 +213,14 @@ class TSched final : public Threads {
   Machine::Program Program() {
     return [this](Cpu& cpu) {
       Act(cpu);
-      if (cpu.id() != home_ || Done(cpu.id())) return;  // t never runs (or not here)
-      cpu.set_thread(live_);
-      fold_->set_home_live(true);
+      if (cpu.id() != home_) return;
+      ScheduledBack(cpu, "dispatch it");  // its first dispatch
       if (const std::optional<std::string> escaped = machine::Escaped([&] { entry_(*this, cpu); })) {
         cpu.Fail(Outcome::kException,
                  fmt::format("thread {} on cpu {} threw: {}", live_, cpu.id(), *escaped));
       }
       Call(cpu, kExitPrim);
-      SkipOwn(cpu.id());
+      SkipOwn(cpu, "exit");
       Act(cpu);  // the rest of its CPU
     };
   }
@@ -293,92 +305,73 @@ class TSched final : public Threads {
 
   // t is off its CPU: ε_t acts there until the log makes t current again.
   void SwitchOut(Cpu& cpu, std::int64_t from) {
-    SkipOwn(home_);
-    if (fold_->state().current[home_.index()] != live_) Act(cpu);
-    cpu.set_thread(live_);
-    if (fold_->state().current[home_.index()] != live_) {
-      cpu.Fail(Outcome::kInvalidEnvironment,
-               fmt::format("the environment of thread {} never schedules it back on cpu {} after "
-                           "its {} (cpu {} runs {})",
-                           live_, home_, from == 0 ? "yield" : "sleep", home_,
-                           fold_->state().current[home_.index()].valid()
-                               ? fmt::format("thread {}", fold_->state().current[home_.index()])
-                               : std::string("its idle context")));
-    }
+    SkipOwn(cpu, from == 0 ? "yield" : "sleep");
+    Act(cpu);
+    ScheduledBack(cpu, from == 0 ? "schedule it back after its yield"
+                                 : "schedule it back after its sleep");
     cpu.Annotate(sched_, kinds::kYieldBack, from, 0, 0);
   }
 
+  // ε_t has acted on t's CPU: the log must make t current there now, and
+  // the recording's next event there must be t's.
+  void ScheduledBack(Cpu& cpu, std::string_view what) {
+    cpu.set_thread(live_);
+    fold_->set_home_live(true);
+    const ThreadId current = fold_->state().current[home_.index()];
+    if (current == live_ && !Done(home_) && Own(NextPosition(home_))) return;
+    cpu.Fail(Outcome::kInvalidEnvironment,
+             fmt::format("the environment of thread {} does not {} on cpu {} (its recorded "
+                         "events there {}; cpu {} runs {})",
+                         live_, what, home_, Done(home_) ? "end" : "go on", home_,
+                         current.valid() ? fmt::format("thread {}", current)
+                                         : std::string("its idle context")));
+  }
+
   bool Done(CpuId c) const { return next_[c.index()] >= events_[c.index()].size(); }
-  std::size_t Next(CpuId c) const { return events_[c.index()][next_[c.index()]]; }
+  std::size_t NextPosition(CpuId c) const { return events_[c.index()][next_[c.index()]]; }
   bool Own(std::size_t position) const { return recorded_.owner[position] == instance_; }
-  // Passes over as many of t's recorded events as t appended live.
-  void SkipOwn(CpuId c) {
-    while (!Done(c) && Own(Next(c)) && skipped_ < fold_->live_count()) {
+  // Passes over t's recorded events up to its switch-out `at` (yield, sleep,
+  // exit): as many as it appended live. Fewer or more means t does not do
+  // what it did in the recording: its fault, not its environment's.
+  void SkipOwn(Cpu& cpu, std::string_view at) {
+    const CpuId c = cpu.id();
+    while (!Done(c) && Own(NextPosition(c)) && skipped_ < fold_->live_count()) {
       ++next_[c.index()];
       ++skipped_;
     }
+    const bool extra = skipped_ < fold_->live_count();
+    // Its recorded events go on: fine if it is still current (a yield that
+    // found no one else to run), else they are missing.
+    const bool missing = !Done(c) && Own(NextPosition(c)) &&
+                         fold_->state().current[home_.index()] != live_;
+    if (!extra && !missing) return;
+    cpu.Fail(Outcome::kImpossibleLog,
+             fmt::format("thread {} on cpu {} does not do what it did in the recording: at its {} "
+                         "{}",
+                         live_, c, at,
+                         extra ? fmt::format("it has appended {} events, the recording {}",
+                                             fold_->live_count(), skipped_)
+                               : fmt::format("the recording has more of its events (it has "
+                                             "appended {})",
+                                             fold_->live_count())));
   }
   // ε_t on `cpu`: its recorded events, in order, up to t's next one.
   void Act(Cpu& cpu) {
     const CpuId c = cpu.id();
     const bool home = c == home_;
     if (home) fold_->set_home_live(false);
-    while (!Done(c) && !Own(Next(c))) {
-      const std::size_t position = Next(c);
+    while (!Done(c) && !Own(NextPosition(c))) {
+      const std::size_t position = NextPosition(c);
       ++next_[c.index()];
-      cpu.set_thread(level_[position].thread);
-      Replay(cpu, position);
+      const Event& e = level_[position];
+      machine::ReplayEvent(cpu, e,
+                           e.op == OpCode::kPush
+                               ? recorded_.machine->pushed(recorded_.origin[position])
+                               : std::span<const std::int64_t>());
     }
     if (home) fold_->set_home_live(true);
   }
 
-  // Appends the recorded event at `position` again: the same operation with
-  // the same arguments (a block's recorded contents), through the same
-  // monitors.
-  void Replay(Cpu& cpu, std::size_t position) {
-    const Event& e = level_[position];
-    using machine::OpCode;
-    const machine::Word w{e.object};
-    const machine::Block b{e.object};
-    switch (e.op) {
-      case OpCode::kCall:
-      case OpCode::kReturn:
-      case OpCode::kGhost:
-        cpu.Annotate(e.object, e.kind, e.arg0, e.arg1, e.result, e.op);
-        break;
-      case OpCode::kFaa:
-        cpu.FetchAdd(w, e.arg0, e.kind, e.arg1);
-        break;
-      case OpCode::kLoad:
-        cpu.Load(w, e.kind, e.arg1);
-        break;
-      case OpCode::kStore:
-        cpu.Store(w, e.arg0, e.kind, e.arg1);
-        break;
-      case OpCode::kCas:
-        cpu.CompareSwap(w, e.arg0, e.arg1, e.kind);
-        break;
-      case OpCode::kSwap:
-        cpu.Swap(w, e.arg0, e.kind, e.arg1);
-        break;
-      case OpCode::kPull:
-        cpu.Pull(b);
-        break;
-      case OpCode::kPush: {
-        std::span<const std::int64_t> data = recorded_.machine->pushed(recorded_.origin[position]);
-        for (std::size_t k = 0; k < data.size(); ++k) cpu.Write(b, k, data[k]);
-        cpu.Push(b, e.arg1);
-        break;
-      }
-      case OpCode::kAtomic: {
-        auto result = [&] { return e.result; };
-        cpu.Step({.object = e.object, .kind = e.kind, .arg0 = e.arg0, .arg1 = e.arg1,
-                  .apply = result});
-        break;
-      }
-    }
-    if (e.linearizes != 0) cpu.Linearize();
-  }
   Cv OwnCv(Cpu& cpu, Cv cv, std::string_view primitive) {
     if (cv.index < 0 || cv.index >= static_cast<int>(replay_.cv_locks.size())) {
       cpu.Fail(Outcome::kImpossibleLog,
@@ -459,11 +452,11 @@ std::vector<Event> ThreadLevelLog(std::span<const Event> log, ObjectId sched) {
   std::vector<Event> level;
   level.reserve(log.size() + log.size() / 4);
   for (const Event& e : log) {
-    const bool back = e.op == machine::OpCode::kReturn && e.object == sched && e.thread.valid() &&
+    const bool back = e.op == OpCode::kReturn && e.object == sched && e.thread.valid() &&
                       (e.kind == kinds::kRetYield || e.kind == kinds::kRetSleep);
     if (back) {
       level.push_back(Event{.cpu = e.cpu, .thread = e.thread, .object = sched,
-                            .op = machine::OpCode::kGhost, .kind = kinds::kYieldBack,
+                            .op = OpCode::kGhost, .kind = kinds::kYieldBack,
                             .arg0 = e.kind == kinds::kRetYield ? 0 : 1});
     }
     level.push_back(e);
@@ -495,10 +488,10 @@ SpecRecording RecordSpecRun(const LinkOptions& o, std::vector<CpuId> choices) {
   const ObjectId sched = r.sched->object();
   for (const Event& e : r.level) {
     r.origin.push_back(seq);
-    if (!(e.op == machine::OpCode::kGhost && e.kind == kinds::kYieldBack)) ++seq;
+    if (!(e.op == OpCode::kGhost && e.kind == kinds::kYieldBack)) ++seq;
     auto it = e.thread.valid() ? instance_of.find(e.thread.value()) : instance_of.end();
     r.owner.push_back(it == instance_of.end() ? -1 : it->second);
-    if (e.op == machine::OpCode::kReturn && e.object == sched && e.kind == kinds::kRetSpawn) {
+    if (e.op == OpCode::kReturn && e.object == sched && e.kind == kinds::kRetSpawn) {
       const ThreadId child(static_cast<ThreadId::Rep>(e.result));
       instance_of[child.value()] = static_cast<std::int64_t>(r.instances.size());
       r.instances.push_back(child);
@@ -510,28 +503,32 @@ SpecRecording RecordSpecRun(const LinkOptions& o, std::vector<CpuId> choices) {
 
 ThreadRun RunThreadMachine(const SpecRecording& recording, const LinkOptions& o,
                            std::size_t instance) {
-  machine::MachineOptions mo = recording.machine->options();
-  Machine m(mo);
-  const SchedOptions so = Sized(o.sched, mo, o.params);
-  // The same objects as the recording's, made the same way.
-  std::shared_ptr<CSched> setup = MakeSpecSched(m, so);
-  o.workload.start(*setup, o.params);
   const std::vector<Entry>& entries = recording.sched->spawned();
   STRATA_CHECK(instance < entries.size() && instance < recording.instances.size(),
                "thread {} was never spawned", instance);
-  TSched ts(m, *setup, recording, instance, entries[instance]);
+  const SchedOptions so = Sized(o.sched, recording.machine->options(), o.params);
+  // Declared before the machine, which unwinds the fibers that run them.
+  std::shared_ptr<CSched> setup;
+  std::optional<TSched> ts;
+  Machine m(recording.machine->options());
+  // The same objects as the recording's, made the same way.
+  setup = MakeSpecSched(m, so);
+  o.workload.start(*setup, o.params);
+  ts.emplace(m, *setup, recording, instance, entries[instance]);
   if (o.bounds.limit > 0 || o.bounds.progress > 0) {
-    m.AddGlobalMonitor(MakeThreadFairnessMonitor(setup->object(), m.cpus(), o.bounds));
+    m.AddGlobalMonitor(std::make_unique<ThreadFairnessMonitor>(setup->object(), m.cpus(),
+                                                               o.bounds, instance));
   }
   const std::span<const CpuId> schedule = recording.machine->schedule();
   auto replay = machine::MakeOracle({.kind = machine::OracleKind::kReplay,
                                      .cpus = m.cpus(),
                                      .replay = {schedule.begin(), schedule.end()},
-                                     .replay_source = "the recorded run"});
+                                     .replay_source = "the recorded run",
+                                     .replay_may_end_early = true});
   ThreadRun run;
-  run.report = m.Run(ts.Program(), *replay);
+  run.report = m.Run(ts->Program(), *replay);
   run.log.assign(m.log().events().begin(), m.log().events().end());
-  run.live = ts.live_events();
+  run.live = ts->live_events();
   run.live.resize(run.log.size(), false);
   return run;
 }
@@ -551,12 +548,12 @@ TLinkResult LinkThreads(const SpecRecording& recording, const LinkOptions& o) {
     result.threads.push_back(
         {.instance = k, .tid = recording.instances[k], .home = recording.homes[k]});
   }
-  for (const Event& e : level) {
-    fairness.Observe(e);
-    if (owner[e.seq] < 0) continue;
-    ThreadLink& link = result.threads[static_cast<std::size_t>(owner[e.seq])];
+  for (std::size_t i = 0; i < level.size(); ++i) {
+    fairness.Observe(level[i]);
+    if (owner[i] < 0) continue;
+    ThreadLink& link = result.threads[static_cast<std::size_t>(owner[i])];
     ++link.events;
-    if (e.op == machine::OpCode::kGhost && e.kind == kinds::kYieldBack) ++link.yield_backs;
+    if (level[i].op == OpCode::kGhost && level[i].kind == kinds::kYieldBack) ++link.yield_backs;
   }
 
   // Each thread in its machine; of each run only the positions its thread
@@ -565,8 +562,8 @@ TLinkResult LinkThreads(const SpecRecording& recording, const LinkOptions& o) {
   std::vector<bool> filled(level.size(), false);
   for (std::size_t i = 0; i < level.size(); ++i) filled[i] = owner[i] < 0;
   for (ThreadLink& link : result.threads) {
-    link.worst_queries = fairness.worst_queries(link.tid);
-    link.worst_progress = fairness.worst_progress(link.tid);
+    link.worst_queries = fairness.worst_queries(link.instance);
+    link.worst_progress = fairness.worst_progress(link.instance);
     const ThreadRun run = RunThreadMachine(recording, o, link.instance);
     const std::vector<Event>& got = run.log;
     const auto k = static_cast<std::int64_t>(link.instance);
@@ -580,8 +577,8 @@ TLinkResult LinkThreads(const SpecRecording& recording, const LinkOptions& o) {
     for (std::size_t i = 0; i < got.size(); ++i) {
       if (run.live[i]) mine.push_back(&got[i]);
     }
-    for (const Event& e : level) {
-      if (owner[e.seq] == k) recorded_mine.push_back(&e);
+    for (std::size_t i = 0; i < level.size(); ++i) {
+      if (owner[i] == k) recorded_mine.push_back(&level[i]);
     }
     auto same_ignoring_position = [](const Event& a, const Event& b) {
       Event x = a;
@@ -594,9 +591,15 @@ TLinkResult LinkThreads(const SpecRecording& recording, const LinkOptions& o) {
                    [&](const Event* a, const Event* b) { return same_ignoring_position(*a, *b); });
     std::size_t i = 0;
     while (i < level.size() && i < got.size() && got[i] == level[i]) ++i;
-    if (i < level.size() || got.size() != level.size()) {
+    const bool finished = run.report.ok() && run.report->ok();
+    if (i == level.size() && got.size() == level.size() && !finished) {
+      link.problem = "its machine gives the thread-level log but does not finish";
+    } else if (!link.projection_ok && i == level.size()) {
+      link.problem = "its projection differs from its events in the thread-level log";
+    }
+    if (i < level.size() || got.size() != level.size() || !link.problem.empty()) {
       const machine::Log& names = recording.machine->log();
-      link.problem =
+      if (link.problem.empty()) link.problem =
           i < level.size() && i < got.size()
               ? fmt::format("its machine departs from the thread-level log at t={}: `{}` instead of `{}`",
                             i, names.RenderText(got[i]), names.RenderText(level[i]))

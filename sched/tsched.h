@@ -138,7 +138,14 @@ struct TLinkResult {
   std::uint64_t composed_hash = 0;
   std::vector<ThreadLink> threads;
   std::string problem;             // empty: the composition gives the thread-level log
-  bool ok() const { return recorded.ok() && problem.empty(); }
+  // The recorded run finished, every thread's machine matched (its log and
+  // its projection) and the composition gives the thread-level log.
+  bool ok() const {
+    for (const ThreadLink& t : threads) {
+      if (!t.problem.empty() || !t.projection_ok) return false;
+    }
+    return recorded.ok() && problem.empty();
+  }
 };
 
 // Runs every thread of `recording` in its per-thread machine and composes.

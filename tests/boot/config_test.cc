@@ -92,7 +92,8 @@ TEST_CASE("bad configs give one line naming the file, the line, the key and what
   CHECK(ErrorOf("machine = 3\n") == "c.toml:1: machine: expected a table like [machine]");
   CHECK(ErrorOf("[workload]\nkind = \"nope\"\n") ==
         "c.toml:2: workload.kind: expected one of counter, lost-update, racy-push, "
-        "double-unlock, lock-order, throw, recursion, livelock, general, thread-counter, "
+        "double-unlock, lock-order, throw, recursion, livelock, host-channel, general, "
+            "thread-counter, "
             "producer-consumer, ping-pong, fork-lock, fork-lock-broken-invariant, fork-lock-free-early, "
             "philosophers, philosophers-wrong-order, "
             "lost-wakeup, sleep-unlocked, hidden-channel, got \"nope\"");

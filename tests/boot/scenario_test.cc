@@ -42,6 +42,9 @@ const std::map<std::string, Outcome>& Expected() {
       {"configs/bad/throw.toml", Outcome::kException},
       {"configs/bad/recursion.toml", Outcome::kStackOverflow},
       {"configs/bad/livelock.toml", Outcome::kStepBudget},
+      // strata compose scenarios (compose_test.cc): each boots fine.
+      {"configs/env/compose.toml", Outcome::kOk},
+      {"configs/env/bad/host-channel.toml", Outcome::kOk},
   };
   return kExpected;
 }

@@ -202,8 +202,8 @@ TEST_CASE("an environment that never schedules the thread back is an invalid env
   INFO(run.report.status().message());
   REQUIRE(run.report.ok());
   CHECK(run.report->outcome == Outcome::kInvalidEnvironment);
-  CHECK(run.report->message.find("never schedules it back on cpu 0 after its yield") !=
-        std::string::npos);
+  CHECK(run.report->message.find("does not schedule it back after its yield on cpu 0 (its "
+                                 "recorded events there end") != std::string::npos);
 }
 
 TEST_CASE("an environment event the scheduler refuses is the environment's fault, not the thread's") {

@@ -1,0 +1,143 @@
+#include "boot/compose.h"
+
+#include <chrono>
+#include <limits>
+
+#include <fmt/format.h>
+
+#include "boot/boot.h"
+#include "machine/check.h"
+#include "machine/environment.h"
+#include "machine/log.h"
+
+namespace strata::boot {
+namespace {
+
+using machine::CpuId;
+using machine::Event;
+
+// The per-CPU machine of `focus` against the recording's other CPUs. Its
+// log's first difference from the recording, or "".
+std::string RunPerCpu(const Config& config, const Catalog& catalog, const machine::Machine& recorded,
+                      const machine::RecordedEnvironment& env, CpuId focus,
+                      std::vector<Event>& log) {
+  machine::MachineOptions options = recorded.options();
+  options.focus = focus;
+  // Fairness was the recorded run's to keep: a replayed wait is a plain
+  // load, so the environment's CPUs are runnable where they were blocked.
+  options.fairness = std::numeric_limits<std::uint64_t>::max() / 4;
+  SetUpRun s = SetUp(config, catalog, options);
+  // By value: the machine keeps the program, and unwinds fibers that run
+  // it when it is destroyed.
+  auto program = [live = s.workload.program, &env, focus](machine::Cpu& cpu) {
+    if (cpu.id() == focus) {
+      live(cpu);
+    } else {
+      env.Run(cpu);
+    }
+  };
+  auto oracle = machine::MakeOracle({.kind = machine::OracleKind::kReplay,
+                                     .cpus = options.cpus,
+                                     .replay = env.schedule(),
+                                     .replay_source = "the multicore run",
+                                     .replay_may_end_early = true});
+  absl::StatusOr<machine::RunReport> report = s.machine->Run(program, *oracle);
+  const std::span<const Event> got = s.machine->log().events();
+  const std::span<const Event> want = recorded.log().events();
+  log.assign(got.begin(), got.end());
+  std::size_t i = 0;
+  while (i < got.size() && i < want.size() && got[i] == want[i]) ++i;
+  if (i == want.size() && got.size() == want.size()) return "";
+  std::string problem =
+      i < got.size() && i < want.size()
+          ? fmt::format("its per-CPU machine departs from the multicore log at t={}: `{}` instead of `{}`",
+                        i, s.machine->log().RenderText(got[i]), recorded.log().RenderText(want[i]))
+          : fmt::format("its per-CPU machine's log has {} events, the multicore log {}", got.size(),
+                        want.size());
+  if (!report.ok()) {
+    problem += fmt::format(" ({})", std::string(report.status().message()));
+  } else if (!report->ok()) {
+    problem += fmt::format(" ({}: {})", machine::OutcomeName(report->outcome), report->message);
+  }
+  return problem;
+}
+
+}  // namespace
+
+absl::StatusOr<Composition> ComposeConfig(const Config& config, const Catalog& catalog) {
+  STRATA_ASSIGN_OR_RETURN(
+      BootRun run,
+      RunConfig(config, catalog, nullptr, "", [](machine::Machine& m) { m.KeepPushedContents(); }));
+  const machine::Machine& recorded = *run.machine;
+  Composition c;
+  c.recorded = run.report;
+  c.recorded_hash = recorded.log().hash();
+  c.events = recorded.log().size();
+  const machine::RecordedEnvironment env(recorded);
+  const std::span<const Event> want = recorded.log().events();
+
+  // Each position from the per-CPU machine of the CPU that owns it.
+  machine::Log composed;
+  std::vector<Event> events(want.size());
+  std::vector<bool> filled(want.size(), false);
+  for (int k = 0; k < recorded.cpus(); ++k) {
+    const CpuId focus(static_cast<CpuId::Rep>(k));
+    CpuComposition& cpu = c.cpus.emplace_back(CpuComposition{.cpu = focus});
+    std::vector<Event> log;
+    cpu.problem = RunPerCpu(config, catalog, recorded, env, focus, log);
+    for (std::size_t i = 0; i < want.size(); ++i) {
+      if (want[i].cpu != focus) continue;
+      ++cpu.events;
+      if (i < log.size()) {
+        events[i] = log[i];
+        filled[i] = true;
+      }
+    }
+  }
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    if (filled[i]) composed.Append(events[i]);
+    if (c.problem.empty() && (!filled[i] || !(events[i] == want[i]))) {
+      c.problem = fmt::format("the composed log differs from the multicore log at t={} (cpu {}): "
+                              "the multicore run has `{}`, cpu {}'s per-CPU machine {}",
+                              i, want[i].cpu, recorded.log().RenderText(want[i]), want[i].cpu,
+                              filled[i] ? fmt::format("`{}`", recorded.log().RenderText(events[i]))
+                                        : std::string("nothing"));
+    }
+  }
+  c.composed_hash = composed.hash();
+  if (c.problem.empty() && c.composed_hash != c.recorded_hash) {
+    c.problem = "the composed log has another hash than the multicore log";
+  }
+  return c;
+}
+
+absl::StatusOr<int> Compose(const Config& config, const Catalog& catalog, std::FILE* out) {
+  const auto start = std::chrono::steady_clock::now();
+  STRATA_ASSIGN_OR_RETURN(Composition c, ComposeConfig(config, catalog));
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  fmt::print(out, "strata compose {}\n", config.source);
+  fmt::print(out, "  machine    {} cpus; workload {} x{}\n", config.machine.cpus, config.workload,
+             config.iterations);
+  fmt::print(out, "  multicore  {} ({} events in {} steps){}\n",
+             machine::OutcomeName(c.recorded.outcome), c.events, c.recorded.steps,
+             c.recorded.ok() ? "" : fmt::format(": {}", c.recorded.message));
+  fmt::print(out, "  per cpu    Boot[cid, recorded]: the cpu live, the others' recorded events\n");
+  for (const CpuComposition& cpu : c.cpus) {
+    fmt::print(out, "    cpu {:<4} {:7} events  {}\n", cpu.cpu, cpu.events,
+               cpu.problem.empty() ? "matches" : "DIFFERS");
+    if (!cpu.problem.empty()) fmt::print(out, "             {}\n", cpu.problem);
+  }
+  fmt::print(out, "  log hash   multicore {}, composed {}\n", machine::FormatHash(c.recorded_hash),
+             machine::FormatHash(c.composed_hash));
+  fmt::print(out, "  seed {}  {} per-cpu runs in {:.3f} s\n", config.seed, c.cpus.size(), seconds);
+  if (!c.compositional()) {
+    fmt::print(out, "  verdict    {}: {}\n",
+               machine::OutcomeName(machine::Outcome::kNotCompositional), c.problem);
+    return 1;
+  }
+  fmt::print(out, "  verdict    compositional: the per-CPU machines compose to the multicore log\n");
+  return c.recorded.ok() ? 0 : 1;
+}
+
+}  // namespace strata::boot

@@ -1,0 +1,51 @@
+// strata compose: the compositionality check of the per-CPU machines
+// (DESIGN §2.2). It boots the config on the multicore machine, then re-runs
+// each CPU as the per-CPU machine Boot[cid, ε] — its own code live, the
+// other CPUs' recorded events as its environment (machine/environment.h),
+// under the recorded schedule — and composes the per-CPU logs, each log
+// position taken from the machine that focuses the CPU that owns it. The
+// composition must be the multicore log (same hash). It fails when a
+// CPU's behaviour depends on anything but the log — CPUs that talk through
+// host memory, nondeterminism — and names the first event that differs.
+#ifndef STRATA_BOOT_COMPOSE_H_
+#define STRATA_BOOT_COMPOSE_H_
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "boot/config.h"
+#include "machine/report.h"
+
+namespace strata::boot {
+
+// One CPU's per-CPU machine.
+struct CpuComposition {
+  machine::CpuId cpu;
+  std::size_t events = 0;  // its events in the multicore log
+  std::string problem;     // empty: its per-CPU machine gave the multicore log
+};
+
+struct Composition {
+  machine::RunReport recorded;    // how the multicore run ended
+  std::uint64_t recorded_hash = 0;
+  std::uint64_t composed_hash = 0;
+  std::size_t events = 0;
+  std::vector<CpuComposition> cpus;
+  std::string problem;            // empty: the composition is the multicore log
+  bool compositional() const { return problem.empty(); }
+};
+
+// Runs the check for `config` (a bare-machine or thread workload).
+// `catalog` names the config's workload, scheduler and oracle.
+absl::StatusOr<Composition> ComposeConfig(const Config& config, const Catalog& catalog);
+
+// `strata compose`: prints the check and returns the exit status (0 the
+// run finished and is compositional, 1 otherwise); an error Status is bad input.
+absl::StatusOr<int> Compose(const Config& config, const Catalog& catalog, std::FILE* out);
+
+}  // namespace strata::boot
+
+#endif  // STRATA_BOOT_COMPOSE_H_

@@ -1,0 +1,69 @@
+#include "machine/environment.h"
+
+#include "machine/check.h"
+
+namespace strata::machine {
+
+void ReplayEvent(Cpu& cpu, const Event& e, std::span<const std::int64_t> pushed) {
+  cpu.set_thread(e.thread);
+  const Word w{e.object};
+  const Block b{e.object};
+  switch (e.op) {
+    case OpCode::kCall:
+    case OpCode::kReturn:
+    case OpCode::kGhost:
+      cpu.Annotate(e.object, e.kind, e.arg0, e.arg1, e.result, e.op);
+      break;
+    case OpCode::kFaa:
+      cpu.FetchAdd(w, e.arg0, e.kind, e.arg1);
+      break;
+    case OpCode::kLoad: {
+      // As recorded: a wait's event (AwaitValue) carries the value it waited for.
+      auto load = [&] { return cpu.machine().value(w); };
+      cpu.Step({.object = e.object, .kind = e.kind, .code = OpCode::kLoad, .arg0 = e.arg0,
+                .arg1 = e.arg1, .apply = load, .read_only = true});
+      break;
+    }
+    case OpCode::kStore:
+      cpu.Store(w, e.arg0, e.kind, e.arg1);
+      break;
+    case OpCode::kCas:
+      cpu.CompareSwap(w, e.arg0, e.arg1, e.kind);
+      break;
+    case OpCode::kSwap:
+      cpu.Swap(w, e.arg0, e.kind, e.arg1);
+      break;
+    case OpCode::kPull:
+      cpu.Pull(b);
+      break;
+    case OpCode::kPush:
+      for (std::size_t k = 0; k < pushed.size(); ++k) cpu.Write(b, k, pushed[k]);
+      cpu.Push(b, e.arg1);
+      break;
+    case OpCode::kAtomic: {
+      auto result = [&] { return e.result; };
+      cpu.Step({.object = e.object, .kind = e.kind, .arg0 = e.arg0, .arg1 = e.arg1,
+                .apply = result});
+      break;
+    }
+  }
+  if (e.linearizes != 0) cpu.FlagAsRecorded(e.linearizes);
+}
+
+RecordedEnvironment::RecordedEnvironment(const Machine& recorded)
+    : recorded_(recorded), events_(static_cast<std::size_t>(recorded.cpus())) {
+  const std::span<const Event> log = recorded.log().events();
+  for (std::size_t i = 0; i < log.size(); ++i) events_[log[i].cpu.index()].push_back(i);
+}
+
+void RecordedEnvironment::Run(Cpu& cpu) const {
+  const std::span<const Event> log = recorded_.log().events();
+  for (std::size_t i : events_[cpu.id().index()]) ReplayEvent(cpu, log[i], recorded_.pushed(i));
+}
+
+std::vector<CpuId> RecordedEnvironment::schedule() const {
+  const std::span<const CpuId> s = recorded_.schedule();
+  return {s.begin(), s.end()};
+}
+
+}  // namespace strata::machine

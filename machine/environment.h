@@ -1,0 +1,60 @@
+// Environment contexts of the per-CPU machine Boot[cid, ε] (DESIGN §2.2).
+//
+// A per-CPU machine is a Machine whose options name a focused CPU
+// (MachineOptions::focus): that CPU runs its code live; every other CPU is
+// the environment context ε, whose events reach the same log, monitors and
+// replay functions as live ones. What an ε appends is its own business —
+// an event a monitor refuses is an invalid environment, never the focused
+// CPU's failure — and an ε never appends an event of the focused CPU: it
+// runs on the other CPUs only. Where the focused CPU's next step falls
+// among ε's events is the oracle's choice, as on the multicore machine.
+//
+// The kinds (a catalog entry each, boot/catalog.h):
+//   live       the other CPUs run their own code under the configured
+//              oracle: the multicore machine as a special case;
+//   recorded   the other CPUs' events from a recorded run, replayed in
+//              order by machine operation, under the recorded schedule, so
+//              each falls at its recorded position relative to the focused
+//              CPU's (RecordedEnvironment).
+#ifndef STRATA_MACHINE_ENVIRONMENT_H_
+#define STRATA_MACHINE_ENVIRONMENT_H_
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "machine/event.h"
+#include "machine/machine.h"
+
+namespace strata::machine {
+
+// Appends recorded event `e` again on `cpu`, as e's thread: the same
+// machine operation with the same arguments and event kind (a layer's
+// INC_TICKET is the fetch-and-add it is; an atomic step returns its
+// recorded result), a push with `pushed` as the block's contents, the
+// linearization flag kept. A wait is replayed as the load it was recorded
+// as (with the value it waited for): the recorded schedule says when. Shared by every recorded
+// environment (a per-CPU machine's, a per-thread machine's).
+void ReplayEvent(Cpu& cpu, const Event& e, std::span<const std::int64_t> pushed);
+
+// The recorded environment: a finished run's events of each CPU, to replay
+// on that CPU of another machine made the same way (the same objects, in
+// the same order). `recorded` kept its pushed contents
+// (Machine::KeepPushedContents) and outlives this.
+class RecordedEnvironment {
+ public:
+  explicit RecordedEnvironment(const Machine& recorded);
+  // Replays all of CPU `cpu.id()`'s recorded events on `cpu`, in order.
+  void Run(Cpu& cpu) const;
+  // The recorded schedule: the oracle choices that put each replayed event
+  // at its recorded position.
+  std::vector<CpuId> schedule() const;
+
+ private:
+  const Machine& recorded_;
+  std::vector<std::vector<std::size_t>> events_;  // per CPU: its positions in the log
+};
+
+}  // namespace strata::machine
+
+#endif  // STRATA_MACHINE_ENVIRONMENT_H_
