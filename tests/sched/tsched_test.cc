@@ -232,18 +232,69 @@ TEST_CASE("an environment event the scheduler refuses is the environment's fault
 
 TEST_CASE("a per-thread machine holds its environment to the thread bounds") {
   // A thread-counter round is LOCK, load, store, UNLOCK: progress 3 is
-  // broken by every thread, the environment's included.
+  // broken by every thread. In each machine, the first thread to break it
+  // is named: as the environment's unfairness if it is another thread, as
+  // the live thread's own breach if it is the live one.
   Recorded r = Record("thread-counter", 2, 5);
   r.options.bounds = {.progress = 3};
+  std::size_t own = 0, environment = 0;
+  for (std::size_t k = 0; k < r.recording.instances.size(); ++k) {
+    CAPTURE(k);
+    ThreadRun run = RunThreadMachine(r.recording, r.options, k);
+    REQUIRE(run.report.ok());
+    CHECK(run.report->outcome == Outcome::kUnfairSchedule);
+    CHECK(run.report->message.find("(progress bound 3)") != std::string::npos);
+    const std::string live = fmt::format("thread {} ran", r.recording.instances[k]);
+    if (run.report->message.find("the live thread breaks the progress bound it owes its "
+                                 "environment: " + live) != std::string::npos) {
+      ++own;
+    } else {
+      CHECK(run.report->message.find("unfair environment: thread ") != std::string::npos);
+      CHECK(run.report->message.find(live) == std::string::npos);
+      ++environment;
+    }
+  }
+  CHECK(own > 0);          // the thread that runs first breaks it in its own machine
+  CHECK(environment > 0);  // and is the others' unfair environment
+  r.options.bounds = {.limit = 1, .progress = 4};
   ThreadRun run = RunThreadMachine(r.recording, r.options, 0);
   REQUIRE(run.report.ok());
-  CHECK(run.report->message.find("progress bound 3") != std::string::npos);
-  REQUIRE(run.report.ok());
-  CHECK(run.report->outcome == Outcome::kUnfairSchedule);
-  r.options.bounds = {.limit = 1, .progress = 4};
-  run = RunThreadMachine(r.recording, r.options, 0);
-  REQUIRE(run.report.ok());
   CHECK(run.report->outcome == Outcome::kOk);
+}
+
+TEST_CASE("an environment that never dispatches the thread is an invalid environment") {
+  Recorded r = Record("thread-counter", 2, 5);
+  // Cut cpu 0's recording just before the first event of one of its
+  // threads: its environment ends without ever running it.
+  const machine::CpuId cpu0(0);
+  const std::size_t k = FirstOn(r.recording, cpu0);
+  std::size_t first = 0;
+  while (r.recording.owner[first] != static_cast<std::int64_t>(k)) ++first;
+  Truncate(r.recording, cpu0, first - 1);
+  ThreadRun run = RunThreadMachine(r.recording, r.options, k);
+  REQUIRE(run.report.ok());
+  CHECK(run.report->outcome == Outcome::kInvalidEnvironment);
+  CHECK(run.report->message.find("does not dispatch it on cpu 0 (its recorded events there end") !=
+        std::string::npos);
+}
+
+TEST_CASE("a thread that does not do what it did in the recording is its own fault") {
+  Recorded r = Record("thread-counter", 2, 5);
+  // Drop one of thread k's recorded steps before its first yield: run live,
+  // it appends one more event than its recording has.
+  SpecRecording& rec = r.recording;
+  const std::size_t k = FirstOn(rec, machine::CpuId(0));
+  std::size_t i = 0;
+  while (!(rec.owner[i] == static_cast<std::int64_t>(k) && rec.level[i].kind == kinds::kUnlock)) ++i;
+  rec.level.erase(rec.level.begin() + static_cast<std::ptrdiff_t>(i));
+  rec.owner.erase(rec.owner.begin() + static_cast<std::ptrdiff_t>(i));
+  rec.origin.erase(rec.origin.begin() + static_cast<std::ptrdiff_t>(i));
+  ThreadRun run = RunThreadMachine(rec, r.options, k);
+  REQUIRE(run.report.ok());
+  CHECK(run.report->outcome == Outcome::kImpossibleLog);
+  CHECK(run.report->message.find(fmt::format("thread {} on cpu 0 does not do what it did in the "
+                                             "recording: at its yield it has appended",
+                                             rec.instances[k])) != std::string::npos);
 }
 
 TEST_CASE("the thread-level log adds one YIELD_BACK before each return from a yield or sleep") {
