@@ -31,11 +31,17 @@ struct CpuComposition {
 struct Composition {
   machine::RunReport recorded;    // how the multicore run ended
   std::uint64_t recorded_hash = 0;
-  std::uint64_t composed_hash = 0;
+  std::uint64_t composed_hash = 0;  // set when the composition is the multicore log
   std::size_t events = 0;
   std::vector<CpuComposition> cpus;
   std::string problem;            // empty: the composition is the multicore log
-  bool compositional() const { return problem.empty(); }
+  // Every CPU's machine gave the multicore log and the composition is it.
+  bool compositional() const {
+    for (const CpuComposition& cpu : cpus) {
+      if (!cpu.problem.empty()) return false;
+    }
+    return problem.empty();
+  }
 };
 
 // Runs the check for `config` (a bare-machine or thread workload).

@@ -11,9 +11,9 @@
 #include "boot/bench.h"
 #include "boot/boot.h"
 #include "boot/check.h"
+#include "boot/compose.h"
 #include "boot/config.h"
 #include "boot/keys.h"
-#include "boot/compose.h"
 #include "boot/tlink.h"
 #include "sched/stack.h"
 

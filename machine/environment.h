@@ -9,13 +9,17 @@
 // runs on the other CPUs only. Where the focused CPU's next step falls
 // among ε's events is the oracle's choice, as on the multicore machine.
 //
-// The kinds (a catalog entry each, boot/catalog.h):
+// The kinds built so far (strata compose uses them; they are not catalog
+// entries yet, and random and adversarial ones do not exist yet):
 //   live       the other CPUs run their own code under the configured
 //              oracle: the multicore machine as a special case;
 //   recorded   the other CPUs' events from a recorded run, replayed in
 //              order by machine operation, under the recorded schedule, so
 //              each falls at its recorded position relative to the focused
 //              CPU's (RecordedEnvironment).
+// What the machine attributes to the environment is what a monitor refuses
+// of its events; a data race an environment CPU's replayed pull or push
+// runs into is reported as the data race it is.
 #ifndef STRATA_MACHINE_ENVIRONMENT_H_
 #define STRATA_MACHINE_ENVIRONMENT_H_
 

@@ -285,12 +285,10 @@ void Machine::Observe(Cpu& cpu, const Event& e) {
   // In a per-CPU machine, what the environment appended is its fault.
   const bool environment = options_.focus.valid() && e.cpu != options_.focus;
   auto refused = [&](Outcome outcome, std::string message) {
-    if (environment) {
-      cpu.Fail(Outcome::kInvalidEnvironment,
-               fmt::format("the environment of cpu {} appended an event it may not: {}",
-                           options_.focus, message));
-    }
-    cpu.Fail(outcome, std::move(message));
+    if (!environment) cpu.Fail(outcome, std::move(message));
+    cpu.Fail(Outcome::kInvalidEnvironment,
+             fmt::format("the environment of cpu {} appended an event it may not: {}",
+                         options_.focus, message));
   };
   Monitor* monitor = e.object.valid() ? objects_[e.object.index()].monitor.get() : nullptr;
   if (monitor != nullptr && !monitor->Observe(e)) {
@@ -506,6 +504,8 @@ Machine::Machine(MachineOptions options)
                                : 8 * static_cast<std::uint64_t>(options.cpus)) {
   STRATA_CHECK(options_.cpus >= 1 && options_.cpus <= kMaxCpus, "cpus = {}", options_.cpus);
   STRATA_CHECK(options_.stack_bytes >= 16 * 1024, "stack of {} bytes", options_.stack_bytes);
+  STRATA_CHECK(!options_.focus.valid() || options_.focus.value() < options_.cpus,
+               "focus on cpu {} of {}", options_.focus, options_.cpus);
   if (options_.stacks != nullptr && options_.stacks->stack_bytes() == options_.stack_bytes) {
     stacks_ = options_.stacks;
   } else {

@@ -35,7 +35,7 @@ enum class Outcome {
   kInvariantBroken, // a lock's invariant did not hold where it must (a release, freelock)
   kThreadStarved,   // a kernel thread waited READY past its limit, or one ran past its progress bound
   kInvalidEnvironment,  // an environment context broke its rules: appended an event a replay
-                        // function refuses, or never gave the focused CPU or thread its turn
+                        // function refuses, or (a thread's) never gave the focused thread its turn
   // How a check ends (layers/refinement.h, sched/tsched.h).
   kRefines,              // every checked execution refines the spec
   kImpossibleLowerLog,   // the module's own replay rejected the lower log
