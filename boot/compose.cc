@@ -12,6 +12,7 @@
 #include "machine/check.h"
 #include "machine/environment.h"
 #include "machine/log.h"
+#include "machine/stack_pool.h"
 
 namespace strata::boot {
 namespace {
@@ -23,9 +24,10 @@ using machine::Event;
 // log's first difference from the recording, or "".
 std::string RunPerCpu(const Config& config, const Catalog& catalog, const machine::Machine& recorded,
                       bool recorded_ok, const machine::RecordedEnvironment& env, CpuId focus,
-                      std::vector<Event>& log) {
+                      machine::StackPool& stacks, std::vector<Event>& log) {
   machine::MachineOptions options = recorded.options();
   options.focus = focus;
+  options.stacks = &stacks;  // one machine per CPU: reuse the stacks
   // Fairness was the recorded run's to keep: a replayed wait is a plain
   // load, so the environment's CPUs are runnable where they were blocked.
   options.fairness = std::numeric_limits<std::uint64_t>::max() / 4;
@@ -91,6 +93,7 @@ absl::StatusOr<Composition> ComposeConfig(const Config& config, const Catalog& c
   const std::span<const Event> want = recorded.log().events();
 
   // Each position from the per-CPU machine of the CPU that owns it.
+  machine::StackPool stacks(recorded.options().stack_bytes);
   machine::Log composed;
   std::vector<Event> events(want.size());
   std::vector<bool> filled(want.size(), false);
@@ -98,7 +101,7 @@ absl::StatusOr<Composition> ComposeConfig(const Config& config, const Catalog& c
     const CpuId focus(static_cast<CpuId::Rep>(k));
     CpuComposition& cpu = c.cpus.emplace_back(CpuComposition{.cpu = focus});
     std::vector<Event> log;
-    cpu.problem = RunPerCpu(config, catalog, recorded, run.report.ok(), env, focus, log);
+    cpu.problem = RunPerCpu(config, catalog, recorded, run.report.ok(), env, focus, stacks, log);
     for (std::size_t i = 0; i < want.size(); ++i) {
       if (want[i].cpu != focus) continue;
       ++cpu.events;
