@@ -1,6 +1,7 @@
 #include "boot/boot.h"
 
 #include <chrono>
+#include <limits>
 #include <map>
 
 #include <fmt/format.h>
@@ -33,9 +34,21 @@ void PrintSummary(std::FILE* out, const Config& c, const Catalog& catalog, const
   const machine::Log& log = m.log();
   const std::optional<Workload> w = FindWorkload(catalog, c.workload);
   STRATA_CHECK(w.has_value(), "unvalidated workload {}", c.workload);
+  // A recorded environment turns the guard off (machine/environment.h).
+  const bool guarded = m.fairness_bound() < std::numeric_limits<std::uint64_t>::max() / 8;
+  const std::string bound = guarded ? fmt::format("{}", m.fairness_bound())
+                                    : std::string("off: the recorded run kept it");
   fmt::print(out, "  machine    {} cpus, {} KiB stacks, fairness bound {}\n", m.cpus(),
-             c.machine.stack_bytes / 1024, m.fairness_bound());
+             c.machine.stack_bytes / 1024, bound);
   fmt::print(out, "  oracle     {}\n", run.oracle);
+  if (c.focus >= 0) {
+    const auto* env = catalog.environments.Find(c.env);
+    STRATA_CHECK(env != nullptr, "unvalidated environment {}", c.env);
+    fmt::print(out, "  env        {}: the per-CPU machine of cpu {}; {}\n", c.env, c.focus,
+               env->summary);
+  } else {
+    fmt::print(out, "  env        live: the multicore machine, every cpu live\n");
+  }
   if (w->threaded) {
     fmt::print(out, "  workload   {} x{}, {} threads/cpu: {}\n", c.workload, c.iterations,
                c.threads, w->summary);
@@ -69,7 +82,13 @@ void PrintSummary(std::FILE* out, const Config& c, const Catalog& catalog, const
                check.what, check.actual, check.expected, check.ok() ? "ok" : "WRONG");
     first = false;
   }
-  fmt::print(out, "  worst wait {} steps (bound {})\n", m.worst_wait(), m.fairness_bound());
+  fmt::print(out, "  worst wait {} steps (bound {})\n", m.worst_wait(), bound);
+  if (run.recording != nullptr) {
+    const std::uint64_t want = run.recording->log().hash();
+    fmt::print(out, "  recorded   the multicore run's log hash {}: the per-CPU run {}\n",
+               machine::FormatHash(want),
+               log.hash() == want ? "gives it" : "DIFFERS (strata compose names the first event)");
+  }
 }
 
 void PrintFailure(std::FILE* out, const BootRun& run) {
@@ -179,25 +198,41 @@ absl::StatusOr<BootRun> RunConfig(const Config& config, const Catalog& catalog,
                                   const std::string& replay_source,
                                   const std::function<void(machine::Machine&)>& prepare) {
   BootRun run;
-  SetUpRun set_up = SetUp(config, catalog, MachineOptionsFor(config));
+  const auto* env = catalog.environments.Find(config.env);
+  STRATA_CHECK(env != nullptr, "unvalidated environment {}", config.env);
+  const CpuId focus = config.focus >= 0 ? CpuId(static_cast<CpuId::Rep>(config.focus)) : CpuId();
+  if (env->make.replays_recording) {
+    Config multicore = config;
+    multicore.env = "live";
+    multicore.focus = -1;
+    STRATA_ASSIGN_OR_RETURN(BootRun recorded, RunConfig(multicore, catalog, nullptr, "",
+                                                        [](machine::Machine& m) {
+                                                          m.KeepPushedContents();
+                                                        }));
+    run.recording = std::move(recorded.machine);
+    run.environment = std::make_unique<machine::RecordedEnvironment>(*run.recording);
+  }
+  machine::MachineOptions options = MachineOptionsFor(config);
+  if (focus.valid()) options = machine::PerCpuOptions(options, focus, env->make);
+  SetUpRun set_up = SetUp(config, catalog, options);
   run.machine = std::move(set_up.machine);
   WorkloadRun& w = set_up.workload;
   if (prepare) prepare(*run.machine);
   machine::OracleOptions oo = OracleOptionsFor(config);
-  std::unique_ptr<machine::Oracle> oracle;
+  const auto* entry = catalog.oracles.Find(config.oracle);
+  STRATA_CHECK(entry != nullptr, "unvalidated oracle {}", config.oracle);
+  machine::EnvironmentRun er = env->make.make(
+      focus, {.live = w.program, .oracle = entry->make(oo), .recording = run.environment.get()});
+  std::unique_ptr<machine::Oracle> oracle = std::move(er.oracle);
   if (replay != nullptr) {
     oo.kind = machine::OracleKind::kReplay;
     oo.replay = *replay;
     oo.replay_source = replay_source;
     oracle = machine::MakeOracle(oo);
-  } else {
-    const auto* entry = catalog.oracles.Find(config.oracle);
-    STRATA_CHECK(entry != nullptr, "unvalidated oracle {}", config.oracle);
-    oracle = entry->make(oo);
   }
   run.oracle = oracle->Describe();
   auto start = std::chrono::steady_clock::now();
-  STRATA_ASSIGN_OR_RETURN(run.report, run.machine->Run(w.program, *oracle));
+  STRATA_ASSIGN_OR_RETURN(run.report, run.machine->Run(er.program, *oracle));
   run.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (w.details) run.details = w.details();

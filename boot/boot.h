@@ -14,13 +14,19 @@
 #include "absl/status/statusor.h"
 #include "boot/config.h"
 #include "boot/workloads.h"
+#include "machine/environment.h"
 #include "machine/machine.h"
 
 namespace strata::boot {
 
 // One finished run of a config.
 struct BootRun {
-  std::unique_ptr<machine::Machine> machine;
+  // For an environment context that replays a recording: the config's
+  // multicore run and its events as the environment. Declared first: the
+  // machine's fibers, unwound when it goes, may be replaying them.
+  std::unique_ptr<machine::Machine> recording;
+  std::unique_ptr<machine::RecordedEnvironment> environment;
+  std::unique_ptr<machine::Machine> machine;  // the run (a per-CPU machine when focused)
   machine::RunReport report;  // kWrongResult if the run finished with failed checks
   std::vector<Check> checks;  // empty unless the run finished
   std::string oracle;         // the oracle's description
@@ -40,8 +46,11 @@ SetUpRun SetUp(const Config& config, const Catalog& catalog, const machine::Mach
 // The machine options of a run of `config`.
 machine::MachineOptions MachineOptionsFor(const Config& config);
 
-// Runs `config`; with `replay`, follows those choices instead of the
-// configured oracle. An error Status only if the replay does not fit.
+// Runs `config`: on the multicore machine, or with `env.focus` set, as the
+// per-CPU machine of that CPU in the environment context `env.kind` (for a
+// recorded one, after a multicore run of the config to record). With
+// `replay`, follows those choices instead of the configured oracle or the
+// recorded schedule. An error Status only if the replay does not fit.
 // `catalog` names the config's workload, scheduler and oracle, and outlives
 // the run. `prepare`, if set, is called with the machine before the run.
 absl::StatusOr<BootRun> RunConfig(const Config& config, const Catalog& catalog,

@@ -26,6 +26,11 @@ Catalog BuiltinCatalog() {
   c.oracles.Add({"pct", "PCT: random priorities with d - 1 change points (pct_depth, pct_horizon)",
                  false, "", OracleOf(machine::OracleKind::kPct)});
   layers::AddBuiltinStrategies(c.strategies);
+  c.environments.Add({"live", "the other CPUs run their own code under the oracle (the multicore "
+                      "machine)", false, "", machine::LiveEnvironment()});
+  c.environments.Add({"recorded", "the other CPUs replay their events of the config's multicore "
+                      "run, at their recorded positions", false, "",
+                      machine::RecordedEnvironmentContext()});
   return c;
 }
 

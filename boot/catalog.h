@@ -1,7 +1,7 @@
 // The catalog: every choose-by-name thing of strata in one value — lock,
 // queue and scheduler implementations, bare-machine and thread workloads
-// (the thread workloads are also the sched check's clients), oracles and
-// exploration strategies. Each is a layers::Registry of entries (name,
+// (the thread workloads are also the sched check's clients), oracles,
+// exploration strategies and environment contexts. Each is a layers::Registry of entries (name,
 // summary, known-bad flag with its expected verdict, factory). Config
 // validation, help texts, error messages, `strata layers` and the README's
 // lists read it; nothing else lists names.
@@ -21,6 +21,7 @@
 #include "boot/workloads.h"
 #include "layers/registry.h"
 #include "layers/strategy.h"
+#include "machine/environment.h"
 #include "machine/oracle.h"
 #include "sched/stack.h"
 
@@ -36,6 +37,8 @@ struct Catalog : sched::SchedCatalog {
   WorkloadRegistry workloads{"workload"};        // bare-machine workloads
   OracleRegistry oracles{"oracle"};
   layers::StrategyRegistry strategies{"strategy"};
+  // Environment contexts of the per-CPU machine (machine/environment.h).
+  layers::Registry<machine::EnvironmentContext> environments{"environment context"};
 };
 
 // Everything strata ships.

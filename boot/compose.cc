@@ -1,7 +1,6 @@
 #include "boot/compose.h"
 
 #include <chrono>
-#include <limits>
 #include <span>
 #include <string>
 #include <vector>
@@ -25,28 +24,13 @@ using machine::Event;
 std::string RunPerCpu(const Config& config, const Catalog& catalog, const machine::Machine& recorded,
                       bool recorded_ok, const machine::RecordedEnvironment& env, CpuId focus,
                       machine::StackPool& stacks, std::vector<Event>& log) {
-  machine::MachineOptions options = recorded.options();
-  options.focus = focus;
+  const machine::EnvironmentContext recorded_env = machine::RecordedEnvironmentContext();
+  machine::MachineOptions options = machine::PerCpuOptions(recorded.options(), focus, recorded_env);
   options.stacks = &stacks;  // one machine per CPU: reuse the stacks
-  // Fairness was the recorded run's to keep: a replayed wait is a plain
-  // load, so the environment's CPUs are runnable where they were blocked.
-  options.fairness = std::numeric_limits<std::uint64_t>::max() / 4;
   SetUpRun s = SetUp(config, catalog, options);
-  // By value: the machine keeps the program, and unwinds fibers that run
-  // it when it is destroyed.
-  auto program = [live = s.workload.program, &env, focus](machine::Cpu& cpu) {
-    if (cpu.id() == focus) {
-      live(cpu);
-    } else {
-      env.Run(cpu);
-    }
-  };
-  auto oracle = machine::MakeOracle({.kind = machine::OracleKind::kReplay,
-                                     .cpus = options.cpus,
-                                     .replay = env.schedule(),
-                                     .replay_source = "the multicore run",
-                                     .replay_may_end_early = true});
-  absl::StatusOr<machine::RunReport> report = s.machine->Run(program, *oracle);
+  machine::EnvironmentRun run =
+      recorded_env.make(focus, {.live = s.workload.program, .recording = &env});
+  absl::StatusOr<machine::RunReport> report = s.machine->Run(run.program, *run.oracle);
   const std::span<const Event> got = s.machine->log().events();
   const std::span<const Event> want = recorded.log().events();
   log.assign(got.begin(), got.end());
@@ -81,6 +65,12 @@ std::string RunPerCpu(const Config& config, const Catalog& catalog, const machin
 }  // namespace
 
 absl::StatusOr<Composition> ComposeConfig(const Config& config, const Catalog& catalog) {
+  if (config.focus >= 0 || config.env != "live") {
+    return absl::InvalidArgumentError(fmt::format(
+        "{}: env: strata compose runs every cpu as a per-CPU machine against the multicore run "
+        "itself: expected env.kind \"live\" and no env.focus, got \"{}\" and {}",
+        config.source, config.env, config.focus));
+  }
   STRATA_ASSIGN_OR_RETURN(
       BootRun run,
       RunConfig(config, catalog, nullptr, "", [](machine::Machine& m) { m.KeepPushedContents(); }));

@@ -44,7 +44,8 @@ struct Composition {
   }
 };
 
-// Runs the check for `config` (a bare-machine or thread workload).
+// Runs the check for `config` (a bare-machine or thread workload). An error
+// if the config sets an environment of its own (env.kind, env.focus).
 // `catalog` names the config's workload, scheduler and oracle.
 absl::StatusOr<Composition> ComposeConfig(const Config& config, const Catalog& catalog);
 

@@ -150,6 +150,18 @@ absl::Status ValidateConfig(const Config& c, const Catalog& catalog) {
         "{}: machine.cpus: expected an integer from 1 to {}, got {}", c.source, machine::kMaxCpus,
         c.machine.cpus));
   }
+  if (c.focus >= c.machine.cpus) {
+    return absl::InvalidArgumentError(fmt::format(
+        "{}: env.focus: expected -1 (none) or a cpu below machine.cpus ({}), got {}", c.source,
+        c.machine.cpus, c.focus));
+  }
+  const auto* env = catalog.environments.Find(c.env);
+  if (env != nullptr && env->make.replays_recording && c.focus < 0) {
+    return absl::InvalidArgumentError(fmt::format(
+        "{}: env.focus: env.kind \"{}\" runs one cpu against the others: expected a cpu from 0 "
+        "to {}, got none",
+        c.source, c.env, c.machine.cpus - 1));
+  }
   if (c.machine.fairness != 0 && c.machine.fairness < static_cast<std::uint64_t>(c.machine.cpus)) {
     return absl::InvalidArgumentError(fmt::format(
         "{}: oracle.fairness: expected 0 (auto) or at least machine.cpus ({}), got {}", c.source,

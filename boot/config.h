@@ -45,6 +45,8 @@ struct Config {
   std::string source;  // the file it came from, for messages
   machine::MachineOptions machine;
   std::string oracle = "round-robin";  // catalog.oracles
+  std::string env = "live";            // catalog.environments: what the other CPUs do
+  int focus = -1;                      // the per-CPU machine's CPU; -1: none (every CPU live)
   std::uint64_t seed = 1;
   int pct_depth = 3;
   std::uint64_t pct_horizon = 10000;

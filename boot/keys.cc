@@ -102,6 +102,13 @@ std::vector<Key> MakeKeys() {
   keys.push_back(Int("oracle", "thread_progress", 0, 1'000'000'000,
                      "TSched: most own steps a thread runs without switching; 0 = off",
                      STRATA_FIELD(stack.bounds.progress)));
+  keys.push_back(Name("env", "kind", "the environment context of the per-CPU machine",
+                      STRATA_FIELD(env),
+                      [](const Catalog& c) -> const auto& { return c.environments; }, "--env",
+                      kBootCommand));
+  keys.push_back(Int("env", "focus", -1, machine::kMaxCpus - 1,
+                     "the per-CPU machine's CPU (below machine.cpus); -1 = none, every CPU live",
+                     STRATA_FIELD(focus), "--focus", kBootCommand));
   keys.push_back(Int("run", "max_steps", 1, 1'000'000'000'000,
                      "shared steps before the run is stopped as step-budget",
                      STRATA_FIELD(machine.max_steps)));

@@ -108,6 +108,7 @@ std::string Docs(const Catalog& catalog) {
   list(catalog.threads);
   list(catalog.oracles);
   list(catalog.strategies);
+  list(catalog.environments);
   return out;
 }
 
@@ -131,7 +132,8 @@ int Main(int argc, char** argv, const Catalog& catalog) {
   CLI::App* boot_cmd = app.add_subcommand("boot", "boot the machine from a config and run its workload");
   boot_cmd->add_option("config", boot.config, "config file (default: configs/default.toml)");
   AddKeyFlags(boot_cmd, kBootCommand, catalog, boot);
-  boot_cmd->footer(Listing(catalog.workloads) + Listing(catalog.threads) + Listing(catalog.oracles));
+  boot_cmd->footer(Listing(catalog.workloads) + Listing(catalog.threads) + Listing(catalog.oracles) +
+                   Listing(catalog.environments));
   boot_cmd->add_option("--log", boot.log, "write the log as JSON lines to FILE and as text to FILE.txt");
   boot_cmd->add_option("--schedule", boot.schedule, "where to write the schedule of a failed run");
 

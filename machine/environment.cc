@@ -1,5 +1,7 @@
 #include "machine/environment.h"
 
+#include <limits>
+
 #include "machine/check.h"
 
 namespace strata::machine {
@@ -64,6 +66,41 @@ void RecordedEnvironment::Run(Cpu& cpu) const {
 std::vector<CpuId> RecordedEnvironment::schedule() const {
   const std::span<const CpuId> s = recorded_.schedule();
   return {s.begin(), s.end()};
+}
+
+MachineOptions PerCpuOptions(MachineOptions multicore, CpuId focus,
+                             const EnvironmentContext& context) {
+  multicore.focus = focus;
+  if (context.replays_recording) multicore.fairness = std::numeric_limits<std::uint64_t>::max() / 4;
+  return multicore;
+}
+
+EnvironmentContext LiveEnvironment() {
+  return {.replays_recording = false, .make = [](CpuId, EnvironmentInput input) {
+            return EnvironmentRun{.program = std::move(input.live),
+                                  .oracle = std::move(input.oracle)};
+          }};
+}
+
+EnvironmentContext RecordedEnvironmentContext() {
+  return {.replays_recording = true, .make = [](CpuId focus, EnvironmentInput input) {
+            STRATA_CHECK(input.recording != nullptr, "a recorded environment without a recording");
+            const RecordedEnvironment* env = input.recording;
+            EnvironmentRun run;
+            run.program = [live = std::move(input.live), env, focus](Cpu& cpu) {
+              if (cpu.id() == focus) {
+                live(cpu);
+              } else {
+                env->Run(cpu);
+              }
+            };
+            run.oracle = MakeOracle({.kind = OracleKind::kReplay,
+                                     .cpus = env->cpus(),
+                                     .replay = env->schedule(),
+                                     .replay_source = "the recorded run",
+                                     .replay_may_end_early = true});
+            return run;
+          }};
 }
 
 }  // namespace strata::machine

@@ -9,8 +9,8 @@
 // runs on the other CPUs only. Where the focused CPU's next step falls
 // among ε's events is the oracle's choice, as on the multicore machine.
 //
-// The kinds built so far (strata compose uses them; they are not catalog
-// entries yet, and random and adversarial ones do not exist yet):
+// The kinds built so far, each a catalog entry (boot/catalog.h: `env.kind`,
+// `--env`); random and adversarial ones do not exist yet:
 //   live       the other CPUs run their own code under the configured
 //              oracle: the multicore machine as a special case;
 //   recorded   the other CPUs' events from a recorded run, replayed in
@@ -24,11 +24,14 @@
 #define STRATA_MACHINE_ENVIRONMENT_H_
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <span>
 #include <vector>
 
 #include "machine/event.h"
 #include "machine/machine.h"
+#include "machine/oracle.h"
 
 namespace strata::machine {
 
@@ -53,11 +56,49 @@ class RecordedEnvironment {
   // The recorded schedule: the oracle choices that put each replayed event
   // at its recorded position.
   std::vector<CpuId> schedule() const;
+  int cpus() const { return recorded_.cpus(); }
 
  private:
   const Machine& recorded_;
   std::vector<std::vector<std::size_t>> events_;  // per CPU: its positions in the log
 };
+
+// What an environment context is given for one per-CPU run.
+struct EnvironmentInput {
+  Machine::Program live;           // the workload's program, which the focused CPU runs
+  std::unique_ptr<Oracle> oracle;  // the configured hardware scheduler
+  // A recorded run of the same config on the multicore machine, for kinds
+  // that replay one (EnvironmentContext::replays_recording); else null.
+  const RecordedEnvironment* recording = nullptr;
+};
+
+// What it makes: every CPU's program (the focused one runs `live`) and the
+// oracle that interleaves them.
+struct EnvironmentRun {
+  Machine::Program program;
+  std::unique_ptr<Oracle> oracle;
+};
+
+// An environment context as the catalog holds it.
+struct EnvironmentContext {
+  // Whether it needs a recorded multicore run of the config first.
+  bool replays_recording = false;
+  std::function<EnvironmentRun(CpuId focus, EnvironmentInput input)> make;
+};
+
+// The options of a per-CPU machine focused on `focus` under `context`,
+// from the multicore machine's: a context that replays a recording turns
+// the fairness guard off (fairness was the recorded run's to keep, and a
+// replayed wait is a plain load, so an environment CPU is runnable where it
+// was blocked).
+MachineOptions PerCpuOptions(MachineOptions multicore, CpuId focus,
+                             const EnvironmentContext& context);
+
+// `live`: every CPU runs `live` under the configured oracle.
+EnvironmentContext LiveEnvironment();
+// `recorded`: the focused CPU runs `live`, the others replay the recording,
+// under the recorded schedule.
+EnvironmentContext RecordedEnvironmentContext();
 
 }  // namespace strata::machine
 

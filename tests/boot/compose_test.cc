@@ -2,6 +2,7 @@
 // multicore run, on 1 to 64 CPUs; CPUs that talk through host memory do not.
 #include "boot/compose.h"
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <vector>
@@ -118,6 +119,62 @@ TEST_CASE("strata compose prints each cpu, both hashes and the verdict") {
                                          "' --workload nope",
                                      dir.path());
   CHECK(wrong.exit_code == 2);
+}
+
+TEST_CASE("strata boot runs one cpu as a per-CPU machine against a recorded or live environment") {
+  TempDir dir;
+  testing::Command rec = RunStrata("boot '" + Source("configs/env/recorded.toml") + "'", dir.path());
+  CHECK(rec.exit_code == 0);
+  CHECK(rec.out.find("env        recorded: the per-CPU machine of cpu 1; the other CPUs replay") !=
+        std::string::npos);
+  CHECK(rec.out.find("fairness bound off: the recorded run kept it") != std::string::npos);
+  CHECK(rec.out.find(": the per-CPU run gives it") != std::string::npos);
+  // CPUs that talk through host memory: the per-CPU run does not give it.
+  testing::Command host = RunStrata(
+      "boot '" + Source("configs/env/bad/host-channel.toml") + "' --env recorded --focus 1",
+      dir.path());
+  CHECK(host.exit_code == 0);
+  CHECK(host.out.find(": the per-CPU run DIFFERS") != std::string::npos);
+  // A per-CPU run that fails writes a schedule that replays it (the
+  // recording is made again from the config).
+  testing::Command bad =
+      RunStrata("boot '" + Source("configs/env/bad/recorded-lost-update.toml") +
+                    "' --schedule s.schedule",
+                dir.path());
+  CHECK(bad.exit_code == 1);
+  CHECK(bad.out.find("outcome    wrong-result") != std::string::npos);
+  testing::Command replay = RunStrata("replay s.schedule", dir.path());
+  CHECK(replay.exit_code == 1);
+  CHECK(replay.out.find("reproduced: wrong-result") != std::string::npos);
+  // The live environment with a focus is the multicore run.
+  testing::Command live = RunStrata("boot '" + Source("configs/env/live.toml") + "'", dir.path());
+  CHECK(live.exit_code == 0);
+  CHECK(live.out.find("env        live: the per-CPU machine of cpu 0") != std::string::npos);
+}
+
+TEST_CASE("an environment that does not fit the config is a one-line error") {
+  TempDir dir;
+  const std::string counter = "'" + Source("configs/counter.toml") + "'";
+  struct Case {
+    std::string args, error;
+  } cases[] = {
+      {"boot " + counter + " --env recorded",
+       "env.focus: env.kind \"recorded\" runs one cpu against the others: expected a cpu from 0 "
+       "to 3, got none"},
+      {"boot " + counter + " --focus 4",
+       "env.focus: expected -1 (none) or a cpu below machine.cpus (4), got 4"},
+      {"boot " + counter + " --env sideways --focus 1", "--env: expected one of live, recorded"},
+      {"compose " + counter + " --focus 1",
+       "env: strata compose runs every cpu as a per-CPU machine against the multicore run itself"},
+  };
+  for (const Case& k : cases) {
+    CAPTURE(k.args);
+    testing::Command c = RunStrata(k.args, dir.path());
+    CHECK(c.exit_code == 2);
+    CHECK(c.err.find(k.error) != std::string::npos);
+    CHECK(std::count(c.err.begin(), c.err.end(), '\n') == 1);
+    CHECK(c.out.empty());
+  }
 }
 
 }  // namespace

@@ -1,8 +1,10 @@
 #include <doctest/doctest.h>
 
+#include <set>
 #include <string>
 
 #include "boot/config.h"
+#include "boot/keys.h"
 #include "tests/boot/test_util.h"
 
 namespace strata::boot {
@@ -88,7 +90,7 @@ TEST_CASE("bad configs give one line naming the file, the line, the key and what
         "c.toml:2: oracle.kind: expected one of round-robin, random, pct, got \"fifo\" (a "
         "recorded schedule is replayed with `strata replay FILE`)");
   CHECK(ErrorOf("[oracel]\nkind = \"random\"\n") ==
-        "c.toml:1: oracel: unknown key (expected one of: machine, oracle, run, workload, stack, check)");
+        "c.toml:1: oracel: unknown key (expected one of: machine, oracle, env, run, workload, stack, check)");
   CHECK(ErrorOf("machine = 3\n") == "c.toml:1: machine: expected a table like [machine]");
   CHECK(ErrorOf("[workload]\nkind = \"nope\"\n") ==
         "c.toml:2: workload.kind: expected one of counter, lost-update, racy-push, "
@@ -139,6 +141,18 @@ TEST_CASE("a missing config file is reported, not crashed on") {
   REQUIRE_FALSE(c.ok());
   CHECK(std::string(c.status().message()) ==
         "/nonexistent/strata.toml: cannot open the config file (expected a TOML file)");
+}
+
+TEST_CASE("the key table keeps each table's keys together, so a written config has each table once") {
+  std::set<std::string> done;
+  std::string table;
+  for (const Key& k : Keys()) {
+    if (k.table == table) continue;
+    CAPTURE(k.table);
+    CHECK(done.count(k.table) == 0);
+    done.insert(table);
+    table = k.table;
+  }
 }
 
 }  // namespace

@@ -45,6 +45,10 @@ const std::map<std::string, Outcome>& Expected() {
       // strata compose scenarios (compose_test.cc): each boots fine.
       {"configs/env/compose.toml", Outcome::kOk},
       {"configs/env/bad/host-channel.toml", Outcome::kOk},
+      // Per-CPU machines (env.kind, env.focus).
+      {"configs/env/recorded.toml", Outcome::kOk},
+      {"configs/env/live.toml", Outcome::kOk},
+      {"configs/env/bad/recorded-lost-update.toml", Outcome::kWrongResult},
   };
   return kExpected;
 }
