@@ -1,4 +1,5 @@
 #include "boot/bench.h"
+#include "boot/bench_env.h"
 #include "boot/bench_sched.h"
 
 #include <algorithm>
@@ -165,6 +166,7 @@ int Bench(const BenchOptions& options, const Catalog& catalog, std::FILE* out) {
   }
   if (options.json) {
     const std::string sched_json = SchedBench(catalog, options.quick, /*json=*/true, bare, out);
+    const std::string env_json = EnvBench(catalog, options.quick, /*json=*/true, out);
     std::string items;
     for (const Row& r : rows) {
       items += fmt::format(
@@ -191,9 +193,9 @@ int Bench(const BenchOptions& options, const Catalog& catalog, std::FILE* out) {
     fmt::print(out,
                "{{\"bare_round_trips_per_s\":{:.0f},\"machine\":[{}],"
                "\"first_run_events_per_s\":{:.0f},\"first_run_ratio\":{:.3f},"
-               "\"goal_ratio\":{},\"worst_ratio\":{:.3f},\"goal_met\":{},\"checker\":{},{}}}\n",
+               "\"goal_ratio\":{},\"worst_ratio\":{:.3f},\"goal_met\":{},\"checker\":{},{},{}}}\n",
                bare, items, first, first / bare, kGoal, worst, worst >= kGoal ? "true" : "false",
-               checker, sched_json);
+               checker, sched_json, env_json);
   } else {
     fmt::print(out, "strata bench ({} events per run, best of {})\n", events, tries);
     fmt::print(out, "  bare fiber round trip    {:8.2f} M/s\n", bare / 1e6);
@@ -223,6 +225,7 @@ int Bench(const BenchOptions& options, const Catalog& catalog, std::FILE* out) {
                  PerSecond(d.result.executions, d.result.seconds));
     }
     SchedBench(catalog, options.quick, /*json=*/false, bare, out);
+    EnvBench(catalog, options.quick, /*json=*/false, out);
   }
   return 0;
 }

@@ -60,7 +60,10 @@ RecordedEnvironment::RecordedEnvironment(const Machine& recorded)
 
 void RecordedEnvironment::Run(Cpu& cpu) const {
   const std::span<const Event> log = recorded_.log().events();
-  for (std::size_t i : events_[cpu.id().index()]) ReplayEvent(cpu, log[i], recorded_.pushed(i));
+  for (std::size_t i : events_[cpu.id().index()]) {
+    ReplayEvent(cpu, log[i],
+                log[i].op == OpCode::kPush ? recorded_.pushed(i) : std::span<const std::int64_t>());
+  }
 }
 
 std::vector<CpuId> RecordedEnvironment::schedule() const {

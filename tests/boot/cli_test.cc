@@ -158,6 +158,8 @@ TEST_CASE("strata bench --quick --json prints the ratios") {
   CHECK(c.out.find("\"bare_round_trips_per_s\":") != std::string::npos);
   CHECK(c.out.find("{\"cpus\":64,\"oracle\":\"random\"") != std::string::npos);
   CHECK(c.out.find("\"scheduler\":{\"switches_per_s_2_threads\":") != std::string::npos);
+  CHECK(c.out.find("\"per_cpu\":{\"workload\":\"counter, 8 cpus, random\",\"environment\":"
+                   "\"recorded\"") != std::string::npos);
   CHECK(Lines(c.out) == 1);
 }
 
