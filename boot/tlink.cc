@@ -6,6 +6,7 @@
 
 #include "boot/workloads.h"
 #include "machine/check.h"
+#include "machine/log.h"
 #include "sched/stack.h"
 #include "sched/tsched.h"
 
@@ -55,8 +56,8 @@ absl::StatusOr<int> TLink(const Config& c, const Catalog& catalog, std::FILE* ou
       ++failed;
     }
   }
-  fmt::print(out, "  log hash   thread-level {:016x}, composed {:016x}\n", r.recorded_hash,
-             r.composed_hash);
+  fmt::print(out, "  log hash   thread-level {}, composed {}\n", machine::FormatHash(r.recorded_hash),
+             machine::FormatHash(r.composed_hash));
   fmt::print(out, "  seed {}  {} per-thread runs in {:.3f} s\n", c.seed, r.threads.size(), seconds);
   if (r.ok()) {
     fmt::print(out, "  verdict    the per-thread machines compose to the thread-level log of the run\n");

@@ -12,6 +12,7 @@
 #include "machine/check.h"
 #include "machine/environment.h"
 #include "machine/escape.h"
+#include "machine/log.h"
 
 namespace strata::sched {
 namespace {
@@ -421,24 +422,11 @@ SchedOptions Sized(const SchedOptions& o, const machine::MachineOptions& mo,
   return so;
 }
 
+// The log hash of `events` (machine::Log::hash, as every command prints it).
 std::uint64_t HashEvents(std::span<const Event> events) {
-  std::uint64_t h = 0xcbf29ce484222325ull;
-  auto mix = [&h](std::uint64_t v) {
-    for (int i = 0; i < 8; ++i) {
-      h ^= (v >> (8 * i)) & 0xff;
-      h *= 0x100000001b3ull;
-    }
-  };
-  for (const Event& e : events) {
-    for (std::uint64_t v :
-         {e.seq, static_cast<std::uint64_t>(e.cpu.value()), static_cast<std::uint64_t>(e.thread.value()),
-          static_cast<std::uint64_t>(e.object.value()), e.kind.hash(), static_cast<std::uint64_t>(e.arg0),
-          static_cast<std::uint64_t>(e.arg1), static_cast<std::uint64_t>(e.result),
-          static_cast<std::uint64_t>(e.op), static_cast<std::uint64_t>(e.linearizes)}) {
-      mix(v);
-    }
-  }
-  return h;
+  machine::Log log;
+  for (const Event& e : events) log.Append(e);
+  return log.hash();
 }
 
 }  // namespace
