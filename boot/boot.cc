@@ -193,6 +193,21 @@ SetUpRun SetUp(const Config& config, const Catalog& catalog,
   return s;
 }
 
+namespace {
+
+// A boot run needs an environment that makes one (not a check's).
+absl::Status BootEnvironmentAllowed(const Config& config, const Catalog& catalog) {
+  const auto* env = catalog.environments.Find(config.env);
+  STRATA_CHECK(env != nullptr, "unvalidated environment {}", config.env);
+  if (env->make.make) return absl::OkStatus();
+  return absl::InvalidArgumentError(fmt::format(
+      "{}: env.kind: \"{}\" moves within a layer's rely, which only `strata check` has: "
+      "expected live or recorded for a boot run",
+      config.source, config.env));
+}
+
+}  // namespace
+
 absl::StatusOr<BootRun> RunConfig(const Config& config, const Catalog& catalog,
                                   const std::vector<CpuId>* replay,
                                   const std::string& replay_source,
@@ -201,6 +216,7 @@ absl::StatusOr<BootRun> RunConfig(const Config& config, const Catalog& catalog,
   const auto* env = catalog.environments.Find(config.env);
   STRATA_CHECK(env != nullptr, "unvalidated environment {}", config.env);
   const CpuId focus = config.focus >= 0 ? CpuId(static_cast<CpuId::Rep>(config.focus)) : CpuId();
+  STRATA_RETURN_IF_ERROR(BootEnvironmentAllowed(config, catalog));
   if (env->make.replays_recording) {
     Config multicore = config;
     multicore.env = "live";
@@ -255,6 +271,7 @@ absl::StatusOr<int> Boot(const Config& config, const Catalog& catalog, const Boo
                          std::FILE* out) {
   STRATA_RETURN_IF_ERROR(CheckWritable(options.log_path, "--log"));
   STRATA_RETURN_IF_ERROR(CheckWritable(options.schedule_path, "--schedule"));
+  STRATA_RETURN_IF_ERROR(BootEnvironmentAllowed(config, catalog));
   fmt::print(out, "strata boot {}\n", config.source);
   STRATA_ASSIGN_OR_RETURN(BootRun run, RunConfig(config, catalog));
   return Finish(config, catalog, run, options, out);

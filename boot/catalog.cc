@@ -31,6 +31,12 @@ Catalog BuiltinCatalog() {
   c.environments.Add({"recorded", "the other CPUs replay their events of the config's multicore "
                       "run, at their recorded positions", false, "",
                       machine::RecordedEnvironmentContext()});
+  c.environments.Add({"random", "check only: the other CPUs make seeded random moves within the "
+                      "layer's rely (its check client through the module), interleaved by the "
+                      "strategy", false, "", machine::RandomEnvironment()});
+  c.environments.Add({"adversarial", "check only: the rely's moves chosen to hurt: values at the "
+                      "edges, the focused CPU last, what the others hold held as long as F allows",
+                      false, "", machine::AdversarialEnvironment()});
   return c;
 }
 

@@ -17,6 +17,7 @@ namespace strata::boot {
 namespace {
 
 using layers::Execution;
+using machine::CpuId;
 
 std::vector<std::string> LayersToCheck(const Config& c) {
   std::vector<std::string> names;
@@ -36,6 +37,76 @@ std::string Implementation(const Config& c, const std::string& layer) {
 std::string DefaultSchedulePath(const Config& c, const std::string& layer,
                                 const layers::Verdict& v) {
   return fmt::format("strata-check-{}-{}-seed{}.schedule", layer, v.name(), c.seed);
+}
+
+const kernel::LayerInfo* FindLayer(const std::vector<kernel::LayerInfo>& stack,
+                                   const std::string& name) {
+  for (const kernel::LayerInfo& l : stack) {
+    if (l.name == name) return &l;
+  }
+  return nullptr;
+}
+
+// The per-CPU check's environment (DESIGN §2.2), or nullopt for the
+// multicore check (env.kind live); an error for what no check can run.
+absl::StatusOr<std::optional<layers::NamedEnvironment>> CheckEnvironmentOf(
+    const Config& c, const Catalog& catalog, bool exhaustive) {
+  const auto* env = catalog.environments.Find(c.env);
+  STRATA_CHECK(env != nullptr, "unvalidated environment {}", c.env);
+  if (!env->make.check) {
+    if (env->make.replays_recording) {
+      return absl::InvalidArgumentError(fmt::format(
+          "{}: env.kind: \"{}\" replays a boot run (strata boot, strata compose): expected live, "
+          "or an environment a check runs against ({})",
+          c.source, c.env, "random, adversarial"));
+    }
+    if (c.focus >= 0) {
+      return absl::InvalidArgumentError(fmt::format(
+          "{}: env.focus: a check against the {} environment runs every cpu live: expected -1, "
+          "or env.kind random or adversarial, got {}",
+          c.source, c.env, c.focus));
+    }
+    return std::nullopt;
+  }
+  if (c.machine.cpus < 2) {
+    return absl::InvalidArgumentError(fmt::format(
+        "{}: machine.cpus: a per-CPU check against the {} environment needs other cpus: expected "
+        "at least 2, got {}",
+        c.source, c.env, c.machine.cpus));
+  }
+  if (c.strategy == "portfolio") {
+    return absl::InvalidArgumentError(fmt::format(
+        "{}: env.kind: check.strategy portfolio runs against every environment itself: expected "
+        "live with it, got \"{}\"",
+        c.source, c.env));
+  }
+  if (env->make.check->schedule && exhaustive) {
+    return absl::InvalidArgumentError(fmt::format(
+        "{}: check.strategy: the {} environment makes most scheduling choices itself: expected "
+        "a strategy that is not exhaustive (random, pct), got {}",
+        c.source, c.env, c.strategy));
+  }
+  for (const kernel::LayerInfo& l : sched::Stack(c.stack)) {
+    if (c.check_layer == l.name && l.rely.empty()) {
+      return absl::InvalidArgumentError(fmt::format(
+          "{}: check.layer: the {} layer declares no rely, so it has no per-CPU check: expected "
+          "a layer with one, or env.kind live",
+          c.source, l.name));
+    }
+  }
+  return layers::NamedEnvironment{.name = c.env, .env = *env->make.check};
+}
+
+// The machine a check's schedule replays on: the config's, focused as it
+// says when it names an environment a check runs against.
+machine::MachineOptions CheckMachineOf(const Config& c, const Catalog& catalog) {
+  machine::MachineOptions o = c.machine;
+  const auto* env = catalog.environments.Find(c.env);
+  if (env != nullptr && env->make.check && c.focus >= 0) {
+    o.focus = CpuId(static_cast<CpuId::Rep>(c.focus));
+    o.environment_draws = env->make.check->draws;
+  }
+  return o;
 }
 
 void PrintVerdict(std::FILE* out, const Execution& x) {
@@ -62,6 +133,9 @@ void PrintLayers(const Config& c, const Catalog& catalog, std::FILE* out) {
                     : fmt::format("module `{}` over {}", it->implementation, it->below));
     for (const std::string& p : it->primitives) fmt::print(out, "             {}\n", p);
     if (!it->summary.empty()) fmt::print(out, "             ({})\n", it->summary);
+    if (!it->rely.empty()) {
+      fmt::print(out, "             rely: {}\n             guarantee: {}\n", it->rely, it->guarantee);
+    }
     fmt::print(out, "             choices: {}\n", fmt::join(it->choices, ", "));
     if (!it->known_bad.empty()) {
       fmt::print(out, "             known-bad: {}\n", fmt::join(it->known_bad, ", "));
@@ -85,9 +159,6 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
   const auto* strategy = catalog.strategies.Find(c.strategy);
   STRATA_CHECK(strategy != nullptr, "unvalidated strategy {}", c.strategy);
   const bool progress = options.progress && ::isatty(STDERR_FILENO);
-  fmt::print(out, "strata check {}\n", c.source);
-  fmt::print(out, "  machine    {} cpus, fairness bound {}\n", c.machine.cpus,
-             c.machine.fairness != 0 ? c.machine.fairness : 8 * static_cast<std::uint64_t>(c.machine.cpus));
   const layers::StrategyOptions so{.cpus = c.machine.cpus,
                                    .seed = c.seed,
                                    .pct_depth = c.pct_depth,
@@ -95,27 +166,78 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
                                    .preemption_bound = c.preemption_bound,
                                    .reduction = c.reduction};
   const bool exhaustive = strategy->make(so)->exhaustive();
-  fmt::print(out, "  strategy   {}, {} {}; seed {}\n", strategy->make(so)->Describe(), c.runs,
+  STRATA_ASSIGN_OR_RETURN(const std::optional<layers::NamedEnvironment> env,
+                          CheckEnvironmentOf(c, catalog, exhaustive));
+  fmt::print(out, "strata check {}\n", c.source);
+  fmt::print(out, "  machine    {} cpus, fairness bound {}\n", c.machine.cpus,
+             c.machine.fairness != 0 ? c.machine.fairness : 8 * static_cast<std::uint64_t>(c.machine.cpus));
+  const CpuId focus = c.focus >= 0 ? CpuId(static_cast<CpuId::Rep>(c.focus)) : CpuId();
+  // Per layer: the strategy, against the environment of a per-CPU check;
+  // a portfolio's members against every environment the layer allows.
+  auto strategy_for = [&](const kernel::LayerInfo& layer) -> layers::StrategyFactory {
+    if (env) {
+      return [make = strategy->make, env = *env, focus](const layers::StrategyOptions& o) {
+        return layers::WithEnvironment(make(o), env, focus, o.cpus);
+      };
+    }
+    std::vector<layers::NamedEnvironment> allowed;
+    if (!layer.rely.empty() && c.machine.cpus >= 2) {
+      for (const auto& e : catalog.environments.entries()) {
+        if (e.make.check) allowed.push_back({.name = e.name, .env = *e.make.check});
+      }
+    }
+    return [make = strategy->make, allowed](const layers::StrategyOptions& o) {
+      layers::StrategyOptions with = o;
+      with.environments = allowed;
+      return make(with);
+    };
+  };
+  // The header names a portfolio's members on a layer with a rely.
+  layers::StrategyOptions header = so;
+  if (!env && c.machine.cpus >= 2) {
+    for (const auto& e : catalog.environments.entries()) {
+      if (e.make.check) header.environments.push_back({.name = e.name, .env = *e.make.check});
+    }
+  }
+  fmt::print(out, "  strategy   {}, {} {}; seed {}\n", strategy->make(header)->Describe(), c.runs,
              exhaustive ? "executions at most" : "runs", c.seed);
+  if (env) {
+    const auto* entry = catalog.environments.Find(c.env);
+    fmt::print(out, "  env        {}: per-CPU checks, {}; {}\n", c.env,
+               focus.valid() ? fmt::format("focus cpu {}", focus)
+                             : std::string(exhaustive ? "focus cpu 0" : "each cpu in turn the focus"),
+               entry->summary);
+  }
 
-  const layers::ExploreOptions explore{.strategy = strategy->make,
-                                       .seed = c.seed,
-                                       .runs = c.runs,
-                                       .pct_depth = c.pct_depth,
-                                       .pct_horizon = c.pct_horizon,
-                                       .preemption_bound = c.preemption_bound,
-                                       .reduction = c.reduction,
-                                       .shrink = c.shrink,
-                                       .progress = progress ? stderr : nullptr};
+  layers::ExploreOptions explore{.seed = c.seed,
+                                 .runs = c.runs,
+                                 .pct_depth = c.pct_depth,
+                                 .pct_horizon = c.pct_horizon,
+                                 .preemption_bound = c.preemption_bound,
+                                 .reduction = c.reduction,
+                                 .shrink = c.shrink,
+                                 .progress = progress ? stderr : nullptr};
+  const std::vector<kernel::LayerInfo> stack = sched::Stack(c.stack);
   for (const std::string& layer : LayersToCheck(c)) {
     if (Implementation(c, layer) == "spec") {
       fmt::print(out, "  {:<10} runs as its spec: nothing to check\n", layer);
       continue;
     }
+    const kernel::LayerInfo* info = FindLayer(stack, layer);
+    STRATA_CHECK(info != nullptr, "unvalidated layer {}", layer);
+    if (env && info->rely.empty()) {
+      fmt::print(out, "  {:<10} declares no rely: no per-CPU check\n", layer);
+      continue;
+    }
     std::unique_ptr<layers::LayerPair> pair = sched::MakePair(layer, c.stack, catalog);
     STRATA_CHECK(pair != nullptr, "unvalidated layer {}", layer);
+    explore.strategy = strategy_for(*info);
     layers::ExploreResult r = layers::Explore(*pair, c.machine, explore);
     fmt::print(out, "  {:<10} {} refines {}?\n", layer, pair->lower(), pair->upper());
+    if (env) {
+      fmt::print(out, "             rely       {}\n             guarantee  {}\n", info->rely,
+                 info->guarantee);
+    }
     std::string space;
     if (exhaustive) {
       space = fmt::format(", {} skipped by reduction, {}", r.skipped,
@@ -127,12 +249,23 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
     if (r.wait_bound > 0) {
       fmt::print(out, "             worst wait {} steps (bound {})\n", r.worst_wait, r.wait_bound);
     }
+    if (r.left_rely > 0) {
+      fmt::print(out,
+                 "             {} more runs left the rely (an environment cpu failed first; not "
+                 "the focused cpu's, not counted), the first: {}\n",
+                 r.left_rely, r.first_left_rely->message);
+    }
     if (!r.failure) {
-      fmt::print(out, "             verdict: refines\n");
+      fmt::print(out, "             verdict: refines{}\n",
+                 env ? fmt::format(" (the focused cpu's calls, against the {} environment)", env->name)
+                     : std::string());
       continue;
     }
     const Execution& x = *r.failure;
     fmt::print(out, "  FAILED     layer {}: {}\n", layer, x.verdict.name());
+    if (r.found_by != explore.strategy(so)->Describe()) {
+      fmt::print(out, "  found by   {}\n", r.found_by);
+    }
     PrintVerdict(out, x);
     const std::vector<machine::CpuId> to_failure = layers::ToFailure(x);
     fmt::print(out, "  shrunk     {} steps to the failure with {} context switches (was {} steps; {} tries)\n",
@@ -144,6 +277,9 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
                                  : options.schedule_path;
     Config recorded = c;
     recorded.machine.client_seed = x.machine->options().client_seed;
+    // The member or environment that ran it: a replay runs on its machine.
+    recorded.env = r.environment.empty() ? "live" : r.environment;
+    recorded.focus = x.machine->options().focus.valid() ? x.machine->options().focus.value() : -1;
     ScheduleFile file{.config = recorded,
                       .layer = layer,
                       .verdict = x.verdict.name(),
@@ -162,12 +298,16 @@ absl::StatusOr<int> ReplayCheck(const ScheduleFile& file, const std::string& pat
   const Config& c = file.config;
   std::unique_ptr<layers::LayerPair> pair = sched::MakePair(file.layer, c.stack, catalog);
   STRATA_CHECK(pair != nullptr, "unvalidated layer {}", file.layer);
-  Execution x = layers::ReplaySchedule(*pair, c.machine, file.choices, path);
+  const machine::MachineOptions options = CheckMachineOf(c, catalog);
+  Execution x = layers::ReplaySchedule(*pair, options, file.choices, path);
   if (!x.input.ok()) return x.input;
   fmt::print(out, "strata replay {}\n", path);
   fmt::print(out, "  layer      {}: {} refines {}?\n", file.layer, pair->lower(), pair->upper());
   fmt::print(out, "  machine    {} cpus, {} steps from the schedule\n", c.machine.cpus,
              file.choices.size());
+  if (options.focus.valid()) {
+    fmt::print(out, "  env        {}: the per-CPU machine of cpu {}\n", c.env, options.focus);
+  }
   const machine::Log& log = x.machine->log();
   fmt::print(out, "  the run, step by step (lower log; => what the log map makes of it)\n");
   for (std::size_t i = 0; i < log.size(); ++i) {
@@ -191,7 +331,7 @@ absl::StatusOr<int> ReplayCheck(const ScheduleFile& file, const std::string& pat
   fmt::print(out, "  seed {}  log hash {}\n", c.seed, machine::FormatHash(hash));
   if (file.verdict == "nondeterminism") {
     // One run cannot show it: the same schedule again must give another log.
-    Execution again = layers::ReplaySchedule(*pair, c.machine, file.choices, path);
+    Execution again = layers::ReplaySchedule(*pair, options, file.choices, path);
     const bool differs = !again.input.ok() || again.machine->log().hash() != hash;
     fmt::print(out, "  replay     {}: the same schedule gave log hash {} then {}\n",
                differs ? "reproduced: nondeterminism" : "DIVERGED: deterministic now",

@@ -105,10 +105,11 @@ std::vector<Key> MakeKeys() {
   keys.push_back(Name("env", "kind", "the environment context of the per-CPU machine",
                       STRATA_FIELD(env),
                       [](const Catalog& c) -> const auto& { return c.environments; }, "--env",
-                      kBootCommand));
+                      kBootCommand | kCheckCommand));
   keys.push_back(Int("env", "focus", -1, machine::kMaxCpus - 1,
-                     "the per-CPU machine's CPU (below machine.cpus); -1 = none, every CPU live",
-                     STRATA_FIELD(focus), "--focus", kBootCommand));
+                     "the per-CPU machine's CPU (below machine.cpus); -1 = none: every CPU live, or in a "
+                     "per-CPU check each CPU in turn",
+                     STRATA_FIELD(focus), "--focus", kBootCommand | kCheckCommand));
   keys.push_back(Int("run", "max_steps", 1, 1'000'000'000'000,
                      "shared steps before the run is stopped as step-budget",
                      STRATA_FIELD(machine.max_steps)));

@@ -128,7 +128,7 @@ class LockPair final : public layers::LayerPair {
     const std::int64_t n = o_.iterations, overrun = o_.overrun;
     layers::SideRun run;
     run.program = [lock, counter, scratch, increments, n, overrun](Cpu& cpu) {
-      machine::Rng rng = machine::ClientRng(cpu.machine().options().client_seed, cpu.id().value());
+      machine::ClientRng rng = machine::ClientDraws(cpu);
       const std::uint64_t times = 1 + rng.Below(static_cast<std::uint64_t>(2 * n));
       for (std::uint64_t i = 0; i < times; ++i) {
         const auto bound = static_cast<std::int64_t>(rng.Below(4));
@@ -141,7 +141,7 @@ class LockPair final : public layers::LayerPair {
         }
         for (; events > 0; --events) cpu.FetchAdd(scratch, 1);
         lock->Release(cpu);
-        if (rng.Below(2) == 0) cpu.FetchAdd(scratch, 1);
+        if (rng.Pick(2) == 0) cpu.FetchAdd(scratch, 1);
       }
     };
     if (module) {

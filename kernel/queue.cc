@@ -106,13 +106,13 @@ class QueuePair final : public layers::LayerPair {
       // half and deq-heavy in the second, so the queue fills up, empties
       // and (in a ring) wraps around; values distinct per CPU.
       run.program = [queue, results, iterations, stride](Cpu& cpu) {
-        machine::Rng rng = machine::ClientRng(cpu.machine().options().client_seed, cpu.id().value());
+        machine::ClientRng rng = machine::ClientDraws(cpu);
         const std::uint64_t calls = static_cast<std::uint64_t>(2 * iterations) +
                                     rng.Below(static_cast<std::uint64_t>(2 * iterations) + 1);
         std::int64_t next = 0;
         for (std::uint64_t i = 0; i < calls; ++i) {
           const bool filling = 2 * i < calls;
-          if (rng.Below(4) < (filling ? 3u : 1u)) {
+          if (rng.Pick(4) < (filling ? 3u : 1u)) {
             const std::int64_t v = stride * (cpu.id().value() + 1) + next++;
             if (queue->Enq(cpu, v) == 1) {
               ++results->enqueued;

@@ -9,13 +9,28 @@ namespace strata::kernel {
 
 std::vector<LayerInfo> Stack(const StackOptions& o, const KernelCatalog* catalog) {
   std::vector<LayerInfo> layers = {
-      {"lock", o.lock, {"acquire(lock, bound)", "release(lock)"}, "the machine"},
+      {"lock", o.lock, {"acquire(lock, bound)", "release(lock)"}, "the machine",
+       "other CPUs take the lock with bounds of their choosing (0 to 3 in the most-general "
+       "client), append at most that many shared events while they hold it, release only what "
+       "they hold, and reach its words only through the module's acquire and release",
+       "each acquire returns holding the lock, within its wait bound under F; each release frees "
+       "it; each call has one linearization point, and the module's replay of its words names "
+       "the spec's holder at every call and return"},
       {"queue", o.queue, {"enq(queue, value) -> 1|0", "deq(queue) -> value|-1"},
-       "the lock layer (" + o.lock + ")"},
+       "the lock layer (" + o.lock + ")",
+       "other CPUs enqueue and dequeue any number of times, values of their own, each call "
+       "through the module (under the queue's lock)",
+       "each enq and deq is one atomic step of the spec's FIFO (full: 0, empty: -1), with the "
+       "block's contents, read through the module, the spec's queue at every call and return"},
       {"tcb", o.tcb,
        {"alloc() -> tid|-1", "free(tid) -> 1|0", "read(tid, field) -> value|-1",
         "write(tid, field, value) -> 1|0"},
-       "the lock layer (" + o.lock + ")"},
+       "the lock layer (" + o.lock + ")",
+       "other CPUs alloc, free, read and write TCBs, any tid and field (out of range "
+       "included), each call through the module (under the pool's lock)",
+       "each call is one atomic step of the spec's pool: no TCB handed out twice, a free only "
+       "of an allocated one, reads return the last write; the pool's block, read through the "
+       "module, is the spec's at every call and return"},
   };
   if (catalog != nullptr) {
     AddChoices(layers[0], catalog->locks);

@@ -51,6 +51,13 @@ struct LayerInfo {
   std::string implementation;           // "ticket", "spec", ...
   std::vector<std::string> primitives;  // "acquire(bound)", ...
   std::string below;                    // what its module runs on
+  // Its contract for per-CPU checks (DESIGN §2.2, strata check --env): what
+  // other CPUs may do to its objects, and what its module does to them. The
+  // check's environment makes the rely's moves: the other CPUs run the
+  // layer's check client (the most-general one by default) through the
+  // module. A layer without a rely has no per-CPU check.
+  std::string rely;
+  std::string guarantee;
   // With a catalog (Stack(options, &catalog)): the chosen implementation's
   // summary, and the layer's choices, good and known-bad, in catalog order.
   std::string summary;

@@ -157,7 +157,7 @@ class TcbPair final : public layers::LayerPair {
   // returns another value than the spec's).
   static void General(TcbPool& pool, std::int64_t iterations, Cpu& cpu) {
     const std::int64_t me = cpu.id().value();
-    machine::Rng rng = machine::ClientRng(cpu.machine().options().client_seed, cpu.id().value());
+    machine::ClientRng rng = machine::ClientDraws(cpu);
     std::vector<std::int64_t> held;
     // Each draw in a statement of its own: argument order is unspecified.
     auto any_tid = [&] {
@@ -165,12 +165,12 @@ class TcbPair final : public layers::LayerPair {
     };
     auto any_field = [&] { return static_cast<std::int64_t>(rng.Below(kTcbFields + 2)) - 1; };
     for (std::int64_t i = 0; i < 3 * iterations; ++i) {
-      const std::uint64_t op = rng.Below(held.size() < 2 ? 6 : 5);
+      const std::uint64_t op = rng.Pick(held.size() < 2 ? 6 : 5);
       if (op == 0 || op == 5) {
         if (const std::int64_t t = pool.Alloc(cpu); t >= 0) held.push_back(t);
       } else if (op == 1) {
-        if (!held.empty() && rng.Below(4) != 0) {
-          const std::size_t k = rng.Below(held.size());
+        if (!held.empty() && rng.Pick(4) != 0) {
+          const std::size_t k = rng.Pick(held.size());
           pool.Free(cpu, held[k]);
           held.erase(held.begin() + static_cast<std::ptrdiff_t>(k));
         } else {
@@ -182,7 +182,7 @@ class TcbPair final : public layers::LayerPair {
         const std::int64_t f = any_field();
         pool.Read(cpu, t, f);
       } else if (op == 3 && !held.empty()) {
-        const std::int64_t t = held[rng.Below(held.size())];
+        const std::int64_t t = held[rng.Pick(held.size())];
         const auto f = static_cast<std::int64_t>(rng.Below(kTcbFields));
         pool.Write(cpu, t, f, 100 * (me + 1) + i);
         pool.Read(cpu, t, f);

@@ -157,7 +157,8 @@ class DfsOracle final : public Oracle {
 class DfsStrategy final : public Strategy {
  public:
   explicit DfsStrategy(const StrategyOptions& o)
-      : reduction_(o.reduction),
+      : seed_(o.seed),
+        reduction_(o.reduction),
         preemption_bound_(o.preemption_bound),
         tree_(o.reduction, o.preemption_bound),
         oracle_(&tree_) {}
@@ -165,6 +166,12 @@ class DfsStrategy final : public Strategy {
   bool Advance() override { return tree_.Backtrack(); }
   bool exhaustive() const override { return true; }
   std::uint64_t skipped() const override { return tree_.pruned(); }
+  // One client: the tree's executions must be runs of the same program.
+  machine::MachineOptions MachineFor(const machine::MachineOptions& base) const override {
+    machine::MachineOptions run = base;
+    run.client_seed = seed_;
+    return run;
+  }
   std::string Describe() const override {
     std::string out = reduction_ ? "dfs (sleep-set reduction" : "dfs (no reduction";
     if (preemption_bound_ >= 0) out += fmt::format(", at most {} preemptions", preemption_bound_);
@@ -172,6 +179,7 @@ class DfsStrategy final : public Strategy {
   }
 
  private:
+  std::uint64_t seed_;
   bool reduction_;
   int preemption_bound_;
   DfsTree tree_;
@@ -191,6 +199,11 @@ void AddBuiltinStrategies(StrategyRegistry& strategies) {
                   MakePctStrategy});
   strategies.Add({"dfs", "every F-fair schedule, with sleep-set reduction (runs = a cap)", false,
                   "", MakeDfsStrategy});
+  strategies.Add({"portfolio",
+                  "the runs shared in turn between random, pct (depths 2-4), dfs (2 preemptions) "
+                  "and, where the layer has a rely, random and adversarial environments; names "
+                  "the member that found a failure",
+                  false, "", MakePortfolioStrategy});
 }
 
 StrategyRegistry BuiltinStrategies() {

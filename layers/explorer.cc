@@ -191,12 +191,15 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
   };
   machine::MachineOptions failing = options;
   // Pruned runs (cut short by the strategy's oracle) do not count against `runs`.
-  for (std::uint64_t i = 0; result.executions < explore.runs; ++i) {
-    const machine::MachineOptions run = options_of(i);
-    Execution x = CheckExecution(pair, run, strategy->Next(i), explore.check);
+  for (std::uint64_t i = 0; result.executions + result.left_rely < explore.runs; ++i) {
+    machine::Oracle& oracle = strategy->Next(i);
+    const machine::MachineOptions run = strategy->MachineFor(options_of(i));
+    Execution x = CheckExecution(pair, run, oracle, explore.check);
     const bool pruned = x.input.code() == absl::StatusCode::kCancelled;
     STRATA_CHECK(x.input.ok() || pruned, "explorer oracle failed: {}", std::string(x.input.message()));
-    if (!pruned) {
+    if (!pruned && run.focus.valid() && x.verdict.kind == machine::Outcome::kInvalidEnvironment) {
+      if (result.left_rely++ == 0) result.first_left_rely = x.verdict;
+    } else if (!pruned) {
       ++result.executions;
       result.events += x.machine->log().size();
       if (x.worst_wait > result.worst_wait) {
@@ -215,6 +218,8 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
           x = Shrink(pair, run, std::move(x), &result.shrink_attempts);
         }
         result.failure = std::move(x);
+        result.found_by = strategy->Member();
+        result.environment = strategy->Environment();
         failing = run;
         break;
       }

@@ -8,7 +8,9 @@
 // blocks (Cpu::AwaitValue) and adds no steps until the word it watches changes.
 //
 // The first execution is run twice to check determinism (§5 step 6), and so
-// is a failing one before it is reported. A failure is shrunk: shorter
+// is a failing one before it is reported. An execution on a per-CPU machine
+// (DESIGN §2.2) that the environment failed first left the rely: it is
+// counted apart and the exploration goes on. A failure is shrunk: shorter
 // prefixes and fewer context switches are tried, each kept only if the check
 // still fails with the same verdict kind.
 #ifndef STRATA_LAYERS_EXPLORER_H_
@@ -49,7 +51,15 @@ struct ExploreResult {
   std::uint64_t worst_wait = 0;  // the longest call seen, in steps
   std::uint64_t wait_bound = 0;  // and its bound
   double seconds = 0;
+  // Per-CPU executions (a strategy's MachineFor set a focus) that an
+  // environment CPU failed first: they left the rely, are not the focused
+  // CPU's failures: they use up runs but are not counted as executions.
+  // The first one's verdict.
+  std::uint64_t left_rely = 0;
+  std::optional<Verdict> first_left_rely;
   std::optional<Execution> failure;   // the shrunk failing execution
+  std::string found_by;               // the strategy member that ran it (Strategy::Member)
+  std::string environment;            // the environment it ran against, "" for none
   std::uint64_t failure_original_steps = 0;  // steps to the failure before shrinking
   std::uint64_t shrink_attempts = 0;
 };

@@ -205,6 +205,7 @@ class Walk {
     return Verdict{.kind = kind,
                    .message = std::move(message),
                    .event = i,
+                   .cpus = {log_[i].cpu},
                    .lower_state = abs.DescribeLower(),
                    .upper_state = abs.DescribeUpper()};
   }
@@ -238,6 +239,10 @@ std::optional<Verdict> BackTranslate(const LayerPair& pair, const machine::Machi
   absl::StatusOr<machine::RunReport> report = spec.Run(side.program, *oracle);
   auto violation = [&](std::string message) {
     return Verdict{.kind = Outcome::kRefinementViolation, .message = std::move(message)};
+  };
+  auto by = [](CpuId::Rep cpu, Verdict v) {
+    v.cpus = {CpuId(cpu)};
+    return v;
   };
   const machine::Log& lower_names = x.machine->log();
   const machine::Log& spec_log = spec.log();
@@ -298,17 +303,19 @@ std::optional<Verdict> BackTranslate(const LayerPair& pair, const machine::Machi
     const Seen got = has_got ? SeenOf(spec_events[order[first[c] + k]], spec_log) : Seen{};
     if (has_got && got.marker() && want.marker() && got.kind == want.kind &&
         got.object == want.object && FindReturn(pair.primitives(), got.kind)) {
-      return Verdict{.kind = Outcome::kReturnMismatch,
-                     .message = fmt::format("cpu {}'s `{}` on `{}` returned {}, the spec returns {}",
-                                            c, FindReturn(pair.primitives(), got.kind)->name,
-                                            got.object, want.result, got.result)};
+      return by(static_cast<CpuId::Rep>(c),
+                Verdict{.kind = Outcome::kReturnMismatch,
+                        .message = fmt::format("cpu {}'s `{}` on `{}` returned {}, the spec returns {}",
+                                               c, FindReturn(pair.primitives(), got.kind)->name,
+                                               got.object, want.result, got.result)});
     }
     if (!report.ok()) {
       return violation(fmt::format("the spec cannot follow the mapped log: {}",
                                    std::string(report.status().message())));
     }
-    return violation(fmt::format("cpu {}'s event {} differs: module `{}`, spec `{}`", c, k,
-                                 Render(want), has_got ? Render(got) : std::string("nothing")));
+    return by(static_cast<CpuId::Rep>(c),
+              violation(fmt::format("cpu {}'s event {} differs: module `{}`, spec `{}`", c, k,
+                                    Render(want), has_got ? Render(got) : std::string("nothing"))));
   }
   if (!report.ok()) {
     return violation(
@@ -327,8 +334,37 @@ std::optional<Verdict> LayerPair::CheckMore(const Execution&,
   return std::nullopt;
 }
 
+namespace {
+
+// A per-CPU machine's failure that only environment CPUs are in is the
+// environment's (DESIGN §2.2).
+void Attribute(const machine::MachineOptions& options, Verdict& v) {
+  if (!options.focus.valid() || v.ok() || v.cpus.empty() ||
+      v.kind == Outcome::kInvalidEnvironment) {
+    return;
+  }
+  if (std::find(v.cpus.begin(), v.cpus.end(), options.focus) != v.cpus.end()) return;
+  v.message = fmt::format("environment cpu {} broke the rely before cpu {} failed: {}: {}",
+                          v.cpus.front(), options.focus, machine::OutcomeName(v.kind), v.message);
+  v.kind = Outcome::kInvalidEnvironment;
+}
+
+Execution Check(const LayerPair& pair, const machine::MachineOptions& options,
+                machine::Oracle& oracle, bool check);
+
+}  // namespace
+
 Execution CheckExecution(const LayerPair& pair, const machine::MachineOptions& options,
                          machine::Oracle& oracle, bool check) {
+  Execution x = Check(pair, options, oracle, check);
+  Attribute(options, x.verdict);
+  return x;
+}
+
+namespace {
+
+Execution Check(const LayerPair& pair, const machine::MachineOptions& options,
+                machine::Oracle& oracle, bool check) {
   Execution x;
   x.machine = std::make_unique<Machine>(options);
   SideRun side = pair.SetUp(*x.machine, Side::kModule);
@@ -368,6 +404,7 @@ Execution CheckExecution(const LayerPair& pair, const machine::MachineOptions& o
   if (!x.report.ok()) {
     x.verdict = Verdict{.kind = x.report.outcome,
                         .message = x.report.message,
+                        .cpus = x.report.cpus,
                         .lower_state = observer->DescribeLower(),
                         .upper_state = observer->DescribeUpper()};
     return x;
@@ -389,5 +426,7 @@ Execution CheckExecution(const LayerPair& pair, const machine::MachineOptions& o
   if (std::optional<Verdict> v = pair.CheckMore(x, options)) x.verdict = std::move(*v);
   return x;
 }
+
+}  // namespace
 
 }  // namespace strata::layers

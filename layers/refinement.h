@@ -35,6 +35,9 @@ struct Verdict {
   machine::Outcome kind = machine::Outcome::kRefines;
   std::string message;                 // one line
   std::optional<std::uint64_t> event;  // position of the first bad event in the lower log
+  // The CPUs whose steps are bad (the first bad event's, a call's that
+  // returned the wrong value, a run failure's), where the check knows them.
+  std::vector<CpuId> cpus;
   std::string lower_state;             // the replayed states at that point
   std::string upper_state;
 
@@ -59,7 +62,10 @@ struct Execution {
   std::uint64_t wait_bound = 0;   // its bound
 };
 
-// Runs and checks one execution of `pair` under `oracle`. With `check` false,
+// Runs and checks one execution of `pair` under `oracle`. On a per-CPU
+// machine (options.focus), a failure that names CPUs, none of them the
+// focused one, is the environment's: kInvalidEnvironment, its message
+// saying what the environment broke. With `check` false,
 // only the module side runs (the plain run the cost of checking is measured
 // against).
 Execution CheckExecution(const LayerPair& pair, const machine::MachineOptions& options,

@@ -9,11 +9,21 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "layers/registry.h"
+#include "machine/environment.h"
+#include "machine/machine.h"
 #include "machine/oracle.h"
 
 namespace strata::layers {
+
+// An environment context a per-CPU check may run against, by its catalog
+// name (machine/environment.h).
+struct NamedEnvironment {
+  std::string name;  // "random"
+  machine::CheckEnvironment env;
+};
 
 // What a strategy is made from (the check's options).
 struct StrategyOptions {
@@ -23,6 +33,9 @@ struct StrategyOptions {
   std::uint64_t pct_horizon = 100;
   int preemption_bound = -1;  // dfs: most preemptions per schedule; -1 = none
   bool reduction = true;      // dfs: sleep sets
+  // portfolio: the environment contexts the layer allows per-CPU checks
+  // against (none for a layer without a rely, or one CPU).
+  std::vector<NamedEnvironment> environments;
 };
 
 class Strategy {
@@ -41,6 +54,19 @@ class Strategy {
   virtual std::uint64_t skipped() const { return 0; }
   // "random (seed 1)", "pct (depth 3, horizon 100)", "dfs (sleep sets)".
   virtual std::string Describe() const = 0;
+
+  // The machine of the execution Next just returned the oracle of, from
+  // the check's `base` (whose client_seed is that execution's): by default
+  // `base`. An exhaustive strategy keeps one client (base.client_seed is
+  // the check's seed then); a per-CPU member sets the focus and the draws.
+  virtual machine::MachineOptions MachineFor(const machine::MachineOptions& base) const {
+    return base;
+  }
+  // Who made that execution: a portfolio's member; by default Describe().
+  virtual std::string Member() const { return Describe(); }
+  // The environment context it ran against ("random"), or "" for none
+  // (every CPU live).
+  virtual std::string Environment() const { return ""; }
 };
 
 using StrategyFactory = std::function<std::unique_ptr<Strategy>(const StrategyOptions& options)>;
@@ -54,7 +80,21 @@ std::unique_ptr<Strategy> MakePctStrategy(const StrategyOptions& options);
 // sleep-set reduction (layers/explorer.h).
 std::unique_ptr<Strategy> MakeDfsStrategy(const StrategyOptions& options);
 
-// Adds random, pct and dfs.
+// Runs `inner`'s executions as per-CPU checks against `env`: the focused
+// CPU is `focus`, or, when none is given, cpu i mod cpus in execution i
+// (cpu 0 throughout for an exhaustive `inner`, whose executions share one
+// machine). Precondition: `inner` is not exhaustive if env.schedule is set
+// (an adversarial schedule makes most choices itself).
+std::unique_ptr<Strategy> WithEnvironment(std::unique_ptr<Strategy> inner, NamedEnvironment env,
+                                          machine::CpuId focus, int cpus);
+
+// portfolio: shares the runs between random, pct at depths 2, 3 and 4, dfs
+// bounded to 2 preemptions (until it has covered its space) and a random
+// run against each of options.environments, in turn; Member() names who ran
+// each execution.
+std::unique_ptr<Strategy> MakePortfolioStrategy(const StrategyOptions& options);
+
+// Adds random, pct, dfs and portfolio.
 void AddBuiltinStrategies(StrategyRegistry& strategies);
 // A registry holding just the built-in strategies (for code without a
 // catalog: tests, the bench).

@@ -1,6 +1,9 @@
 #include "machine/environment.h"
 
+#include <algorithm>
 #include <limits>
+
+#include <fmt/format.h>
 
 #include "machine/check.h"
 
@@ -104,6 +107,60 @@ EnvironmentContext RecordedEnvironmentContext() {
                                      .replay_may_end_early = true});
             return run;
           }};
+}
+
+namespace {
+
+class Adversarial final : public Oracle {
+ public:
+  Adversarial(CpuId focus, bool focus_first, Oracle& strategy)
+      : focus_(focus), focus_first_(focus_first), strategy_(strategy) {}
+  std::string Describe() const override {
+    return fmt::format("adversarial ({} first) over {}",
+                       focus_first_ ? "the focused cpu" : "the environment", strategy_.Describe());
+  }
+  CpuId Pick(const Decision& d) override {
+    if (d.overdue.valid()) return d.overdue;
+    env_.clear();
+    bool focus_runnable = false;
+    for (CpuId c : d.runnable) {
+      if (c == focus_) {
+        focus_runnable = true;
+      } else {
+        env_.push_back(c);
+      }
+    }
+    if (env_.empty() || (focus_first_ && focus_runnable)) return focus_;
+    if (d.last.valid() && d.last != focus_ &&
+        std::binary_search(env_.begin(), env_.end(), d.last)) {
+      return d.last;
+    }
+    Decision among = d;
+    among.runnable = env_;
+    return strategy_.Pick(among);
+  }
+  absl::Status error() const override { return strategy_.error(); }
+  absl::Status Finish(std::uint64_t steps) override { return strategy_.Finish(steps); }
+
+ private:
+  CpuId focus_;
+  bool focus_first_;
+  Oracle& strategy_;
+  std::vector<CpuId> env_;
+};
+
+}  // namespace
+
+std::unique_ptr<Oracle> AdversarialSchedule(CpuId focus, std::uint64_t i, Oracle& strategy) {
+  return std::make_unique<Adversarial>(focus, i % 2 == 1, strategy);
+}
+
+EnvironmentContext RandomEnvironment() {
+  return {.check = CheckEnvironment{.draws = Draws::kUniform}};
+}
+
+EnvironmentContext AdversarialEnvironment() {
+  return {.check = CheckEnvironment{.draws = Draws::kEdges, .schedule = AdversarialSchedule}};
 }
 
 }  // namespace strata::machine

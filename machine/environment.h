@@ -9,14 +9,20 @@
 // runs on the other CPUs only. Where the focused CPU's next step falls
 // among ε's events is the oracle's choice, as on the multicore machine.
 //
-// The kinds built so far, each a catalog entry (boot/catalog.h: `env.kind`,
-// `--env`); random and adversarial ones do not exist yet:
-//   live       the other CPUs run their own code under the configured
-//              oracle: the multicore machine as a special case;
-//   recorded   the other CPUs' events from a recorded run, replayed in
-//              order by machine operation, under the recorded schedule, so
-//              each falls at its recorded position relative to the focused
-//              CPU's (RecordedEnvironment).
+// The kinds, each a catalog entry (boot/catalog.h: `env.kind`, `--env`):
+//   live         the other CPUs run their own code under the configured
+//                oracle: the multicore machine as a special case;
+//   recorded     the other CPUs' events from a recorded run, replayed in
+//                order by machine operation, under the recorded schedule,
+//                so each falls at its recorded position relative to the
+//                focused CPU's (RecordedEnvironment);
+//   random       for a layer's per-CPU check (CheckEnvironment): the other
+//                CPUs make seeded random moves within the layer's rely —
+//                its check client's calls (by default the most-general
+//                client's: every call sequence and argument the rely
+//                allows), through the module — interleaved by the
+//                strategy's oracle under the fairness bound F;
+//   adversarial  the same moves chosen to hurt (AdversarialEnvironment).
 // What the machine attributes to the environment is what a monitor refuses
 // of its events; a data race an environment CPU's replayed pull or push
 // runs into is reported as the data race it is.
@@ -26,6 +32,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -79,11 +86,29 @@ struct EnvironmentRun {
   std::unique_ptr<Oracle> oracle;
 };
 
+// What an environment context is for a layer's per-CPU check (strata
+// check --env): the focused CPU runs the check client over the module; the
+// other CPUs run it too, drawing their moves as `draws` says, and `schedule`
+// shapes the strategy's interleaving. The check of DESIGN §5 then applies
+// to the focused CPU's calls: an execution in which an environment CPU's
+// event is the first one the check refuses left the rely, and is counted,
+// never blamed on the focused CPU (layers/explorer.h).
+struct CheckEnvironment {
+  Draws draws = Draws::kUniform;
+  // The oracle of execution `i` (0, 1, ...) from the strategy's (which
+  // outlives it); null: the strategy's oracle as it is.
+  std::function<std::unique_ptr<Oracle>(CpuId focus, std::uint64_t i, Oracle& strategy)> schedule;
+};
+
 // An environment context as the catalog holds it.
 struct EnvironmentContext {
   // Whether it needs a recorded multicore run of the config first.
   bool replays_recording = false;
+  // Makes a boot run (strata boot --env); null for a kind that moves within
+  // a layer's rely, which only a layer's check has.
   std::function<EnvironmentRun(CpuId focus, EnvironmentInput input)> make;
+  // What it is for a per-CPU check; nullopt for a kind a check cannot use.
+  std::optional<CheckEnvironment> check;
 };
 
 // The options of a per-CPU machine focused on `focus` under `context`,
@@ -99,6 +124,28 @@ EnvironmentContext LiveEnvironment();
 // `recorded`: the focused CPU runs `live`, the others replay the recording,
 // under the recorded schedule.
 EnvironmentContext RecordedEnvironmentContext();
+// `random`: the check client's seeded moves on the other CPUs, interleaved
+// as the strategy says.
+EnvironmentContext RandomEnvironment();
+// `adversarial`, each choice made to hurt the focused CPU:
+//   - values at the edges: the other CPUs' clients draw Draws::kEdges (the
+//     largest bound, the longest critical section, the most calls, ids and
+//     values out of range where the client tries them);
+//   - who goes first, in turn from execution to execution:
+//     even executions, the environment first: an environment CPU takes the
+//     step whenever one can, the focused CPU when none can or the fairness
+//     guard makes it, so each of its calls waits as long as F allows;
+//     odd ones, the focused CPU first: the environment moves only when the
+//     focused CPU cannot or the guard makes it, so its events land in the
+//     middle of the focused CPU's calls, as late as F allows (and a bug
+//     every CPU's own calls hit shows on the focused CPU first);
+//   - an environment CPU that ran last goes on while it can, so what it
+//     holds (a lock, a TCB) it holds as long as its bound and F allow, and
+//     it releases, wakes or hands over as late as they allow;
+//   - otherwise the strategy's oracle picks among the environment CPUs.
+EnvironmentContext AdversarialEnvironment();
+// The adversarial schedule of execution `i` over `strategy`'s oracle (above).
+std::unique_ptr<Oracle> AdversarialSchedule(CpuId focus, std::uint64_t i, Oracle& strategy);
 
 }  // namespace strata::machine
 

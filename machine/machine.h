@@ -36,6 +36,7 @@
 #include "machine/oracle.h"
 #include "machine/replay.h"
 #include "machine/report.h"
+#include "machine/rng.h"
 #include "machine/stack_pool.h"
 
 namespace strata::machine {
@@ -60,7 +61,16 @@ struct MachineOptions {
   // the run as invalid-environment, never as the focused CPU's failure.
   // None: the multicore machine, where every CPU is live.
   CpuId focus;
+  // How the environment CPUs' clients draw (ClientDraws): an adversarial
+  // environment's at the edges. Only with a focus.
+  Draws environment_draws = Draws::kUniform;
 };
+
+// How CPU `cpu`'s client draws on a machine made with `o`: as
+// o.environment_draws says on an environment CPU, else uniformly.
+inline Draws DrawsOf(const MachineOptions& o, CpuId cpu) {
+  return o.focus.valid() && cpu != o.focus ? o.environment_draws : Draws::kUniform;
+}
 
 // Handles to shared memory, made by Machine::NewWord / NewBlock.
 struct Word {
@@ -412,6 +422,16 @@ inline void Cpu::Linearize() {
     LinearizeFailed();
   }
   log.FlagLinearization();
+}
+
+// The client stream of `cpu` under `seed` (ClientRng), drawing as its
+// machine's options say for it (DrawsOf).
+inline ClientRng ClientDraws(Cpu& cpu, std::uint64_t seed) {
+  return ClientRng(seed, cpu.id().value(), DrawsOf(cpu.machine().options(), cpu.id()));
+}
+// ... under the machine's client_seed.
+inline ClientRng ClientDraws(Cpu& cpu) {
+  return ClientDraws(cpu, cpu.machine().options().client_seed);
 }
 
 }  // namespace strata::machine

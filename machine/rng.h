@@ -49,13 +49,34 @@ constexpr std::uint64_t MixSeed(std::uint64_t z) {
   return z ^ (z >> 31);
 }
 
+// How a client draws its choices. kEdges is an adversarial environment's
+// (machine/environment.h): every size, count or value is the least or the
+// greatest of its range, the greatest three times in four (the largest
+// bound, the longest critical section, the most calls); which of several
+// alternatives it takes stays uniform.
+enum class Draws : std::uint8_t { kUniform, kEdges };
+
 // The random stream of one CPU's client code under `client_seed`
 // (MachineOptions::client_seed). One stream per CPU, so a CPU's choices do
 // not depend on how the CPUs interleave: the spec run that follows a
 // module run's mapped log makes the same calls.
-inline Rng ClientRng(std::uint64_t client_seed, int cpu) {
-  return Rng(MixSeed(client_seed ^ MixSeed(static_cast<std::uint64_t>(cpu) + 1)));
-}
+class ClientRng {
+ public:
+  ClientRng(std::uint64_t client_seed, int cpu, Draws draws = Draws::kUniform)
+      : rng_(MixSeed(client_seed ^ MixSeed(static_cast<std::uint64_t>(cpu) + 1))),
+        edges_(draws == Draws::kEdges) {}
+  // A size, a count or a value from [0, n). Precondition: n > 0.
+  std::uint64_t Below(std::uint64_t n) {
+    if (!edges_ || n <= 1) return rng_.Below(n);
+    return rng_.Below(4) == 0 ? 0 : n - 1;
+  }
+  // Which of n alternatives (an operation, an object). Precondition: n > 0.
+  std::uint64_t Pick(std::uint64_t n) { return rng_.Below(n); }
+
+ private:
+  Rng rng_;
+  bool edges_;
+};
 
 }  // namespace strata::machine
 

@@ -27,7 +27,13 @@ std::vector<kernel::LayerInfo> Stack(const StackOptions& o, const SchedCatalog* 
                      "lock(l)", "unlock(l)", "makelock(l, R)", "freelock(l)", "exit",
                      "idle() -> tid"},
                     "the lock (" + o.lock + "), queue (" + o.queue + ") and tcb (" + o.tcb +
-                        ") layers"});
+                        ") layers",
+                    "other CPUs' threads spawn, yield, sleep on and wake the client's cvs "
+                    "(holding their locks) and exit, each call through the scheduler module; "
+                    "a wakeup reaches this CPU's threads only through its pending queue",
+                    "each call is one atomic step of the scheduler spec (SPAWN, YIELD, SLEEP, "
+                    "WAKE, EXIT) with the spec's return value; the TCBs and queues, read "
+                    "through the module, are the spec's threads at every call and return"});
   if (catalog != nullptr) kernel::AddChoices(layers.back(), catalog->scheds);
   // Not swappable: the per-thread machines are the scheduler spec's, as one
   // thread sees it; what the pair checks is that they compose.
@@ -37,7 +43,9 @@ std::vector<kernel::LayerInfo> Stack(const StackOptions& o, const SchedCatalog* 
                      "sleep(cv): SLEEP(cv), the environment acts, YIELD_BACK",
                      "wakeup(cv) -> tid|-1", "lock(l)", "unlock(l)", "makelock(l, R)",
                      "freelock(l)", "exit"},
-                    "the sched layer, every thread of every CPU"});
+                    "the sched layer, every thread of every CPU",
+                    // No rely: its check composes every thread of every CPU.
+                    "", ""});
   if (catalog != nullptr) {
     layers.back().summary =
         "TSched[t, e_t]: one thread live, everything else its environment; the per-thread "

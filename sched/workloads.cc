@@ -361,19 +361,19 @@ struct GeneralShared {
 // child's has the top bit set), `parent` says it may spawn a child.
 Entry GeneralThread(const GeneralShared& g, std::uint64_t stream, bool parent) {
   return [g, stream, parent](Threads& s, Cpu& cpu) {
-    machine::Rng rng = machine::ClientRng(machine::MixSeed(g.seed ^ stream), cpu.id().value());
+    machine::ClientRng rng = machine::ClientDraws(cpu, machine::MixSeed(g.seed ^ stream));
     const std::uint64_t ops = 1 + rng.Below(static_cast<std::uint64_t>(2 * g.n));
     bool spawned = !parent;
     for (std::uint64_t i = 0; i < ops; ++i) {
       cpu.FetchAdd(g.calls, 1);
-      switch (rng.Below(parent ? 6 : 5)) {
+      switch (rng.Pick(parent ? 6 : 5)) {
         case 0:
           s.Yield(cpu);
           break;
         case 1:
         case 2: {  // wake one, or every sleeper, of a cv
-          const Cv cv = g.cvs[rng.Below(2)];
-          const bool all = rng.Below(3) == 0;
+          const Cv cv = g.cvs[rng.Pick(2)];
+          const bool all = rng.Pick(3) == 0;
           s.Lock(cpu, g.lock);
           while (s.Wakeup(cpu, cv).valid() && all) {
           }
@@ -381,7 +381,7 @@ Entry GeneralThread(const GeneralShared& g, std::uint64_t stream, bool parent) {
           break;
         }
         case 3: {  // sleep, if another thread is awake to wake this one
-          const Cv cv = g.cvs[rng.Below(2)];
+          const Cv cv = g.cvs[rng.Pick(2)];
           s.Lock(cpu, g.lock);
           const std::int64_t alive = g.total + cpu.Load(g.children) - cpu.Load(g.exited);
           if (alive - cpu.Load(g.asleep) >= 2) {
@@ -431,7 +431,7 @@ ClientRun General(CSched& s, const ClientParams& p) {
   g.n = std::max<std::int64_t>(1, p.iterations);
   std::vector<std::uint64_t> counts;  // per CPU: threads its init spawns
   for (int c = 0; c < m.cpus(); ++c) {
-    machine::Rng rng = machine::ClientRng(g.seed, c);
+    machine::ClientRng rng(g.seed, c, machine::DrawsOf(m.options(), CpuId(static_cast<CpuId::Rep>(c))));
     counts.push_back(1 + rng.Below(static_cast<std::uint64_t>(p.threads) + 1));
     g.total += static_cast<std::int64_t>(counts.back());
   }

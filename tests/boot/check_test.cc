@@ -21,10 +21,13 @@ using testing::TempDir;
 
 // Every config under configs/check/: good ones must refine, known-bad ones
 // say "(expect: VERDICT)" on their first line.
+// So is every per-CPU check config under configs/env/ (testing::IsCheckOnly).
 std::vector<std::pair<std::string, std::string>> CheckConfigs() {
   std::vector<std::pair<std::string, std::string>> out;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(Source("configs/check"))) {
+  for (const auto& e : std::filesystem::recursive_directory_iterator(Source("configs"))) {
     if (!e.is_regular_file()) continue;
+    const std::string path = e.path().string();
+    if (path.find("/configs/check/") == std::string::npos && !testing::IsCheckOnly(path)) continue;
     std::ifstream in(e.path());
     std::string first;
     std::getline(in, first);
@@ -41,7 +44,7 @@ TEST_CASE("configs/check holds good stacks and a known-bad corpus of at least ei
   int bad = 0, good = 0;
   for (const auto& [path, verdict] : CheckConfigs()) {
     CAPTURE(path);
-    const bool in_bad = path.find("/configs/check/bad/") != std::string::npos;
+    const bool in_bad = path.find("/bad/") != std::string::npos;
     CHECK(in_bad == (verdict != "refines"));
     (in_bad ? bad : good) += 1;
   }
@@ -149,7 +152,8 @@ TEST_CASE("bad check flags are one-line errors with exit status 2") {
   };
   const Case cases[] = {
       {"--layer vm", "strata: error: --layer: expected one of all, lock, queue, tcb, sched, thread, got \"vm\""},
-      {"--strategy bfs", "strata: error: --strategy: expected one of random, pct, dfs, got \"bfs\""},
+      {"--strategy bfs",
+       "strata: error: --strategy: expected one of random, pct, dfs, portfolio, got \"bfs\""},
       {"--lock rw", "strata: error: --lock: expected one of spec, ticket, mcs, tas, "
                     "ticket-load-store, ticket-no-bump, ticket-double-bump, ticket-leaky, "
                     "mcs-no-wait-next, mcs-keep-busy, got \"rw\""},

@@ -121,7 +121,7 @@ TEST_CASE("bad stack and check keys name the key and the expected values") {
         "c.toml:2: stack.tcb: expected one of spec, module, tcb-no-lock, tcb-forget-used, "
         "tcb-stale-fields, tcb-highest-free, tcb-write-free, got \"slab\"");
   CHECK(ErrorOf("[check]\nstrategy = \"bfs\"\n") ==
-        "c.toml:2: check.strategy: expected one of random, pct, dfs, got \"bfs\"");
+        "c.toml:2: check.strategy: expected one of random, pct, dfs, portfolio, got \"bfs\"");
   CHECK(ErrorOf("[check]\nruns = 0\n") ==
         "c.toml:2: check.runs: expected an integer from 1 to 1000000000000, got 0");
   CHECK(ErrorOf("[check]\nreduction = 1\n") ==

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "boot/catalog.h"
+#include "boot/config.h"
 
 namespace strata::testing {
 
@@ -71,6 +72,15 @@ inline Command RunStrata(const std::string& args, const std::string& cwd) {
   }
   std::filesystem::remove(err_file);
   return c;
+}
+
+// True for a config whose environment only `strata check` runs against
+// (env.kind random, adversarial): a check scenario, not a boot one.
+inline bool IsCheckOnly(const std::string& path) {
+  auto c = boot::LoadConfig(path, Builtin());
+  if (!c.ok()) return false;
+  const auto* env = Builtin().environments.Find(c->env);
+  return env != nullptr && !env->make.make;
 }
 
 }  // namespace strata::testing

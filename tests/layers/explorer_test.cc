@@ -281,9 +281,10 @@ TEST_CASE("a schedule that does not fit the configuration is an input error, not
   CHECK(std::string(long_one.input.message()).find("long:") != std::string::npos);
 }
 
-TEST_CASE("the built-in strategies are random, pct and dfs, and only dfs is exhaustive") {
+TEST_CASE("the built-in strategies are random, pct, dfs and portfolio, and only dfs is exhaustive") {
   const StrategyRegistry r = BuiltinStrategies();
-  CHECK(r.Names() == "random, pct, dfs");
+  CHECK(r.Names() == "random, pct, dfs, portfolio");
+  CHECK_FALSE(r.Find("portfolio")->make({.cpus = 2})->exhaustive());
   for (const char* s : kStrategies) {
     CAPTURE(s);
     REQUIRE(r.Find(s) != nullptr);
@@ -292,7 +293,7 @@ TEST_CASE("the built-in strategies are random, pct and dfs, and only dfs is exha
   CHECK(r.Find("bogus") == nullptr);
   CHECK(r.Find("") == nullptr);
   CHECK(r.Find("DFS") == nullptr);
-  CHECK(r.Expected("DFS") == "expected one of random, pct, dfs, got \"DFS\"");
+  CHECK(r.Expected("DFS") == "expected one of random, pct, dfs, portfolio, got \"DFS\"");
 }
 
 }  // namespace

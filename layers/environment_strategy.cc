@@ -1,0 +1,67 @@
+// A strategy's executions as per-CPU checks (DESIGN §2.2): the same
+// oracles, on machines focused on one CPU whose environment draws and is
+// scheduled as the environment context says.
+#include <fmt/format.h>
+
+#include "layers/strategy.h"
+#include "machine/check.h"
+
+namespace strata::layers {
+namespace {
+
+using machine::CpuId;
+
+class EnvironmentStrategy final : public Strategy {
+ public:
+  EnvironmentStrategy(std::unique_ptr<Strategy> inner, NamedEnvironment env, CpuId focus, int cpus)
+      : inner_(std::move(inner)), env_(std::move(env)), fixed_(focus), cpus_(cpus) {
+    STRATA_CHECK(!(env_.env.schedule && inner_->exhaustive()),
+                 "the {} environment schedules itself: not over an exhaustive strategy", env_.name);
+    if (!fixed_.valid() && inner_->exhaustive()) fixed_ = CpuId(0);
+  }
+  machine::Oracle& Next(std::uint64_t i) override {
+    focus_ = fixed_.valid() ? fixed_ : CpuId(static_cast<CpuId::Rep>(i % static_cast<std::uint64_t>(cpus_)));
+    machine::Oracle& strategy = inner_->Next(i);
+    if (!env_.env.schedule) return strategy;
+    // The focus's own count of executions, so that what the schedule does
+    // in turn does not go with the focus.
+    oracle_ = env_.env.schedule(focus_, fixed_.valid() ? i : i / static_cast<std::uint64_t>(cpus_),
+                                strategy);
+    return *oracle_;
+  }
+  bool Advance() override { return inner_->Advance(); }
+  bool exhaustive() const override { return inner_->exhaustive(); }
+  std::uint64_t skipped() const override { return inner_->skipped(); }
+  std::string Describe() const override {
+    return fmt::format("{} against the {} environment ({})", inner_->Describe(), env_.name,
+                       fixed_.valid() ? fmt::format("focus cpu {}", fixed_)
+                                      : std::string("each cpu in turn the focus"));
+  }
+  machine::MachineOptions MachineFor(const machine::MachineOptions& base) const override {
+    machine::MachineOptions run = inner_->MachineFor(base);
+    run.focus = focus_;
+    run.environment_draws = env_.env.draws;
+    return run;
+  }
+  std::string Member() const override {
+    return fmt::format("{} against the {} environment (focus cpu {})", inner_->Member(), env_.name,
+                       focus_);
+  }
+  std::string Environment() const override { return env_.name; }
+
+ private:
+  std::unique_ptr<Strategy> inner_;
+  NamedEnvironment env_;
+  CpuId fixed_, focus_;
+  int cpus_;
+  std::unique_ptr<machine::Oracle> oracle_;
+};
+
+}  // namespace
+
+std::unique_ptr<Strategy> WithEnvironment(std::unique_ptr<Strategy> inner, NamedEnvironment env,
+                                          CpuId focus, int cpus) {
+  return std::make_unique<EnvironmentStrategy>(std::move(inner), std::move(env), focus, cpus);
+}
+
+}  // namespace strata::layers
