@@ -7,6 +7,10 @@
 #include <fmt/format.h>
 
 #include "boot/boot.h"
+#include "layers/refinement.h"
+#include "machine/rng.h"
+#include "machine/stack_pool.h"
+#include "sched/stack.h"
 #include "machine/check.h"
 #include "machine/environment.h"
 
@@ -17,6 +21,50 @@ using Clock = std::chrono::steady_clock;
 
 double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+// The checked executions of the lock layer (ticket, most-general client,
+// 4 cpus, random schedules), each on the multicore machine or focused on
+// cpu 0 against the random environment: seconds per event of one cpu (the
+// focused cpu's; on the multicore machine, cpu 0's), best of `tries`.
+struct PerCpuCost {
+  double multicore = 0, random = 0;  // seconds per event of the cpu
+  std::uint64_t multicore_events = 0, random_events = 0;  // of that cpu, in one try
+};
+
+PerCpuCost RandomEnvironmentCost(const Catalog& catalog, bool quick, int tries) {
+  const sched::StackOptions stack;  // ticket, the most-general client
+  std::unique_ptr<layers::LayerPair> pair = sched::MakePair("lock", stack, catalog);
+  const int runs = quick ? 50 : 4000;
+  const machine::CpuId focus(0);
+  machine::OverflowHandlerScope overflow_handler;  // as the explorer runs many machines
+  machine::StackPool stacks(machine::MachineOptions().stack_bytes);
+  auto time = [&](bool per_cpu, std::uint64_t* events) {
+    double best = std::numeric_limits<double>::max();
+    for (int t = 0; t < tries; ++t) {
+      machine::MachineOptions o{.cpus = 4, .stacks = &stacks};
+      if (per_cpu) {
+        o.focus = focus;
+        o.environment_draws = machine::RandomEnvironment().check->draws;
+      }
+      auto oracle = machine::MakeOracle({.kind = machine::OracleKind::kRandom, .seed = 1, .cpus = 4});
+      std::uint64_t n = 0;
+      const auto start = Clock::now();
+      for (int i = 0; i < runs; ++i) {
+        o.client_seed = machine::MixSeed(static_cast<std::uint64_t>(i));
+        layers::Execution x = layers::CheckExecution(*pair, o, *oracle);
+        STRATA_CHECK(x.verdict.ok(), "the bench's lock check failed: {}", x.verdict.message);
+        for (const machine::Event& e : x.machine->log().events()) n += e.cpu == focus;
+      }
+      best = std::min(best, Seconds(start));
+      *events = n;
+    }
+    return best / static_cast<double>(*events);
+  };
+  PerCpuCost c;
+  c.multicore = time(false, &c.multicore_events);
+  c.random = time(true, &c.random_events);
+  return c;
 }
 
 }  // namespace
@@ -54,12 +102,20 @@ std::string EnvBench(const Catalog& catalog, bool quick, bool json, std::FILE* o
   }
   const double ratio = per_cpu / multicore;
   constexpr double kGoal = 1.0;
+  const PerCpuCost random = RandomEnvironmentCost(catalog, quick, tries);
+  const double random_ratio = random.random / random.multicore;
   if (json) {
     return fmt::format(
         "\"per_cpu\":{{\"workload\":\"counter, 8 cpus, random\",\"environment\":\"recorded\","
         "\"events\":{},\"multicore_events_per_s\":{:.0f},\"per_cpu_events_per_s\":{:.0f},"
+        "\"cost_ratio\":{:.3f},\"goal_cost_ratio\":{},\"goal_met\":{}}},"
+        "\"per_cpu_random\":{{\"check\":\"lock (ticket, most-general client), 4 cpus\","
+        "\"multicore_cpu0_events\":{},\"focused_events\":{},"
+        "\"multicore_ns_per_cpu_event\":{:.1f},\"random_ns_per_focused_event\":{:.1f},"
         "\"cost_ratio\":{:.3f},\"goal_cost_ratio\":{},\"goal_met\":{}}}",
-        events, events / multicore, events / per_cpu, ratio, kGoal, ratio <= kGoal);
+        events, events / multicore, events / per_cpu, ratio, kGoal, ratio <= kGoal,
+        random.multicore_events, random.random_events, random.multicore * 1e9, random.random * 1e9,
+        random_ratio, kGoal, random_ratio <= kGoal);
   }
   fmt::print(out, "per-CPU machine (counter on 8 cpus, random oracle; cpu 0 against the recorded environment)\n");
   fmt::print(out, "  multicore run            {:8.2f} M events/s ({} events, best of {})\n",
@@ -68,7 +124,13 @@ std::string EnvBench(const Catalog& catalog, bool quick, bool json, std::FILE* o
              events / per_cpu / 1e6);
   fmt::print(out, "  per-CPU time / multicore time {:.3f} (goal <= {:.0f}): {}\n", ratio, kGoal,
              ratio <= kGoal ? "met" : "NOT met");
-  fmt::print(out, "  (the random and adversarial environments are not built yet)\n");
+  fmt::print(out, "per-CPU check (lock layer, ticket, most-general client, 4 cpus, random schedules)\n");
+  fmt::print(out, "  multicore check          {:8.1f} ns per event of cpu 0 ({} events)\n",
+             random.multicore * 1e9, random.multicore_events);
+  fmt::print(out, "  cpu 0 against random     {:8.1f} ns per focused-cpu event ({} events)\n",
+             random.random * 1e9, random.random_events);
+  fmt::print(out, "  per-CPU cost / multicore cost {:.3f} (goal <= {:.0f}): {}\n", random_ratio, kGoal,
+             random_ratio <= kGoal ? "met" : "NOT met");
   return "";
 }
 

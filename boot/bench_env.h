@@ -1,5 +1,7 @@
 // strata bench's per-CPU machine figures: a per-CPU run against the
-// recorded environment, timed against the multicore run it replays.
+// recorded environment, timed against the multicore run it replays; and a
+// per-CPU check against the random environment, its cost per event of the
+// focused cpu against the multicore check's per event of one cpu.
 #ifndef STRATA_BOOT_BENCH_ENV_H_
 #define STRATA_BOOT_BENCH_ENV_H_
 

@@ -3,10 +3,12 @@
 #include <chrono>
 #include <limits>
 #include <map>
+#include <optional>
 
 #include <fmt/format.h>
 
 #include "boot/check.h"
+#include "boot/keys.h"
 #include "boot/schedule_file.h"
 #include "machine/check.h"
 #include "machine/log.h"
@@ -45,7 +47,8 @@ void PrintSummary(std::FILE* out, const Config& c, const Catalog& catalog, const
     const auto* env = catalog.environments.Find(c.env);
     STRATA_CHECK(env != nullptr, "unvalidated environment {}", c.env);
     fmt::print(out, "  env        {}: the per-CPU machine of cpu {}; {}\n", c.env, c.focus,
-               env->summary);
+               c.recording.empty() ? env->summary
+                                   : fmt::format("the other CPUs replay the run {} holds", c.recording));
   } else {
     fmt::print(out, "  env        live: the multicore machine, every cpu live\n");
   }
@@ -152,7 +155,9 @@ absl::StatusOr<int> Finish(const Config& config, const Catalog& catalog, const B
     fmt::print(out, "  log        {} (JSON lines), {}.txt (text)\n", options.log_path,
                options.log_path);
   }
-  if (run.report.ok()) return 0;
+  // A failed run's schedule is always written; a good run's when asked
+  // (a recording for a recorded environment, env.recording).
+  if (run.report.ok() && options.schedule_path.empty()) return 0;
   std::string path = options.schedule_path.empty()
                          ? DefaultSchedulePath(config, run.report.outcome)
                          : options.schedule_path;
@@ -162,7 +167,7 @@ absl::StatusOr<int> Finish(const Config& config, const Catalog& catalog, const B
                     .choices = {run.machine->schedule().begin(), run.machine->schedule().end()}};
   STRATA_RETURN_IF_ERROR(WriteScheduleFile(path, file));
   fmt::print(out, "  schedule   written to {}\n  replay     strata replay {}\n", path, path);
-  return 1;
+  return run.report.ok() ? 0 : 1;
 }
 
 }  // namespace
@@ -206,6 +211,58 @@ absl::Status BootEnvironmentAllowed(const Config& config, const Catalog& catalog
       config.source, config.env));
 }
 
+// The first key that makes a run of `a` another than a run of `b` under the
+// same schedule ("workload.iterations = 10, here 100"), or nullopt. The
+// oracle's own keys and the env and check tables do not.
+std::optional<std::string> FirstDifference(const Config& a, const Config& b) {
+  for (const Key& k : Keys()) {
+    if (k.table == "env" || k.table == "check") continue;
+    if (k.table == "oracle" && (k.key == "kind" || k.key == "seed" || k.key == "pct_depth" ||
+                                k.key == "pct_horizon")) {
+      continue;
+    }
+    if (k.Toml(a) != k.Toml(b)) return fmt::format("{} = {}, here {}", k.name(), k.Toml(a), k.Toml(b));
+  }
+  return std::nullopt;
+}
+
+// The multicore run a recorded environment replays: the config's own, or
+// the one its env.recording schedule file holds, replayed.
+absl::StatusOr<BootRun> RecordMulticore(const Config& config, const Catalog& catalog) {
+  auto keep = [](machine::Machine& m) { m.KeepPushedContents(); };
+  Config multicore = config;
+  multicore.env = "live";
+  multicore.focus = -1;
+  multicore.recording.clear();
+  if (config.recording.empty()) return RunConfig(multicore, catalog, nullptr, "", keep);
+  const std::string& path = config.recording;
+  auto bad = [&](const std::string& what) {
+    return absl::InvalidArgumentError(
+        fmt::format("{}: env.recording: {} {}", config.source, path, what));
+  };
+  absl::StatusOr<ScheduleFile> file = LoadScheduleFile(path, catalog);
+  if (!file.ok()) return bad(fmt::format("is no recording: {}", std::string(file.status().message())));
+  if (!file->layer.empty()) {
+    return bad(fmt::format("is the schedule of a check (layer {}): expected one a boot run wrote",
+                           file->layer));
+  }
+  if (file->config.focus >= 0) {
+    return bad(fmt::format("is the schedule of a per-CPU run (env.kind {}, focus {}): expected a "
+                           "multicore run's",
+                           file->config.env, file->config.focus));
+  }
+  if (std::optional<std::string> d = FirstDifference(file->config, config)) {
+    return bad(fmt::format("was recorded with another config ({}): expected a run of this one", *d));
+  }
+  STRATA_ASSIGN_OR_RETURN(BootRun recorded, RunConfig(multicore, catalog, &file->choices, path, keep));
+  if (recorded.machine->log().hash() != file->log_hash) {
+    return bad(fmt::format("does not replay: log hash {}, the file says {}",
+                           machine::FormatHash(recorded.machine->log().hash()),
+                           machine::FormatHash(file->log_hash)));
+  }
+  return recorded;
+}
+
 }  // namespace
 
 absl::StatusOr<BootRun> RunConfig(const Config& config, const Catalog& catalog,
@@ -218,13 +275,7 @@ absl::StatusOr<BootRun> RunConfig(const Config& config, const Catalog& catalog,
   const CpuId focus = config.focus >= 0 ? CpuId(static_cast<CpuId::Rep>(config.focus)) : CpuId();
   STRATA_RETURN_IF_ERROR(BootEnvironmentAllowed(config, catalog));
   if (env->make.replays_recording) {
-    Config multicore = config;
-    multicore.env = "live";
-    multicore.focus = -1;
-    STRATA_ASSIGN_OR_RETURN(BootRun recorded, RunConfig(multicore, catalog, nullptr, "",
-                                                        [](machine::Machine& m) {
-                                                          m.KeepPushedContents();
-                                                        }));
+    STRATA_ASSIGN_OR_RETURN(BootRun recorded, RecordMulticore(config, catalog));
     run.recording = std::move(recorded.machine);
     run.environment = std::make_unique<machine::RecordedEnvironment>(*run.recording);
   }
@@ -272,8 +323,10 @@ absl::StatusOr<int> Boot(const Config& config, const Catalog& catalog, const Boo
   STRATA_RETURN_IF_ERROR(CheckWritable(options.log_path, "--log"));
   STRATA_RETURN_IF_ERROR(CheckWritable(options.schedule_path, "--schedule"));
   STRATA_RETURN_IF_ERROR(BootEnvironmentAllowed(config, catalog));
-  fmt::print(out, "strata boot {}\n", config.source);
+  // The header after the run: a config the run refuses (a recording that
+  // does not fit) is one line of error, nothing else.
   STRATA_ASSIGN_OR_RETURN(BootRun run, RunConfig(config, catalog));
+  fmt::print(out, "strata boot {}\n", config.source);
   return Finish(config, catalog, run, options, out);
 }
 

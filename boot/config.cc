@@ -162,6 +162,12 @@ absl::Status ValidateConfig(const Config& c, const Catalog& catalog) {
         "to {}, got none",
         c.source, c.env, c.machine.cpus - 1));
   }
+  if (!c.recording.empty() && (env == nullptr || !env->make.replays_recording)) {
+    return absl::InvalidArgumentError(fmt::format(
+        "{}: env.recording: only a recorded environment replays a recording: expected env.kind "
+        "recorded, got \"{}\"",
+        c.source, c.env));
+  }
   if (c.machine.fairness != 0 && c.machine.fairness < static_cast<std::uint64_t>(c.machine.cpus)) {
     return absl::InvalidArgumentError(fmt::format(
         "{}: oracle.fairness: expected 0 (auto) or at least machine.cpus ({}), got {}", c.source,

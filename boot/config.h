@@ -8,6 +8,7 @@
 //   [workload] kind = "counter"    iterations = 100      threads = 2 (per CPU)
 //   [stack]    lock = "ticket"     queue = "module"      sched = "module"
 //              max_threads = 0     (implementation per layer; TCB pool size, 0 = auto)
+//   [env]      kind = "live"       focus = -1   recording = "" (a schedule file)
 //   [check]    layer = "all"       strategy = "random"   runs = 1000
 //              preemption_bound = -1 (none)  reduction = true  shrink = true
 //              iterations = 2      bound = 2   overrun = 0   capacity = 4
@@ -47,6 +48,9 @@ struct Config {
   std::string oracle = "round-robin";  // catalog.oracles
   std::string env = "live";            // catalog.environments: what the other CPUs do
   int focus = -1;                      // the per-CPU machine's CPU; -1: none (every CPU live)
+  // A recorded environment's recording: a schedule file a boot run of this
+  // config wrote ("" = record the config's own multicore run first).
+  std::string recording;
   std::uint64_t seed = 1;
   int pct_depth = 3;
   std::uint64_t pct_horizon = 10000;

@@ -110,6 +110,11 @@ std::vector<Key> MakeKeys() {
                      "the per-CPU machine's CPU (below machine.cpus); -1 = none: every CPU live, or in a "
                      "per-CPU check each CPU in turn",
                      STRATA_FIELD(focus), "--focus", kBootCommand | kCheckCommand));
+  keys.push_back(String(
+      "env", "recording",
+      "a recorded environment's run: a schedule file a boot run of the same config wrote; \"\" = "
+      "record the config's own multicore run first",
+      STRATA_FIELD(recording), nullptr, nullptr, "--recording", kBootCommand));
   keys.push_back(Int("run", "max_steps", 1, 1'000'000'000'000,
                      "shared steps before the run is stopped as step-budget",
                      STRATA_FIELD(machine.max_steps)));

@@ -135,7 +135,9 @@ int Main(int argc, char** argv, const Catalog& catalog) {
   boot_cmd->footer(Listing(catalog.workloads) + Listing(catalog.threads) + Listing(catalog.oracles) +
                    Listing(catalog.environments));
   boot_cmd->add_option("--log", boot.log, "write the log as JSON lines to FILE and as text to FILE.txt");
-  boot_cmd->add_option("--schedule", boot.schedule, "where to write the schedule of a failed run");
+  boot_cmd->add_option("--schedule", boot.schedule,
+                       "write the run's schedule to FILE (a failed run's is written anyway, to a "
+                       "derived name without it)");
 
   std::string replay_file, replay_log;
   CLI::App* replay_cmd = app.add_subcommand("replay", "re-run a run from its schedule file");

@@ -67,7 +67,7 @@ absl::StatusOr<ScheduleFile> LoadScheduleFile(const std::string& path, const Cat
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     return absl::NotFoundError(
-        fmt::format("{}: cannot open the schedule file (expected a file written by a failed run)",
+        fmt::format("{}: cannot open the schedule file (expected a schedule file strata wrote)",
                     path));
   }
   std::stringstream text;

@@ -83,8 +83,8 @@ TEST_CASE("bad input exits 2 with one line and writes nothing") {
        "strata: error: no/such/dir/out.jsonl: --log: cannot write this file (expected a path in "
        "a writable directory)\n"},
       {"replay nothing.schedule",
-       "strata: error: nothing.schedule: cannot open the schedule file (expected a file written "
-       "by a failed run)\n"},
+       "strata: error: nothing.schedule: cannot open the schedule file (expected a schedule file "
+       "strata wrote)\n"},
   };
   for (const Case& k : cases) {
     CAPTURE(k.args);

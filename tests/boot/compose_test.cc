@@ -152,6 +152,77 @@ TEST_CASE("strata boot runs one cpu as a per-CPU machine against a recorded or l
   CHECK(live.out.find("env        live: the per-CPU machine of cpu 0") != std::string::npos);
 }
 
+TEST_CASE("a recorded environment replays the run a schedule file holds (env.recording)") {
+  TempDir dir;
+  const std::string config = "'" + Source("configs/threads/thread-counter.toml") + "'";
+  // A good run's schedule, written because it was asked for.
+  testing::Command rec = RunStrata("boot " + config + " --oracle random --seed 3 --schedule r.schedule",
+                                   dir.path());
+  REQUIRE(rec.exit_code == 0);
+  CHECK(rec.out.find("schedule   written to r.schedule") != std::string::npos);
+  const std::size_t at = rec.out.find("log hash ");
+  REQUIRE(at != std::string::npos);
+  const std::string hash = rec.out.substr(at + 9, 16);
+  for (int focus : {0, 3}) {
+    CAPTURE(focus);
+    testing::Command per_cpu =
+        RunStrata("boot " + config + " --env recorded --recording r.schedule --focus " +
+                      std::to_string(focus),
+                  dir.path());
+    INFO(per_cpu.out);
+    CHECK(per_cpu.exit_code == 0);
+    CHECK(per_cpu.out.find("the other CPUs replay the run r.schedule holds") != std::string::npos);
+    CHECK(per_cpu.out.find("recorded   the multicore run's log hash " + hash +
+                           ": the per-CPU run gives it") != std::string::npos);
+  }
+  // A failed run's schedule is a recording too: the per-CPU run of cpu 1
+  // against the lost update's other cpu ends as the multicore run did.
+  const std::string lost = "'" + Source("configs/bad/lost-update.toml") + "'";
+  testing::Command bad = RunStrata("boot " + lost + " --schedule lost.schedule", dir.path());
+  REQUIRE(bad.exit_code == 1);
+  testing::Command against =
+      RunStrata("boot " + lost + " --env recorded --recording lost.schedule --focus 1", dir.path());
+  CHECK(against.exit_code == 1);
+  CHECK(against.out.find("outcome    wrong-result") != std::string::npos);
+  CHECK(against.out.find(": the per-CPU run gives it") != std::string::npos);
+  // What is no recording of this config is a one-line error.
+  testing::Command check = RunStrata("check '" + Source("configs/check/bad/ticket-no-bump.toml") +
+                                         "' --schedule c.schedule",
+                                     dir.path());
+  REQUIRE(check.exit_code == 1);
+  testing::Command per_cpu_schedule = RunStrata(
+      "boot " + config + " --env recorded --recording r.schedule --focus 1 --schedule p.schedule",
+      dir.path());
+  REQUIRE(per_cpu_schedule.exit_code == 0);
+  struct Case {
+    std::string args, error;
+  } cases[] = {
+      {"--cpus 2 --focus 1 --recording r.schedule",
+       "env.recording: r.schedule was recorded with another config (machine.cpus = 4, here 2): "
+       "expected a run of this one"},
+      {"--focus 1 --recording c.schedule",
+       "env.recording: c.schedule is the schedule of a check (layer lock): expected one a boot "
+       "run wrote"},
+      {"--focus 1 --recording p.schedule",
+       "env.recording: p.schedule is the schedule of a per-CPU run (env.kind recorded, focus 1): "
+       "expected a multicore run's"},
+      {"--focus 1 --recording none.schedule",
+       "env.recording: none.schedule is no recording: none.schedule: cannot open the schedule file"},
+  };
+  for (const Case& k : cases) {
+    CAPTURE(k.args);
+    testing::Command c = RunStrata("boot " + config + " --env recorded " + k.args, dir.path());
+    CHECK(c.exit_code == 2);
+    CHECK(c.err.find(k.error) != std::string::npos);
+    CHECK(std::count(c.err.begin(), c.err.end(), '\n') == 1);
+    CHECK(c.out.empty());
+  }
+  testing::Command live = RunStrata("boot " + config + " --recording r.schedule", dir.path());
+  CHECK(live.exit_code == 2);
+  CHECK(live.err.find("env.recording: only a recorded environment replays a recording: expected "
+                      "env.kind recorded, got \"live\"") != std::string::npos);
+}
+
 TEST_CASE("an environment that does not fit the config is a one-line error") {
   TempDir dir;
   const std::string counter = "'" + Source("configs/counter.toml") + "'";
