@@ -43,16 +43,21 @@ PerCpuCost RandomEnvironmentCost(const Catalog& catalog, bool quick, int tries) 
     double best = std::numeric_limits<double>::max();
     for (int t = 0; t < tries; ++t) {
       machine::MachineOptions o{.cpus = 4, .stacks = &stacks};
+      const machine::CheckEnvironment random = *machine::RandomEnvironment().check;
       if (per_cpu) {
         o.focus = focus;
-        o.environment_draws = machine::RandomEnvironment().check->draws;
+        o.environment_draws = random.draws;
       }
       auto oracle = machine::MakeOracle({.kind = machine::OracleKind::kRandom, .seed = 1, .cpus = 4});
       std::uint64_t n = 0;
       const auto start = Clock::now();
       for (int i = 0; i < runs; ++i) {
         o.client_seed = machine::MixSeed(static_cast<std::uint64_t>(i));
-        layers::Execution x = layers::CheckExecution(*pair, o, *oracle);
+        // The random environment's bursts over the random oracle, as
+        // strata check --env random runs them.
+        std::unique_ptr<machine::Oracle> shaped =
+            per_cpu ? random.schedule(focus, static_cast<std::uint64_t>(i), *oracle) : nullptr;
+        layers::Execution x = layers::CheckExecution(*pair, o, per_cpu ? *shaped : *oracle);
         STRATA_CHECK(x.verdict.ok(), "the bench's lock check failed: {}", x.verdict.message);
         for (const machine::Event& e : x.machine->log().events()) n += e.cpu == focus;
       }

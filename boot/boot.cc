@@ -213,12 +213,12 @@ absl::Status BootEnvironmentAllowed(const Config& config, const Catalog& catalog
 
 // The first key that makes a run of `a` another than a run of `b` under the
 // same schedule ("workload.iterations = 10, here 100"), or nullopt. The
-// oracle's own keys and the env and check tables do not.
+// oracle's kind and PCT keys and the env and check tables do not; the seed
+// does (a workload's own choices follow it).
 std::optional<std::string> FirstDifference(const Config& a, const Config& b) {
   for (const Key& k : Keys()) {
     if (k.table == "env" || k.table == "check") continue;
-    if (k.table == "oracle" && (k.key == "kind" || k.key == "seed" || k.key == "pct_depth" ||
-                                k.key == "pct_horizon")) {
+    if (k.table == "oracle" && (k.key == "kind" || k.key == "pct_depth" || k.key == "pct_horizon")) {
       continue;
     }
     if (k.Toml(a) != k.Toml(b)) return fmt::format("{} = {}, here {}", k.name(), k.Toml(a), k.Toml(b));
@@ -254,7 +254,11 @@ absl::StatusOr<BootRun> RecordMulticore(const Config& config, const Catalog& cat
   if (std::optional<std::string> d = FirstDifference(file->config, config)) {
     return bad(fmt::format("was recorded with another config ({}): expected a run of this one", *d));
   }
-  STRATA_ASSIGN_OR_RETURN(BootRun recorded, RunConfig(multicore, catalog, &file->choices, path, keep));
+  absl::StatusOr<BootRun> replayed = RunConfig(multicore, catalog, &file->choices, path, keep);
+  if (!replayed.ok()) {
+    return bad(fmt::format("does not replay: {}", std::string(replayed.status().message())));
+  }
+  BootRun recorded = *std::move(replayed);
   if (recorded.machine->log().hash() != file->log_hash) {
     return bad(fmt::format("does not replay: log hash {}, the file says {}",
                            machine::FormatHash(recorded.machine->log().hash()),

@@ -32,10 +32,11 @@ Catalog BuiltinCatalog() {
                       "run, at their recorded positions", false, "",
                       machine::RecordedEnvironmentContext()});
   c.environments.Add({"random", "check only: the other CPUs make seeded random moves within the "
-                      "layer's rely (its check client through the module), interleaved by the "
-                      "strategy", false, "", machine::RandomEnvironment()});
+                      "layer's rely (its check client through the module), in random bursts "
+                      "between the focused CPU's steps", false, "", machine::RandomEnvironment()});
   c.environments.Add({"adversarial", "check only: the rely's moves chosen to hurt: values at the "
-                      "edges, the focused CPU last, what the others hold held as long as F allows",
+                      "edges, the environment or the focused CPU first in turn, what the others "
+                      "hold held as long as F allows",
                       false, "", machine::AdversarialEnvironment()});
   return c;
 }

@@ -47,6 +47,24 @@ const kernel::LayerInfo* FindLayer(const std::vector<kernel::LayerInfo>& stack,
   return nullptr;
 }
 
+// "random, adversarial": the environments a check runs against.
+std::string CheckEnvironmentNames(const Catalog& catalog) {
+  std::string out;
+  for (const auto& e : catalog.environments.entries()) {
+    if (e.make.check) out += (out.empty() ? "" : ", ") + e.name;
+  }
+  return out;
+}
+
+// The environments a per-CPU check runs against, as the portfolio takes them.
+std::vector<layers::NamedEnvironment> CheckEnvironments(const Catalog& catalog) {
+  std::vector<layers::NamedEnvironment> out;
+  for (const auto& e : catalog.environments.entries()) {
+    if (e.make.check) out.push_back({.name = e.name, .env = *e.make.check});
+  }
+  return out;
+}
+
 // The per-CPU check's environment (DESIGN §2.2), or nullopt for the
 // multicore check (env.kind live); an error for what no check can run.
 absl::StatusOr<std::optional<layers::NamedEnvironment>> CheckEnvironmentOf(
@@ -58,7 +76,7 @@ absl::StatusOr<std::optional<layers::NamedEnvironment>> CheckEnvironmentOf(
       return absl::InvalidArgumentError(fmt::format(
           "{}: env.kind: \"{}\" replays a boot run (strata boot, strata compose): expected live, "
           "or an environment a check runs against ({})",
-          c.source, c.env, "random, adversarial"));
+          c.source, c.env, CheckEnvironmentNames(catalog)));
     }
     if (c.focus >= 0) {
       return absl::InvalidArgumentError(fmt::format(
@@ -74,16 +92,18 @@ absl::StatusOr<std::optional<layers::NamedEnvironment>> CheckEnvironmentOf(
         "at least 2, got {}",
         c.source, c.env, c.machine.cpus));
   }
-  if (c.strategy == "portfolio") {
+  const auto* strategy = catalog.strategies.Find(c.strategy);
+  STRATA_CHECK(strategy != nullptr, "unvalidated strategy {}", c.strategy);
+  if (strategy->make({.cpus = c.machine.cpus})->runs_environments()) {
     return absl::InvalidArgumentError(fmt::format(
-        "{}: env.kind: check.strategy portfolio runs against every environment itself: expected "
-        "live with it, got \"{}\"",
-        c.source, c.env));
+        "{}: env.kind: check.strategy {} runs against every environment itself: expected live "
+        "with it, got \"{}\"",
+        c.source, c.strategy, c.env));
   }
   if (env->make.check->schedule && exhaustive) {
     return absl::InvalidArgumentError(fmt::format(
-        "{}: check.strategy: the {} environment makes most scheduling choices itself: expected "
-        "a strategy that is not exhaustive (random, pct), got {}",
+        "{}: check.strategy: the {} environment shapes the schedule itself: expected a strategy "
+        "that is not exhaustive (random, pct), got {}",
         c.source, c.env, c.strategy));
   }
   for (const kernel::LayerInfo& l : sched::Stack(c.stack)) {
@@ -181,11 +201,7 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
       };
     }
     std::vector<layers::NamedEnvironment> allowed;
-    if (!layer.rely.empty() && c.machine.cpus >= 2) {
-      for (const auto& e : catalog.environments.entries()) {
-        if (e.make.check) allowed.push_back({.name = e.name, .env = *e.make.check});
-      }
-    }
+    if (!layer.rely.empty() && c.machine.cpus >= 2) allowed = CheckEnvironments(catalog);
     return [make = strategy->make, allowed](const layers::StrategyOptions& o) {
       layers::StrategyOptions with = o;
       with.environments = allowed;
@@ -194,11 +210,7 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
   };
   // The header names a portfolio's members on a layer with a rely.
   layers::StrategyOptions header = so;
-  if (!env && c.machine.cpus >= 2) {
-    for (const auto& e : catalog.environments.entries()) {
-      if (e.make.check) header.environments.push_back({.name = e.name, .env = *e.make.check});
-    }
-  }
+  if (!env && c.machine.cpus >= 2) header.environments = CheckEnvironments(catalog);
   fmt::print(out, "  strategy   {}, {} {}; seed {}\n", strategy->make(header)->Describe(), c.runs,
              exhaustive ? "executions at most" : "runs", c.seed);
   if (env) {
@@ -235,8 +247,8 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
     layers::ExploreResult r = layers::Explore(*pair, c.machine, explore);
     fmt::print(out, "  {:<10} {} refines {}?\n", layer, pair->lower(), pair->upper());
     if (env) {
-      fmt::print(out, "             rely       {}\n             guarantee  {}\n", info->rely,
-                 info->guarantee);
+      fmt::print(out, "             rely       (declared) {}\n             guarantee  (declared) {}\n",
+                 info->rely, info->guarantee);
     }
     std::string space;
     if (exhaustive) {
@@ -251,9 +263,13 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
     }
     if (r.left_rely > 0) {
       fmt::print(out,
-                 "             {} more runs left the rely (an environment cpu failed first; not "
-                 "the focused cpu's, not counted), the first: {}\n",
+                 "             {} more runs failed at an environment cpu's step first (not "
+                 "counted as executions; the first: {})\n",
                  r.left_rely, r.first_left_rely->message);
+    }
+    if (!r.failure && r.executions == 0) {
+      fmt::print(out, "  FAILED     layer {}: no execution was checked to the end\n", layer);
+      return 1;
     }
     if (!r.failure) {
       fmt::print(out, "             verdict: refines{}\n",

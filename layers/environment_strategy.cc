@@ -16,7 +16,7 @@ class EnvironmentStrategy final : public Strategy {
   EnvironmentStrategy(std::unique_ptr<Strategy> inner, NamedEnvironment env, CpuId focus, int cpus)
       : inner_(std::move(inner)), env_(std::move(env)), fixed_(focus), cpus_(cpus) {
     STRATA_CHECK(!(env_.env.schedule && inner_->exhaustive()),
-                 "the {} environment schedules itself: not over an exhaustive strategy", env_.name);
+                 "the {} environment shapes the schedule: not over an exhaustive strategy", env_.name);
     if (!fixed_.valid() && inner_->exhaustive()) fixed_ = CpuId(0);
   }
   machine::Oracle& Next(std::uint64_t i) override {

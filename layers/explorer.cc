@@ -190,6 +190,29 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
     return run;
   };
   machine::MachineOptions failing = options;
+  // A failure, checked for determinism and shrunk, becomes the result's.
+  auto fail = [&](Execution x, const machine::MachineOptions& run, std::string member,
+                  std::string environment) {
+    result.failure_original_steps = ToFailure(x).size();
+    if (x.verdict.kind != machine::Outcome::kNondeterminism) {
+      if (std::optional<Verdict> v = CheckDeterminism(pair, run, x)) x.verdict = *v;
+    }
+    if (explore.shrink && x.verdict.kind != machine::Outcome::kNondeterminism) {
+      x = Shrink(pair, run, std::move(x), &result.shrink_attempts);
+    }
+    result.failure = std::move(x);
+    result.found_by = std::move(member);
+    result.environment = std::move(environment);
+    failing = run;
+  };
+  // The first run the environment failed first, reported if no run of the
+  // focused cpu fails.
+  struct LeftRely {
+    Execution x;
+    machine::MachineOptions run;
+    std::string member, environment;
+  };
+  std::optional<LeftRely> left_rely;
   // Pruned runs (cut short by the strategy's oracle) do not count against `runs`.
   for (std::uint64_t i = 0; result.executions + result.left_rely < explore.runs; ++i) {
     machine::Oracle& oracle = strategy->Next(i);
@@ -198,7 +221,10 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
     const bool pruned = x.input.code() == absl::StatusCode::kCancelled;
     STRATA_CHECK(x.input.ok() || pruned, "explorer oracle failed: {}", std::string(x.input.message()));
     if (!pruned && run.focus.valid() && x.verdict.kind == machine::Outcome::kInvalidEnvironment) {
-      if (result.left_rely++ == 0) result.first_left_rely = x.verdict;
+      if (result.left_rely++ == 0) {
+        result.first_left_rely = x.verdict;
+        left_rely.emplace(LeftRely{std::move(x), run, strategy->Member(), strategy->Environment()});
+      }
     } else if (!pruned) {
       ++result.executions;
       result.events += x.machine->log().size();
@@ -210,17 +236,7 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
         if (std::optional<Verdict> v = CheckDeterminism(pair, run, x)) x.verdict = *v;
       }
       if (explore.check && !x.verdict.ok()) {
-        result.failure_original_steps = ToFailure(x).size();
-        if (x.verdict.kind != machine::Outcome::kNondeterminism) {
-          if (std::optional<Verdict> v = CheckDeterminism(pair, run, x)) x.verdict = *v;
-        }
-        if (explore.shrink && x.verdict.kind != machine::Outcome::kNondeterminism) {
-          x = Shrink(pair, run, std::move(x), &result.shrink_attempts);
-        }
-        result.failure = std::move(x);
-        result.found_by = strategy->Member();
-        result.environment = strategy->Environment();
-        failing = run;
+        fail(std::move(x), run, strategy->Member(), strategy->Environment());
         break;
       }
     }
@@ -229,6 +245,10 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
       result.exhausted = exhaustive;
       break;
     }
+  }
+  if (!result.failure && left_rely) {
+    fail(std::move(left_rely->x), left_rely->run, std::move(left_rely->member),
+         std::move(left_rely->environment));
   }
   if (result.failure) {
     // The failing run's stacks belong to a pool that may not outlive the

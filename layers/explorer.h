@@ -9,8 +9,9 @@
 //
 // The first execution is run twice to check determinism (§5 step 6), and so
 // is a failing one before it is reported. An execution on a per-CPU machine
-// (DESIGN §2.2) that the environment failed first left the rely: it is
-// counted apart and the exploration goes on. A failure is shrunk: shorter
+// (DESIGN §2.2) whose first bad event is an environment cpu's is counted
+// apart and the exploration goes on looking for a failure of the focused
+// cpu; only if none comes is the first of them reported. A failure is shrunk: shorter
 // prefixes and fewer context switches are tried, each kept only if the check
 // still fails with the same verdict kind.
 #ifndef STRATA_LAYERS_EXPLORER_H_
@@ -51,10 +52,11 @@ struct ExploreResult {
   std::uint64_t worst_wait = 0;  // the longest call seen, in steps
   std::uint64_t wait_bound = 0;  // and its bound
   double seconds = 0;
-  // Per-CPU executions (a strategy's MachineFor set a focus) that an
-  // environment CPU failed first: they left the rely, are not the focused
-  // CPU's failures: they use up runs but are not counted as executions.
-  // The first one's verdict.
+  // Per-CPU executions (a strategy's MachineFor set a focus) whose first
+  // bad event is an environment cpu's (kInvalidEnvironment): not the
+  // focused cpu's failures; they use up runs but are not counted as
+  // executions, and the exploration goes on. The first one's verdict. When
+  // no run of the focused cpu fails, the first of them is the failure.
   std::uint64_t left_rely = 0;
   std::optional<Verdict> first_left_rely;
   std::optional<Execution> failure;   // the shrunk failing execution

@@ -69,6 +69,7 @@ class Portfolio final : public Strategy {
   }
   std::string Member() const override { return members_[current_].strategy->Member(); }
   std::string Environment() const override { return members_[current_].strategy->Environment(); }
+  bool runs_environments() const override { return true; }
 
  private:
   struct Slot {

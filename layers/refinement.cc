@@ -344,8 +344,10 @@ void Attribute(const machine::MachineOptions& options, Verdict& v) {
     return;
   }
   if (std::find(v.cpus.begin(), v.cpus.end(), options.focus) != v.cpus.end()) return;
-  v.message = fmt::format("environment cpu {} broke the rely before cpu {} failed: {}: {}",
-                          v.cpus.front(), options.focus, machine::OutcomeName(v.kind), v.message);
+  v.message = fmt::format(
+      "the first bad step is environment cpu {}'s, not focused cpu {}'s (the environment runs the "
+      "module too): {}: {}",
+      v.cpus.front(), options.focus, machine::OutcomeName(v.kind), v.message);
   v.kind = Outcome::kInvalidEnvironment;
 }
 
@@ -402,9 +404,16 @@ Execution Check(const LayerPair& pair, const machine::MachineOptions& options,
     return x;
   }
   if (!x.report.ok()) {
+    // The cpus of a failed step (a race, a throw, a refused event) are its
+    // culprits; those a deadlock or a starvation names are its victims.
+    const bool culprits = x.report.outcome == Outcome::kDataRace ||
+                          x.report.outcome == Outcome::kException ||
+                          x.report.outcome == Outcome::kStackOverflow ||
+                          x.report.outcome == Outcome::kImpossibleLog ||
+                          x.report.outcome == Outcome::kInvariantBroken;
     x.verdict = Verdict{.kind = x.report.outcome,
                         .message = x.report.message,
-                        .cpus = x.report.cpus,
+                        .cpus = culprits ? x.report.cpus : std::vector<CpuId>{},
                         .lower_state = observer->DescribeLower(),
                         .upper_state = observer->DescribeUpper()};
     return x;

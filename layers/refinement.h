@@ -36,7 +36,8 @@ struct Verdict {
   std::string message;                 // one line
   std::optional<std::uint64_t> event;  // position of the first bad event in the lower log
   // The CPUs whose steps are bad (the first bad event's, a call's that
-  // returned the wrong value, a run failure's), where the check knows them.
+  // returned the wrong value, a race's or a throw's), where the check knows
+  // them; none for a failure of the whole run (a deadlock, a starvation).
   std::vector<CpuId> cpus;
   std::string lower_state;             // the replayed states at that point
   std::string upper_state;
@@ -63,9 +64,9 @@ struct Execution {
 };
 
 // Runs and checks one execution of `pair` under `oracle`. On a per-CPU
-// machine (options.focus), a failure that names CPUs, none of them the
-// focused one, is the environment's: kInvalidEnvironment, its message
-// saying what the environment broke. With `check` false,
+// machine (options.focus), a failure whose bad steps are only environment
+// CPUs' (Verdict::cpus) is kInvalidEnvironment, its message naming the cpu
+// and the failure; one that names no cpu stays what it is. With `check` false,
 // only the module side runs (the plain run the cost of checking is measured
 // against).
 Execution CheckExecution(const LayerPair& pair, const machine::MachineOptions& options,

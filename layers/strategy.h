@@ -67,6 +67,9 @@ class Strategy {
   // The environment context it ran against ("random"), or "" for none
   // (every CPU live).
   virtual std::string Environment() const { return ""; }
+  // True if it runs executions against StrategyOptions::environments
+  // itself (the portfolio), so it is not wrapped in one (WithEnvironment).
+  virtual bool runs_environments() const { return false; }
 };
 
 using StrategyFactory = std::function<std::unique_ptr<Strategy>(const StrategyOptions& options)>;
@@ -84,7 +87,7 @@ std::unique_ptr<Strategy> MakeDfsStrategy(const StrategyOptions& options);
 // CPU is `focus`, or, when none is given, cpu i mod cpus in execution i
 // (cpu 0 throughout for an exhaustive `inner`, whose executions share one
 // machine). Precondition: `inner` is not exhaustive if env.schedule is set
-// (an adversarial schedule makes most choices itself).
+// (the schedule then makes choices the exhaustive tree does not see).
 std::unique_ptr<Strategy> WithEnvironment(std::unique_ptr<Strategy> inner, NamedEnvironment env,
                                           machine::CpuId focus, int cpus);
 

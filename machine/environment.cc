@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "machine/check.h"
+#include "machine/rng.h"
 
 namespace strata::machine {
 
@@ -149,14 +150,66 @@ class Adversarial final : public Oracle {
   std::vector<CpuId> env_;
 };
 
+class Bursts final : public Oracle {
+ public:
+  Bursts(CpuId focus, std::uint64_t seed, Oracle& strategy)
+      : focus_(focus), rng_(seed), strategy_(strategy) {}
+  std::string Describe() const override {
+    return fmt::format("random bursts over {}", strategy_.Describe());
+  }
+  CpuId Pick(const Decision& d) override {
+    // The hot path: no copy of the runnable CPUs unless the strategy must
+    // choose among the environment's while the focused CPU could run too.
+    const bool focus_runnable = std::binary_search(d.runnable.begin(), d.runnable.end(), focus_);
+    const std::size_t env_count = d.runnable.size() - (focus_runnable ? 1 : 0);
+    const bool focus_now = d.overdue.valid() ? d.overdue == focus_
+                                             : env_count == 0 || (focus_runnable && burst_ == 0);
+    if (focus_now) {
+      // Mostly about one step per environment cpu, as the multicore machine
+      // would give; one time in eight a long burst, up to what F allows.
+      if (rng_.Below(8) == 0) {
+        const std::uint64_t bound = d.machine != nullptr ? d.machine->fairness_bound() : 1;
+        burst_ = rng_.Below(std::clamp<std::uint64_t>(bound, 1, kMaxBurst));
+      } else {
+        burst_ = rng_.Below(2 * env_count + 1);
+      }
+      return focus_;
+    }
+    if (d.overdue.valid()) return d.overdue;
+    if (burst_ > 0) --burst_;
+    if (!focus_runnable) return strategy_.Pick(d);
+    env_.clear();
+    for (CpuId c : d.runnable) {
+      if (c != focus_) env_.push_back(c);
+    }
+    Decision among = d;
+    among.runnable = env_;
+    return strategy_.Pick(among);
+  }
+  absl::Status error() const override { return strategy_.error(); }
+  absl::Status Finish(std::uint64_t steps) override { return strategy_.Finish(steps); }
+
+ private:
+  static constexpr std::uint64_t kMaxBurst = 64;
+  CpuId focus_;
+  Rng rng_;
+  Oracle& strategy_;
+  std::vector<CpuId> env_;
+  std::uint64_t burst_ = 0;
+};
+
 }  // namespace
+
+std::unique_ptr<Oracle> RandomBursts(CpuId focus, std::uint64_t i, Oracle& strategy) {
+  return std::make_unique<Bursts>(focus, MixSeed(i ^ 0x6275727374ull), strategy);
+}
 
 std::unique_ptr<Oracle> AdversarialSchedule(CpuId focus, std::uint64_t i, Oracle& strategy) {
   return std::make_unique<Adversarial>(focus, i % 2 == 1, strategy);
 }
 
 EnvironmentContext RandomEnvironment() {
-  return {.check = CheckEnvironment{.draws = Draws::kUniform}};
+  return {.check = CheckEnvironment{.draws = Draws::kUniform, .schedule = RandomBursts}};
 }
 
 EnvironmentContext AdversarialEnvironment() {

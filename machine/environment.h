@@ -20,8 +20,9 @@
 //                CPUs make seeded random moves within the layer's rely —
 //                its check client's calls (by default the most-general
 //                client's: every call sequence and argument the rely
-//                allows), through the module — interleaved by the
-//                strategy's oracle under the fairness bound F;
+//                allows), through the module — in random bursts between
+//                the focused CPU's steps (RandomBursts), under the
+//                fairness bound F;
 //   adversarial  the same moves chosen to hurt (AdversarialEnvironment).
 // What the machine attributes to the environment is what a monitor refuses
 // of its events; a data race an environment CPU's replayed pull or push
@@ -95,8 +96,9 @@ struct EnvironmentRun {
 // never blamed on the focused CPU (layers/explorer.h).
 struct CheckEnvironment {
   Draws draws = Draws::kUniform;
-  // The oracle of execution `i` (0, 1, ...) from the strategy's (which
-  // outlives it); null: the strategy's oracle as it is.
+  // The oracle of execution `i` (0, 1, ...) over the strategy's, which
+  // stays valid while it is used (until the strategy's next execution);
+  // null: the strategy's oracle as it is.
   std::function<std::unique_ptr<Oracle>(CpuId focus, std::uint64_t i, Oracle& strategy)> schedule;
 };
 
@@ -124,9 +126,18 @@ EnvironmentContext LiveEnvironment();
 // `recorded`: the focused CPU runs `live`, the others replay the recording,
 // under the recorded schedule.
 EnvironmentContext RecordedEnvironmentContext();
-// `random`: the check client's seeded moves on the other CPUs, interleaved
-// as the strategy says.
+// `random`: the check client's seeded moves on the other CPUs, in bursts
+// (RandomBursts).
 EnvironmentContext RandomEnvironment();
+// The schedule of a random environment in execution `i`: after each step
+// of the focused CPU the environment takes a burst of steps before the
+// focused CPU's next one — a seeded draw per burst: 0 to twice the number
+// of runnable environment CPUs (one step each on average, as a multicore
+// run gives), or one time in eight 0 to F - 1 (at most 63) —
+// each by the environment CPU `strategy`'s oracle picks; the focused CPU
+// steps at once when no environment CPU can, and the fairness guard's
+// overdue CPU always steps.
+std::unique_ptr<Oracle> RandomBursts(CpuId focus, std::uint64_t i, Oracle& strategy);
 // `adversarial`, each choice made to hurt the focused CPU:
 //   - values at the edges: the other CPUs' clients draw Draws::kEdges (the
 //     largest bound, the longest critical section, the most calls, ids and

@@ -166,7 +166,7 @@ TEST_CASE("a recorded environment replays the run a schedule file holds (env.rec
   for (int focus : {0, 3}) {
     CAPTURE(focus);
     testing::Command per_cpu =
-        RunStrata("boot " + config + " --env recorded --recording r.schedule --focus " +
+        RunStrata("boot " + config + " --seed 3 --env recorded --recording r.schedule --focus " +
                       std::to_string(focus),
                   dir.path());
     INFO(per_cpu.out);
@@ -191,14 +191,17 @@ TEST_CASE("a recorded environment replays the run a schedule file holds (env.rec
                                      dir.path());
   REQUIRE(check.exit_code == 1);
   testing::Command per_cpu_schedule = RunStrata(
-      "boot " + config + " --env recorded --recording r.schedule --focus 1 --schedule p.schedule",
+      "boot " + config + " --seed 3 --env recorded --recording r.schedule --focus 1 --schedule p.schedule",
       dir.path());
   REQUIRE(per_cpu_schedule.exit_code == 0);
   struct Case {
     std::string args, error;
   } cases[] = {
-      {"--cpus 2 --focus 1 --recording r.schedule",
+      {"--seed 3 --cpus 2 --focus 1 --recording r.schedule",
        "env.recording: r.schedule was recorded with another config (machine.cpus = 4, here 2): "
+       "expected a run of this one"},
+      {"--focus 1 --recording r.schedule",
+       "env.recording: r.schedule was recorded with another config (oracle.seed = 3, here 7): "
        "expected a run of this one"},
       {"--focus 1 --recording c.schedule",
        "env.recording: c.schedule is the schedule of a check (layer lock): expected one a boot "

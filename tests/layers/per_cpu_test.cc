@@ -38,8 +38,15 @@ TEST_CASE("a failure only environment cpus are in is the environment's, never th
   Execution focus1 = Check(bad, MachineOptions{.cpus = 2, .focus = CpuId(1)}, *oracle);
   INFO(Show(focus1));
   CHECK(focus1.verdict.kind == Outcome::kInvalidEnvironment);
-  CHECK(focus1.verdict.message.rfind("environment cpu 0 broke the rely before cpu 1 failed: "
+  CHECK(focus1.verdict.message.rfind("the first bad step is environment cpu 0's, not focused cpu "
+                                     "1's (the environment runs the module too): "
                                      "refinement-violation: ", 0) == 0);
+  // A deadlock names its victims, not a culprit: it is never the environment's.
+  oracle = OracleOf(OracleKind::kRoundRobin, 2);
+  Execution never = Check({.module = Module::kAwaitNever, .iterations = 1},
+                          MachineOptions{.cpus = 2, .focus = CpuId(1)}, *oracle);
+  INFO(Show(never));
+  CHECK(never.verdict.kind == Outcome::kDeadlock);
   // A correct module refines on every focus.
   for (int focus : {0, 1}) {
     oracle = OracleOf(OracleKind::kRandom, 2);
@@ -75,6 +82,23 @@ TEST_CASE("a per-CPU exploration counts the runs that left the rely and finds th
   CHECK_FALSE(ok.failure.has_value());
   CHECK(ok.left_rely == 0);
   CHECK(ok.executions == 200);
+  // When the focused cpu never fails first, the environment's failure is
+  // the result: never a pass. The adversarial environment's first
+  // execution runs the environment first, so cpu 1's call returns first.
+  const NamedEnvironment adversarial{.name = "adversarial",
+                                     .env = *machine::AdversarialEnvironment().check};
+  ExploreOptions one = explore;
+  one.runs = 1;
+  one.strategy = [adversarial](const StrategyOptions& o) {
+    return WithEnvironment(MakeRandomStrategy(o), adversarial, CpuId(0), o.cpus);
+  };
+  const ExploreResult env_only = Explore(pair, MachineOptions{.cpus = 2}, one);
+  REQUIRE(env_only.left_rely == 1);
+  REQUIRE(env_only.first_left_rely.has_value());
+  CHECK(env_only.first_left_rely->kind == Outcome::kInvalidEnvironment);
+  CHECK(env_only.executions == 0);
+  REQUIRE(env_only.failure.has_value());
+  CHECK(env_only.failure->verdict.kind == Outcome::kInvalidEnvironment);
 }
 
 TEST_CASE("an environment's clients draw at the edges; the focused cpu and a multicore run draw uniformly") {
@@ -160,7 +184,10 @@ TEST_CASE("the portfolio runs its members in turn, each on its own machine, and 
                              },
                              .runs = 500});
   REQUIRE(r.failure.has_value());
-  CHECK_FALSE(r.found_by.empty());
+  // The member that ran the failing execution, by its own description.
+  CHECK((r.found_by.rfind("random (seed ", 0) == 0 || r.found_by.rfind("pct (depth ", 0) == 0 ||
+         r.found_by.rfind("dfs (", 0) == 0));
+  CHECK(r.found_by != p->Describe());
 }
 
 }  // namespace
