@@ -24,12 +24,14 @@ double Seconds(Clock::time_point since) {
 }
 
 // The checked executions of the lock layer (ticket, most-general client,
-// 4 cpus, random schedules), each on the multicore machine or focused on
-// cpu 0 against the random environment: seconds per event of one cpu (the
-// focused cpu's; on the multicore machine, cpu 0's), best of `tries`.
+// 4 cpus): seconds per event of one cpu, best of `tries`, for the
+// multicore check under random schedules, the multicore machine under the
+// random environment's schedules (bursts), and the per-CPU check focused
+// on cpu 0 against the random environment (the same schedules, the
+// focused cpu's events).
 struct PerCpuCost {
-  double multicore = 0, random = 0;  // seconds per event of the cpu
-  std::uint64_t multicore_events = 0, random_events = 0;  // of that cpu, in one try
+  double multicore = 0, bursts = 0, random = 0;  // seconds per event of the cpu
+  std::uint64_t events = 0;                      // of that cpu, in one try
 };
 
 PerCpuCost RandomEnvironmentCost(const Catalog& catalog, bool quick, int tries) {
@@ -37,14 +39,15 @@ PerCpuCost RandomEnvironmentCost(const Catalog& catalog, bool quick, int tries) 
   std::unique_ptr<layers::LayerPair> pair = sched::MakePair("lock", stack, catalog);
   const int runs = quick ? 50 : 4000;
   const machine::CpuId focus(0);
+  const machine::CheckEnvironment random = *machine::RandomEnvironment().check;
   machine::OverflowHandlerScope overflow_handler;  // as the explorer runs many machines
   machine::StackPool stacks(machine::MachineOptions().stack_bytes);
-  auto time = [&](bool per_cpu, std::uint64_t* events) {
+  enum class Kind { kMulticore, kBursts, kPerCpu };
+  auto time = [&](Kind kind, std::uint64_t* events) {
     double best = std::numeric_limits<double>::max();
     for (int t = 0; t < tries; ++t) {
       machine::MachineOptions o{.cpus = 4, .stacks = &stacks};
-      const machine::CheckEnvironment random = *machine::RandomEnvironment().check;
-      if (per_cpu) {
+      if (kind == Kind::kPerCpu) {
         o.focus = focus;
         o.environment_draws = random.draws;
       }
@@ -56,8 +59,9 @@ PerCpuCost RandomEnvironmentCost(const Catalog& catalog, bool quick, int tries) 
         // The random environment's bursts over the random oracle, as
         // strata check --env random runs them.
         std::unique_ptr<machine::Oracle> shaped =
-            per_cpu ? random.schedule(focus, static_cast<std::uint64_t>(i), *oracle) : nullptr;
-        layers::Execution x = layers::CheckExecution(*pair, o, per_cpu ? *shaped : *oracle);
+            kind != Kind::kMulticore ? random.schedule(focus, static_cast<std::uint64_t>(i), *oracle)
+                                     : nullptr;
+        layers::Execution x = layers::CheckExecution(*pair, o, shaped ? *shaped : *oracle);
         STRATA_CHECK(x.verdict.ok(), "the bench's lock check failed: {}", x.verdict.message);
         for (const machine::Event& e : x.machine->log().events()) n += e.cpu == focus;
       }
@@ -67,8 +71,9 @@ PerCpuCost RandomEnvironmentCost(const Catalog& catalog, bool quick, int tries) 
     return best / static_cast<double>(*events);
   };
   PerCpuCost c;
-  c.multicore = time(false, &c.multicore_events);
-  c.random = time(true, &c.random_events);
+  c.multicore = time(Kind::kMulticore, &c.events);
+  c.bursts = time(Kind::kBursts, &c.events);
+  c.random = time(Kind::kPerCpu, &c.events);
   return c;
 }
 
@@ -108,19 +113,24 @@ std::string EnvBench(const Catalog& catalog, bool quick, bool json, std::FILE* o
   const double ratio = per_cpu / multicore;
   constexpr double kGoal = 1.0;
   const PerCpuCost random = RandomEnvironmentCost(catalog, quick, tries);
-  const double random_ratio = random.random / random.multicore;
+  // The goal is the per-CPU machine's own cost: against the multicore
+  // machine on the same schedules. Against the multicore check's random
+  // schedules it is shown too: the bursts' schedules cost more per event.
+  const double random_ratio = random.random / random.bursts;
+  const double random_vs_multicore = random.random / random.multicore;
   if (json) {
     return fmt::format(
         "\"per_cpu\":{{\"workload\":\"counter, 8 cpus, random\",\"environment\":\"recorded\","
         "\"events\":{},\"multicore_events_per_s\":{:.0f},\"per_cpu_events_per_s\":{:.0f},"
         "\"cost_ratio\":{:.3f},\"goal_cost_ratio\":{},\"goal_met\":{}}},"
         "\"per_cpu_random\":{{\"check\":\"lock (ticket, most-general client), 4 cpus\","
-        "\"multicore_cpu0_events\":{},\"focused_events\":{},"
-        "\"multicore_ns_per_cpu_event\":{:.1f},\"random_ns_per_focused_event\":{:.1f},"
-        "\"cost_ratio\":{:.3f},\"goal_cost_ratio\":{},\"goal_met\":{}}}",
-        events, events / multicore, events / per_cpu, ratio, kGoal, ratio <= kGoal,
-        random.multicore_events, random.random_events, random.multicore * 1e9, random.random * 1e9,
-        random_ratio, kGoal, random_ratio <= kGoal);
+        "\"cpu_events\":{},\"multicore_ns_per_cpu_event\":{:.1f},"
+        "\"multicore_bursts_ns_per_cpu_event\":{:.1f},\"random_ns_per_focused_event\":{:.1f},"
+        "\"cost_ratio\":{:.3f},\"ratio_to_random_schedules\":{:.3f},\"goal_cost_ratio\":{},"
+        "\"goal_met\":{}}}",
+        events, events / multicore, events / per_cpu, ratio, kGoal, ratio <= kGoal, random.events,
+        random.multicore * 1e9, random.bursts * 1e9, random.random * 1e9, random_ratio,
+        random_vs_multicore, kGoal, random_ratio <= kGoal);
   }
   fmt::print(out, "per-CPU machine (counter on 8 cpus, random oracle; cpu 0 against the recorded environment)\n");
   fmt::print(out, "  multicore run            {:8.2f} M events/s ({} events, best of {})\n",
@@ -129,13 +139,15 @@ std::string EnvBench(const Catalog& catalog, bool quick, bool json, std::FILE* o
              events / per_cpu / 1e6);
   fmt::print(out, "  per-CPU time / multicore time {:.3f} (goal <= {:.0f}): {}\n", ratio, kGoal,
              ratio <= kGoal ? "met" : "NOT met");
-  fmt::print(out, "per-CPU check (lock layer, ticket, most-general client, 4 cpus, random schedules)\n");
-  fmt::print(out, "  multicore check          {:8.1f} ns per event of cpu 0 ({} events)\n",
-             random.multicore * 1e9, random.multicore_events);
-  fmt::print(out, "  cpu 0 against random     {:8.1f} ns per focused-cpu event ({} events)\n",
-             random.random * 1e9, random.random_events);
-  fmt::print(out, "  per-CPU cost / multicore cost {:.3f} (goal <= {:.0f}): {}\n", random_ratio, kGoal,
-             random_ratio <= kGoal ? "met" : "NOT met");
+  fmt::print(out, "per-CPU check (lock layer, ticket, most-general client, 4 cpus)\n");
+  fmt::print(out, "  multicore, random         {:8.1f} ns per event of cpu 0 ({} events)\n",
+             random.multicore * 1e9, random.events);
+  fmt::print(out, "  multicore, env's bursts   {:8.1f} ns per event of cpu 0 (the same schedules as below)\n",
+             random.bursts * 1e9);
+  fmt::print(out, "  cpu 0 against random      {:8.1f} ns per focused-cpu event\n", random.random * 1e9);
+  fmt::print(out, "  per-CPU cost / multicore cost on the same schedules {:.3f} (goal <= {:.0f}): {}; "
+             "against random schedules {:.3f}\n",
+             random_ratio, kGoal, random_ratio <= kGoal ? "met" : "NOT met", random_vs_multicore);
   return "";
 }
 

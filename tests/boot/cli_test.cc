@@ -160,6 +160,9 @@ TEST_CASE("strata bench --quick --json prints the ratios") {
   CHECK(c.out.find("\"scheduler\":{\"switches_per_s_2_threads\":") != std::string::npos);
   CHECK(c.out.find("\"per_cpu\":{\"workload\":\"counter, 8 cpus, random\",\"environment\":"
                    "\"recorded\"") != std::string::npos);
+  CHECK(c.out.find("\"per_cpu_random\":{\"check\":\"lock (ticket, most-general client), 4 cpus\","
+                   "\"cpu_events\":") != std::string::npos);
+  CHECK(c.out.find("\"multicore_bursts_ns_per_cpu_event\":") != std::string::npos);
   CHECK(Lines(c.out) == 1);
 }
 
