@@ -230,6 +230,7 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
                                  .shrink = c.shrink,
                                  .progress = progress ? stderr : nullptr};
   const std::vector<kernel::LayerInfo> stack = sched::Stack(c.stack);
+  int uncovered = 0;  // layers checked without covering their whole space
   for (const std::string& layer : LayersToCheck(c)) {
     if (Implementation(c, layer) == "spec") {
       fmt::print(out, "  {:<10} runs as its spec: nothing to check\n", layer);
@@ -272,9 +273,20 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
       return 1;
     }
     if (!r.failure) {
-      fmt::print(out, "             verdict: refines{}\n",
-                 env ? fmt::format(" (the focused cpu's calls, against the {} environment)", env->name)
-                     : std::string());
+      // Honest about coverage: "refines" only for a space explored whole.
+      const std::string whose =
+          env ? fmt::format("; the focused cpu's calls, against the {} environment", env->name)
+              : std::string();
+      if (r.exhausted) {
+        fmt::print(out, "             verdict: refines (exhaustive: every F-fair schedule of the client{})\n",
+                   whose);
+      } else {
+        fmt::print(out, "             verdict: no violation in {} executions ({}{})\n", r.executions,
+                   exhaustive ? fmt::format("NOT exhaustive: stopped at its cap of {} executions", c.runs)
+                              : std::string("not exhaustive"),
+                   whose);
+        ++uncovered;
+      }
       continue;
     }
     const Execution& x = *r.failure;
@@ -305,7 +317,12 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
     fmt::print(out, "  schedule   written to {}\n  replay     strata replay {}\n", path, path);
     return 1;
   }
-  fmt::print(out, "  result     every checked layer refines its spec\n");
+  if (uncovered == 0) {
+    fmt::print(out, "  result     every checked layer refines its spec (exhaustively)\n");
+  } else {
+    fmt::print(out, "  result     no violation in any checked layer ({} not explored exhaustively)\n",
+               uncovered == 1 ? std::string("1 layer") : fmt::format("{} layers", uncovered));
+  }
   return 0;
 }
 

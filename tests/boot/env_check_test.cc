@@ -96,7 +96,7 @@ TEST_CASE("the known-bad corpus checked per CPU gets its verdict against each en
       CHECK(c.out.find("  env        " + env + ": per-CPU checks, each cpu in turn the focus") !=
             std::string::npos);
       if (expected == "refines") {
-        CHECK(c.out.find("verdict: refines (the focused cpu's calls, against the " + env +
+        CHECK(c.out.find("executions (not exhaustive; the focused cpu's calls, against the " + env +
                          " environment)") != std::string::npos);
         continue;
       }
@@ -130,6 +130,7 @@ TEST_CASE("runs the environment fails first are counted; with no failure of the 
         std::string::npos);
   CHECK(VerdictOf(c) == "invalid-environment");
   CHECK(c.out.find("verdict: refines") == std::string::npos);
+  CHECK(c.out.find("verdict: no violation") == std::string::npos);
   Command r = RunStrata("replay e.schedule", dir.path());
   CHECK(r.exit_code == 1);
   CHECK(r.out.find("replay     reproduced: invalid-environment") != std::string::npos);
