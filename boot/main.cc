@@ -2,7 +2,9 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <algorithm>
 #include <optional>
+#include <vector>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -35,6 +37,22 @@ std::string ResolveConfig(const std::string& given) {
     if (std::filesystem::exists(path)) return path;
   }
   return kDefaultConfig;
+}
+
+// Levenshtein distance: how many letters to insert, delete or change.
+std::size_t EditDistance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
 }
 
 // "lock implementations", "strategies": a registry's kind, plural.
@@ -177,6 +195,30 @@ int Main(int argc, char** argv, const Catalog& catalog) {
   CLI::App* layers_cmd = app.add_subcommand("layers", "print the layer stack of a config");
   layers_cmd->add_option("config", layers_config, "config file (default: configs/default.toml)");
 
+  // An unknown command is named, with the closest known one (CLI11 would
+  // only say that a subcommand is required).
+  if (argc >= 2 && argv[1][0] != '-') {
+    const std::string given = argv[1];
+    std::string names, closest;
+    std::size_t best = std::string::npos;
+    for (const CLI::App* sub : app.get_subcommands({})) {
+      if (sub->get_name() == given) {
+        best = 0;
+        break;
+      }
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+      const std::size_t d = EditDistance(given, sub->get_name());
+      if (d < best) {
+        best = d;
+        closest = sub->get_name();
+      }
+    }
+    if (best != 0) {
+      fmt::print(stderr, "strata: error: unknown command \"{}\"{}: expected one of {}\n", given,
+                 best <= 2 ? fmt::format(" (did you mean {}?)", closest) : std::string(), names);
+      return 2;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

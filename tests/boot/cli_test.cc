@@ -85,6 +85,16 @@ TEST_CASE("bad input exits 2 with one line and writes nothing") {
       {"replay nothing.schedule",
        "strata: error: nothing.schedule: cannot open the schedule file (expected a schedule file "
        "strata wrote)\n"},
+      // An unknown command is named, with the closest known one.
+      {"bot " + cfg,
+       "strata: error: unknown command \"bot\" (did you mean boot?): expected one of boot, "
+       "replay, bench, check, compose, tlink, docs, layers\n"},
+      {"chek",
+       "strata: error: unknown command \"chek\" (did you mean check?): expected one of boot, "
+       "replay, bench, check, compose, tlink, docs, layers\n"},
+      {"frobnicate",
+       "strata: error: unknown command \"frobnicate\": expected one of boot, replay, bench, "
+       "check, compose, tlink, docs, layers\n"},
   };
   for (const Case& k : cases) {
     CAPTURE(k.args);
