@@ -47,10 +47,7 @@ PerCpuCost RandomEnvironmentCost(const Catalog& catalog, bool quick, int tries) 
     double best = std::numeric_limits<double>::max();
     for (int t = 0; t < tries; ++t) {
       machine::MachineOptions o{.cpus = 4, .stacks = &stacks};
-      if (kind == Kind::kPerCpu) {
-        o.focus = focus;
-        o.environment_draws = random.draws;
-      }
+      if (kind == Kind::kPerCpu) o = machine::CheckOptions(o, focus, random);
       auto oracle = machine::MakeOracle({.kind = machine::OracleKind::kRandom, .seed = 1, .cpus = 4});
       std::uint64_t n = 0;
       const auto start = Clock::now();

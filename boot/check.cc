@@ -47,20 +47,20 @@ const kernel::LayerInfo* FindLayer(const std::vector<kernel::LayerInfo>& stack,
   return nullptr;
 }
 
-// "random, adversarial": the environments a check runs against.
-std::string CheckEnvironmentNames(const Catalog& catalog) {
-  std::string out;
-  for (const auto& e : catalog.environments.entries()) {
-    if (e.make.check) out += (out.empty() ? "" : ", ") + e.name;
-  }
-  return out;
-}
-
 // The environments a per-CPU check runs against, as the portfolio takes them.
 std::vector<layers::NamedEnvironment> CheckEnvironments(const Catalog& catalog) {
   std::vector<layers::NamedEnvironment> out;
   for (const auto& e : catalog.environments.entries()) {
     if (e.make.check) out.push_back({.name = e.name, .env = *e.make.check});
+  }
+  return out;
+}
+
+// "random, adversarial": their names.
+std::string CheckEnvironmentNames(const Catalog& catalog) {
+  std::string out;
+  for (const layers::NamedEnvironment& e : CheckEnvironments(catalog)) {
+    out += (out.empty() ? "" : ", ") + e.name;
   }
   return out;
 }
@@ -81,8 +81,8 @@ absl::StatusOr<std::optional<layers::NamedEnvironment>> CheckEnvironmentOf(
     if (c.focus >= 0) {
       return absl::InvalidArgumentError(fmt::format(
           "{}: env.focus: a check against the {} environment runs every cpu live: expected -1, "
-          "or env.kind random or adversarial, got {}",
-          c.source, c.env, c.focus));
+          "or env.kind one of {}, got {}",
+          c.source, c.env, CheckEnvironmentNames(catalog), c.focus));
     }
     return std::nullopt;
   }
@@ -120,13 +120,9 @@ absl::StatusOr<std::optional<layers::NamedEnvironment>> CheckEnvironmentOf(
 // The machine a check's schedule replays on: the config's, focused as it
 // says when it names an environment a check runs against.
 machine::MachineOptions CheckMachineOf(const Config& c, const Catalog& catalog) {
-  machine::MachineOptions o = c.machine;
   const auto* env = catalog.environments.Find(c.env);
-  if (env != nullptr && env->make.check && c.focus >= 0) {
-    o.focus = CpuId(static_cast<CpuId::Rep>(c.focus));
-    o.environment_draws = env->make.check->draws;
-  }
-  return o;
+  if (env == nullptr || !env->make.check || c.focus < 0) return c.machine;
+  return machine::CheckOptions(c.machine, CpuId(static_cast<CpuId::Rep>(c.focus)), *env->make.check);
 }
 
 void PrintVerdict(std::FILE* out, const Execution& x) {

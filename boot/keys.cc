@@ -86,6 +86,7 @@ std::vector<Key> MakeKeys() {
                       [](const Catalog& c) -> const auto& { return c.oracles; }, "--oracle",
                       kThreadRuns,
                       " (a recorded schedule is replayed with `strata replay FILE`)"));
+  keys.back().replay_ignores = true;
   keys.push_back(Int("oracle", "seed", 0, kMaxInt64,
                      "seed of random and pct, and the first seed of a check",
                      STRATA_FIELD(seed), "--seed", kRuns));
@@ -94,8 +95,10 @@ std::vector<Key> MakeKeys() {
                      STRATA_FIELD(machine.fairness)));
   keys.push_back(Int("oracle", "pct_depth", 1, 64, "PCT bug depth d (d - 1 priority change points)",
                      STRATA_FIELD(pct_depth)));
+  keys.back().replay_ignores = true;
   keys.push_back(Int("oracle", "pct_horizon", 1, 1'000'000'000,
                      "steps over which PCT draws its change points", STRATA_FIELD(pct_horizon)));
+  keys.back().replay_ignores = true;
   keys.push_back(Int("oracle", "thread_limit", 0, 1'000'000'000,
                      "TSched: most scheduling queries a READY thread waits; 0 = off",
                      STRATA_FIELD(stack.bounds.limit)));
@@ -192,6 +195,9 @@ std::vector<Key> MakeKeys() {
       }));
   keys.push_back(Int("check", "threads", 1, 4096, "threads per CPU of the sched check's client",
                      STRATA_FIELD(stack.threads)));
+  for (Key& k : keys) {
+    if (k.table == "env" || k.table == "check") k.replay_ignores = true;
+  }
   return keys;
 }
 

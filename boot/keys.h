@@ -44,6 +44,11 @@ struct Key {
   std::function<std::string(const Catalog&)> names;
   std::function<bool(const Catalog&, const std::string&)> known;
   std::string hint;  // appended to the error for an unknown name
+  // True if a run replayed from its schedule does not depend on it: how
+  // the schedule is chosen (oracle.kind, the PCT keys), the env and check
+  // tables. A recording of a config is a recording of any config that
+  // differs from it only in such keys.
+  bool replay_ignores = false;
   // The value in a config, as an integer, a string or a bool.
   std::function<std::int64_t(const Config&)> get_int;
   std::function<void(Config&, std::int64_t)> set_int;

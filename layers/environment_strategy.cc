@@ -38,10 +38,7 @@ class EnvironmentStrategy final : public Strategy {
                                       : std::string("each cpu in turn the focus"));
   }
   machine::MachineOptions MachineFor(const machine::MachineOptions& base) const override {
-    machine::MachineOptions run = inner_->MachineFor(base);
-    run.focus = focus_;
-    run.environment_draws = env_.env.draws;
-    return run;
+    return machine::CheckOptions(inner_->MachineFor(base), focus_, env_.env);
   }
   std::string Member() const override {
     return fmt::format("{} against the {} environment (focus cpu {})", inner_->Member(), env_.name,

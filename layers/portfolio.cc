@@ -17,8 +17,7 @@ namespace {
 class Portfolio final : public Strategy {
  public:
   explicit Portfolio(const StrategyOptions& o) {
-    StrategyOptions random = o;
-    members_.push_back({MakeRandomStrategy(random)});
+    members_.push_back({MakeRandomStrategy(o)});
     for (int depth : {2, 3, 4}) {
       StrategyOptions pct = o;
       pct.pct_depth = depth;

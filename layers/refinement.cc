@@ -351,20 +351,7 @@ void Attribute(const machine::MachineOptions& options, Verdict& v) {
   v.kind = Outcome::kInvalidEnvironment;
 }
 
-Execution Check(const LayerPair& pair, const machine::MachineOptions& options,
-                machine::Oracle& oracle, bool check);
-
-}  // namespace
-
-Execution CheckExecution(const LayerPair& pair, const machine::MachineOptions& options,
-                         machine::Oracle& oracle, bool check) {
-  Execution x = Check(pair, options, oracle, check);
-  Attribute(options, x.verdict);
-  return x;
-}
-
-namespace {
-
+// Steps 1-5 and the pair's own check, before attribution.
 Execution Check(const LayerPair& pair, const machine::MachineOptions& options,
                 machine::Oracle& oracle, bool check) {
   Execution x;
@@ -437,5 +424,12 @@ Execution Check(const LayerPair& pair, const machine::MachineOptions& options,
 }
 
 }  // namespace
+
+Execution CheckExecution(const LayerPair& pair, const machine::MachineOptions& options,
+                         machine::Oracle& oracle, bool check) {
+  Execution x = Check(pair, options, oracle, check);
+  Attribute(options, x.verdict);
+  return x;
+}
 
 }  // namespace strata::layers

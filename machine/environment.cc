@@ -112,55 +112,73 @@ EnvironmentContext RecordedEnvironmentContext() {
 
 namespace {
 
-class Adversarial final : public Oracle {
+// What both check environments' schedules share: the focused CPU, the
+// strategy's oracle they shape, and its pick among the environment CPUs.
+class EnvironmentSchedule : public Oracle {
+ public:
+  absl::Status error() const override { return strategy_.error(); }
+  absl::Status Finish(std::uint64_t steps) override { return strategy_.Finish(steps); }
+
+ protected:
+  EnvironmentSchedule(CpuId focus, Oracle& strategy) : focus_(focus), strategy_(strategy) {}
+  bool FocusRunnable(const Decision& d) const {
+    return std::binary_search(d.runnable.begin(), d.runnable.end(), focus_);
+  }
+  // The strategy's pick among the runnable environment CPUs. Precondition:
+  // one is runnable. The hot path: no copy unless the focused CPU is
+  // runnable too.
+  CpuId PickEnvironment(const Decision& d, bool focus_runnable) {
+    if (!focus_runnable) return strategy_.Pick(d);
+    env_.clear();
+    for (CpuId c : d.runnable) {
+      if (c != focus_) env_.push_back(c);
+    }
+    Decision among = d;
+    among.runnable = env_;
+    return strategy_.Pick(among);
+  }
+
+  const CpuId focus_;
+  Oracle& strategy_;
+
+ private:
+  std::vector<CpuId> env_;
+};
+
+class Adversarial final : public EnvironmentSchedule {
  public:
   Adversarial(CpuId focus, bool focus_first, Oracle& strategy)
-      : focus_(focus), focus_first_(focus_first), strategy_(strategy) {}
+      : EnvironmentSchedule(focus, strategy), focus_first_(focus_first) {}
   std::string Describe() const override {
     return fmt::format("adversarial ({} first) over {}",
                        focus_first_ ? "the focused cpu" : "the environment", strategy_.Describe());
   }
   CpuId Pick(const Decision& d) override {
     if (d.overdue.valid()) return d.overdue;
-    env_.clear();
-    bool focus_runnable = false;
-    for (CpuId c : d.runnable) {
-      if (c == focus_) {
-        focus_runnable = true;
-      } else {
-        env_.push_back(c);
-      }
-    }
-    if (env_.empty() || (focus_first_ && focus_runnable)) return focus_;
+    const bool focus_runnable = FocusRunnable(d);
+    const bool env_runnable = d.runnable.size() > (focus_runnable ? 1u : 0u);
+    if (!env_runnable || (focus_first_ && focus_runnable)) return focus_;
+    // The last CPU, runnable and not the focused one, is an environment CPU.
     if (d.last.valid() && d.last != focus_ &&
-        std::binary_search(env_.begin(), env_.end(), d.last)) {
+        std::binary_search(d.runnable.begin(), d.runnable.end(), d.last)) {
       return d.last;
     }
-    Decision among = d;
-    among.runnable = env_;
-    return strategy_.Pick(among);
+    return PickEnvironment(d, focus_runnable);
   }
-  absl::Status error() const override { return strategy_.error(); }
-  absl::Status Finish(std::uint64_t steps) override { return strategy_.Finish(steps); }
 
  private:
-  CpuId focus_;
   bool focus_first_;
-  Oracle& strategy_;
-  std::vector<CpuId> env_;
 };
 
-class Bursts final : public Oracle {
+class Bursts final : public EnvironmentSchedule {
  public:
   Bursts(CpuId focus, std::uint64_t seed, Oracle& strategy)
-      : focus_(focus), rng_(seed), strategy_(strategy) {}
+      : EnvironmentSchedule(focus, strategy), rng_(seed) {}
   std::string Describe() const override {
     return fmt::format("random bursts over {}", strategy_.Describe());
   }
   CpuId Pick(const Decision& d) override {
-    // The hot path: no copy of the runnable CPUs unless the strategy must
-    // choose among the environment's while the focused CPU could run too.
-    const bool focus_runnable = std::binary_search(d.runnable.begin(), d.runnable.end(), focus_);
+    const bool focus_runnable = FocusRunnable(d);
     const std::size_t env_count = d.runnable.size() - (focus_runnable ? 1 : 0);
     const bool focus_now = d.overdue.valid() ? d.overdue == focus_
                                              : env_count == 0 || (focus_runnable && burst_ == 0);
@@ -177,24 +195,12 @@ class Bursts final : public Oracle {
     }
     if (d.overdue.valid()) return d.overdue;
     if (burst_ > 0) --burst_;
-    if (!focus_runnable) return strategy_.Pick(d);
-    env_.clear();
-    for (CpuId c : d.runnable) {
-      if (c != focus_) env_.push_back(c);
-    }
-    Decision among = d;
-    among.runnable = env_;
-    return strategy_.Pick(among);
+    return PickEnvironment(d, focus_runnable);
   }
-  absl::Status error() const override { return strategy_.error(); }
-  absl::Status Finish(std::uint64_t steps) override { return strategy_.Finish(steps); }
 
  private:
   static constexpr std::uint64_t kMaxBurst = 64;
-  CpuId focus_;
   Rng rng_;
-  Oracle& strategy_;
-  std::vector<CpuId> env_;
   std::uint64_t burst_ = 0;
 };
 
@@ -206,6 +212,12 @@ std::unique_ptr<Oracle> RandomBursts(CpuId focus, std::uint64_t i, Oracle& strat
 
 std::unique_ptr<Oracle> AdversarialSchedule(CpuId focus, std::uint64_t i, Oracle& strategy) {
   return std::make_unique<Adversarial>(focus, i % 2 == 1, strategy);
+}
+
+MachineOptions CheckOptions(MachineOptions base, CpuId focus, const CheckEnvironment& env) {
+  base.focus = focus;
+  base.environment_draws = env.draws;
+  return base;
 }
 
 EnvironmentContext RandomEnvironment() {

@@ -102,6 +102,9 @@ struct CheckEnvironment {
   std::function<std::unique_ptr<Oracle>(CpuId focus, std::uint64_t i, Oracle& strategy)> schedule;
 };
 
+// The machine of a per-CPU check of `focus` against `env`, from `base`.
+MachineOptions CheckOptions(MachineOptions base, CpuId focus, const CheckEnvironment& env);
+
 // An environment context as the catalog holds it.
 struct EnvironmentContext {
   // Whether it needs a recorded multicore run of the config first.

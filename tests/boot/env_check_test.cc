@@ -185,7 +185,7 @@ TEST_CASE("what no check can run against is a one-line error before anything run
        "or an environment a check runs against (random, adversarial)"},
       {"check " + ticket + " --focus 1",
        "env.focus: a check against the live environment runs every cpu live: expected -1, or "
-       "env.kind random or adversarial, got 1"},
+       "env.kind one of random, adversarial, got 1"},
       {"check " + ticket + " --env random --cpus 1",
        "machine.cpus: a per-CPU check against the random environment needs other cpus: expected "
        "at least 2, got 1"},
