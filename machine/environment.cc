@@ -200,7 +200,7 @@ class Bursts final : public EnvironmentSchedule {
 
  private:
   static constexpr std::uint64_t kMaxBurst = 64;
-  Rng rng_;
+  StreamRng rng_;
   std::uint64_t burst_ = 0;
 };
 

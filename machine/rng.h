@@ -1,6 +1,7 @@
-// The only source of randomness in strata: std::mt19937_64 with our own
-// bounded draw, so that a seed means the same sequence on every standard
-// library (std::uniform_int_distribution is implementation-defined).
+// The only sources of randomness in strata: our own bounded draw over
+// std::mt19937_64 (Rng) or over SplitMix64 (StreamRng), so that a seed means
+// the same sequence on every standard library (std::uniform_int_distribution
+// is implementation-defined).
 #ifndef STRATA_MACHINE_RNG_H_
 #define STRATA_MACHINE_RNG_H_
 
@@ -9,11 +10,43 @@
 
 namespace strata::machine {
 
-class Rng {
+// SplitMix64's finalizer: spreads nearby seeds (1, 2, 3 ...) apart.
+constexpr std::uint64_t MixSeed(std::uint64_t z) {
+  z += 0x9e3779b97f4a7c15ull;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+// SplitMix64 (Steele, Lea and Flood, OOPSLA 2014) as a standard engine:
+// one word of state, so seeding is free. std::mt19937_64 fills 312 words
+// when seeded; a check seeds about nine streams per execution (every cpu's
+// client, twice, and the environment's bursts), and that seeding was 30% of
+// a lock check's time (perf, strata check --layer lock --cpus 4).
+class SplitMix64 {
+ public:
+  using result_type = std::uint64_t;
+  explicit SplitMix64(std::uint64_t seed) : state_(seed) {}
+  std::uint64_t operator()() {
+    const std::uint64_t z = state_;
+    state_ += 0x9e3779b97f4a7c15ull;
+    return MixSeed(z);
+  }
+
+ private:
+  std::uint64_t state_;
+};
+
+// A uniform bounded draw over `Engine`. Rng (std::mt19937_64) is for the
+// long-lived streams: an oracle seeded once per run. StreamRng (SplitMix64)
+// is for streams seeded once per execution or more often: clients'
+// choices, an environment's bursts.
+template <class Engine>
+class BasicRng {
   __extension__ typedef unsigned __int128 U128;
 
  public:
-  explicit Rng(std::uint64_t seed) : engine_(seed) {}
+  explicit BasicRng(std::uint64_t seed) : engine_(seed) {}
 
   // A uniform draw from [0, n). Precondition: n > 0. Lemire's multiply-
   // and-shift with rejection: exact, and almost never divides.
@@ -38,16 +71,11 @@ class Rng {
     return static_cast<std::uint64_t>(m >> 64);
   }
 
-  std::mt19937_64 engine_;
+  Engine engine_;
 };
 
-// SplitMix64's finalizer: spreads nearby seeds (1, 2, 3 ...) apart.
-constexpr std::uint64_t MixSeed(std::uint64_t z) {
-  z += 0x9e3779b97f4a7c15ull;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
+using Rng = BasicRng<std::mt19937_64>;
+using StreamRng = BasicRng<SplitMix64>;
 
 // How a client draws its choices. kEdges is an adversarial environment's
 // (machine/environment.h): every size, count or value is the least or the
@@ -74,7 +102,7 @@ class ClientRng {
   std::uint64_t Pick(std::uint64_t n) { return rng_.Below(n); }
 
  private:
-  Rng rng_;
+  StreamRng rng_;
   bool edges_;
 };
 

@@ -277,9 +277,17 @@ ThreadId CSched::Wakeup(Cpu& cpu, Cv given) {
   layers::MarkReturn(cpu, object_, kWakeupPrim, t.value());
   if (t.valid() && t.index() < tcbs_.size()) {
     Tcb& woken = tcbs_[t.index()];
-    woken.state = ThreadState::kReady;
     PerCpu& pc = cpus_[cpu.id().index()];
-    ++(woken.home == cpu.id() ? pc.stats.local_wakeups : pc.stats.remote_wakeups);
+    // A remote thread's host-side record is its home CPU's: it stays asleep
+    // there until that CPU dispatches it. Writing it from here would be
+    // CPUs talking through host memory, which the per-CPU machine of this
+    // CPU (Boot[cid, recorded]) cannot see: it broke compose on 64 cpus.
+    if (woken.home == cpu.id()) {
+      woken.state = ThreadState::kReady;
+      ++pc.stats.local_wakeups;
+    } else {
+      ++pc.stats.remote_wakeups;
+    }
   }
   return t;
 }

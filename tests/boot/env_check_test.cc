@@ -145,8 +145,8 @@ TEST_CASE("runs the environment fails first are counted; with no failure of the 
 
 TEST_CASE("the portfolio shares the runs between its members and names the one that found the failure") {
   TempDir dir;
-  // The MCS window: the random environment member finds it.
-  Command mcs = RunStrata("check '" + Source("configs/check/bad/mcs-no-wait-next.toml") +
+  // MCS keeping the successor busy: the random environment member finds it.
+  Command mcs = RunStrata("check '" + Source("configs/check/bad/mcs-keep-busy.toml") +
                               "' --strategy portfolio --schedule p.schedule",
                           dir.path());
   INFO(mcs.out);
@@ -159,13 +159,13 @@ TEST_CASE("the portfolio shares the runs between its members and names the one t
   Command r = RunStrata("replay p.schedule", dir.path());
   CHECK(r.exit_code == 1);
   CHECK(r.out.find("replay     reproduced: refinement-violation") != std::string::npos);
-  // TAS starvation: a pct member, after the random one's first run.
+  // TAS starvation: a pct member, after the random one's and the first pct one's runs.
   Command tas = RunStrata("check '" + Source("configs/check/bad/tas-starvation.toml") +
                               "' --strategy portfolio",
                           dir.path());
   INFO(tas.out);
   CHECK(VerdictOf(tas) == "starvation");
-  CHECK(tas.out.find("  found by   pct (depth 2, horizon 10000)") != std::string::npos);
+  CHECK(tas.out.find("  found by   pct (depth 3, horizon 10000)") != std::string::npos);
   // A good stack: every member runs, nothing is found.
   Command good = RunStrata("check '" + Source("configs/check/ticket.toml") +
                                "' --strategy portfolio --runs 400",

@@ -105,7 +105,7 @@ TEST_CASE("an environment's clients draw at the edges; the focused cpu and a mul
   const std::uint64_t seed = 42;
   // The uniform stream is the one every client had before environments.
   machine::ClientRng uniform(seed, 3);
-  machine::Rng plain(machine::MixSeed(seed ^ machine::MixSeed(4)));
+  machine::StreamRng plain(machine::MixSeed(seed ^ machine::MixSeed(4)));
   for (int k = 0; k < 100; ++k) CHECK(uniform.Below(10) == plain.Below(10));
   machine::ClientRng edges(seed, 3, machine::Draws::kEdges);
   int high = 0;
