@@ -95,7 +95,7 @@ std::string EnvBench(const Catalog& catalog, bool quick, bool json, std::FILE* o
     STRATA_CHECK(run.ok() && run->report.ok(), "the bench's multicore run failed");
     multicore = std::min(multicore, run->wall_seconds);
     events = run->machine->log().size();
-    const machine::RecordedEnvironment env(*run->machine);
+    const machine::RecordedEnvironment env(machine::RecordingOf(*run->machine));
     const machine::EnvironmentContext recorded = machine::RecordedEnvironmentContext();
     SetUpRun s = SetUp(c, catalog,
                        machine::PerCpuOptions(run->machine->options(), machine::CpuId(0), recorded));

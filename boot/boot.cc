@@ -1,6 +1,7 @@
 #include "boot/boot.h"
 
 #include <chrono>
+#include <filesystem>
 #include <limits>
 #include <map>
 #include <optional>
@@ -9,6 +10,7 @@
 
 #include "boot/check.h"
 #include "boot/keys.h"
+#include "boot/log_file.h"
 #include "boot/schedule_file.h"
 #include "machine/check.h"
 #include "machine/log.h"
@@ -86,9 +88,9 @@ void PrintSummary(std::FILE* out, const Config& c, const Catalog& catalog, const
     first = false;
   }
   fmt::print(out, "  worst wait {} steps (bound {})\n", m.worst_wait(), bound);
-  if (run.recording != nullptr) {
-    const std::uint64_t want = run.recording->log().hash();
-    fmt::print(out, "  recorded   the multicore run's log hash {}: the per-CPU run {}\n",
+  if (run.environment != nullptr) {
+    const std::uint64_t want = run.environment->log_hash();
+    fmt::print(out, "  recorded   the recorded run's log hash {}: the per-CPU run {}\n",
                machine::FormatHash(want),
                log.hash() == want ? "gives it" : "DIFFERS (strata compose names the first event)");
   }
@@ -117,16 +119,26 @@ void PrintTail(std::FILE* out, const Config& c, const BootRun& run) {
              run.wall_seconds > 0 ? events / run.wall_seconds / 1e6 : 0.0);
 }
 
-absl::Status WriteLog(const std::string& path, const machine::Log& log) {
+// The log as JSON lines, with the pushed blocks' contents (a recording
+// for env.recording), and as text.
+absl::Status WriteLog(const std::string& path, const machine::Machine& m) {
+  const machine::Log& log = m.log();
   std::string json, text;
   for (const machine::Event& e : log.events()) {
-    json += log.RenderJson(e);
+    json += log.RenderJson(e, e.op == machine::OpCode::kPush ? m.pushed(e.seq)
+                                                              : std::span<const std::int64_t>());
     json += '\n';
     text += log.RenderText(e);
     text += '\n';
   }
   STRATA_RETURN_IF_ERROR(WriteFileAtomically(path, json));
   return WriteFileAtomically(path + ".txt", text);
+}
+
+// A written log keeps the pushed contents: it can be a recording.
+std::function<void(machine::Machine&)> KeepFor(const BootOptions& options) {
+  if (options.log_path.empty()) return nullptr;
+  return [](machine::Machine& m) { m.KeepPushedContents(); };
 }
 
 // Fails early, before a long run, if an output file cannot be written.
@@ -151,7 +163,7 @@ absl::StatusOr<int> Finish(const Config& config, const Catalog& catalog, const B
   if (!run.report.ok()) PrintFailure(out, run);
   PrintTail(out, config, run);
   if (!options.log_path.empty()) {
-    STRATA_RETURN_IF_ERROR(WriteLog(options.log_path, run.machine->log()));
+    STRATA_RETURN_IF_ERROR(WriteLog(options.log_path, *run.machine));
     fmt::print(out, "  log        {} (JSON lines), {}.txt (text)\n", options.log_path,
                options.log_path);
   }
@@ -222,20 +234,43 @@ std::optional<std::string> FirstDifference(const Config& a, const Config& b) {
   return std::nullopt;
 }
 
-// The multicore run a recorded environment replays: the config's own, or
-// the one its env.recording schedule file holds, replayed.
-absl::StatusOr<BootRun> RecordMulticore(const Config& config, const Catalog& catalog) {
+// What a recorded environment replays: the config's own multicore run, or
+// the run its env.recording file holds — a schedule file, replayed, or a
+// log file, read (whose objects the per-CPU machine must then have).
+struct Recorded {
+  machine::Recording recording;
+  std::vector<LogFile::Object> log_objects;
+};
+
+absl::StatusOr<Recorded> RecordMulticore(const Config& config, const Catalog& catalog) {
   auto keep = [](machine::Machine& m) { m.KeepPushedContents(); };
   Config multicore = config;
   multicore.env = "live";
   multicore.focus = -1;
   multicore.recording.clear();
-  if (config.recording.empty()) return RunConfig(multicore, catalog, nullptr, "", keep);
+  auto recorded = [](const BootRun& run) { return Recorded{machine::RecordingOf(*run.machine), {}}; };
+  if (config.recording.empty()) {
+    STRATA_ASSIGN_OR_RETURN(BootRun run, RunConfig(multicore, catalog, nullptr, "", keep));
+    return recorded(run);
+  }
   const std::string& path = config.recording;
   auto bad = [&](const std::string& what) {
     return absl::InvalidArgumentError(
         fmt::format("{}: env.recording: {} {}", config.source, path, what));
   };
+  std::error_code error;
+  if (std::filesystem::is_regular_file(path, error) && std::filesystem::file_size(path, error) == 0) {
+    return bad("is no recording: the file is empty (expected a schedule file or a JSON-lines log "
+               "strata wrote)");
+  }
+  if (IsLogFile(path)) {
+    absl::StatusOr<LogFile> log = LoadLogFile(path, config.machine.cpus);
+    if (!log.ok()) {
+      return absl::InvalidArgumentError(
+          fmt::format("{}: env.recording: {}", config.source, std::string(log.status().message())));
+    }
+    return Recorded{std::move(log->recording), std::move(log->objects)};
+  }
   absl::StatusOr<ScheduleFile> file = LoadScheduleFile(path, catalog);
   if (!file.ok()) return bad(fmt::format("is no recording: {}", std::string(file.status().message())));
   if (!file->layer.empty()) {
@@ -254,13 +289,12 @@ absl::StatusOr<BootRun> RecordMulticore(const Config& config, const Catalog& cat
   if (!replayed.ok()) {
     return bad(fmt::format("does not replay: {}", std::string(replayed.status().message())));
   }
-  BootRun recorded = *std::move(replayed);
-  if (recorded.machine->log().hash() != file->log_hash) {
+  if (replayed->machine->log().hash() != file->log_hash) {
     return bad(fmt::format("does not replay: log hash {}, the file says {}",
-                           machine::FormatHash(recorded.machine->log().hash()),
+                           machine::FormatHash(replayed->machine->log().hash()),
                            machine::FormatHash(file->log_hash)));
   }
-  return recorded;
+  return recorded(*replayed);
 }
 
 }  // namespace
@@ -274,15 +308,23 @@ absl::StatusOr<BootRun> RunConfig(const Config& config, const Catalog& catalog,
   STRATA_CHECK(env != nullptr, "unvalidated environment {}", config.env);
   const CpuId focus = config.focus >= 0 ? CpuId(static_cast<CpuId::Rep>(config.focus)) : CpuId();
   STRATA_RETURN_IF_ERROR(BootEnvironmentAllowed(config, catalog));
+  std::vector<LogFile::Object> log_objects;
   if (env->make.replays_recording) {
-    STRATA_ASSIGN_OR_RETURN(BootRun recorded, RecordMulticore(config, catalog));
-    run.recording = std::move(recorded.machine);
-    run.environment = std::make_unique<machine::RecordedEnvironment>(*run.recording);
+    STRATA_ASSIGN_OR_RETURN(Recorded recorded, RecordMulticore(config, catalog));
+    run.environment = std::make_unique<machine::RecordedEnvironment>(std::move(recorded.recording));
+    log_objects = std::move(recorded.log_objects);
   }
   machine::MachineOptions options = MachineOptionsFor(config);
   if (focus.valid()) options = machine::PerCpuOptions(options, focus, env->make);
   SetUpRun set_up = SetUp(config, catalog, options);
   run.machine = std::move(set_up.machine);
+  if (absl::Status s = log_objects.empty() ? absl::OkStatus()
+                                            : CheckLogFits(log_objects, run.environment->recording(),
+                                                           config.recording, *run.machine);
+      !s.ok()) {
+    return absl::InvalidArgumentError(
+        fmt::format("{}: env.recording: {}", config.source, std::string(s.message())));
+  }
   WorkloadRun& w = set_up.workload;
   if (prepare) prepare(*run.machine);
   machine::OracleOptions oo = OracleOptionsFor(config);
@@ -324,7 +366,7 @@ absl::StatusOr<int> Boot(const Config& config, const Catalog& catalog, const Boo
   STRATA_RETURN_IF_ERROR(CheckWritable(options.schedule_path, "--schedule"));
   // The header after the run: a config the run refuses (a recording that
   // does not fit) is one line of error, nothing else.
-  STRATA_ASSIGN_OR_RETURN(BootRun run, RunConfig(config, catalog));
+  STRATA_ASSIGN_OR_RETURN(BootRun run, RunConfig(config, catalog, nullptr, "", KeepFor(options)));
   fmt::print(out, "strata boot {}\n", config.source);
   return Finish(config, catalog, run, options, out);
 }
@@ -335,12 +377,13 @@ absl::StatusOr<int> Replay(const std::string& schedule_path, const Catalog& cata
   if (!file.layer.empty()) return ReplayCheck(file, schedule_path, catalog, out);
   STRATA_RETURN_IF_ERROR(CheckWritable(options.log_path, "--log"));
   fmt::print(out, "strata replay {}\n", schedule_path);
-  STRATA_ASSIGN_OR_RETURN(BootRun run, RunConfig(file.config, catalog, &file.choices, schedule_path));
+  STRATA_ASSIGN_OR_RETURN(BootRun run, RunConfig(file.config, catalog, &file.choices, schedule_path,
+                                                 KeepFor(options)));
   PrintSummary(out, file.config, catalog, run);
   if (!run.report.ok()) PrintFailure(out, run);
   PrintTail(out, file.config, run);
   if (!options.log_path.empty()) {
-    STRATA_RETURN_IF_ERROR(WriteLog(options.log_path, run.machine->log()));
+    STRATA_RETURN_IF_ERROR(WriteLog(options.log_path, *run.machine));
     fmt::print(out, "  log        {} (JSON lines), {}.txt (text)\n", options.log_path,
                options.log_path);
   }

@@ -21,10 +21,9 @@ namespace strata::boot {
 
 // One finished run of a config.
 struct BootRun {
-  // For an environment context that replays a recording: the config's
-  // multicore run and its events as the environment. Declared first: the
-  // machine's fibers, unwound when it goes, may be replaying them.
-  std::unique_ptr<machine::Machine> recording;
+  // For an environment context that replays a recording: the recorded
+  // run's events as the environment. Declared first: the machine's fibers,
+  // unwound when it goes, may be replaying them.
   std::unique_ptr<machine::RecordedEnvironment> environment;
   std::unique_ptr<machine::Machine> machine;  // the run (a per-CPU machine when focused)
   machine::RunReport report;  // kWrongResult if the run finished with failed checks

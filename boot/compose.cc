@@ -79,7 +79,7 @@ absl::StatusOr<Composition> ComposeConfig(const Config& config, const Catalog& c
   c.recorded = run.report;
   c.recorded_hash = recorded.log().hash();
   c.events = recorded.log().size();
-  const machine::RecordedEnvironment env(recorded);
+  const machine::RecordedEnvironment env(machine::RecordingOf(recorded));
   const std::span<const Event> want = recorded.log().events();
 
   // Each position from the per-CPU machine of the CPU that owns it.

@@ -8,7 +8,7 @@
 //   [workload] kind = "counter"    iterations = 100      threads = 2 (per CPU)
 //   [stack]    lock = "ticket"     queue = "module"      sched = "module"
 //              max_threads = 0     (implementation per layer; TCB pool size, 0 = auto)
-//   [env]      kind = "live"       focus = -1   recording = "" (a schedule file)
+//   [env]      kind = "live"       focus = -1   recording = "" (a schedule or log file)
 //   [check]    layer = "all"       strategy = "random"   runs = 1000
 //              preemption_bound = -1 (none)  reduction = true  shrink = true
 //              iterations = 2      bound = 2   overrun = 0   capacity = 4
@@ -49,7 +49,8 @@ struct Config {
   std::string env = "live";            // catalog.environments: what the other CPUs do
   int focus = -1;                      // the per-CPU machine's CPU; -1: none (every CPU live)
   // A recorded environment's recording: a schedule file a boot run of this
-  // config wrote ("" = record the config's own multicore run first).
+  // config wrote, or its log (boot --log); "" = record the config's own
+  // multicore run first.
   std::string recording;
   std::uint64_t seed = 1;
   int pct_depth = 3;

@@ -115,8 +115,8 @@ std::vector<Key> MakeKeys() {
                      STRATA_FIELD(focus), "--focus", kBootCommand | kCheckCommand));
   keys.push_back(String(
       "env", "recording",
-      "a recorded environment's run: a schedule file a boot run of the same config wrote; \"\" = "
-      "record the config's own multicore run first",
+      "a recorded environment's run: a schedule file a boot run of the same config wrote, or the "
+      "JSON-lines log of one (boot --log); \"\" = record the config's own multicore run first",
       STRATA_FIELD(recording), nullptr, nullptr, "--recording", kBootCommand));
   keys.push_back(Int("run", "max_steps", 1, 1'000'000'000'000,
                      "shared steps before the run is stopped as step-budget",

@@ -56,23 +56,46 @@ void ReplayEvent(Cpu& cpu, const Event& e, std::span<const std::int64_t> pushed)
   if (e.linearizes != 0) cpu.FlagAsRecorded(e.linearizes);
 }
 
-RecordedEnvironment::RecordedEnvironment(const Machine& recorded)
-    : recorded_(recorded), events_(static_cast<std::size_t>(recorded.cpus())) {
+Recording RecordingOf(const Machine& recorded) {
+  Recording r;
+  r.cpus = recorded.cpus();
   const std::span<const Event> log = recorded.log().events();
+  r.events.assign(log.begin(), log.end());
+  for (const Event& e : log) {
+    if (e.op != OpCode::kPush) continue;
+    const std::span<const std::int64_t> words = recorded.pushed(e.seq);
+    r.pushed.emplace(e.seq, std::vector<std::int64_t>(words.begin(), words.end()));
+  }
+  const std::span<const CpuId> s = recorded.schedule();
+  r.schedule.assign(s.begin(), s.end());
+  r.log_hash = recorded.log().hash();
+  return r;
+}
+
+std::vector<CpuId> ScheduleOf(std::span<const Event> events) {
+  std::vector<CpuId> s;
+  for (const Event& e : events) {
+    if (!e.marker()) s.push_back(e.cpu);
+  }
+  return s;
+}
+
+RecordedEnvironment::RecordedEnvironment(Recording recording)
+    : recording_(std::move(recording)), events_(static_cast<std::size_t>(recording_.cpus)) {
+  const std::vector<Event>& log = recording_.events;
   for (std::size_t i = 0; i < log.size(); ++i) events_[log[i].cpu.index()].push_back(i);
 }
 
 void RecordedEnvironment::Run(Cpu& cpu) const {
-  const std::span<const Event> log = recorded_.log().events();
+  const std::vector<Event>& log = recording_.events;
   for (std::size_t i : events_[cpu.id().index()]) {
-    ReplayEvent(cpu, log[i],
-                log[i].op == OpCode::kPush ? recorded_.pushed(i) : std::span<const std::int64_t>());
+    std::span<const std::int64_t> pushed;
+    if (log[i].op == OpCode::kPush) {
+      const auto it = recording_.pushed.find(i);
+      if (it != recording_.pushed.end()) pushed = it->second;
+    }
+    ReplayEvent(cpu, log[i], pushed);
   }
-}
-
-std::vector<CpuId> RecordedEnvironment::schedule() const {
-  const std::span<const CpuId> s = recorded_.schedule();
-  return {s.begin(), s.end()};
 }
 
 MachineOptions PerCpuOptions(MachineOptions multicore, CpuId focus,

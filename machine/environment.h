@@ -34,8 +34,12 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
+#include <string>
 #include <vector>
+
+#include "absl/container/btree_map.h"
 
 #include "machine/event.h"
 #include "machine/machine.h"
@@ -52,22 +56,49 @@ namespace strata::machine {
 // environment (a per-CPU machine's, a per-thread machine's).
 void ReplayEvent(Cpu& cpu, const Event& e, std::span<const std::int64_t> pushed);
 
-// The recorded environment: a finished run's events of each CPU, to replay
+// A recorded run, as a recorded environment replays it: the log's events,
+// the contents of every block pushed, the oracle's choices and the log's
+// hash. Made from a machine that ran (RecordingOf) or read from a log file
+// strata wrote (boot/log_file.h).
+struct Recording {
+  int cpus = 0;
+  std::vector<Event> events;
+  // The contents pushed at each push, by the push's position in `events`.
+  absl::btree_map<std::uint64_t, std::vector<std::int64_t>> pushed;
+  // The CPU chosen at each shared step. From a machine, its own; from a log,
+  // the CPUs of its shared steps in order (the same, but for a failed run's
+  // last choice, whose step appended nothing).
+  std::vector<CpuId> schedule;
+  std::uint64_t log_hash = 0;
+  // The kind names of events read from a file: their EventKinds point here
+  // (set nodes stay put when the Recording moves).
+  std::set<std::string, std::less<>> kind_names;
+};
+
+// `recorded`'s run. Precondition: it kept its pushed contents
+// (Machine::KeepPushedContents) if any block was pushed.
+Recording RecordingOf(const Machine& recorded);
+
+// The schedule a log's events imply: the CPU of each shared step, in order.
+std::vector<CpuId> ScheduleOf(std::span<const Event> events);
+
+// The recorded environment: a recorded run's events of each CPU, to replay
 // on that CPU of another machine made the same way (the same objects, in
-// the same order). `recorded` kept its pushed contents
-// (Machine::KeepPushedContents) and outlives this.
+// the same order).
 class RecordedEnvironment {
  public:
-  explicit RecordedEnvironment(const Machine& recorded);
+  explicit RecordedEnvironment(Recording recording);
   // Replays all of CPU `cpu.id()`'s recorded events on `cpu`, in order.
   void Run(Cpu& cpu) const;
   // The recorded schedule: the oracle choices that put each replayed event
   // at its recorded position.
-  std::vector<CpuId> schedule() const;
-  int cpus() const { return recorded_.cpus(); }
+  const std::vector<CpuId>& schedule() const { return recording_.schedule; }
+  int cpus() const { return recording_.cpus; }
+  std::uint64_t log_hash() const { return recording_.log_hash; }
+  const Recording& recording() const { return recording_; }
 
  private:
-  const Machine& recorded_;
+  Recording recording_;
   std::vector<std::vector<std::size_t>> events_;  // per CPU: its positions in the log
 };
 

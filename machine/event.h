@@ -10,6 +10,7 @@
 #define STRATA_MACHINE_EVENT_H_
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include <fmt/format.h>
@@ -77,6 +78,8 @@ enum class OpCode : std::uint8_t {
   kGhost,   // any other annotation
 };
 std::string_view OpCodeName(OpCode op);
+// The op code named `name` (OpCodeName's inverse); nullopt for no op code.
+std::optional<OpCode> OpCodeNamed(std::string_view name);
 
 struct Event {
   std::uint64_t seq = 0;  // position in the log, from 0

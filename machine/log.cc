@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "machine/check.h"
 
@@ -179,13 +180,26 @@ std::string Log::RenderText(const Event& e) const {
   return out;
 }
 
-std::string Log::RenderJson(const Event& e) const {
-  return fmt::format(
-      R"({{"seq":{},"cpu":{},"thread":{},"object":"{}","op":"{}","kind":"{}","arg0":{},"arg1":{},"result":{}{}{}}})",
+std::string Log::RenderJson(const Event& e, std::span<const std::int64_t> contents) const {
+  std::string out = fmt::format(
+      R"({{"seq":{},"cpu":{},"thread":{},"object":"{}","oid":{},"op":"{}","kind":"{}","arg0":{},"arg1":{},"result":{})",
       e.seq, e.cpu.value(), e.thread.value(),
-      JsonEscape(e.object.valid() ? object_name(e.object) : ""), OpCodeName(e.op), JsonEscape(e.kind.name()),
-      e.arg0, e.arg1, e.result, e.marker() ? R"(,"marker":true)" : "",
-      e.linearizes != 0 ? fmt::format(R"(,"linearizes":{})", e.linearizes) : std::string());
+      JsonEscape(e.object.valid() ? object_name(e.object) : ""), e.object.value(), OpCodeName(e.op),
+      JsonEscape(e.kind.name()), e.arg0, e.arg1, e.result);
+  if (e.marker()) out += R"(,"marker":true)";
+  if (e.linearizes != 0) out += fmt::format(R"(,"linearizes":{})", e.linearizes);
+  if (e.op == OpCode::kPush && !contents.empty()) {
+    out += fmt::format(R"(,"contents":[{}])", fmt::join(contents, ","));
+  }
+  out += '}';
+  return out;
+}
+
+std::optional<OpCode> OpCodeNamed(std::string_view name) {
+  for (int op = 0; op <= static_cast<int>(OpCode::kGhost); ++op) {
+    if (OpCodeName(static_cast<OpCode>(op)) == name) return static_cast<OpCode>(op);
+  }
+  return std::nullopt;
 }
 
 std::string_view OpCodeName(OpCode op) {

@@ -116,7 +116,11 @@ class Log {
   std::vector<std::size_t> View(ObjectId object) const;
 
   std::string RenderText(const Event& e) const;
-  std::string RenderJson(const Event& e) const;
+  // One line of JSON with every field of `e` (the object by name and by id,
+  // "oid", -1 for none), and for a push whose block contents were kept
+  // (Machine::pushed) those contents: enough to replay the event
+  // (boot/log_file.h reads it back).
+  std::string RenderJson(const Event& e, std::span<const std::int64_t> contents = {}) const;
 
  private:
   EventStore events_;

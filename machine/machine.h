@@ -319,10 +319,18 @@ class Machine {
   std::span<const std::int64_t> contents(Block b) const { return objects_[b.id.index()].data; }
   CpuId owner(Block b) const { return objects_[b.id.index()].owner; }
 
+  // What object `id` is: a word (NewWord), a block (NewBlock) or a layer's
+  // abstract object (NewObject: a spec's state, a border's markers), which
+  // says what a replayed event may do to it. Precondition: id <
+  // log().object_count().
+  enum class ObjectType : std::uint8_t { kWord, kBlock, kAbstract };
+  ObjectType type(ObjectId id) const { return objects_[id.index()].type; }
+
  private:
   friend class Cpu;
   struct Object {
-    enum class Type { kWord, kBlock, kAbstract } type;
+    using Type = ObjectType;
+    Type type;
     std::int64_t value = 0;
     std::vector<std::int64_t> data;
     std::uint64_t hash = 0;  // a block's BlockHash, kept up to date by every write

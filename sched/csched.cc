@@ -86,8 +86,11 @@ SchedReplay CSched::Replay() const {
 
 Machine::Program CSched::Boot(std::shared_ptr<CSched> sched,
                               std::function<void(Threads&, Cpu&)> init) {
-  CSched* s = sched.get();
-  s->machine_.AtTeardown([s] { s->ReleaseFibers(); });
+  // Weak: a machine torn down without a run (a config refused after its
+  // set-up) outlives the program that owns the scheduler.
+  sched->machine_.AtTeardown([weak = std::weak_ptr<CSched>(sched)] {
+    if (const std::shared_ptr<CSched> s = weak.lock()) s->ReleaseFibers();
+  });
   return [sched = std::move(sched), init = std::move(init)](Cpu& cpu) {
     sched->cpus_[cpu.id().index()].cpu = &cpu;
     cpu.set_on_overflow([s = sched.get()](const ctx::stack_context& stack) {

@@ -172,7 +172,7 @@ TEST_CASE("a recorded environment replays the run a schedule file holds (env.rec
     INFO(per_cpu.out);
     CHECK(per_cpu.exit_code == 0);
     CHECK(per_cpu.out.find("the other CPUs replay the run r.schedule holds") != std::string::npos);
-    CHECK(per_cpu.out.find("recorded   the multicore run's log hash " + hash +
+    CHECK(per_cpu.out.find("recorded   the recorded run's log hash " + hash +
                            ": the per-CPU run gives it") != std::string::npos);
   }
   // A failed run's schedule is a recording too: the per-CPU run of cpu 1
@@ -224,6 +224,89 @@ TEST_CASE("a recorded environment replays the run a schedule file holds (env.rec
   CHECK(live.exit_code == 2);
   CHECK(live.err.find("env.recording: only a recorded environment replays a recording: expected "
                       "env.kind recorded, got \"live\"") != std::string::npos);
+}
+
+TEST_CASE("a recorded environment replays the run a log file holds (env.recording)") {
+  TempDir dir;
+  const std::string config = "'" + Source("configs/threads/thread-counter.toml") + "'";
+  testing::Command rec = RunStrata("boot " + config + " --seed 3 --log r.log", dir.path());
+  REQUIRE(rec.exit_code == 0);
+  const std::size_t at = rec.out.find("log hash ");
+  REQUIRE(at != std::string::npos);
+  const std::string hash = rec.out.substr(at + 9, 16);
+  for (int focus : {0, 3}) {
+    CAPTURE(focus);
+    testing::Command per_cpu = RunStrata(
+        "boot " + config + " --env recorded --recording r.log --focus " + std::to_string(focus),
+        dir.path());
+    INFO(per_cpu.out);
+    CHECK(per_cpu.exit_code == 0);
+    CHECK(per_cpu.out.find("the other CPUs replay the run r.log holds") != std::string::npos);
+    CHECK(per_cpu.out.find("recorded   the recorded run's log hash " + hash +
+                           ": the per-CPU run gives it") != std::string::npos);
+  }
+  // A failed run's log is a recording too.
+  const std::string lost = "'" + Source("configs/bad/lost-update.toml") + "'";
+  REQUIRE(RunStrata("boot " + lost + " --log lost.log", dir.path()).exit_code == 1);
+  testing::Command against =
+      RunStrata("boot " + lost + " --env recorded --recording lost.log --focus 1", dir.path());
+  CHECK(against.exit_code == 1);
+  CHECK(against.out.find("outcome    wrong-result") != std::string::npos);
+  CHECK(against.out.find(": the per-CPU run gives it") != std::string::npos);
+
+  // Mutants of the log: each a one-line error naming the line and field.
+  const std::string log = dir.Read("r.log");
+  std::vector<std::string> lines;
+  for (std::size_t from = 0; from < log.size();) {
+    const std::size_t end = log.find('\n', from);
+    lines.push_back(log.substr(from, end - from));
+    from = end + 1;
+  }
+  REQUIRE(lines.size() > 40);
+  std::size_t push = 0;
+  while (push < lines.size() && lines[push].find(R"("op":"push")") == std::string::npos) ++push;
+  REQUIRE(push < lines.size());
+  auto mutant = [&](std::size_t line, const std::string& from, const std::string& to) {
+    std::vector<std::string> copy = lines;
+    const std::size_t at = copy[line].find(from);
+    REQUIRE(at != std::string::npos);
+    copy[line].replace(at, from.size(), to);
+    std::string text;
+    for (const std::string& l : copy) text += l + "\n";
+    return text;
+  };
+  const std::string push_line = std::to_string(push + 1);
+  const std::size_t from = lines[push].find(R"(,"contents")");
+  const std::string contents = lines[push].substr(from, lines[push].size() - 1 - from);
+  struct Case {
+    std::string text, args, error;
+  } cases[] = {
+      {mutant(4, R"("seq":4)", R"("seq":5)"), "", "m.log:5: seq: 5 (expected 4: the events in order, from 0)"},
+      {mutant(2, R"({"seq")", R"(["seq")"), "", "m.log:3: not a JSON object (expected one event per line"},
+      {mutant(2, R"("cpu":)", R"("cpus":)"), "", "m.log:3: cpus: unknown field"},
+      {mutant(6, R"("op":")", R"("op":"x)"), "", "m.log:7: op: \"x"},
+      {mutant(push, contents, ""), "", "m.log:" + push_line + ": contents: missing (expected the pushed block's words"},
+      {mutant(push, R"("arg1":0)", R"("arg1":1e30)"), "", "m.log:" + push_line + ": arg1: 1e+30 (expected an integer from"},
+      {mutant(0, R"("oid":)", R"("oid":999,"x":)"), "", "m.log:1: x: unknown field"},
+      {log + "\n", "", "m.log:" + std::to_string(lines.size() + 1) + ": a blank line"},
+      {"", "", "m.log is no recording: the file is empty (expected a schedule file or a JSON-lines log strata wrote)"},
+      // A log of another config: its cpus, objects or blocks do not fit.
+      {log, "--cpus 2", "m.log:"},
+      // Found after the machine is set up (its objects): refused without a run.
+      {log, "--cpus 8", "m.log:"},
+      {log, "--workload counter", "m.log:1: object: "},
+  };
+  for (const Case& k : cases) {
+    CAPTURE(k.error);
+    dir.Write("m.log", k.text);
+    testing::Command c =
+        RunStrata("boot " + config + " --env recorded --recording m.log --focus 1 " + k.args, dir.path());
+    CHECK(c.exit_code == 2);
+    INFO(c.err);
+    CHECK(c.err.find("env.recording: " + k.error) != std::string::npos);
+    CHECK(std::count(c.err.begin(), c.err.end(), '\n') == 1);
+    CHECK(c.out.empty());
+  }
 }
 
 TEST_CASE("an environment that does not fit the config is a one-line error") {

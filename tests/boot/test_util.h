@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <sys/wait.h>
 
@@ -35,6 +36,10 @@ class TempDir {
   std::string Write(const std::string& name, const std::string& text) const {
     std::ofstream(File(name)) << text;
     return File(name);
+  }
+  std::string Read(const std::string& name) const {
+    std::ifstream in(File(name), std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
   }
   const std::filesystem::path& path() const { return path_; }
 

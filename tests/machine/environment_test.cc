@@ -79,7 +79,12 @@ TEST_CASE("a recorded environment puts the other CPUs' events at their recorded 
       auto recorded_report = recorded.Run(program, *oracle);
       REQUIRE(recorded_report.ok());
       REQUIRE(recorded_report->outcome == Outcome::kOk);
-      const RecordedEnvironment env(recorded);
+      // The machine's own schedule is the one its log implies (which a log
+      // file's recording has).
+      const Recording recording = RecordingOf(recorded);
+      CHECK(ScheduleOf(recording.events) == recording.schedule);
+      const RecordedEnvironment env(recording);
+      CHECK(env.log_hash() == recorded.log().hash());
       for (int focus = 0; focus < cpus; ++focus) {
         CAPTURE(focus);
         MachineOptions o{.cpus = cpus, .fairness = 1'000'000, .focus = CpuId(focus)};

@@ -159,12 +159,12 @@ TEST_CASE("the JSON form of an event is one line with every field") {
   ObjectId counter = log.AddObject("counter");
   const std::string json = log.RenderJson(log.Append(Faa(1, counter, 1, 0)));
   CHECK(json ==
-        R"({"seq":0,"cpu":1,"thread":-1,"object":"counter","op":"faa","kind":"faa","arg0":1,"arg1":0,"result":0})");
+        R"({"seq":0,"cpu":1,"thread":-1,"object":"counter","oid":0,"op":"faa","kind":"faa","arg0":1,"arg1":0,"result":0})");
   CHECK(json.find('\n') == std::string::npos);
   Event e{.cpu = CpuId(3), .thread = ThreadId(2), .object = counter, .op = OpCode::kCas,
           .kind = kinds::kCas, .arg0 = -4, .arg1 = 9, .result = -4};
   CHECK(log.RenderJson(log.Append(e)) ==
-        R"({"seq":1,"cpu":3,"thread":2,"object":"counter","op":"cas","kind":"cas","arg0":-4,"arg1":9,"result":-4})");
+        R"({"seq":1,"cpu":3,"thread":2,"object":"counter","oid":0,"op":"cas","kind":"cas","arg0":-4,"arg1":9,"result":-4})");
 }
 
 TEST_CASE("the JSON form escapes quotes, backslashes and control characters in names") {
