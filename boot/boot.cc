@@ -234,6 +234,12 @@ std::optional<std::string> FirstDifference(const Config& a, const Config& b) {
   return std::nullopt;
 }
 
+// A log file's error (it names the file, line and field) as the config's.
+absl::Status RecordingError(const Config& config, const absl::Status& s) {
+  return absl::InvalidArgumentError(
+      fmt::format("{}: env.recording: {}", config.source, std::string(s.message())));
+}
+
 // What a recorded environment replays: the config's own multicore run, or
 // the run its env.recording file holds — a schedule file, replayed, or a
 // log file, read (whose objects the per-CPU machine must then have).
@@ -265,10 +271,7 @@ absl::StatusOr<Recorded> RecordMulticore(const Config& config, const Catalog& ca
   }
   if (IsLogFile(path)) {
     absl::StatusOr<LogFile> log = LoadLogFile(path, config.machine.cpus);
-    if (!log.ok()) {
-      return absl::InvalidArgumentError(
-          fmt::format("{}: env.recording: {}", config.source, std::string(log.status().message())));
-    }
+    if (!log.ok()) return RecordingError(config, log.status());
     return Recorded{std::move(log->recording), std::move(log->objects)};
   }
   absl::StatusOr<ScheduleFile> file = LoadScheduleFile(path, catalog);
@@ -322,8 +325,7 @@ absl::StatusOr<BootRun> RunConfig(const Config& config, const Catalog& catalog,
                                             : CheckLogFits(log_objects, run.environment->recording(),
                                                            config.recording, *run.machine);
       !s.ok()) {
-    return absl::InvalidArgumentError(
-        fmt::format("{}: env.recording: {}", config.source, std::string(s.message())));
+    return RecordingError(config, s);
   }
   WorkloadRun& w = set_up.workload;
   if (prepare) prepare(*run.machine);

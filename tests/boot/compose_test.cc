@@ -152,6 +152,23 @@ TEST_CASE("strata boot runs one cpu as a per-CPU machine against a recorded or l
   CHECK(live.out.find("env        live: the per-CPU machine of cpu 0") != std::string::npos);
 }
 
+// `boot_args` against the recording in `file`, cpus 0 and 3 in turn the
+// focus: each per-CPU run gives the recorded log hash `hash`.
+void CheckRecordingReplays(const std::string& boot_args, const std::string& file,
+                           const std::string& hash, const TempDir& dir) {
+  for (int focus : {0, 3}) {
+    CAPTURE(focus);
+    testing::Command per_cpu = RunStrata(
+        boot_args + " --env recorded --recording " + file + " --focus " + std::to_string(focus),
+        dir.path());
+    INFO(per_cpu.out);
+    CHECK(per_cpu.exit_code == 0);
+    CHECK(per_cpu.out.find("the other CPUs replay the run " + file + " holds") != std::string::npos);
+    CHECK(per_cpu.out.find("recorded   the recorded run's log hash " + hash +
+                           ": the per-CPU run gives it") != std::string::npos);
+  }
+}
+
 TEST_CASE("a recorded environment replays the run a schedule file holds (env.recording)") {
   TempDir dir;
   const std::string config = "'" + Source("configs/threads/thread-counter.toml") + "'";
@@ -163,18 +180,7 @@ TEST_CASE("a recorded environment replays the run a schedule file holds (env.rec
   const std::size_t at = rec.out.find("log hash ");
   REQUIRE(at != std::string::npos);
   const std::string hash = rec.out.substr(at + 9, 16);
-  for (int focus : {0, 3}) {
-    CAPTURE(focus);
-    testing::Command per_cpu =
-        RunStrata("boot " + config + " --seed 3 --env recorded --recording r.schedule --focus " +
-                      std::to_string(focus),
-                  dir.path());
-    INFO(per_cpu.out);
-    CHECK(per_cpu.exit_code == 0);
-    CHECK(per_cpu.out.find("the other CPUs replay the run r.schedule holds") != std::string::npos);
-    CHECK(per_cpu.out.find("recorded   the recorded run's log hash " + hash +
-                           ": the per-CPU run gives it") != std::string::npos);
-  }
+  CheckRecordingReplays("boot " + config + " --seed 3", "r.schedule", hash, dir);
   // A failed run's schedule is a recording too: the per-CPU run of cpu 1
   // against the lost update's other cpu ends as the multicore run did.
   const std::string lost = "'" + Source("configs/bad/lost-update.toml") + "'";
@@ -234,17 +240,7 @@ TEST_CASE("a recorded environment replays the run a log file holds (env.recordin
   const std::size_t at = rec.out.find("log hash ");
   REQUIRE(at != std::string::npos);
   const std::string hash = rec.out.substr(at + 9, 16);
-  for (int focus : {0, 3}) {
-    CAPTURE(focus);
-    testing::Command per_cpu = RunStrata(
-        "boot " + config + " --env recorded --recording r.log --focus " + std::to_string(focus),
-        dir.path());
-    INFO(per_cpu.out);
-    CHECK(per_cpu.exit_code == 0);
-    CHECK(per_cpu.out.find("the other CPUs replay the run r.log holds") != std::string::npos);
-    CHECK(per_cpu.out.find("recorded   the recorded run's log hash " + hash +
-                           ": the per-CPU run gives it") != std::string::npos);
-  }
+  CheckRecordingReplays("boot " + config, "r.log", hash, dir);
   // A failed run's log is a recording too.
   const std::string lost = "'" + Source("configs/bad/lost-update.toml") + "'";
   REQUIRE(RunStrata("boot " + lost + " --log lost.log", dir.path()).exit_code == 1);
