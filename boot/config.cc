@@ -1,6 +1,7 @@
 #include "boot/config.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <set>
@@ -50,6 +51,17 @@ class Reader {
   const std::string& source_;
 };
 
+// A path key's value in a config file, relative to the file's folder. A
+// schedule file's embedded config keeps its values as they were resolved
+// when it was written.
+std::string ResolvePath(const Key& k, const std::string& source, bool schedule_file,
+                        const std::string& value) {
+  if (!k.is_path || schedule_file || value.empty()) return value;
+  const std::filesystem::path p(value);
+  if (p.is_absolute()) return value;
+  return (std::filesystem::path(source).parent_path() / p).lexically_normal().string();
+}
+
 }  // namespace
 
 absl::StatusOr<Config> ParseConfig(const toml::table& root, const std::string& source,
@@ -94,7 +106,8 @@ absl::StatusOr<Config> ParseConfig(const toml::table& root, const std::string& s
           if (!value.is_string()) {
             wrong = fmt::format("expected a string, got {}", Reader::TypeName(value));
           } else {
-            wrong = SetString(*k, catalog, c, value.as_string()->get());
+            wrong = SetString(*k, catalog, c, ResolvePath(*k, source, allow_schedule,
+                                                          value.as_string()->get()));
           }
           break;
         case Key::Type::kBool:

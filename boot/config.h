@@ -50,7 +50,8 @@ struct Config {
   int focus = -1;                      // the per-CPU machine's CPU; -1: none (every CPU live)
   // A recorded environment's recording: a schedule file a boot run of this
   // config wrote, or its log (boot --log); "" = record the config's own
-  // multicore run first.
+  // multicore run first. From a config file, resolved against the file's
+  // folder (keys.h, Key::is_path).
   std::string recording;
   std::uint64_t seed = 1;
   int pct_depth = 3;

@@ -116,8 +116,10 @@ std::vector<Key> MakeKeys() {
   keys.push_back(String(
       "env", "recording",
       "a recorded environment's run: a schedule file a boot run of the same config wrote, or the "
-      "JSON-lines log of one (boot --log); \"\" = record the config's own multicore run first",
+      "JSON-lines log of one (boot --log), relative to the config file's folder; \"\" = record "
+      "the config's own multicore run first",
       STRATA_FIELD(recording), nullptr, nullptr, "--recording", kBootCommand));
+  keys.back().is_path = true;
   keys.push_back(Int("run", "max_steps", 1, 1'000'000'000'000,
                      "shared steps before the run is stopped as step-budget",
                      STRATA_FIELD(machine.max_steps)));

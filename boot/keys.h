@@ -49,6 +49,10 @@ struct Key {
   // tables. A recording of a config is a recording of any config that
   // differs from it only in such keys.
   bool replay_ignores = false;
+  // kString: the value is a file's path. A relative path in a config file
+  // is relative to that file's folder (ParseConfig resolves it); on the
+  // command line, to the working directory.
+  bool is_path = false;
   // The value in a config, as an integer, a string or a bool.
   std::function<std::int64_t(const Config&)> get_int;
   std::function<void(Config&, std::int64_t)> set_int;

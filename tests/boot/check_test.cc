@@ -25,7 +25,7 @@ using testing::TempDir;
 std::vector<std::pair<std::string, std::string>> CheckConfigs() {
   std::vector<std::pair<std::string, std::string>> out;
   for (const auto& e : std::filesystem::recursive_directory_iterator(Source("configs"))) {
-    if (!e.is_regular_file()) continue;
+    if (!e.is_regular_file() || e.path().extension() != ".toml") continue;
     const std::string path = e.path().string();
     if (path.find("/configs/check/") == std::string::npos && !testing::IsCheckOnly(path)) continue;
     std::ifstream in(e.path());

@@ -152,6 +152,29 @@ TEST_CASE("strata boot runs one cpu as a per-CPU machine against a recorded or l
   CHECK(live.out.find("env        live: the per-CPU machine of cpu 0") != std::string::npos);
 }
 
+TEST_CASE("configs/env/recorded-log.toml replays its log file, which is this build's log of the config") {
+  TempDir dir;
+  const std::string config = "'" + Source("configs/env/recorded-log.toml") + "'";
+  // From another folder: env.recording is relative to the config file.
+  testing::Command per_cpu = RunStrata("boot " + config, dir.path());
+  INFO(per_cpu.out);
+  CHECK(per_cpu.exit_code == 0);
+  CHECK(per_cpu.out.find("the other CPUs replay the run " +
+                         Source("configs/env/recordings/counter-2cpus.jsonl") + " holds") !=
+        std::string::npos);
+  CHECK(per_cpu.out.find(": the per-CPU run gives it") != std::string::npos);
+  // The command the config names recreates the recording byte for byte.
+  testing::Command live =
+      RunStrata("boot " + config + " --env live --recording '' --log fresh.jsonl", dir.path());
+  REQUIRE(live.exit_code == 0);
+  CHECK(dir.Read("fresh.jsonl") == TempDir::ReadFile(Source("configs/env/recordings/counter-2cpus.jsonl")));
+  // Given on the command line, a recording is relative to the working folder.
+  testing::Command flag =
+      RunStrata("boot " + config + " --recording fresh.jsonl", dir.path());
+  CHECK(flag.exit_code == 0);
+  CHECK(flag.out.find("the other CPUs replay the run fresh.jsonl holds") != std::string::npos);
+}
+
 // `boot_args` against the recording in `file`, cpus 0 and 3 in turn the
 // focus: each per-CPU run gives the recorded log hash `hash`.
 void CheckRecordingReplays(const std::string& boot_args, const std::string& file,

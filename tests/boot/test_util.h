@@ -37,8 +37,9 @@ class TempDir {
     std::ofstream(File(name)) << text;
     return File(name);
   }
-  std::string Read(const std::string& name) const {
-    std::ifstream in(File(name), std::ios::binary);
+  std::string Read(const std::string& name) const { return ReadFile(File(name)); }
+  static std::string ReadFile(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
     return std::string(std::istreambuf_iterator<char>(in), {});
   }
   const std::filesystem::path& path() const { return path_; }
