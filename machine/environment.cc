@@ -82,20 +82,20 @@ std::vector<CpuId> ScheduleOf(std::span<const Event> events) {
 
 RecordedEnvironment::RecordedEnvironment(Recording recording)
     : recording_(std::move(recording)), events_(static_cast<std::size_t>(recording_.cpus)) {
-  const std::vector<Event>& log = recording_.events;
-  for (std::size_t i = 0; i < log.size(); ++i) events_[log[i].cpu.index()].push_back(i);
-}
-
-void RecordedEnvironment::Run(Cpu& cpu) const {
-  const std::vector<Event>& log = recording_.events;
-  for (std::size_t i : events_[cpu.id().index()]) {
+  // Each push's contents found once here, not at every replay.
+  for (std::size_t i = 0; i < recording_.events.size(); ++i) {
+    const Event& e = recording_.events[i];
     std::span<const std::int64_t> pushed;
-    if (log[i].op == OpCode::kPush) {
+    if (e.op == OpCode::kPush) {
       const auto it = recording_.pushed.find(i);
       if (it != recording_.pushed.end()) pushed = it->second;
     }
-    ReplayEvent(cpu, log[i], pushed);
+    events_[e.cpu.index()].push_back({&e, pushed});
   }
+}
+
+void RecordedEnvironment::Run(Cpu& cpu) const {
+  for (const Replayed& r : events_[cpu.id().index()]) ReplayEvent(cpu, *r.event, r.pushed);
 }
 
 MachineOptions PerCpuOptions(MachineOptions multicore, CpuId focus,
@@ -152,12 +152,20 @@ class EnvironmentSchedule : public Oracle {
   // runnable too.
   CpuId PickEnvironment(const Decision& d, bool focus_runnable) {
     if (!focus_runnable) return strategy_.Pick(d);
-    env_.clear();
-    for (CpuId c : d.runnable) {
-      if (c != focus_) env_.push_back(c);
-    }
     Decision among = d;
-    among.runnable = env_;
+    // The list is sorted: a focus at either end leaves a sub-list (always so
+    // for the first and the last cpu); else the others are copied.
+    if (d.runnable.front() == focus_) {
+      among.runnable = d.runnable.subspan(1);
+    } else if (d.runnable.back() == focus_) {
+      among.runnable = d.runnable.first(d.runnable.size() - 1);
+    } else {
+      env_.clear();
+      for (CpuId c : d.runnable) {
+        if (c != focus_) env_.push_back(c);
+      }
+      among.runnable = env_;
+    }
     return strategy_.Pick(among);
   }
 

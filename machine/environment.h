@@ -88,6 +88,11 @@ std::vector<CpuId> ScheduleOf(std::span<const Event> events);
 class RecordedEnvironment {
  public:
   explicit RecordedEnvironment(Recording recording);
+  // Moves keep the pointers into the recording's buffers; copies would not.
+  RecordedEnvironment(RecordedEnvironment&&) = default;
+  RecordedEnvironment& operator=(RecordedEnvironment&&) = default;
+  RecordedEnvironment(const RecordedEnvironment&) = delete;
+  RecordedEnvironment& operator=(const RecordedEnvironment&) = delete;
   // Replays all of CPU `cpu.id()`'s recorded events on `cpu`, in order.
   void Run(Cpu& cpu) const;
   // The recorded schedule: the oracle choices that put each replayed event
@@ -98,8 +103,14 @@ class RecordedEnvironment {
   const Recording& recording() const { return recording_; }
 
  private:
+  // A recorded event and, for a push, the contents it pushed (into
+  // recording_'s buffers, which a move keeps).
+  struct Replayed {
+    const Event* event;
+    std::span<const std::int64_t> pushed;
+  };
   Recording recording_;
-  std::vector<std::vector<std::size_t>> events_;  // per CPU: its positions in the log
+  std::vector<std::vector<Replayed>> events_;  // per CPU: its events, in log order
 };
 
 // What an environment context is given for one per-CPU run.

@@ -282,10 +282,9 @@ void Cpu::AdoptFailed(std::string_view why) {
 }
 
 void Machine::Observe(Cpu& cpu, const Event& e) {
-  // In a per-CPU machine, what the environment appended is its fault.
-  const bool environment = options_.focus.valid() && e.cpu != options_.focus;
   auto refused = [&](Outcome outcome, std::string message) {
-    if (!environment) cpu.Fail(outcome, std::move(message));
+    // In a per-CPU machine, what the environment appended is its fault.
+    if (!options_.focus.valid() || e.cpu == options_.focus) cpu.Fail(outcome, std::move(message));
     cpu.Fail(Outcome::kInvalidEnvironment,
              fmt::format("the environment of cpu {} appended an event it may not: {}",
                          options_.focus, message));
