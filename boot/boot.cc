@@ -107,7 +107,7 @@ void PrintFailure(std::FILE* out, const BootRun& run) {
   std::size_t from = log.size() > 8 ? log.size() - 8 : 0;
   fmt::print(out, "  last events ({} of {})\n", log.size() - from, log.size());
   for (std::size_t i = from; i < log.size(); ++i) {
-    fmt::print(out, "    {}\n", log.RenderText(log[i]));
+    fmt::print(out, "    {}\n", log.RenderTextWhere(i));
   }
 }
 
@@ -128,7 +128,7 @@ absl::Status WriteLog(const std::string& path, const machine::Machine& m) {
     json += log.RenderJson(e, e.op == machine::OpCode::kPush ? m.pushed(e.seq)
                                                               : std::span<const std::int64_t>());
     json += '\n';
-    text += log.RenderText(e);
+    text += log.RenderTextWhere(e.seq);
     text += '\n';
   }
   STRATA_RETURN_IF_ERROR(WriteFileAtomically(path, json));

@@ -130,7 +130,7 @@ void PrintVerdict(std::FILE* out, const Execution& x) {
   const machine::Log& log = x.machine->log();
   fmt::print(out, "  verdict    {}: {}\n", v.name(), v.message);
   if (v.event && *v.event < log.size()) {
-    fmt::print(out, "  first bad  {}\n", log.RenderText(log[*v.event]));
+    fmt::print(out, "  first bad  {}\n", log.RenderTextWhere(*v.event));
   }
   if (!v.lower_state.empty()) fmt::print(out, "  module     {}\n", v.lower_state);
   if (!v.upper_state.empty()) fmt::print(out, "  spec       {}\n", v.upper_state);
@@ -349,7 +349,9 @@ absl::StatusOr<int> ReplayCheck(const ScheduleFile& file, const std::string& pat
       mapped = "  (internal)";
     }
     const bool bad = x.verdict.event && *x.verdict.event == i;
-    fmt::print(out, "    {}{}{}\n", line, mapped, bad ? "   <== first bad event" : "");
+    const std::string at = machine::FormatWhere(log.where(i));
+    fmt::print(out, "    {}{}{}{}\n", line, mapped, at.empty() ? "" : "  @ " + at,
+               bad ? "   <== first bad event" : "");
   }
   if (x.verdict.ok()) {
     fmt::print(out, "  verdict    refines\n");

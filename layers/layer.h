@@ -21,6 +21,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <source_location>
 #include <span>
 #include <string>
 #include <vector>
@@ -48,13 +49,16 @@ struct Primitive {
   EventKind atomic;  // the spec's one step; arg0/arg1 = the arguments, result 0
 };
 
-// Appends the call / return markers of `p` on `object` (no switch point).
+// Appends the call / return markers of `p` on `object` (no switch point);
+// each records where the border code called it (Log::where).
 inline void MarkCall(Cpu& cpu, ObjectId object, const Primitive& p, std::int64_t arg0 = 0,
-                     std::int64_t arg1 = 0) {
-  cpu.MarkCall(object, p.call, arg0, arg1);
+                     std::int64_t arg1 = 0,
+                     std::source_location where = std::source_location::current()) {
+  cpu.MarkCall(object, p.call, arg0, arg1, where);
 }
-inline void MarkReturn(Cpu& cpu, ObjectId object, const Primitive& p, std::int64_t result = 0) {
-  cpu.MarkReturn(object, p.ret, result);
+inline void MarkReturn(Cpu& cpu, ObjectId object, const Primitive& p, std::int64_t result = 0,
+                       std::source_location where = std::source_location::current()) {
+  cpu.MarkReturn(object, p.ret, result, where);
 }
 
 // Which side of a pair a run uses.

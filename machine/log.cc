@@ -49,7 +49,7 @@ std::string JsonEscape(std::string_view s) {
 class MappingPool {
  public:
   static constexpr std::size_t kPoolBytes = std::size_t{256} << 20;
-  static constexpr std::size_t kPoolMappings = 2;
+  static constexpr std::size_t kPoolMappings = 4;  // two logs' events and locations
 
   // The largest pooled mapping of at least `bytes`, or {nullptr, 0}.
   std::pair<void*, std::size_t> Take(std::size_t bytes) {
@@ -107,7 +107,8 @@ MappingPool& Pool() {
 
 }  // namespace
 
-EventStore::~EventStore() {
+template <class T>
+MappedStore<T>::~MappedStore() {
   if (mapped_) {
     Pool().Give(data_, bytes_);
   } else {
@@ -115,13 +116,19 @@ EventStore::~EventStore() {
   }
 }
 
-void EventStore::Grow() {
+template <class T>
+void MappedStore<T>::Reserve(std::size_t n) {
+  if (n <= capacity_) return;
   // Short logs (an explorer's many small runs) live on the heap, where freed
   // buffers are reused without page faults; long ones get a mapping that
   // grows with mremap and is backed by transparent huge pages where allowed.
-  constexpr std::size_t kFirst = 16 << 10;
-  constexpr std::size_t kMapAt = 2 << 20;  // one huge page
+  // In slots, not bytes, so that a log's stores (events, locations) grow and
+  // move to mappings at the same lengths: a store that stayed on the heap
+  // much longer than the others churns the heap and costs page faults.
+  constexpr std::size_t kFirst = (16 << 10) / 64 * sizeof(T);
+  constexpr std::size_t kMapAt = (2 << 20) / 64 * sizeof(T);  // one huge page of events
   std::size_t bytes = bytes_ == 0 ? kFirst : 2 * bytes_;
+  while (bytes < n * sizeof(T)) bytes *= 2;
   void* p;
   if (bytes < kMapAt) {
     p = std::realloc(data_, bytes);
@@ -135,7 +142,7 @@ void EventStore::Grow() {
       p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
       STRATA_CHECK(p != MAP_FAILED, "cannot grow the event log to {} bytes", bytes);
     }
-    if (size_ > 0) std::memcpy(p, data_, size_ * sizeof(Event));
+    if (size_ > 0) std::memcpy(p, data_, size_ * sizeof(T));
     std::free(data_);
     mapped_ = true;
   } else {
@@ -143,9 +150,22 @@ void EventStore::Grow() {
     STRATA_CHECK(p != MAP_FAILED, "cannot grow the event log to {} bytes", bytes);
   }
   if (mapped_) madvise(p, bytes, MADV_HUGEPAGE);  // a hint; ignored where THP is off
-  data_ = static_cast<Event*>(p);
+  data_ = static_cast<T*>(p);
   bytes_ = bytes;
-  capacity_ = bytes / sizeof(Event);
+  capacity_ = bytes / sizeof(T);
+}
+
+void Log::Grow() {
+  events_.Reserve(events_.size() + 1);
+  where_.Reserve(events_.capacity());
+}
+
+template class MappedStore<Event>;
+template class MappedStore<std::source_location>;
+
+std::string FormatWhere(std::source_location where) {
+  if (where.line() == 0) return "";
+  return fmt::format("{}:{}", where.file_name(), where.line());
 }
 
 ObjectId Log::AddObject(std::string name) {
@@ -165,6 +185,15 @@ std::vector<std::size_t> Log::View(ObjectId object) const {
     if (events_[i].object == object) view.push_back(i);
   }
   return view;
+}
+
+std::string Log::RenderTextWhere(std::size_t seq) const {
+  std::string out = RenderText(events_[seq]);
+  if (const std::string at = FormatWhere(where_[seq]); !at.empty()) {
+    out += "  @ ";
+    out += at;
+  }
+  return out;
 }
 
 std::string Log::RenderText(const Event& e) const {

@@ -6,6 +6,7 @@
 #define STRATA_MACHINE_LOG_H_
 
 #include <cstdint>
+#include <source_location>
 #include <span>
 #include <string>
 #include <string_view>
@@ -16,41 +17,51 @@
 
 namespace strata::machine {
 
-// Contiguous storage for events. Small logs live on the heap; from 2 MiB on,
-// an anonymous mapping grown with mremap (the kernel moves page tables, not
-// bytes) and backed by transparent huge pages where the system allows, so a
-// log of millions of events costs few page faults. The mappings of destroyed
-// logs are kept in a small process-wide pool (at most two, 256 MiB in all) and
-// reused by the next long log, which then does not pay for the kernel zeroing
-// its pages again; this is what a process that runs many machines sees.
-static_assert(std::is_trivially_copyable_v<Event>);
-class EventStore {
+// Contiguous storage for a log's events and for their source locations.
+// Small logs live on the heap; from 2 MiB on, an anonymous mapping grown with
+// mremap (the kernel moves page tables, not bytes) and backed by transparent
+// huge pages where the system allows, so a log of millions of events costs
+// few page faults. The mappings of destroyed logs are kept in a small
+// process-wide pool (at most four, 256 MiB in all) and reused by the next
+// long log, which then does not pay for the kernel zeroing its pages again;
+// this is what a process that runs many machines sees. T is Event or
+// std::source_location (log.cc instantiates both).
+template <class T>
+class MappedStore {
+  static_assert(std::is_trivially_copyable_v<T>);
+
  public:
-  EventStore() = default;
-  ~EventStore();
-  EventStore(const EventStore&) = delete;
-  EventStore& operator=(const EventStore&) = delete;
+  MappedStore() = default;
+  ~MappedStore();
+  MappedStore(const MappedStore&) = delete;
+  MappedStore& operator=(const MappedStore&) = delete;
 
   // A new slot at the end, to be filled in place.
-  Event& emplace_back() {
-    if (size_ == capacity_) Grow();
+  T& emplace_back() {
+    if (size_ == capacity_) [[unlikely]] Reserve(size_ + 1);
     return data_[size_++];
   }
+  // The same without the capacity check. Precondition: size() < capacity().
+  T& emplace_back_unchecked() { return data_[size_++]; }
+  // Grows the capacity to at least n slots (at least doubling it); the
+  // slots below size() keep their values.
+  void Reserve(std::size_t n);
   std::size_t size() const { return size_; }
-  const Event* data() const { return data_; }
-  const Event& operator[](std::size_t i) const { return data_[i]; }
-  Event& operator[](std::size_t i) { return data_[i]; }
-  const Event& back() const { return data_[size_ - 1]; }
-  Event& back() { return data_[size_ - 1]; }
+  std::size_t capacity() const { return capacity_; }
+  const T* data() const { return data_; }
+  const T& operator[](std::size_t i) const { return data_[i]; }
+  T& operator[](std::size_t i) { return data_[i]; }
+  const T& back() const { return data_[size_ - 1]; }
+  T& back() { return data_[size_ - 1]; }
 
  private:
-  void Grow();
-  Event* data_ = nullptr;
+  T* data_ = nullptr;
   std::size_t size_ = 0;
   std::size_t capacity_ = 0;
   std::size_t bytes_ = 0;
   bool mapped_ = false;  // data_ is an mmap'ed region (else malloc'ed)
 };
+using EventStore = MappedStore<Event>;
 
 class Log {
  public:
@@ -59,16 +70,21 @@ class Log {
   std::string_view object_name(ObjectId id) const { return names_[id.index()]; }
   std::size_t object_count() const { return names_.size(); }
 
-  // Appends `e`, setting e.seq to the next position. Returns the stored event.
-  const Event& Append(const Event& e) {
-    const Event& stored = Append(e.cpu, e.thread, e.object, e.kind, e.arg0, e.arg1, e.result, e.op);
+  // Appends `e`, setting e.seq to the next position, with the source
+  // location of the code that made it (where(); none for an event copied
+  // from another log). Returns the stored event.
+  const Event& Append(const Event& e, std::source_location where = {}) {
+    const Event& stored =
+        Append(e.cpu, e.thread, e.object, e.kind, e.arg0, e.arg1, e.result, e.op, where);
     for (std::uint8_t k = 0; k < e.linearizes; ++k) FlagLinearization(stored.seq);
     return stored;
   }
   const Event& Append(CpuId cpu, ThreadId thread, ObjectId object, EventKind kind,
                       std::int64_t arg0, std::int64_t arg1, std::int64_t result,
-                      OpCode op = OpCode::kAtomic) {
-    Event& e = events_.emplace_back();
+                      OpCode op = OpCode::kAtomic, std::source_location where = {}) {
+    // One capacity check serves both stores: where_ grows with events_.
+    if (events_.size() == events_.capacity()) [[unlikely]] Grow();
+    Event& e = events_.emplace_back_unchecked();
     e.seq = events_.size() - 1;
     e.cpu = cpu;
     e.thread = thread;
@@ -88,6 +104,9 @@ class Log {
     lane_b_ = (lane_b_ ^ static_cast<std::uint64_t>(arg1)) * kMulB;
     lane_a_ = (lane_a_ ^ static_cast<std::uint64_t>(result) ^ (lane_a_ >> 29)) * kMulA;
     lane_b_ ^= lane_b_ >> 31;
+    // The location is not part of the event (nor of the hash): the same
+    // events from other code (a replayed environment) are the same log.
+    where_.emplace_back_unchecked() = where;
     return e;
   }
 
@@ -108,6 +127,9 @@ class Log {
   const Event& operator[](std::size_t i) const { return events_[i]; }
   std::span<const Event> events() const { return {events_.data(), events_.size()}; }
   const Event& back() const { return events_.back(); }
+  // The source location of the code that appended event `seq` (a shared
+  // step's caller, a marker's module). Precondition: seq < size().
+  std::source_location where(std::size_t seq) const { return where_[seq]; }
 
   // The hash of the whole log so far; equal logs have equal hashes.
   std::uint64_t hash() const;
@@ -116,6 +138,10 @@ class Log {
   std::vector<std::size_t> View(ObjectId object) const;
 
   std::string RenderText(const Event& e) const;
+  // Event `seq` as RenderText shows it, then where it was made
+  // ("  @ kernel/ticket_lock.cc:97", nothing for an event without a
+  // location). Precondition: seq < size().
+  std::string RenderTextWhere(std::size_t seq) const;
   // One line of JSON with every field of `e` (the object by name and by id,
   // "oid", -1 for none), and for a push whose block contents were kept
   // (Machine::pushed) those contents: enough to replay the event
@@ -123,7 +149,9 @@ class Log {
   std::string RenderJson(const Event& e, std::span<const std::int64_t> contents = {}) const;
 
  private:
+  void Grow();  // both stores, to at least one more slot
   EventStore events_;
+  MappedStore<std::source_location> where_;  // one per event
   std::vector<std::string> names_;
   static constexpr std::uint64_t kMulA = 0x9e3779b97f4a7c15ull;
   static constexpr std::uint64_t kMulB = 0xff51afd7ed558ccdull;
@@ -131,6 +159,11 @@ class Log {
   std::uint64_t lane_b_ = 0x13198a2e03707344ull;
   std::uint64_t flags_ = 0;  // the sum over the marks: independent of their order
 };
+
+// "kernel/ticket.cc:42": a source location as strata prints it (the file as
+// the compiler was given it; strata's own build names its files from the
+// source root), "" for none.
+std::string FormatWhere(std::source_location where);
 
 // The log hash as printed everywhere: 16 hex digits.
 std::string FormatHash(std::uint64_t hash);

@@ -139,7 +139,7 @@ std::int64_t BlockHash(std::span<const std::int64_t> words) {
 // The hot path of the simulator: one call per shared event, so the switch
 // point, the oracle's decision and the fiber switch are inlined here.
 template <class Apply>
-inline std::int64_t Cpu::StepWith(const Op& op, Apply&& apply) {
+inline std::int64_t Cpu::StepWith(const Op& op, Apply&& apply, std::source_location where) {
   Machine& m = *machine_;
   pending_ = &op;
   bool ready = true;
@@ -166,14 +166,14 @@ inline std::int64_t Cpu::StepWith(const Op& op, Apply&& apply) {
   pending_ = nullptr;
   const std::int64_t result = apply();
   const Event& e =
-      m.log_.Append(id_, thread_, op.object, op.kind, op.arg0, op.arg1, result, op.code);
+      m.log_.Append(id_, thread_, op.object, op.kind, op.arg0, op.arg1, result, op.code, where);
   Machine::Object& object = m.objects_[op.object.index()];
   if (object.monitor != nullptr || !m.global_monitors_.empty()) m.Observe(*this, e);
   if (!object.watchers.empty()) m.Reevaluate(op.object, *this);
   return result;
 }
 
-std::int64_t Cpu::Step(const Op& op) { return StepWith(op, op.apply); }
+std::int64_t Cpu::Step(const Op& op) { return StepWith(op, op.apply, op.where); }
 
 // ---------------------------------------------------------------- Cpu
 
@@ -204,11 +204,11 @@ ctx::fiber Cpu::Body() {
   return std::move(machine_->Next(*this));
 }
 
-void Cpu::Annotate(ObjectId object, EventKind kind, std::int64_t arg0, std::int64_t arg1,
-                   std::int64_t result, OpCode op) {
+void Cpu::Annotate(ObjectId object, const EventKind& kind, std::int64_t arg0, std::int64_t arg1,
+                   std::int64_t result, OpCode op, std::source_location where) {
   if (op < OpCode::kCall) [[unlikely]] AnnotateFailed(kind);
-  machine_->Observe(*this,
-                    machine_->log_.Append(id_, thread_, object, kind, arg0, arg1, result, op));
+  machine_->Observe(
+      *this, machine_->log_.Append(id_, thread_, object, kind, arg0, arg1, result, op, where));
 }
 
 // Misuse of the layer API by simulated code is a report, not a crash.
@@ -344,7 +344,8 @@ void Cpu::Fail(Outcome outcome, std::string message, std::vector<CpuId> others) 
   std::abort();
 }
 
-std::int64_t Cpu::FetchAdd(Word w, std::int64_t delta, EventKind kind, std::int64_t note) {
+std::int64_t Cpu::FetchAdd(Word w, std::int64_t delta, const EventKind& kind, std::int64_t note,
+                           std::source_location where) {
   std::int64_t& v = machine_->objects_[w.id.index()].value;
   auto apply = [&] {
     std::int64_t old = v;
@@ -357,11 +358,11 @@ std::int64_t Cpu::FetchAdd(Word w, std::int64_t delta, EventKind kind, std::int6
                    .arg0 = delta,
                    .arg1 = note,
                    .apply = apply},
-                  apply);
+                  apply, where);
 }
 
 std::int64_t Cpu::CompareSwap(Word w, std::int64_t expected, std::int64_t desired,
-                              EventKind kind) {
+                              const EventKind& kind, std::source_location where) {
   std::int64_t& v = machine_->objects_[w.id.index()].value;
   auto apply = [&] {
     std::int64_t old = v;
@@ -371,10 +372,11 @@ std::int64_t Cpu::CompareSwap(Word w, std::int64_t expected, std::int64_t desire
   return StepWith(
       {.object = w.id, .kind = kind, .code = OpCode::kCas, .arg0 = expected, .arg1 = desired,
        .apply = apply},
-      apply);
+      apply, where);
 }
 
-std::int64_t Cpu::Swap(Word w, std::int64_t value, EventKind kind, std::int64_t note) {
+std::int64_t Cpu::Swap(Word w, std::int64_t value, const EventKind& kind, std::int64_t note,
+                       std::source_location where) {
   std::int64_t& v = machine_->objects_[w.id.index()].value;
   auto apply = [&] { return std::exchange(v, value); };
   return StepWith({.object = w.id,
@@ -383,19 +385,20 @@ std::int64_t Cpu::Swap(Word w, std::int64_t value, EventKind kind, std::int64_t 
                    .arg0 = value,
                    .arg1 = note,
                    .apply = apply},
-                  apply);
+                  apply, where);
 }
 
-std::int64_t Cpu::Load(Word w, EventKind kind, std::int64_t note) {
+std::int64_t Cpu::Load(Word w, const EventKind& kind, std::int64_t note, std::source_location where) {
   std::int64_t& v = machine_->objects_[w.id.index()].value;
   auto apply = [&] { return v; };
   return StepWith(
       {.object = w.id, .kind = kind, .code = OpCode::kLoad, .arg1 = note, .apply = apply,
        .read_only = true},
-      apply);
+      apply, where);
 }
 
-void Cpu::Store(Word w, std::int64_t value, EventKind kind, std::int64_t note) {
+void Cpu::Store(Word w, std::int64_t value, const EventKind& kind, std::int64_t note,
+                std::source_location where) {
   std::int64_t& v = machine_->objects_[w.id.index()].value;
   auto apply = [&] {
     v = value;
@@ -407,30 +410,32 @@ void Cpu::Store(Word w, std::int64_t value, EventKind kind, std::int64_t note) {
             .arg0 = value,
             .arg1 = note,
             .apply = apply},
-           apply);
+           apply, where);
 }
 
-std::int64_t Cpu::LoadWhenChanged(Word w, std::int64_t old, EventKind kind, std::int64_t note) {
+std::int64_t Cpu::LoadWhenChanged(Word w, std::int64_t old, const EventKind& kind, std::int64_t note,
+                                  std::source_location where) {
   std::int64_t& v = machine_->objects_[w.id.index()].value;
   auto changed = [&] { return v != old; };
   absl::FunctionRef<bool()> ready(changed);
   auto apply = [&] { return v; };
   return StepWith({.object = w.id, .kind = kind, .code = OpCode::kLoad, .arg1 = note,
                    .apply = apply, .ready = &ready, .read_only = true},
-                  apply);
+                  apply, where);
 }
 
-std::int64_t Cpu::AwaitValue(Word w, std::int64_t value, EventKind kind, std::int64_t note) {
+std::int64_t Cpu::AwaitValue(Word w, std::int64_t value, const EventKind& kind, std::int64_t note,
+                             std::source_location where) {
   std::int64_t& v = machine_->objects_[w.id.index()].value;
   auto reached = [&] { return v == value; };
   absl::FunctionRef<bool()> ready(reached);
   auto apply = [&] { return v; };
   return StepWith({.object = w.id, .kind = kind, .code = OpCode::kLoad, .arg0 = value,
                    .arg1 = note, .apply = apply, .ready = &ready, .read_only = true},
-                  apply);
+                  apply, where);
 }
 
-void Cpu::Pull(Block b) {
+void Cpu::Pull(Block b, std::source_location where) {
   Machine::Object& o = machine_->objects_[b.id.index()];
   auto apply = [&] {
     if (o.owner.valid()) {
@@ -442,10 +447,11 @@ void Cpu::Pull(Block b) {
     o.owner = id_;
     return o.version;
   };
-  StepWith({.object = b.id, .kind = kinds::kPull, .code = OpCode::kPull, .apply = apply}, apply);
+  StepWith({.object = b.id, .kind = kinds::kPull, .code = OpCode::kPull, .apply = apply},
+           apply, where);
 }
 
-void Cpu::Push(Block b, std::int64_t note) {
+void Cpu::Push(Block b, std::int64_t note, std::source_location where) {
   Machine::Object& o = machine_->objects_[b.id.index()];
   auto apply = [&] {
     if (o.owner != id_) {
@@ -466,7 +472,7 @@ void Cpu::Push(Block b, std::int64_t note) {
   };
   StepWith({.object = b.id, .kind = kinds::kPush, .code = OpCode::kPush,
             .arg0 = static_cast<std::int64_t>(o.hash), .arg1 = note, .apply = apply},
-           apply);
+           apply, where);
 }
 
 std::int64_t Cpu::Read(Block b, std::size_t i) {
@@ -561,7 +567,8 @@ void Machine::AddMonitor(ObjectId object, std::unique_ptr<Monitor> monitor) {
 }
 
 const Event& Machine::Append(Cpu& cpu, const Op& op, std::int64_t result) {
-  return log_.Append(cpu.id_, cpu.thread_, op.object, op.kind, op.arg0, op.arg1, result, op.code);
+  return log_.Append(cpu.id_, cpu.thread_, op.object, op.kind, op.arg0, op.arg1, result, op.code,
+                     op.where);
 }
 
 void Machine::Fail(Outcome outcome, std::vector<CpuId> cpus, std::string message) {

@@ -82,6 +82,8 @@ TEST_CASE("every check config ends in its expected verdict, and a failure replay
     if (verdict != "nondeterminism" && c.out.find("first bad") != std::string::npos) {
       CHECK(r.out.find("<== first bad event") != std::string::npos);
     }
+    // The steps the module made name the module's source lines.
+    CHECK(std::regex_search(r.out, std::regex("  @ (kernel|sched)/[a-z_]+\\.cc:[0-9]+")));
   }
 }
 

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <sstream>
 #include <string>
 
 #include "tests/boot/test_util.h"
@@ -58,6 +59,15 @@ TEST_CASE("--log writes one JSON line and one text line per event") {
   CHECK(Lines(tx) == std::stoi(m[1]));
   CHECK(js.rfind("{\"seq\":0,\"cpu\":", 0) == 0);
   CHECK(tx.rfind("t=0 cpu=", 0) == 0);
+  // Every text line ends with the strata source line that made the event.
+  std::istringstream lines(tx);
+  int located = 0;
+  for (std::string line; std::getline(lines, line);) {
+    CAPTURE(line);
+    CHECK(std::regex_search(line, std::regex("  @ (kernel|sched|boot)/[a-z_]+\\.(cc|h):[0-9]+$")));
+    ++located;
+  }
+  CHECK(located == std::stoi(m[1]));
 }
 
 TEST_CASE("bad input exits 2 with one line and writes nothing") {

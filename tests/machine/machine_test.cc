@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <source_location>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -174,6 +175,49 @@ TEST_CASE("an adopted linearization point counts once more for the call that ado
   CHECK(r.events[2].linearizes == 0);
   CHECK(r.events[3].linearizes == 2);  // the inner call's and the outer one's
   CHECK(r.events[5].linearizes == 1);  // the nested call's only
+}
+
+TEST_CASE("every step and marker records the line of the code that made it") {
+  // The lines each operation below is written on, in log order.
+  std::vector<std::uint_least32_t> lines;
+  std::vector<std::string> where;
+  Recorded r = RunWith({.cpus = 1}, {.kind = OracleKind::kRoundRobin}, [&](Machine& m) {
+    const Word w = m.NewWord("w");
+    const Block b = m.NewBlock("b", 1);
+    return Machine::Program([w, b, &lines](Cpu& cpu) {
+      auto here = [&](std::source_location at = std::source_location::current()) {
+        lines.push_back(at.line());
+      };
+      here(), cpu.MarkCall(w.id, EventKind("call f"), 0, 0);
+      here(), cpu.FetchAdd(w, 1);
+      here(), cpu.CompareSwap(w, 1, 2);
+      here(), cpu.Swap(w, 3);
+      here(), cpu.Load(w);
+      here(), cpu.Store(w, 4);
+      here(), cpu.AwaitValue(w, 4);
+      here(), cpu.LoadWhenChanged(w, 0);
+      here(), cpu.Pull(b);
+      here(), cpu.Push(b);
+      here(), cpu.Annotate(w.id, EventKind("ghost"), 0, 0, 0);
+      here(), cpu.MarkReturn(w.id, EventKind("ret f"), 0);
+    });
+  }, [&](const Machine& m) {
+    for (std::size_t i = 0; i < m.log().size(); ++i) {
+      where.push_back(FormatWhere(m.log().where(i)));
+    }
+  });
+  REQUIRE(r.Is(Outcome::kOk));
+  REQUIRE(where.size() == lines.size());
+  for (std::size_t i = 0; i < where.size(); ++i) {
+    CAPTURE(i);
+    CHECK(where[i] == fmt::format("tests/machine/machine_test.cc:{}", lines[i]));
+  }
+  // An event copied into a log without a location has none.
+  Log log;
+  log.AddObject("w");
+  log.Append(r.events[1]);
+  CHECK(FormatWhere(log.where(0)).empty());
+  CHECK(log.RenderTextWhere(0) == log.RenderText(log[0]));
 }
 
 TEST_CASE("the log hash is a function of the events alone") {
