@@ -369,10 +369,13 @@ std::int64_t Cpu::CompareSwap(Word w, std::int64_t expected, std::int64_t desire
     if (old == expected) v = desired;
     return old;
   };
-  return StepWith(
-      {.object = w.id, .kind = kind, .code = OpCode::kCas, .arg0 = expected, .arg1 = desired,
-       .apply = apply},
-      apply, where);
+  return StepWith({.object = w.id,
+                   .kind = kind,
+                   .code = OpCode::kCas,
+                   .arg0 = expected,
+                   .arg1 = desired,
+                   .apply = apply},
+                  apply, where);
 }
 
 std::int64_t Cpu::Swap(Word w, std::int64_t value, const EventKind& kind, std::int64_t note,
@@ -388,13 +391,17 @@ std::int64_t Cpu::Swap(Word w, std::int64_t value, const EventKind& kind, std::i
                   apply, where);
 }
 
-std::int64_t Cpu::Load(Word w, const EventKind& kind, std::int64_t note, std::source_location where) {
+std::int64_t Cpu::Load(Word w, const EventKind& kind, std::int64_t note,
+                       std::source_location where) {
   std::int64_t& v = machine_->objects_[w.id.index()].value;
   auto apply = [&] { return v; };
-  return StepWith(
-      {.object = w.id, .kind = kind, .code = OpCode::kLoad, .arg1 = note, .apply = apply,
-       .read_only = true},
-      apply, where);
+  return StepWith({.object = w.id,
+                   .kind = kind,
+                   .code = OpCode::kLoad,
+                   .arg1 = note,
+                   .apply = apply,
+                   .read_only = true},
+                  apply, where);
 }
 
 void Cpu::Store(Word w, std::int64_t value, const EventKind& kind, std::int64_t note,
@@ -413,14 +420,19 @@ void Cpu::Store(Word w, std::int64_t value, const EventKind& kind, std::int64_t 
            apply, where);
 }
 
-std::int64_t Cpu::LoadWhenChanged(Word w, std::int64_t old, const EventKind& kind, std::int64_t note,
-                                  std::source_location where) {
+std::int64_t Cpu::LoadWhenChanged(Word w, std::int64_t old, const EventKind& kind,
+                                  std::int64_t note, std::source_location where) {
   std::int64_t& v = machine_->objects_[w.id.index()].value;
   auto changed = [&] { return v != old; };
   absl::FunctionRef<bool()> ready(changed);
   auto apply = [&] { return v; };
-  return StepWith({.object = w.id, .kind = kind, .code = OpCode::kLoad, .arg1 = note,
-                   .apply = apply, .ready = &ready, .read_only = true},
+  return StepWith({.object = w.id,
+                   .kind = kind,
+                   .code = OpCode::kLoad,
+                   .arg1 = note,
+                   .apply = apply,
+                   .ready = &ready,
+                   .read_only = true},
                   apply, where);
 }
 
@@ -430,8 +442,14 @@ std::int64_t Cpu::AwaitValue(Word w, std::int64_t value, const EventKind& kind, 
   auto reached = [&] { return v == value; };
   absl::FunctionRef<bool()> ready(reached);
   auto apply = [&] { return v; };
-  return StepWith({.object = w.id, .kind = kind, .code = OpCode::kLoad, .arg0 = value,
-                   .arg1 = note, .apply = apply, .ready = &ready, .read_only = true},
+  return StepWith({.object = w.id,
+                   .kind = kind,
+                   .code = OpCode::kLoad,
+                   .arg0 = value,
+                   .arg1 = note,
+                   .apply = apply,
+                   .ready = &ready,
+                   .read_only = true},
                   apply, where);
 }
 
@@ -447,8 +465,8 @@ void Cpu::Pull(Block b, std::source_location where) {
     o.owner = id_;
     return o.version;
   };
-  StepWith({.object = b.id, .kind = kinds::kPull, .code = OpCode::kPull, .apply = apply},
-           apply, where);
+  StepWith({.object = b.id, .kind = kinds::kPull, .code = OpCode::kPull, .apply = apply}, apply,
+           where);
 }
 
 void Cpu::Push(Block b, std::int64_t note, std::source_location where) {

@@ -95,9 +95,9 @@ struct Op {
   absl::FunctionRef<std::int64_t()> apply;
   const absl::FunctionRef<bool()>* ready = nullptr;
   bool read_only = false;
-  // The code that made the step: where the Op was written (Cpu::Step), or
-  // the caller of Cpu::FetchAdd, Pull, ... Every event records it
-  // (Log::where).
+  // The code that made the step (Log::where): by default where the Op was
+  // written. Cpu::Step records it; the machine's own operations (FetchAdd,
+  // Pull, ...) record their caller's location instead.
   std::source_location where = std::source_location::current();
 };
 
@@ -136,30 +136,37 @@ class Cpu {
 
   // Returns the old value.
   std::int64_t FetchAdd(Word w, std::int64_t delta, const EventKind& kind = kinds::kFaa,
-                        std::int64_t note = 0, std::source_location where = std::source_location::current());
+                        std::int64_t note = 0,
+                        std::source_location where = std::source_location::current());
   // Sets w to `desired` if it holds `expected`; returns the old value either way.
   std::int64_t CompareSwap(Word w, std::int64_t expected, std::int64_t desired,
-                           const EventKind& kind = kinds::kCas, std::source_location where = std::source_location::current());
+                           const EventKind& kind = kinds::kCas,
+                           std::source_location where = std::source_location::current());
   // Returns the old value.
   std::int64_t Swap(Word w, std::int64_t value, const EventKind& kind = kinds::kSwap,
-                    std::int64_t note = 0, std::source_location where = std::source_location::current());
-  std::int64_t Load(Word w, const EventKind& kind = kinds::kLoad, std::int64_t note = 0, std::source_location where = std::source_location::current());
-  void Store(Word w, std::int64_t value, const EventKind& kind = kinds::kStore, std::int64_t note = 0,
-             std::source_location where = std::source_location::current());
+                    std::int64_t note = 0,
+                    std::source_location where = std::source_location::current());
+  std::int64_t Load(Word w, const EventKind& kind = kinds::kLoad, std::int64_t note = 0,
+                    std::source_location where = std::source_location::current());
+  void Store(Word w, std::int64_t value, const EventKind& kind = kinds::kStore,
+             std::int64_t note = 0, std::source_location where = std::source_location::current());
   // Blocks (no events, not runnable) while w == old, then loads it.
   std::int64_t LoadWhenChanged(Word w, std::int64_t old, const EventKind& kind = kinds::kLoad,
-                               std::int64_t note = 0, std::source_location where = std::source_location::current());
+                               std::int64_t note = 0,
+                               std::source_location where = std::source_location::current());
   // Blocks (no events, not runnable) until w == value, then loads it. This is
   // how strata models a spin loop: a failed check changes nothing, so it is
   // not a step and adds no event, and exhaustive exploration stays finite.
   std::int64_t AwaitValue(Word w, std::int64_t value, const EventKind& kind = kinds::kLoad,
-                          std::int64_t note = 0, std::source_location where = std::source_location::current());
+                          std::int64_t note = 0,
+                          std::source_location where = std::source_location::current());
 
   // Takes ownership of a block; pulling a block another CPU owns is a data race.
   void Pull(Block b, std::source_location where = std::source_location::current());
   // Gives the block back; pushing a block this CPU does not own is a data
   // race. `note` is stored in the event's arg1 (a layer's summary of the change).
-  void Push(Block b, std::int64_t note = 0, std::source_location where = std::source_location::current());
+  void Push(Block b, std::int64_t note = 0,
+            std::source_location where = std::source_location::current());
   // Private access to a pulled block (no event, no switch); touching a block
   // this CPU does not own is a data race. Precondition: i < block size.
   std::int64_t Read(Block b, std::size_t i);
@@ -173,13 +180,15 @@ class Cpu {
   // return markers at layer borders (op kCall / kReturn) and ghosts (kGhost).
   // Monitors see it like any other event. Precondition: `op` is one of those.
   void Annotate(ObjectId object, const EventKind& kind, std::int64_t arg0, std::int64_t arg1,
-                std::int64_t result, OpCode op = OpCode::kGhost, std::source_location where = std::source_location::current());
+                std::int64_t result, OpCode op = OpCode::kGhost,
+                std::source_location where = std::source_location::current());
 
   // A layer border's call and return markers (Annotate with kCall /
   // kReturn), on the hot path of every primitive.
   inline void MarkCall(ObjectId object, EventKind kind, std::int64_t arg0, std::int64_t arg1,
                        std::source_location where = std::source_location::current());
-  inline void MarkReturn(ObjectId object, EventKind kind, std::int64_t result, std::source_location where = std::source_location::current());
+  inline void MarkReturn(ObjectId object, EventKind kind, std::int64_t result,
+                         std::source_location where = std::source_location::current());
 
   // Declares the event this CPU appended last (a shared step or a ghost) the
   // linearization point of the innermost call of its agent (its thread, else
