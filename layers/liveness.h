@@ -1,6 +1,6 @@
 // Liveness bounds of FIFO waiting, for modules whose callers queue up (a
 // ticket or queue lock): under an F-fair oracle a runnable CPU takes a step
-// within F + cpus - 1 machine steps, so a newcomer waits at most for everyone
+// within F machine steps (machine/fairness.h), so a newcomer waits at most for everyone
 // ahead of it to enter, use its promised bound and leave, then takes its own
 // steps. A module's view records arrivals (where a caller takes its place in
 // line) and departures, and answers the bound at the call's return.
@@ -29,7 +29,7 @@ class FifoBound {
 
   FifoBound(Costs costs, int cpus, std::uint64_t fairness)
       : costs_(costs),
-        per_step_(fairness + static_cast<std::uint64_t>(cpus) - 1),
+        per_step_(fairness),
         enter_bound_(static_cast<std::size_t>(cpus)) {}
 
   // `cpu` takes its place in line, promising to hold for `held_for` events.

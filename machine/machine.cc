@@ -121,9 +121,11 @@ std::int64_t BlockHash(std::span<const std::int64_t> words) {
   }
   if (step_ == schedule_.size()) [[unlikely]] GrowSchedule();
   schedule_[step_] = chosen;
-  guard_.Ran(chosen, step_);
+  // Recorded even when it waited too long: the schedule replays to it.
+  const bool too_long = guard_.Ran(chosen, step_);
   last_ = chosen;
   ++step_;
+  if (too_long) [[unlikely]] return WaitedTooLong(chosen);
   return chosen;
 }
 
@@ -666,12 +668,20 @@ CpuId Machine::Overrule(CpuId chosen, CpuId overdue) {
   }
   if (oracle_->replays()) {
     Fail(Outcome::kUnfairSchedule, {overdue, chosen},
-         fmt::format("the schedule runs cpu {} at step {} while cpu {} has waited {} steps "
-                     "(fairness bound {})",
+         fmt::format("the schedule runs cpu {} at step {} where cpu {} (waiting {} steps) must "
+                     "run for every cpu to keep the fairness bound {}",
                      chosen, step_, overdue, guard_.Waited(overdue, step_), guard_.bound()));
     return CpuId();
   }
   return overdue;
+}
+
+CpuId Machine::WaitedTooLong(CpuId cpu) {
+  Fail(Outcome::kUnfairSchedule, {cpu},
+       fmt::format("cpu {} waited {} steps for step {}, above the fairness bound {} (a bound "
+                   "below the number of runnable cpus cannot be kept)",
+                   cpu, guard_.worst_wait(), step_ - 1, guard_.bound()));
+  return CpuId();
 }
 
 ctx::fiber& Machine::Next(Cpu& self) {

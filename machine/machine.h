@@ -374,6 +374,9 @@ class Machine {
   CpuId DecideSlow();
   // Decide's rare case: the oracle picked none, or not the overdue CPU.
   CpuId Overrule(CpuId chosen, CpuId overdue);
+  // Decide's rare case: `cpu` waited more than F steps (F below the number
+  // of runnable CPUs); ends the run.
+  CpuId WaitedTooLong(CpuId cpu);
   void GrowSchedule();
   // The handle of whoever runs next: the chosen CPU, or Run's own context.
   boost::context::fiber& Next(Cpu& self);

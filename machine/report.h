@@ -30,7 +30,7 @@ enum class Outcome {
   kStackOverflow,   // a simulated stack hit its guard page
   kDeadlock,        // some CPUs wait and none can run
   kStepBudget,      // the run took more shared steps than allowed
-  kUnfairSchedule,  // a replayed schedule kept a runnable CPU waiting past the bound
+  kUnfairSchedule,  // a runnable CPU waited past the fairness bound (a replayed schedule, or F too small)
   kWrongResult,     // the run finished but its final state is not the expected one
   kInvariantBroken, // a lock's invariant did not hold where it must (a release, freelock)
   kThreadStarved,   // a kernel thread waited READY past its limit, or one ran past its progress bound

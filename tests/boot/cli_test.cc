@@ -152,8 +152,9 @@ TEST_CASE("an unfair recorded schedule is reported as unfair on replay") {
   TempDir dir;
   Command r = RunStrata("replay '" + Source("tests/boot/corpus/unfair.schedule") + "'", dir.path());
   CHECK(r.exit_code == 1);
-  CHECK(r.out.find("report     unfair-schedule: the schedule runs cpu 0 at step 4 while cpu 1 "
-                   "has waited 4 steps (fairness bound 4)") != std::string::npos);
+  CHECK(r.out.find("report     unfair-schedule: the schedule runs cpu 0 at step 4 where cpu 1 "
+                   "(waiting 4 steps) must run for every cpu to keep the fairness bound 4") !=
+        std::string::npos);
 }
 
 TEST_CASE("an edited schedule is reported as diverging, not as reproduced") {

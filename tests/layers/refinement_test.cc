@@ -187,7 +187,7 @@ TEST_CASE("every known-bad counter module gets its exact verdict at its first ba
        "the module's replay rejects", kinds::kIncWord, 0},
       {Module::kSlow, 1, machine::Outcome::kStarvation, "starvation",
        "cpu 0's `inc` took 41 steps, more than its bound of 16", kinds::kRetInc, 0},
-      {Module::kSlow, 2, machine::Outcome::kStarvation, "starvation", "more than its bound of 34",
+      {Module::kSlow, 2, machine::Outcome::kStarvation, "starvation", "more than its bound of 32",
        kinds::kRetInc, 0},
       {Module::kAwaitNever, 1, machine::Outcome::kDeadlock, "deadlock",
        "1 cpus wait and none can run", EventKind(), 0},

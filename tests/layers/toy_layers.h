@@ -15,7 +15,7 @@
 // The log map f: an inc's linearization point is its write of the word
 // (INC_WORD, a fetch-and-add, or SET_WORD, a store), which the module flags
 // with Cpu::Linearize. R: the word holds the
-// spec's count. Liveness: an inc returns within 2 * (F + cpus - 1) steps.
+// spec's count. Liveness: an inc returns within 2 * F steps.
 //
 // Modules: kFaa is correct; the others are the known-bad corpus, each with
 // the one verdict it must get (see ModuleName for what each does wrong).
@@ -157,10 +157,10 @@ struct CounterSpecReplay {
 // replay, R and the liveness bound.
 class CounterAbstraction final : public Observer {
  public:
-  CounterAbstraction(ObjectId counter, ObjectId word, int cpus, std::uint64_t fairness)
+  CounterAbstraction(ObjectId counter, ObjectId word, std::uint64_t fairness)
       : counter_(counter),
         word_(word),
-        bound_(kIncCost * (fairness + static_cast<std::uint64_t>(cpus) - 1)),
+        bound_(kIncCost * fairness),
         spec_{.counter = counter, .hidden = word},
         count_(spec_.Init()) {}
 
@@ -358,7 +358,7 @@ class CounterPair final : public LayerPair {
     };
     if (module) {
       run.observe = [counter, word, &m]() -> std::unique_ptr<Observer> {
-        return std::make_unique<CounterAbstraction>(counter, word.id, m.cpus(), m.fairness_bound());
+        return std::make_unique<CounterAbstraction>(counter, word.id, m.fairness_bound());
       };
     }
     const std::int64_t want = Calls(m.cpus()) + o.expect_extra;
