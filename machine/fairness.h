@@ -1,21 +1,21 @@
 // The fairness guard: every runnable CPU takes a step within F switch points.
 //
 // Each runnable CPU c has a deadline, the last step it may take: since(c) + F,
-// since(c) being the step since which it has been waiting. The guard keeps
-// the deadlines by earliest-deadline-first: when the runnable CPUs ordered by
+// since(c) being the step since which it has been waiting. The guard keeps the
+// deadlines by earliest-deadline-first: when the runnable CPUs ordered by
 // deadline leave one of them but the last no slack (the one at position k,
 // counting from 0, has its deadline at step + k or earlier), the next step
 // must go to the CPU with the earliest deadline (the one that began to wait
-// first; the lowest id at the start). (Any CPU up to that position would
-// keep every deadline too: the guard forces one of them, which can make an
-// exploration miss fair schedules only where deadlines crowd together.) That CPU is "overdue": it is run in place of the
-// oracle's choice, or, when the oracle replays a recorded schedule, the
-// schedule is reported as unfair. With F >= the number of CPUs every deadline
-// is kept: no CPU waits more than F steps; a wait above F (F below the number
-// of runnable CPUs) is reported by Ran. Between the steps at which some
-// position could run out of slack the guard only keeps the CPUs in deadline
-// order (a linked list), so a step costs O(1) amortised; a scan walks the
-// list. worst_wait() says what actually happened.
+// first; the lowest id at the start). That CPU is "overdue": it is run in
+// place of the oracle's choice, or, when the oracle replays a recorded
+// schedule, the schedule is reported as unfair. (Any CPU up to that position
+// would keep every deadline too: forcing the first can make an exploration
+// miss fair schedules, only where deadlines crowd together.) With F >= the
+// number of CPUs every deadline is kept: no CPU waits more than F steps; a
+// wait above F (F below the number of runnable CPUs) is reported by Ran.
+// Between the steps at which some position could run out of slack the guard
+// only keeps the CPUs in deadline order (a linked list), so a step costs O(1)
+// amortised; a scan walks the list. worst_wait() says what actually happened.
 #ifndef STRATA_MACHINE_FAIRNESS_H_
 #define STRATA_MACHINE_FAIRNESS_H_
 

@@ -17,15 +17,15 @@
 
 namespace strata::machine {
 
-// Contiguous storage for a log's events and for their source locations.
-// Small logs live on the heap; from 2 MiB on, an anonymous mapping grown with
-// mremap (the kernel moves page tables, not bytes) and backed by transparent
-// huge pages where the system allows, so a log of millions of events costs
-// few page faults. The mappings of destroyed logs are kept in a small
-// process-wide pool (at most four, 256 MiB in all) and reused by the next
-// long log, which then does not pay for the kernel zeroing its pages again;
-// this is what a process that runs many machines sees. T is Event or
-// std::source_location (log.cc instantiates both).
+// Contiguous storage for a log's events and for their source locations. Small
+// logs live on the heap; from 32768 slots on (2 MiB of events), an anonymous
+// mapping grown with mremap (the kernel moves page tables, not bytes) and
+// backed by transparent huge pages where the system allows, so a log of
+// millions of events costs few page faults. The mappings of destroyed logs are
+// kept in a small process-wide pool (at most four, 256 MiB in all) and reused
+// by the next long log, which then does not pay for the kernel zeroing its
+// pages again; this is what a process that runs many machines sees. T is Event
+// or std::source_location (log.cc instantiates both).
 template <class T>
 class MappedStore {
   static_assert(std::is_trivially_copyable_v<T>);
@@ -36,12 +36,9 @@ class MappedStore {
   MappedStore(const MappedStore&) = delete;
   MappedStore& operator=(const MappedStore&) = delete;
 
-  // A new slot at the end, to be filled in place.
-  T& emplace_back() {
-    if (size_ == capacity_) [[unlikely]] Reserve(size_ + 1);
-    return data_[size_++];
-  }
-  // The same without the capacity check. Precondition: size() < capacity().
+  // A new slot at the end, to be filled in place; the caller checks the
+  // capacity (Log checks once for both its stores). Precondition:
+  // size() < capacity().
   T& emplace_back_unchecked() { return data_[size_++]; }
   // Grows the capacity to at least n slots (at least doubling it); the
   // slots below size() keep their values.
