@@ -7,11 +7,13 @@
 #include <optional>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "boot/check.h"
 #include "boot/keys.h"
 #include "boot/log_file.h"
 #include "boot/schedule_file.h"
+#include "boot/text_out.h"
 #include "machine/check.h"
 #include "machine/log.h"
 #include "sched/stack.h"
@@ -33,15 +35,27 @@ std::string DefaultSchedulePath(const Config& c, Outcome o) {
   return fmt::format("strata-{}-{}-seed{}.schedule", c.workload, machine::OutcomeName(o), c.seed);
 }
 
+// The fairness bound the run's guard kept, or nullopt when it had none (a
+// recorded environment turns the guard off: machine/environment.h).
+std::optional<std::uint64_t> GuardBound(const machine::Machine& m) {
+  if (m.fairness_bound() >= std::numeric_limits<std::uint64_t>::max() / 8) return std::nullopt;
+  return m.fairness_bound();
+}
+
+std::vector<std::size_t> EventsPerCpu(const machine::Machine& m) {
+  std::vector<std::size_t> per_cpu(static_cast<std::size_t>(m.cpus()), 0);
+  for (const machine::Event& e : m.log().events()) ++per_cpu[e.cpu.index()];
+  return per_cpu;
+}
+
 void PrintSummary(std::FILE* out, const Config& c, const Catalog& catalog, const BootRun& run) {
   const machine::Machine& m = *run.machine;
   const machine::Log& log = m.log();
   const std::optional<Workload> w = FindWorkload(catalog, c.workload);
   STRATA_CHECK(w.has_value(), "unvalidated workload {}", c.workload);
-  // A recorded environment turns the guard off (machine/environment.h).
-  const bool guarded = m.fairness_bound() < std::numeric_limits<std::uint64_t>::max() / 8;
-  const std::string bound = guarded ? fmt::format("{}", m.fairness_bound())
-                                    : std::string("off: the recorded run kept it");
+  const std::optional<std::uint64_t> guard = GuardBound(m);
+  const std::string bound =
+      guard ? fmt::format("{}", *guard) : std::string("off: the recorded run kept it");
   fmt::print(out, "  machine    {} cpus, {} KiB stacks, fairness bound {}\n", m.cpus(),
              c.machine.stack_bytes / 1024, bound);
   fmt::print(out, "  oracle     {}\n", run.oracle);
@@ -64,12 +78,9 @@ void PrintSummary(std::FILE* out, const Config& c, const Catalog& catalog, const
   fmt::print(out, "  outcome    {}\n", machine::OutcomeName(run.report.outcome));
   fmt::print(out, "  events     {} in {} steps\n", log.size(), run.report.steps);
 
-  std::vector<std::size_t> per_cpu(static_cast<std::size_t>(m.cpus()), 0);
+  const std::vector<std::size_t> per_cpu = EventsPerCpu(m);
   std::map<std::string_view, std::size_t> per_kind;
-  for (const machine::Event& e : log.events()) {
-    ++per_cpu[e.cpu.index()];
-    ++per_kind[e.kind.name()];
-  }
+  for (const machine::Event& e : log.events()) ++per_kind[e.kind.name()];
   for (std::size_t i = 0; i < per_cpu.size(); i += 8) {
     std::string line;
     for (std::size_t j = i; j < std::min(per_cpu.size(), i + 8); ++j) {
@@ -156,29 +167,76 @@ absl::Status CheckWritable(const std::string& path, std::string_view flag) {
   return absl::OkStatus();
 }
 
-// Prints the run and writes its files; returns the exit status.
-absl::StatusOr<int> Finish(const Config& config, const Catalog& catalog, const BootRun& run, const BootOptions& options,
-                           std::FILE* out) {
-  PrintSummary(out, config, catalog, run);
-  if (!run.report.ok()) PrintFailure(out, run);
-  PrintTail(out, config, run);
+// `strata boot --json`: the run as one object (its keys in README.md).
+nlohmann::ordered_json BootJson(const Config& c, const BootRun& run, const std::string& log_path,
+                                const std::string& schedule_path) {
+  const machine::Machine& m = *run.machine;
+  const std::optional<std::uint64_t> guard = GuardBound(m);
+  nlohmann::ordered_json j;
+  j["command"] = "boot";
+  j["config"] = c.source;
+  j["verdict"] = machine::OutcomeName(run.report.outcome);
+  j["ok"] = run.report.ok();
+  j["message"] = run.report.message;
+  j["workload"] = c.workload;
+  j["cpus"] = m.cpus();
+  j["env"] = {{"kind", c.focus >= 0 ? c.env : std::string("live")}, {"focus", c.focus}};
+  j["oracle"] = run.oracle;
+  j["counts"] = {{"events", m.log().size()},
+                 {"steps", run.report.steps},
+                 {"events_per_cpu", EventsPerCpu(m)}};
+  nlohmann::ordered_json checks = nlohmann::ordered_json::array();
+  for (const Check& check : run.checks) {
+    checks.push_back({{"what", check.what},
+                      {"actual", check.actual},
+                      {"expected", check.expected},
+                      {"ok", check.ok()}});
+  }
+  j["checks"] = checks;
+  j["waits"] = {{"worst", m.worst_wait()},
+                {"bound", guard ? nlohmann::ordered_json(*guard) : nlohmann::ordered_json()},
+                {"within", !guard || m.worst_wait() <= *guard}};
+  nlohmann::ordered_json failed_cpus = nlohmann::ordered_json::array();
+  for (CpuId cpu : run.report.cpus) failed_cpus.push_back(cpu.value());
+  j["failure_cpus"] = failed_cpus;
+  j["seed"] = c.seed;
+  j["log_hash"] = machine::FormatHash(m.log().hash());
+  auto path_or_null = [](const std::string& p) {
+    return p.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(p);
+  };
+  j["log"] = path_or_null(log_path);
+  j["schedule"] = path_or_null(schedule_path);
+  j["replay"] = path_or_null(schedule_path.empty() ? "" : "strata replay " + schedule_path);
+  j["wall_seconds"] = run.wall_seconds;
+  return j;
+}
+
+// Prints the run (as text, or as JSON to `out` with options.json) and
+// writes its files; returns the exit status.
+absl::StatusOr<int> Finish(const Config& config, const Catalog& catalog, const BootRun& run,
+                           const BootOptions& options, std::FILE* text, std::FILE* out) {
+  PrintSummary(text, config, catalog, run);
+  if (!run.report.ok()) PrintFailure(text, run);
+  PrintTail(text, config, run);
   if (!options.log_path.empty()) {
     STRATA_RETURN_IF_ERROR(WriteLog(options.log_path, *run.machine));
-    fmt::print(out, "  log        {} (JSON lines), {}.txt (text)\n", options.log_path,
+    fmt::print(text, "  log        {} (JSON lines), {}.txt (text)\n", options.log_path,
                options.log_path);
   }
   // A failed run's schedule is always written; a good run's when asked
   // (a recording for a recorded environment, env.recording).
-  if (run.report.ok() && options.schedule_path.empty()) return 0;
-  std::string path = options.schedule_path.empty()
-                         ? DefaultSchedulePath(config, run.report.outcome)
-                         : options.schedule_path;
-  ScheduleFile file{.config = config,
-                    .outcome = run.report.outcome,
-                    .log_hash = run.machine->log().hash(),
-                    .choices = {run.machine->schedule().begin(), run.machine->schedule().end()}};
-  STRATA_RETURN_IF_ERROR(WriteScheduleFile(path, file));
-  fmt::print(out, "  schedule   written to {}\n  replay     strata replay {}\n", path, path);
+  std::string path;
+  if (!run.report.ok() || !options.schedule_path.empty()) {
+    path = options.schedule_path.empty() ? DefaultSchedulePath(config, run.report.outcome)
+                                         : options.schedule_path;
+    ScheduleFile file{.config = config,
+                      .outcome = run.report.outcome,
+                      .log_hash = run.machine->log().hash(),
+                      .choices = {run.machine->schedule().begin(), run.machine->schedule().end()}};
+    STRATA_RETURN_IF_ERROR(WriteScheduleFile(path, file));
+    fmt::print(text, "  schedule   written to {}\n  replay     strata replay {}\n", path, path);
+  }
+  if (options.json) fmt::print(out, "{}\n", BootJson(config, run, options.log_path, path).dump());
   return run.report.ok() ? 0 : 1;
 }
 
@@ -369,8 +427,9 @@ absl::StatusOr<int> Boot(const Config& config, const Catalog& catalog, const Boo
   // The header after the run: a config the run refuses (a recording that
   // does not fit) is one line of error, nothing else.
   STRATA_ASSIGN_OR_RETURN(BootRun run, RunConfig(config, catalog, nullptr, "", KeepFor(options)));
-  fmt::print(out, "strata boot {}\n", config.source);
-  return Finish(config, catalog, run, options, out);
+  TextOut text(out, options.json);
+  fmt::print(text.get(), "strata boot {}\n", config.source);
+  return Finish(config, catalog, run, options, text.get(), out);
 }
 
 absl::StatusOr<int> Replay(const std::string& schedule_path, const Catalog& catalog,

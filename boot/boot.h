@@ -60,7 +60,7 @@ absl::StatusOr<BootRun> RunConfig(const Config& config, const Catalog& catalog,
 struct BootOptions {
   std::string log_path;       // --log: JSON lines to this file, text to FILE.txt
   std::string schedule_path;  // where a failure's schedule goes ("" = derived name)
-  std::string command = "boot";
+  bool json = false;  // --json: one JSON object on `out` in place of the text summary
 };
 
 // `strata boot`: runs, prints the summary to `out`, writes the log and, on

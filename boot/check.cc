@@ -6,6 +6,9 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
+
+#include "boot/text_out.h"
 
 #include "sched/stack.h"
 #include "sched/workloads.h"
@@ -125,6 +128,10 @@ machine::MachineOptions CheckMachineOf(const Config& c, const Catalog& catalog) 
   return machine::CheckOptions(c.machine, CpuId(static_cast<CpuId::Rep>(c.focus)), *env->make.check);
 }
 
+nlohmann::ordered_json PathOrNull(const std::string& path) {
+  return path.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(path);
+}
+
 void PrintVerdict(std::FILE* out, const Execution& x) {
   const layers::Verdict& v = x.verdict;
   const machine::Log& log = x.machine->log();
@@ -163,7 +170,7 @@ void PrintLayers(const Config& c, const Catalog& catalog, std::FILE* out) {
 }
 
 absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
-                               const CheckOptions& options, std::FILE* out) {
+                               const CheckOptions& options, std::FILE* json_out) {
   const std::string client_name = sched::SchedClient(c.stack);
   const auto* client = catalog.threads.Find(client_name);
   if (client != nullptr && (c.check_layer == "all" || c.check_layer == "sched") &&
@@ -184,9 +191,33 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
   const bool exhaustive = strategy->make(so)->exhaustive();
   STRATA_ASSIGN_OR_RETURN(const std::optional<layers::NamedEnvironment> env,
                           CheckEnvironmentOf(c, catalog, exhaustive));
+  TextOut text(json_out, options.json);
+  std::FILE* out = text.get();
+  const std::uint64_t fairness =
+      c.machine.fairness != 0 ? c.machine.fairness : 8 * static_cast<std::uint64_t>(c.machine.cpus);
   fmt::print(out, "strata check {}\n", c.source);
-  fmt::print(out, "  machine    {} cpus, fairness bound {}\n", c.machine.cpus,
-             c.machine.fairness != 0 ? c.machine.fairness : 8 * static_cast<std::uint64_t>(c.machine.cpus));
+  fmt::print(out, "  machine    {} cpus, fairness bound {}\n", c.machine.cpus, fairness);
+  nlohmann::ordered_json json;
+  json["command"] = "check";
+  json["config"] = c.source;
+  json["verdict"] = nullptr;  // filled in below, kept here to come first
+  json["ok"] = nullptr;
+  json["exhaustive"] = nullptr;
+  json["cpus"] = c.machine.cpus;
+  json["fairness_bound"] = fairness;
+  json["seed"] = c.seed;
+  json["runs"] = c.runs;
+  nlohmann::ordered_json json_layers = nlohmann::ordered_json::array();
+  // Ends the command: the JSON result on `json_out` with --json, and the
+  // exit status. `verdict`: refines, no-violation, or the failure's name.
+  auto finish = [&](int code, const std::string& verdict, bool exhaustive) {
+    json["verdict"] = verdict;
+    json["ok"] = code == 0;
+    json["exhaustive"] = exhaustive;
+    json["layers"] = json_layers;
+    if (options.json) fmt::print(json_out, "{}\n", json.dump());
+    return code;
+  };
   const CpuId focus = c.focus >= 0 ? CpuId(static_cast<CpuId::Rep>(c.focus)) : CpuId();
   // Per layer: the strategy, against the environment of a per-CPU check;
   // a portfolio's members against every environment the layer allows.
@@ -209,6 +240,10 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
   if (!env && c.machine.cpus >= 2) header.environments = CheckEnvironments(catalog);
   fmt::print(out, "  strategy   {}, {} {}; seed {}\n", strategy->make(header)->Describe(), c.runs,
              exhaustive ? "executions at most" : "runs", c.seed);
+  json["strategy"] = strategy->make(header)->Describe();
+  json["env"] = {{"kind", env ? c.env : std::string("live")}, {"focus", c.focus}};
+  json["layers"] = nullptr;
+  json["failure"] = nullptr;
   if (env) {
     const auto* entry = catalog.environments.Find(c.env);
     fmt::print(out, "  env        {}: per-CPU checks, {}; {}\n", c.env,
@@ -230,12 +265,14 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
   for (const std::string& layer : LayersToCheck(c)) {
     if (Implementation(c, layer) == "spec") {
       fmt::print(out, "  {:<10} runs as its spec: nothing to check\n", layer);
+      json_layers.push_back({{"layer", layer}, {"verdict", "spec"}});
       continue;
     }
     const kernel::LayerInfo* info = FindLayer(stack, layer);
     STRATA_CHECK(info != nullptr, "unvalidated layer {}", layer);
     if (env && info->rely.empty()) {
       fmt::print(out, "  {:<10} declares no rely: no per-CPU check\n", layer);
+      json_layers.push_back({{"layer", layer}, {"verdict", "no-rely"}});
       continue;
     }
     std::unique_ptr<layers::LayerPair> pair = sched::MakePair(layer, c.stack, catalog);
@@ -258,6 +295,21 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
     if (r.wait_bound > 0) {
       fmt::print(out, "             worst wait {} steps (bound {})\n", r.worst_wait, r.wait_bound);
     }
+    nlohmann::ordered_json& jl = json_layers.emplace_back();
+    jl["layer"] = layer;
+    jl["lower"] = pair->lower();
+    jl["upper"] = pair->upper();
+    jl["verdict"] = nullptr;
+    jl["executions"] = r.executions;
+    jl["exhausted"] = r.exhausted;
+    if (exhaustive) jl["skipped_by_reduction"] = r.skipped;
+    jl["events"] = r.events;
+    jl["seconds"] = r.seconds;
+    jl["waits"] = {{"worst", r.worst_wait},
+                   {"bound", r.wait_bound > 0 ? nlohmann::ordered_json(r.wait_bound)
+                                              : nlohmann::ordered_json()},
+                   {"within", r.wait_bound == 0 || r.worst_wait <= r.wait_bound}};
+    jl["left_rely"] = r.left_rely;
     if (r.left_rely > 0) {
       fmt::print(out,
                  "             {} more runs failed at an environment cpu's step first (not "
@@ -266,13 +318,15 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
     }
     if (!r.failure && r.executions == 0) {
       fmt::print(out, "  FAILED     layer {}: no execution was checked to the end\n", layer);
-      return 1;
+      jl["verdict"] = "no-execution";
+      return finish(1, "no-execution", false);
     }
     if (!r.failure) {
       // Honest about coverage: "refines" only for a space explored whole.
       const std::string whose =
           env ? fmt::format("; the focused cpu's calls, against the {} environment", env->name)
               : std::string();
+      jl["verdict"] = r.exhausted ? "refines" : "no-violation";
       if (r.exhausted) {
         fmt::print(out, "             verdict: refines (exhaustive: every F-fair schedule of the client{})\n",
                    whose);
@@ -311,7 +365,31 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
                       .choices = {x.machine->schedule().begin(), x.machine->schedule().end()}};
     STRATA_RETURN_IF_ERROR(WriteScheduleFile(path, file));
     fmt::print(out, "  schedule   written to {}\n  replay     strata replay {}\n", path, path);
-    return 1;
+    jl["verdict"] = x.verdict.name();
+    nlohmann::ordered_json& jf = json["failure"];
+    jf["layer"] = layer;
+    jf["verdict"] = x.verdict.name();
+    jf["message"] = x.verdict.message;
+    jf["found_by"] = r.found_by;
+    jf["environment"] = recorded.env;
+    jf["focus"] = recorded.focus;
+    if (x.verdict.event && *x.verdict.event < x.machine->log().size()) {
+      const machine::Log& log = x.machine->log();
+      jf["first_bad"] = {{"seq", *x.verdict.event},
+                         {"event", log.RenderText(log[*x.verdict.event])},
+                         {"where", machine::FormatWhere(log.where(*x.verdict.event))}};
+    } else {
+      jf["first_bad"] = nullptr;
+    }
+    jf["module_state"] = x.verdict.lower_state;
+    jf["spec_state"] = x.verdict.upper_state;
+    jf["steps"] = to_failure.size();
+    jf["switches"] = layers::Switches(to_failure);
+    jf["steps_before_shrinking"] = r.failure_original_steps;
+    jf["log_hash"] = machine::FormatHash(x.machine->log().hash());
+    jf["schedule"] = PathOrNull(path);
+    jf["replay"] = "strata replay " + path;
+    return finish(1, x.verdict.name(), false);
   }
   if (uncovered == 0) {
     fmt::print(out, "  result     every checked layer refines its spec (exhaustively)\n");
@@ -319,7 +397,7 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
     fmt::print(out, "  result     no violation in any checked layer ({} not explored exhaustively)\n",
                uncovered == 1 ? std::string("1 layer") : fmt::format("{} layers", uncovered));
   }
-  return 0;
+  return finish(0, uncovered == 0 ? "refines" : "no-violation", uncovered == 0);
 }
 
 absl::StatusOr<int> ReplayCheck(const ScheduleFile& file, const std::string& path,

@@ -16,12 +16,14 @@ namespace strata::boot {
 struct CheckOptions {
   std::string schedule_path;  // where a failure's schedule goes ("" = derived name)
   bool progress = false;      // a progress line on stderr (when it is a terminal)
+  bool json = false;          // one JSON object on `out` in place of the text (--json)
 };
 
 // Checks every adjacent pair of `config`'s stack (or config.check_layer),
 // bottom up, and stops at the first that fails: prints per pair the
 // executions, events, verdict, worst wait against its bound and time; on
-// failure the report and the shrunk schedule file. Returns the exit status
+// failure the report and the shrunk schedule file; with options.json, one
+// JSON object in place of that text (its keys in README.md). Returns the exit status
 // (0 all refine, 1 a failure); an error Status is bad input.
 absl::StatusOr<int> CheckStack(const Config& config, const Catalog& catalog,
                                const CheckOptions& options, std::FILE* out);

@@ -69,6 +69,7 @@ struct Flags {
   std::vector<std::pair<const Key*, bool>> switches;  // bool keys (--no-shrink)
   std::string log;
   std::string schedule;
+  bool json = false;
 };
 
 // Adds the flags of every key that `command` takes to `cmd`.
@@ -156,6 +157,9 @@ int Main(int argc, char** argv, const Catalog& catalog) {
   boot_cmd->add_option("--schedule", boot.schedule,
                        "write the run's schedule to FILE (a failed run's is written anyway, to a "
                        "derived name without it)");
+  boot_cmd->add_flag("--json", boot.json,
+                     "print one JSON object (verdict, counts, waits, seed, log hash, files) in "
+                     "place of the summary");
 
   std::string replay_file, replay_log;
   CLI::App* replay_cmd = app.add_subcommand("replay", "re-run a run from its schedule file");
@@ -173,6 +177,9 @@ int Main(int argc, char** argv, const Catalog& catalog) {
   check_cmd->add_option("config", check.config, "config file (default: configs/default.toml)");
   AddKeyFlags(check_cmd, kCheckCommand, catalog, check);
   check_cmd->add_option("--schedule", check.schedule, "where to write the schedule of a failure");
+  check_cmd->add_flag("--json", check.json,
+                      "print one JSON object (verdict, layers, counts, waits, failure, seed, log "
+                      "hash) in place of the text");
   check_cmd->footer(Listing(catalog.locks) + Listing(catalog.queues) + Listing(catalog.scheds) +
                     Listing(catalog.threads) + Listing(catalog.strategies));
 
@@ -233,7 +240,7 @@ int Main(int argc, char** argv, const Catalog& catalog) {
   if (*boot_cmd) {
     auto config = ConfigWithOverrides(boot, catalog);
     if (!config.ok()) return BadInput(config.status());
-    auto code = Boot(*config, catalog, {.log_path = boot.log, .schedule_path = boot.schedule},
+    auto code = Boot(*config, catalog, {.log_path = boot.log, .schedule_path = boot.schedule, .json = boot.json},
                      stdout);
     if (!code.ok()) return BadInput(code.status());
     return *code;
@@ -247,7 +254,7 @@ int Main(int argc, char** argv, const Catalog& catalog) {
     auto config = ConfigWithOverrides(check, catalog);
     if (!config.ok()) return BadInput(config.status());
     auto code =
-        CheckStack(*config, catalog, {.schedule_path = check.schedule, .progress = true}, stdout);
+        CheckStack(*config, catalog, {.schedule_path = check.schedule, .progress = true, .json = check.json}, stdout);
     if (!code.ok()) return BadInput(code.status());
     return *code;
   }
