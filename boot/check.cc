@@ -8,6 +8,7 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include "boot/interrupt.h"
 #include "boot/text_out.h"
 
 #include "sched/stack.h"
@@ -181,7 +182,8 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
   }
   const auto* strategy = catalog.strategies.Find(c.strategy);
   STRATA_CHECK(strategy != nullptr, "unvalidated strategy {}", c.strategy);
-  const bool progress = options.progress && ::isatty(STDERR_FILENO);
+  const bool terminal = ::isatty(STDERR_FILENO) != 0;
+  const bool progress = (options.progress && terminal) || options.progress_always;
   const layers::StrategyOptions so{.cpus = c.machine.cpus,
                                    .seed = c.seed,
                                    .pct_depth = c.pct_depth,
@@ -259,7 +261,10 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
                                  .preemption_bound = c.preemption_bound,
                                  .reduction = c.reduction,
                                  .shrink = c.shrink,
-                                 .progress = progress ? stderr : nullptr};
+                                 .progress = progress ? stderr : nullptr,
+                                 .progress_lines = !terminal};
+  const InterruptScope interrupt;
+  explore.stop = interrupt.flag();
   const std::vector<kernel::LayerInfo> stack = sched::Stack(c.stack);
   int uncovered = 0;  // layers checked without covering their whole space
   for (const std::string& layer : LayersToCheck(c)) {
@@ -278,6 +283,7 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
     std::unique_ptr<layers::LayerPair> pair = sched::MakePair(layer, c.stack, catalog);
     STRATA_CHECK(pair != nullptr, "unvalidated layer {}", layer);
     explore.strategy = strategy_for(*info);
+    explore.progress_label = layer;
     layers::ExploreResult r = layers::Explore(*pair, c.machine, explore);
     fmt::print(out, "  {:<10} {} refines {}?\n", layer, pair->lower(), pair->upper());
     if (env) {
@@ -315,6 +321,18 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
                  "             {} more runs failed at an environment cpu's step first (not "
                  "counted as executions; the first: {})\n",
                  r.left_rely, r.first_left_rely->message);
+    }
+    if (r.interrupted && !r.failure) {
+      jl["verdict"] = "interrupted";
+      jl["interrupted_by"] = interrupt.name();
+      fmt::print(out,
+                 "             verdict: interrupted by {} after {} executions (not exhaustive; no "
+                 "refinement claim)\n",
+                 interrupt.name(), r.executions);
+      fmt::print(out, "  result     interrupted by {}: layer {} not finished{}\n", interrupt.name(),
+                 layer, json_layers.size() > 1 ? "; the layers below it as printed above" : "");
+      json["interrupted_by"] = interrupt.name();
+      return finish(interrupt.exit_status(), "interrupted", false);
     }
     if (!r.failure && r.executions == 0) {
       fmt::print(out, "  FAILED     layer {}: no execution was checked to the end\n", layer);

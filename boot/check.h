@@ -15,7 +15,8 @@ namespace strata::boot {
 
 struct CheckOptions {
   std::string schedule_path;  // where a failure's schedule goes ("" = derived name)
-  bool progress = false;      // a progress line on stderr (when it is a terminal)
+  bool progress = false;      // a progress line on stderr when it is a terminal
+  bool progress_always = false;  // --progress: without a terminal, a line every few seconds
   bool json = false;          // one JSON object on `out` in place of the text (--json)
 };
 

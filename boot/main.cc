@@ -177,6 +177,9 @@ int Main(int argc, char** argv, const Catalog& catalog) {
   check_cmd->add_option("config", check.config, "config file (default: configs/default.toml)");
   AddKeyFlags(check_cmd, kCheckCommand, catalog, check);
   check_cmd->add_option("--schedule", check.schedule, "where to write the schedule of a failure");
+  bool check_progress = false;
+  check_cmd->add_flag("--progress", check_progress,
+                      "a progress line on stderr every few seconds even when it is not a terminal");
   check_cmd->add_flag("--json", check.json,
                       "print one JSON object (verdict, layers, counts, waits, failure, seed, log "
                       "hash) in place of the text");
@@ -254,7 +257,10 @@ int Main(int argc, char** argv, const Catalog& catalog) {
     auto config = ConfigWithOverrides(check, catalog);
     if (!config.ok()) return BadInput(config.status());
     auto code =
-        CheckStack(*config, catalog, {.schedule_path = check.schedule, .progress = true, .json = check.json}, stdout);
+        CheckStack(*config, catalog, {.schedule_path = check.schedule,
+                                         .progress = true,
+                                         .progress_always = check_progress,
+                                         .json = check.json}, stdout);
     if (!code.ok()) return BadInput(code.status());
     return *code;
   }

@@ -120,6 +120,19 @@ class DfsTree {
 
   std::uint64_t pruned() const { return pruned_; }
 
+  // Knuth's estimate of the explored fraction of the tree, from the path:
+  // the subtrees left of the path, each taken to be as large as its
+  // siblings (a node's share of its parent's is 1 / its branching).
+  double Covered() const {
+    double covered = 0, share = 1;
+    for (const Node& n : path_) {
+      const double branches = n.forced ? 1.0 : static_cast<double>(n.enabled.size());
+      covered += share * static_cast<double>(n.done.size()) / branches;
+      share /= branches;
+    }
+    return covered;
+  }
+
  private:
   static std::size_t Index(const Node& n, CpuId c) {
     return static_cast<std::size_t>(std::find(n.enabled.begin(), n.enabled.end(), c) -
@@ -166,6 +179,7 @@ class DfsStrategy final : public Strategy {
   bool Advance() override { return tree_.Backtrack(); }
   bool exhaustive() const override { return true; }
   std::uint64_t skipped() const override { return tree_.pruned(); }
+  std::optional<double> covered() const override { return tree_.Covered(); }
   // One client: the tree's executions must be runs of the same program.
   machine::MachineOptions MachineFor(const machine::MachineOptions& base) const override {
     machine::MachineOptions run = base;

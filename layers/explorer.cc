@@ -103,31 +103,65 @@ Execution Shrink(const LayerPair& pair, const machine::MachineOptions& options, 
   return best;
 }
 
+// "3m 20s", "42s".
+std::string Duration(double seconds) {
+  const auto s = static_cast<std::uint64_t>(seconds + 0.5);
+  if (s >= 3600) return fmt::format("{}h {}m", s / 3600, s % 3600 / 60);
+  if (s >= 60) return fmt::format("{}m {}s", s / 60, s % 60);
+  return fmt::format("{}s", s);
+}
+
 class Progress {
  public:
-  explicit Progress(std::FILE* out) : out_(out), start_(Clock::now()), last_(start_) {}
-  void Tick(std::uint64_t executions, std::uint64_t total, bool dfs) {
-    if (out_ == nullptr || (++calls_ & 255) != 0) return;
-    auto now = Clock::now();
-    if (now - last_ < std::chrono::milliseconds(500)) return;
+  explicit Progress(const ExploreOptions& o)
+      : out_(o.progress), lines_(o.progress_lines), label_(o.progress_label),
+        start_(Clock::now()), last_(start_) {}
+  // After each execution: `done` of at most `runs`; `covered`, an
+  // exhaustive strategy's estimate of the fraction of its space done.
+  void Tick(std::uint64_t done, std::uint64_t runs, std::optional<double> covered) {
+    if (out_ == nullptr || (++calls_ & 63) != 0) return;
+    const auto now = Clock::now();
+    if (now - last_ < (lines_ ? std::chrono::milliseconds(3000) : std::chrono::milliseconds(500))) {
+      return;
+    }
     last_ = now;
-    double s = std::chrono::duration<double>(now - start_).count();
-    fmt::print(out_, "\r  {} executions{}  {:.0f}/s  {:.1f}s elapsed   ", executions,
-               dfs ? "" : fmt::format(" of {}", total), executions / s, s);
+    const double s = std::chrono::duration<double>(now - start_).count();
+    // Left: of the cap, or of the space when its estimate says sooner.
+    double fraction = static_cast<double>(done) / static_cast<double>(std::max<std::uint64_t>(runs, 1));
+    std::string space;
+    if (covered) {
+      space = fmt::format(", ~{:.3g}% of the space (estimate)", 100 * *covered);
+      fraction = std::max(fraction, *covered);
+    }
+    const std::string left =
+        fraction > 0 && fraction < 1 ? fmt::format(", about {} left", Duration(s * (1 - fraction) / fraction))
+                                     : std::string();
+    const std::string line =
+        fmt::format("  {}{} of at most {} executions{}  {:.0f}/s  {} elapsed{}", label_.empty() ? "" : label_ + ": ",
+                    done, runs, space, static_cast<double>(done) / s, Duration(s), left);
+    if (lines_) {
+      fmt::print(out_, "{}\n", line);
+    } else {
+      fmt::print(out_, "\r{:<{}}", line, width_);
+      width_ = std::max(width_, line.size());
+      shown_ = true;
+    }
     std::fflush(out_);
-    shown_ = true;
   }
   ~Progress() {
     if (shown_) {
-      fmt::print(out_, "\r{:70}\r", "");
+      fmt::print(out_, "\r{:{}}\r", "", width_);
       std::fflush(out_);
     }
   }
 
  private:
   std::FILE* out_;
+  bool lines_;
+  std::string label_;
   Clock::time_point start_, last_;
   std::uint64_t calls_ = 0;
+  std::size_t width_ = 0;
   bool shown_ = false;
 };
 
@@ -171,7 +205,7 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
   }
   ExploreResult result;
   const auto start = Clock::now();
-  Progress progress(explore.progress);
+  Progress progress(explore);
   STRATA_CHECK(explore.strategy != nullptr, "explore without a strategy");
   std::unique_ptr<Strategy> strategy = explore.strategy({.cpus = options.cpus,
                                                          .seed = explore.seed,
@@ -215,6 +249,10 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
   std::optional<LeftRely> left_rely;
   // Pruned runs (cut short by the strategy's oracle) do not count against `runs`.
   for (std::uint64_t i = 0; result.executions + result.left_rely < explore.runs; ++i) {
+    if (explore.stop != nullptr && *explore.stop != 0) {
+      result.interrupted = true;
+      break;
+    }
     machine::Oracle& oracle = strategy->Next(i);
     const machine::MachineOptions run = strategy->MachineFor(options_of(i));
     Execution x = CheckExecution(pair, run, oracle, explore.check);
@@ -240,7 +278,7 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
         break;
       }
     }
-    progress.Tick(result.executions, explore.runs, exhaustive);
+    progress.Tick(result.executions + result.left_rely, explore.runs, strategy->covered());
     if (!strategy->Advance()) {
       result.exhausted = exhaustive;
       break;

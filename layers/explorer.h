@@ -17,6 +17,7 @@
 #ifndef STRATA_LAYERS_EXPLORER_H_
 #define STRATA_LAYERS_EXPLORER_H_
 
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <optional>
@@ -41,7 +42,16 @@ struct ExploreOptions {
   bool reduction = true;             // dfs: sleep sets
   bool shrink = true;
   bool check = true;                 // false: plain runs, for measuring the cost of checking
-  std::FILE* progress = nullptr;     // where a progress line goes (a terminal), or null
+  // Where the progress line goes, or null: on a terminal (progress_lines
+  // false) one line rewritten in place twice a second, else a line every
+  // few seconds. It names `progress_label` (the layer).
+  std::FILE* progress = nullptr;
+  bool progress_lines = false;
+  std::string progress_label;
+  // Set (by a signal handler) to end the exploration early: the result then
+  // says `interrupted`, and holds what was run so far (no failure is being
+  // shrunk when it stops; a failure found is still reported whole).
+  const volatile std::sig_atomic_t* stop = nullptr;
 };
 
 struct ExploreResult {
@@ -49,6 +59,7 @@ struct ExploreResult {
   std::uint64_t skipped = 0;     // dfs: executions and branches pruned by sleep sets
   std::uint64_t events = 0;      // lower-log events over all executions
   bool exhausted = false;        // dfs: every schedule was covered
+  bool interrupted = false;      // ExploreOptions::stop ended it before its runs were done
   std::uint64_t worst_wait = 0;  // the longest call seen, in steps
   std::uint64_t wait_bound = 0;  // and its bound
   double seconds = 0;

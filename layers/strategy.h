@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,9 @@ class Strategy {
   virtual bool exhaustive() const { return false; }
   // Executions and branches the strategy pruned (dfs: by sleep sets).
   virtual std::uint64_t skipped() const { return 0; }
+  // For the progress line: an estimate of the fraction of its space an
+  // exhaustive strategy has covered (from 0 to 1), or nullopt for none.
+  virtual std::optional<double> covered() const { return std::nullopt; }
   // "random (seed 1)", "pct (depth 3, horizon 100)", "dfs (sleep sets)".
   virtual std::string Describe() const = 0;
 

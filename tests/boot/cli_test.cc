@@ -187,6 +187,36 @@ TEST_CASE("strata bench --quick --json prints the ratios") {
   CHECK(Lines(c.out) == 1);
 }
 
+TEST_CASE("Ctrl-C during a check prints what was covered, claims nothing and exits 130") {
+  TempDir dir;
+  // --preserve-status: the exit status is strata's own; --foreground: the signal goes to
+  // strata once (not again to its process group, which a second signal would end at once).
+  Command c = RunStrata("check '" + Source("configs/check/queue.toml") + "' --runs 1000000000",
+                        dir.path(), "timeout --foreground --preserve-status -s INT 1 ");
+  CHECK(c.exit_code == 130);
+  CHECK(std::regex_search(c.out, std::regex("verdict: interrupted by SIGINT after [1-9][0-9]* "
+                                            "executions \\(not exhaustive; no refinement claim\\)")));
+  CHECK(c.out.find("result     interrupted by SIGINT: layer lock not finished") != std::string::npos);
+  CHECK(c.out.find("refines its spec") == std::string::npos);
+  CHECK(c.err.empty());
+}
+
+TEST_CASE("SIGTERM during a dfs check with --progress and --json: progress lines on stderr, an "
+          "interrupted verdict, exit 143") {
+  TempDir dir;
+  Command c = RunStrata("check '" + Source("configs/check/ticket.toml") +
+                            "' --strategy dfs --cpus 5 --runs 1000000000 --progress --json",
+                        dir.path(), "timeout --foreground --preserve-status -s TERM 5 ");
+  CHECK(c.exit_code == 143);
+  CHECK(std::regex_search(c.err, std::regex("  lock: [0-9]+ of at most 1000000000 executions, ~[0-9.e+-]+% "
+                                            "of the space \\(estimate\\)  [0-9]+/s  [0-9]+s elapsed, about "
+                                            ".* left\n")));
+  CHECK(c.out.find("\"verdict\":\"interrupted\"") != std::string::npos);
+  CHECK(c.out.find("\"interrupted_by\":\"SIGTERM\"") != std::string::npos);
+  CHECK(c.out.find("\"exhaustive\":false") != std::string::npos);
+  CHECK(Lines(c.out) == 1);
+}
+
 TEST_CASE("strata tlink composes a healthy workload and catches a hidden channel") {
   TempDir dir;
   Command ok = RunStrata("tlink '" + Source("configs/threads/fair-threads.toml") + "'", dir.path());

@@ -58,10 +58,13 @@ struct Command {
   std::string err;  // stderr
 };
 
-// Runs the strata binary with `args` (a shell-quoted string) in `cwd`.
-inline Command RunStrata(const std::string& args, const std::string& cwd) {
+// Runs the strata binary with `args` (a shell-quoted string) in `cwd`,
+// after `prefix` ("timeout -s INT 1 ": a command that runs it).
+inline Command RunStrata(const std::string& args, const std::string& cwd,
+                         const std::string& prefix = "") {
   std::string err_file = cwd + "/.stderr";
-  std::string cmd = fmt::format("cd '{}' && '{}' {} 2>'{}'", cwd, STRATA_BINARY, args, err_file);
+  std::string cmd =
+      fmt::format("cd '{}' && {}'{}' {} 2>'{}'", cwd, prefix, STRATA_BINARY, args, err_file);
   Command c;
   std::FILE* p = ::popen(cmd.c_str(), "r");
   char buf[4096];
