@@ -130,6 +130,47 @@ TEST_CASE("dfs exhausts the correct counter on 2 cpus, with fewer executions und
   CHECK_FALSE(capped.exhausted);
 }
 
+TEST_CASE("dfs's estimate of the space covered grows from 0 towards 1 as it explores") {
+  // The 70 interleavings of two cpus' 4 steps each: symmetric in the two
+  // cpus, so the estimate is exactly one half once cpu 0's first step is done.
+  const CounterPair pair({.module = Module::kFaa, .iterations = 2});
+  std::unique_ptr<Strategy> dfs = MakeDfsStrategy({.cpus = 2, .reduction = false});
+  std::vector<double> covered;
+  for (std::uint64_t i = 0;; ++i) {
+    machine::Oracle& oracle = dfs->Next(i);
+    const Execution x = CheckExecution(pair, dfs->MachineFor({.cpus = 2}), oracle);
+    REQUIRE(x.verdict.ok());
+    if (!dfs->Advance()) break;
+    REQUIRE(dfs->covered().has_value());
+    covered.push_back(*dfs->covered());
+  }
+  REQUIRE(covered.size() == 69);
+  CHECK(covered.front() > 0);
+  for (std::size_t i = 1; i < covered.size(); ++i) {
+    CAPTURE(i);
+    CHECK(covered[i] >= covered[i - 1]);
+    CHECK(covered[i] < 1);
+  }
+  CHECK(covered[34] == doctest::Approx(0.5));
+  CHECK(covered.back() > 0.9);
+  CHECK_FALSE(MakeRandomStrategy({.cpus = 2})->covered().has_value());
+}
+
+TEST_CASE("an exploration whose stop flag is set ends as interrupted, with what it ran") {
+  const volatile std::sig_atomic_t stop = 1;
+  const ExploreResult r = ExploreCounter({.module = Module::kFaa, .iterations = 2}, 2,
+                                         {.strategy = layers::BuiltinStrategy("dfs"), .runs = 1000,
+                                          .stop = &stop});
+  CHECK(r.interrupted);
+  CHECK(r.executions == 0);
+  CHECK_FALSE(r.exhausted);
+  CHECK_FALSE(r.failure.has_value());
+  const ExploreResult whole = ExploreCounter({.module = Module::kFaa, .iterations = 2}, 2,
+                                             {.strategy = layers::BuiltinStrategy("dfs"), .runs = 1000});
+  CHECK_FALSE(whole.interrupted);
+  CHECK(whole.exhausted);
+}
+
 TEST_CASE("a preemption bound of 0 explores fewer executions than unbounded dfs") {
   const CounterOptions faa{.module = Module::kFaa, .iterations = 2};
   for (bool reduction : {false, true}) {
