@@ -16,6 +16,7 @@
 #include "layers/explorer.h"
 #include "machine/check.h"
 #include "machine/log.h"
+#include "machine/shrink.h"
 
 namespace strata::boot {
 namespace {
@@ -365,7 +366,7 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
     PrintVerdict(out, x);
     const std::vector<machine::CpuId> to_failure = layers::ToFailure(x);
     fmt::print(out, "  shrunk     {} steps to the failure with {} context switches (was {} steps; {} tries)\n",
-               to_failure.size(), layers::Switches(to_failure), r.failure_original_steps,
+               to_failure.size(), machine::Switches(to_failure), r.failure_original_steps,
                r.shrink_attempts);
     fmt::print(out, "  seed {}  log hash {}\n", c.seed, machine::FormatHash(x.machine->log().hash()));
     const std::string path = options.schedule_path.empty()
@@ -402,7 +403,7 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
     jf["module_state"] = x.verdict.lower_state;
     jf["spec_state"] = x.verdict.upper_state;
     jf["steps"] = to_failure.size();
-    jf["switches"] = layers::Switches(to_failure);
+    jf["switches"] = machine::Switches(to_failure);
     jf["steps_before_shrinking"] = r.failure_original_steps;
     jf["log_hash"] = machine::FormatHash(x.machine->log().hash());
     jf["schedule"] = PathOrNull(path);

@@ -9,6 +9,7 @@
 
 #include "machine/check.h"
 #include "machine/rng.h"
+#include "machine/shrink.h"
 #include "machine/stack_pool.h"
 
 namespace strata::layers {
@@ -17,28 +18,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using machine::Decision;
 using machine::Oracle;
-
-// Follows a guide where it can; past its end, or where the guided CPU cannot
-// run, it keeps the last CPU running (no new context switch) or takes the
-// lowest runnable one. Shrinking runs candidates with it.
-class GuidedOracle final : public Oracle {
- public:
-  explicit GuidedOracle(std::vector<CpuId> guide) : guide_(std::move(guide)) {}
-  std::string Describe() const override { return "guided"; }
-  CpuId Pick(const Decision& d) override {
-    if (d.step < guide_.size() &&
-        std::binary_search(d.runnable.begin(), d.runnable.end(), guide_[d.step])) {
-      return guide_[d.step];
-    }
-    if (d.last.valid() && std::binary_search(d.runnable.begin(), d.runnable.end(), d.last)) {
-      return d.last;
-    }
-    return d.runnable.front();
-  }
-
- private:
-  std::vector<CpuId> guide_;
-};
 
 std::vector<CpuId> ScheduleOf(const Execution& x) {
   return {x.machine->schedule().begin(), x.machine->schedule().end()};
@@ -62,45 +41,17 @@ std::optional<Verdict> CheckDeterminism(const LayerPair& pair,
   return std::nullopt;
 }
 
-// Fewer steps to the failure, then fewer context switches on the way.
-bool Better(const Execution& a, const Execution& b) {
-  const std::vector<CpuId> sa = ToFailure(a), sb = ToFailure(b);
-  if (sa.size() != sb.size()) return sa.size() < sb.size();
-  return Switches(sa) < Switches(sb);
-}
-
-// Shrinks a failing execution; returns the smallest one found.
+// Shrinks a failing execution (machine/shrink.h); returns the smallest one found.
 Execution Shrink(const LayerPair& pair, const machine::MachineOptions& options, Execution best,
                  std::uint64_t* attempts) {
-  constexpr std::uint64_t kMaxAttempts = 4000;
   const Verdict target = best.verdict;
-  auto attempt = [&](std::vector<CpuId> guide) -> bool {
-    if (*attempts >= kMaxAttempts) return false;
-    ++*attempts;
-    GuidedOracle oracle(std::move(guide));
+  auto rerun = [&](std::vector<CpuId> guide) -> std::optional<Execution> {
+    machine::GuidedOracle oracle(std::move(guide));
     Execution x = CheckExecution(pair, options, oracle);
-    if (!x.input.ok() || !x.verdict.SameKind(target)) return false;
-    if (!Better(x, best)) return false;
-    best = std::move(x);
-    return true;
+    if (!x.input.ok() || !x.verdict.SameKind(target)) return std::nullopt;
+    return x;
   };
-  // Shorter: the shortest prefix that, run on without new switches, still fails.
-  const std::vector<CpuId> full = ToFailure(best);
-  for (std::size_t len = 0; len < full.size(); ++len) {
-    if (attempt({full.begin(), full.begin() + static_cast<std::ptrdiff_t>(len)})) break;
-  }
-  // Fewer switches: let the previous CPU keep running at each switch.
-  for (bool improved = true; improved && *attempts < kMaxAttempts;) {
-    improved = false;
-    std::vector<CpuId> s = ToFailure(best);
-    for (std::size_t i = 1; i < s.size() && !improved; ++i) {
-      if (s[i] == s[i - 1]) continue;
-      std::vector<CpuId> guide = s;
-      guide[i] = s[i - 1];
-      improved = attempt(std::move(guide));
-    }
-  }
-  return best;
+  return machine::Shrink(std::move(best), rerun, ToFailure, machine::ShrinkOptions{}, attempts);
 }
 
 // "3m 20s", "42s".
@@ -166,12 +117,6 @@ class Progress {
 };
 
 }  // namespace
-
-std::uint64_t Switches(std::span<const CpuId> schedule) {
-  std::uint64_t n = 0;
-  for (std::size_t i = 1; i < schedule.size(); ++i) n += schedule[i] != schedule[i - 1];
-  return n;
-}
 
 std::vector<CpuId> ToFailure(const Execution& x) {
   std::vector<CpuId> s = ScheduleOf(x);

@@ -86,8 +86,6 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
 Execution ReplaySchedule(const LayerPair& pair, const machine::MachineOptions& options,
                          const std::vector<CpuId>& choices, const std::string& source);
 
-// Context switches in a schedule (what shrinking minimises after length).
-std::uint64_t Switches(std::span<const CpuId> schedule);
 // The steps of a failing execution up to and including its first bad event
 // (the whole schedule for failures at the end of the run).
 std::vector<CpuId> ToFailure(const Execution& x);

@@ -14,6 +14,7 @@
 #include "machine/machine.h"
 #include "machine/oracle.h"
 #include "machine/schedule.h"
+#include "machine/shrink.h"
 #include "tests/layers/toy_layers.h"
 
 namespace strata::layers::toy {
@@ -60,7 +61,7 @@ TEST_CASE("random, pct and dfs find the lost update, shrink it, and the shrunk s
       CHECK(r.failure_original_steps > 0);
       CHECK(shrunk.size() <= r.failure_original_steps);
       CHECK(shrunk.size() >= 4);
-      CHECK(Switches(shrunk) >= 2);
+      CHECK(machine::Switches(shrunk) >= 2);
       CHECK(shrunk.size() <= f.machine->schedule().size());
       // The failing run's schedule replays to the same verdict and log.
       const Execution again = ReplaySchedule(pair, {.cpus = 2}, ScheduleOf(f), "test");
@@ -94,7 +95,7 @@ TEST_CASE("shrinking never makes the failure longer than the unshrunk one") {
     CHECK(shrunk.executions == unshrunk.executions);
     const std::vector<CpuId> a = ToFailure(*shrunk.failure), b = ToFailure(*unshrunk.failure);
     CHECK(a.size() <= b.size());
-    if (a.size() == b.size()) CHECK(Switches(a) <= Switches(b));
+    if (a.size() == b.size()) CHECK(machine::Switches(a) <= machine::Switches(b));
     CHECK(shrunk.failure->verdict.SameKind(unshrunk.failure->verdict));
   }
 }
@@ -267,12 +268,12 @@ TEST_CASE("with check off the explorer runs plain executions and reports no fail
 }
 
 TEST_CASE("Switches counts the context switches of a schedule") {
-  CHECK(Switches({}) == 0);
-  CHECK(Switches(Ids({2})) == 0);
-  CHECK(Switches(Ids({0, 0, 0})) == 0);
-  CHECK(Switches(Ids({0, 1})) == 1);
-  CHECK(Switches(Ids({0, 0, 1, 1, 0})) == 2);
-  CHECK(Switches(Ids({0, 1, 0, 1, 2, 2, 0})) == 5);
+  CHECK(machine::Switches({}) == 0);
+  CHECK(machine::Switches(Ids({2})) == 0);
+  CHECK(machine::Switches(Ids({0, 0, 0})) == 0);
+  CHECK(machine::Switches(Ids({0, 1})) == 1);
+  CHECK(machine::Switches(Ids({0, 0, 1, 1, 0})) == 2);
+  CHECK(machine::Switches(Ids({0, 1, 0, 1, 2, 2, 0})) == 5);
   // A recorded run: round-robin on 2 cpus switches at every step.
   auto oracle = OracleOf(OracleKind::kRoundRobin, 2);
   const Execution x = Check({.module = Module::kFaa, .iterations = 2}, {.cpus = 2}, *oracle);
@@ -281,8 +282,8 @@ TEST_CASE("Switches counts the context switches of a schedule") {
   REQUIRE(s.size() == 8);
   std::uint64_t by_hand = 0;
   for (std::size_t i = 1; i < s.size(); ++i) by_hand += s[i] != s[i - 1];
-  CHECK(Switches(s) == by_hand);
-  CHECK(Switches(s) == 7);
+  CHECK(machine::Switches(s) == by_hand);
+  CHECK(machine::Switches(s) == 7);
 }
 
 TEST_CASE("ToFailure cuts a failing schedule after its first bad event") {
