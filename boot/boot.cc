@@ -16,6 +16,7 @@
 #include "boot/text_out.h"
 #include "machine/check.h"
 #include "machine/log.h"
+#include "machine/shrink.h"
 #include "sched/stack.h"
 
 namespace strata::boot {
@@ -115,6 +116,13 @@ void PrintFailure(std::FILE* out, const BootRun& run) {
   for (CpuId c : run.report.cpus) cpus += fmt::format("{}{}", cpus.empty() ? "" : ", ", c);
   fmt::print(out, "  cpus       {}\n", cpus);
   if (!run.waits.empty()) fmt::print(out, "  waits      {}\n", run.waits);
+  if (run.original_steps > 0) {
+    const std::vector<CpuId> steps(run.machine->schedule().begin(), run.machine->schedule().end());
+    fmt::print(out,
+               "  shrunk     {} steps to the failure with {} context switches (was {} steps; {} "
+               "tries)\n",
+               steps.size(), machine::Switches(steps), run.original_steps, run.shrink_attempts);
+  }
   std::size_t from = log.size() > 8 ? log.size() - 8 : 0;
   fmt::print(out, "  last events ({} of {})\n", log.size() - from, log.size());
   for (std::size_t i = from; i < log.size(); ++i) {
@@ -199,6 +207,14 @@ nlohmann::ordered_json BootJson(const Config& c, const BootRun& run, const std::
   nlohmann::ordered_json failed_cpus = nlohmann::ordered_json::array();
   for (CpuId cpu : run.report.cpus) failed_cpus.push_back(cpu.value());
   j["failure_cpus"] = failed_cpus;
+  if (run.original_steps > 0) {
+    j["shrunk"] = {{"steps", m.schedule().size()},
+                   {"switches", machine::Switches({m.schedule().begin(), m.schedule().end()})},
+                   {"steps_before_shrinking", run.original_steps},
+                   {"tries", run.shrink_attempts}};
+  } else {
+    j["shrunk"] = nullptr;
+  }
   j["seed"] = c.seed;
   j["log_hash"] = machine::FormatHash(m.log().hash());
   auto path_or_null = [](const std::string& p) {
@@ -363,7 +379,8 @@ absl::StatusOr<Recorded> RecordMulticore(const Config& config, const Catalog& ca
 absl::StatusOr<BootRun> RunConfig(const Config& config, const Catalog& catalog,
                                   const std::vector<CpuId>* replay,
                                   const std::string& replay_source,
-                                  const std::function<void(machine::Machine&)>& prepare) {
+                                  const std::function<void(machine::Machine&)>& prepare,
+                                  const std::vector<CpuId>* guide) {
   BootRun run;
   const auto* env = catalog.environments.Find(config.env);
   STRATA_CHECK(env != nullptr, "unvalidated environment {}", config.env);
@@ -398,6 +415,8 @@ absl::StatusOr<BootRun> RunConfig(const Config& config, const Catalog& catalog,
     oo.replay = *replay;
     oo.replay_source = replay_source;
     oracle = machine::MakeOracle(oo);
+  } else if (guide != nullptr) {
+    oracle = std::make_unique<machine::GuidedOracle>(*guide);
   }
   run.oracle = oracle->Describe();
   auto start = std::chrono::steady_clock::now();
@@ -420,6 +439,34 @@ absl::StatusOr<BootRun> RunConfig(const Config& config, const Catalog& catalog,
   return run;
 }
 
+namespace {
+
+// A failed run shrunk like a check's failure (machine/shrink.h): the
+// smallest run found that fails with the same outcome. Each candidate is a
+// whole run of the config, so prefixes are bisected and at most 400 are
+// tried; the report names both sizes.
+BootRun ShrinkRun(const Config& config, const Catalog& catalog, const BootOptions& options,
+                  BootRun found) {
+  const Outcome target = found.report.outcome;
+  auto steps = [](const BootRun& r) {
+    return std::vector<CpuId>(r.machine->schedule().begin(), r.machine->schedule().end());
+  };
+  auto rerun = [&](std::vector<CpuId> guide) -> std::optional<BootRun> {
+    absl::StatusOr<BootRun> r = RunConfig(config, catalog, nullptr, "", KeepFor(options), &guide);
+    if (!r.ok() || r->report.outcome != target) return std::nullopt;
+    return std::move(*r);
+  };
+  const std::uint64_t original = found.report.steps;
+  std::uint64_t attempts = 0;
+  BootRun best = machine::Shrink(std::move(found), rerun, steps,
+                                 machine::ShrinkOptions{.max_attempts = 400, .bisect = true}, &attempts);
+  best.original_steps = original;
+  best.shrink_attempts = attempts;
+  return best;
+}
+
+}  // namespace
+
 absl::StatusOr<int> Boot(const Config& config, const Catalog& catalog, const BootOptions& options,
                          std::FILE* out) {
   STRATA_RETURN_IF_ERROR(CheckWritable(options.log_path, "--log"));
@@ -427,6 +474,12 @@ absl::StatusOr<int> Boot(const Config& config, const Catalog& catalog, const Boo
   // The header after the run: a config the run refuses (a recording that
   // does not fit) is one line of error, nothing else.
   STRATA_ASSIGN_OR_RETURN(BootRun run, RunConfig(config, catalog, nullptr, "", KeepFor(options)));
+  // A run against a recorded environment is not shrunk: the recording
+  // fixes the other CPUs' steps, and a shrunk run would no longer be its.
+  if (!run.report.ok() && config.shrink && run.report.outcome != Outcome::kNondeterminism &&
+      run.environment == nullptr) {
+    run = ShrinkRun(config, catalog, options, std::move(run));
+  }
   TextOut text(out, options.json);
   fmt::print(text.get(), "strata boot {}\n", config.source);
   return Finish(config, catalog, run, options, text.get(), out);

@@ -27,6 +27,10 @@ struct BootRun {
   std::unique_ptr<machine::RecordedEnvironment> environment;
   std::unique_ptr<machine::Machine> machine;  // the run (a per-CPU machine when focused)
   machine::RunReport report;  // kWrongResult if the run finished with failed checks
+  // A failure shrunk by Boot: the steps of the run first found, and the
+  // candidates tried.
+  std::uint64_t original_steps = 0;
+  std::uint64_t shrink_attempts = 0;
   std::vector<Check> checks;  // empty unless the run finished
   std::string oracle;         // the oracle's description
   std::string details;        // thread workloads: per-CPU and per-thread summary lines
@@ -52,10 +56,12 @@ machine::MachineOptions MachineOptionsFor(const Config& config);
 // recorded schedule. An error Status only if the replay does not fit.
 // `catalog` names the config's workload, scheduler and oracle, and outlives
 // the run. `prepare`, if set, is called with the machine before the run.
+// With `guide`, follows it where it can (machine::GuidedOracle: shrinking).
 absl::StatusOr<BootRun> RunConfig(const Config& config, const Catalog& catalog,
                                   const std::vector<machine::CpuId>* replay = nullptr,
                                   const std::string& replay_source = "",
-                                  const std::function<void(machine::Machine&)>& prepare = nullptr);
+                                  const std::function<void(machine::Machine&)>& prepare = nullptr,
+                                  const std::vector<machine::CpuId>* guide = nullptr);
 
 struct BootOptions {
   std::string log_path;       // --log: JSON lines to this file, text to FILE.txt

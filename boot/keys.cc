@@ -174,8 +174,8 @@ std::vector<Key> MakeKeys() {
                      STRATA_FIELD(preemption_bound), "--preemption-bound", kCheckCommand));
   keys.push_back(Bool("check", "reduction", "dfs: sleep-set reduction", STRATA_FIELD(reduction),
                       "--no-reduction", kCheckCommand));
-  keys.push_back(Bool("check", "shrink", "shrink a failure's schedule", STRATA_FIELD(shrink),
-                      "--no-shrink", kCheckCommand));
+  keys.push_back(Bool("check", "shrink", "shrink a failure's schedule (check and boot)", STRATA_FIELD(shrink),
+                      "--no-shrink", kCheckCommand | kBootCommand));
   keys.push_back(Int("check", "iterations", 1, 1'000'000, "calls per CPU of each pair's client",
                      STRATA_FIELD(stack.iterations)));
   keys.push_back(Int("check", "bound", 0, 1'000'000,

@@ -187,6 +187,38 @@ TEST_CASE("strata bench --quick --json prints the ratios") {
   CHECK(Lines(c.out) == 1);
 }
 
+TEST_CASE("a boot failure is shrunk: fewer steps or switches, the same outcome, and it replays") {
+  TempDir dir;
+  const std::string cfg = "'" + Source("configs/bad/philosophers-wrong-order.toml") + "'";
+  Command found = RunStrata("boot " + cfg + " --no-shrink --schedule found.schedule", dir.path());
+  Command shrunk = RunStrata("boot " + cfg + " --schedule shrunk.schedule", dir.path());
+  CHECK(found.exit_code == 1);
+  CHECK(shrunk.exit_code == 1);
+  CHECK(found.out.find("shrunk") == std::string::npos);
+  CHECK(found.out.find("outcome    deadlock") != std::string::npos);
+  CHECK(shrunk.out.find("outcome    deadlock") != std::string::npos);
+  std::smatch m;
+  REQUIRE(std::regex_search(shrunk.out, m, std::regex("shrunk     ([0-9]+) steps to the failure with "
+                                                      "([0-9]+) context switches \\(was ([0-9]+) "
+                                                      "steps; ([0-9]+) tries\\)")));
+  CHECK(std::stoi(m[1]) < std::stoi(m[3]));
+  CHECK(std::stoi(m[4]) <= 400);
+  REQUIRE(std::regex_search(found.out, m, std::regex("events     [0-9]+ in ([0-9]+) steps")));
+  CHECK(std::stoi(m[1]) == 244);
+  Command replay = RunStrata("replay shrunk.schedule", dir.path());
+  CHECK(replay.exit_code == 1);
+  CHECK(replay.out.find("reproduced: deadlock") != std::string::npos);
+  CHECK(HashIn(replay.out) == HashIn(shrunk.out));
+  // Other kinds of failure are shrunk too (scenario_test holds their expected outcomes).
+  for (const char* bad : {"lost-update", "racy-push", "throw", "lock-order"}) {
+    CAPTURE(bad);
+    Command c = RunStrata("boot '" + Source(std::string("configs/bad/") + bad + ".toml") + "'",
+                          dir.path());
+    CHECK(c.exit_code == 1);
+    CHECK(c.out.find("shrunk     ") != std::string::npos);
+  }
+}
+
 TEST_CASE("Ctrl-C during a check prints what was covered, claims nothing and exits 130") {
   TempDir dir;
   // --preserve-status: the exit status is strata's own; --foreground: the signal goes to
