@@ -488,13 +488,20 @@ absl::StatusOr<int> Boot(const Config& config, const Catalog& catalog, const Boo
 absl::StatusOr<int> Replay(const std::string& schedule_path, const Catalog& catalog,
                            const BootOptions& options, std::FILE* out) {
   STRATA_ASSIGN_OR_RETURN(ScheduleFile file, LoadScheduleFile(schedule_path, catalog));
-  if (!file.layer.empty()) return ReplayCheck(file, schedule_path, catalog, out);
+  if (!file.layer.empty()) return ReplayCheck(file, schedule_path, catalog, options.steps, out);
   STRATA_RETURN_IF_ERROR(CheckWritable(options.log_path, "--log"));
   fmt::print(out, "strata replay {}\n", schedule_path);
   STRATA_ASSIGN_OR_RETURN(BootRun run, RunConfig(file.config, catalog, &file.choices, schedule_path,
                                                  KeepFor(options)));
   PrintSummary(out, file.config, catalog, run);
-  if (!run.report.ok()) PrintFailure(out, run);
+  if (!run.report.ok()) {
+    PrintFailure(out, run);
+    // A boot run's failure is where it stopped: its last event.
+    fmt::print(out, "  the run, step by step\n");
+    StepsOptions shown = options.steps;
+    if (!run.machine->log().empty()) shown.bad = run.machine->log().size() - 1;
+    PrintSteps(out, run.machine->log(), shown);
+  }
   PrintTail(out, file.config, run);
   if (!options.log_path.empty()) {
     STRATA_RETURN_IF_ERROR(WriteLog(options.log_path, *run.machine));

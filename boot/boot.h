@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "boot/config.h"
+#include "boot/steps.h"
 #include "boot/workloads.h"
 #include "machine/environment.h"
 #include "machine/machine.h"
@@ -67,6 +68,7 @@ struct BootOptions {
   std::string log_path;       // --log: JSON lines to this file, text to FILE.txt
   std::string schedule_path;  // where a failure's schedule goes ("" = derived name)
   bool json = false;  // --json: one JSON object on `out` in place of the text summary
+  StepsOptions steps;  // replay: how the run is shown step by step
 };
 
 // `strata boot`: runs, prints the summary to `out`, writes the log and, on

@@ -420,7 +420,7 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
 }
 
 absl::StatusOr<int> ReplayCheck(const ScheduleFile& file, const std::string& path,
-                                const Catalog& catalog, std::FILE* out) {
+                                const Catalog& catalog, const StepsOptions& steps, std::FILE* out) {
   const Config& c = file.config;
   std::unique_ptr<layers::LayerPair> pair = sched::MakePair(file.layer, c.stack, catalog);
   STRATA_CHECK(pair != nullptr, "unvalidated layer {}", file.layer);
@@ -435,21 +435,21 @@ absl::StatusOr<int> ReplayCheck(const ScheduleFile& file, const std::string& pat
     fmt::print(out, "  env        {}: the per-CPU machine of cpu {}\n", c.env, options.focus);
   }
   const machine::Log& log = x.machine->log();
-  fmt::print(out, "  the run, step by step (lower log; => what the log map makes of it)\n");
-  for (std::size_t i = 0; i < log.size(); ++i) {
-    std::string line = log.RenderText(log[i]);
-    std::string mapped;
+  fmt::print(out,
+             "  the run, step by step (the lower log; `=> K obj`: the upper event the log map "
+             "makes of a step; `(internal)`: a step it drops)\n");
+  StepsOptions shown = steps;
+  shown.bad = x.verdict.event;
+  shown.note = [&](std::size_t i) -> std::string {
     if (i < x.image.size() && x.image[i] >= 0) {
       const machine::Event& u = x.mapped[static_cast<std::size_t>(x.image[i])];
-      if (u.kind != log[i].kind) mapped = fmt::format("  => {} {}", u.kind, log.object_name(u.object));
+      if (u.kind != log[i].kind) return fmt::format("  => {} {}", u.kind, log.object_name(u.object));
     } else if (i < x.image.size() && !log[i].marker() && (!x.verdict.event || i <= *x.verdict.event)) {
-      mapped = "  (internal)";
+      return "  (internal)";
     }
-    const bool bad = x.verdict.event && *x.verdict.event == i;
-    const std::string at = machine::FormatWhere(log.where(i));
-    fmt::print(out, "    {}{}{}{}\n", line, mapped, at.empty() ? "" : "  @ " + at,
-               bad ? "   <== first bad event" : "");
-  }
+    return "";
+  };
+  PrintSteps(out, log, shown);
   if (x.verdict.ok()) {
     fmt::print(out, "  verdict    refines\n");
   } else {

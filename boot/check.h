@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "boot/config.h"
 #include "boot/schedule_file.h"
+#include "boot/steps.h"
 
 namespace strata::boot {
 
@@ -33,10 +34,11 @@ absl::StatusOr<int> CheckStack(const Config& config, const Catalog& catalog,
 void PrintLayers(const Config& config, const Catalog& catalog, std::FILE* out);
 
 // Replays a schedule written by `strata check`, printing the run step by step
-// (each lower event, what the log map made of it, the first bad event) and
-// whether it reproduced the recorded verdict and log hash.
+// (each lower event, what the log map made of it, the first bad event; as
+// `steps` says: up to the first bad event unless all, by thread) and whether
+// it reproduced the recorded verdict and log hash.
 absl::StatusOr<int> ReplayCheck(const ScheduleFile& file, const std::string& path,
-                                const Catalog& catalog, std::FILE* out);
+                                const Catalog& catalog, const StepsOptions& steps, std::FILE* out);
 
 }  // namespace strata::boot
 

@@ -165,6 +165,12 @@ int Main(int argc, char** argv, const Catalog& catalog) {
   CLI::App* replay_cmd = app.add_subcommand("replay", "re-run a run from its schedule file");
   replay_cmd->add_option("schedule", replay_file, "schedule file")->required();
   replay_cmd->add_option("--log", replay_log, "write the replayed log to FILE and FILE.txt");
+  StepsOptions replay_steps;
+  replay_cmd->add_flag("--all", replay_steps.all,
+                       "show every step, also after the first bad event (a boot run's: its "
+                       "last 200 without it)");
+  replay_cmd->add_flag("--by-thread", replay_steps.by_thread,
+                       "group the steps by thread (by cpu on the bare machine)");
 
   BenchOptions bench;
   CLI::App* bench_cmd = app.add_subcommand("bench", "measure the machine against a bare fiber switch");
@@ -249,7 +255,7 @@ int Main(int argc, char** argv, const Catalog& catalog) {
     return *code;
   }
   if (*replay_cmd) {
-    auto code = Replay(replay_file, catalog, {.log_path = replay_log}, stdout);
+    auto code = Replay(replay_file, catalog, {.log_path = replay_log, .steps = replay_steps}, stdout);
     if (!code.ok()) return BadInput(code.status());
     return *code;
   }

@@ -301,21 +301,28 @@ std::optional<Verdict> BackTranslate(const LayerPair& pair, const machine::Machi
     const Seen want = SeenOf(x.mapped[bad[c]], lower_names);
     const bool has_got = first[c] + k < first[c + 1];
     const Seen got = has_got ? SeenOf(spec_events[order[first[c] + k]], spec_log) : Seen{};
+    // The lower event the differing mapped one came from: the first bad event.
+    std::optional<std::uint64_t> lower;
+    for (std::size_t i = 0; i < x.image.size() && !lower; ++i) {
+      if (x.image[i] >= 0 && static_cast<std::size_t>(x.image[i]) == bad[c]) lower = i;
+    }
     if (has_got && got.marker() && want.marker() && got.kind == want.kind &&
         got.object == want.object && FindReturn(pair.primitives(), got.kind)) {
       return by(static_cast<CpuId::Rep>(c),
                 Verdict{.kind = Outcome::kReturnMismatch,
                         .message = fmt::format("cpu {}'s `{}` on `{}` returned {}, the spec returns {}",
                                                c, FindReturn(pair.primitives(), got.kind)->name,
-                                               got.object, want.result, got.result)});
+                                               got.object, want.result, got.result),
+                        .event = lower});
     }
     if (!report.ok()) {
       return violation(fmt::format("the spec cannot follow the mapped log: {}",
                                    std::string(report.status().message())));
     }
-    return by(static_cast<CpuId::Rep>(c),
-              violation(fmt::format("cpu {}'s event {} differs: module `{}`, spec `{}`", c, k,
-                                    Render(want), has_got ? Render(got) : std::string("nothing"))));
+    Verdict v = violation(fmt::format("cpu {}'s event {} differs: module `{}`, spec `{}`", c, k,
+                                      Render(want), has_got ? Render(got) : std::string("nothing")));
+    v.event = lower;
+    return by(static_cast<CpuId::Rep>(c), std::move(v));
   }
   if (!report.ok()) {
     return violation(

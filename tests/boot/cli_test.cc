@@ -219,6 +219,46 @@ TEST_CASE("a boot failure is shrunk: fewer steps or switches, the same outcome, 
   }
 }
 
+TEST_CASE("strata replay shows the steps up to the first bad event, all with --all, grouped with "
+          "--by-thread") {
+  TempDir dir;
+  Command check = RunStrata("check '" + Source("configs/check/bad/queue-off-by-one.toml") +
+                                "' --schedule q.schedule",
+                            dir.path());
+  REQUIRE(check.exit_code == 1);
+  Command r = RunStrata("replay q.schedule", dir.path());
+  CHECK(r.exit_code == 1);
+  CHECK(r.out.find("  legend     `| call f` / `| ret f`: a primitive's call and return") != std::string::npos);
+  std::smatch m;
+  // The bad event is the last step shown: a return the spec disagrees with.
+  REQUIRE(std::regex_search(r.out, m, std::regex("\\n    (t=[0-9]+ cpu=[0-9] \\| ret deq q -> 1001)  @ "
+                                                 "kernel/queue.cc:[0-9]+   <== first bad event\\n"
+                                                 "    \\.\\.\\. ([0-9]+) more events after the first "
+                                                 "bad one \\(--all shows them\\)\\n")));
+  const int after = std::stoi(m[2]);
+  CHECK(after > 0);
+  CHECK(r.out.find("verdict    return-mismatch: cpu 0's `deq` on `q` returned 1001, the spec returns 1000") !=
+        std::string::npos);
+  Command all = RunStrata("replay q.schedule --all", dir.path());
+  CHECK(all.exit_code == 1);
+  CHECK(all.out.find("more events after") == std::string::npos);
+  CHECK(Lines(all.out) == Lines(r.out) + after - 1);
+  Command grouped = RunStrata("replay q.schedule --by-thread", dir.path());
+  CHECK(grouped.exit_code == 1);
+  CHECK(std::regex_search(grouped.out, std::regex("\\n  cpu 0 \\([0-9]+ events\\)\\n    t=0 cpu=0 ")));
+  CHECK(std::regex_search(grouped.out, std::regex("\\n  cpu 1 \\([0-9]+ events\\)\\n    t=[0-9]+ cpu=1 ")));
+  CHECK(Lines(grouped.out) == Lines(r.out) + 2);
+  // A boot failure's replay shows its steps too, the last one the failure.
+  Command boot = RunStrata("boot '" + Source("configs/bad/racy-push.toml") + "' --schedule b.schedule",
+                           dir.path());
+  REQUIRE(boot.exit_code == 1);
+  Command rb = RunStrata("replay b.schedule", dir.path());
+  CHECK(rb.exit_code == 1);
+  CHECK(std::regex_search(rb.out, std::regex("  the run, step by step\\n  legend [^]*\\n    t=[0-9]+ cpu=1 pull "
+                                             "data -> [0-9]+  @ boot/workloads.cc:[0-9]+   <== first bad "
+                                             "event\\n  seed ")));
+}
+
 TEST_CASE("Ctrl-C during a check prints what was covered, claims nothing and exits 130") {
   TempDir dir;
   // --preserve-status: the exit status is strata's own; --foreground: the signal goes to

@@ -295,8 +295,9 @@ TEST_CASE("ToFailure cuts a failing schedule after its first bad event") {
   CHECK(ToFailure(x) == Ids({0, 1, 0, 1}));
   // A failure with no event (the end of the run) keeps the whole schedule.
   auto again = OracleOf(OracleKind::kRoundRobin, 2);
-  const Execution end = Check({.module = Module::kReturnsZero, .iterations = 2}, {.cpus = 2}, *again);
-  REQUIRE(end.verdict.kind == machine::Outcome::kReturnMismatch);
+  const Execution end = Check({.module = Module::kAwaitNever, .iterations = 2}, {.cpus = 2}, *again);
+  REQUIRE(end.verdict.kind == machine::Outcome::kDeadlock);
+  REQUIRE_FALSE(end.verdict.event.has_value());
   CHECK(ToFailure(end) == ScheduleOf(end));
 }
 

@@ -1,0 +1,36 @@
+// A run step by step, as `strata replay` prints it: each event of the log
+// with its source location and a note (what the log map made of it, the
+// first bad event), in log order or grouped by thread, up to the first bad
+// event unless all are asked for. Shared by the replay of a boot run and of
+// a check, so both read alike.
+#ifndef STRATA_BOOT_STEPS_H_
+#define STRATA_BOOT_STEPS_H_
+
+#include <cstddef>
+#include <cstdio>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "machine/log.h"
+
+namespace strata::boot {
+
+struct StepsOptions {
+  bool all = false;        // --all: every event, also after the first bad one
+  bool by_thread = false;  // --by-thread: grouped by thread (by cpu on the bare machine)
+  // The first bad event, marked and (without `all`) the last one printed.
+  std::optional<std::size_t> bad;
+  // Without `all`: at most this many events, the last ones up to the bad
+  // one (or to the end).
+  std::size_t tail = 200;
+  // A note after event `seq`'s text ("  => acquire lock"), or "".
+  std::function<std::string(std::size_t seq)> note;
+};
+
+// Prints the legend of the markers and the steps of `log` to `out`.
+void PrintSteps(std::FILE* out, const machine::Log& log, const StepsOptions& options);
+
+}  // namespace strata::boot
+
+#endif  // STRATA_BOOT_STEPS_H_
