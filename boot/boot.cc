@@ -496,11 +496,12 @@ absl::StatusOr<int> Replay(const std::string& schedule_path, const Catalog& cata
   PrintSummary(out, file.config, catalog, run);
   if (!run.report.ok()) {
     PrintFailure(out, run);
-    // A boot run's failure is where it stopped: its last event.
+    // A boot run fails where it stops: at a step that may not be in the log
+    // (a race is caught before the racy step is appended).
     fmt::print(out, "  the run, step by step\n");
-    StepsOptions shown = options.steps;
-    if (!run.machine->log().empty()) shown.bad = run.machine->log().size() - 1;
-    PrintSteps(out, run.machine->log(), shown);
+    PrintSteps(out, run.machine->log(), options.steps);
+    fmt::print(out, "    <== the run stops here: {}: {}\n", machine::OutcomeName(run.report.outcome),
+               run.report.message);
   }
   PrintTail(out, file.config, run);
   if (!options.log_path.empty()) {

@@ -248,15 +248,16 @@ TEST_CASE("strata replay shows the steps up to the first bad event, all with --a
   CHECK(std::regex_search(grouped.out, std::regex("\\n  cpu 0 \\([0-9]+ events\\)\\n    t=0 cpu=0 ")));
   CHECK(std::regex_search(grouped.out, std::regex("\\n  cpu 1 \\([0-9]+ events\\)\\n    t=[0-9]+ cpu=1 ")));
   CHECK(Lines(grouped.out) == Lines(r.out) + 2);
-  // A boot failure's replay shows its steps too, the last one the failure.
+  // A boot failure's replay shows its steps too, then where the run stopped.
   Command boot = RunStrata("boot '" + Source("configs/bad/racy-push.toml") + "' --schedule b.schedule",
                            dir.path());
   REQUIRE(boot.exit_code == 1);
   Command rb = RunStrata("replay b.schedule", dir.path());
   CHECK(rb.exit_code == 1);
-  CHECK(std::regex_search(rb.out, std::regex("  the run, step by step\\n  legend [^]*\\n    t=[0-9]+ cpu=1 pull "
-                                             "data -> [0-9]+  @ boot/workloads.cc:[0-9]+   <== first bad "
-                                             "event\\n  seed ")));
+  CHECK(std::regex_search(rb.out, std::regex("  the run, step by step\\n  legend [^]*\\n    t=0 cpu=0 pull "
+                                             "data -> 0  @ boot/workloads.cc:[0-9]+\\n    <== the run stops "
+                                             "here: data-race: cpu 1 pulls block `data` while cpu 0 owns "
+                                             "it\\n  seed ")));
 }
 
 TEST_CASE("Ctrl-C during a check prints what was covered, claims nothing and exits 130") {
