@@ -160,21 +160,6 @@ std::function<void(machine::Machine&)> KeepFor(const BootOptions& options) {
   return [](machine::Machine& m) { m.KeepPushedContents(); };
 }
 
-// Fails early, before a long run, if an output file cannot be written.
-absl::Status CheckWritable(const std::string& path, std::string_view flag) {
-  if (path.empty()) return absl::OkStatus();
-  std::string probe = path + ".tmp";
-  std::FILE* f = std::fopen(probe.c_str(), "wb");
-  if (f == nullptr) {
-    return absl::InvalidArgumentError(
-        fmt::format("{}: {}: cannot write this file (expected a path in a writable directory)",
-                    path, flag));
-  }
-  std::fclose(f);
-  std::remove(probe.c_str());
-  return absl::OkStatus();
-}
-
 // `strata boot --json`: the run as one object (its keys in README.md).
 nlohmann::ordered_json BootJson(const Config& c, const BootRun& run, const std::string& log_path,
                                 const std::string& schedule_path) {

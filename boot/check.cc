@@ -10,6 +10,7 @@
 
 #include "boot/interrupt.h"
 #include "boot/text_out.h"
+#include "boot/witness.h"
 
 #include "sched/stack.h"
 #include "sched/workloads.h"
@@ -194,6 +195,14 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
   const bool exhaustive = strategy->make(so)->exhaustive();
   STRATA_ASSIGN_OR_RETURN(const std::optional<layers::NamedEnvironment> env,
                           CheckEnvironmentOf(c, catalog, exhaustive));
+  if (options.witness_all && options.witness_path.empty()) {
+    return absl::InvalidArgumentError(
+        "--witness-all: writes every execution's witness to the --witness file: expected "
+        "--witness FILE with it");
+  }
+  STRATA_RETURN_IF_ERROR(CheckWritable(options.witness_path, "--witness"));
+  STRATA_RETURN_IF_ERROR(CheckWritable(options.schedule_path, "--schedule"));
+  WitnessFile witness;
   TextOut text(json_out, options.json);
   std::FILE* out = text.get();
   const std::uint64_t fairness =
@@ -213,7 +222,14 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
   nlohmann::ordered_json json_layers = nlohmann::ordered_json::array();
   // Ends the command: the JSON result on `json_out` with --json, and the
   // exit status. `verdict`: refines, no-violation, or the failure's name.
-  auto finish = [&](int code, const std::string& verdict, bool exhaustive) {
+  auto finish = [&](int code, const std::string& verdict, bool exhaustive) -> absl::StatusOr<int> {
+    if (!options.witness_path.empty()) {
+      STRATA_RETURN_IF_ERROR(witness.Write(options.witness_path));
+      fmt::print(out, "  witness    written to {} ({} execution{}{})\n", options.witness_path,
+                 witness.executions(), witness.executions() == 1 ? "" : "s",
+                 options.witness_all ? ", every one checked" : code == 1 ? ": the failure" : ": no failure to witness (--witness-all writes every execution)");
+      json["witness"] = options.witness_path;
+    }
     json["verdict"] = verdict;
     json["ok"] = code == 0;
     json["exhaustive"] = exhaustive;
@@ -285,6 +301,12 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
     STRATA_CHECK(pair != nullptr, "unvalidated layer {}", layer);
     explore.strategy = strategy_for(*info);
     explore.progress_label = layer;
+    if (!options.witness_path.empty()) witness.BeginLayer(layer, *pair);
+    explore.witness_all = options.witness_all;
+    explore.each = nullptr;
+    if (options.witness_all) {
+      explore.each = [&witness, &pair](const Execution& x) { witness.Add(WitnessJson(*pair, x)); };
+    }
     layers::ExploreResult r = layers::Explore(*pair, c.machine, explore);
     fmt::print(out, "  {:<10} {} refines {}?\n", layer, pair->lower(), pair->upper());
     if (env) {
@@ -359,6 +381,16 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
       continue;
     }
     const Execution& x = *r.failure;
+    if (!options.witness_path.empty()) {
+      // The shrunk failure again, recording its crossings (after every
+      // execution's with --witness-all: the last one in the file).
+      auto oracle = machine::MakeOracle({.kind = machine::OracleKind::kReplay,
+                                         .cpus = c.machine.cpus,
+                                         .replay = {x.machine->schedule().begin(), x.machine->schedule().end()},
+                                         .replay_source = "the failure"});
+      const Execution w = layers::CheckExecution(*pair, x.machine->options(), *oracle, layers::Checking::kWitness);
+      witness.Add(WitnessJson(*pair, w));
+    }
     fmt::print(out, "  FAILED     layer {}: {}\n", layer, x.verdict.name());
     if (r.found_by != explore.strategy(so)->Describe()) {
       fmt::print(out, "  found by   {}\n", r.found_by);

@@ -19,6 +19,8 @@ struct CheckOptions {
   bool progress = false;      // a progress line on stderr when it is a terminal
   bool progress_always = false;  // --progress: without a terminal, a line every few seconds
   bool json = false;          // one JSON object on `out` in place of the text (--json)
+  std::string witness_path;   // --witness: the refinement witness of the failure (boot/witness.h)
+  bool witness_all = false;   // --witness-all: of every execution checked
 };
 
 // Checks every adjacent pair of `config`'s stack (or config.check_layer),

@@ -70,6 +70,8 @@ struct Flags {
   std::string log;
   std::string schedule;
   bool json = false;
+  std::string witness;
+  bool witness_all = false;
 };
 
 // Adds the flags of every key that `command` takes to `cmd`.
@@ -183,6 +185,11 @@ int Main(int argc, char** argv, const Catalog& catalog) {
   check_cmd->add_option("config", check.config, "config file (default: configs/default.toml)");
   AddKeyFlags(check_cmd, kCheckCommand, catalog, check);
   check_cmd->add_option("--schedule", check.schedule, "where to write the schedule of a failure");
+  check_cmd->add_option("--witness", check.witness,
+                        "write the refinement witness of the failure (the log map, each border "
+                        "crossing's label, states and relation) to FILE as JSON");
+  check_cmd->add_flag("--witness-all", check.witness_all,
+                      "with --witness: the witness of every execution checked");
   bool check_progress = false;
   check_cmd->add_flag("--progress", check_progress,
                       "a progress line on stderr every few seconds even when it is not a terminal");
@@ -266,7 +273,9 @@ int Main(int argc, char** argv, const Catalog& catalog) {
         CheckStack(*config, catalog, {.schedule_path = check.schedule,
                                          .progress = true,
                                          .progress_always = check_progress,
-                                         .json = check.json}, stdout);
+                                         .json = check.json,
+                                         .witness_path = check.witness,
+                                         .witness_all = check.witness_all}, stdout);
     if (!code.ok()) return BadInput(code.status());
     return *code;
   }

@@ -173,4 +173,18 @@ absl::StatusOr<ScheduleFile> LoadScheduleFile(const std::string& path, const Cat
   return file;
 }
 
+absl::Status CheckWritable(const std::string& path, std::string_view flag) {
+  if (path.empty()) return absl::OkStatus();
+  std::string probe = path + ".tmp";
+  std::FILE* f = std::fopen(probe.c_str(), "wb");
+  if (f == nullptr) {
+    return absl::InvalidArgumentError(
+        fmt::format("{}: {}: cannot write this file (expected a path in a writable directory)",
+                    path, flag));
+  }
+  std::fclose(f);
+  std::remove(probe.c_str());
+  return absl::OkStatus();
+}
+
 }  // namespace strata::boot

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -49,6 +50,9 @@ absl::StatusOr<ScheduleFile> LoadScheduleFile(const std::string& path, const Cat
 
 // Writes `text` to `path` atomically.
 absl::Status WriteFileAtomically(const std::string& path, const std::string& text);
+// Fails early, before a long run, if `path` (an output file, given with
+// `flag`) cannot be written; OK for an empty path. Leaves no file behind.
+absl::Status CheckWritable(const std::string& path, std::string_view flag);
 
 }  // namespace strata::boot
 

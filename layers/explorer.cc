@@ -200,7 +200,10 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
     }
     machine::Oracle& oracle = strategy->Next(i);
     const machine::MachineOptions run = strategy->MachineFor(options_of(i));
-    Execution x = CheckExecution(pair, run, oracle, explore.check);
+    Execution x = CheckExecution(pair, run, oracle,
+                                 !explore.check ? Checking::kRun
+                                 : explore.witness_all ? Checking::kWitness
+                                                       : Checking::kCheck);
     const bool pruned = x.input.code() == absl::StatusCode::kCancelled;
     STRATA_CHECK(x.input.ok() || pruned, "explorer oracle failed: {}", std::string(x.input.message()));
     if (!pruned && run.focus.valid() && x.verdict.kind == machine::Outcome::kInvalidEnvironment) {
@@ -211,6 +214,7 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
     } else if (!pruned) {
       ++result.executions;
       result.events += x.machine->log().size();
+      if (explore.each) explore.each(x);
       if (x.worst_wait > result.worst_wait) {
         result.worst_wait = x.worst_wait;
         result.wait_bound = x.wait_bound;

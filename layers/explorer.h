@@ -20,6 +20,7 @@
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -52,6 +53,10 @@ struct ExploreOptions {
   // says `interrupted`, and holds what was run so far (no failure is being
   // shrunk when it stops; a failure found is still reported whole).
   const volatile std::sig_atomic_t* stop = nullptr;
+  // Every execution checked to the end (not pruned) is passed here, with
+  // its border crossings recorded when `witness_all` (Checking::kWitness).
+  std::function<void(const Execution&)> each;
+  bool witness_all = false;
 };
 
 struct ExploreResult {

@@ -62,7 +62,8 @@ struct OpenCall {
 
 class Walk {
  public:
-  Walk(const LayerPair& pair, Execution& x) : pair_(pair), x_(x), log_(x.machine->log()) {}
+  Walk(const LayerPair& pair, Execution& x, bool witness)
+      : pair_(pair), x_(x), log_(x.machine->log()), witness_(witness) {}
 
   // Steps 2, 4 and 5 over the lower log; returns the first failure.
   std::optional<Verdict> Run(Observer& abs) {
@@ -194,7 +195,12 @@ class Walk {
   }
 
   std::optional<Verdict> CheckRelation(std::size_t i, Observer& abs) {
-    if (std::optional<std::string> broken = abs.Relation()) {
+    std::optional<std::string> broken = abs.Relation();
+    if (witness_) {
+      x_.crossings.push_back(
+          {.seq = i, .lower_state = abs.DescribeLower(), .upper_state = abs.DescribeUpper(), .broken = broken});
+    }
+    if (broken) {
       return Fail(Outcome::kRelationBroken, i, abs,
                   fmt::format("at `{}`: {}", log_.RenderText(log_[i]), *broken));
     }
@@ -213,6 +219,7 @@ class Walk {
   const LayerPair& pair_;
   Execution& x_;
   const machine::Log& log_;
+  bool witness_;
   std::vector<OpenCall> open_;
 };
 
@@ -360,9 +367,11 @@ void Attribute(const machine::MachineOptions& options, Verdict& v) {
 
 // Steps 1-5 and the pair's own check, before attribution.
 Execution Check(const LayerPair& pair, const machine::MachineOptions& options,
-                machine::Oracle& oracle, bool check) {
+                machine::Oracle& oracle, Checking checking) {
+  const bool check = checking != Checking::kRun;
   Execution x;
   x.machine = std::make_unique<Machine>(options);
+  if (checking == Checking::kWitness) x.machine->KeepPushedContents();
   SideRun side = pair.SetUp(*x.machine, Side::kModule);
   std::unique_ptr<Observer> observer;
   if (check) {
@@ -392,7 +401,7 @@ Execution Check(const LayerPair& pair, const machine::MachineOptions& options,
 
   // Every lower event maps to at most one upper event: one allocation.
   x.mapped.reserve(x.machine->log().size());
-  Walk walk(pair, x);
+  Walk walk(pair, x, checking == Checking::kWitness);
   if (std::optional<Verdict> v = walk.Run(*observer)) {
     x.verdict = std::move(*v);
     return x;
@@ -433,8 +442,8 @@ Execution Check(const LayerPair& pair, const machine::MachineOptions& options,
 }  // namespace
 
 Execution CheckExecution(const LayerPair& pair, const machine::MachineOptions& options,
-                         machine::Oracle& oracle, bool check) {
-  Execution x = Check(pair, options, oracle, check);
+                         machine::Oracle& oracle, Checking checking) {
+  Execution x = Check(pair, options, oracle, checking);
   Attribute(options, x.verdict);
   return x;
 }

@@ -49,6 +49,23 @@ struct Verdict {
   bool SameKind(const Verdict& o) const { return kind == o.kind; }
 };
 
+// A border crossing of a checked execution (a call or return marker of the
+// pair's primitives), for the refinement witness: the replayed states just
+// after it and the relation R there.
+struct Crossing {
+  std::uint64_t seq = 0;              // the marker's position in the lower log
+  std::string lower_state;            // the module's replayed state
+  std::string upper_state;            // the spec's, over the mapped log
+  std::optional<std::string> broken;  // R: nullopt if it holds, else what is broken
+};
+
+// How much CheckExecution does.
+enum class Checking {
+  kRun,      // only the module side runs (what checking costs is measured against)
+  kCheck,    // the whole check
+  kWitness,  // the check, recording every border crossing and every push's contents
+};
+
 // One checked execution.
 struct Execution {
   std::unique_ptr<Machine> machine;  // the lower run, with its log and schedule
@@ -58,6 +75,7 @@ struct Execution {
   absl::Status input;
   std::vector<Event> mapped;      // f(lower log); object ids are the lower machine's
   std::vector<std::int64_t> image;  // per lower event: index in `mapped`, or -1 if dropped
+  std::vector<Crossing> crossings;  // Checking::kWitness: up to the first bad event
   Verdict verdict;
   std::uint64_t worst_wait = 0;   // the longest call, in machine steps
   std::uint64_t wait_bound = 0;   // its bound
@@ -66,11 +84,10 @@ struct Execution {
 // Runs and checks one execution of `pair` under `oracle`. On a per-CPU
 // machine (options.focus), a failure whose bad steps are only environment
 // CPUs' (Verdict::cpus) is kInvalidEnvironment, its message naming the cpu
-// and the failure; one that names no cpu stays what it is. With `check` false,
-// only the module side runs (the plain run the cost of checking is measured
-// against).
+// and the failure; one that names no cpu stays what it is. `checking` says
+// how much is done.
 Execution CheckExecution(const LayerPair& pair, const machine::MachineOptions& options,
-                         machine::Oracle& oracle, bool check = true);
+                         machine::Oracle& oracle, Checking checking = Checking::kCheck);
 
 }  // namespace strata::layers
 

@@ -307,7 +307,8 @@ TEST_CASE("run outcomes and check verdicts are one vocabulary with one name tabl
 TEST_CASE("with check off only the module side runs, and the final check still applies") {
   auto run = [](Module module, bool check) {
     auto oracle = OracleOf(OracleKind::kRoundRobin, 2);
-    return Check({.module = module, .iterations = 2}, {.cpus = 2}, *oracle, check);
+    return Check({.module = module, .iterations = 2}, {.cpus = 2}, *oracle,
+                 check ? Checking::kCheck : Checking::kRun);
   };
   {
     // The lost update leaves the word short of the 4 incs made.
@@ -344,7 +345,7 @@ TEST_CASE("a client whose final check fails is a wrong-result lower failure afte
     auto oracle = OracleOf(OracleKind::kRandom, 2, 5);
     const Execution x =
         Check({.module = Module::kFaa, .iterations = 2, .expect_extra = 1}, {.cpus = 2}, *oracle,
-              check);
+              check ? Checking::kCheck : Checking::kRun);
     INFO(Show(x));
     REQUIRE(x.input.ok());
     CHECK(x.report.outcome == Outcome::kWrongResult);

@@ -383,9 +383,9 @@ inline std::unique_ptr<machine::Oracle> OracleOf(machine::OracleKind kind, int c
 }
 
 inline Execution Check(const CounterOptions& o, const machine::MachineOptions& options,
-                       machine::Oracle& oracle, bool check = true) {
+                       machine::Oracle& oracle, Checking checking = Checking::kCheck) {
   CounterPair pair(o);
-  return CheckExecution(pair, options, oracle, check);
+  return CheckExecution(pair, options, oracle, checking);
 }
 
 // "relation-broken at t=7: ... [word=1 | count=2] schedule 0 1 0 1", for INFO.

@@ -1,0 +1,172 @@
+#include "boot/witness.h"
+
+#include <map>
+#include <optional>
+#include <utility>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "boot/schedule_file.h"
+#include "machine/log.h"
+#include "machine/machine.h"
+#include "machine/schedule.h"
+
+namespace strata::boot {
+namespace {
+
+using nlohmann::ordered_json;
+
+const layers::Primitive* PrimitiveOf(const layers::LayerPair& pair, const machine::Event& e) {
+  for (const layers::Primitive& p : pair.primitives()) {
+    if ((e.op == machine::OpCode::kCall && p.call == e.kind) ||
+        (e.op == machine::OpCode::kReturn && p.ret == e.kind)) {
+      return &p;
+    }
+  }
+  return nullptr;
+}
+
+// Calls are per agent: the thread when there is one, else the cpu.
+std::pair<bool, std::int64_t> AgentOf(const machine::Event& e) {
+  return {e.thread.valid(), e.thread.valid() ? e.thread.value() : e.cpu.value()};
+}
+
+// The blocks `agent` pulls (`pulls`) or pushes in the lower log from `from`
+// to `to` (inclusive), with their contents then: Mem of a crossing.
+ordered_json Memory(const machine::Machine& m, std::size_t from, std::size_t to,
+                    std::pair<bool, std::int64_t> agent, bool pulls) {
+  const machine::Log& log = m.log();
+  ordered_json mem = ordered_json::object();
+  for (std::size_t i = from; i <= to && i < log.size(); ++i) {
+    const machine::Event& e = log[i];
+    if (AgentOf(e) != agent) continue;
+    if (e.op != (pulls ? machine::OpCode::kPull : machine::OpCode::kPush)) continue;
+    std::span<const std::int64_t> contents;
+    if (pulls) {
+      // What it pulled: the block's last push before the pull.
+      for (std::size_t j = i; j-- > 0;) {
+        if (log[j].op == machine::OpCode::kPush && log[j].object == e.object) {
+          contents = m.pushed(j);
+          break;
+        }
+      }
+    } else {
+      contents = m.pushed(i);
+    }
+    mem[std::string(log.object_name(e.object))] = {
+        {"version", e.result}, {"contents", std::vector<std::int64_t>(contents.begin(), contents.end())}};
+  }
+  return mem;
+}
+
+std::string Label(const layers::Primitive* p, const machine::Event& e, const ordered_json& mem) {
+  std::string shared;
+  for (const auto& [block, v] : mem.items()) {
+    shared += fmt::format("{}{}: {}", shared.empty() ? "" : ", ", block, v["contents"].dump());
+  }
+  const std::string name = p != nullptr ? p->name : std::string(e.kind.name());
+  if (e.op == machine::OpCode::kCall) {
+    return fmt::format("call({}) {} {} ? {{{}}}", name, e.arg0, e.arg1, shared);
+  }
+  return fmt::format("ret({}) {} ! {{{}}}", name, e.result, shared);
+}
+
+}  // namespace
+
+std::string WitnessJson(const layers::LayerPair& pair, const layers::Execution& x) {
+  const machine::Machine& m = *x.machine;
+  const machine::Log& log = m.log();
+  ordered_json j;
+  j["schedule"] = machine::EncodeChoices({m.schedule().begin(), m.schedule().end()});
+  j["verdict"] = x.verdict.name();
+  j["message"] = x.verdict.message;
+  j["first_bad"] = x.verdict.event ? ordered_json(*x.verdict.event) : ordered_json();
+  const std::size_t last = x.verdict.event ? static_cast<std::size_t>(*x.verdict.event) : log.size();
+  ordered_json map = ordered_json::array();
+  for (std::size_t i = 0; i < log.size(); ++i) {
+    const machine::Event& e = log[i];
+    ordered_json row;
+    row["seq"] = i;
+    row["event"] = log.RenderText(e);
+    row["where"] = machine::FormatWhere(log.where(i));
+    const std::int64_t to = i < x.image.size() ? x.image[i] : -1;
+    if (to >= 0) {
+      const machine::Event& u = x.mapped[static_cast<std::size_t>(to)];
+      row["upper"] = {{"seq", to}, {"event", log.RenderText(u)}};
+      row["role"] = e.marker() ? "border" : u.kind != e.kind ? "linearization point" : "kept";
+    } else {
+      row["upper"] = nullptr;
+      row["role"] = i > last ? "after the first bad event"
+                    : e.marker() ? "dropped: a marker of the layer below"
+                                 : "dropped: internal";
+    }
+    map.push_back(std::move(row));
+  }
+  j["map"] = std::move(map);
+  ordered_json crossings = ordered_json::array();
+  std::map<std::pair<bool, std::int64_t>, std::size_t> open;  // agent -> its call's seq
+  for (const layers::Crossing& c : x.crossings) {
+    const machine::Event& e = log[c.seq];
+    const layers::Primitive* p = PrimitiveOf(pair, e);
+    const auto agent = AgentOf(e);
+    const bool call = e.op == machine::OpCode::kCall;
+    // Into a call, the blocks it pulls (up to its return, or the log's end);
+    // out of it, the blocks it pushed since its call.
+    std::size_t from = c.seq, to = c.seq;
+    if (call) {
+      open[agent] = c.seq;
+      to = log.size() - 1;
+      for (std::size_t i = c.seq + 1; i < log.size(); ++i) {
+        if (AgentOf(log[i]) == agent && log[i].op == machine::OpCode::kReturn && PrimitiveOf(pair, log[i]) == p) {
+          to = i;
+          break;
+        }
+      }
+    } else if (auto it = open.find(agent); it != open.end()) {
+      from = it->second;
+    }
+    const ordered_json mem = Memory(m, from, to, agent, call);
+    ordered_json row;
+    row["seq"] = c.seq;
+    row["label"] = Label(p, e, mem);
+    row["primitive"] = p != nullptr ? p->name : std::string(e.kind.name());
+    row["direction"] = call ? "call" : "return";
+    row["values"] = call ? ordered_json::array({e.arg0, e.arg1}) : ordered_json::array({e.result});
+    row["memory"] = mem;
+    row["module_state"] = c.lower_state;
+    row["spec_state"] = c.upper_state;
+    row["relation"] = c.broken ? "broken: " + *c.broken : std::string("holds");
+    crossings.push_back(std::move(row));
+  }
+  j["crossings"] = std::move(crossings);
+  return j.dump();
+}
+
+void WitnessFile::BeginLayer(const std::string& layer, const layers::LayerPair& pair) {
+  layers_.push_back({.name = layer, .lower = pair.lower(), .upper = pair.upper(), .executions = {}});
+}
+
+std::size_t WitnessFile::executions() const {
+  std::size_t n = 0;
+  for (const Layer& l : layers_) n += l.executions.size();
+  return n;
+}
+
+absl::Status WitnessFile::Write(const std::string& path) const {
+  std::string out = "{\"witness\":1,\"layers\":[";
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    const Layer& l = layers_[i];
+    out += fmt::format("{}{{\"layer\":{},\"lower\":{},\"upper\":{},\"executions\":[", i == 0 ? "" : ",",
+                       ordered_json(l.name).dump(), ordered_json(l.lower).dump(), ordered_json(l.upper).dump());
+    for (std::size_t k = 0; k < l.executions.size(); ++k) {
+      if (k > 0) out += ',';
+      out += l.executions[k];
+    }
+    out += "]}";
+  }
+  out += "]}\n";
+  return WriteFileAtomically(path, out);
+}
+
+}  // namespace strata::boot
