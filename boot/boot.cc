@@ -12,6 +12,7 @@
 #include "boot/check.h"
 #include "boot/keys.h"
 #include "boot/log_file.h"
+#include "boot/report.h"
 #include "boot/schedule_file.h"
 #include "boot/text_out.h"
 #include "machine/check.h"
@@ -212,6 +213,39 @@ nlohmann::ordered_json BootJson(const Config& c, const BootRun& run, const std::
   return j;
 }
 
+// The HTML report of a run (boot/report.h).
+HtmlReport BootReport(std::string title, const Config& c, const BootRun& run,
+                      const std::string& schedule_path) {
+  const machine::Machine& m = *run.machine;
+  HtmlReport r{.title = std::move(title),
+               .verdict = std::string(machine::OutcomeName(run.report.outcome)),
+               .ok = run.report.ok(),
+               .message = run.report.message,
+               .log = &m.log(),
+               .replay = schedule_path.empty() ? "" : "strata replay " + schedule_path};
+  r.facts = {{"workload", fmt::format("{} x{}", c.workload, c.iterations)},
+             {"machine", fmt::format("{} cpus", m.cpus())},
+             {"oracle", run.oracle},
+             {"env", c.focus >= 0 ? fmt::format("{}, focus cpu {}", c.env, c.focus) : std::string("live")},
+             {"events", fmt::format("{} in {} steps", m.log().size(), run.report.steps)},
+             {"worst wait", fmt::format("{} steps", m.worst_wait())},
+             {"seed", fmt::format("{}", c.seed)},
+             {"log hash", machine::FormatHash(m.log().hash())}};
+  if (run.original_steps > 0) {
+    r.facts.emplace_back("shrunk", fmt::format("{} steps (was {}; {} tries)", m.schedule().size(),
+                                               run.original_steps, run.shrink_attempts));
+  }
+  for (const Check& check : run.checks) {
+    r.facts.emplace_back("check", fmt::format("{} = {} (expected {}) {}", check.what, check.actual,
+                                              check.expected, check.ok() ? "ok" : "WRONG"));
+  }
+  if (!run.report.ok()) {
+    r.stopped = fmt::format("the run stops here: {}: {}", machine::OutcomeName(run.report.outcome),
+                            run.report.message);
+  }
+  return r;
+}
+
 // Prints the run (as text, or as JSON to `out` with options.json) and
 // writes its files; returns the exit status.
 absl::StatusOr<int> Finish(const Config& config, const Catalog& catalog, const BootRun& run,
@@ -236,6 +270,11 @@ absl::StatusOr<int> Finish(const Config& config, const Catalog& catalog, const B
                       .choices = {run.machine->schedule().begin(), run.machine->schedule().end()}};
     STRATA_RETURN_IF_ERROR(WriteScheduleFile(path, file));
     fmt::print(text, "  schedule   written to {}\n  replay     strata replay {}\n", path, path);
+  }
+  if (!options.report_path.empty()) {
+    STRATA_RETURN_IF_ERROR(WriteHtmlReport(
+        options.report_path, BootReport(fmt::format("strata boot {}", config.source), config, run, path)));
+    fmt::print(text, "  report     written to {}\n", options.report_path);
   }
   if (options.json) fmt::print(out, "{}\n", BootJson(config, run, options.log_path, path).dump());
   return run.report.ok() ? 0 : 1;
@@ -456,6 +495,7 @@ absl::StatusOr<int> Boot(const Config& config, const Catalog& catalog, const Boo
                          std::FILE* out) {
   STRATA_RETURN_IF_ERROR(CheckWritable(options.log_path, "--log"));
   STRATA_RETURN_IF_ERROR(CheckWritable(options.schedule_path, "--schedule"));
+  STRATA_RETURN_IF_ERROR(CheckWritable(options.report_path, "--report"));
   // The header after the run: a config the run refuses (a recording that
   // does not fit) is one line of error, nothing else.
   STRATA_ASSIGN_OR_RETURN(BootRun run, RunConfig(config, catalog, nullptr, "", KeepFor(options)));
@@ -473,8 +513,11 @@ absl::StatusOr<int> Boot(const Config& config, const Catalog& catalog, const Boo
 absl::StatusOr<int> Replay(const std::string& schedule_path, const Catalog& catalog,
                            const BootOptions& options, std::FILE* out) {
   STRATA_ASSIGN_OR_RETURN(ScheduleFile file, LoadScheduleFile(schedule_path, catalog));
-  if (!file.layer.empty()) return ReplayCheck(file, schedule_path, catalog, options.steps, out);
+  if (!file.layer.empty()) {
+    return ReplayCheck(file, schedule_path, catalog, options.steps, options.report_path, out);
+  }
   STRATA_RETURN_IF_ERROR(CheckWritable(options.log_path, "--log"));
+  STRATA_RETURN_IF_ERROR(CheckWritable(options.report_path, "--report"));
   fmt::print(out, "strata replay {}\n", schedule_path);
   STRATA_ASSIGN_OR_RETURN(BootRun run, RunConfig(file.config, catalog, &file.choices, schedule_path,
                                                  KeepFor(options)));
@@ -493,6 +536,12 @@ absl::StatusOr<int> Replay(const std::string& schedule_path, const Catalog& cata
     STRATA_RETURN_IF_ERROR(WriteLog(options.log_path, *run.machine));
     fmt::print(out, "  log        {} (JSON lines), {}.txt (text)\n", options.log_path,
                options.log_path);
+  }
+  if (!options.report_path.empty()) {
+    STRATA_RETURN_IF_ERROR(WriteHtmlReport(
+        options.report_path,
+        BootReport(fmt::format("strata replay {}", schedule_path), file.config, run, schedule_path)));
+    fmt::print(out, "  report     written to {}\n", options.report_path);
   }
   std::uint64_t hash = run.machine->log().hash();
   if (hash != file.log_hash || run.report.outcome != file.outcome) {

@@ -69,6 +69,7 @@ struct BootOptions {
   std::string schedule_path;  // where a failure's schedule goes ("" = derived name)
   bool json = false;  // --json: one JSON object on `out` in place of the text summary
   StepsOptions steps;  // replay: how the run is shown step by step
+  std::string report_path;  // --report: the HTML report of the run (boot/report.h)
 };
 
 // `strata boot`: runs, prints the summary to `out`, writes the log and, on

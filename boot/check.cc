@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "boot/interrupt.h"
+#include "boot/report.h"
 #include "boot/text_out.h"
 #include "boot/witness.h"
 
@@ -135,6 +136,53 @@ nlohmann::ordered_json PathOrNull(const std::string& path) {
   return path.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(path);
 }
 
+// What the log map made of lower event `i` ("  => ENQ q", "  (internal)"), or "".
+std::string MapNote(const Execution& x, std::size_t i) {
+  const machine::Log& log = x.machine->log();
+  if (i < x.image.size() && x.image[i] >= 0) {
+    const machine::Event& u = x.mapped[static_cast<std::size_t>(x.image[i])];
+    if (u.kind != log[i].kind) return fmt::format("  => {} {}", u.kind, log.object_name(u.object));
+  } else if (i < x.image.size() && !log[i].marker() && (!x.verdict.event || i <= *x.verdict.event)) {
+    return "  (internal)";
+  }
+  return "";
+}
+
+// `x` (a failing execution of `pair`) re-run along its schedule, recording
+// its border crossings (Checking::kWitness).
+Execution Witnessed(const layers::LayerPair& pair, const Execution& x) {
+  auto oracle = machine::MakeOracle({.kind = machine::OracleKind::kReplay,
+                                     .cpus = x.machine->cpus(),
+                                     .replay = {x.machine->schedule().begin(), x.machine->schedule().end()},
+                                     .replay_source = "the failure"});
+  return layers::CheckExecution(pair, x.machine->options(), *oracle, layers::Checking::kWitness);
+}
+
+// The HTML report of a failing execution `x` of `pair`, `w` the same run
+// witnessed (for the states before the first bad event).
+HtmlReport FailureReport(std::string title, const layers::LayerPair& pair, const Execution& x,
+                         const Execution& w, std::vector<std::pair<std::string, std::string>> facts,
+                         std::string replay) {
+  HtmlReport r{.title = std::move(title),
+               .verdict = x.verdict.name(),
+               .ok = false,
+               .message = x.verdict.message,
+               .checked = fmt::format("{} refines {}?", pair.lower(), pair.upper()),
+               .facts = std::move(facts),
+               .log = &x.machine->log(),
+               .bad = x.verdict.event,
+               .note = [&x](std::size_t i) { return MapNote(x, i); },
+               .module_after = x.verdict.lower_state,
+               .spec_after = x.verdict.upper_state,
+               .replay = std::move(replay)};
+  for (const layers::Crossing& c : w.crossings) {
+    if (x.verdict.event && c.seq >= *x.verdict.event) break;
+    r.module_before = c.lower_state;
+    r.spec_before = c.upper_state;
+  }
+  return r;
+}
+
 void PrintVerdict(std::FILE* out, const Execution& x) {
   const layers::Verdict& v = x.verdict;
   const machine::Log& log = x.machine->log();
@@ -201,6 +249,9 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
         "--witness FILE with it");
   }
   STRATA_RETURN_IF_ERROR(CheckWritable(options.witness_path, "--witness"));
+  STRATA_RETURN_IF_ERROR(CheckWritable(options.report_path, "--report"));
+  std::vector<std::pair<std::string, std::string>> facts;  // the report's
+  std::optional<HtmlReport> failure_report;
   STRATA_RETURN_IF_ERROR(CheckWritable(options.schedule_path, "--schedule"));
   WitnessFile witness;
   TextOut text(json_out, options.json);
@@ -227,8 +278,19 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
       STRATA_RETURN_IF_ERROR(witness.Write(options.witness_path));
       fmt::print(out, "  witness    written to {} ({} execution{}{})\n", options.witness_path,
                  witness.executions(), witness.executions() == 1 ? "" : "s",
-                 options.witness_all ? ", every one checked" : code == 1 ? ": the failure" : ": no failure to witness (--witness-all writes every execution)");
+                 options.witness_all                ? ", every one checked"
+                 : witness.executions() > 0 ? ": the failure"
+                                            : ": no failure to witness (--witness-all writes every execution)");
       json["witness"] = options.witness_path;
+    }
+    if (!options.report_path.empty()) {
+      HtmlReport passed{.title = fmt::format("strata check {}", c.source),
+                        .verdict = verdict,
+                        .ok = code == 0,
+                        .facts = facts};
+      STRATA_RETURN_IF_ERROR(WriteHtmlReport(options.report_path, failure_report ? *failure_report : passed));
+      fmt::print(out, "  report     written to {}\n", options.report_path);
+      json["report"] = options.report_path;
     }
     json["verdict"] = verdict;
     json["ok"] = code == 0;
@@ -260,6 +322,9 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
   fmt::print(out, "  strategy   {}, {} {}; seed {}\n", strategy->make(header)->Describe(), c.runs,
              exhaustive ? "executions at most" : "runs", c.seed);
   json["strategy"] = strategy->make(header)->Describe();
+  facts.emplace_back("machine", fmt::format("{} cpus, fairness bound {}", c.machine.cpus, fairness));
+  facts.emplace_back("strategy", fmt::format("{}, {} runs at most", strategy->make(header)->Describe(), c.runs));
+  facts.emplace_back("env", env ? c.env : std::string("live"));
   json["env"] = {{"kind", env ? c.env : std::string("live")}, {"focus", c.focus}};
   json["layers"] = nullptr;
   json["failure"] = nullptr;
@@ -368,6 +433,10 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
           env ? fmt::format("; the focused cpu's calls, against the {} environment", env->name)
               : std::string();
       jl["verdict"] = r.exhausted ? "refines" : "no-violation";
+      facts.emplace_back(fmt::format("layer {}", layer),
+                         fmt::format("{} refines {}? {} in {} executions", pair->lower(), pair->upper(),
+                                     r.exhausted ? "refines (exhaustive)" : "no violation (not exhaustive)",
+                                     r.executions));
       if (r.exhausted) {
         fmt::print(out, "             verdict: refines (exhaustive: every F-fair schedule of the client{})\n",
                    whose);
@@ -381,16 +450,11 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
       continue;
     }
     const Execution& x = *r.failure;
-    if (!options.witness_path.empty()) {
-      // The shrunk failure again, recording its crossings (after every
-      // execution's with --witness-all: the last one in the file).
-      auto oracle = machine::MakeOracle({.kind = machine::OracleKind::kReplay,
-                                         .cpus = c.machine.cpus,
-                                         .replay = {x.machine->schedule().begin(), x.machine->schedule().end()},
-                                         .replay_source = "the failure"});
-      const Execution w = layers::CheckExecution(*pair, x.machine->options(), *oracle, layers::Checking::kWitness);
-      witness.Add(WitnessJson(*pair, w));
-    }
+    // The shrunk failure again, recording its crossings (after every
+    // execution's with --witness-all: the last one in the file).
+    std::optional<Execution> witnessed;
+    if (!options.witness_path.empty() || !options.report_path.empty()) witnessed = Witnessed(*pair, x);
+    if (!options.witness_path.empty()) witness.Add(WitnessJson(*pair, *witnessed));
     fmt::print(out, "  FAILED     layer {}: {}\n", layer, x.verdict.name());
     if (r.found_by != explore.strategy(so)->Describe()) {
       fmt::print(out, "  found by   {}\n", r.found_by);
@@ -416,6 +480,16 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
                       .choices = {x.machine->schedule().begin(), x.machine->schedule().end()}};
     STRATA_RETURN_IF_ERROR(WriteScheduleFile(path, file));
     fmt::print(out, "  schedule   written to {}\n  replay     strata replay {}\n", path, path);
+    if (!options.report_path.empty()) {
+      facts.emplace_back("found by", r.found_by);
+      facts.emplace_back("shrunk", fmt::format("{} steps to the failure with {} context switches (was {} steps)",
+                                               to_failure.size(), machine::Switches(to_failure),
+                                               r.failure_original_steps));
+      facts.emplace_back("seed", fmt::format("{}", c.seed));
+      facts.emplace_back("log hash", machine::FormatHash(x.machine->log().hash()));
+      failure_report = FailureReport(fmt::format("strata check {}", c.source), *pair, x, *witnessed, facts,
+                                     "strata replay " + path);
+    }
     jl["verdict"] = x.verdict.name();
     nlohmann::ordered_json& jf = json["failure"];
     jf["layer"] = layer;
@@ -452,7 +526,9 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
 }
 
 absl::StatusOr<int> ReplayCheck(const ScheduleFile& file, const std::string& path,
-                                const Catalog& catalog, const StepsOptions& steps, std::FILE* out) {
+                                const Catalog& catalog, const StepsOptions& steps,
+                                const std::string& report_path, std::FILE* out) {
+  STRATA_RETURN_IF_ERROR(CheckWritable(report_path, "--report"));
   const Config& c = file.config;
   std::unique_ptr<layers::LayerPair> pair = sched::MakePair(file.layer, c.stack, catalog);
   STRATA_CHECK(pair != nullptr, "unvalidated layer {}", file.layer);
@@ -472,15 +548,7 @@ absl::StatusOr<int> ReplayCheck(const ScheduleFile& file, const std::string& pat
              "makes of a step; `(internal)`: a step it drops)\n");
   StepsOptions shown = steps;
   shown.bad = x.verdict.event;
-  shown.note = [&](std::size_t i) -> std::string {
-    if (i < x.image.size() && x.image[i] >= 0) {
-      const machine::Event& u = x.mapped[static_cast<std::size_t>(x.image[i])];
-      if (u.kind != log[i].kind) return fmt::format("  => {} {}", u.kind, log.object_name(u.object));
-    } else if (i < x.image.size() && !log[i].marker() && (!x.verdict.event || i <= *x.verdict.event)) {
-      return "  (internal)";
-    }
-    return "";
-  };
+  shown.note = [&x](std::size_t i) { return MapNote(x, i); };
   PrintSteps(out, log, shown);
   if (x.verdict.ok()) {
     fmt::print(out, "  verdict    refines\n");
@@ -489,6 +557,28 @@ absl::StatusOr<int> ReplayCheck(const ScheduleFile& file, const std::string& pat
   }
   const std::uint64_t hash = log.hash();
   fmt::print(out, "  seed {}  log hash {}\n", c.seed, machine::FormatHash(hash));
+  if (!report_path.empty()) {
+    const std::vector<std::pair<std::string, std::string>> facts = {
+        {"layer", file.layer},
+        {"machine", fmt::format("{} cpus, {} steps from the schedule", c.machine.cpus, file.choices.size())},
+        {"env", options.focus.valid() ? fmt::format("{}: the per-CPU machine of cpu {}", c.env, options.focus)
+                                      : std::string("live")},
+        {"recorded", fmt::format("{} with log hash {}", file.verdict, machine::FormatHash(file.log_hash))},
+        {"seed", fmt::format("{}", c.seed)},
+        {"log hash", machine::FormatHash(hash)}};
+    const Execution w = Witnessed(*pair, x);
+    HtmlReport report = FailureReport(fmt::format("strata replay {}", path), *pair, x, w, facts,
+                                      "strata replay " + path);
+    if (x.verdict.ok()) {
+      report.ok = true;
+      report.module_after.clear();
+      report.spec_after.clear();
+      report.module_before.clear();
+      report.spec_before.clear();
+    }
+    STRATA_RETURN_IF_ERROR(WriteHtmlReport(report_path, report));
+    fmt::print(out, "  report     written to {}\n", report_path);
+  }
   if (file.verdict == "nondeterminism") {
     // One run cannot show it: the same schedule again must give another log.
     Execution again = layers::ReplaySchedule(*pair, options, file.choices, path);

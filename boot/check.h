@@ -21,6 +21,7 @@ struct CheckOptions {
   bool json = false;          // one JSON object on `out` in place of the text (--json)
   std::string witness_path;   // --witness: the refinement witness of the failure (boot/witness.h)
   bool witness_all = false;   // --witness-all: of every execution checked
+  std::string report_path;    // --report: the HTML report (boot/report.h)
 };
 
 // Checks every adjacent pair of `config`'s stack (or config.check_layer),
@@ -39,8 +40,10 @@ void PrintLayers(const Config& config, const Catalog& catalog, std::FILE* out);
 // (each lower event, what the log map made of it, the first bad event; as
 // `steps` says: up to the first bad event unless all, by thread) and whether
 // it reproduced the recorded verdict and log hash.
+// With `report_path`, also writes the HTML report of the replayed run.
 absl::StatusOr<int> ReplayCheck(const ScheduleFile& file, const std::string& path,
-                                const Catalog& catalog, const StepsOptions& steps, std::FILE* out);
+                                const Catalog& catalog, const StepsOptions& steps,
+                                const std::string& report_path, std::FILE* out);
 
 }  // namespace strata::boot
 

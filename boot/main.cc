@@ -72,6 +72,7 @@ struct Flags {
   bool json = false;
   std::string witness;
   bool witness_all = false;
+  std::string report;
 };
 
 // Adds the flags of every key that `command` takes to `cmd`.
@@ -159,6 +160,9 @@ int Main(int argc, char** argv, const Catalog& catalog) {
   boot_cmd->add_option("--schedule", boot.schedule,
                        "write the run's schedule to FILE (a failed run's is written anyway, to a "
                        "derived name without it)");
+  boot_cmd->add_option("--report", boot.report,
+                       "write the run as one self-contained HTML file (swim lanes, steps, source "
+                       "lines)");
   boot_cmd->add_flag("--json", boot.json,
                      "print one JSON object (verdict, counts, waits, seed, log hash, files) in "
                      "place of the summary");
@@ -168,6 +172,9 @@ int Main(int argc, char** argv, const Catalog& catalog) {
   replay_cmd->add_option("schedule", replay_file, "schedule file")->required();
   replay_cmd->add_option("--log", replay_log, "write the replayed log to FILE and FILE.txt");
   StepsOptions replay_steps;
+  std::string replay_report;
+  replay_cmd->add_option("--report", replay_report,
+                         "write the replayed run as one self-contained HTML file");
   replay_cmd->add_flag("--all", replay_steps.all,
                        "show every step, also after the first bad event (a boot run's: its "
                        "last 200 without it)");
@@ -185,6 +192,8 @@ int Main(int argc, char** argv, const Catalog& catalog) {
   check_cmd->add_option("config", check.config, "config file (default: configs/default.toml)");
   AddKeyFlags(check_cmd, kCheckCommand, catalog, check);
   check_cmd->add_option("--schedule", check.schedule, "where to write the schedule of a failure");
+  check_cmd->add_option("--report", check.report,
+                        "write the failure (or the verdict) as one self-contained HTML file");
   check_cmd->add_option("--witness", check.witness,
                         "write the refinement witness of the failure (the log map, each border "
                         "crossing's label, states and relation) to FILE as JSON");
@@ -256,13 +265,23 @@ int Main(int argc, char** argv, const Catalog& catalog) {
   if (*boot_cmd) {
     auto config = ConfigWithOverrides(boot, catalog);
     if (!config.ok()) return BadInput(config.status());
-    auto code = Boot(*config, catalog, {.log_path = boot.log, .schedule_path = boot.schedule, .json = boot.json},
-                     stdout);
+    BootOptions options;  // field by field, as for replay below
+    options.log_path = boot.log;
+    options.schedule_path = boot.schedule;
+    options.json = boot.json;
+    options.report_path = boot.report;
+    auto code = Boot(*config, catalog, options, stdout);
     if (!code.ok()) return BadInput(code.status());
     return *code;
   }
   if (*replay_cmd) {
-    auto code = Replay(replay_file, catalog, {.log_path = replay_log, .steps = replay_steps}, stdout);
+    // Field by field: g++ 12 takes a designated initializer's std::function
+    // member (StepsOptions::note) for maybe-uninitialized.
+    BootOptions options;
+    options.log_path = replay_log;
+    options.steps = replay_steps;
+    options.report_path = replay_report;
+    auto code = Replay(replay_file, catalog, options, stdout);
     if (!code.ok()) return BadInput(code.status());
     return *code;
   }
@@ -275,7 +294,8 @@ int Main(int argc, char** argv, const Catalog& catalog) {
                                          .progress_always = check_progress,
                                          .json = check.json,
                                          .witness_path = check.witness,
-                                         .witness_all = check.witness_all}, stdout);
+                                         .witness_all = check.witness_all,
+                                         .report_path = check.report}, stdout);
     if (!code.ok()) return BadInput(code.status());
     return *code;
   }
