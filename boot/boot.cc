@@ -12,6 +12,7 @@
 #include "boot/keys.h"
 #include "boot/log_file.h"
 #include "boot/schedule_file.h"
+#include "boot/trace.h"
 #include "machine/check.h"
 #include "machine/log.h"
 #include "sched/stack.h"
@@ -141,18 +142,15 @@ std::function<void(machine::Machine&)> KeepFor(const BootOptions& options) {
   return [](machine::Machine& m) { m.KeepPushedContents(); };
 }
 
-// Fails early, before a long run, if an output file cannot be written.
-absl::Status CheckWritable(const std::string& path, std::string_view flag) {
+// The run's timeline, if asked for, and its summary line.
+absl::Status WriteRunTrace(const std::string& path, const std::string& title, const Config& config,
+                           const BootRun& run, std::FILE* out) {
   if (path.empty()) return absl::OkStatus();
-  std::string probe = path + ".tmp";
-  std::FILE* f = std::fopen(probe.c_str(), "wb");
-  if (f == nullptr) {
-    return absl::InvalidArgumentError(
-        fmt::format("{}: {}: cannot write this file (expected a path in a writable directory)",
-                    path, flag));
-  }
-  std::fclose(f);
-  std::remove(probe.c_str());
+  const std::vector<layers::Timeline> timelines = StackTimelines(config);
+  STRATA_RETURN_IF_ERROR(WriteTrace(
+      path, run.machine->log(), timelines,
+      {.title = fmt::format("{} (seed {})", title, config.seed), .cpus = run.machine->cpus()}));
+  PrintTraceLine(out, path);
   return absl::OkStatus();
 }
 
@@ -167,6 +165,9 @@ absl::StatusOr<int> Finish(const Config& config, const Catalog& catalog, const B
     fmt::print(out, "  log        {} (JSON lines), {}.txt (text)\n", options.log_path,
                options.log_path);
   }
+  STRATA_RETURN_IF_ERROR(WriteRunTrace(options.trace_path,
+                                       fmt::format("strata boot {}", config.source), config, run,
+                                       out));
   // A failed run's schedule is always written; a good run's when asked
   // (a recording for a recorded environment, env.recording).
   if (run.report.ok() && options.schedule_path.empty()) return 0;
@@ -366,6 +367,7 @@ absl::StatusOr<int> Boot(const Config& config, const Catalog& catalog, const Boo
                          std::FILE* out) {
   STRATA_RETURN_IF_ERROR(CheckWritable(options.log_path, "--log"));
   STRATA_RETURN_IF_ERROR(CheckWritable(options.schedule_path, "--schedule"));
+  STRATA_RETURN_IF_ERROR(CheckWritable(options.trace_path, "--trace"));
   // The header after the run: a config the run refuses (a recording that
   // does not fit) is one line of error, nothing else.
   STRATA_ASSIGN_OR_RETURN(BootRun run, RunConfig(config, catalog, nullptr, "", KeepFor(options)));
@@ -376,8 +378,11 @@ absl::StatusOr<int> Boot(const Config& config, const Catalog& catalog, const Boo
 absl::StatusOr<int> Replay(const std::string& schedule_path, const Catalog& catalog,
                            const BootOptions& options, std::FILE* out) {
   STRATA_ASSIGN_OR_RETURN(ScheduleFile file, LoadScheduleFile(schedule_path, catalog));
-  if (!file.layer.empty()) return ReplayCheck(file, schedule_path, catalog, out);
+  if (!file.layer.empty()) {
+    return ReplayCheck(file, schedule_path, catalog, {.trace_path = options.trace_path}, out);
+  }
   STRATA_RETURN_IF_ERROR(CheckWritable(options.log_path, "--log"));
+  STRATA_RETURN_IF_ERROR(CheckWritable(options.trace_path, "--trace"));
   fmt::print(out, "strata replay {}\n", schedule_path);
   STRATA_ASSIGN_OR_RETURN(BootRun run, RunConfig(file.config, catalog, &file.choices, schedule_path,
                                                  KeepFor(options)));
@@ -389,6 +394,9 @@ absl::StatusOr<int> Replay(const std::string& schedule_path, const Catalog& cata
     fmt::print(out, "  log        {} (JSON lines), {}.txt (text)\n", options.log_path,
                options.log_path);
   }
+  STRATA_RETURN_IF_ERROR(WriteRunTrace(options.trace_path,
+                                       fmt::format("strata replay {}", schedule_path), file.config,
+                                       run, out));
   std::uint64_t hash = run.machine->log().hash();
   if (hash != file.log_hash || run.report.outcome != file.outcome) {
     fmt::print(out,

@@ -60,6 +60,7 @@ absl::StatusOr<BootRun> RunConfig(const Config& config, const Catalog& catalog,
 struct BootOptions {
   std::string log_path;       // --log: JSON lines to this file, text to FILE.txt
   std::string schedule_path;  // where a failure's schedule goes ("" = derived name)
+  std::string trace_path;     // --trace: the run's timeline (boot/trace.h) to this file
   std::string command = "boot";
 };
 

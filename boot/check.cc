@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "boot/trace.h"
 #include "sched/stack.h"
 #include "sched/workloads.h"
 #include "layers/explorer.h"
@@ -125,6 +126,18 @@ machine::MachineOptions CheckMachineOf(const Config& c, const Catalog& catalog) 
   return machine::CheckOptions(c.machine, CpuId(static_cast<CpuId::Rep>(c.focus)), *env->make.check);
 }
 
+// The timeline of one execution of a check, if asked for; `what` says which.
+absl::Status WriteCheckTrace(const std::string& path, const std::string& title, const Config& c,
+                             const Execution& x, const std::string& what, std::FILE* out) {
+  if (path.empty()) return absl::OkStatus();
+  const std::vector<layers::Timeline> timelines = StackTimelines(c);
+  STRATA_RETURN_IF_ERROR(WriteTrace(path, x.machine->log(), timelines,
+                                    {.title = fmt::format("{}: {}", title, what),
+                                     .cpus = x.machine->cpus()}));
+  PrintTraceLine(out, path, what);
+  return absl::OkStatus();
+}
+
 void PrintVerdict(std::FILE* out, const Execution& x) {
   const layers::Verdict& v = x.verdict;
   const machine::Log& log = x.machine->log();
@@ -184,6 +197,7 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
   const bool exhaustive = strategy->make(so)->exhaustive();
   STRATA_ASSIGN_OR_RETURN(const std::optional<layers::NamedEnvironment> env,
                           CheckEnvironmentOf(c, catalog, exhaustive));
+  STRATA_RETURN_IF_ERROR(CheckWritable(options.trace_path, "--trace"));
   fmt::print(out, "strata check {}\n", c.source);
   fmt::print(out, "  machine    {} cpus, fairness bound {}\n", c.machine.cpus,
              c.machine.fairness != 0 ? c.machine.fairness : 8 * static_cast<std::uint64_t>(c.machine.cpus));
@@ -224,7 +238,12 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
                                  .preemption_bound = c.preemption_bound,
                                  .reduction = c.reduction,
                                  .shrink = c.shrink,
+                                 .keep_last = !options.trace_path.empty(),
                                  .progress = progress ? stderr : nullptr};
+  const std::string title = fmt::format("strata check {} (seed {})", c.source, c.seed);
+  // With no failure, the trace is of the last layer's last execution.
+  std::optional<Execution> last;
+  std::string last_layer;
   const std::vector<kernel::LayerInfo> stack = sched::Stack(c.stack);
   int uncovered = 0;  // layers checked without covering their whole space
   for (const std::string& layer : LayersToCheck(c)) {
@@ -283,6 +302,10 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
                    whose);
         ++uncovered;
       }
+      if (r.last) {
+        last = std::move(r.last);
+        last_layer = layer;
+      }
       continue;
     }
     const Execution& x = *r.failure;
@@ -311,6 +334,9 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
                       .choices = {x.machine->schedule().begin(), x.machine->schedule().end()}};
     STRATA_RETURN_IF_ERROR(WriteScheduleFile(path, file));
     fmt::print(out, "  schedule   written to {}\n  replay     strata replay {}\n", path, path);
+    STRATA_RETURN_IF_ERROR(WriteCheckTrace(
+        options.trace_path, title, c, x,
+        fmt::format("the failing execution of layer {}, shrunk", layer), out));
     return 1;
   }
   if (uncovered == 0) {
@@ -319,12 +345,19 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
     fmt::print(out, "  result     no violation in any checked layer ({} not explored exhaustively)\n",
                uncovered == 1 ? std::string("1 layer") : fmt::format("{} layers", uncovered));
   }
+  if (last) {
+    STRATA_RETURN_IF_ERROR(WriteCheckTrace(
+        options.trace_path, title, c, *last,
+        fmt::format("no failure: the last execution of layer {}", last_layer), out));
+  }
   return 0;
 }
 
 absl::StatusOr<int> ReplayCheck(const ScheduleFile& file, const std::string& path,
-                                const Catalog& catalog, std::FILE* out) {
+                                const Catalog& catalog, const CheckOptions& check,
+                                std::FILE* out) {
   const Config& c = file.config;
+  STRATA_RETURN_IF_ERROR(CheckWritable(check.trace_path, "--trace"));
   std::unique_ptr<layers::LayerPair> pair = sched::MakePair(file.layer, c.stack, catalog);
   STRATA_CHECK(pair != nullptr, "unvalidated layer {}", file.layer);
   const machine::MachineOptions options = CheckMachineOf(c, catalog);
@@ -360,6 +393,9 @@ absl::StatusOr<int> ReplayCheck(const ScheduleFile& file, const std::string& pat
   }
   const std::uint64_t hash = log.hash();
   fmt::print(out, "  seed {}  log hash {}\n", c.seed, machine::FormatHash(hash));
+  STRATA_RETURN_IF_ERROR(WriteCheckTrace(check.trace_path, fmt::format("strata replay {}", path),
+                                         c, x, fmt::format("the replayed run of layer {}", file.layer),
+                                         out));
   if (file.verdict == "nondeterminism") {
     // One run cannot show it: the same schedule again must give another log.
     Execution again = layers::ReplaySchedule(*pair, options, file.choices, path);

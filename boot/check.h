@@ -16,6 +16,9 @@ namespace strata::boot {
 struct CheckOptions {
   std::string schedule_path;  // where a failure's schedule goes ("" = derived name)
   bool progress = false;      // a progress line on stderr (when it is a terminal)
+  // --trace: the timeline (boot/trace.h) of the failing execution, or with
+  // no failure of the last execution checked, to this file.
+  std::string trace_path;
 };
 
 // Checks every adjacent pair of `config`'s stack (or config.check_layer),
@@ -31,9 +34,11 @@ void PrintLayers(const Config& config, const Catalog& catalog, std::FILE* out);
 
 // Replays a schedule written by `strata check`, printing the run step by step
 // (each lower event, what the log map made of it, the first bad event) and
-// whether it reproduced the recorded verdict and log hash.
+// whether it reproduced the recorded verdict and log hash; with
+// options.trace_path, writes the replayed run's timeline.
 absl::StatusOr<int> ReplayCheck(const ScheduleFile& file, const std::string& path,
-                                const Catalog& catalog, std::FILE* out);
+                                const Catalog& catalog, const CheckOptions& options,
+                                std::FILE* out);
 
 }  // namespace strata::boot
 

@@ -69,7 +69,12 @@ struct Flags {
   std::vector<std::pair<const Key*, bool>> switches;  // bool keys (--no-shrink)
   std::string log;
   std::string schedule;
+  std::string trace;
 };
+
+constexpr const char* kTraceHelp =
+    "write the run's timeline to FILE as Chrome trace-event JSON (open it in "
+    "https://ui.perfetto.dev or chrome://tracing)";
 
 // Adds the flags of every key that `command` takes to `cmd`.
 void AddKeyFlags(CLI::App* cmd, unsigned command, const Catalog& catalog, Flags& f) {
@@ -156,11 +161,13 @@ int Main(int argc, char** argv, const Catalog& catalog) {
   boot_cmd->add_option("--schedule", boot.schedule,
                        "write the run's schedule to FILE (a failed run's is written anyway, to a "
                        "derived name without it)");
+  boot_cmd->add_option("--trace", boot.trace, kTraceHelp);
 
-  std::string replay_file, replay_log;
+  std::string replay_file, replay_log, replay_trace;
   CLI::App* replay_cmd = app.add_subcommand("replay", "re-run a run from its schedule file");
   replay_cmd->add_option("schedule", replay_file, "schedule file")->required();
   replay_cmd->add_option("--log", replay_log, "write the replayed log to FILE and FILE.txt");
+  replay_cmd->add_option("--trace", replay_trace, kTraceHelp);
 
   BenchOptions bench;
   CLI::App* bench_cmd = app.add_subcommand("bench", "measure the machine against a bare fiber switch");
@@ -173,6 +180,10 @@ int Main(int argc, char** argv, const Catalog& catalog) {
   check_cmd->add_option("config", check.config, "config file (default: configs/default.toml)");
   AddKeyFlags(check_cmd, kCheckCommand, catalog, check);
   check_cmd->add_option("--schedule", check.schedule, "where to write the schedule of a failure");
+  check_cmd->add_option("--trace", check.trace,
+                        "write the timeline of the failing execution (with no failure: of the last "
+                        "execution checked) to FILE as Chrome trace-event JSON (open it in "
+                        "https://ui.perfetto.dev or chrome://tracing)");
   check_cmd->footer(Listing(catalog.locks) + Listing(catalog.queues) + Listing(catalog.scheds) +
                     Listing(catalog.threads) + Listing(catalog.strategies));
 
@@ -181,12 +192,14 @@ int Main(int argc, char** argv, const Catalog& catalog) {
       "compose", "check that the per-CPU machines Boot[cid, recorded] compose to the multicore run");
   compose_cmd->add_option("config", compose.config, "config file (default: configs/default.toml)");
   AddKeyFlags(compose_cmd, kBootCommand, catalog, compose);
+  compose_cmd->add_option("--trace", compose.trace, kTraceHelp);
 
   Flags tlink;
   CLI::App* tlink_cmd = app.add_subcommand(
       "tlink", "check that a thread workload's per-thread machines (TSched) compose to its run");
   tlink_cmd->add_option("config", tlink.config, "config file (default: configs/default.toml)");
   AddKeyFlags(tlink_cmd, kTLinkCommand, catalog, tlink);
+  tlink_cmd->add_option("--trace", tlink.trace, kTraceHelp);
 
   CLI::App* docs_cmd = app.add_subcommand(
       "docs", "print the README's key table and catalog lists (Markdown), from this binary's catalog");
@@ -233,13 +246,15 @@ int Main(int argc, char** argv, const Catalog& catalog) {
   if (*boot_cmd) {
     auto config = ConfigWithOverrides(boot, catalog);
     if (!config.ok()) return BadInput(config.status());
-    auto code = Boot(*config, catalog, {.log_path = boot.log, .schedule_path = boot.schedule},
+    auto code = Boot(*config, catalog,
+                     {.log_path = boot.log, .schedule_path = boot.schedule, .trace_path = boot.trace},
                      stdout);
     if (!code.ok()) return BadInput(code.status());
     return *code;
   }
   if (*replay_cmd) {
-    auto code = Replay(replay_file, catalog, {.log_path = replay_log}, stdout);
+    auto code = Replay(replay_file, catalog, {.log_path = replay_log, .trace_path = replay_trace},
+                       stdout);
     if (!code.ok()) return BadInput(code.status());
     return *code;
   }
@@ -247,7 +262,7 @@ int Main(int argc, char** argv, const Catalog& catalog) {
     auto config = ConfigWithOverrides(check, catalog);
     if (!config.ok()) return BadInput(config.status());
     auto code =
-        CheckStack(*config, catalog, {.schedule_path = check.schedule, .progress = true}, stdout);
+        CheckStack(*config, catalog, {.schedule_path = check.schedule, .progress = true, .trace_path = check.trace}, stdout);
     if (!code.ok()) return BadInput(code.status());
     return *code;
   }
@@ -258,14 +273,14 @@ int Main(int argc, char** argv, const Catalog& catalog) {
   if (*compose_cmd) {
     auto config = ConfigWithOverrides(compose, catalog);
     if (!config.ok()) return BadInput(config.status());
-    auto code = Compose(*config, catalog, stdout);
+    auto code = Compose(*config, catalog, compose.trace, stdout);
     if (!code.ok()) return BadInput(code.status());
     return *code;
   }
   if (*tlink_cmd) {
     auto config = ConfigWithOverrides(tlink, catalog);
     if (!config.ok()) return BadInput(config.status());
-    auto code = TLink(*config, catalog, stdout);
+    auto code = TLink(*config, catalog, tlink.trace, stdout);
     if (!code.ok()) return BadInput(code.status());
     return *code;
   }

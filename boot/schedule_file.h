@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -49,6 +50,12 @@ absl::StatusOr<ScheduleFile> LoadScheduleFile(const std::string& path, const Cat
 
 // Writes `text` to `path` atomically.
 absl::Status WriteFileAtomically(const std::string& path, const std::string& text);
+
+// OK if a file can be written at `path` (probed next to it, then removed),
+// or `path` is empty: fails early, before a long run, for an output that
+// `flag` ("--log") names. Error: InvalidArgument "PATH: FLAG: cannot write
+// this file (...)".
+absl::Status CheckWritable(const std::string& path, std::string_view flag);
 
 }  // namespace strata::boot
 
