@@ -319,11 +319,14 @@ class Renderer {
   // The arrows that end and start at `e` (ended first), on its track.
   void Flows(const Track& track, const Event& e) {
     const Quarter ts = FlowPoint(e);
+    // An arrow into an event outside any slice (a thread's first step) binds
+    // to the next slice of the track, the format's default.
+    const bool enclosed = !open_[track].empty();
     while (next_finish_ < flows_.size() && flows_[next_finish_].to == e.seq) {
       const Flow& f = flows_[next_finish_++];
-      writer_.Add(fmt::format(
-          "{{\"name\":{},\"cat\":{},\"ph\":\"f\",\"bp\":\"e\",\"id\":{},\"ts\":{},{}}}",
-          Quoted(f.name), Quoted(f.layer), f.id, Ts(ts), TrackFields(track)));
+      writer_.Add(fmt::format("{{\"name\":{},\"cat\":{},\"ph\":\"f\",{}\"id\":{},\"ts\":{},{}}}",
+                              Quoted(f.name), Quoted(f.layer), enclosed ? "\"bp\":\"e\"," : "",
+                              f.id, Ts(ts), TrackFields(track)));
     }
     while (next_start_ < starts_.size() && starts_[next_start_]->from == e.seq) {
       const Flow& f = *starts_[next_start_++];
