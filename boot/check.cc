@@ -394,7 +394,8 @@ absl::StatusOr<int> ReplayCheck(const ScheduleFile& file, const std::string& pat
   const std::uint64_t hash = log.hash();
   fmt::print(out, "  seed {}  log hash {}\n", c.seed, machine::FormatHash(hash));
   STRATA_RETURN_IF_ERROR(WriteCheckTrace(check.trace_path, fmt::format("strata replay {}", path),
-                                         c, x, fmt::format("the replayed run of layer {}", file.layer),
+                                         c, x,
+                                         fmt::format("the replayed run of layer {}", file.layer),
                                          out));
   if (file.verdict == "nondeterminism") {
     // One run cannot show it: the same schedule again must give another log.

@@ -246,9 +246,9 @@ int Main(int argc, char** argv, const Catalog& catalog) {
   if (*boot_cmd) {
     auto config = ConfigWithOverrides(boot, catalog);
     if (!config.ok()) return BadInput(config.status());
-    auto code = Boot(*config, catalog,
-                     {.log_path = boot.log, .schedule_path = boot.schedule, .trace_path = boot.trace},
-                     stdout);
+    auto code = Boot(
+        *config, catalog,
+        {.log_path = boot.log, .schedule_path = boot.schedule, .trace_path = boot.trace}, stdout);
     if (!code.ok()) return BadInput(code.status());
     return *code;
   }
@@ -262,7 +262,9 @@ int Main(int argc, char** argv, const Catalog& catalog) {
     auto config = ConfigWithOverrides(check, catalog);
     if (!config.ok()) return BadInput(config.status());
     auto code =
-        CheckStack(*config, catalog, {.schedule_path = check.schedule, .progress = true, .trace_path = check.trace}, stdout);
+        CheckStack(*config, catalog,
+                   {.schedule_path = check.schedule, .progress = true, .trace_path = check.trace},
+                   stdout);
     if (!code.ok()) return BadInput(code.status());
     return *code;
   }

@@ -132,7 +132,9 @@ class Writer {
 
 std::string Quoted(std::string_view s) { return "\"" + machine::JsonEscape(s) + "\""; }
 
-std::string TrackFields(const Track& t) { return fmt::format("\"pid\":{},\"tid\":{}", t.pid, t.tid); }
+std::string TrackFields(const Track& t) {
+  return fmt::format("\"pid\":{},\"tid\":{}", t.pid, t.tid);
+}
 
 std::string Where(const machine::Log& log, std::uint64_t seq) {
   return Quoted(machine::FormatWhere(log.where(seq)));
@@ -195,9 +197,9 @@ class Renderer {
     const std::pair<int, const char*> processes[] = {
         {kCpusPid, "cpus"}, {kThreadsPid, "threads"}, {kObjectsPid, "objects"}};
     for (const auto& [pid, name] : processes) {
-      writer_.Add(fmt::format(
-          "{{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":{},\"tid\":0,\"args\":{{\"name\":\"{}\"}}}}",
-          pid, name));
+      writer_.Add(fmt::format("{{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":{},\"tid\":0,"
+                              "\"args\":{{\"name\":\"{}\"}}}}",
+                              pid, name));
       writer_.Add(fmt::format("{{\"name\":\"process_sort_index\",\"ph\":\"M\",\"pid\":{},\"tid\":0,"
                               "\"args\":{{\"sort_index\":{}}}}}",
                               pid, pid));
@@ -240,17 +242,20 @@ class Renderer {
     if (it != running_.end()) CloseRunning(cpu);
     if (!e.thread.valid()) return;
     running_[cpu] = e.thread.value();
-    writer_.Add(fmt::format(
-        "{{\"name\":\"thread {}\",\"cat\":\"running\",\"ph\":\"B\",\"ts\":{},{}}}", e.thread.value(),
-        Ts(At(e.seq)), TrackFields({kCpusPid, cpu})));
+    RunningMark('B', e.thread.value(), At(e.seq), cpu);
   }
 
   void CloseRunning(std::int64_t cpu) {
     auto it = running_.find(cpu);
     if (it == running_.end()) return;
-    writer_.Add(fmt::format("{{\"name\":\"thread {}\",\"cat\":\"running\",\"ph\":\"E\",\"ts\":{},{}}}",
-                            it->second, Ts(At(last_on_cpu_[cpu], 2)), TrackFields({kCpusPid, cpu})));
+    RunningMark('E', it->second, At(last_on_cpu_[cpu], 2), cpu);
     running_.erase(it);
+  }
+
+  void RunningMark(char ph, std::int64_t thread, Quarter ts, std::int64_t cpu) {
+    writer_.Add(fmt::format(
+        "{{\"name\":\"thread {}\",\"cat\":\"running\",\"ph\":\"{}\",\"ts\":{},{}}}", thread,
+        ph, Ts(ts), TrackFields({kCpusPid, cpu})));
   }
 
   void Call(const Track& track, const Event& e) {
@@ -350,8 +355,9 @@ class Renderer {
                                 e.thread.valid() ? e.thread.value() : -1)
                   : std::string("{\"cpu\":-1,\"thread\":-1}");
       }
-      writer_.Add(fmt::format("{{\"name\":{},\"ph\":\"C\",\"ts\":{},\"pid\":{},\"tid\":0,\"args\":{}}}",
-                              Quoted(name), Ts(At(e.seq)), kObjectsPid, args));
+      writer_.Add(
+          fmt::format("{{\"name\":{},\"ph\":\"C\",\"ts\":{},\"pid\":{},\"tid\":0,\"args\":{}}}",
+                      Quoted(name), Ts(At(e.seq)), kObjectsPid, args));
     }
   }
 

@@ -114,7 +114,9 @@ Parsed Validate(const std::string& text) {
       }
     } else if (ph == "i") {
       if (!e.contains("s") || e["s"] != "t") bad(at + ": an instant not scoped to its thread");
-      if (!e.contains("args") || !e["args"].contains("where")) bad(at + ": an instant without args");
+      if (!e.contains("args") || !e["args"].contains("where")) {
+        bad(at + ": an instant without args");
+      }
     } else if (ph == "C") {
       if (!e.contains("args") || !e["args"].is_object() || e["args"].empty()) {
         bad(at + ": a counter without args");
@@ -150,7 +152,10 @@ Parsed Validate(const std::string& text) {
     if (!ids.empty()) bad(fmt::format("arrow {}: no slice follows its finish", ids.front()));
   }
   for (const auto& [track, stack] : open) {
-    if (!stack.empty()) bad(fmt::format("track {}/{}: {} slices never closed", track.first, track.second, stack.size()));
+    if (!stack.empty()) {
+      bad(fmt::format("track {}/{}: {} slices never closed", track.first, track.second,
+                      stack.size()));
+    }
   }
   for (const auto& [id, f] : flows) {
     if (f.starts != 1 || f.finishes != 1) {
@@ -295,7 +300,8 @@ TEST_CASE("a passing check's trace is its last execution's, and says so") {
 TEST_CASE("replay, tlink and compose write valid traces of their runs") {
   TempDir dir;
   const std::string config = Source("configs/threads/ping-pong.toml");
-  Command r = RunStrata(fmt::format("boot '{}' --schedule run.schedule", config), dir.path().string());
+  Command r =
+      RunStrata(fmt::format("boot '{}' --schedule run.schedule", config), dir.path().string());
   REQUIRE(r.exit_code == 0);
   r = RunStrata("replay run.schedule --trace replay.json", dir.path().string());
   CHECK(r.exit_code == 0);
