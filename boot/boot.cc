@@ -15,6 +15,7 @@
 #include "boot/report.h"
 #include "boot/schedule_file.h"
 #include "boot/text_out.h"
+#include "boot/trace.h"
 #include "machine/check.h"
 #include "machine/log.h"
 #include "machine/shrink.h"
@@ -213,6 +214,18 @@ nlohmann::ordered_json BootJson(const Config& c, const BootRun& run, const std::
   return j;
 }
 
+// The run's timeline, if asked for, and its summary line.
+absl::Status WriteRunTrace(const std::string& path, const std::string& title, const Config& config,
+                           const BootRun& run, std::FILE* out) {
+  if (path.empty()) return absl::OkStatus();
+  const std::vector<layers::Timeline> timelines = StackTimelines(config);
+  STRATA_RETURN_IF_ERROR(WriteTrace(
+      path, run.machine->log(), timelines,
+      {.title = fmt::format("{} (seed {})", title, config.seed), .cpus = run.machine->cpus()}));
+  PrintTraceLine(out, path);
+  return absl::OkStatus();
+}
+
 // The HTML report of a run (boot/report.h).
 HtmlReport BootReport(std::string title, const Config& c, const BootRun& run,
                       const std::string& schedule_path) {
@@ -258,6 +271,9 @@ absl::StatusOr<int> Finish(const Config& config, const Catalog& catalog, const B
     fmt::print(text, "  log        {} (JSON lines), {}.txt (text)\n", options.log_path,
                options.log_path);
   }
+  STRATA_RETURN_IF_ERROR(WriteRunTrace(options.trace_path,
+                                       fmt::format("strata boot {}", config.source), config, run,
+                                       text));
   // A failed run's schedule is always written; a good run's when asked
   // (a recording for a recorded environment, env.recording).
   std::string path;
@@ -496,6 +512,7 @@ absl::StatusOr<int> Boot(const Config& config, const Catalog& catalog, const Boo
   STRATA_RETURN_IF_ERROR(CheckWritable(options.log_path, "--log"));
   STRATA_RETURN_IF_ERROR(CheckWritable(options.schedule_path, "--schedule"));
   STRATA_RETURN_IF_ERROR(CheckWritable(options.report_path, "--report"));
+  STRATA_RETURN_IF_ERROR(CheckWritable(options.trace_path, "--trace"));
   // The header after the run: a config the run refuses (a recording that
   // does not fit) is one line of error, nothing else.
   STRATA_ASSIGN_OR_RETURN(BootRun run, RunConfig(config, catalog, nullptr, "", KeepFor(options)));
@@ -514,10 +531,15 @@ absl::StatusOr<int> Replay(const std::string& schedule_path, const Catalog& cata
                            const BootOptions& options, std::FILE* out) {
   STRATA_ASSIGN_OR_RETURN(ScheduleFile file, LoadScheduleFile(schedule_path, catalog));
   if (!file.layer.empty()) {
-    return ReplayCheck(file, schedule_path, catalog, options.steps, options.report_path, out);
+    ReplayOptions replay;
+    replay.steps = options.steps;
+    replay.report_path = options.report_path;
+    replay.trace_path = options.trace_path;
+    return ReplayCheck(file, schedule_path, catalog, replay, out);
   }
   STRATA_RETURN_IF_ERROR(CheckWritable(options.log_path, "--log"));
   STRATA_RETURN_IF_ERROR(CheckWritable(options.report_path, "--report"));
+  STRATA_RETURN_IF_ERROR(CheckWritable(options.trace_path, "--trace"));
   fmt::print(out, "strata replay {}\n", schedule_path);
   STRATA_ASSIGN_OR_RETURN(BootRun run, RunConfig(file.config, catalog, &file.choices, schedule_path,
                                                  KeepFor(options)));
@@ -543,6 +565,9 @@ absl::StatusOr<int> Replay(const std::string& schedule_path, const Catalog& cata
         BootReport(fmt::format("strata replay {}", schedule_path), file.config, run, schedule_path)));
     fmt::print(out, "  report     written to {}\n", options.report_path);
   }
+  STRATA_RETURN_IF_ERROR(WriteRunTrace(options.trace_path,
+                                       fmt::format("strata replay {}", schedule_path), file.config,
+                                       run, out));
   std::uint64_t hash = run.machine->log().hash();
   if (hash != file.log_hash || run.report.outcome != file.outcome) {
     fmt::print(out,

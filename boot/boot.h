@@ -70,6 +70,7 @@ struct BootOptions {
   bool json = false;  // --json: one JSON object on `out` in place of the text summary
   StepsOptions steps;  // replay: how the run is shown step by step
   std::string report_path;  // --report: the HTML report of the run (boot/report.h)
+  std::string trace_path;     // --trace: the run's timeline (boot/trace.h) to this file
 };
 
 // `strata boot`: runs, prints the summary to `out`, writes the log and, on

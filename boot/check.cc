@@ -13,6 +13,7 @@
 #include "boot/text_out.h"
 #include "boot/witness.h"
 
+#include "boot/trace.h"
 #include "sched/stack.h"
 #include "sched/workloads.h"
 #include "layers/explorer.h"
@@ -183,6 +184,18 @@ HtmlReport FailureReport(std::string title, const layers::LayerPair& pair, const
   return r;
 }
 
+// The timeline of one execution of a check, if asked for; `what` says which.
+absl::Status WriteCheckTrace(const std::string& path, const std::string& title, const Config& c,
+                             const Execution& x, const std::string& what, std::FILE* out) {
+  if (path.empty()) return absl::OkStatus();
+  const std::vector<layers::Timeline> timelines = StackTimelines(c);
+  STRATA_RETURN_IF_ERROR(WriteTrace(path, x.machine->log(), timelines,
+                                    {.title = fmt::format("{}: {}", title, what),
+                                     .cpus = x.machine->cpus()}));
+  PrintTraceLine(out, path, what);
+  return absl::OkStatus();
+}
+
 void PrintVerdict(std::FILE* out, const Execution& x) {
   const layers::Verdict& v = x.verdict;
   const machine::Log& log = x.machine->log();
@@ -258,6 +271,7 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
   std::FILE* out = text.get();
   const std::uint64_t fairness =
       c.machine.fairness != 0 ? c.machine.fairness : 8 * static_cast<std::uint64_t>(c.machine.cpus);
+  STRATA_RETURN_IF_ERROR(CheckWritable(options.trace_path, "--trace"));
   fmt::print(out, "strata check {}\n", c.source);
   fmt::print(out, "  machine    {} cpus, fairness bound {}\n", c.machine.cpus, fairness);
   nlohmann::ordered_json json;
@@ -343,10 +357,15 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
                                  .preemption_bound = c.preemption_bound,
                                  .reduction = c.reduction,
                                  .shrink = c.shrink,
+                                 .keep_last = !options.trace_path.empty(),
                                  .progress = progress ? stderr : nullptr,
                                  .progress_lines = !terminal};
   const InterruptScope interrupt;
   explore.stop = interrupt.flag();
+  const std::string title = fmt::format("strata check {} (seed {})", c.source, c.seed);
+  // With no failure, the trace is of the last layer's last execution.
+  std::optional<Execution> last;
+  std::string last_layer;
   const std::vector<kernel::LayerInfo> stack = sched::Stack(c.stack);
   int uncovered = 0;  // layers checked without covering their whole space
   for (const std::string& layer : LayersToCheck(c)) {
@@ -447,6 +466,10 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
                    whose);
         ++uncovered;
       }
+      if (r.last) {
+        last = std::move(r.last);
+        last_layer = layer;
+      }
       continue;
     }
     const Execution& x = *r.failure;
@@ -514,6 +537,9 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
     jf["log_hash"] = machine::FormatHash(x.machine->log().hash());
     jf["schedule"] = PathOrNull(path);
     jf["replay"] = "strata replay " + path;
+    STRATA_RETURN_IF_ERROR(WriteCheckTrace(
+        options.trace_path, title, c, x,
+        fmt::format("the failing execution of layer {}, shrunk", layer), out));
     return finish(1, x.verdict.name(), false);
   }
   if (uncovered == 0) {
@@ -522,14 +548,20 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
     fmt::print(out, "  result     no violation in any checked layer ({} not explored exhaustively)\n",
                uncovered == 1 ? std::string("1 layer") : fmt::format("{} layers", uncovered));
   }
+  if (last) {
+    STRATA_RETURN_IF_ERROR(WriteCheckTrace(
+        options.trace_path, title, c, *last,
+        fmt::format("no failure: the last execution of layer {}", last_layer), out));
+  }
   return finish(0, uncovered == 0 ? "refines" : "no-violation", uncovered == 0);
 }
 
 absl::StatusOr<int> ReplayCheck(const ScheduleFile& file, const std::string& path,
-                                const Catalog& catalog, const StepsOptions& steps,
-                                const std::string& report_path, std::FILE* out) {
-  STRATA_RETURN_IF_ERROR(CheckWritable(report_path, "--report"));
+                                const Catalog& catalog, const ReplayOptions& replay,
+                                std::FILE* out) {
+  STRATA_RETURN_IF_ERROR(CheckWritable(replay.report_path, "--report"));
   const Config& c = file.config;
+  STRATA_RETURN_IF_ERROR(CheckWritable(replay.trace_path, "--trace"));
   std::unique_ptr<layers::LayerPair> pair = sched::MakePair(file.layer, c.stack, catalog);
   STRATA_CHECK(pair != nullptr, "unvalidated layer {}", file.layer);
   const machine::MachineOptions options = CheckMachineOf(c, catalog);
@@ -546,10 +578,7 @@ absl::StatusOr<int> ReplayCheck(const ScheduleFile& file, const std::string& pat
   fmt::print(out,
              "  the run, step by step (the lower log; `=> K obj`: the upper event the log map "
              "makes of a step; `(internal)`: a step it drops)\n");
-  StepsOptions shown = steps;
-  shown.bad = x.verdict.event;
-  shown.note = [&x](std::size_t i) { return MapNote(x, i); };
-  PrintSteps(out, log, shown);
+  PrintSteps(out, log, replay.steps, x.verdict.event, [&x](std::size_t i) { return MapNote(x, i); });
   if (x.verdict.ok()) {
     fmt::print(out, "  verdict    refines\n");
   } else {
@@ -557,7 +586,7 @@ absl::StatusOr<int> ReplayCheck(const ScheduleFile& file, const std::string& pat
   }
   const std::uint64_t hash = log.hash();
   fmt::print(out, "  seed {}  log hash {}\n", c.seed, machine::FormatHash(hash));
-  if (!report_path.empty()) {
+  if (!replay.report_path.empty()) {
     const std::vector<std::pair<std::string, std::string>> facts = {
         {"layer", file.layer},
         {"machine", fmt::format("{} cpus, {} steps from the schedule", c.machine.cpus, file.choices.size())},
@@ -576,9 +605,13 @@ absl::StatusOr<int> ReplayCheck(const ScheduleFile& file, const std::string& pat
       report.module_before.clear();
       report.spec_before.clear();
     }
-    STRATA_RETURN_IF_ERROR(WriteHtmlReport(report_path, report));
-    fmt::print(out, "  report     written to {}\n", report_path);
+    STRATA_RETURN_IF_ERROR(WriteHtmlReport(replay.report_path, report));
+    fmt::print(out, "  report     written to {}\n", replay.report_path);
   }
+  STRATA_RETURN_IF_ERROR(WriteCheckTrace(replay.trace_path, fmt::format("strata replay {}", path),
+                                         c, x,
+                                         fmt::format("the replayed run of layer {}", file.layer),
+                                         out));
   if (file.verdict == "nondeterminism") {
     // One run cannot show it: the same schedule again must give another log.
     Execution again = layers::ReplaySchedule(*pair, options, file.choices, path);

@@ -22,6 +22,16 @@ struct CheckOptions {
   std::string witness_path;   // --witness: the refinement witness of the failure (boot/witness.h)
   bool witness_all = false;   // --witness-all: of every execution checked
   std::string report_path;    // --report: the HTML report (boot/report.h)
+  // --trace: the timeline (boot/trace.h) of the failing execution, or with
+  // no failure of the last execution checked, to this file.
+  std::string trace_path;
+};
+
+// What `strata replay` of a check's schedule shows and writes.
+struct ReplayOptions {
+  StepsOptions steps;       // how the run is shown step by step
+  std::string report_path;  // --report: its HTML report
+  std::string trace_path;   // --trace: its timeline
 };
 
 // Checks every adjacent pair of `config`'s stack (or config.check_layer),
@@ -38,12 +48,12 @@ void PrintLayers(const Config& config, const Catalog& catalog, std::FILE* out);
 
 // Replays a schedule written by `strata check`, printing the run step by step
 // (each lower event, what the log map made of it, the first bad event; as
-// `steps` says: up to the first bad event unless all, by thread) and whether
-// it reproduced the recorded verdict and log hash.
-// With `report_path`, also writes the HTML report of the replayed run.
+// options.steps says: up to the first bad event unless all, by thread) and
+// whether it reproduced the recorded verdict and log hash; writes the HTML
+// report and the timeline of the replayed run when asked.
 absl::StatusOr<int> ReplayCheck(const ScheduleFile& file, const std::string& path,
-                                const Catalog& catalog, const StepsOptions& steps,
-                                const std::string& report_path, std::FILE* out);
+                                const Catalog& catalog, const ReplayOptions& options,
+                                std::FILE* out);
 
 }  // namespace strata::boot
 

@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 
 #include "boot/boot.h"
+#include "boot/schedule_file.h"
+#include "boot/trace.h"
 #include "machine/check.h"
 #include "machine/environment.h"
 #include "machine/log.h"
@@ -64,7 +66,9 @@ std::string RunPerCpu(const Config& config, const Catalog& catalog, const machin
 
 }  // namespace
 
-absl::StatusOr<Composition> ComposeConfig(const Config& config, const Catalog& catalog) {
+absl::StatusOr<Composition> ComposeConfig(
+    const Config& config, const Catalog& catalog,
+    const std::function<void(const machine::Machine&)>& on_recorded) {
   if (config.focus >= 0 || config.env != "live") {
     return absl::InvalidArgumentError(fmt::format(
         "{}: env: strata compose runs every cpu as a per-CPU machine against the multicore run "
@@ -75,6 +79,7 @@ absl::StatusOr<Composition> ComposeConfig(const Config& config, const Catalog& c
       BootRun run,
       RunConfig(config, catalog, nullptr, "", [](machine::Machine& m) { m.KeepPushedContents(); }));
   const machine::Machine& recorded = *run.machine;
+  if (on_recorded) on_recorded(recorded);
   Composition c;
   c.recorded = run.report;
   c.recorded_hash = recorded.log().hash();
@@ -119,9 +124,23 @@ absl::StatusOr<Composition> ComposeConfig(const Config& config, const Catalog& c
   return c;
 }
 
-absl::StatusOr<int> Compose(const Config& config, const Catalog& catalog, std::FILE* out) {
+absl::StatusOr<int> Compose(const Config& config, const Catalog& catalog,
+                            const std::string& trace_path, std::FILE* out) {
+  STRATA_RETURN_IF_ERROR(CheckWritable(trace_path, "--trace"));
   const auto start = std::chrono::steady_clock::now();
-  STRATA_ASSIGN_OR_RETURN(Composition c, ComposeConfig(config, catalog));
+  absl::Status traced = absl::OkStatus();
+  auto trace = [&](const machine::Machine& m) {
+    const std::vector<layers::Timeline> timelines = StackTimelines(config);
+    traced = WriteTrace(trace_path, m.log(), timelines,
+                        {.title = fmt::format("strata compose {} (seed {}): the multicore run",
+                                              config.source, config.seed),
+                         .cpus = m.cpus()});
+  };
+  STRATA_ASSIGN_OR_RETURN(
+      Composition c,
+      ComposeConfig(config, catalog,
+                    trace_path.empty() ? std::function<void(const machine::Machine&)>() : trace));
+  STRATA_RETURN_IF_ERROR(traced);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   fmt::print(out, "strata compose {}\n", config.source);
@@ -140,6 +159,7 @@ absl::StatusOr<int> Compose(const Config& config, const Catalog& catalog, std::F
              c.problem.empty() ? machine::FormatHash(c.composed_hash)
                                : std::string("(none: the composition is not the multicore log)"));
   fmt::print(out, "  seed {}  {} per-cpu runs in {:.3f} s\n", config.seed, c.cpus.size(), seconds);
+  if (!trace_path.empty()) PrintTraceLine(out, trace_path, "the multicore run");
   if (!c.compositional()) {
     std::string why = c.problem;
     for (const CpuComposition& cpu : c.cpus) {

@@ -12,11 +12,13 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "boot/config.h"
+#include "machine/machine.h"
 #include "machine/report.h"
 
 namespace strata::boot {
@@ -46,12 +48,18 @@ struct Composition {
 
 // Runs the check for `config` (a bare-machine or thread workload). An error
 // if the config sets an environment of its own (env.kind, env.focus).
-// `catalog` names the config's workload, scheduler and oracle.
-absl::StatusOr<Composition> ComposeConfig(const Config& config, const Catalog& catalog);
+// `catalog` names the config's workload, scheduler and oracle. `recorded`,
+// if set, is called with the multicore run before the per-CPU runs.
+absl::StatusOr<Composition> ComposeConfig(
+    const Config& config, const Catalog& catalog,
+    const std::function<void(const machine::Machine&)>& recorded = nullptr);
 
 // `strata compose`: prints the check and returns the exit status (0 the
-// run finished and is compositional, 1 otherwise); an error Status is bad input.
-absl::StatusOr<int> Compose(const Config& config, const Catalog& catalog, std::FILE* out);
+// run finished and is compositional, 1 otherwise); an error Status is bad
+// input. With `trace_path`, writes the multicore run's timeline
+// (boot/trace.h) there.
+absl::StatusOr<int> Compose(const Config& config, const Catalog& catalog,
+                            const std::string& trace_path, std::FILE* out);
 
 }  // namespace strata::boot
 

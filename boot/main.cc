@@ -73,7 +73,12 @@ struct Flags {
   std::string witness;
   bool witness_all = false;
   std::string report;
+  std::string trace;
 };
+
+constexpr const char* kTraceHelp =
+    "write the run's timeline to FILE as Chrome trace-event JSON (open it in "
+    "https://ui.perfetto.dev or chrome://tracing)";
 
 // Adds the flags of every key that `command` takes to `cmd`.
 void AddKeyFlags(CLI::App* cmd, unsigned command, const Catalog& catalog, Flags& f) {
@@ -160,6 +165,7 @@ int Main(int argc, char** argv, const Catalog& catalog) {
   boot_cmd->add_option("--schedule", boot.schedule,
                        "write the run's schedule to FILE (a failed run's is written anyway, to a "
                        "derived name without it)");
+  boot_cmd->add_option("--trace", boot.trace, kTraceHelp);
   boot_cmd->add_option("--report", boot.report,
                        "write the run as one self-contained HTML file (swim lanes, steps, source "
                        "lines)");
@@ -167,10 +173,11 @@ int Main(int argc, char** argv, const Catalog& catalog) {
                      "print one JSON object (verdict, counts, waits, seed, log hash, files) in "
                      "place of the summary");
 
-  std::string replay_file, replay_log;
+  std::string replay_file, replay_log, replay_trace;
   CLI::App* replay_cmd = app.add_subcommand("replay", "re-run a run from its schedule file");
   replay_cmd->add_option("schedule", replay_file, "schedule file")->required();
   replay_cmd->add_option("--log", replay_log, "write the replayed log to FILE and FILE.txt");
+  replay_cmd->add_option("--trace", replay_trace, kTraceHelp);
   StepsOptions replay_steps;
   std::string replay_report;
   replay_cmd->add_option("--report", replay_report,
@@ -192,6 +199,10 @@ int Main(int argc, char** argv, const Catalog& catalog) {
   check_cmd->add_option("config", check.config, "config file (default: configs/default.toml)");
   AddKeyFlags(check_cmd, kCheckCommand, catalog, check);
   check_cmd->add_option("--schedule", check.schedule, "where to write the schedule of a failure");
+  check_cmd->add_option("--trace", check.trace,
+                        "write the timeline of the failing execution (with no failure: of the last "
+                        "execution checked) to FILE as Chrome trace-event JSON (open it in "
+                        "https://ui.perfetto.dev or chrome://tracing)");
   check_cmd->add_option("--report", check.report,
                         "write the failure (or the verdict) as one self-contained HTML file");
   check_cmd->add_option("--witness", check.witness,
@@ -213,12 +224,14 @@ int Main(int argc, char** argv, const Catalog& catalog) {
       "compose", "check that the per-CPU machines Boot[cid, recorded] compose to the multicore run");
   compose_cmd->add_option("config", compose.config, "config file (default: configs/default.toml)");
   AddKeyFlags(compose_cmd, kBootCommand, catalog, compose);
+  compose_cmd->add_option("--trace", compose.trace, kTraceHelp);
 
   Flags tlink;
   CLI::App* tlink_cmd = app.add_subcommand(
       "tlink", "check that a thread workload's per-thread machines (TSched) compose to its run");
   tlink_cmd->add_option("config", tlink.config, "config file (default: configs/default.toml)");
   AddKeyFlags(tlink_cmd, kTLinkCommand, catalog, tlink);
+  tlink_cmd->add_option("--trace", tlink.trace, kTraceHelp);
 
   CLI::App* docs_cmd = app.add_subcommand(
       "docs", "print the README's key table and catalog lists (Markdown), from this binary's catalog");
@@ -265,22 +278,22 @@ int Main(int argc, char** argv, const Catalog& catalog) {
   if (*boot_cmd) {
     auto config = ConfigWithOverrides(boot, catalog);
     if (!config.ok()) return BadInput(config.status());
-    BootOptions options;  // field by field, as for replay below
+    BootOptions options;
     options.log_path = boot.log;
     options.schedule_path = boot.schedule;
     options.json = boot.json;
     options.report_path = boot.report;
+    options.trace_path = boot.trace;
     auto code = Boot(*config, catalog, options, stdout);
     if (!code.ok()) return BadInput(code.status());
     return *code;
   }
   if (*replay_cmd) {
-    // Field by field: g++ 12 takes a designated initializer's std::function
-    // member (StepsOptions::note) for maybe-uninitialized.
     BootOptions options;
     options.log_path = replay_log;
     options.steps = replay_steps;
     options.report_path = replay_report;
+    options.trace_path = replay_trace;
     auto code = Replay(replay_file, catalog, options, stdout);
     if (!code.ok()) return BadInput(code.status());
     return *code;
@@ -295,7 +308,8 @@ int Main(int argc, char** argv, const Catalog& catalog) {
                                          .json = check.json,
                                          .witness_path = check.witness,
                                          .witness_all = check.witness_all,
-                                         .report_path = check.report}, stdout);
+                                         .report_path = check.report,
+                                         .trace_path = check.trace}, stdout);
     if (!code.ok()) return BadInput(code.status());
     return *code;
   }
@@ -306,14 +320,14 @@ int Main(int argc, char** argv, const Catalog& catalog) {
   if (*compose_cmd) {
     auto config = ConfigWithOverrides(compose, catalog);
     if (!config.ok()) return BadInput(config.status());
-    auto code = Compose(*config, catalog, stdout);
+    auto code = Compose(*config, catalog, compose.trace, stdout);
     if (!code.ok()) return BadInput(code.status());
     return *code;
   }
   if (*tlink_cmd) {
     auto config = ConfigWithOverrides(tlink, catalog);
     if (!config.ok()) return BadInput(config.status());
-    auto code = TLink(*config, catalog, stdout);
+    auto code = TLink(*config, catalog, tlink.trace, stdout);
     if (!code.ok()) return BadInput(code.status());
     return *code;
   }

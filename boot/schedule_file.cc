@@ -49,6 +49,20 @@ absl::Status WriteFileAtomically(const std::string& path, const std::string& tex
   return absl::OkStatus();
 }
 
+absl::Status CheckWritable(const std::string& path, std::string_view flag) {
+  if (path.empty()) return absl::OkStatus();
+  std::string probe = path + ".tmp";
+  std::FILE* f = std::fopen(probe.c_str(), "wb");
+  if (f == nullptr) {
+    return absl::InvalidArgumentError(
+        fmt::format("{}: {}: cannot write this file (expected a path in a writable directory)",
+                    path, flag));
+  }
+  std::fclose(f);
+  std::remove(probe.c_str());
+  return absl::OkStatus();
+}
+
 absl::Status WriteScheduleFile(const std::string& path, const ScheduleFile& file) {
   std::string text = fmt::format(
       "# strata schedule: replay with `strata replay {}`\n\n{}\n"
@@ -171,20 +185,6 @@ absl::StatusOr<ScheduleFile> LoadScheduleFile(const std::string& path, const Cat
   }
   file.choices = std::move(*decoded);
   return file;
-}
-
-absl::Status CheckWritable(const std::string& path, std::string_view flag) {
-  if (path.empty()) return absl::OkStatus();
-  std::string probe = path + ".tmp";
-  std::FILE* f = std::fopen(probe.c_str(), "wb");
-  if (f == nullptr) {
-    return absl::InvalidArgumentError(
-        fmt::format("{}: {}: cannot write this file (expected a path in a writable directory)",
-                    path, flag));
-  }
-  std::fclose(f);
-  std::remove(probe.c_str());
-  return absl::OkStatus();
 }
 
 }  // namespace strata::boot

@@ -50,8 +50,11 @@ absl::StatusOr<ScheduleFile> LoadScheduleFile(const std::string& path, const Cat
 
 // Writes `text` to `path` atomically.
 absl::Status WriteFileAtomically(const std::string& path, const std::string& text);
-// Fails early, before a long run, if `path` (an output file, given with
-// `flag`) cannot be written; OK for an empty path. Leaves no file behind.
+
+// OK if a file can be written at `path` (probed next to it, then removed),
+// or `path` is empty: fails early, before a long run, for an output that
+// `flag` ("--log") names. Error: InvalidArgument "PATH: FLAG: cannot write
+// this file (...)".
 absl::Status CheckWritable(const std::string& path, std::string_view flag);
 
 }  // namespace strata::boot

@@ -9,10 +9,12 @@
 
 namespace strata::boot {
 
-void PrintSteps(std::FILE* out, const machine::Log& log, const StepsOptions& options) {
+void PrintSteps(std::FILE* out, const machine::Log& log, const StepsOptions& options,
+                std::optional<std::size_t> bad,
+                const std::function<std::string(std::size_t seq)>& note) {
   std::size_t from = 0, to = log.size();  // [from, to)
   if (!options.all) {
-    if (options.bad && *options.bad < log.size()) to = *options.bad + 1;
+    if (bad && *bad < log.size()) to = *bad + 1;
     if (to > options.tail) from = to - options.tail;
   }
   fmt::print(out,
@@ -27,11 +29,11 @@ void PrintSteps(std::FILE* out, const machine::Log& log, const StepsOptions& opt
     fmt::print(out, "    ... {} earlier events (--all shows them)\n", from);
   }
   auto line = [&](std::size_t i) {
-    const std::string note = options.note ? options.note(i) : std::string();
+    const std::string noted = note ? note(i) : std::string();
     const std::string at = machine::FormatWhere(log.where(i));
-    const bool bad = options.bad && *options.bad == i;
-    fmt::print(out, "    {}{}{}{}\n", log.RenderText(log[i]), note, at.empty() ? "" : "  @ " + at,
-               bad ? "   <== first bad event" : "");
+    const bool is_bad = bad && *bad == i;
+    fmt::print(out, "    {}{}{}{}\n", log.RenderText(log[i]), noted, at.empty() ? "" : "  @ " + at,
+               is_bad ? "   <== first bad event" : "");
   };
   if (!options.by_thread) {
     for (std::size_t i = from; i < to; ++i) line(i);

@@ -19,17 +19,17 @@ namespace strata::boot {
 struct StepsOptions {
   bool all = false;        // --all: every event, also after the first bad one
   bool by_thread = false;  // --by-thread: grouped by thread (by cpu on the bare machine)
-  // The first bad event, marked and (without `all`) the last one printed.
-  std::optional<std::size_t> bad;
   // Without `all`: at most this many events, the last ones up to the bad
   // one (or to the end).
   std::size_t tail = 200;
-  // A note after event `seq`'s text ("  => acquire lock"), or "".
-  std::function<std::string(std::size_t seq)> note;
 };
 
-// Prints the legend of the markers and the steps of `log` to `out`.
-void PrintSteps(std::FILE* out, const machine::Log& log, const StepsOptions& options);
+// Prints the legend of the markers and the steps of `log` to `out`. `bad`:
+// the first bad event, marked and (without options.all) the last one
+// printed. `note`, if set: a note after event `seq`'s text ("  => ENQ q").
+void PrintSteps(std::FILE* out, const machine::Log& log, const StepsOptions& options,
+                std::optional<std::size_t> bad = std::nullopt,
+                const std::function<std::string(std::size_t seq)>& note = nullptr);
 
 }  // namespace strata::boot
 

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "boot/schedule_file.h"
+#include "boot/trace.h"
 #include "boot/workloads.h"
 #include "machine/check.h"
 #include "machine/log.h"
@@ -12,7 +14,8 @@
 
 namespace strata::boot {
 
-absl::StatusOr<int> TLink(const Config& c, const Catalog& catalog, std::FILE* out) {
+absl::StatusOr<int> TLink(const Config& c, const Catalog& catalog, const std::string& trace_path,
+                          std::FILE* out) {
   const auto* w = catalog.threads.Find(c.workload);
   if (w == nullptr) {
     return absl::InvalidArgumentError(fmt::format(
@@ -32,10 +35,22 @@ absl::StatusOr<int> TLink(const Config& c, const Catalog& catalog, std::FILE* ou
   o.pair = sched::SchedPairOptionsFor(c.stack, catalog, c.workload);
   o.pair.iterations = c.iterations;
   o.pair.threads = c.threads;
+  STRATA_RETURN_IF_ERROR(CheckWritable(trace_path, "--trace"));
+  absl::Status traced = absl::OkStatus();
+  if (!trace_path.empty()) {
+    o.recorded = [&](const machine::Machine& m) {
+      const std::vector<layers::Timeline> timelines = StackTimelines(c);
+      traced = WriteTrace(trace_path, m.log(), timelines,
+                          {.title = fmt::format("strata tlink {} (seed {}): the recorded run",
+                                                c.source, c.seed),
+                           .cpus = m.cpus()});
+    };
+  }
   const auto start = std::chrono::steady_clock::now();
   const sched::TLinkResult r = sched::CheckTLink(o);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  STRATA_RETURN_IF_ERROR(traced);
 
   fmt::print(out, "strata tlink {}\n", c.source);
   fmt::print(out, "  workload   {} x{}, {} threads/cpu on {} cpus\n", c.workload, c.iterations,
@@ -59,6 +74,7 @@ absl::StatusOr<int> TLink(const Config& c, const Catalog& catalog, std::FILE* ou
   fmt::print(out, "  log hash   thread-level {}, composed {}\n", machine::FormatHash(r.recorded_hash),
              machine::FormatHash(r.composed_hash));
   fmt::print(out, "  seed {}  {} per-thread runs in {:.3f} s\n", c.seed, r.threads.size(), seconds);
+  if (!trace_path.empty()) PrintTraceLine(out, trace_path, "the recorded run");
   if (r.ok()) {
     fmt::print(out, "  verdict    the per-thread machines compose to the thread-level log of the run\n");
     return 0;

@@ -6,6 +6,7 @@
 #define STRATA_BOOT_TLINK_H_
 
 #include <cstdio>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "boot/config.h"
@@ -16,8 +17,10 @@ namespace strata::boot {
 // worst run against `oracle.thread_progress` and whether its per-thread run
 // matched; then the verdict. Returns the exit status (0 the composition
 // gives the recorded log, 1 it does not or the recorded run failed); an
-// error Status is bad input (not a thread workload).
-absl::StatusOr<int> TLink(const Config& config, const Catalog& catalog, std::FILE* out);
+// error Status is bad input (not a thread workload). With `trace_path`,
+// writes the recorded run's timeline (boot/trace.h) there.
+absl::StatusOr<int> TLink(const Config& config, const Catalog& catalog,
+                          const std::string& trace_path, std::FILE* out);
 
 }  // namespace strata::boot
 

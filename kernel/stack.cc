@@ -6,6 +6,56 @@
 #include "machine/check.h"
 
 namespace strata::kernel {
+namespace {
+
+using layers::Counter;
+using layers::HandOver;
+
+// A lock passes from its releaser to the next agent whose acquire returns;
+// its holder is a counter.
+layers::Timeline LockTimeline() {
+  return {.layer = "lock",
+          .primitives = kLockPrimitives,
+          .hand_overs = {{.name = "lock hand-over",
+                          .from = {kinds::kRetRelease},
+                          .to = {kinds::kRetAcquire},
+                          .target = HandOver::Target::kSameObject}},
+          .counters = {{.name = "holder",
+                        .kind = Counter::Kind::kHolder,
+                        .up = {kinds::kRetAcquire},
+                        .down = {kinds::kRetRelease}}}};
+}
+
+// An item goes from its enqueuer to the agent whose deq takes it next (a
+// FIFO's next deq need not take that very item; the arrow shows who handed
+// the queue something and who took from it next). A full queue's enq (0)
+// and an empty queue's deq (-1) move nothing.
+layers::Timeline QueueTimeline() {
+  return {.layer = "queue",
+          .primitives = kQueuePrimitives,
+          .hand_overs = {{.name = "queue hand-over",
+                          .from = {kinds::kRetEnq, 0},
+                          .to = {kinds::kRetDeq, -1},
+                          .target = HandOver::Target::kSameObject}},
+          .counters = {{.name = "length",
+                        .kind = Counter::Kind::kLevel,
+                        .up = {kinds::kRetEnq, 0},
+                        .down = {kinds::kRetDeq, -1}}}};
+}
+
+// The pool's TCBs in use: an alloc that found one (not -1) up, a free that
+// freed one (not 0) down.
+layers::Timeline TcbTimeline() {
+  return {.layer = "tcb",
+          .primitives = kTcbPrimitives,
+          .hand_overs = {},
+          .counters = {{.name = "in use",
+                        .kind = Counter::Kind::kLevel,
+                        .up = {kinds::kRetAlloc, -1},
+                        .down = {kinds::kRetFree, 0}}}};
+}
+
+}  // namespace
 
 std::vector<LayerInfo> Stack(const StackOptions& o, const KernelCatalog* catalog) {
   std::vector<LayerInfo> layers = {
@@ -32,6 +82,9 @@ std::vector<LayerInfo> Stack(const StackOptions& o, const KernelCatalog* catalog
        "of an allocated one, reads return the last write; the pool's block, read through the "
        "module, is the spec's at every call and return"},
   };
+  layers[0].timeline = LockTimeline();
+  layers[1].timeline = QueueTimeline();
+  layers[2].timeline = TcbTimeline();
   if (catalog != nullptr) {
     AddChoices(layers[0], catalog->locks);
     AddChoices(layers[1], catalog->queues);

@@ -16,6 +16,7 @@
 #include "kernel/queue.h"
 #include "kernel/tcb_pool.h"
 #include "layers/layer.h"
+#include "layers/timeline.h"
 
 namespace strata::kernel {
 
@@ -58,6 +59,9 @@ struct LayerInfo {
   // module. A layer without a rely has no per-CPU check.
   std::string rely;
   std::string guarantee;
+  // What the layer tells a timeline (strata boot --trace) about itself: its
+  // primitives' slices, its hand-overs and its counters (layers/timeline.h).
+  layers::Timeline timeline;
   // With a catalog (Stack(options, &catalog)): the chosen implementation's
   // summary, and the layer's choices, good and known-bad, in catalog order.
   std::string summary;

@@ -192,6 +192,8 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
     std::string member, environment;
   };
   std::optional<LeftRely> left_rely;
+  // The last execution checked to the end, as a schedule and its machine.
+  std::optional<std::pair<std::vector<CpuId>, machine::MachineOptions>> last;
   // Pruned runs (cut short by the strategy's oracle) do not count against `runs`.
   for (std::uint64_t i = 0; result.executions + result.left_rely < explore.runs; ++i) {
     if (explore.stop != nullptr && *explore.stop != 0) {
@@ -226,6 +228,7 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
         fail(std::move(x), run, strategy->Member(), strategy->Environment());
         break;
       }
+      if (explore.keep_last) last.emplace(ScheduleOf(x), run);
     }
     progress.Tick(result.executions + result.left_rely, explore.runs, strategy->covered());
     if (!strategy->Advance()) {
@@ -249,6 +252,12 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
       copy.verdict = verdict;
     }
     result.failure = std::move(copy);
+  }
+  if (!result.failure && last) {
+    // As for a failure: the run's stacks may not outlive this call.
+    machine::MachineOptions own = last->second;
+    own.stacks = nullptr;
+    result.last = ReplaySchedule(pair, own, last->first, "the last run");
   }
   result.skipped = strategy->skipped();
   result.seconds = std::chrono::duration<double>(Clock::now() - start).count();

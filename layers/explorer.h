@@ -43,6 +43,7 @@ struct ExploreOptions {
   bool reduction = true;             // dfs: sleep sets
   bool shrink = true;
   bool check = true;                 // false: plain runs, for measuring the cost of checking
+  bool keep_last = false;            // keep the last execution (ExploreResult::last)
   // Where the progress line goes, or null: on a terminal (progress_lines
   // false) one line rewritten in place twice a second, else a line every
   // few seconds. It names `progress_label` (the layer).
@@ -80,6 +81,10 @@ struct ExploreResult {
   std::string environment;            // the environment it ran against, "" for none
   std::uint64_t failure_original_steps = 0;  // steps to the failure before shrinking
   std::uint64_t shrink_attempts = 0;
+  // With ExploreOptions::keep_last and no failure: the last execution
+  // checked to the end (a copy that owns its stacks), for a trace of a
+  // passing check.
+  std::optional<Execution> last;
 };
 
 // Explores `pair` on machines built from `options`.

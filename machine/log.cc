@@ -25,21 +25,6 @@ inline std::uint64_t Mix(std::uint64_t h, std::uint64_t v) {
   return h ^ (h >> 32);
 }
 
-std::string JsonEscape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      out += fmt::format("\\u{:04x}", static_cast<int>(c));
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
 
 // Mappings of finished logs, kept for the next long log of the process: the
 // kernel zeroes every page a mapping touches first, which would otherwise
@@ -106,6 +91,22 @@ MappingPool& Pool() {
 }
 
 }  // namespace
+
+std::string JsonEscape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      out += fmt::format("\\u{:04x}", static_cast<int>(c));
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
 
 template <class T>
 MappedStore<T>::~MappedStore() {

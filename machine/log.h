@@ -162,6 +162,10 @@ class Log {
 // source root), "" for none.
 std::string FormatWhere(std::source_location where);
 
+// `s` with the characters JSON strings cannot hold as they are escaped (quote,
+// backslash, control characters); the result goes between quotes.
+std::string JsonEscape(std::string_view s);
+
 // The log hash as printed everywhere: 16 hex digits.
 std::string FormatHash(std::uint64_t hash);
 

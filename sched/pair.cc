@@ -141,6 +141,7 @@ TLinkResult CheckTLink(const TLinkOptions& o) {
   std::unique_ptr<machine::Oracle> oracle = o.oracle(o.oracle_options);
   const layers::Execution x = layers::CheckExecution(pair, o.machine, *oracle);
   STRATA_CHECK(x.input.ok(), "the recorded run's oracle failed: {}", std::string(x.input.message()));
+  if (o.recorded) o.recorded(*x.machine);
   if (x.verdict.ok()) return LinkExecution(x, o.pair, o.machine);
   TLinkResult r;
   r.recorded = x.report;

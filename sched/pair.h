@@ -44,6 +44,9 @@ struct TLinkOptions {
   std::function<std::unique_ptr<machine::Oracle>(const machine::OracleOptions&)> oracle;
   machine::OracleOptions oracle_options;
   SchedPairOptions pair;  // the scheduler as the stack configures it; its client the workload
+  // If set, called with the recorded run (the module's, with every layer's
+  // markers) before the threads are linked: strata tlink --trace.
+  std::function<void(const machine::Machine&)> recorded;
 };
 TLinkResult CheckTLink(const TLinkOptions& o);
 

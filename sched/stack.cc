@@ -3,9 +3,34 @@
 #include <fmt/format.h>
 
 #include "machine/check.h"
+#include "sched/csched.h"
 #include "sched/pair.h"
 
 namespace strata::sched {
+namespace {
+
+// A wakeup hands the CPU's attention to the thread it names (its result;
+// -1 for none), which goes on where its sleep returns; a spawn to the new
+// thread's first event. The threads alive are a counter.
+layers::Timeline SchedTimeline() {
+  using layers::HandOver;
+  return {.layer = "sched",
+          .primitives = kSchedPrimitives,
+          .hand_overs = {{.name = "wakeup",
+                          .from = {kinds::kRetWakeup, -1},
+                          .to = {kinds::kRetSleep},
+                          .target = HandOver::Target::kResultThread},
+                         {.name = "spawn",
+                          .from = {kinds::kRetSpawn, -1},
+                          .to = {},
+                          .target = HandOver::Target::kResultThread}},
+          .counters = {{.name = "threads",
+                        .kind = layers::Counter::Kind::kLevel,
+                        .up = {kinds::kRetSpawn, -1},
+                        .down = {kinds::kCallExit}}}};
+}
+
+}  // namespace
 
 void AddBuiltinSched(SchedCatalog& catalog) {
   kernel::AddBuiltinKernel(catalog);
@@ -34,6 +59,7 @@ std::vector<kernel::LayerInfo> Stack(const StackOptions& o, const SchedCatalog* 
                     "each call is one atomic step of the scheduler spec (SPAWN, YIELD, SLEEP, "
                     "WAKE, EXIT) with the spec's return value; the TCBs and queues, read "
                     "through the module, are the spec's threads at every call and return"});
+  layers.back().timeline = SchedTimeline();
   if (catalog != nullptr) kernel::AddChoices(layers.back(), catalog->scheds);
   // Not swappable: the per-thread machines are the scheduler spec's, as one
   // thread sees it; what the pair checks is that they compose.
@@ -46,6 +72,7 @@ std::vector<kernel::LayerInfo> Stack(const StackOptions& o, const SchedCatalog* 
                     "the sched layer, every thread of every CPU",
                     // No rely: its check composes every thread of every CPU.
                     "", ""});
+  // Its primitives are the sched layer's, whose timeline draws them.
   if (catalog != nullptr) {
     layers.back().summary =
         "TSched[t, e_t]: one thread live, everything else its environment; the per-thread "
