@@ -67,9 +67,9 @@ class Progress {
   explicit Progress(const ExploreOptions& o)
       : out_(o.progress), lines_(o.progress_lines), label_(o.progress_label),
         start_(Clock::now()), last_(start_) {}
-  // After each execution: `done` of at most `runs`; `covered`, an
-  // exhaustive strategy's estimate of the fraction of its space done.
-  void Tick(std::uint64_t done, std::uint64_t runs, std::optional<double> covered) {
+  // After each execution: `done` of at most `runs`; the strategy's
+  // estimate of the fraction of its space done is asked only for a line.
+  void Tick(std::uint64_t done, std::uint64_t runs, const Strategy& strategy) {
     if (out_ == nullptr || (++calls_ & 63) != 0) return;
     const auto now = Clock::now();
     if (now - last_ < (lines_ ? std::chrono::milliseconds(3000) : std::chrono::milliseconds(500))) {
@@ -80,7 +80,7 @@ class Progress {
     // Left: of the cap, or of the space when its estimate says sooner.
     double fraction = static_cast<double>(done) / static_cast<double>(std::max<std::uint64_t>(runs, 1));
     std::string space;
-    if (covered) {
+    if (const std::optional<double> covered = strategy.covered()) {
       space = fmt::format(", ~{:.3g}% of the space (estimate)", 100 * *covered);
       fraction = std::max(fraction, *covered);
     }
@@ -230,7 +230,7 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
       }
       if (explore.keep_last) last.emplace(ScheduleOf(x), run);
     }
-    progress.Tick(result.executions + result.left_rely, explore.runs, strategy->covered());
+    progress.Tick(result.executions + result.left_rely, explore.runs, *strategy);
     if (!strategy->Advance()) {
       result.exhausted = exhaustive;
       break;
