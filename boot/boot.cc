@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "boot/check.h"
+#include "boot/json_text.h"
 #include "boot/keys.h"
 #include "boot/log_file.h"
 #include "boot/report.h"
@@ -292,7 +293,7 @@ absl::StatusOr<int> Finish(const Config& config, const Catalog& catalog, const B
         options.report_path, BootReport(fmt::format("strata boot {}", config.source), config, run, path)));
     fmt::print(text, "  report     written to {}\n", options.report_path);
   }
-  if (options.json) fmt::print(out, "{}\n", BootJson(config, run, options.log_path, path).dump());
+  if (options.json) fmt::print(out, "{}\n", JsonText(BootJson(config, run, options.log_path, path)));
   return run.report.ok() ? 0 : 1;
 }
 
@@ -497,10 +498,12 @@ BootRun ShrinkRun(const Config& config, const Catalog& catalog, const BootOption
     return std::move(*r);
   };
   const std::uint64_t original = found.report.steps;
+  const std::string oracle = found.oracle;
   std::uint64_t attempts = 0;
   BootRun best = machine::Shrink(std::move(found), rerun, steps,
                                  machine::ShrinkOptions{.max_attempts = 400, .bisect = true}, &attempts);
   best.original_steps = original;
+  best.oracle = oracle + "; shrunk";
   best.shrink_attempts = attempts;
   return best;
 }
@@ -516,10 +519,11 @@ absl::StatusOr<int> Boot(const Config& config, const Catalog& catalog, const Boo
   // The header after the run: a config the run refuses (a recording that
   // does not fit) is one line of error, nothing else.
   STRATA_ASSIGN_OR_RETURN(BootRun run, RunConfig(config, catalog, nullptr, "", KeepFor(options)));
-  // A run against a recorded environment is not shrunk: the recording
-  // fixes the other CPUs' steps, and a shrunk run would no longer be its.
+  // Not shrunk: a run against a recorded environment (the recording fixes
+  // the other CPUs' steps, and a shrunk run would no longer be its), and a
+  // run out of its step budget (every candidate would run to the budget).
   if (!run.report.ok() && config.shrink && run.report.outcome != Outcome::kNondeterminism &&
-      run.environment == nullptr) {
+      run.report.outcome != Outcome::kStepBudget && run.environment == nullptr) {
     run = ShrinkRun(config, catalog, options, std::move(run));
   }
   TextOut text(out, options.json);

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "boot/interrupt.h"
+#include "boot/json_text.h"
 #include "boot/report.h"
 #include "boot/text_out.h"
 #include "boot/witness.h"
@@ -176,7 +177,14 @@ HtmlReport FailureReport(std::string title, const layers::LayerPair& pair, const
                .module_after = x.verdict.lower_state,
                .spec_after = x.verdict.upper_state,
                .replay = std::move(replay)};
+  // Before: the last crossing before the bad event; after: the crossing at
+  // it, if it is one (a verdict found after the walk, a return mismatch,
+  // holds the states at the end of the run).
   for (const layers::Crossing& c : w.crossings) {
+    if (x.verdict.event && c.seq == *x.verdict.event) {
+      r.module_after = c.lower_state;
+      r.spec_after = c.upper_state;
+    }
     if (x.verdict.event && c.seq >= *x.verdict.event) break;
     r.module_before = c.lower_state;
     r.spec_before = c.upper_state;
@@ -310,7 +318,7 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
     json["ok"] = code == 0;
     json["exhaustive"] = exhaustive;
     json["layers"] = json_layers;
-    if (options.json) fmt::print(json_out, "{}\n", json.dump());
+    if (options.json) fmt::print(json_out, "{}\n", JsonText(json));
     return code;
   };
   const CpuId focus = c.focus >= 0 ? CpuId(static_cast<CpuId::Rep>(c.focus)) : CpuId();
@@ -368,6 +376,7 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
   std::string last_layer;
   const std::vector<kernel::LayerInfo> stack = sched::Stack(c.stack);
   int uncovered = 0;  // layers checked without covering their whole space
+  int explored = 0;   // layers checked at all
   for (const std::string& layer : LayersToCheck(c)) {
     if (Implementation(c, layer) == "spec") {
       fmt::print(out, "  {:<10} runs as its spec: nothing to check\n", layer);
@@ -389,9 +398,14 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
     explore.witness_all = options.witness_all;
     explore.each = nullptr;
     if (options.witness_all) {
-      explore.each = [&witness, &pair](const Execution& x) { witness.Add(WitnessJson(*pair, x)); };
+      // Every passing execution; the failure is added once, shrunk, below.
+      explore.each = [&witness, &pair](const Execution& x) {
+        if (x.verdict.ok()) witness.Add(WitnessJson(*pair, x));
+      };
     }
     layers::ExploreResult r = layers::Explore(*pair, c.machine, explore);
+    explore.each = nullptr;  // it holds `pair`, which ends with this iteration
+    ++explored;
     fmt::print(out, "  {:<10} {} refines {}?\n", layer, pair->lower(), pair->upper());
     if (env) {
       fmt::print(out, "             rely       (declared) {}\n             guarantee  (declared) {}\n",
@@ -477,6 +491,12 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
     // execution's with --witness-all: the last one in the file).
     std::optional<Execution> witnessed;
     if (!options.witness_path.empty() || !options.report_path.empty()) witnessed = Witnessed(*pair, x);
+    if (witnessed) {
+      // The re-run is the same run (Explore checked it is deterministic),
+      // but a nondeterministic module's may end otherwise: the check's
+      // verdict is the one to witness.
+      witnessed->verdict = x.verdict;
+    }
     if (!options.witness_path.empty()) witness.Add(WitnessJson(*pair, *witnessed));
     fmt::print(out, "  FAILED     layer {}: {}\n", layer, x.verdict.name());
     if (r.found_by != explore.strategy(so)->Describe()) {
@@ -541,6 +561,12 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
         options.trace_path, title, c, x,
         fmt::format("the failing execution of layer {}, shrunk", layer), out));
     return finish(1, x.verdict.name(), false);
+  }
+  if (explored == 0) {
+    // Every layer asked for runs as its spec or has no per-CPU check.
+    fmt::print(out, "  result     nothing checked: no layer asked for runs as a module that can be "
+                    "checked here\n");
+    return finish(0, "nothing-checked", false);
   }
   if (uncovered == 0) {
     fmt::print(out, "  result     every checked layer refines its spec (exhaustively)\n");

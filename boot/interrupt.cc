@@ -26,6 +26,7 @@ InterruptScope::InterruptScope() {
   received = 0;
   struct sigaction action = {};
   action.sa_handler = OnSignal;
+  action.sa_flags = SA_RESTART;  // a write to a pipe goes on after the first signal
   sigemptyset(&action.sa_mask);
   sigaction(SIGINT, &action, &old_int_);
   sigaction(SIGTERM, &action, &old_term_);

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "boot/json_text.h"
 #include "boot/schedule_file.h"
 #include "machine/log.h"
 #include "machine/machine.h"
@@ -63,7 +64,7 @@ ordered_json Memory(const machine::Machine& m, std::size_t from, std::size_t to,
 std::string Label(const layers::Primitive* p, const machine::Event& e, const ordered_json& mem) {
   std::string shared;
   for (const auto& [block, v] : mem.items()) {
-    shared += fmt::format("{}{}: {}", shared.empty() ? "" : ", ", block, v["contents"].dump());
+    shared += fmt::format("{}{}: {}", shared.empty() ? "" : ", ", block, JsonText(v["contents"]));
   }
   const std::string name = p != nullptr ? p->name : std::string(e.kind.name());
   if (e.op == machine::OpCode::kCall) {
@@ -107,6 +108,7 @@ std::string WitnessJson(const layers::LayerPair& pair, const layers::Execution& 
   ordered_json crossings = ordered_json::array();
   std::map<std::pair<bool, std::int64_t>, std::size_t> open;  // agent -> its call's seq
   for (const layers::Crossing& c : x.crossings) {
+    if (c.seq > last) break;  // a verdict found after the walk: up to its event
     const machine::Event& e = log[c.seq];
     const layers::Primitive* p = PrimitiveOf(pair, e);
     const auto agent = AgentOf(e);
@@ -140,7 +142,7 @@ std::string WitnessJson(const layers::LayerPair& pair, const layers::Execution& 
     crossings.push_back(std::move(row));
   }
   j["crossings"] = std::move(crossings);
-  return j.dump();
+  return JsonText(j);
 }
 
 void WitnessFile::BeginLayer(const std::string& layer, const layers::LayerPair& pair) {
@@ -158,7 +160,7 @@ absl::Status WitnessFile::Write(const std::string& path) const {
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     const Layer& l = layers_[i];
     out += fmt::format("{}{{\"layer\":{},\"lower\":{},\"upper\":{},\"executions\":[", i == 0 ? "" : ",",
-                       ordered_json(l.name).dump(), ordered_json(l.lower).dump(), ordered_json(l.upper).dump());
+                       JsonText(l.name), JsonText(l.lower), JsonText(l.upper));
     for (std::size_t k = 0; k < l.executions.size(); ++k) {
       if (k > 0) out += ',';
       out += l.executions[k];

@@ -122,13 +122,19 @@ class DfsTree {
 
   // Knuth's estimate of the explored fraction of the tree, from the path:
   // the subtrees left of the path, each taken to be as large as its
-  // siblings (a node's share of its parent's is 1 / its branching).
+  // siblings (a node's share of its parent's is 1 / its branching: the
+  // children it explores, not those asleep or over the preemption bound).
   double Covered() const {
     double covered = 0, share = 1;
     for (const Node& n : path_) {
-      const double branches = n.forced ? 1.0 : static_cast<double>(n.enabled.size());
-      covered += share * static_cast<double>(n.done.size()) / branches;
-      share /= branches;
+      std::size_t branches = 1;
+      if (!n.forced) {
+        branches = static_cast<std::size_t>(
+            std::count_if(n.enabled.begin(), n.enabled.end(), [&](CpuId c) { return Allowed(n, c); }));
+        branches = std::max(branches, n.done.size() + 1);
+      }
+      covered += share * static_cast<double>(n.done.size()) / static_cast<double>(branches);
+      share /= static_cast<double>(branches);
     }
     return covered;
   }

@@ -52,7 +52,7 @@ struct ExploreOptions {
   std::string progress_label;
   // Set (by a signal handler) to end the exploration early: the result then
   // says `interrupted`, and holds what was run so far (no failure is being
-  // shrunk when it stops; a failure found is still reported whole).
+  // shrunk when it stops; a failure found is still shrunk and reported).
   const volatile std::sig_atomic_t* stop = nullptr;
   // Every execution checked to the end (not pruned) is passed here, with
   // its border crossings recorded when `witness_all` (Checking::kWitness).

@@ -422,9 +422,10 @@ Execution Check(const LayerPair& pair, const machine::MachineOptions& options,
     return x;
   }
   if (std::optional<Verdict> v = BackTranslate(pair, options, x)) {
+    // Found after the walk, which went on past the event it names.
     x.verdict = std::move(*v);
-    x.verdict.lower_state = observer->DescribeLower();
-    x.verdict.upper_state = observer->DescribeUpper();
+    x.verdict.lower_state = "(at the end of the run) " + observer->DescribeLower();
+    x.verdict.upper_state = "(at the end of the run) " + observer->DescribeUpper();
     return x;
   }
   final_check();

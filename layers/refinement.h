@@ -39,7 +39,8 @@ struct Verdict {
   // returned the wrong value, a race's or a throw's), where the check knows
   // them; none for a failure of the whole run (a deadlock, a starvation).
   std::vector<CpuId> cpus;
-  std::string lower_state;             // the replayed states at that point
+  std::string lower_state;             // the replayed states at that point (after the walk:
+                                       // at the end of the run, and labelled so)
   std::string upper_state;
 
   bool ok() const { return kind == machine::Outcome::kRefines; }
@@ -75,7 +76,9 @@ struct Execution {
   absl::Status input;
   std::vector<Event> mapped;      // f(lower log); object ids are the lower machine's
   std::vector<std::int64_t> image;  // per lower event: index in `mapped`, or -1 if dropped
-  std::vector<Crossing> crossings;  // Checking::kWitness: up to the first bad event
+  // Checking::kWitness: up to the first bad event (for a verdict found
+  // after the walk, a return mismatch, up to the end of the run).
+  std::vector<Crossing> crossings;
   Verdict verdict;
   std::uint64_t worst_wait = 0;   // the longest call, in machine steps
   std::uint64_t wait_bound = 0;   // its bound

@@ -44,7 +44,8 @@ struct ShrinkOptions {
   std::uint64_t max_attempts = 4000;
   // Prefixes by bisection (for long runs: O(log n) candidates, exact when
   // failing is monotone in the prefix length; then the 32 lengths below the
-  // one found are tried one by one) instead of every length from 0 up.
+  // shortest failing one found are tried one by one) instead of every
+  // length from 0 up.
   bool bisect = false;
 };
 
@@ -60,15 +61,22 @@ Run Shrink(Run best, const Rerun& rerun, const ToFailure& to_failure,
     if (sa.size() != sb.size()) return sa.size() < sb.size();
     return Switches(sa) < Switches(sb);
   };
-  // Runs a candidate; keeps it if it is better. False: not kept.
-  auto attempt = [&](std::vector<CpuId> guide) -> bool {
-    if (*attempts >= options.max_attempts) return false;
+  // Runs a candidate and keeps it if it is better; says whether it failed
+  // the same way and whether it was kept.
+  struct Tried {
+    bool failed = false;
+    bool kept = false;
+  };
+  auto run = [&](std::vector<CpuId> guide) -> Tried {
+    if (*attempts >= options.max_attempts) return {};
     ++*attempts;
     std::optional<Run> x = rerun(std::move(guide));
-    if (!x || !better(*x, best)) return false;
+    if (!x) return {};
+    if (!better(*x, best)) return {.failed = true};
     best = std::move(*x);
-    return true;
+    return {.failed = true, .kept = true};
   };
+  auto attempt = [&](std::vector<CpuId> guide) { return run(std::move(guide)).kept; };
   const std::vector<CpuId> full = to_failure(best);
   auto prefix = [&](std::size_t len) {
     return std::vector<CpuId>(full.begin(), full.begin() + static_cast<std::ptrdiff_t>(len));
@@ -78,14 +86,14 @@ Run Shrink(Run best, const Rerun& rerun, const ToFailure& to_failure,
     std::size_t lo = 0, hi = full.size();
     while (lo < hi && *attempts < options.max_attempts) {
       const std::size_t mid = lo + (hi - lo) / 2;
-      if (attempt(prefix(mid))) {
-        hi = std::min(mid, to_failure(best).size());
+      if (run(prefix(mid)).failed) {
+        hi = mid;
       } else {
         lo = mid + 1;
       }
     }
-    const std::size_t found = to_failure(best).size();
-    for (std::size_t len = found > 32 ? found - 32 : 0; len < found; ++len) {
+    // Failing need not be monotone in the length: the lengths just below.
+    for (std::size_t len = hi > 32 ? hi - 32 : 0; len < hi; ++len) {
       if (attempt(prefix(len))) break;
     }
   } else {

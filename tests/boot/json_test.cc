@@ -105,6 +105,32 @@ TEST_CASE("strata check --json says refines and exhaustive only for a space expl
         s["layers"][0]["waits"]["bound"].get<std::uint64_t>());
 }
 
+TEST_CASE("a check of layers that all run as their spec claims nothing") {
+  TempDir dir;
+  Command c = RunStrata("check '" + Source("configs/check/ticket.toml") + "' --lock spec --json", dir.path());
+  CHECK(c.exit_code == 0);
+  const nlohmann::json j = JsonOf(c);
+  CHECK(j["verdict"] == "nothing-checked");
+  CHECK(j["exhaustive"] == false);
+  CHECK(j["layers"][0]["verdict"] == "spec");
+  Command text = RunStrata("check '" + Source("configs/check/ticket.toml") + "' --lock spec", dir.path());
+  CHECK(text.out.find("result     nothing checked") != std::string::npos);
+  CHECK(text.out.find("refines") == std::string::npos);
+}
+
+TEST_CASE("a return mismatch, found after the walk, names its return and labels its end-of-run "
+          "states") {
+  TempDir dir;
+  Command c = RunStrata("check '" + Source("configs/check/bad/queue-off-by-one.toml") + "' --json",
+                        dir.path());
+  CHECK(c.exit_code == 1);
+  const nlohmann::json f = JsonOf(c)["failure"];
+  CHECK(f["verdict"] == "return-mismatch");
+  CHECK(std::regex_search(f["first_bad"]["event"].get<std::string>(), std::regex(R"(\| ret deq q -> 1001$)")));
+  CHECK(f["module_state"].get<std::string>().rfind("(at the end of the run) ", 0) == 0);
+  CHECK(f["spec_state"].get<std::string>().rfind("(at the end of the run) ", 0) == 0);
+}
+
 TEST_CASE("strata check --json of a known-bad module names the failure, its first bad event and "
           "its replay") {
   TempDir dir;

@@ -148,7 +148,22 @@ TEST_CASE("an unwritable --report path is a one-line error before the run, and l
           "strata: error: no/such/r.html: --report: cannot write this file (expected a path in a "
           "writable directory)\n");
     CHECK(c.out.empty());
+    CHECK_FALSE(std::filesystem::exists(dir.File("no")));
   }
+}
+
+TEST_CASE("what a report shows is escaped: a config path with <, & and quotes stays text") {
+  TempDir dir;
+  const std::string name = "a<b&c>\"'.toml";
+  std::filesystem::copy_file(Source("configs/bad/racy-push.toml"), dir.File(name));
+  Command c = RunStrata("boot 'a<b&c>\"'\\''.toml' --report r.html", dir.path());
+  CHECK(c.exit_code == 1);
+  const std::string html = Slurp(dir.File("r.html"));
+  CHECK(html.find("<title>strata boot a&lt;b&amp;c&gt;&quot;&#39;.toml</title>") != std::string::npos);
+  CHECK(html.find("a<b&c>") == std::string::npos);
+  const Browser b = Load(dir, dir.File("r.html"));
+  CHECK(b.errors == "");
+  CHECK(b.dom.find("<h1>strata boot a&lt;b&amp;c&gt;\"'.toml</h1>") != std::string::npos);
 }
 
 }  // namespace
