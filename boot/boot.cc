@@ -205,12 +205,9 @@ nlohmann::ordered_json BootJson(const Config& c, const BootRun& run, const std::
   }
   j["seed"] = c.seed;
   j["log_hash"] = machine::FormatHash(m.log().hash());
-  auto path_or_null = [](const std::string& p) {
-    return p.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(p);
-  };
-  j["log"] = path_or_null(log_path);
-  j["schedule"] = path_or_null(schedule_path);
-  j["replay"] = path_or_null(schedule_path.empty() ? "" : "strata replay " + schedule_path);
+  j["log"] = PathOrNull(log_path);
+  j["schedule"] = PathOrNull(schedule_path);
+  j["replay"] = PathOrNull(schedule_path.empty() ? "" : "strata replay " + schedule_path);
   j["wall_seconds"] = run.wall_seconds;
   return j;
 }
@@ -219,10 +216,8 @@ nlohmann::ordered_json BootJson(const Config& c, const BootRun& run, const std::
 absl::Status WriteRunTrace(const std::string& path, const std::string& title, const Config& config,
                            const BootRun& run, std::FILE* out) {
   if (path.empty()) return absl::OkStatus();
-  const std::vector<layers::Timeline> timelines = StackTimelines(config);
-  STRATA_RETURN_IF_ERROR(WriteTrace(
-      path, run.machine->log(), timelines,
-      {.title = fmt::format("{} (seed {})", title, config.seed), .cpus = run.machine->cpus()}));
+  STRATA_RETURN_IF_ERROR(
+      WriteStackTrace(path, config, *run.machine, fmt::format("{} (seed {})", title, config.seed)));
   PrintTraceLine(out, path);
   return absl::OkStatus();
 }

@@ -134,10 +134,6 @@ machine::MachineOptions CheckMachineOf(const Config& c, const Catalog& catalog) 
   return machine::CheckOptions(c.machine, CpuId(static_cast<CpuId::Rep>(c.focus)), *env->make.check);
 }
 
-nlohmann::ordered_json PathOrNull(const std::string& path) {
-  return path.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(path);
-}
-
 // What the log map made of lower event `i` ("  => ENQ q", "  (internal)"), or "".
 std::string MapNote(const Execution& x, std::size_t i) {
   const machine::Log& log = x.machine->log();
@@ -153,11 +149,9 @@ std::string MapNote(const Execution& x, std::size_t i) {
 // `x` (a failing execution of `pair`) re-run along its schedule, recording
 // its border crossings (Checking::kWitness).
 Execution Witnessed(const layers::LayerPair& pair, const Execution& x) {
-  auto oracle = machine::MakeOracle({.kind = machine::OracleKind::kReplay,
-                                     .cpus = x.machine->cpus(),
-                                     .replay = {x.machine->schedule().begin(), x.machine->schedule().end()},
-                                     .replay_source = "the failure"});
-  return layers::CheckExecution(pair, x.machine->options(), *oracle, layers::Checking::kWitness);
+  return layers::ReplaySchedule(pair, x.machine->options(),
+                                {x.machine->schedule().begin(), x.machine->schedule().end()},
+                                "the failure", layers::Checking::kWitness);
 }
 
 // The HTML report of a failing execution `x` of `pair`, `w` the same run
@@ -196,10 +190,7 @@ HtmlReport FailureReport(std::string title, const layers::LayerPair& pair, const
 absl::Status WriteCheckTrace(const std::string& path, const std::string& title, const Config& c,
                              const Execution& x, const std::string& what, std::FILE* out) {
   if (path.empty()) return absl::OkStatus();
-  const std::vector<layers::Timeline> timelines = StackTimelines(c);
-  STRATA_RETURN_IF_ERROR(WriteTrace(path, x.machine->log(), timelines,
-                                    {.title = fmt::format("{}: {}", title, what),
-                                     .cpus = x.machine->cpus()}));
+  STRATA_RETURN_IF_ERROR(WriteStackTrace(path, c, *x.machine, fmt::format("{}: {}", title, what)));
   PrintTraceLine(out, path, what);
   return absl::OkStatus();
 }

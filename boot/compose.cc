@@ -130,11 +130,9 @@ absl::StatusOr<int> Compose(const Config& config, const Catalog& catalog,
   const auto start = std::chrono::steady_clock::now();
   absl::Status traced = absl::OkStatus();
   auto trace = [&](const machine::Machine& m) {
-    const std::vector<layers::Timeline> timelines = StackTimelines(config);
-    traced = WriteTrace(trace_path, m.log(), timelines,
-                        {.title = fmt::format("strata compose {} (seed {}): the multicore run",
-                                              config.source, config.seed),
-                         .cpus = m.cpus()});
+    traced = WriteStackTrace(trace_path, config, m,
+                             fmt::format("strata compose {} (seed {}): the multicore run",
+                                         config.source, config.seed));
   };
   STRATA_ASSIGN_OR_RETURN(
       Composition c,

@@ -14,6 +14,11 @@ inline std::string JsonText(const nlohmann::ordered_json& j) {
   return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
+// A path, or null for none ("").
+inline nlohmann::ordered_json PathOrNull(const std::string& path) {
+  return path.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(path);
+}
+
 }  // namespace strata::boot
 
 #endif  // STRATA_BOOT_JSON_TEXT_H_

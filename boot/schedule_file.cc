@@ -1,6 +1,10 @@
 #include "boot/schedule_file.h"
 
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -51,14 +55,20 @@ absl::Status WriteFileAtomically(const std::string& path, const std::string& tex
 
 absl::Status CheckWritable(const std::string& path, std::string_view flag) {
   if (path.empty()) return absl::OkStatus();
-  std::string probe = path + ".tmp";
-  std::FILE* f = std::fopen(probe.c_str(), "wb");
-  if (f == nullptr) {
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) {
+    return absl::InvalidArgumentError(
+        fmt::format("{}: {}: is a directory (expected a file path)", path, flag));
+  }
+  // A probe of its own name (mkstemp), so no file of the user's is touched.
+  std::string probe = path + ".strata-probe-XXXXXX";
+  const int fd = ::mkstemp(probe.data());
+  if (fd < 0) {
     return absl::InvalidArgumentError(
         fmt::format("{}: {}: cannot write this file (expected a path in a writable directory)",
                     path, flag));
   }
-  std::fclose(f);
+  ::close(fd);
   std::remove(probe.c_str());
   return absl::OkStatus();
 }

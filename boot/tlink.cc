@@ -39,11 +39,9 @@ absl::StatusOr<int> TLink(const Config& c, const Catalog& catalog, const std::st
   absl::Status traced = absl::OkStatus();
   if (!trace_path.empty()) {
     o.recorded = [&](const machine::Machine& m) {
-      const std::vector<layers::Timeline> timelines = StackTimelines(c);
-      traced = WriteTrace(trace_path, m.log(), timelines,
-                          {.title = fmt::format("strata tlink {} (seed {}): the recorded run",
-                                                c.source, c.seed),
-                           .cpus = m.cpus()});
+      traced = WriteStackTrace(trace_path, c, m,
+                               fmt::format("strata tlink {} (seed {}): the recorded run", c.source,
+                                           c.seed));
     };
   }
   const auto start = std::chrono::steady_clock::now();

@@ -394,6 +394,13 @@ std::vector<layers::Timeline> StackTimelines(const Config& config) {
   return out;
 }
 
+absl::Status WriteStackTrace(const std::string& path, const Config& config, const machine::Machine& m,
+                             const std::string& title) {
+  if (path.empty()) return absl::OkStatus();
+  const std::vector<layers::Timeline> timelines = StackTimelines(config);
+  return WriteTrace(path, m.log(), timelines, {.title = title, .cpus = m.cpus()});
+}
+
 void PrintTraceLine(std::FILE* out, const std::string& path, std::string_view what) {
   fmt::print(out, "  trace      written to {} (open in https://ui.perfetto.dev){}{}\n", path,
              what.empty() ? "" : ": ", what);

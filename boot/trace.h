@@ -62,6 +62,11 @@ absl::Status WriteTrace(const std::string& path, const machine::Log& log,
 // declares in its kernel::LayerInfo).
 std::vector<layers::Timeline> StackTimelines(const Config& config);
 
+// The timeline of a run `m` of `config` (its stack's timelines) to `path`
+// as WriteTrace writes it, titled `title`; nothing for an empty path.
+absl::Status WriteStackTrace(const std::string& path, const Config& config, const machine::Machine& m,
+                             const std::string& title);
+
 // The summary line of a written trace: "  trace      written to PATH (open in
 // https://ui.perfetto.dev)", then ": WHAT" when `what` says which run it is.
 void PrintTraceLine(std::FILE* out, const std::string& path, std::string_view what = "");

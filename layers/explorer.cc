@@ -129,12 +129,13 @@ std::vector<CpuId> ToFailure(const Execution& x) {
 }
 
 Execution ReplaySchedule(const LayerPair& pair, const machine::MachineOptions& options,
-                         const std::vector<CpuId>& choices, const std::string& source) {
+                         const std::vector<CpuId>& choices, const std::string& source,
+                         Checking checking) {
   auto oracle = machine::MakeOracle({.kind = machine::OracleKind::kReplay,
                                      .cpus = options.cpus,
                                      .replay = choices,
                                      .replay_source = source});
-  return CheckExecution(pair, options, *oracle);
+  return CheckExecution(pair, options, *oracle, checking);
 }
 
 ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,

@@ -94,7 +94,8 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
 // Re-runs and checks one recorded schedule (strata replay). `source` names it
 // in errors; Execution::input says if the schedule does not fit.
 Execution ReplaySchedule(const LayerPair& pair, const machine::MachineOptions& options,
-                         const std::vector<CpuId>& choices, const std::string& source);
+                         const std::vector<CpuId>& choices, const std::string& source,
+                         Checking checking = Checking::kCheck);
 
 // The steps of a failing execution up to and including its first bad event
 // (the whole schedule for failures at the end of the run).

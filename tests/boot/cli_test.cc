@@ -92,6 +92,10 @@ TEST_CASE("bad input exits 2 with one line and writes nothing") {
       {"boot " + cfg + " --log no/such/dir/out.jsonl",
        "strata: error: no/such/dir/out.jsonl: --log: cannot write this file (expected a path in "
        "a writable directory)\n"},
+      {"boot " + cfg + " --log .",
+       "strata: error: .: --log: is a directory (expected a file path)\n"},
+      {"check " + cfg + " --report .",
+       "strata: error: .: --report: is a directory (expected a file path)\n"},
       {"replay nothing.schedule",
        "strata: error: nothing.schedule: cannot open the schedule file (expected a schedule file "
        "strata wrote)\n"},

@@ -172,8 +172,9 @@ Parsed Validate(const std::string& text) {
 Parsed ValidateFile(const std::string& path) {
   REQUIRE(std::filesystem::exists(path));
   Parsed p = Validate(TempDir::ReadFile(path));
-  for (const std::string& problem : p.problems) CAPTURE(problem);
-  CHECK_MESSAGE(p.problems.empty(), path, ": ", p.problems.empty() ? "" : p.problems.front());
+  std::string problems;
+  for (const std::string& problem : p.problems) problems += "\n  " + problem;
+  CHECK_MESSAGE(p.problems.empty(), path, ":", problems);
   return p;
 }
 
