@@ -1,6 +1,7 @@
 #include "boot/report.h"
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <set>
 
@@ -28,12 +29,17 @@ std::string Escape(std::string_view s) {
   return out;
 }
 
+// A letter of a word or number of a state ("tcb_3", "-1").
+bool IsWordChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_';
+}
+
 // The words and numbers of a state ("block holds [2001, 2002]").
 std::vector<std::string> Tokens(const std::string& s) {
   std::vector<std::string> out;
   std::string cur;
   for (char c : s) {
-    if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') {
+    if (IsWordChar(c)) {
       cur += c;
     } else {
       if (!cur.empty()) out.push_back(cur);
@@ -65,7 +71,7 @@ std::string Marked(const std::string& s, const std::string& other) {
     cur.clear();
   };
   for (char c : s) {
-    if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') {
+    if (IsWordChar(c)) {
       cur += c;
     } else {
       flush();
