@@ -120,11 +120,8 @@ void PrintFailure(std::FILE* out, const BootRun& run) {
   fmt::print(out, "  cpus       {}\n", cpus);
   if (!run.waits.empty()) fmt::print(out, "  waits      {}\n", run.waits);
   if (run.original_steps > 0) {
-    const std::vector<CpuId> steps(run.machine->schedule().begin(), run.machine->schedule().end());
-    fmt::print(out,
-               "  shrunk     {} steps to the failure with {} context switches (was {} steps; {} "
-               "tries)\n",
-               steps.size(), machine::Switches(steps), run.original_steps, run.shrink_attempts);
+    fmt::print(out, "  shrunk     {}\n",
+               machine::DescribeShrunk(run.machine->schedule(), run.original_steps, run.shrink_attempts));
   }
   std::size_t from = log.size() > 8 ? log.size() - 8 : 0;
   fmt::print(out, "  last events ({} of {})\n", log.size() - from, log.size());
@@ -241,8 +238,8 @@ HtmlReport BootReport(std::string title, const Config& c, const BootRun& run,
              {"seed", fmt::format("{}", c.seed)},
              {"log hash", machine::FormatHash(m.log().hash())}};
   if (run.original_steps > 0) {
-    r.facts.emplace_back("shrunk", fmt::format("{} steps (was {}; {} tries)", m.schedule().size(),
-                                               run.original_steps, run.shrink_attempts));
+    r.facts.emplace_back("shrunk", machine::DescribeShrunk(m.schedule(), run.original_steps,
+                                                           run.shrink_attempts));
   }
   for (const Check& check : run.checks) {
     r.facts.emplace_back("check", fmt::format("{} = {} (expected {}) {}", check.what, check.actual,

@@ -495,9 +495,9 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
     }
     PrintVerdict(out, x);
     const std::vector<machine::CpuId> to_failure = layers::ToFailure(x);
-    fmt::print(out, "  shrunk     {} steps to the failure with {} context switches (was {} steps; {} tries)\n",
-               to_failure.size(), machine::Switches(to_failure), r.failure_original_steps,
-               r.shrink_attempts);
+    const std::string shrunk =
+        machine::DescribeShrunk(to_failure, r.failure_original_steps, r.shrink_attempts);
+    fmt::print(out, "  shrunk     {}\n", shrunk);
     fmt::print(out, "  seed {}  log hash {}\n", c.seed, machine::FormatHash(x.machine->log().hash()));
     const std::string path = options.schedule_path.empty()
                                  ? DefaultSchedulePath(c, layer, x.verdict)
@@ -516,9 +516,7 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
     fmt::print(out, "  schedule   written to {}\n  replay     strata replay {}\n", path, path);
     if (!options.report_path.empty()) {
       facts.emplace_back("found by", r.found_by);
-      facts.emplace_back("shrunk", fmt::format("{} steps to the failure with {} context switches (was {} steps)",
-                                               to_failure.size(), machine::Switches(to_failure),
-                                               r.failure_original_steps));
+      facts.emplace_back("shrunk", shrunk);
       facts.emplace_back("seed", fmt::format("{}", c.seed));
       facts.emplace_back("log hash", machine::FormatHash(x.machine->log().hash()));
       failure_report = FailureReport(fmt::format("strata check {}", c.source), *pair, x, *witnessed, facts,

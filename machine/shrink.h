@@ -40,6 +40,11 @@ class GuidedOracle final : public Oracle {
 // Context switches in a schedule.
 std::uint64_t Switches(std::span<const CpuId> schedule);
 
+// "12 steps to the failure with 3 context switches (was 40 steps; 17 tries)":
+// a shrunk failure's `steps`, against the `original` number and the tries.
+std::string DescribeShrunk(std::span<const CpuId> steps, std::uint64_t original,
+                           std::uint64_t tries);
+
 struct ShrinkOptions {
   std::uint64_t max_attempts = 4000;
   // Prefixes by bisection (for long runs: O(log n) candidates, exact when
