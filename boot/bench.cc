@@ -98,12 +98,12 @@ double RandomExecutions(const layers::LayerPair& pair, const machine::MachineOpt
 struct DfsRow {
   std::string impl;
   int cpus;
-  bool reduction;
+  layers::Reduction reduction;
   std::uint64_t cap;
   layers::ExploreResult result;
 };
 
-DfsRow Dfs(const Catalog& catalog, const std::string& impl, int cpus, bool reduction,
+DfsRow Dfs(const Catalog& catalog, const std::string& impl, int cpus, layers::Reduction reduction,
            std::uint64_t cap, machine::StackPool& stacks) {
   std::unique_ptr<layers::LayerPair> pair = LockPair(catalog, impl);
   layers::ExploreResult r = layers::Explore(
@@ -161,7 +161,10 @@ int Bench(const BenchOptions& options, const Catalog& catalog, std::FILE* out) {
   std::vector<DfsRow> dfs;
   for (const char* impl : {"ticket", "mcs"}) {
     for (int cpus : {2, 3}) {
-      for (bool reduction : {true, false}) dfs.push_back(Dfs(catalog, impl, cpus, reduction, dfs_cap, stacks));
+      for (layers::Reduction reduction :
+           {layers::Reduction::kDpor, layers::Reduction::kSleep, layers::Reduction::kNone}) {
+        dfs.push_back(Dfs(catalog, impl, cpus, reduction, dfs_cap, stacks));
+      }
     }
   }
   if (options.json) {
@@ -176,9 +179,9 @@ int Bench(const BenchOptions& options, const Catalog& catalog, std::FILE* out) {
     std::string dfs_items;
     for (const DfsRow& d : dfs) {
       dfs_items += fmt::format(
-          "{}{{\"impl\":\"{}\",\"cpus\":{},\"reduction\":{},\"cap\":{},\"executions\":{},"
+          "{}{{\"impl\":\"{}\",\"cpus\":{},\"reduction\":\"{}\",\"cap\":{},\"executions\":{},"
           "\"skipped\":{},\"exhausted\":{},\"seconds\":{:.3f},\"executions_per_s\":{:.0f}}}",
-          dfs_items.empty() ? "" : ",", d.impl, d.cpus, d.reduction, d.cap, d.result.executions,
+          dfs_items.empty() ? "" : ",", d.impl, d.cpus, layers::ReductionName(d.reduction), d.cap, d.result.executions,
           d.result.skipped, d.result.exhausted, d.result.seconds,
           PerSecond(d.result.executions, d.result.seconds));
     }
@@ -220,7 +223,7 @@ int Bench(const BenchOptions& options, const Catalog& catalog, std::FILE* out) {
     fmt::print(out, "    lock   cpus  reduction   executions      skipped  space                   seconds  executions/s\n");
     for (const DfsRow& d : dfs) {
       fmt::print(out, "    {:<6} {:4}  {:<10} {:11} {:12}  {:<22} {:8.3f}  {:12.0f}\n", d.impl, d.cpus,
-                 d.reduction ? "sleep sets" : "none", d.result.executions, d.result.skipped,
+                 layers::ReductionName(d.reduction), d.result.executions, d.result.skipped,
                  d.result.exhausted ? "exhausted" : "capped, NOT exhausted", d.result.seconds,
                  PerSecond(d.result.executions, d.result.seconds));
     }

@@ -251,7 +251,7 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
                                    .pct_depth = c.pct_depth,
                                    .pct_horizon = c.pct_horizon,
                                    .preemption_bound = c.preemption_bound,
-                                   .reduction = c.reduction};
+                                   .reduction = *layers::ParseReduction(c.reduction)};
   const bool exhaustive = strategy->make(so)->exhaustive();
   STRATA_ASSIGN_OR_RETURN(const std::optional<layers::NamedEnvironment> env,
                           CheckEnvironmentOf(c, catalog, exhaustive));
@@ -354,7 +354,7 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
                                  .pct_depth = c.pct_depth,
                                  .pct_horizon = c.pct_horizon,
                                  .preemption_bound = c.preemption_bound,
-                                 .reduction = c.reduction,
+                                 .reduction = *layers::ParseReduction(c.reduction),
                                  .shrink = c.shrink,
                                  .keep_last = !options.trace_path.empty(),
                                  .progress = progress ? stderr : nullptr,

@@ -10,7 +10,7 @@
 //              max_threads = 0     (implementation per layer; TCB pool size, 0 = auto)
 //   [env]      kind = "live"       focus = -1   recording = "" (a schedule or log file)
 //   [check]    layer = "all"       strategy = "random"   runs = 1000
-//              preemption_bound = -1 (none)  reduction = true  shrink = true
+//              preemption_bound = -1 (none)  reduction = "dpor"  shrink = true
 //              iterations = 2      bound = 2   overrun = 0   capacity = 4
 //              client = "ping-pong"  threads = 2  (the sched pair's client)
 //
@@ -65,7 +65,7 @@ struct Config {
   std::string strategy = "random";     // catalog.strategies
   std::uint64_t runs = 1000;
   int preemption_bound = -1;
-  bool reduction = true;
+  std::string reduction = "dpor";  // dfs: layers::ParseReduction
   bool shrink = true;
 };
 

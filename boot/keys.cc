@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "boot/config.h"
+#include "layers/strategy.h"
 #include "machine/machine.h"
 #include "sched/stack.h"
 
@@ -172,8 +173,13 @@ std::vector<Key> MakeKeys() {
   keys.push_back(Int("check", "preemption_bound", -1, 1'000'000,
                      "dfs: most preemptions per schedule; -1 = none",
                      STRATA_FIELD(preemption_bound), "--preemption-bound", kCheckCommand));
-  keys.push_back(Bool("check", "reduction", "dfs: sleep-set reduction", STRATA_FIELD(reduction),
-                      "--no-reduction", kCheckCommand));
+  keys.push_back(String(
+      "check", "reduction",
+      "dfs: dpor (optimal DPOR: each class of schedules equal up to the order of independent "
+      "steps once), sleep (sleep sets) or none",
+      STRATA_FIELD(reduction), [](const Catalog&) { return std::string("dpor, sleep, none"); },
+      [](const Catalog&, const std::string& v) { return layers::ParseReduction(v).has_value(); },
+      "--reduction", kCheckCommand));
   keys.push_back(Bool("check", "shrink", "shrink a failure's schedule (check and boot)", STRATA_FIELD(shrink),
                       "--no-shrink", kCheckCommand | kBootCommand));
   keys.push_back(Int("check", "iterations", 1, 1'000'000, "calls per CPU of each pair's client",

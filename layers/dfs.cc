@@ -1,11 +1,43 @@
 // The dfs strategy: every schedule, stateless (each execution re-runs from
-// the start along a prefix), optionally preemption-bounded, with sleep-set
-// reduction: after exploring CPU p at a node, p sleeps in the sibling
-// subtrees until a step dependent on p's pending step runs, so two
-// schedules that differ only in the order of independent steps are explored
-// once. Steps are dependent when they touch the same object and are not
-// both reads. Under the fairness guard only F-fair schedules are explored.
+// the start along a prefix of the previous one), with one of three
+// reductions (layers/strategy.h, Reduction):
+//
+// - none: every F-fair schedule; optionally preemption-bounded.
+// - sleep: sleep sets. After exploring CPU p at a node, p sleeps in the
+//   sibling subtrees until a step dependent on p's pending step runs, so two
+//   schedules that differ only in the order of adjacent independent steps
+//   are explored once; a branch whose every enabled CPU sleeps is pruned.
+// - dpor: optimal DPOR (Abdulla, Aronis, Jonsson, Sagonas: source sets and
+//   wakeup trees). After each execution every race (two dependent steps of
+//   different CPUs, the first not ordered before the second by any other
+//   step) is reversed: the steps that do not happen after the first one,
+//   then the second, become a wakeup sequence at the first one's node,
+//   unless a CPU asleep there, or a sequence already waiting there, covers
+//   it. Nodes follow their wakeup trees; no other branch is ever taken. So
+//   every equivalence class of schedules (Mazurkiewicz traces: orders of
+//   independent steps swapped) is explored once, and no execution ends
+//   blocked by its sleep set in a system without blocking steps.
+//
+// Dependency: two steps are dependent when they touch the same object and
+// are not both reads (PendingStep::read_only). A blocking step (a CPU in
+// Cpu::AwaitValue or an Op with `ready`) takes part as the read or write it
+// performs when it runs; while it cannot run its CPU is not enabled. A race
+// whose second step is such a step and whose CPU was blocked on it where
+// the first ran is not reversed: `ready` depends only on the step's object,
+// which no step of the reversal touches before it, so it could not run
+// there. A reversal that still proves impossible when followed (its CPU is
+// not enabled, or the fairness guard runs another one) is dropped there and
+// counted in skipped().
+//
+// Fairness: the guard (machine/fairness.h) overrules the oracle when a CPU
+// is overdue; such a node has that one branch, and a wakeup sequence that
+// needed another CPU there is dropped. F-fairness is a property of the
+// interleaving, not of the class, so a class is explored through the one
+// representative its wakeup sequence gives; if that one is unfair and the
+// class has another, fair one, the class is missed. Under the default bound
+// (F = 32) and the layer clients' runs, the guard never overrules.
 #include <algorithm>
+#include <cstdint>
 #include <vector>
 
 #include <fmt/format.h>
@@ -30,12 +62,68 @@ bool Dependent(const PendingStep& a, const PendingStep& b) {
   return a.object == b.object && !(a.read_only && b.read_only);
 }
 
+// One step of a schedule: who takes it and what it does.
+struct Step {
+  CpuId cpu;
+  PendingStep step;
+};
+
+// A wakeup tree: the branches a node still has to explore, leftmost first,
+// each with the steps that must follow it.
+struct WakeupNode {
+  CpuId cpu;
+  PendingStep step;
+  std::vector<WakeupNode> children;
+};
+using WakeupForest = std::vector<WakeupNode>;
+
+// True if CPU `p`, whose next step is `step`, can start a schedule
+// equivalent to one that begins with `w`, up to what follows (p is a weak
+// initial of w): p's first step in w depends on none before it, or p has no
+// step in w and depends on none of them. Sets *at to p's first step in w,
+// or to w.size() if it has none.
+bool WeakInitial(CpuId p, const PendingStep& step, const std::vector<Step>& w, std::size_t* at) {
+  std::size_t first = 0;
+  while (first < w.size() && w[first].cpu != p) ++first;
+  *at = first;
+  const PendingStep& mine = first < w.size() ? w[first].step : step;
+  for (std::size_t i = 0; i < first; ++i) {
+    if (Dependent(w[i].step, mine)) return false;
+  }
+  return true;
+}
+
+// Adds `w` to `forest` unless a branch already covers it: descends through
+// the leftmost child whose CPU is a weak initial of what is left of w; a
+// leaf reached, or w used up, means it is covered. Else w's rest becomes a
+// new rightmost chain where the descent stopped.
+void Insert(WakeupForest* forest, std::vector<Step> w) {
+  for (;;) {
+    if (w.empty()) return;
+    WakeupNode* next = nullptr;
+    for (WakeupNode& child : *forest) {
+      std::size_t at;
+      if (WeakInitial(child.cpu, child.step, w, &at)) {
+        if (at < w.size()) w.erase(w.begin() + static_cast<std::ptrdiff_t>(at));
+        next = &child;
+        break;
+      }
+    }
+    if (next == nullptr) break;
+    if (next->children.empty()) return;
+    forest = &next->children;
+  }
+  for (const Step& s : w) {
+    forest->push_back({s.cpu, s.step, {}});
+    forest = &forest->back().children;
+  }
+}
+
 // The dfs search tree along the current path. Each execution replays the
-// path's choices and extends it with first choices; Backtrack moves to the
-// next unexplored branch.
+// path's choices and extends it; Backtrack moves to the next branch.
 class DfsTree {
  public:
-  DfsTree(bool reduction, int preemption_bound)
+  DfsTree(Reduction reduction, int preemption_bound)
       : reduction_(reduction), preemption_bound_(preemption_bound) {}
 
   struct Node {
@@ -47,25 +135,42 @@ class DfsTree {
     CpuId last;                        // who took the previous step
     int preemptions = 0;               // on the path before this node
     bool forced = false;               // the fairness guard chose
+    // dpor: the branches still to explore here after `chosen`, and the
+    // wakeup subtree under `chosen` (handed to the next node).
+    WakeupForest later;
+    WakeupForest below;
+    // dpor: the value of the word `chosen` steps on, before it does (for
+    // judging whether a blocked step could run in its place).
+    bool on_word = false;
+    std::int64_t before = 0;
   };
 
   // The choice at `d`, or none when the execution is pruned (every enabled
   // CPU is asleep or would exceed the preemption bound).
   CpuId Pick(const Decision& d) {
     const std::size_t depth = d.step;
+    if (reduction_ == Reduction::kDpor && depth == 0) {
+      objects_.clear();
+      accounted_ = 0;
+      last_of_.assign(static_cast<std::size_t>(d.machine->cpus()), -1);
+    }
     if (depth < path_.size()) {
       STRATA_CHECK(std::binary_search(d.runnable.begin(), d.runnable.end(), path_[depth].chosen),
                    "dfs replay diverged at step {} (nondeterministic module?)", depth);
+      if (reduction_ == Reduction::kDpor && depth >= analyzed_) Analyze(depth, d);
       return path_[depth].chosen;
     }
     Node n;
     n.enabled.assign(d.runnable.begin(), d.runnable.end());
     for (CpuId c : n.enabled) n.pending.push_back(d.machine->pending(c));
     n.last = d.last;
+    WakeupForest handed;
     if (!path_.empty()) {
-      const Node& parent = path_.back();
+      Node& parent = path_.back();
+      handed = std::move(parent.below);
+      parent.below.clear();
       n.preemptions = parent.preemptions + (Preempts(parent, parent.chosen) ? 1 : 0);
-      if (reduction_) {
+      if (reduction_ != Reduction::kNone) {
         const PendingStep& ran = parent.pending[Index(parent, parent.chosen)];
         for (const auto* set : {&parent.sleep, &parent.done}) {
           for (CpuId s : *set) {
@@ -82,12 +187,27 @@ class DfsTree {
     if (d.overdue.valid()) {
       n.forced = true;
       n.chosen = d.overdue;
-    } else {
-      for (CpuId c : n.enabled) {
-        if (Allowed(n, c)) {
-          n.chosen = c;
-          break;
+      for (WakeupNode& w : handed) {
+        if (w.cpu == d.overdue) {
+          n.below = std::move(w.children);
+        } else {
+          ++dropped_;
         }
+      }
+    } else {
+      // dpor: the leftmost handed branch that can run here; the rest wait.
+      for (std::size_t i = 0; i < handed.size(); ++i) {
+        if (!n.chosen.valid() && Contains(n.enabled, handed[i].cpu) && Allowed(n, handed[i].cpu)) {
+          n.chosen = handed[i].cpu;
+          n.below = std::move(handed[i].children);
+        } else if (n.chosen.valid()) {
+          n.later.push_back(std::move(handed[i]));
+        } else {
+          ++dropped_;
+        }
+      }
+      for (std::size_t i = 0; !n.chosen.valid() && i < n.enabled.size(); ++i) {
+        if (Allowed(n, n.enabled[i])) n.chosen = n.enabled[i];
       }
     }
     if (!n.chosen.valid()) {
@@ -95,6 +215,7 @@ class DfsTree {
       return CpuId();
     }
     path_.push_back(std::move(n));
+    if (reduction_ == Reduction::kDpor) Analyze(depth, d);
     return path_.back().chosen;
   }
 
@@ -103,7 +224,20 @@ class DfsTree {
     while (!path_.empty()) {
       Node& n = path_.back();
       n.done.push_back(n.chosen);
-      if (!n.forced) {
+      if (reduction_ == Reduction::kDpor) {
+        while (!n.later.empty()) {
+          WakeupNode w = std::move(n.later.front());
+          n.later.erase(n.later.begin());
+          if (Contains(n.done, w.cpu) || !Contains(n.enabled, w.cpu) || !Allowed(n, w.cpu)) {
+            ++dropped_;
+            continue;
+          }
+          n.chosen = w.cpu;
+          n.below = std::move(w.children);
+          analyzed_ = std::min(analyzed_, path_.size() - 1);
+          return true;
+        }
+      } else if (!n.forced) {
         for (CpuId c : n.enabled) {
           if (Contains(n.done, c)) continue;
           if (Allowed(n, c)) {
@@ -118,17 +252,20 @@ class DfsTree {
     return false;
   }
 
-  std::uint64_t pruned() const { return pruned_; }
+  std::uint64_t pruned() const { return pruned_ + dropped_; }
 
   // Knuth's estimate of the explored fraction of the tree, from the path:
   // the subtrees left of the path, each taken to be as large as its
   // siblings (a node's share of its parent's is 1 / its branching: the
-  // children it explores, not those asleep or over the preemption bound).
+  // children it explores, not those asleep or over the preemption bound;
+  // for dpor the branches it has and those known to wait).
   double Covered() const {
     double covered = 0, share = 1;
     for (const Node& n : path_) {
       std::size_t branches = 1;
-      if (!n.forced) {
+      if (reduction_ == Reduction::kDpor) {
+        branches = n.done.size() + 1 + n.later.size();
+      } else if (!n.forced) {
         branches = static_cast<std::size_t>(
             std::count_if(n.enabled.begin(), n.enabled.end(), [&](CpuId c) { return Allowed(n, c); }));
         branches = std::max(branches, n.done.size() + 1);
@@ -154,11 +291,125 @@ class DfsTree {
     }
     return true;
   }
+  const PendingStep& StepAt(std::size_t i) const {
+    const Node& n = path_[i];
+    return n.pending[Index(n, n.chosen)];
+  }
 
-  bool reduction_;
+  // dpor: step k (new in this execution: the steps before it were
+  // searched by this or an earlier one) is about to run. Computes its
+  // vector clock, finds its races with the steps before it and adds their
+  // reversals to the wakeup trees.
+  void Analyze(std::size_t k, const Decision& d) {
+    const std::size_t width = last_of_.size();
+    while (accounted_ < k) Account(accounted_++);
+    Node& node = path_[k];
+    const CpuId q = node.chosen;
+    const auto c = static_cast<std::size_t>(q.value());
+    const PendingStep& step = StepAt(k);
+    node.on_word = d.machine->type(step.object) == machine::Machine::ObjectType::kWord;
+    if (node.on_word) node.before = d.machine->value(machine::Word{step.object});
+    clock_.resize((k + 1) * width);
+    std::uint32_t* vc = &clock_[k * width];
+    const std::int64_t pred = last_of_[c];
+    if (pred >= 0) {
+      std::copy_n(&clock_[static_cast<std::size_t>(pred) * width], width, vc);
+    } else {
+      std::fill_n(vc, width, 0);
+    }
+    const auto o = step.object.index();
+    if (o >= objects_.size()) objects_.resize(o + 1);
+    const Access& access = objects_[o];
+    candidates_.clear();
+    if (access.write >= 0) candidates_.push_back(static_cast<std::size_t>(access.write));
+    if (!step.read_only) {
+      candidates_.insert(candidates_.end(), access.reads.begin(), access.reads.end());
+    }
+    // Races: a dependent step of another cpu that happens before none of
+    // the others, nor before this cpu's previous step.
+    for (std::size_t e : candidates_) {
+      const auto ce = static_cast<std::size_t>(path_[e].chosen.value());
+      if (ce == c) continue;
+      if (pred >= 0 && clock_[static_cast<std::size_t>(pred) * width + ce] > e) continue;
+      bool through_other = false;
+      for (std::size_t other : candidates_) {
+        if (other != e && clock_[other * width + ce] > e) through_other = true;
+      }
+      if (through_other) continue;
+      // A blocking step on a word could run in e's place only if the word
+      // as it was before e let it: no step of the reversal writes the word.
+      if (step.blocking && node.on_word && !d.machine->ReadyWith(q, path_[e].before)) continue;
+      Reverse(e, k, width);
+    }
+    for (std::size_t other : candidates_) {
+      const std::uint32_t* oc = &clock_[other * width];
+      for (std::size_t i = 0; i < width; ++i) vc[i] = std::max(vc[i], oc[i]);
+    }
+    vc[c] = static_cast<std::uint32_t>(k + 1);
+    analyzed_ = k + 1;
+  }
+
+  // Adds step j to the per-object accesses and the cpus' last steps.
+  void Account(std::size_t j) {
+    const PendingStep& step = StepAt(j);
+    const auto o = step.object.index();
+    if (o >= objects_.size()) objects_.resize(o + 1);
+    Access& access = objects_[o];
+    if (step.read_only) {
+      access.reads.push_back(j);
+    } else {
+      access.write = static_cast<std::int64_t>(j);
+      access.reads.clear();
+    }
+    last_of_[static_cast<std::size_t>(path_[j].chosen.value())] = static_cast<std::int64_t>(j);
+  }
+
+  // Reverses the race of step e before step k: at e's node, the steps
+  // after e that do not happen after it, then k's.
+  void Reverse(std::size_t e, std::size_t k, std::size_t width) {
+    Node& at = path_[e];
+    if (at.forced) return;
+    const CpuId q = path_[k].chosen;
+    const auto ce = static_cast<std::size_t>(at.chosen.value());
+    std::vector<Step> w;
+    bool q_stepped = false;
+    for (std::size_t j = e + 1; j < k; ++j) {
+      if (clock_[j * width + ce] > e) continue;  // happens after e
+      w.push_back({path_[j].chosen, StepAt(j)});
+      if (path_[j].chosen == q) q_stepped = true;
+    }
+    // q blocked on its step where e ran: it cannot run before e.
+    if (!q_stepped && !Contains(at.enabled, q)) return;
+    w.push_back({q, StepAt(k)});
+    for (const auto* set : {&at.sleep, &at.done}) {
+      for (CpuId s : *set) {
+        std::size_t unused;
+        if (WeakInitial(s, at.pending[Index(at, s)], w, &unused)) return;
+      }
+    }
+    Insert(&at.later, std::move(w));
+  }
+
+  Reduction reduction_;
   int preemption_bound_;
   std::vector<Node> path_;
+  // dpor. The steps of the path searched for races (their clocks are
+  // valid); clock_[k * cpus + c] is 1 + the position of the last step of
+  // cpu c that happens before step k (or is it), 0 for none.
+  std::size_t analyzed_ = 0;
+  std::vector<std::uint32_t> clock_;
+  // The path's steps before accounted_, per object (the last write and the
+  // reads since) and per cpu (its last step), rebuilt in each execution.
+  struct Access {
+    std::int64_t write = -1;
+    std::vector<std::size_t> reads;
+  };
+  std::vector<Access> objects_;
+  std::size_t accounted_ = 0;
+  std::vector<std::int64_t> last_of_;
+  std::vector<std::size_t> candidates_;
   std::uint64_t pruned_ = 0;
+  std::uint64_t dropped_ = 0;  // dpor: wakeup branches that proved impossible
 };
 
 class DfsOracle final : public Oracle {
@@ -172,14 +423,20 @@ class DfsOracle final : public Oracle {
   DfsTree* tree_;
 };
 
+// DPOR reverses races in every schedule; a preemption bound cuts schedules
+// out, so a bounded dfs uses sleep sets instead.
+Reduction Effective(const StrategyOptions& o) {
+  return o.reduction == Reduction::kDpor && o.preemption_bound >= 0 ? Reduction::kSleep
+                                                                      : o.reduction;
+}
 
 class DfsStrategy final : public Strategy {
  public:
   explicit DfsStrategy(const StrategyOptions& o)
       : seed_(o.seed),
-        reduction_(o.reduction),
+        reduction_(Effective(o)),
         preemption_bound_(o.preemption_bound),
-        tree_(o.reduction, o.preemption_bound),
+        tree_(reduction_, o.preemption_bound),
         oracle_(&tree_) {}
   Oracle& Next(std::uint64_t) override { return oracle_; }
   bool Advance() override { return tree_.Backtrack(); }
@@ -193,20 +450,38 @@ class DfsStrategy final : public Strategy {
     return run;
   }
   std::string Describe() const override {
-    std::string out = reduction_ ? "dfs (sleep-set reduction" : "dfs (no reduction";
+    std::string out = reduction_ == Reduction::kDpor    ? "dfs (optimal DPOR"
+                      : reduction_ == Reduction::kSleep ? "dfs (sleep-set reduction"
+                                                        : "dfs (no reduction";
     if (preemption_bound_ >= 0) out += fmt::format(", at most {} preemptions", preemption_bound_);
     return out + ")";
   }
 
  private:
   std::uint64_t seed_;
-  bool reduction_;
+  Reduction reduction_;
   int preemption_bound_;
   DfsTree tree_;
   DfsOracle oracle_;
 };
 
 }  // namespace
+
+std::string_view ReductionName(Reduction r) {
+  switch (r) {
+    case Reduction::kNone: return "none";
+    case Reduction::kSleep: return "sleep";
+    case Reduction::kDpor: return "dpor";
+  }
+  return "?";
+}
+
+std::optional<Reduction> ParseReduction(std::string_view name) {
+  for (Reduction r : {Reduction::kNone, Reduction::kSleep, Reduction::kDpor}) {
+    if (ReductionName(r) == name) return r;
+  }
+  return std::nullopt;
+}
 
 std::unique_ptr<Strategy> MakeDfsStrategy(const StrategyOptions& options) {
   return std::make_unique<DfsStrategy>(options);
@@ -217,8 +492,10 @@ void AddBuiltinStrategies(StrategyRegistry& strategies) {
                   MakeRandomStrategy});
   strategies.Add({"pct", "runs under PCT (depth d), run i seeded seed + i", false, "",
                   MakePctStrategy});
-  strategies.Add({"dfs", "every F-fair schedule, with sleep-set reduction (runs = a cap)", false,
-                  "", MakeDfsStrategy});
+  strategies.Add({"dfs",
+                  "every F-fair schedule up to the order of independent steps (--reduction: "
+                  "optimal DPOR by default; runs = a cap)",
+                  false, "", MakeDfsStrategy});
   strategies.Add({"portfolio",
                   "the runs shared in turn between random, pct (depths 2-4), dfs (2 preemptions) "
                   "and, where the layer has a rely, random and adversarial environments; names "

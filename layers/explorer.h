@@ -40,7 +40,7 @@ struct ExploreOptions {
   int pct_depth = 3;
   std::uint64_t pct_horizon = 100;
   int preemption_bound = -1;         // dfs: most preemptions per schedule; -1 = none
-  bool reduction = true;             // dfs: sleep sets
+  Reduction reduction = Reduction::kDpor;  // dfs (layers/strategy.h)
   bool shrink = true;
   bool check = true;                 // false: plain runs, for measuring the cost of checking
   bool keep_last = false;            // keep the last execution (ExploreResult::last)
@@ -62,7 +62,8 @@ struct ExploreOptions {
 
 struct ExploreResult {
   std::uint64_t executions = 0;  // executions checked to the end
-  std::uint64_t skipped = 0;     // dfs: executions and branches pruned by sleep sets
+  std::uint64_t skipped = 0;     // dfs: executions and branches pruned by sleep sets, and
+                                 // (dpor) wakeup branches that proved impossible
   std::uint64_t events = 0;      // lower-log events over all executions
   bool exhausted = false;        // dfs: every schedule was covered
   bool interrupted = false;      // ExploreOptions::stop ended it before its runs were done

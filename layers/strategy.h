@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "layers/registry.h"
@@ -26,6 +27,14 @@ struct NamedEnvironment {
   machine::CheckEnvironment env;
 };
 
+// How dfs cuts down the schedules it runs (layers/dfs.cc): none, sleep
+// sets, or optimal DPOR (the default; with a preemption bound dfs uses
+// sleep sets, as DPOR's race reversals assume every schedule may be run).
+enum class Reduction { kNone, kSleep, kDpor };
+// "none", "sleep", "dpor".
+std::string_view ReductionName(Reduction r);
+std::optional<Reduction> ParseReduction(std::string_view name);
+
 // What a strategy is made from (the check's options).
 struct StrategyOptions {
   int cpus = 1;
@@ -33,7 +42,7 @@ struct StrategyOptions {
   int pct_depth = 3;
   std::uint64_t pct_horizon = 100;
   int preemption_bound = -1;  // dfs: most preemptions per schedule; -1 = none
-  bool reduction = true;      // dfs: sleep sets
+  Reduction reduction = Reduction::kDpor;  // dfs
   // portfolio: the environment contexts the layer allows per-CPU checks
   // against (none for a layer without a rely, or one CPU).
   std::vector<NamedEnvironment> environments;
@@ -51,7 +60,8 @@ class Strategy {
   virtual bool Advance() { return true; }
   // True if Advance returning false means the whole space was covered.
   virtual bool exhaustive() const { return false; }
-  // Executions and branches the strategy pruned (dfs: by sleep sets).
+  // Executions and branches the strategy pruned (dfs: by sleep sets, and
+  // wakeup branches DPOR found impossible when it followed them).
   virtual std::uint64_t skipped() const { return 0; }
   // For the progress line: an estimate of the fraction of its space an
   // exhaustive strategy has covered (from 0 to 1), or nullopt for none.

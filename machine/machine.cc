@@ -319,7 +319,20 @@ std::span<const std::int64_t> Machine::pushed(std::uint64_t seq) const {
 PendingStep Machine::pending(CpuId cpu) const {
   const Op* op = cpus_[cpu.index()]->pending_;
   STRATA_CHECK(op != nullptr, "cpu {} is not at a switch point", cpu);
-  return {op->object, op->kind, op->read_only};
+  return {op->object, op->kind, op->read_only, op->ready != nullptr};
+}
+
+bool Machine::ReadyWith(CpuId cpu, std::int64_t value) const {
+  const Op* op = cpus_[cpu.index()]->pending_;
+  STRATA_CHECK(op != nullptr && op->ready != nullptr && type(op->object) == ObjectType::kWord,
+               "ReadyWith: cpu {} does not wait on a word", cpu);
+  // `ready` reads the word in place; it is put back before anyone else runs.
+  std::int64_t& word = const_cast<std::int64_t&>(objects_[op->object.index()].value);
+  const std::int64_t now = word;
+  word = value;
+  const bool ready = (*op->ready)();
+  word = now;
+  return ready;
 }
 
 void Machine::AddGlobalMonitor(std::unique_ptr<Monitor> monitor) {

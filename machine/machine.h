@@ -106,6 +106,7 @@ struct PendingStep {
   ObjectId object;
   EventKind kind;
   bool read_only = false;
+  bool blocking = false;  // the op has a `ready`: it waits until its object lets it run
 };
 
 class Machine;
@@ -330,6 +331,12 @@ class Machine {
   // The next step of a runnable or blocked CPU, for oracles that reason about
   // independence. Precondition: the CPU is at a switch point.
   PendingStep pending(CpuId cpu) const;
+  // Whether the pending step of `cpu`, a blocking step on a word, would be
+  // enabled if the word held `value` instead (its `ready` evaluated against
+  // it; the word is left as it is). For the explorer, which asks it of
+  // reorderings it considers. Precondition: pending(cpu).blocking and the
+  // step's object is a word.
+  bool ReadyWith(CpuId cpu, std::int64_t value) const;
 
   std::int64_t value(Word w) const { return objects_[w.id.index()].value; }
   std::span<const std::int64_t> contents(Block b) const { return objects_[b.id.index()].data; }

@@ -125,7 +125,9 @@ TEST_CASE("bad stack and check keys name the key and the expected values") {
   CHECK(ErrorOf("[check]\nruns = 0\n") ==
         "c.toml:2: check.runs: expected an integer from 1 to 1000000000000, got 0");
   CHECK(ErrorOf("[check]\nreduction = 1\n") ==
-        "c.toml:2: check.reduction: expected true or false, got an integer");
+        "c.toml:2: check.reduction: expected a string, got an integer");
+  CHECK(ErrorOf("[check]\nreduction = \"optimal\"\n") ==
+        "c.toml:2: check.reduction: expected one of dpor, sleep, none, got \"optimal\"");
   CHECK(ErrorOf("[check]\npreemption_bound = -2\n") ==
         "c.toml:2: check.preemption_bound: expected an integer from -1 to 1000000, got -2");
 }
