@@ -355,6 +355,7 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
                                  .pct_horizon = c.pct_horizon,
                                  .preemption_bound = c.preemption_bound,
                                  .reduction = *layers::ParseReduction(c.reduction),
+                                 .symmetry = c.symmetry && !env,
                                  .shrink = c.shrink,
                                  .keep_last = !options.trace_path.empty(),
                                  .progress = progress ? stderr : nullptr,
@@ -410,6 +411,9 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
     fmt::print(out, "             {} executions{}, {} events, {:.3f} s ({:.0f} executions/s)\n",
                r.executions, space, r.events, r.seconds,
                r.seconds > 0 ? static_cast<double>(r.executions) / r.seconds : 0.0);
+    if (r.symmetric) {
+      fmt::print(out, "             symmetry   the cpus are interchangeable: one schedule per renaming of them\n");
+    }
     if (r.wait_bound > 0) {
       fmt::print(out, "             worst wait {} steps (bound {})\n", r.worst_wait, r.wait_bound);
     }
@@ -420,6 +424,7 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
     jl["verdict"] = nullptr;
     jl["executions"] = r.executions;
     jl["exhausted"] = r.exhausted;
+    jl["symmetry"] = r.symmetric;
     if (exhaustive) jl["skipped_by_reduction"] = r.skipped;
     jl["events"] = r.events;
     jl["seconds"] = r.seconds;
@@ -455,7 +460,8 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
       // Honest about coverage: "refines" only for a space explored whole.
       const std::string whose =
           env ? fmt::format("; the focused cpu's calls, against the {} environment", env->name)
-              : std::string();
+          : r.symmetric ? std::string(", up to a renaming of its interchangeable cpus")
+                        : std::string();
       jl["verdict"] = r.exhausted ? "refines" : "no-violation";
       facts.emplace_back(fmt::format("layer {}", layer),
                          fmt::format("{} refines {}? {} in {} executions", pair->lower(), pair->upper(),

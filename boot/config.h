@@ -10,7 +10,7 @@
 //              max_threads = 0     (implementation per layer; TCB pool size, 0 = auto)
 //   [env]      kind = "live"       focus = -1   recording = "" (a schedule or log file)
 //   [check]    layer = "all"       strategy = "random"   runs = 1000
-//              preemption_bound = -1 (none)  reduction = "dpor"  shrink = true
+//              preemption_bound = -1 (none)  reduction = "dpor"  symmetry = true  shrink = true
 //              iterations = 2      bound = 2   overrun = 0   capacity = 4
 //              client = "ping-pong"  threads = 2  (the sched pair's client)
 //
@@ -66,6 +66,7 @@ struct Config {
   std::uint64_t runs = 1000;
   int preemption_bound = -1;
   std::string reduction = "dpor";  // dfs: layers::ParseReduction
+  bool symmetry = true;            // dfs: one schedule per renaming of interchangeable cpus
   bool shrink = true;
 };
 

@@ -180,6 +180,10 @@ std::vector<Key> MakeKeys() {
       STRATA_FIELD(reduction), [](const Catalog&) { return std::string("dpor, sleep, none"); },
       [](const Catalog&, const std::string& v) { return layers::ParseReduction(v).has_value(); },
       "--reduction", kCheckCommand));
+  keys.push_back(Bool("check", "symmetry",
+                      "dfs: where the layer's client and modules declare the cpus interchangeable, "
+                      "one schedule per renaming of them",
+                      STRATA_FIELD(symmetry), "--no-symmetry", kCheckCommand));
   keys.push_back(Bool("check", "shrink", "shrink a failure's schedule (check and boot)", STRATA_FIELD(shrink),
                       "--no-shrink", kCheckCommand | kBootCommand));
   keys.push_back(Int("check", "iterations", 1, 1'000'000, "calls per CPU of each pair's client",

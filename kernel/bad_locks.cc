@@ -83,17 +83,17 @@ class McsKeepBusy final : public McsLock {
 
 void AddKnownBadLocks(LockRegistry& locks) {
   locks.Add({"ticket-load-store", "known-bad: takes a ticket with a load then a store", true,
-             "impossible-lower-log", LockFactoryOf<TicketLoadStore>()});
+             "impossible-lower-log", LockFactoryOf<TicketLoadStore>(), true});
   locks.Add({"ticket-no-bump", "known-bad: release forgets to bump now_serving", true,
-             "refinement-violation", LockFactoryOf<TicketNoBump>()});
+             "refinement-violation", LockFactoryOf<TicketNoBump>(), true});
   locks.Add({"ticket-double-bump", "known-bad: release bumps now_serving twice", true,
-             "refinement-violation", LockFactoryOf<TicketDoubleBump>()});
+             "refinement-violation", LockFactoryOf<TicketDoubleBump>(), true});
   locks.Add({"ticket-leaky", "known-bad: carries hidden state from run to run", true,
-             "nondeterminism", LockFactoryOf<TicketLeaky>()});
+             "nondeterminism", LockFactoryOf<TicketLeaky>(), true});
   locks.Add({"mcs-no-wait-next", "known-bad: release does not wait for a late next link", true,
-             "refinement-violation", LockFactoryOf<McsNoWaitNext>()});
+             "refinement-violation", LockFactoryOf<McsNoWaitNext>(), true});
   locks.Add({"mcs-keep-busy", "known-bad: release never clears the successor's busy flag", true,
-             "refinement-violation", LockFactoryOf<McsKeepBusy>()});
+             "refinement-violation", LockFactoryOf<McsKeepBusy>(), true});
 }
 
 }  // namespace strata::kernel

@@ -83,6 +83,7 @@ class LockPair final : public layers::LayerPair {
   std::string lower() const override { return fmt::format("{} over the machine", o_.impl); }
   std::string upper() const override { return "lock spec"; }
   std::span<const layers::Primitive> primitives() const override { return kLockPrimitives; }
+  bool interchangeable() const override { return o_.symmetric && !o_.general; }
 
   layers::SideRun SetUp(Machine& m, layers::Side side) const override {
     const bool module = side == layers::Side::kModule;
@@ -181,11 +182,11 @@ std::unique_ptr<Lock> MakeSpecLock(Machine& m, const std::string& name) {
 
 void AddBuiltinLocks(LockRegistry& locks) {
   locks.Add({"spec", "the atomic spec itself: WAIT_LOCK / REL_LOCK", false, "",
-             [](Machine& m, const std::string& name) { return MakeSpecLock(m, name); }});
-  locks.Add({"ticket", "ticket lock: INC_TICKET, GET_NOW, INC_NOW", false, "", LockFactoryOf<TicketLock>()});
+             [](Machine& m, const std::string& name) { return MakeSpecLock(m, name); }, true});
+  locks.Add({"ticket", "ticket lock: INC_TICKET, GET_NOW, INC_NOW", false, "", LockFactoryOf<TicketLock>(), true});
   locks.Add({"mcs", "MCS queue lock: per-CPU nodes, SWAP_TAIL, hand-over by SET_BUSY", false, "",
-             LockFactoryOf<McsLock>()});
-  locks.Add({"tas", "test-and-set lock: safe but not starvation-free", false, "", LockFactoryOf<TasLock>()});
+             LockFactoryOf<McsLock>(), true});
+  locks.Add({"tas", "test-and-set lock: safe but not starvation-free", false, "", LockFactoryOf<TasLock>(), true});
   AddKnownBadLocks(locks);
 }
 

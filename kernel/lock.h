@@ -169,7 +169,10 @@ struct LockPairOptions {
   std::int64_t bound = 2;
   std::int64_t overrun = 0;
   bool general = false;  // the most-general client instead of the fixed one
+  bool symmetric = false;  // the module treats cpus alike (its entry's `symmetric`)
 };
+// The pair's cpus are interchangeable with the fixed client and a
+// symmetric module (the most-general client draws differently on each cpu).
 std::unique_ptr<layers::LayerPair> MakeLockPair(const LockPairOptions& options);
 
 }  // namespace strata::kernel

@@ -111,7 +111,8 @@ std::unique_ptr<layers::LayerPair> MakePair(std::string_view layer, const StackO
                          .iterations = o.iterations,
                          .bound = o.bound,
                          .overrun = o.overrun,
-                         .general = o.client == "general"});
+                         .general = o.client == "general",
+                         .symmetric = lock->symmetric});
   }
   if (layer == "queue") {
     const auto* queue = catalog.queues.Find(o.queue);

@@ -58,21 +58,43 @@ bool Contains(const std::vector<CpuId>& v, CpuId c) {
   return std::find(v.begin(), v.end(), c) != v.end();
 }
 
-bool Dependent(const PendingStep& a, const PendingStep& b) {
-  return a.object == b.object && !(a.read_only && b.read_only);
+// A step as dfs sees it: what it does and, under symmetry reduction,
+// whether it is its cpu's first. Interchangeable cpus that have not moved
+// yet are in the same state up to a renaming of them (the initial state is
+// symmetric), so dfs lets them take their first steps in the order of
+// their ids only (InOrder): every schedule is a renaming of one that does.
+// Whether a cpu may start depends on the first steps of the lower ones, so
+// first steps depend on each other (their order is part of a class).
+struct Act : PendingStep {
+  bool first = false;
+};
+
+bool Dependent(const Act& a, const Act& b) {
+  return (a.object == b.object && !(a.read_only && b.read_only)) || (a.first && b.first);
+}
+
+// Symmetry: cpu c may move where `started` says which cpus took their
+// first step: if it has, or every lower cpu has.
+bool InOrder(const std::vector<bool>& started, CpuId c) {
+  const auto mine = static_cast<std::size_t>(c.value());
+  if (started[mine]) return true;
+  for (std::size_t i = 0; i < mine; ++i) {
+    if (!started[i]) return false;
+  }
+  return true;
 }
 
 // One step of a schedule: who takes it and what it does.
 struct Step {
   CpuId cpu;
-  PendingStep step;
+  Act step;
 };
 
 // A wakeup tree: the branches a node still has to explore, leftmost first,
 // each with the steps that must follow it.
 struct WakeupNode {
   CpuId cpu;
-  PendingStep step;
+  Act step;
   std::vector<WakeupNode> children;
 };
 using WakeupForest = std::vector<WakeupNode>;
@@ -82,11 +104,11 @@ using WakeupForest = std::vector<WakeupNode>;
 // initial of w): p's first step in w depends on none before it, or p has no
 // step in w and depends on none of them. Sets *at to p's first step in w,
 // or to w.size() if it has none.
-bool WeakInitial(CpuId p, const PendingStep& step, const std::vector<Step>& w, std::size_t* at) {
+bool WeakInitial(CpuId p, const Act& step, const std::vector<Step>& w, std::size_t* at) {
   std::size_t first = 0;
   while (first < w.size() && w[first].cpu != p) ++first;
   *at = first;
-  const PendingStep& mine = first < w.size() ? w[first].step : step;
+  const Act& mine = first < w.size() ? w[first].step : step;
   for (std::size_t i = 0; i < first; ++i) {
     if (Dependent(w[i].step, mine)) return false;
   }
@@ -123,18 +145,23 @@ void Insert(WakeupForest* forest, std::vector<Step> w) {
 // path's choices and extends it; Backtrack moves to the next branch.
 class DfsTree {
  public:
-  DfsTree(Reduction reduction, int preemption_bound)
-      : reduction_(reduction), preemption_bound_(preemption_bound) {}
+  DfsTree(Reduction reduction, int preemption_bound, bool symmetric)
+      : reduction_(reduction), preemption_bound_(preemption_bound), symmetric_(symmetric) {}
 
   struct Node {
     std::vector<CpuId> enabled;
-    std::vector<PendingStep> pending;  // parallel to enabled
+    std::vector<Act> pending;  // parallel to enabled
     std::vector<CpuId> done;           // explored choices
     std::vector<CpuId> sleep;          // asleep on entry
     CpuId chosen;
     CpuId last;                        // who took the previous step
     int preemptions = 0;               // on the path before this node
     bool forced = false;               // the fairness guard chose
+    std::size_t depth = 0;             // its position in the path
+    // Symmetry: which cpus took their first step before this node, and
+    // whether no cpu could move in order here, so any may (see Allowed).
+    std::vector<bool> started;
+    bool unordered = false;
     // dpor: the branches still to explore here after `chosen`, and the
     // wakeup subtree under `chosen` (handed to the next node).
     WakeupForest later;
@@ -149,10 +176,13 @@ class DfsTree {
   // CPU is asleep or would exceed the preemption bound).
   CpuId Pick(const Decision& d) {
     const std::size_t depth = d.step;
-    if (reduction_ == Reduction::kDpor && depth == 0) {
-      objects_.clear();
-      accounted_ = 0;
-      last_of_.assign(static_cast<std::size_t>(d.machine->cpus()), -1);
+    if (depth == 0) {
+      if (reduction_ == Reduction::kDpor) {
+        objects_.clear();
+        starts_ = -1;
+        accounted_ = 0;
+        last_of_.assign(static_cast<std::size_t>(d.machine->cpus()), -1);
+      }
     }
     if (depth < path_.size()) {
       STRATA_CHECK(std::binary_search(d.runnable.begin(), d.runnable.end(), path_[depth].chosen),
@@ -161,8 +191,21 @@ class DfsTree {
       return path_[depth].chosen;
     }
     Node n;
+    n.depth = depth;
     n.enabled.assign(d.runnable.begin(), d.runnable.end());
-    for (CpuId c : n.enabled) n.pending.push_back(d.machine->pending(c));
+    if (symmetric_) {
+      if (path_.empty()) {
+        n.started.assign(static_cast<std::size_t>(d.machine->cpus()), false);
+      } else {
+        n.started = path_.back().started;
+        n.started[static_cast<std::size_t>(path_.back().chosen.value())] = true;
+      }
+    }
+    for (CpuId c : n.enabled) {
+      Act a{d.machine->pending(c)};
+      a.first = symmetric_ && !n.started[static_cast<std::size_t>(c.value())];
+      n.pending.push_back(a);
+    }
     n.last = d.last;
     WakeupForest handed;
     if (!path_.empty()) {
@@ -171,7 +214,7 @@ class DfsTree {
       parent.below.clear();
       n.preemptions = parent.preemptions + (Preempts(parent, parent.chosen) ? 1 : 0);
       if (reduction_ != Reduction::kNone) {
-        const PendingStep& ran = parent.pending[Index(parent, parent.chosen)];
+        const Act& ran = parent.pending[Index(parent, parent.chosen)];
         for (const auto* set : {&parent.sleep, &parent.done}) {
           for (CpuId s : *set) {
             if (s == parent.chosen || Contains(n.sleep, s)) continue;
@@ -208,6 +251,14 @@ class DfsTree {
       }
       for (std::size_t i = 0; !n.chosen.valid() && i < n.enabled.size(); ++i) {
         if (Allowed(n, n.enabled[i])) n.chosen = n.enabled[i];
+      }
+      // Every cpu that could run waits for a lower one that cannot start
+      // (it is blocked): the order of starts is given up here.
+      if (!n.chosen.valid() && symmetric_) {
+        n.unordered = true;
+        for (std::size_t i = 0; !n.chosen.valid() && i < n.enabled.size(); ++i) {
+          if (Allowed(n, n.enabled[i])) n.chosen = n.enabled[i];
+        }
       }
     }
     if (!n.chosen.valid()) {
@@ -286,12 +337,13 @@ class DfsTree {
   }
   bool Allowed(const Node& n, CpuId c) const {
     if (Contains(n.sleep, c)) return false;
+    if (symmetric_ && !n.unordered && !InOrder(n.started, c)) return false;
     if (preemption_bound_ >= 0 && Preempts(n, c) && n.preemptions + 1 > preemption_bound_) {
       return false;
     }
     return true;
   }
-  const PendingStep& StepAt(std::size_t i) const {
+  const Act& StepAt(std::size_t i) const {
     const Node& n = path_[i];
     return n.pending[Index(n, n.chosen)];
   }
@@ -306,7 +358,7 @@ class DfsTree {
     Node& node = path_[k];
     const CpuId q = node.chosen;
     const auto c = static_cast<std::size_t>(q.value());
-    const PendingStep& step = StepAt(k);
+    const Act& step = StepAt(k);
     node.on_word = d.machine->type(step.object) == machine::Machine::ObjectType::kWord;
     if (node.on_word) node.before = d.machine->value(machine::Word{step.object});
     clock_.resize((k + 1) * width);
@@ -325,6 +377,7 @@ class DfsTree {
     if (!step.read_only) {
       candidates_.insert(candidates_.end(), access.reads.begin(), access.reads.end());
     }
+    if (step.first && starts_ >= 0) candidates_.push_back(static_cast<std::size_t>(starts_));
     // Races: a dependent step of another cpu that happens before none of
     // the others, nor before this cpu's previous step.
     for (std::size_t e : candidates_) {
@@ -338,7 +391,10 @@ class DfsTree {
       if (through_other) continue;
       // A blocking step on a word could run in e's place only if the word
       // as it was before e let it: no step of the reversal writes the word.
-      if (step.blocking && node.on_word && !d.machine->ReadyWith(q, path_[e].before)) continue;
+      if (step.blocking && node.on_word && path_[e].pending[Index(path_[e], path_[e].chosen)].object == step.object &&
+          !d.machine->ReadyWith(q, path_[e].before)) {
+        continue;
+      }
       Reverse(e, k, width);
     }
     for (std::size_t other : candidates_) {
@@ -351,7 +407,7 @@ class DfsTree {
 
   // Adds step j to the per-object accesses and the cpus' last steps.
   void Account(std::size_t j) {
-    const PendingStep& step = StepAt(j);
+    const Act& step = StepAt(j);
     const auto o = step.object.index();
     if (o >= objects_.size()) objects_.resize(o + 1);
     Access& access = objects_[o];
@@ -361,6 +417,7 @@ class DfsTree {
       access.write = static_cast<std::int64_t>(j);
       access.reads.clear();
     }
+    if (step.first) starts_ = static_cast<std::int64_t>(j);
     last_of_[static_cast<std::size_t>(path_[j].chosen.value())] = static_cast<std::int64_t>(j);
   }
 
@@ -381,6 +438,14 @@ class DfsTree {
     // q blocked on its step where e ran: it cannot run before e.
     if (!q_stepped && !Contains(at.enabled, q)) return;
     w.push_back({q, StepAt(k)});
+    // Symmetry: the reversal must start its cpus in order too.
+    if (symmetric_ && !at.unordered) {
+      std::vector<bool> started = at.started;
+      for (const Step& s : w) {
+        if (!InOrder(started, s.cpu)) return;
+        started[static_cast<std::size_t>(s.cpu.value())] = true;
+      }
+    }
     for (const auto* set : {&at.sleep, &at.done}) {
       for (CpuId s : *set) {
         std::size_t unused;
@@ -392,6 +457,7 @@ class DfsTree {
 
   Reduction reduction_;
   int preemption_bound_;
+  bool symmetric_;
   std::vector<Node> path_;
   // dpor. The steps of the path searched for races (their clocks are
   // valid); clock_[k * cpus + c] is 1 + the position of the last step of
@@ -405,6 +471,9 @@ class DfsTree {
     std::vector<std::size_t> reads;
   };
   std::vector<Access> objects_;
+  // Symmetry: the last first step (first steps all depend on each other,
+  // so it happens after the others), or -1.
+  std::int64_t starts_ = -1;
   std::size_t accounted_ = 0;
   std::vector<std::int64_t> last_of_;
   std::vector<std::size_t> candidates_;
@@ -436,7 +505,8 @@ class DfsStrategy final : public Strategy {
       : seed_(o.seed),
         reduction_(Effective(o)),
         preemption_bound_(o.preemption_bound),
-        tree_(reduction_, o.preemption_bound),
+        symmetric_(o.symmetric),
+        tree_(reduction_, o.preemption_bound, o.symmetric),
         oracle_(&tree_) {}
   Oracle& Next(std::uint64_t) override { return oracle_; }
   bool Advance() override { return tree_.Backtrack(); }
@@ -454,6 +524,7 @@ class DfsStrategy final : public Strategy {
                       : reduction_ == Reduction::kSleep ? "dfs (sleep-set reduction"
                                                         : "dfs (no reduction";
     if (preemption_bound_ >= 0) out += fmt::format(", at most {} preemptions", preemption_bound_);
+    if (symmetric_) out += ", symmetry: interchangeable cpus start in order";
     return out + ")";
   }
 
@@ -461,6 +532,7 @@ class DfsStrategy final : public Strategy {
   std::uint64_t seed_;
   Reduction reduction_;
   int preemption_bound_;
+  bool symmetric_;
   DfsTree tree_;
   DfsOracle oracle_;
 };

@@ -158,8 +158,10 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
                                                          .pct_depth = explore.pct_depth,
                                                          .pct_horizon = explore.pct_horizon,
                                                          .preemption_bound = explore.preemption_bound,
-                                                         .reduction = explore.reduction});
+                                                         .reduction = explore.reduction,
+                                                         .symmetric = explore.symmetry && pair.interchangeable()});
   const bool exhaustive = strategy->exhaustive();
+  result.symmetric = exhaustive && explore.symmetry && pair.interchangeable();
 
   // Each execution's client seed (MachineOptions::client_seed): an
   // exhaustive strategy explores the schedules of one client, the others

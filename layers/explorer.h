@@ -41,6 +41,8 @@ struct ExploreOptions {
   std::uint64_t pct_horizon = 100;
   int preemption_bound = -1;         // dfs: most preemptions per schedule; -1 = none
   Reduction reduction = Reduction::kDpor;  // dfs (layers/strategy.h)
+  // dfs: use the pair's symmetry if it declares one (LayerPair::interchangeable).
+  bool symmetry = true;
   bool shrink = true;
   bool check = true;                 // false: plain runs, for measuring the cost of checking
   bool keep_last = false;            // keep the last execution (ExploreResult::last)
@@ -67,6 +69,7 @@ struct ExploreResult {
   std::uint64_t events = 0;      // lower-log events over all executions
   bool exhausted = false;        // dfs: every schedule was covered
   bool interrupted = false;      // ExploreOptions::stop ended it before its runs were done
+  bool symmetric = false;        // dfs ran one schedule per renaming of the cpus
   std::uint64_t worst_wait = 0;  // the longest call seen, in steps
   std::uint64_t wait_bound = 0;  // and its bound
   double seconds = 0;

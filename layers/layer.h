@@ -205,6 +205,12 @@ class LayerPair {
   // nullopt, or the verdict. `options` made x's machine. By default nothing.
   virtual std::optional<Verdict> CheckMore(const Execution& x,
                                            const machine::MachineOptions& options) const;
+  // True if the cpus are interchangeable: each runs the same client code
+  // with the same arguments (no use of its id, no draws of its own) and the
+  // module and the spec treat cpus alike, so renaming the cpus of a run
+  // gives a run with the same verdict. dfs then runs one schedule of each
+  // such set (ExploreOptions::symmetry). By default false.
+  virtual bool interchangeable() const { return false; }
 };
 
 }  // namespace strata::layers

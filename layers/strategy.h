@@ -43,6 +43,10 @@ struct StrategyOptions {
   std::uint64_t pct_horizon = 100;
   int preemption_bound = -1;  // dfs: most preemptions per schedule; -1 = none
   Reduction reduction = Reduction::kDpor;  // dfs
+  // dfs: the cpus are interchangeable (LayerPair::interchangeable): of the
+  // schedules that differ only by a renaming of the cpus, one is run (the
+  // one whose cpus take their first steps in the order of their ids).
+  bool symmetric = false;
   // portfolio: the environment contexts the layer allows per-CPU checks
   // against (none for a layer without a rely, or one CPU).
   std::vector<NamedEnvironment> environments;
