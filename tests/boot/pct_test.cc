@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <memory>
 
+#include "boot/boot.h"
+#include "boot/config.h"
 #include "kernel/lock.h"
 #include "layers/refinement.h"
 #include "layers/strategy.h"
@@ -89,6 +91,38 @@ TEST_CASE("pct with the horizon from the run finds a depth-2 bug as often as PCT
   CHECK(measured.longest == 24);
   CHECK(measured.found == 152);
   CHECK(fixed.found == 1);
+}
+
+TEST_CASE("boot draws pct's change points over the length of a first run under its priorities") {
+  // configs/pct.toml sets no horizon.
+  absl::StatusOr<Config> config = LoadConfig(testing::Source("configs/pct.toml"), testing::Builtin());
+  REQUIRE(config.ok());
+  CHECK(config->pct_horizon == 0);
+  Config first = *config;
+  first.pct_depth = 1;
+  first.pct_horizon = 1;
+  absl::StatusOr<BootRun> alone = RunConfig(first, testing::Builtin());
+  REQUIRE(alone.ok());
+  CHECK(alone->report.steps == 2080);
+  absl::StatusOr<std::uint64_t> horizon = MeasuredHorizon(*config, testing::Builtin());
+  REQUIRE(horizon.ok());
+  CHECK(*horizon == 2080);
+  absl::StatusOr<BootRun> run = RunConfig(*config, testing::Builtin());
+  REQUIRE(run.ok());
+  CHECK(run->report.ok());
+  CHECK(run->oracle ==
+        "pct (seed 7, depth 3, horizon 2080) (the horizon: the steps of a first run without "
+        "change points)");
+  // A horizon given is used as it is, and so is one for another oracle.
+  Config given = *config;
+  given.pct_horizon = 500;
+  CHECK(*MeasuredHorizon(given, testing::Builtin()) == 0);
+  Config random = *config;
+  random.oracle = "random";
+  CHECK(*MeasuredHorizon(random, testing::Builtin()) == 0);
+  absl::StatusOr<BootRun> fixed = RunConfig(given, testing::Builtin());
+  REQUIRE(fixed.ok());
+  CHECK(fixed->oracle == "pct (seed 7, depth 3, horizon 500)");
 }
 
 }  // namespace
