@@ -610,7 +610,12 @@ void Machine::SetRunnable(Cpu& cpu, bool runnable) {
   } else {
     runnable_.erase(it);
   }
-  UpdateFastPath();
+  // UpdateFastPath, knowing that only runnable_ changed.
+  if (runnable_.empty()) {
+    fast_until_ = 0;
+  } else if (fast_until_ == 0 && !failed_ && input_error_.ok()) {
+    fast_until_ = options_.max_steps;
+  }
 }
 
 void Machine::Reevaluate(ObjectId object, const Cpu& except) {
