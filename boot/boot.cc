@@ -1,5 +1,6 @@
 #include "boot/boot.h"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <limits>
@@ -409,11 +410,35 @@ absl::StatusOr<Recorded> RecordMulticore(const Config& config, const Catalog& ca
 
 }  // namespace
 
+absl::StatusOr<std::uint64_t> MeasuredHorizon(const Config& config, const Catalog& catalog) {
+  if (config.pct_horizon != 0) return 0;
+  const auto* entry = catalog.oracles.Find(config.oracle);
+  STRATA_CHECK(entry != nullptr, "unvalidated oracle {}", config.oracle);
+  if (!entry->make(OracleOptionsFor(config))->wants_run_length()) return 0;
+  // Depth 1: the oracle's priorities without change points, and a horizon
+  // that is not 0, so the first run measures nothing itself.
+  Config first = config;
+  first.pct_depth = 1;
+  first.pct_horizon = 1;
+  STRATA_ASSIGN_OR_RETURN(const BootRun run, RunConfig(first, catalog));
+  return std::max<std::uint64_t>(run.report.steps, 1);
+}
+
 absl::StatusOr<BootRun> RunConfig(const Config& config, const Catalog& catalog,
                                   const std::vector<CpuId>* replay,
                                   const std::string& replay_source,
                                   const std::function<void(machine::Machine&)>& prepare,
                                   const std::vector<CpuId>* guide) {
+  if (replay == nullptr && guide == nullptr) {
+    STRATA_ASSIGN_OR_RETURN(const std::uint64_t horizon, MeasuredHorizon(config, catalog));
+    if (horizon != 0) {
+      Config fitted = config;
+      fitted.pct_horizon = horizon;
+      STRATA_ASSIGN_OR_RETURN(BootRun run, RunConfig(fitted, catalog, nullptr, "", prepare));
+      run.oracle += " (the horizon: the steps of a first run without change points)";
+      return run;
+    }
+  }
   BootRun run;
   const auto* env = catalog.environments.Find(config.env);
   STRATA_CHECK(env != nullptr, "unvalidated environment {}", config.env);

@@ -64,6 +64,13 @@ absl::StatusOr<BootRun> RunConfig(const Config& config, const Catalog& catalog,
                                   const std::function<void(machine::Machine&)>& prepare = nullptr,
                                   const std::vector<machine::CpuId>* guide = nullptr);
 
+// The horizon to run `config`'s oracle with when oracle.pct_horizon is 0
+// and the oracle wants the run's length (machine::Oracle::wants_run_length:
+// pct): the steps of a first run of the config under it, which has no
+// horizon to fit (pct: its priorities without change points), at least 1.
+// 0 when the oracle wants none or the config sets a horizon.
+absl::StatusOr<std::uint64_t> MeasuredHorizon(const Config& config, const Catalog& catalog);
+
 struct BootOptions {
   std::string log_path;       // --log: JSON lines to this file, text to FILE.txt
   std::string schedule_path;  // where a failure's schedule goes ("" = derived name)

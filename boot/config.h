@@ -2,7 +2,7 @@
 //
 //   [machine]  cpus = 4            stack_kib = 64
 //   [oracle]   kind = "round-robin"  seed = 1  fairness = 0 (F; 0 = 8 × cpus)
-//              pct_depth = 3       pct_horizon = 10000
+//              pct_depth = 3       pct_horizon = 0 (0 = the measured length of the runs)
 //              thread_limit = 0    thread_progress = 0   (TSched bounds; 0 = off)
 //   [run]      max_steps = 1000000
 //   [workload] kind = "counter"    iterations = 100      threads = 2 (per CPU)
@@ -55,7 +55,7 @@ struct Config {
   std::string recording;
   std::uint64_t seed = 1;
   int pct_depth = 3;
-  std::uint64_t pct_horizon = 10000;
+  std::uint64_t pct_horizon = 0;  // 0: from the measured length of the runs
   std::string workload = "counter";
   std::int64_t iterations = 100;
   int threads = 2;  // threads per CPU of thread workloads

@@ -97,8 +97,11 @@ std::vector<Key> MakeKeys() {
   keys.push_back(Int("oracle", "pct_depth", 1, 64, "PCT bug depth d (d - 1 priority change points)",
                      STRATA_FIELD(pct_depth)));
   keys.back().replay_ignores = true;
-  keys.push_back(Int("oracle", "pct_horizon", 1, 1'000'000'000,
-                     "steps over which PCT draws its change points", STRATA_FIELD(pct_horizon)));
+  keys.push_back(Int("oracle", "pct_horizon", 0, 1'000'000'000,
+                     "steps over which PCT draws its change points; 0 = the measured length of "
+                     "the runs (check: the longest so far, the first run without change points; "
+                     "boot, compose, tlink: a first run without change points)",
+                     STRATA_FIELD(pct_horizon)));
   keys.back().replay_ignores = true;
   keys.push_back(Int("oracle", "thread_limit", 0, 1'000'000'000,
                      "TSched: most scheduling queries a READY thread waits; 0 = off",

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "boot/boot.h"
 #include "boot/schedule_file.h"
 #include "boot/trace.h"
 #include "boot/workloads.h"
@@ -28,10 +29,13 @@ absl::StatusOr<int> TLink(const Config& c, const Catalog& catalog, const std::st
   o.machine = c.machine;
   o.machine.client_seed = c.seed;  // as strata boot: the general workload follows the seed
   o.oracle = oracle->make;
+  // As boot does, a horizon of 0 is the length of a first run (the
+  // config's boot run, the same threads on the same machine).
+  STRATA_ASSIGN_OR_RETURN(const std::uint64_t measured, MeasuredHorizon(c, catalog));
   o.oracle_options = {.seed = c.seed,
               .cpus = c.machine.cpus,
               .pct_depth = c.pct_depth,
-              .pct_horizon = c.pct_horizon};
+              .pct_horizon = measured != 0 ? measured : c.pct_horizon};
   o.pair = sched::SchedPairOptionsFor(c.stack, catalog, c.workload);
   o.pair.iterations = c.iterations;
   o.pair.threads = c.threads;

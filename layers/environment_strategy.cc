@@ -29,6 +29,7 @@ class EnvironmentStrategy final : public Strategy {
                                 strategy);
     return *oracle_;
   }
+  void Finished(std::uint64_t steps) override { inner_->Finished(steps); }
   bool Advance() override { return inner_->Advance(); }
   bool exhaustive() const override { return inner_->exhaustive(); }
   std::uint64_t skipped() const override { return inner_->skipped(); }

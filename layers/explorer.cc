@@ -209,6 +209,7 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
                                  !explore.check ? Checking::kRun
                                  : explore.witness_all ? Checking::kWitness
                                                        : Checking::kCheck);
+    strategy->Finished(x.machine->schedule().size());
     const bool pruned = x.input.code() == absl::StatusCode::kCancelled;
     STRATA_CHECK(x.input.ok() || pruned, "explorer oracle failed: {}", std::string(x.input.message()));
     if (!pruned && run.focus.valid() && x.verdict.kind == machine::Outcome::kInvalidEnvironment) {

@@ -38,7 +38,7 @@ struct ExploreOptions {
   std::uint64_t seed = 1;
   std::uint64_t runs = 1000;         // executions; for dfs a cap
   int pct_depth = 3;
-  std::uint64_t pct_horizon = 100;
+  std::uint64_t pct_horizon = 0;     // 0: from the runs (StrategyOptions::pct_horizon)
   int preemption_bound = -1;         // dfs: most preemptions per schedule; -1 = none
   Reduction reduction = Reduction::kDpor;  // dfs (layers/strategy.h)
   // dfs: use the pair's symmetry if it declares one (LayerPair::interchangeable).

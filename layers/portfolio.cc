@@ -38,6 +38,7 @@ class Portfolio final : public Strategy {
     Slot& m = members_[current_];
     return m.strategy->Next(m.executions);
   }
+  void Finished(std::uint64_t steps) override { members_[current_].strategy->Finished(steps); }
   bool Advance() override {
     Slot& m = members_[current_];
     ++m.executions;

@@ -40,7 +40,9 @@ struct StrategyOptions {
   int cpus = 1;
   std::uint64_t seed = 1;
   int pct_depth = 3;
-  std::uint64_t pct_horizon = 100;
+  // pct: the steps over which change points are drawn; 0 = from the
+  // measured length of the client's runs (MakePctStrategy).
+  std::uint64_t pct_horizon = 0;
   int preemption_bound = -1;  // dfs: most preemptions per schedule; -1 = none
   Reduction reduction = Reduction::kDpor;  // dfs
   // dfs: the cpus are interchangeable (LayerPair::interchangeable): of the
@@ -59,6 +61,12 @@ class Strategy {
   // strategy and stays valid until the next call. An oracle may prune its
   // execution: Pick returns none and error() is Cancelled.
   virtual machine::Oracle& Next(std::uint64_t i) = 0;
+  // After each execution that Next's oracle ran, pruned or not, before
+  // Advance: the shared steps it took (its schedule's length). A strategy
+  // that fits its executions to the client's runs measures them here (pct's
+  // horizon); by default nothing. A wrapper passes it to the strategy that
+  // made the execution.
+  virtual void Finished(std::uint64_t steps) { (void)steps; }
   // After each execution, pruned or not. False: every execution has been
   // run (an exhaustive strategy covered its whole space).
   virtual bool Advance() { return true; }
@@ -70,7 +78,9 @@ class Strategy {
   // For the progress line: an estimate of the fraction of its space an
   // exhaustive strategy has covered (from 0 to 1), or nullopt for none.
   virtual std::optional<double> covered() const { return std::nullopt; }
-  // "random (seed 1)", "pct (depth 3, horizon 100)", "dfs (sleep sets)".
+  // "random (seed 1)", "pct (depth 3, horizon 100)", "dfs (sleep sets)";
+  // for pct with a measured horizon "pct (depth 3, horizon from the run: 42
+  // steps)", the horizon of the execution Next made last.
   virtual std::string Describe() const = 0;
 
   // The machine of the execution Next just returned the oracle of, from
@@ -95,7 +105,10 @@ using StrategyRegistry = Registry<StrategyFactory>;
 
 // random: N runs under one random oracle (its stream goes on from run to run).
 std::unique_ptr<Strategy> MakeRandomStrategy(const StrategyOptions& options);
-// pct: run i under PCT (depth d, horizon k) seeded seed + i.
+// pct: run i under PCT (depth d, horizon k) seeded seed + i. With
+// options.pct_horizon = 0, k is measured: the longest run so far (Finished),
+// so that change points fall inside the client's runs; the first run, with
+// nothing measured yet, runs the priorities without change points.
 std::unique_ptr<Strategy> MakePctStrategy(const StrategyOptions& options);
 // dfs: every F-fair schedule, stateless, optionally preemption-bounded, with
 // sleep-set reduction (layers/explorer.h).

@@ -13,9 +13,15 @@
 // miss fair schedules, only where deadlines crowd together.) With F >= the
 // number of CPUs every deadline is kept: no CPU waits more than F steps; a
 // wait above F (F below the number of runnable CPUs) is reported by Ran.
-// Between the steps at which some position could run out of slack the guard
-// only keeps the CPUs in deadline order (a linked list), so a step costs O(1)
-// amortised; a scan walks the list. worst_wait() says what actually happened.
+//
+// A step costs O(1): Ran and AddRunnable only stamp the CPU with the order in
+// which it began to wait. The guard looks at the deadlines only from the step
+// at which some position could first run out of slack (a lower bound kept
+// up to date by every call), and then in two passes: one over the runnable
+// CPUs for the earliest deadline, which alone shows that every position has
+// slack until a later step as long as that deadline is more than the number
+// of runnable CPUs away; and only when it is not, the CPUs sorted by stamp.
+// worst_wait() says what actually happened.
 #ifndef STRATA_MACHINE_FAIRNESS_H_
 #define STRATA_MACHINE_FAIRNESS_H_
 
@@ -36,15 +42,11 @@ class FairnessGuard {
   std::uint64_t bound() const { return bound_; }
 
   // `cpu` became runnable before step `step`.
-  void AddRunnable(CpuId cpu, std::uint64_t step) {
-    since_[cpu.index()] = step;
-    NewDeadline(cpu, step);
-  }
+  void AddRunnable(CpuId cpu, std::uint64_t step) { NewDeadline(cpu, step, step); }
   // `cpu` took step `step`. True if it waited more than F steps for it.
   [[nodiscard]] bool Ran(CpuId cpu, std::uint64_t step) {
-    const std::uint64_t waited = step - since_[cpu.index()];
-    since_[cpu.index()] = step + 1;
-    NewDeadline(cpu, step);
+    const std::uint64_t waited = step - waits_[cpu.index()].since;
+    NewDeadline(cpu, step, step + 1);
     if (waited <= worst_wait_) return false;
     worst_wait_ = waited;
     return waited > bound_;
@@ -57,43 +59,33 @@ class FairnessGuard {
     return Scan(step, runnable);
   }
   // How many steps `cpu` has been passed over before step `step`.
-  std::uint64_t Waited(CpuId cpu, std::uint64_t step) const { return step - since_[cpu.index()]; }
+  std::uint64_t Waited(CpuId cpu, std::uint64_t step) const {
+    return step - waits_[cpu.index()].since;
+  }
   // The longest any CPU waited while runnable before it ran.
   std::uint64_t worst_wait() const { return worst_wait_; }
 
  private:
-  // `cpu` waits from `step` (or the step after) on, longer than no other:
-  // it goes to the end of the deadline order. Its deadline, at least
+  struct Wait {
+    std::uint64_t since = 0;  // waiting since this step
+    std::uint64_t order = 0;  // when it began to wait: deadline order, ties included
+  };
+
+  // `cpu` waits from `since` (step or the step after) on, longer than no
+  // other: it comes last in the deadline order. Its deadline, at least
   // step + F, cannot run out of slack before step + F - (cpus - 1), and it
   // moves no other deadline to a later position.
-  void NewDeadline(CpuId cpu, std::uint64_t step) {
-    const std::size_t c = cpu.index();
-    if (tail_ != c) {
-      // Unlink c, then append it.
-      if (prev_[c] == kNone) {
-        head_ = next_[c];
-      } else {
-        next_[prev_[c]] = next_[c];
-      }
-      prev_[next_[c]] = prev_[c];  // c is not the tail, so next_[c] is a cpu
-      prev_[c] = tail_;
-      next_[c] = kNone;
-      next_[tail_] = c;
-      tail_ = c;
-    }
+  void NewDeadline(CpuId cpu, std::uint64_t step, std::uint64_t since) {
+    waits_[cpu.index()] = {since, ++clock_};
     if (step + lead_ < next_check_) next_check_ = step + lead_;
   }
   CpuId Scan(std::uint64_t step, std::span<const CpuId> runnable);
 
-  static constexpr std::size_t kNone = SIZE_MAX;
   std::uint64_t bound_;
   std::uint64_t lead_;  // F - (cpus - 1), at least 0
-  std::vector<std::uint64_t> since_;
-  // Every CPU, by since_ (the runnable ones' deadline order; ties in the
-  // order they began to wait), as a doubly linked list.
-  std::vector<std::size_t> prev_, next_;
-  std::size_t head_ = 0, tail_ = 0;
-  std::vector<char> runnable_;  // Scan's marks, all 0 between scans
+  std::vector<Wait> waits_;
+  std::uint64_t clock_;          // the last order given out
+  std::vector<CpuId> by_order_;  // Scan's scratch
   // No position can run out of slack before this step.
   std::uint64_t next_check_;
   std::uint64_t worst_wait_ = 0;

@@ -157,6 +157,7 @@ void MappedStore<T>::Reserve(std::size_t n) {
 }
 
 void Log::Grow() {
+  where_.Resize(events_.size());  // the slots that hold locations, kept by Reserve
   events_.Reserve(events_.size() + 1);
   where_.Reserve(events_.capacity());
 }

@@ -40,6 +40,10 @@ class MappedStore {
   // capacity (Log checks once for both its stores). Precondition:
   // size() < capacity().
   T& emplace_back_unchecked() { return data_[size_++]; }
+  // Sets the size to n, for a store filled in place by index (Log's
+  // locations, one per event): the slots below n are kept by Reserve, those
+  // from the old size on are not initialized. Precondition: n <= capacity().
+  void Resize(std::size_t n) { size_ = n; }
   // Grows the capacity to at least n slots (at least doubling it); the
   // slots below size() keep their values.
   void Reserve(std::size_t n);
@@ -102,8 +106,10 @@ class Log {
     lane_a_ = (lane_a_ ^ static_cast<std::uint64_t>(result) ^ (lane_a_ >> 29)) * kMulA;
     lane_b_ ^= lane_b_ >> 31;
     // The location is not part of the event (nor of the hash): the same
-    // events from other code (a replayed environment) are the same log.
-    where_.emplace_back_unchecked() = where;
+    // events from other code (a replayed environment) are the same log. Its
+    // store is indexed by the event's position and keeps no size of its own
+    // on this path (Grow sets it).
+    where_[e.seq] = where;
     return e;
   }
 
@@ -148,7 +154,7 @@ class Log {
  private:
   void Grow();  // both stores, to at least one more slot
   EventStore events_;
-  MappedStore<std::source_location> where_;  // one per event
+  MappedStore<std::source_location> where_;  // one per event; its size is set by Grow
   std::vector<std::string> names_;
   static constexpr std::uint64_t kMulA = 0x9e3779b97f4a7c15ull;
   static constexpr std::uint64_t kMulB = 0xff51afd7ed558ccdull;

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <exception>
+#include <cstdlib>
 #include <mutex>
+#include <type_traits>
 #include <utility>
 
 #include <fmt/format.h>
@@ -109,17 +111,15 @@ std::int64_t BlockHash(std::span<const std::int64_t> words) {
 
 // Defined first, inline, so that Cpu::StepWith inlines them.
 [[gnu::always_inline]] inline CpuId Machine::Decide() {
-  if (failed_ || !input_error_.ok() || runnable_.empty() || step_ >= options_.max_steps)
-      [[unlikely]] {
-    return DecideSlow();
-  }
+  // One comparison for the four reasons to stop (UpdateFastPath).
+  if (step_ >= fast_until_) [[unlikely]] return DecideSlow();
   const CpuId overdue = guard_.Overdue(step_, runnable_);
   CpuId chosen = oracle_->Pick(Decision{step_, runnable_, last_, overdue, this});
   if (!chosen.valid() || (overdue.valid() && chosen != overdue)) [[unlikely]] {
     chosen = Overrule(chosen, overdue);
     if (!chosen.valid()) return chosen;
   }
-  if (step_ == schedule_.size()) [[unlikely]] GrowSchedule();
+  if (step_ == schedule_room_) [[unlikely]] GrowSchedule();
   schedule_[step_] = chosen;
   // Recorded even when it waited too long: the schedule replays to it.
   const bool too_long = guard_.Ran(chosen, step_);
@@ -607,6 +607,7 @@ const Event& Machine::Append(Cpu& cpu, const Op& op, std::int64_t result) {
 void Machine::Fail(Outcome outcome, std::vector<CpuId> cpus, std::string message) {
   if (failed_) return;  // the first failure is the one reported
   failed_ = true;
+  UpdateFastPath();
   report_.outcome = outcome;
   report_.cpus = std::move(cpus);
   report_.message = std::move(message);
@@ -621,6 +622,12 @@ void Machine::SetRunnable(Cpu& cpu, bool runnable) {
     guard_.AddRunnable(cpu.id_, step_);
   } else {
     runnable_.erase(it);
+  }
+  // UpdateFastPath, knowing that only runnable_ changed.
+  if (runnable_.empty()) {
+    fast_until_ = 0;
+  } else if (fast_until_ == 0 && !failed_ && input_error_.ok()) {
+    fast_until_ = options_.max_steps;
   }
 }
 
@@ -668,15 +675,21 @@ CpuId Machine::DecideSlow() {
 }
 
 void Machine::GrowSchedule() {
-  // Small at first: most runs of a checker are short, and the whole chunk
-  // is zeroed.
-  schedule_.resize(std::max<std::size_t>(256, 2 * schedule_.size()));
+  // Small at first: most runs of a checker are short.
+  static_assert(std::is_trivially_copyable_v<CpuId> && std::is_trivially_destructible_v<CpuId>);
+  const std::uint64_t room = std::max<std::uint64_t>(256, 2 * schedule_room_);
+  void* p = std::realloc(schedule_.get(), room * sizeof(CpuId));
+  STRATA_CHECK(p != nullptr, "cannot grow the schedule to {} steps", room);
+  static_cast<void>(schedule_.release());
+  schedule_.reset(static_cast<CpuId*>(p));
+  schedule_room_ = room;
 }
 
 CpuId Machine::Overrule(CpuId chosen, CpuId overdue) {
   if (!chosen.valid()) {
     input_error_ = oracle_->error();
     STRATA_CHECK(!input_error_.ok(), "oracle {} picked no cpu", oracle_->Describe());
+    UpdateFastPath();
     return CpuId();
   }
   if (oracle_->replays()) {

@@ -20,6 +20,7 @@
 #include <csetjmp>
 #include <csignal>
 #include <cstdint>
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <source_location>
@@ -323,7 +324,7 @@ class Machine {
   // The contents pushed at log position `seq`; empty if none were kept.
   std::span<const std::int64_t> pushed(std::uint64_t seq) const;
   // The CPU chosen at each shared step, in order.
-  std::span<const CpuId> schedule() const { return {schedule_.data(), step_}; }
+  std::span<const CpuId> schedule() const { return {schedule_.get(), step_}; }
   std::uint64_t fairness_bound() const { return guard_.bound(); }
   // The longest a runnable CPU waited for a step, in steps.
   std::uint64_t worst_wait() const { return guard_.worst_wait(); }
@@ -368,6 +369,10 @@ class Machine {
   void Reevaluate(ObjectId object, const Cpu& except);
   void Observe(Cpu& cpu, const Event& e);
   void SetRunnable(Cpu& cpu, bool runnable);
+  // Recomputes fast_until_ after failed_, input_error_ or runnable_ changed.
+  void UpdateFastPath() {
+    fast_until_ = failed_ || !input_error_.ok() || runnable_.empty() ? 0 : options_.max_steps;
+  }
   void Fail(Outcome outcome, std::vector<CpuId> cpus, std::string message);
   std::string DescribeWait(const Cpu& cpu) const;
 
@@ -408,15 +413,25 @@ class Machine {
   std::vector<std::int64_t> pushed_words_;
   std::vector<std::unique_ptr<Cpu>> cpus_;
   std::vector<CpuId> runnable_;  // sorted
-  // Holds the schedule in its first step_ entries; grown in large chunks by
-  // GrowSchedule, so that recording a step is one store.
-  std::vector<CpuId> schedule_;
+  // Holds the schedule in its first step_ of schedule_room_ entries; grown
+  // in large chunks by GrowSchedule with realloc and left uninitialized (a
+  // slot is written before it is read), so that recording a step is one
+  // store and growing it copies and zeroes nothing the kernel need not.
+  struct FreeDeleter {
+    void operator()(CpuId* p) const { std::free(p); }
+  };
+  std::unique_ptr<CpuId[], FreeDeleter> schedule_;
+  std::uint64_t schedule_room_ = 0;
   FairnessGuard guard_;
   Program program_;  // owned, so it outlives the fibers that run it
   Oracle* oracle_ = nullptr;
   absl::Status input_error_;
   RunReport report_;
   bool failed_ = false;
+  // Decide's fast path holds while step_ < fast_until_: options_.max_steps
+  // while the run goes on with a CPU runnable; 0 once it failed, the
+  // oracle's input did not fit or no CPU is runnable (UpdateFastPath).
+  std::uint64_t fast_until_ = 0;
   bool ran_ = false;
   bool tearing_down_ = false;  // set by the destructor: unstarted CPUs must not start
   bool starting_ = false;  // CPUs are running their private prefixes, one by one

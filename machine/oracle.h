@@ -57,6 +57,12 @@ class Oracle {
   // True if the oracle follows a recorded schedule: the fairness guard then
   // reports unfair choices instead of overriding them.
   virtual bool replays() const { return false; }
+
+  // True if the oracle was made to fit the length of the run and was not
+  // given it (pct with horizon 0): it runs as if it had nothing to fit (pct:
+  // its priorities without change points), and a caller that can measure
+  // the run (a first run of the same config) makes it again with the length.
+  virtual bool wants_run_length() const { return false; }
 };
 
 enum class OracleKind { kRoundRobin, kRandom, kPct, kReplay };
@@ -70,7 +76,9 @@ struct OracleOptions {
   std::uint64_t seed = 1;
   int cpus = 1;
   int pct_depth = 3;                  // d: number of priority change points + 1
-  std::uint64_t pct_horizon = 10000;  // k: steps over which change points are drawn
+  // k: steps over which change points are drawn; 0 = not known yet (no
+  // change points, Oracle::wants_run_length).
+  std::uint64_t pct_horizon = 10000;
   std::vector<CpuId> replay;          // the choices, for kReplay
   std::string replay_source;          // where they came from, for error messages
   // kReplay: the run may end before the choices do. For a recorded
@@ -81,7 +89,7 @@ struct OracleOptions {
 };
 
 // Builds the oracle `o.kind`. Precondition: options validated (cpus >= 1,
-// pct_depth >= 1, pct_horizon >= 1).
+// pct_depth >= 1).
 std::unique_ptr<Oracle> MakeOracle(const OracleOptions& o);
 
 }  // namespace strata::machine

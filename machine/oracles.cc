@@ -51,7 +51,8 @@ class Random final : public Oracle {
 // distinct random priorities >= depth; the highest-priority runnable CPU runs;
 // at each of depth-1 random change points the running CPU drops to a priority
 // below every initial one. Finds any bug of depth d with probability at least
-// 1/(n * k^(d-1)) per run.
+// 1/(n * k^(d-1)) per run. With horizon 0 (not known yet) it draws no
+// change points.
 class Pct final : public Oracle {
  public:
   Pct(std::uint64_t seed, int cpus, int depth, std::uint64_t horizon)
@@ -73,8 +74,12 @@ class Pct final : public Oracle {
   }
 
   std::string Describe() const override {
+    if (horizon_ == 0) {
+      return fmt::format("pct (seed {}, depth {}, no horizon yet: no change points)", seed_, depth_);
+    }
     return fmt::format("pct (seed {}, depth {}, horizon {})", seed_, depth_, horizon_);
   }
+  bool wants_run_length() const override { return horizon_ == 0 && depth_ > 1; }
 
   CpuId Pick(const Decision& d) override {
     CpuId best = d.runnable.front();
@@ -169,7 +174,7 @@ std::optional<OracleKind> ParseOracleKind(std::string_view name) {
 std::string_view OracleKindNames() { return "round-robin, random, pct, replay"; }
 
 std::unique_ptr<Oracle> MakeOracle(const OracleOptions& o) {
-  STRATA_CHECK(o.cpus >= 1 && o.pct_depth >= 1 && o.pct_horizon >= 1, "unvalidated oracle options");
+  STRATA_CHECK(o.cpus >= 1 && o.pct_depth >= 1, "unvalidated oracle options");
   switch (o.kind) {
     case OracleKind::kRoundRobin:
       return std::make_unique<RoundRobin>();

@@ -123,6 +123,29 @@ TEST_CASE("the bounded draw is uniform over small ranges and stays below its bou
   for (int i = 0; i < 10; ++i) CHECK(x.Next() == y.Next());
 }
 
+TEST_CASE("pct with horizon 0 runs its priorities alone and asks for the run's length") {
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    CAPTURE(seed);
+    auto unknown = MakeOracle(
+        {.kind = OracleKind::kPct, .seed = seed, .cpus = 4, .pct_depth = 3, .pct_horizon = 0});
+    auto plain = MakeOracle(
+        {.kind = OracleKind::kPct, .seed = seed, .cpus = 4, .pct_depth = 1, .pct_horizon = 10});
+    CHECK(unknown->wants_run_length());
+    CHECK_FALSE(plain->wants_run_length());
+    CHECK(unknown->Describe() ==
+          fmt::format("pct (seed {}, depth 3, no horizon yet: no change points)", seed));
+    // The same priorities as depth 1 and no change point: the same picks.
+    const std::vector<CpuId> all = AllCpus(4);
+    for (std::uint64_t step = 0; step < 200; ++step) {
+      CHECK(PickOk(*unknown, step, all, CpuId()) == PickOk(*plain, step, all, CpuId()));
+    }
+  }
+  CHECK_FALSE(MakeOracle({.kind = OracleKind::kPct, .cpus = 4, .pct_depth = 3, .pct_horizon = 5})
+                  ->wants_run_length());
+  CHECK_FALSE(MakeOracle({.kind = OracleKind::kRandom, .cpus = 4, .pct_horizon = 0})
+                  ->wants_run_length());
+}
+
 TEST_CASE("pct with depth 1 always picks the same top-priority cpu while it is runnable") {
   std::set<int> tops;
   for (std::uint64_t seed = 1; seed <= 30; ++seed) {
