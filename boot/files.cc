@@ -114,6 +114,11 @@ absl::Status CheckWritable(const std::string& path, std::string_view flag) {
     return absl::InvalidArgumentError(
         fmt::format("{}: {}: is a directory (expected a file path)", path, flag));
   }
+  // The rename that writes it would replace a device (/dev/null) or a FIFO.
+  if (std::filesystem::exists(path, error) && !std::filesystem::is_regular_file(path, error)) {
+    return absl::InvalidArgumentError(
+        fmt::format("{}: {}: is not a regular file (expected a file path)", path, flag));
+  }
   // A probe of its own name (mkstemp), so no file of the user's is touched.
   std::string probe = path + ".strata-probe-XXXXXX";
   const int fd = ::mkstemp(probe.data());

@@ -43,7 +43,9 @@ absl::Status WriteFileAtomically(const std::string& path, const std::string& tex
 // OK if a file can be written at `path` (probed next to it, then removed),
 // or `path` is empty: fails early, before a long run, for an output that
 // `flag` ("--log") names. Error: InvalidArgument "PATH: FLAG: cannot write
-// this file (...)" or "PATH: FLAG: is a directory (expected a file path)".
+// this file (...)", "PATH: FLAG: is a directory (expected a file path)" or
+// "... is not a regular file ..." (a device or a FIFO, which the rename that
+// writes the file would replace).
 absl::Status CheckWritable(const std::string& path, std::string_view flag);
 
 // An output a command may write, and the flag that names it ("--log"; a

@@ -25,6 +25,8 @@
 #include <thread>
 #include <vector>
 
+#include <sys/stat.h>
+
 #include <toml++/toml.h>
 
 #include "boot/config.h"
@@ -65,6 +67,7 @@ struct Case {
   std::string name;
   std::map<std::string, std::string> files;  // written into the case's folder first
   std::vector<std::string> dirs;             // made there first
+  bool fifo = false;                         // and a FIFO `p` (never opened)
   std::vector<std::string> args;             // the command line after `strata`
   int exit = -1;                             // fixed cases: the exit status
   std::string fragment;                      // fixed cases: held by stderr
@@ -132,6 +135,7 @@ Outcome RunCase(const Case& k, const fs::path& root) {
   const fs::path dir = root / fmt::format("case-{}", dir_counter++);
   fs::create_directories(dir);
   for (const std::string& d : k.dirs) fs::create_directories(dir / d);
+  if (k.fifo) ::mkfifo((dir / "p").c_str(), 0644);
   for (const auto& [name, text] : k.files) {
     fs::create_directories((dir / name).parent_path());
     std::ofstream(dir / name, std::ios::binary) << text;
@@ -166,6 +170,7 @@ Outcome RunCase(const Case& k, const fs::path& root) {
       problem(fmt::format("stderr lacks \"{}\"", k.fragment));
     }
   }
+  if (k.fifo && !fs::is_fifo(dir / "p")) problem("the FIFO p was replaced");
   // A file it was asked to write may change (strata refuses one that is
   // also an input); no other may.
   const std::set<std::string> asked = AskedOutputs(k.args);
@@ -439,6 +444,10 @@ std::vector<Case> FixedCases(const Corpus& corpus) {
   };
   const std::string threads =
       "[machine]\ncpus = {}\n[workload]\nkind = \"thread-counter\"\nthreads = {}\niterations = 1\n";
+  auto fifo = [](Case k) {
+    k.fifo = true;
+    return k;
+  };
   std::vector<Case> cases = {
       // 1. more fiber stacks than the host's memory maps
       config("1: 64 cpus x 1022 threads", fmt::format(fmt::runtime(threads), 64, 1022), {"boot", "c.toml"}, 2,
@@ -493,6 +502,10 @@ std::vector<Case> FixedCases(const Corpus& corpus) {
              "/no/such/dir/x: --schedule: cannot write this file"),
       config("6: check --witness D", counter, {"check", "c.toml", "--witness", "D"}, 2,
              "D: --witness: is a directory", {"D"}),
+      fifo(config("6: --log a FIFO", counter, {"boot", "c.toml", "--log", "p"}, 2,
+             "p: --log: is not a regular file (expected a file path)")),
+      fifo(config("4: a FIFO as the config", counter, {"boot", "p"}, 2,
+                  "p: is not a regular file, not the config file")),
       // 8. an unknown command
       config("8: bot", counter, {"bot", "c.toml"}, 2, "unknown command \"bot\" (did you mean boot?)"),
       // 9. a TCB pool too small for the workload
@@ -570,18 +583,20 @@ std::vector<std::string> FlagValues(const std::string& flag) {
     }
     return names;
   }
-  return {"o1", "o2", "c.toml", "s.schedule", "D", "no/such/x", "x", "./o1", "D/o3", ""};
+  return {"o1", "o2", "c.toml", "s.schedule", "D", "no/such/x", "x", "./o1", "D/o3", "", "p"};
 }
 
 Case CommandLineCase(const Corpus& corpus, Draw& d, int i) {
   Case k{.name = fmt::format("command line {}", i)};
-  const std::string config = d.Pick(std::vector<std::string>{"c.toml", "c.toml", "c.toml", "s.schedule", "D", "missing.toml"});
+  const std::string config =
+      d.Pick(std::vector<std::string>{"c.toml", "c.toml", "c.toml", "s.schedule", "D", "missing.toml", "p"});
   auto it = corpus.configs.begin();
   std::advance(it, static_cast<std::ptrdiff_t>(d.Below(corpus.configs.size())));
   k.files["c.toml"] = it->second;
   k.files["s.schedule"] = d.Pick(corpus.schedules);
   k.files[corpus.recording] = ReadSource(corpus.recording);
   k.dirs = {"D", "x.txt"};
+  k.fifo = true;
   if (d.OneIn(5)) {
     k.args = {"replay", "s.schedule"};
   } else {
