@@ -534,6 +534,16 @@ absl::StatusOr<int> Boot(const Config& config, const Catalog& catalog, const Boo
 absl::StatusOr<int> Replay(const std::string& schedule_path, const Catalog& catalog,
                            const BootOptions& options, std::FILE* out) {
   STRATA_ASSIGN_OR_RETURN(ScheduleFile file, LoadScheduleFile(schedule_path, catalog));
+  // Its outputs may be neither the schedule nor the recording it replays.
+  std::vector<OutputFile> outputs;
+  for (const auto& [flag, path] : {std::pair<std::string, std::string>{"--log", options.log_path},
+                                   {"--report", options.report_path},
+                                   {"--trace", options.trace_path}}) {
+    for (OutputFile& o : OutputsOf(flag, path)) outputs.push_back(std::move(o));
+  }
+  const std::pair<std::string, std::string> inputs[] = {
+      {schedule_path, "the schedule file"}, {file.config.recording, "env.recording's recording"}};
+  STRATA_RETURN_IF_ERROR(CheckOutputs(outputs, inputs));
   STRATA_RETURN_IF_ERROR(
       CheckRunFitsHost(file.config, catalog, file.layer.empty() ? kBootCommand : kCheckCommand));
   if (!file.layer.empty() && !options.log_path.empty()) {
@@ -549,9 +559,6 @@ absl::StatusOr<int> Replay(const std::string& schedule_path, const Catalog& cata
     replay.trace_path = options.trace_path;
     return ReplayCheck(file, schedule_path, catalog, replay, out);
   }
-  STRATA_RETURN_IF_ERROR(CheckWritable(options.log_path, "--log"));
-  STRATA_RETURN_IF_ERROR(CheckWritable(options.report_path, "--report"));
-  STRATA_RETURN_IF_ERROR(CheckWritable(options.trace_path, "--trace"));
   // The header after the run: a schedule the run refuses (a choice that
   // does not fit, a recording that does not) is one line of error.
   STRATA_ASSIGN_OR_RETURN(BootRun run, RunConfig(file.config, catalog, &file.choices, schedule_path,

@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cinttypes>
+#include <cstdio>
 #include <fstream>
 #include <string_view>
 
@@ -39,6 +41,12 @@ std::int64_t LargestFitting(const HostDemand& d, const std::function<bool(std::i
   return lo;
 }
 
+// The largest stack, in KiB, of which `stacks` fit the available memory.
+std::uint64_t LargestStackKib(std::int64_t stacks, const HostLimits& limits) {
+  const std::uint64_t each = limits.available_bytes / static_cast<std::uint64_t>(stacks);
+  return each > limits.page_bytes ? (each - limits.page_bytes) / 1024 : 0;
+}
+
 std::string Mib(std::uint64_t bytes) { return fmt::format("{} MiB", (bytes + (1 << 20) - 1) >> 20); }
 
 // The threads `name` (a thread workload) has at once; the pool's size when
@@ -65,7 +73,7 @@ HostLimits ReadHostLimits() {
   if (std::ifstream in("/proc/meminfo"); in) {
     for (std::string line; std::getline(in, line);) {
       std::uint64_t kib = 0;
-      if (std::sscanf(line.c_str(), "MemAvailable: %lu kB", &kib) == 1) {
+      if (std::sscanf(line.c_str(), "MemAvailable: %" SCNu64 " kB", &kib) == 1) {
         limits.available_bytes = kib * 1024;
       }
     }
@@ -154,9 +162,7 @@ absl::Status CheckHostLimits(const HostDemand& d, const HostLimits& limits) {
           "host has available: expected at most {}{}",
           d.source, most >= d.lo ? d.key : "machine.stack_kib", stacks, kib,
           Mib(StackMemory(stacks, d, limits)), Mib(limits.available_bytes),
-          most >= d.lo ? most : static_cast<std::int64_t>(
-                                    (limits.available_bytes / static_cast<std::uint64_t>(stacks) -
-                                     limits.page_bytes) / 1024),
+          most >= d.lo ? most : static_cast<std::int64_t>(LargestStackKib(stacks, limits)),
           most >= d.lo ? "" : " KiB"));
     }
   }

@@ -344,13 +344,6 @@ int Main(int argc, char** argv, const Catalog& catalog) {
     return *code;
   }
   if (*replay_cmd) {
-    const std::vector<std::pair<std::string, std::string>> inputs = {{replay_file, "the schedule file"}};
-    std::vector<OutputFile> outputs = boot::OutputsOf("--log", replay_log);
-    for (const auto& [flag, path] : {std::pair<std::string, std::string>{"--report", replay_report},
-                                     {"--trace", replay_trace}}) {
-      for (OutputFile& o : boot::OutputsOf(flag, path)) outputs.push_back(std::move(o));
-    }
-    if (absl::Status s = CheckOutputs(outputs, inputs); !s.ok()) return BadInput(s);
     BootOptions options;
     options.log_path = replay_log;
     options.steps = replay_steps;

@@ -110,6 +110,12 @@ TEST_CASE("a run that needs more memory maps or memory than the host has is refu
   CHECK(boot::CheckHostLimits(demand(bare, boot::kBootCommand), limits).message() ==
         "b.toml: machine.cpus: 2048 fiber stacks of 1024 KiB (machine.stack_kib) need 2056 MiB, "
         "more than the 1024 MiB this host has available: expected at most 510");
+  // When the key's smallest value does not fit either, the stacks are too large.
+  boot::Config large = ThreadCounter(1, 1);
+  large.machine.stack_bytes = std::size_t{256} << 20;
+  CHECK(boot::CheckHostLimits(demand(large, boot::kBootCommand), limits).message() ==
+        "c.toml: machine.stack_kib: 4 fiber stacks of 262144 KiB (machine.stack_kib) need 1025 "
+        "MiB, more than the 1024 MiB this host has available: expected at most 262140 KiB");
   // A check's client threads count for check, not the boot workload's.
   boot::Config check = ThreadCounter(64, 500);
   check.stack.client = "thread-counter";
