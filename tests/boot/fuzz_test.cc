@@ -275,6 +275,18 @@ const std::vector<std::string>& InterestingInts() {
   return v;
 }
 
+// An integer key's bounds and the numbers just outside them (as text: one
+// past INT64_MAX is no int64).
+std::vector<std::string> Bounds(const boot::Key& k) {
+  auto past = [](std::int64_t v, int by) {
+    if (by > 0 && v == INT64_MAX) return std::string("9223372036854775808");
+    if (by < 0 && v == INT64_MIN) return std::string("-9223372036854775809");
+    return fmt::format("{}", v + by);
+  };
+  return {past(k.lo, -1), fmt::format("{}", k.lo), past(k.lo, 1), fmt::format("{}", k.hi),
+          past(k.hi, 1)};
+}
+
 std::vector<std::string> Split(const std::string& text) {
   std::vector<std::string> lines;
   std::istringstream in(text);
@@ -330,9 +342,7 @@ std::string MutateToml(const std::string& text, Draw& d,
       for (const boot::Key& k : boot::Keys()) {
         if (k.key != key) continue;
         if (k.type == boot::Key::Type::kInt) {
-          for (std::int64_t v : {k.lo - 1, k.lo, k.lo + 1, k.hi, k.hi + 1}) {
-            values.push_back(fmt::format("{}", v));
-          }
+          for (const std::string& v : Bounds(k)) values.push_back(v);
           for (std::int64_t v : {k.lo, k.lo + 1, k.lo + 2, std::int64_t{2}, std::int64_t{4}}) {
             if (v >= k.lo && v <= k.hi) valid.push_back(fmt::format("{}", v));
           }
@@ -573,9 +583,9 @@ std::vector<std::string> FlagValues(const std::string& flag) {
   for (const boot::Key& k : boot::Keys()) {
     if (k.flag != flag) continue;
     if (k.type == boot::Key::Type::kInt) {
-      return {fmt::format("{}", k.lo - 1), fmt::format("{}", k.lo), fmt::format("{}", k.lo + 1),
-              fmt::format("{}", k.hi), fmt::format("{}", k.hi + 1), "-1", "x", "", "0x10",
-              "18446744073709551615", " 1"};
+      std::vector<std::string> values = Bounds(k);
+      for (const char* v : {"-1", "x", "", "0x10", "18446744073709551615", " 1"}) values.push_back(v);
+      return values;
     }
     std::vector<std::string> names = NameValues(k);
     for (std::string& n : names) {
