@@ -437,8 +437,25 @@ std::vector<std::string> WrittenSchedules(const fs::path& root) {
   return out;
 }
 
-std::string Replace(const std::string& text, const std::string& pattern, const std::string& with) {
-  return std::regex_replace(text, std::regex(pattern), with);
+// `text` with every line `KEY = ...` set to `KEY = VALUE` (line by line:
+// std::regex recurses per character and overflows on a long choices line).
+std::string SetKey(const std::string& text, const std::string& key, const std::string& value) {
+  std::vector<std::string> lines = Split(text);
+  for (std::string& line : lines) {
+    if (line.rfind(key + " = ", 0) == 0) line = key + " = " + value;
+  }
+  return Join(lines);
+}
+
+// The value of the first line `KEY = VALUE`, quotes dropped; "" if none.
+std::string KeyValue(const std::string& text, const std::string& key) {
+  for (const std::string& line : Split(text)) {
+    if (line.rfind(key + " = ", 0) != 0) continue;
+    std::string v = line.substr(key.size() + 3);
+    if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+    return v;
+  }
+  return "";
 }
 
 // The reports of issue 12, each with the exit status and message it must give.
@@ -476,12 +493,12 @@ std::vector<Case> FixedCases(const Corpus& corpus) {
              "strata: error: --seed: expected an integer from 0 to 9223372036854775807, got -1"),
       config("3: --seed 2^64-1", counter, {"boot", "c.toml", "--seed", "18446744073709551615"}, 2,
              "--seed: expected an integer from 0 to 9223372036854775807, got \"18446744073709551615\""),
-      config("3: seed 2^64-1 in a config", Replace(counter, "seed = 1", "seed = 18446744073709551615"),
+      config("3: seed 2^64-1 in a config", SetKey(counter, "seed", "18446744073709551615"),
              {"boot", "c.toml"}, 2, "c.toml:9:"),
-      config("3: seed 2^63 in a config", Replace(counter, "seed = 1", "seed = 9223372036854775808"),
+      config("3: seed 2^63 in a config", SetKey(counter, "seed", "9223372036854775808"),
              {"boot", "c.toml"}, 2, "c.toml:9:"),
       config("3: the largest seed fails and its schedule replays",
-             Replace(ReadSource("configs/bad/lost-update.toml"), "seed = [0-9]+", "seed = 9223372036854775807"),
+             SetKey(ReadSource("configs/bad/lost-update.toml"), "seed", "9223372036854775807"),
              {"boot", "c.toml", "--seed", "9223372036854775807"}, 1, ""),
       // 4. a config that is no file
       config("4: boot a directory", counter, {"boot", "d"}, 2,
@@ -534,16 +551,16 @@ std::vector<Case> FixedCases(const Corpus& corpus) {
   // 2. run counts checked against `steps` before they are expanded
   Case big{.name = "2: choices past steps", .args = {"replay", "s.schedule"}, .exit = 2,
            .fragment = "schedule.choices: choice 1 `0x1000000000` goes past step 5", .fixed = true};
-  big.files["s.schedule"] = Replace(Replace(corpus.boot_schedule, "\nsteps = [0-9]+", "\nsteps = 5"),
-                                    "choices = \".*\"", "choices = \"0x1000000000 1x1000000000\"");
+  big.files["s.schedule"] = SetKey(SetKey(corpus.boot_schedule, "steps", "5"), "choices",
+                                   "\"0x1000000000 1x1000000000\"");
   cases.push_back(big);
   Case steps{.name = "2: steps past run.max_steps", .args = {"replay", "s.schedule"}, .exit = 2,
              .fragment = "schedule.steps: expected an integer from 0 to", .fixed = true};
-  steps.files["s.schedule"] = Replace(corpus.boot_schedule, "\nsteps = [0-9]+", "\nsteps = 1000000000000");
+  steps.files["s.schedule"] = SetKey(corpus.boot_schedule, "steps", "1000000000000");
   cases.push_back(steps);
   Case seed{.name = "3: a schedule's seed out of range", .args = {"replay", "s.schedule"}, .exit = 2,
             .fragment = "oracle.seed: expected an integer from 0 to 9223372036854775807", .fixed = true};
-  seed.files["s.schedule"] = Replace(corpus.boot_schedule, "\nseed = [0-9]+", "\nseed = -1");
+  seed.files["s.schedule"] = SetKey(corpus.boot_schedule, "seed", "-1");
   cases.push_back(seed);
   // 5. replay's outputs against the schedule
   Case over{.name = "5: replay --log over the schedule", .args = {"replay", "s.schedule", "--log", "s.schedule"},
@@ -554,10 +571,8 @@ std::vector<Case> FixedCases(const Corpus& corpus) {
   Case unfit{.name = "7: a choice of a cpu that cannot run", .args = {"replay", "s.schedule"}, .exit = 2,
              .fragment = "which cannot run there", .fixed = true};
   {
-    std::string s = Replace(corpus.boot_schedule, "fairness = [0-9]+", "fairness = 1000000000");
-    std::smatch m;
-    std::regex_search(s, m, std::regex("\nsteps = ([0-9]+)"));
-    s = Replace(s, "choices = \".*\"", "choices = \"0x" + m[1].str() + "\"");
+    std::string s = SetKey(corpus.boot_schedule, "fairness", "1000000000");
+    s = SetKey(s, "choices", "\"0x" + KeyValue(s, "steps") + "\"");
     unfit.files["s.schedule"] = s;
   }
   cases.push_back(unfit);
@@ -665,12 +680,8 @@ Case ConfigCase(const Corpus& corpus, Draw& d, int i) {
 Case ScheduleCase(const Corpus& corpus, Draw& d, int i) {
   Case k{.name = fmt::format("schedule {}", i)};
   std::string text = d.Pick(corpus.schedules);
-  std::smatch m;
-  std::regex_search(text, m, std::regex("\nsteps = ([0-9]+)"));
-  const std::int64_t steps = std::stoll(m[1].str());
-  std::smatch ch;
-  std::regex_search(text, ch, std::regex("choices = \"(.*)\""));
-  const std::string choices = ch[1].str();
+  const std::int64_t steps = std::stoll(KeyValue(text, "steps"));
+  const std::string choices = KeyValue(text, "choices");
   const std::vector<std::pair<std::string, std::vector<std::string>>> extra = {
       {"steps", {"0", "1", "5", fmt::format("{}", steps - 1), fmt::format("{}", steps + 1), "-1",
                  "1000000000000", "9223372036854775808"}},
