@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "boot/check.h"
+#include "boot/host_limits.h"
 #include "boot/json_text.h"
 #include "boot/keys.h"
 #include "boot/log_file.h"
@@ -372,8 +373,15 @@ absl::StatusOr<Recorded> RecordMulticore(const Config& config, const Catalog& ca
     return absl::InvalidArgumentError(
         fmt::format("{}: env.recording: {} {}", config.source, path, what));
   };
+  // A directory, a device or a FIFO is no recording (and reading one
+  // would not end).
+  if (absl::Status s =
+          CheckInputFile(path, "the schedule file (expected a schedule file strata wrote)");
+      !s.ok()) {
+    return bad(fmt::format("is no recording: {}", std::string(s.message())));
+  }
   std::error_code error;
-  if (std::filesystem::is_regular_file(path, error) && std::filesystem::file_size(path, error) == 0) {
+  if (std::filesystem::file_size(path, error) == 0) {
     return bad("is no recording: the file is empty (expected a schedule file or a JSON-lines log "
                "strata wrote)");
   }
@@ -551,6 +559,24 @@ absl::StatusOr<int> Boot(const Config& config, const Catalog& catalog, const Boo
 absl::StatusOr<int> Replay(const std::string& schedule_path, const Catalog& catalog,
                            const BootOptions& options, std::FILE* out) {
   STRATA_ASSIGN_OR_RETURN(ScheduleFile file, LoadScheduleFile(schedule_path, catalog));
+  // Its outputs may be neither the schedule nor the recording it replays.
+  std::vector<OutputFile> outputs;
+  for (const auto& [flag, path] : {std::pair<std::string, std::string>{"--log", options.log_path},
+                                   {"--report", options.report_path},
+                                   {"--trace", options.trace_path}}) {
+    for (OutputFile& o : OutputsOf(flag, path)) outputs.push_back(std::move(o));
+  }
+  const std::pair<std::string, std::string> inputs[] = {
+      {schedule_path, "the schedule file"}, {file.config.recording, "env.recording's recording"}};
+  STRATA_RETURN_IF_ERROR(CheckOutputs(outputs, inputs));
+  STRATA_RETURN_IF_ERROR(
+      CheckRunFitsHost(file.config, catalog, file.layer.empty() ? kBootCommand : kCheckCommand));
+  if (!file.layer.empty() && !options.log_path.empty()) {
+    return absl::InvalidArgumentError(fmt::format(
+        "--log: {} is the schedule of a check (layer {}), whose replay writes no log: expected "
+        "--log only with a boot run's schedule (--report and --trace show a check's run)",
+        schedule_path, file.layer));
+  }
   if (!file.layer.empty()) {
     ReplayOptions replay;
     replay.steps = options.steps;
@@ -558,12 +584,11 @@ absl::StatusOr<int> Replay(const std::string& schedule_path, const Catalog& cata
     replay.trace_path = options.trace_path;
     return ReplayCheck(file, schedule_path, catalog, replay, out);
   }
-  STRATA_RETURN_IF_ERROR(CheckWritable(options.log_path, "--log"));
-  STRATA_RETURN_IF_ERROR(CheckWritable(options.report_path, "--report"));
-  STRATA_RETURN_IF_ERROR(CheckWritable(options.trace_path, "--trace"));
-  fmt::print(out, "strata replay {}\n", schedule_path);
+  // The header after the run: a schedule the run refuses (a choice that
+  // does not fit, a recording that does not) is one line of error.
   STRATA_ASSIGN_OR_RETURN(BootRun run, RunConfig(file.config, catalog, &file.choices, schedule_path,
                                                  KeepFor(options)));
+  fmt::print(out, "strata replay {}\n", schedule_path);
   PrintSummary(out, file.config, catalog, run);
   if (!run.report.ok()) {
     PrintFailure(out, run);

@@ -87,7 +87,10 @@ absl::StatusOr<int> Boot(const Config& config, const Catalog& catalog, const Boo
                          std::FILE* out);
 
 // `strata replay`: re-runs a schedule file and checks it reproduces the
-// recorded outcome and log hash.
+// recorded outcome and log hash. Refused up front (an error Status): a
+// schedule that does not load, outputs that cannot be written or that are
+// the schedule or its recording (CheckOutputs), a run the host cannot hold,
+// --log with a check's schedule.
 absl::StatusOr<int> Replay(const std::string& schedule_path, const Catalog& catalog,
                            const BootOptions& options, std::FILE* out);
 

@@ -56,6 +56,7 @@ std::optional<Workload> FindWorkload(const Catalog& catalog, std::string_view na
                     .summary = w->summary,
                     .min_cpus = w->make.min_cpus,
                     .threaded = true,
+                    .most_threads = w->make.most_threads,
                     .make = [program = w->make, &catalog](machine::Machine& m,
                                                           const WorkloadParams& p) {
                       return RunThreaded(program, catalog, m, p);

@@ -13,6 +13,7 @@
 #include <fmt/ranges.h>
 #include <toml++/toml.h>
 
+#include "boot/files.h"
 #include "boot/keys.h"
 #include "boot/workloads.h"
 #include "kernel/lock.h"
@@ -137,16 +138,11 @@ sched::SchedOptions SchedOptionsFor(const Config& c) {
 }
 
 absl::StatusOr<Config> LoadConfig(const std::string& path, const Catalog& catalog) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::NotFoundError(fmt::format("{}: cannot open the config file (expected a TOML file)",
-                                           path));
-  }
-  std::stringstream text;
-  text << in.rdbuf();
+  STRATA_ASSIGN_OR_RETURN(const std::string text,
+                          ReadInputFile(path, "the config file (expected a TOML file)"));
   toml::table table;
   try {
-    table = toml::parse(text.str(), path);
+    table = toml::parse(text, path);
   } catch (const toml::parse_error& e) {
     return absl::InvalidArgumentError(fmt::format("{}:{}:{}: malformed TOML: {}", path,
                                                   e.source().begin.line, e.source().begin.column,

@@ -69,8 +69,8 @@ Key Bool(std::string table, std::string key, std::string meaning, Field field,
 #define STRATA_FIELD(expr) [](Config& c) -> auto& { return c.expr; }
 
 std::vector<Key> MakeKeys() {
-  constexpr unsigned kRuns = kBootCommand | kCheckCommand | kTLinkCommand;
-  constexpr unsigned kThreadRuns = kBootCommand | kTLinkCommand;
+  constexpr unsigned kRuns = kBootCommand | kCheckCommand | kTLinkCommand | kComposeCommand;
+  constexpr unsigned kThreadRuns = kBootCommand | kTLinkCommand | kComposeCommand;
   std::vector<Key> keys;
   keys.push_back(Int("machine", "cpus", 1, machine::kMaxCpus, "CPUs", STRATA_FIELD(machine.cpus),
                      "--cpus", kRuns));
@@ -112,17 +112,17 @@ std::vector<Key> MakeKeys() {
   keys.push_back(Name("env", "kind", "the environment context of the per-CPU machine",
                       STRATA_FIELD(env),
                       [](const Catalog& c) -> const auto& { return c.environments; }, "--env",
-                      kBootCommand | kCheckCommand));
+                      kBootCommand | kCheckCommand | kComposeCommand));
   keys.push_back(Int("env", "focus", -1, machine::kMaxCpus - 1,
                      "the per-CPU machine's CPU (below machine.cpus); -1 = none: every CPU live, or in a "
                      "per-CPU check each CPU in turn",
-                     STRATA_FIELD(focus), "--focus", kBootCommand | kCheckCommand));
+                     STRATA_FIELD(focus), "--focus", kBootCommand | kCheckCommand | kComposeCommand));
   keys.push_back(String(
       "env", "recording",
       "a recorded environment's run: a schedule file a boot run of the same config wrote, or the "
       "JSON-lines log of one (boot --log), relative to the config file's folder; \"\" = record "
       "the config's own multicore run first",
-      STRATA_FIELD(recording), nullptr, nullptr, "--recording", kBootCommand));
+      STRATA_FIELD(recording), nullptr, nullptr, "--recording", kBootCommand | kComposeCommand));
   keys.back().is_path = true;
   keys.push_back(Int("run", "max_steps", 1, 1'000'000'000'000,
                      "shared steps before the run is stopped as step-budget",
@@ -140,20 +140,20 @@ std::vector<Key> MakeKeys() {
   keys.push_back(Name("stack", "lock", "the lock layer's implementation (under the queue and the scheduler too)",
                       STRATA_FIELD(stack.lock),
                       [](const Catalog& c) -> const auto& { return c.locks; }, "--lock",
-                      kBootCommand | kCheckCommand | kTLinkCommand));
+                      kRuns));
   keys.push_back(Name("stack", "queue",
                       "the queue layer's implementation (the scheduler's pending and sleep queues too)",
                       STRATA_FIELD(stack.queue),
                       [](const Catalog& c) -> const auto& { return c.queues; }, "--queue",
-                      kBootCommand | kCheckCommand | kTLinkCommand));
+                      kRuns));
   keys.push_back(Name("stack", "tcb", "the TCB-pool layer's implementation (the scheduler's TCBs)",
                       STRATA_FIELD(stack.tcb),
                       [](const Catalog& c) -> const auto& { return c.tcbs; }, "--tcb",
-                      kBootCommand | kCheckCommand | kTLinkCommand));
+                      kRuns));
   keys.push_back(Name("stack", "sched", "the scheduler: module, spec, or another module",
                       STRATA_FIELD(stack.sched),
                       [](const Catalog& c) -> const auto& { return c.scheds; }, "--sched",
-                      kBootCommand | kCheckCommand | kTLinkCommand));
+                      kRuns));
   keys.push_back(Int("stack", "max_threads", 0, 65536, "TCB pool size; 0 = enough for the workload",
                      STRATA_FIELD(stack.max_threads)));
   keys.push_back(String(
@@ -176,6 +176,7 @@ std::vector<Key> MakeKeys() {
   keys.push_back(Int("check", "preemption_bound", -1, 1'000'000,
                      "dfs: most preemptions per schedule; -1 = none",
                      STRATA_FIELD(preemption_bound), "--preemption-bound", kCheckCommand));
+  keys.back().strategies = "dfs, portfolio";
   keys.push_back(String(
       "check", "reduction",
       "dfs: dpor (optimal DPOR: each class of schedules equal up to the order of independent "
@@ -183,10 +184,12 @@ std::vector<Key> MakeKeys() {
       STRATA_FIELD(reduction), [](const Catalog&) { return std::string("dpor, sleep, none"); },
       [](const Catalog&, const std::string& v) { return layers::ParseReduction(v).has_value(); },
       "--reduction", kCheckCommand));
+  keys.back().strategies = "dfs, portfolio";
   keys.push_back(Bool("check", "symmetry",
                       "dfs: where the layer's client and modules declare the cpus interchangeable, "
                       "one schedule per renaming of them",
                       STRATA_FIELD(symmetry), "--no-symmetry", kCheckCommand));
+  keys.back().strategies = "dfs, portfolio";
   keys.push_back(Bool("check", "shrink", "shrink a failure's schedule (check and boot)", STRATA_FIELD(shrink),
                       "--no-shrink", kCheckCommand | kBootCommand));
   keys.push_back(Int("check", "iterations", 1, 1'000'000, "calls per CPU of each pair's client",
@@ -218,12 +221,21 @@ std::vector<Key> MakeKeys() {
 
 #undef STRATA_FIELD
 
+std::string ExpectedInt(std::int64_t lo, std::int64_t hi) {
+  return fmt::format("an integer from {} to {}", lo, hi);
+}
+
 }  // namespace
+
+std::optional<std::string> OutOfRange(std::int64_t value, std::int64_t lo, std::int64_t hi) {
+  if (value >= lo && value <= hi) return std::nullopt;
+  return fmt::format("expected {}, got {}", ExpectedInt(lo, hi), value);
+}
 
 std::string Key::Expected(const Catalog& catalog) const {
   switch (type) {
     case Type::kInt:
-      return fmt::format("an integer from {} to {}", lo, hi);
+      return ExpectedInt(lo, hi);
     case Type::kBool:
       return "true or false";
     case Type::kString:
@@ -258,11 +270,9 @@ std::vector<std::string> KeyTables() {
   return tables;
 }
 
-std::optional<std::string> SetInt(const Key& k, const Catalog& catalog, Config& c,
+std::optional<std::string> SetInt(const Key& k, const Catalog& /*catalog*/, Config& c,
                                   std::int64_t value) {
-  if (value < k.lo || value > k.hi) {
-    return fmt::format("expected {}, got {}", k.Expected(catalog), value);
-  }
+  if (std::optional<std::string> wrong = OutOfRange(value, k.lo, k.hi)) return wrong;
   k.set_int(c, value);
   return std::nullopt;
 }

@@ -25,6 +25,7 @@ enum Command : unsigned {
   kBootCommand = 1,
   kCheckCommand = 2,
   kTLinkCommand = 4,
+  kComposeCommand = 8,
 };
 
 struct Key {
@@ -44,6 +45,9 @@ struct Key {
   std::function<std::string(const Catalog&)> names;
   std::function<bool(const Catalog&, const std::string&)> known;
   std::string hint;  // appended to the error for an unknown name
+  // The check.strategy values its flag applies to, "dfs, portfolio" ("" =
+  // every strategy): the flag with another strategy is an error.
+  std::string strategies;
   // True if a run replayed from its schedule does not depend on it: how
   // the schedule is chosen (oracle.kind, the PCT keys), the env and check
   // tables. A recording of a config is a recording of any config that
@@ -72,6 +76,11 @@ struct Key {
 const std::vector<Key>& Keys();
 // The tables, in order.
 std::vector<std::string> KeyTables();
+
+// The one range check of integers read from the user: config keys (SetInt),
+// command-line flags (ApplyFlag) and the numbers of a schedule file. nullopt,
+// or "expected an integer from LO to HI, got VALUE".
+std::optional<std::string> OutOfRange(std::int64_t value, std::int64_t lo, std::int64_t hi);
 
 // Checks `value` against `k` and stores it: nullopt, or what is wrong in the
 // words of an error message ("expected an integer from 1 to 1024, got 0").

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "boot/files.h"
 #include "machine/check.h"
 
 namespace strata::boot {
@@ -91,6 +92,8 @@ bool IsLogFile(const std::string& path) {
 }
 
 absl::StatusOr<LogFile> LoadLogFile(const std::string& path, int cpus) {
+  STRATA_RETURN_IF_ERROR(
+      CheckInputFile(path, "the log (expected a log file strata boot --log wrote)"));
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     return absl::NotFoundError(fmt::format(

@@ -15,6 +15,8 @@
 #include "boot/check.h"
 #include "boot/compose.h"
 #include "boot/config.h"
+#include "boot/files.h"
+#include "boot/host_limits.h"
 #include "boot/keys.h"
 #include "boot/tlink.h"
 #include "sched/stack.h"
@@ -99,7 +101,57 @@ void AddKeyFlags(CLI::App* cmd, unsigned command, const Catalog& catalog, Flags&
   }
 }
 
-absl::StatusOr<Config> ConfigWithOverrides(const Flags& f, const Catalog& catalog) {
+// A flag given for a strategy it does not apply to (--preemption-bound
+// with --strategy random) is an error, not ignored.
+absl::Status CheckFlagsApply(const Flags& f, const Config& c) {
+  auto applies = [&c](const Key& k) -> absl::Status {
+    if (k.strategies.empty()) return absl::OkStatus();
+    for (std::string_view rest = k.strategies; !rest.empty();) {
+      const std::size_t comma = rest.find(", ");
+      if (rest.substr(0, comma) == c.strategy) return absl::OkStatus();
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 2);
+    }
+    std::string names = k.strategies;
+    if (const std::size_t last = names.rfind(", "); last != std::string::npos) {
+      names.replace(last, 2, " or ");
+    }
+    return absl::InvalidArgumentError(fmt::format(
+        "{}: applies to check.strategy {} only: expected --strategy {} with it, got \"{}\"",
+        k.flag, names, names, c.strategy));
+  };
+  for (const auto& [k, value] : f.overrides) {
+    if (value) STRATA_RETURN_IF_ERROR(applies(*k));
+  }
+  for (const auto& [k, on] : f.switches) {
+    if (on) STRATA_RETURN_IF_ERROR(applies(*k));
+  }
+  return absl::OkStatus();
+}
+
+// The files a run of `c` reads: no output may be one of them.
+std::vector<std::pair<std::string, std::string>> InputsOf(const Config& c) {
+  return {{c.source, "the config"}, {c.recording, "env.recording's recording"}};
+}
+
+// Every output `f` names (--log's FILE.txt too), for CheckOutputs.
+std::vector<OutputFile> OutputsOf(const Flags& f) {
+  std::vector<OutputFile> out;
+  for (const auto& [flag, path] : {std::pair<std::string, std::string>{"--log", f.log},
+                                   {"--schedule", f.schedule},
+                                   {"--trace", f.trace},
+                                   {"--report", f.report},
+                                   {"--witness", f.witness}}) {
+    for (OutputFile& o : boot::OutputsOf(flag, path)) out.push_back(std::move(o));
+  }
+  return out;
+}
+
+// The config of one command: the file, the flags over it, validated, with
+// the flags that apply, outputs that can be written and no input
+// overwritten, and a run that fits the host. Everything a run could refuse
+// up front is refused here, before it starts.
+absl::StatusOr<Config> ConfigWithOverrides(const Flags& f, const Catalog& catalog,
+                                           Command command) {
   auto loaded = LoadConfig(ResolveConfig(f.config), catalog);
   if (!loaded.ok()) return loaded.status();
   Config c = *loaded;
@@ -112,6 +164,9 @@ absl::StatusOr<Config> ConfigWithOverrides(const Flags& f, const Catalog& catalo
   if (auto s = ValidateConfig(c, catalog); !s.ok()) {
     return absl::InvalidArgumentError(fmt::format("{} (after command-line overrides)", std::string(s.message())));
   }
+  STRATA_RETURN_IF_ERROR(CheckFlagsApply(f, c));
+  STRATA_RETURN_IF_ERROR(CheckOutputs(OutputsOf(f), InputsOf(c)));
+  STRATA_RETURN_IF_ERROR(CheckRunFitsHost(c, catalog, command));
   return c;
 }
 
@@ -223,7 +278,7 @@ int Main(int argc, char** argv, const Catalog& catalog) {
   CLI::App* compose_cmd = app.add_subcommand(
       "compose", "check that the per-CPU machines Boot[cid, recorded] compose to the multicore run");
   compose_cmd->add_option("config", compose.config, "config file (default: configs/default.toml)");
-  AddKeyFlags(compose_cmd, kBootCommand, catalog, compose);
+  AddKeyFlags(compose_cmd, kComposeCommand, catalog, compose);
   compose_cmd->add_option("--trace", compose.trace, kTraceHelp);
 
   Flags tlink;
@@ -276,7 +331,7 @@ int Main(int argc, char** argv, const Catalog& catalog) {
   }
 
   if (*boot_cmd) {
-    auto config = ConfigWithOverrides(boot, catalog);
+    auto config = ConfigWithOverrides(boot, catalog, kBootCommand);
     if (!config.ok()) return BadInput(config.status());
     BootOptions options;
     options.log_path = boot.log;
@@ -299,7 +354,7 @@ int Main(int argc, char** argv, const Catalog& catalog) {
     return *code;
   }
   if (*check_cmd) {
-    auto config = ConfigWithOverrides(check, catalog);
+    auto config = ConfigWithOverrides(check, catalog, kCheckCommand);
     if (!config.ok()) return BadInput(config.status());
     auto code =
         CheckStack(*config, catalog, {.schedule_path = check.schedule,
@@ -318,14 +373,14 @@ int Main(int argc, char** argv, const Catalog& catalog) {
     return 0;
   }
   if (*compose_cmd) {
-    auto config = ConfigWithOverrides(compose, catalog);
+    auto config = ConfigWithOverrides(compose, catalog, kComposeCommand);
     if (!config.ok()) return BadInput(config.status());
     auto code = Compose(*config, catalog, compose.trace, stdout);
     if (!code.ok()) return BadInput(code.status());
     return *code;
   }
   if (*tlink_cmd) {
-    auto config = ConfigWithOverrides(tlink, catalog);
+    auto config = ConfigWithOverrides(tlink, catalog, kTLinkCommand);
     if (!config.ok()) return BadInput(config.status());
     auto code = TLink(*config, catalog, tlink.trace, stdout);
     if (!code.ok()) return BadInput(code.status());

@@ -11,6 +11,8 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include "boot/host_limits.h"
+#include "boot/keys.h"
 #include "sched/stack.h"
 #include "layers/refinement.h"
 #include "machine/check.h"
@@ -31,48 +33,6 @@ absl::Status KeyError(const std::string& path, const toml::node* node, std::stri
 
 }  // namespace
 
-absl::Status WriteFileAtomically(const std::string& path, const std::string& text) {
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) {
-      return absl::InvalidArgumentError(
-          fmt::format("{}: cannot write this file (expected a writable path)", path));
-    }
-    out << text;
-    out.flush();
-    if (!out) {
-      std::remove(tmp.c_str());
-      return absl::InvalidArgumentError(fmt::format("{}: writing failed", path));
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return absl::InvalidArgumentError(fmt::format("{}: cannot move the file into place", path));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status CheckWritable(const std::string& path, std::string_view flag) {
-  if (path.empty()) return absl::OkStatus();
-  std::error_code error;
-  if (std::filesystem::is_directory(path, error)) {
-    return absl::InvalidArgumentError(
-        fmt::format("{}: {}: is a directory (expected a file path)", path, flag));
-  }
-  // A probe of its own name (mkstemp), so no file of the user's is touched.
-  std::string probe = path + ".strata-probe-XXXXXX";
-  const int fd = ::mkstemp(probe.data());
-  if (fd < 0) {
-    return absl::InvalidArgumentError(
-        fmt::format("{}: {}: cannot write this file (expected a path in a writable directory)",
-                    path, flag));
-  }
-  ::close(fd);
-  std::remove(probe.c_str());
-  return absl::OkStatus();
-}
-
 absl::Status WriteScheduleFile(const std::string& path, const ScheduleFile& file) {
   std::string text = fmt::format(
       "# strata schedule: replay with `strata replay {}`\n\n{}\n"
@@ -88,17 +48,12 @@ absl::Status WriteScheduleFile(const std::string& path, const ScheduleFile& file
 }
 
 absl::StatusOr<ScheduleFile> LoadScheduleFile(const std::string& path, const Catalog& catalog) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::NotFoundError(
-        fmt::format("{}: cannot open the schedule file (expected a schedule file strata wrote)",
-                    path));
-  }
-  std::stringstream text;
-  text << in.rdbuf();
+  STRATA_ASSIGN_OR_RETURN(
+      const std::string text,
+      ReadInputFile(path, "the schedule file (expected a schedule file strata wrote)"));
   toml::table root;
   try {
-    root = toml::parse(text.str(), path);
+    root = toml::parse(text, path);
   } catch (const toml::parse_error& e) {
     return absl::InvalidArgumentError(fmt::format("{}:{}:{}: malformed TOML: {}", path,
                                                   e.source().begin.line, e.source().begin.column,
@@ -181,12 +136,22 @@ absl::StatusOr<ScheduleFile> LoadScheduleFile(const std::string& path, const Cat
 
   STRATA_ASSIGN_OR_RETURN(const toml::node* steps,
                           required("steps", toml::node_type::integer, "a step count"));
-  std::int64_t n = steps->as_integer()->get();
-  if (n < 0) return KeyError(path, steps, "steps", "expected a non-negative step count");
+  // A run makes at most run.max_steps choices; checked before the choices
+  // are expanded, which then stop at `steps`.
+  const std::int64_t n = steps->as_integer()->get();
+  const auto max_steps = static_cast<std::int64_t>(file.config.machine.max_steps);
+  if (std::optional<std::string> wrong = OutOfRange(n, 0, max_steps)) {
+    return KeyError(path, steps, "steps", fmt::format("{} (run.max_steps)", *wrong));
+  }
+  HostDemand held;
+  held.source = path;
+  held.steps = n;
+  STRATA_RETURN_IF_ERROR(CheckHostLimits(held, ReadHostLimits()));
 
   STRATA_ASSIGN_OR_RETURN(const toml::node* choices,
                           required("choices", toml::node_type::string, "a string of cpu ids"));
-  auto decoded = machine::DecodeChoices(choices->as_string()->get(), file.config.machine.cpus);
+  auto decoded = machine::DecodeChoices(choices->as_string()->get(), file.config.machine.cpus,
+                                        static_cast<std::size_t>(n));
   if (!decoded.ok()) return KeyError(path, choices, "choices", std::string(decoded.status().message()));
   if (static_cast<std::int64_t>(decoded->size()) != n) {
     return KeyError(path, choices, "choices",

@@ -22,6 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "boot/config.h"
+#include "boot/files.h"
 #include "machine/ids.h"
 #include "machine/report.h"
 
@@ -39,23 +40,14 @@ struct ScheduleFile {
   std::vector<machine::CpuId> choices;
 };
 
-// Writes `file` to `path` atomically (a temporary file renamed into place),
-// so a failure never leaves a partial file.
+// Writes `file` to `path` atomically (WriteFileAtomically), so a failure
+// never leaves a partial file.
 absl::Status WriteScheduleFile(const std::string& path, const ScheduleFile& file);
 
 // Reads and validates a schedule file. Errors name the file, the line and the
 // key: missing or malformed keys, a truncated choice list (fewer choices than
 // `steps`), CPUs outside the config's machine.
 absl::StatusOr<ScheduleFile> LoadScheduleFile(const std::string& path, const Catalog& catalog);
-
-// Writes `text` to `path` atomically.
-absl::Status WriteFileAtomically(const std::string& path, const std::string& text);
-
-// OK if a file can be written at `path` (probed next to it, then removed),
-// or `path` is empty: fails early, before a long run, for an output that
-// `flag` ("--log") names. Error: InvalidArgument "PATH: FLAG: cannot write
-// this file (...)".
-absl::Status CheckWritable(const std::string& path, std::string_view flag);
 
 }  // namespace strata::boot
 

@@ -68,6 +68,9 @@ struct Workload {
   std::string summary;
   int min_cpus = 1;
   bool threaded = false;  // runs on the scheduler (sched/workloads.h)
+  // A thread workload's most threads at once (sched::ThreadProgram); null
+  // for a bare-machine one, or when it does not say.
+  std::int64_t (*most_threads)(int cpus, int threads) = nullptr;
   // Makes the shared objects on `m` and returns the program.
   std::function<WorkloadRun(machine::Machine& m, const WorkloadParams& p)> make;
 };

@@ -31,7 +31,8 @@ std::string EncodeChoices(std::span<const CpuId> choices) {
   return out;
 }
 
-absl::StatusOr<std::vector<CpuId>> DecodeChoices(std::string_view text, int cpus) {
+absl::StatusOr<std::vector<CpuId>> DecodeChoices(std::string_view text, int cpus,
+                                                 std::size_t max_choices) {
   std::vector<CpuId> out;
   std::size_t token = 0;
   std::size_t pos = 0;
@@ -61,6 +62,11 @@ absl::StatusOr<std::vector<CpuId>> DecodeChoices(std::string_view text, int cpus
     if (count < 1 || count > 1'000'000'000) {
       return absl::InvalidArgumentError(fmt::format(
           "choice {} `{}` repeats {} times (expected 1 to 1000000000)", token, tok, count));
+    }
+    if (static_cast<std::size_t>(count) > max_choices - out.size()) {
+      return absl::InvalidArgumentError(fmt::format(
+          "choice {} `{}` goes past step {} (expected at most {} steps in all)", token, tok,
+          max_choices, max_choices));
     }
     out.insert(out.end(), static_cast<std::size_t>(count), CpuId(static_cast<CpuId::Rep>(cpu)));
     pos = end;

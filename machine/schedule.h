@@ -5,6 +5,7 @@
 #ifndef STRATA_MACHINE_SCHEDULE_H_
 #define STRATA_MACHINE_SCHEDULE_H_
 
+#include <cstddef>
 #include <span>
 #include <string>
 #include <string_view>
@@ -18,8 +19,11 @@ namespace strata::machine {
 std::string EncodeChoices(std::span<const CpuId> choices);
 
 // Parses the text form. Errors (InvalidArgument) name the token and what was
-// expected; a choice naming cpu >= `cpus` is an error.
-absl::StatusOr<std::vector<CpuId>> DecodeChoices(std::string_view text, int cpus);
+// expected; a choice naming cpu >= `cpus` is an error, and so is a text that
+// holds more than `max_choices` choices: runs are counted before they are
+// expanded, so a short text never allocates more than `max_choices` ids.
+absl::StatusOr<std::vector<CpuId>> DecodeChoices(std::string_view text, int cpus,
+                                                 std::size_t max_choices = 1'000'000'000);
 
 }  // namespace strata::machine
 

@@ -449,37 +449,46 @@ ClientRun General(CSched& s, const ClientParams& p) {
   return run;
 }
 
+// The most threads each workload has at once (ThreadProgram::most_threads).
+std::int64_t PerCpu(int cpus, int threads) { return std::int64_t{cpus} * threads; }
+// Up to T + 1 per CPU, each with up to one child.
+std::int64_t GeneralThreads(int cpus, int threads) { return std::int64_t{cpus} * 2 * (threads + 1); }
+std::int64_t TwoPlayers(int /*cpus*/, int /*threads*/) { return 2; }
+std::int64_t ParentAndChild(int cpus, int /*threads*/) { return std::int64_t{cpus} * 2; }
+std::int64_t OnePerCpu(int cpus, int /*threads*/) { return cpus; }
+std::int64_t OnePerCpuAndOne(int cpus, int /*threads*/) { return std::int64_t{cpus} + 1; }
+
 }  // namespace
 
 void AddBuiltinThreadWorkloads(ThreadWorkloadRegistry& w) {
   w.Add({"general", "the most-general client: seeded random yields, sleeps, wakeups, spawns, exits",
-         false, "", {1, General}});
+         false, "", {1, General, GeneralThreads}});
   w.Add({"thread-counter", "T threads per cpu increment a counter under a lock, yielding", false,
-         "", {1, ThreadCounter}});
+         "", {1, ThreadCounter, PerCpu}});
   w.Add({"producer-consumer", "bounded buffer, two cvs; T producers per even cpu, T consumers per odd",
-         false, "", {2, ProducerConsumer}});
+         false, "", {2, ProducerConsumer, PerCpu}});
   w.Add({"ping-pong", "two threads on cpus 0 and 1 wake each other up N times", false, "",
-         {2, PingPong}});
+         {2, PingPong, TwoPlayers}});
   w.Add({"fork-lock",
          "per cpu a parent makes a lock with invariant x == y, shares it with a child that updates "
          "x and y under it, then frees it",
-         false, "", {1, ForkLock}});
+         false, "", {1, ForkLock, ParentAndChild}});
   w.Add({"fork-lock-broken-invariant",
          "known-bad: the child releases the lock between updating x and y", true,
-         "invariant-broken", {1, ForkLockBrokenInvariant}});
+         "invariant-broken", {1, ForkLockBrokenInvariant, ParentAndChild}});
   w.Add({"fork-lock-free-early",
          "known-bad: the parent frees the lock while its child can still take it", true,
-         "impossible-log", {1, ForkLockFreeEarly}});
+         "impossible-log", {1, ForkLockFreeEarly, ParentAndChild}});
   w.Add({"philosophers", "one philosopher per cpu, forks taken in order", false, "",
-         {2, Philosophers}});
+         {2, Philosophers, OnePerCpu}});
   w.Add({"philosophers-wrong-order", "known-bad: every philosopher takes its left fork first",
-         true, "deadlock", {2, PhilosophersWrongOrder}});
+         true, "deadlock", {2, PhilosophersWrongOrder, OnePerCpu}});
   w.Add({"lost-wakeup", "known-bad: ping-pong whose waiter sleeps without re-checking under the lock",
-         true, "deadlock", {2, LostWakeup}});
+         true, "deadlock", {2, LostWakeup, TwoPlayers}});
   w.Add({"sleep-unlocked", "known-bad: ping-pong whose waiter sleeps without holding the cv's lock",
-         true, "impossible-log", {2, SleepUnlocked}});
+         true, "impossible-log", {2, SleepUnlocked, TwoPlayers}});
   w.Add({"hidden-channel", "known-bad for TLink: threads that talk through host memory, not the log",
-         true, "tlink-mismatch", {1, HiddenChannel}});
+         true, "tlink-mismatch", {1, HiddenChannel, OnePerCpuAndOne}});
 }
 
 }  // namespace strata::sched

@@ -63,6 +63,10 @@ struct ThreadProgram {
   int min_cpus = 1;
   // Sets up the workload's objects on `sched` and returns each CPU's init.
   std::function<ClientRun(CSched& sched, const ClientParams& params)> start;
+  // The most threads it has at once on `cpus` CPUs with `threads` per CPU
+  // (ClientParams::threads): the TCBs and fiber stacks it may need. Null:
+  // as many as the TCB pool holds.
+  std::int64_t (*most_threads)(int cpus, int threads) = nullptr;
 };
 using ThreadWorkloadRegistry = layers::Registry<ThreadProgram>;
 

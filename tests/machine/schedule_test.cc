@@ -122,5 +122,18 @@ TEST_CASE("a choice naming a cpu the machine does not have is InvalidArgument na
   CHECK(*ok == Ids({3, 3, 3}));
 }
 
+TEST_CASE("a run past the most choices allowed is refused before it is expanded") {
+  absl::StatusOr<std::vector<CpuId>> r = DecodeChoices("0x1000000000 1x1000000000", 2, 5);
+  REQUIRE(!r.ok());
+  CHECK(r.status().message() ==
+        "choice 1 `0x1000000000` goes past step 5 (expected at most 5 steps in all)");
+  r = DecodeChoices("0x3 1x3", 2, 5);
+  REQUIRE(!r.ok());
+  CHECK(r.status().message() == "choice 2 `1x3` goes past step 5 (expected at most 5 steps in all)");
+  auto exact = DecodeChoices("0x3 1x2", 2, 5);
+  REQUIRE(exact.ok());
+  CHECK(*exact == Ids({0, 0, 0, 1, 1}));
+}
+
 }  // namespace
 }  // namespace strata::machine

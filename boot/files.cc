@@ -1,0 +1,167 @@
+#include "boot/files.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+namespace strata::boot {
+namespace {
+
+// The same file for every spelling of its path (a/../b, ./b, a symlink to
+// it), also when it does not exist yet.
+std::string Canonical(const std::string& path) {
+  std::error_code error;
+  std::filesystem::path p = std::filesystem::weakly_canonical(std::filesystem::absolute(path, error), error);
+  if (error) return std::filesystem::path(path).lexically_normal().string();
+  return p.string();
+}
+
+// Writes all of `text` to `fd`; false on a failed write.
+bool WriteAll(int fd, const std::string& text) {
+  std::size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::Status CheckInputFile(const std::string& path, std::string_view expected) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return absl::NotFoundError(fmt::format("{}: cannot open {}", path, expected));
+  }
+  std::string_view wrong;
+  if (S_ISDIR(st.st_mode)) {
+    wrong = "is a directory";
+  } else if (!S_ISREG(st.st_mode)) {
+    wrong = "is not a regular file";
+  } else if (static_cast<std::size_t>(st.st_size) > kMaxInputBytes) {
+    return absl::InvalidArgumentError(fmt::format("{}: is larger than {} MiB, not {}", path,
+                                                  kMaxInputBytes >> 20, expected));
+  }
+  if (!wrong.empty()) {
+    return absl::InvalidArgumentError(fmt::format("{}: {}, not {}", path, wrong, expected));
+  }
+  if (::access(path.c_str(), R_OK) != 0) {
+    return absl::NotFoundError(fmt::format("{}: cannot open {}", path, expected));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ReadInputFile(const std::string& path, std::string_view expected) {
+  if (absl::Status s = CheckInputFile(path, expected); !s.ok()) return s;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return absl::NotFoundError(fmt::format("{}: cannot open {}", path, expected));
+  std::string text;
+  char buffer[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 || text.size() + static_cast<std::size_t>(n) > kMaxInputBytes) {
+      ::close(fd);
+      return absl::InvalidArgumentError(fmt::format("{}: cannot read {}", path, expected));
+    }
+    if (n == 0) break;
+    text.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return text;
+}
+
+absl::Status WriteFileAtomically(const std::string& path, const std::string& text) {
+  // A name of its own (O_EXCL), so no file of the user's is touched; mode
+  // 0666 under the umask, as a plain open would make it.
+  static int counter = 0;
+  std::string tmp;
+  int fd = -1;
+  for (int attempt = 0; attempt < 100 && fd < 0; ++attempt) {
+    tmp = fmt::format("{}.strata-tmp-{}-{}", path, ::getpid(), counter++);
+    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0 && errno != EEXIST) break;
+  }
+  if (fd < 0) {
+    return absl::InvalidArgumentError(
+        fmt::format("{}: cannot write this file (expected a writable path)", path));
+  }
+  const bool written = WriteAll(fd, text);
+  const bool closed = ::close(fd) == 0;
+  if (!written || !closed) {
+    std::remove(tmp.c_str());
+    return absl::InvalidArgumentError(fmt::format("{}: writing failed", path));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    return absl::InvalidArgumentError(fmt::format("{}: cannot move the file into place", path));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckWritable(const std::string& path, std::string_view flag) {
+  if (path.empty()) return absl::OkStatus();
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) {
+    return absl::InvalidArgumentError(
+        fmt::format("{}: {}: is a directory (expected a file path)", path, flag));
+  }
+  // The rename that writes it would replace a device (/dev/null) or a FIFO.
+  if (std::filesystem::exists(path, error) && !std::filesystem::is_regular_file(path, error)) {
+    return absl::InvalidArgumentError(
+        fmt::format("{}: {}: is not a regular file (expected a file path)", path, flag));
+  }
+  // A probe of its own name (mkstemp), so no file of the user's is touched.
+  std::string probe = path + ".strata-probe-XXXXXX";
+  const int fd = ::mkstemp(probe.data());
+  if (fd < 0) {
+    return absl::InvalidArgumentError(
+        fmt::format("{}: {}: cannot write this file (expected a path in a writable directory)",
+                    path, flag));
+  }
+  ::close(fd);
+  std::remove(probe.c_str());
+  return absl::OkStatus();
+}
+
+std::vector<OutputFile> OutputsOf(const std::string& flag, const std::string& path) {
+  if (path.empty()) return {};
+  std::vector<OutputFile> out = {{path, flag}};
+  if (flag == "--log") out.push_back({path + ".txt", "--log"});
+  return out;
+}
+
+absl::Status CheckOutputs(std::span<const OutputFile> outputs,
+                          std::span<const std::pair<std::string, std::string>> inputs) {
+  std::vector<std::pair<std::string, const OutputFile*>> seen;
+  for (const OutputFile& o : outputs) {
+    if (o.path.empty()) continue;
+    if (absl::Status s = CheckWritable(o.path, o.flag); !s.ok()) return s;
+    const std::string canonical = Canonical(o.path);
+    for (const auto& [input, what] : inputs) {
+      if (!input.empty() && Canonical(input) == canonical) {
+        return absl::InvalidArgumentError(fmt::format(
+            "{}: {}: is also {} (expected an output path of its own)", o.path, o.flag, what));
+      }
+    }
+    for (const auto& [other, by] : seen) {
+      if (other == canonical) {
+        return absl::InvalidArgumentError(fmt::format(
+            "{}: {}: is also {}'s file {} (expected an output path of its own)", o.path, o.flag,
+            by->flag, by->path));
+      }
+    }
+    seen.emplace_back(canonical, &o);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace strata::boot

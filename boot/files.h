@@ -1,0 +1,72 @@
+// The user's files as strata touches them: every input (a config, a
+// schedule file, a recording) is read through ReadInputFile, and every
+// output (--log and its .txt, --schedule, --trace, --report, --witness) is
+// checked up front by CheckOutputs and written by WriteFileAtomically. So a
+// bad path is refused before a run starts, an output never replaces an
+// input or another output, and a failed write leaves no partial file.
+#ifndef STRATA_BOOT_FILES_H_
+#define STRATA_BOOT_FILES_H_
+
+#include <cstddef>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace strata::boot {
+
+// The largest input file strata reads (a schedule file of a long run is a
+// few MiB).
+inline constexpr std::size_t kMaxInputBytes = std::size_t{256} << 20;
+
+// OK if `path` is a regular file of at most kMaxInputBytes that this
+// process can open. Errors name the path and what was expected, with
+// `expected` as the tail ("the config file (expected a TOML file)"):
+// NotFound "PATH: cannot open the config file (expected a TOML file)", or
+// InvalidArgument "PATH: is a directory, not the config file (expected a
+// TOML file)" (also a device, a FIFO, a file too large).
+absl::Status CheckInputFile(const std::string& path, std::string_view expected);
+
+// The whole text of `path` after CheckInputFile; a read that fails midway
+// (/proc/self/mem) is InvalidArgument "PATH: cannot read the config file
+// (...)".
+absl::StatusOr<std::string> ReadInputFile(const std::string& path, std::string_view expected);
+
+// Writes `text` to `path` atomically: a temporary file of its own name in
+// the same folder, renamed into place, so a failure never leaves a partial
+// file and no other file is touched. Error: InvalidArgument naming `path`.
+absl::Status WriteFileAtomically(const std::string& path, const std::string& text);
+
+// OK if a file can be written at `path` (probed next to it, then removed),
+// or `path` is empty: fails early, before a long run, for an output that
+// `flag` ("--log") names. Error: InvalidArgument "PATH: FLAG: cannot write
+// this file (...)", "PATH: FLAG: is a directory (expected a file path)" or
+// "... is not a regular file ..." (a device or a FIFO, which the rename that
+// writes the file would replace).
+absl::Status CheckWritable(const std::string& path, std::string_view flag);
+
+// An output a command may write, and the flag that names it ("--log"; a
+// derived name such as --log's FILE.txt carries its flag too).
+struct OutputFile {
+  std::string path;  // "" = not asked for
+  std::string flag;
+};
+
+// The outputs of `flag`'s FILE: FILE, and for --log also FILE.txt.
+std::vector<OutputFile> OutputsOf(const std::string& flag, const std::string& path);
+
+// Checks every output before a run: each is writable (CheckWritable), none
+// is the same file as an input (`inputs`: the config, a schedule file, a
+// recording; "" entries are skipped) or as another output, compared as
+// std::filesystem::weakly_canonical paths. Errors (InvalidArgument, one
+// line) "PATH: --log: is also the config (expected an output path of its
+// own)" or "PATH: --schedule: is also --log's file (...)".
+absl::Status CheckOutputs(std::span<const OutputFile> outputs,
+                          std::span<const std::pair<std::string, std::string>> inputs);
+
+}  // namespace strata::boot
+
+#endif  // STRATA_BOOT_FILES_H_
