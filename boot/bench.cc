@@ -113,6 +113,31 @@ DfsRow Dfs(const Catalog& catalog, const std::string& impl, int cpus, layers::Re
   return DfsRow{impl, cpus, reduction, cap, std::move(r)};
 }
 
+// Exhaustive dfs at scale (issue 11): N cpus x 2 critical sections under
+// optimal DPOR and, where the lock declares itself symmetric, symmetry.
+struct ScaleRow {
+  std::string impl;
+  int cpus;
+  layers::ExploreResult result;
+};
+
+// SPIN 6.5.2's safety-only verification of the same ticket lock (N cpus x 2
+// critical sections), whole-process seconds on this machine kind, as issue
+// 11 quotes them (index: cpus; 0 = not quoted). Not measured here.
+constexpr double kSpinSeconds[] = {0, 0, 0, 1.98, 2.09, 2.12, 2.87, 20.6};
+
+ScaleRow Scale(const Catalog& catalog, const std::string& impl, int cpus, machine::StackPool& stacks) {
+  const auto* lock = catalog.locks.Find(impl);
+  STRATA_CHECK(lock != nullptr, "the bench needs the lock {}", impl);
+  std::unique_ptr<layers::LayerPair> pair = kernel::MakeLockPair(
+      {.impl = impl, .module = lock->make, .iterations = 2, .bound = 2, .symmetric = lock->symmetric});
+  layers::ExploreResult r = layers::Explore(
+      *pair, CheckerMachine(cpus, stacks),
+      {.strategy = layers::MakeDfsStrategy, .runs = 1'000'000'000, .shrink = false});
+  STRATA_CHECK(!r.failure && r.exhausted, "scale bench: dfs over {} failed", pair->lower());
+  return ScaleRow{impl, cpus, std::move(r)};
+}
+
 double PerSecond(std::uint64_t executions, double seconds) {
   return seconds > 0 ? static_cast<double>(executions) / seconds : 0.0;
 }
@@ -167,7 +192,21 @@ int Bench(const BenchOptions& options, const Catalog& catalog, std::FILE* out) {
       }
     }
   }
+  std::vector<ScaleRow> scale;
+  for (int cpus = 2; cpus <= (options.quick ? 4 : 7); ++cpus) scale.push_back(Scale(catalog, "ticket", cpus, stacks));
+  // MCS gains nothing from symmetry (its cpus start on their own nodes): 4
+  // cpus take minutes, so the bench stops at 3.
+  for (int cpus = 2; cpus <= 3; ++cpus) scale.push_back(Scale(catalog, "mcs", cpus, stacks));
   if (options.json) {
+    std::string scale_items;
+    for (const ScaleRow& r : scale) {
+      const double spin = r.impl == "ticket" ? kSpinSeconds[r.cpus] : 0;
+      scale_items += fmt::format(
+          "{}{{\"impl\":\"{}\",\"cpus\":{},\"executions\":{},\"symmetry\":{},\"seconds\":{:.3f},"
+          "\"spin_safety_seconds\":{}}}",
+          scale_items.empty() ? "" : ",", r.impl, r.cpus, r.result.executions, r.result.symmetric,
+          r.result.seconds, spin > 0 ? fmt::format("{}", spin) : "null");
+    }
     const std::string sched_json = SchedBench(catalog, options.quick, /*json=*/true, bare, out);
     const std::string env_json = EnvBench(catalog, options.quick, /*json=*/true, out);
     std::string items;
@@ -196,9 +235,10 @@ int Bench(const BenchOptions& options, const Catalog& catalog, std::FILE* out) {
     fmt::print(out,
                "{{\"bare_round_trips_per_s\":{:.0f},\"machine\":[{}],"
                "\"first_run_events_per_s\":{:.0f},\"first_run_ratio\":{:.3f},"
-               "\"goal_ratio\":{},\"worst_ratio\":{:.3f},\"goal_met\":{},\"checker\":{},{},{}}}\n",
+               "\"goal_ratio\":{},\"worst_ratio\":{:.3f},\"goal_met\":{},\"checker\":{},"
+               "\"scale\":[{}],{},{}}}\n",
                bare, items, first, first / bare, kGoal, worst, worst >= kGoal ? "true" : "false",
-               checker, sched_json, env_json);
+               checker, scale_items, sched_json, env_json);
   } else {
     fmt::print(out, "strata bench ({} events per run, best of {})\n", events, tries);
     fmt::print(out, "  bare fiber round trip    {:8.2f} M/s\n", bare / 1e6);
@@ -226,6 +266,15 @@ int Bench(const BenchOptions& options, const Catalog& catalog, std::FILE* out) {
                  layers::ReductionName(d.reduction), d.result.executions, d.result.skipped,
                  d.result.exhausted ? "exhausted" : "capped, NOT exhausted", d.result.seconds,
                  PerSecond(d.result.executions, d.result.seconds));
+    }
+    fmt::print(out, "  dfs at scale: every schedule of N cpus x 2 critical sections, optimal DPOR,\n"
+                    "  symmetry where the lock declares it, liveness bound checked\n");
+    fmt::print(out, "    lock   cpus   executions  symmetry    seconds   SPIN 6.5.2 safety only (issue 11's figure, not measured here)\n");
+    for (const ScaleRow& r : scale) {
+      const double spin = r.impl == "ticket" ? kSpinSeconds[r.cpus] : 0;
+      fmt::print(out, "    {:<6} {:4}  {:11}  {:<8} {:9.3f}   {}\n", r.impl, r.cpus, r.result.executions,
+                 r.result.symmetric ? "yes" : "no", r.result.seconds,
+                 spin > 0 ? fmt::format("{:.2f} s (ratio {:.3f})", spin, r.result.seconds / spin) : "-");
     }
     SchedBench(catalog, options.quick, /*json=*/false, bare, out);
     EnvBench(catalog, options.quick, /*json=*/false, out);

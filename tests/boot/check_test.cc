@@ -152,6 +152,30 @@ TEST_CASE("strata check with the same seed prints the same numbers") {
   CHECK(strip_time(a.out) == strip_time(b.out));
 }
 
+TEST_CASE("exhaustive dfs of the ticket lock with DPOR and symmetry says so and counts one schedule per class and renaming") {
+  TempDir dir;
+  const std::string config = "'" + Source("configs/check/ticket-dpor-symmetry.toml") + "'";
+  Command six = RunStrata("check " + config, dir.path());
+  CHECK(six.exit_code == 0);
+  CHECK(six.out.find("dfs (optimal DPOR)") != std::string::npos);
+  CHECK(six.out.find("10395 executions, 0 skipped by reduction, space exhausted") != std::string::npos);
+  CHECK(six.out.find("symmetry   the cpus are interchangeable") != std::string::npos);
+  CHECK(six.out.find("refines (exhaustive: every F-fair schedule of the client, up to a renaming of its "
+                     "interchangeable cpus)") != std::string::npos);
+  // Without symmetry, 4 cpus: 8! / 2^4 = 2520 ticket orders, 4! = 24 per renaming.
+  Command plain = RunStrata("check " + config + " --cpus 4 --no-symmetry", dir.path());
+  CHECK(plain.exit_code == 0);
+  CHECK(plain.out.find("2520 executions, 0 skipped by reduction, space exhausted") != std::string::npos);
+  CHECK(plain.out.find("symmetry   ") == std::string::npos);
+  Command reduced = RunStrata("check " + config + " --cpus 4", dir.path());
+  CHECK(reduced.out.find("105 executions, 0 skipped by reduction, space exhausted") != std::string::npos);
+  // Sleep sets run the same 2520 classes and prune branches on the way.
+  Command sleep = RunStrata("check " + config + " --cpus 4 --no-symmetry --reduction sleep", dir.path());
+  CHECK(sleep.out.find("dfs (sleep-set reduction)") != std::string::npos);
+  CHECK(sleep.out.find("2520 executions, 0 skipped") == std::string::npos);
+  CHECK(sleep.out.find("2520 executions, ") != std::string::npos);
+}
+
 TEST_CASE("bad check flags are one-line errors with exit status 2") {
   TempDir dir;
   const std::string config = "'" + Source("configs/check/ticket.toml") + "'";

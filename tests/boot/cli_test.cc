@@ -183,6 +183,11 @@ TEST_CASE("strata bench --quick --json prints the ratios") {
   CHECK(c.out.find("\"bare_round_trips_per_s\":") != std::string::npos);
   CHECK(c.out.find("{\"cpus\":64,\"oracle\":\"random\"") != std::string::npos);
   CHECK(c.out.find("\"scheduler\":{\"switches_per_s_2_threads\":") != std::string::npos);
+  // Exhaustive dfs at scale: 4 cpus x 2 sections of the ticket lock are 105
+  // schedules up to classes and renamings.
+  CHECK(c.out.find("{\"impl\":\"ticket\",\"cpus\":4,\"executions\":105,\"symmetry\":true,") !=
+        std::string::npos);
+  CHECK(c.out.find("\"spin_safety_seconds\":2.09}") != std::string::npos);
   CHECK(c.out.find("\"per_cpu\":{\"workload\":\"counter, 8 cpus, random\",\"environment\":"
                    "\"recorded\"") != std::string::npos);
   CHECK(c.out.find("\"per_cpu_random\":{\"check\":\"lock (ticket, most-general client), 4 cpus\","
