@@ -157,7 +157,6 @@ class DfsTree {
     CpuId last;                        // who took the previous step
     int preemptions = 0;               // on the path before this node
     bool forced = false;               // the fairness guard chose
-    std::size_t depth = 0;             // its position in the path
     // Symmetry: which cpus took their first step before this node, and
     // whether no cpu could move in order here, so any may (see Allowed).
     std::vector<bool> started;
@@ -191,7 +190,6 @@ class DfsTree {
       return path_[depth].chosen;
     }
     Node n;
-    n.depth = depth;
     n.enabled.assign(d.runnable.begin(), d.runnable.end());
     if (symmetric_) {
       if (path_.empty()) {
