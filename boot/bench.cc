@@ -138,6 +138,31 @@ ScaleRow Scale(const Catalog& catalog, const std::string& impl, int cpus, machin
   return ScaleRow{impl, cpus, std::move(r)};
 }
 
+// Host threads (ExploreOptions::jobs): executions per second of one
+// exploration on 1 and on 2 threads, the same executions either way.
+struct ThreadsRow {
+  std::string what;
+  std::uint64_t executions = 0;
+  double one = 0, two = 0;  // executions/s
+};
+
+ThreadsRow Threads(std::string what, const layers::LayerPair& pair, const machine::MachineOptions& machine,
+                   layers::ExploreOptions explore, int tries) {
+  ThreadsRow row{.what = std::move(what)};
+  for (int jobs : {1, 2}) {
+    explore.jobs = jobs;
+    const double rate = BestOf(tries, [&] {
+      const layers::ExploreResult r = layers::Explore(pair, machine, explore);
+      STRATA_CHECK(!r.failure && (row.executions == 0 || r.executions == row.executions),
+                   "threads bench: {} on {} threads failed or ran other executions", pair.lower(), jobs);
+      row.executions = r.executions;
+      return static_cast<double>(r.executions) / r.seconds;
+    });
+    (jobs == 1 ? row.one : row.two) = rate;
+  }
+  return row;
+}
+
 double PerSecond(std::uint64_t executions, double seconds) {
   return seconds > 0 ? static_cast<double>(executions) / seconds : 0.0;
 }
@@ -197,7 +222,30 @@ int Bench(const BenchOptions& options, const Catalog& catalog, std::FILE* out) {
   // MCS gains nothing from symmetry (its cpus start on their own nodes): 4
   // cpus take minutes, so the bench stops at 3.
   for (int cpus = 2; cpus <= 3; ++cpus) scale.push_back(Scale(catalog, "mcs", cpus, stacks));
+  // Host threads: random over the ticket lock on 2 cpus; dfs over every
+  // schedule of the ticket lock, N cpus x 2 sections, with symmetry.
+  constexpr double kThreadsGoal = 1.8;  // executions/s on 2 threads ÷ on 1
+  std::vector<ThreadsRow> threads;
+  threads.push_back(Threads("random, ticket, 2 cpus", *ticket, two,
+                            {.strategy = layers::MakeRandomStrategy, .runs = random_runs, .shrink = false}, tries));
+  {
+    const int cpus = options.quick ? 5 : 7;
+    const auto* lock = catalog.locks.Find("ticket");
+    std::unique_ptr<layers::LayerPair> symmetric = kernel::MakeLockPair(
+        {.impl = "ticket", .module = lock->make, .iterations = 2, .bound = 2, .symmetric = lock->symmetric});
+    threads.push_back(Threads(fmt::format("dfs, ticket, {} cpus", cpus), *symmetric, CheckerMachine(cpus, stacks),
+                              {.strategy = layers::MakeDfsStrategy, .runs = 1'000'000'000, .shrink = false},
+                              tries));
+  }
   if (options.json) {
+    std::string threads_items;
+    for (const ThreadsRow& t : threads) {
+      threads_items += fmt::format(
+          "{}{{\"what\":\"{}\",\"executions\":{},\"one_thread_per_s\":{:.0f},\"two_threads_per_s\":{:.0f},"
+          "\"ratio\":{:.3f},\"goal_ratio\":{},\"goal_met\":{}}}",
+          threads_items.empty() ? "" : ",", t.what, t.executions, t.one, t.two, t.two / t.one, kThreadsGoal,
+          t.two / t.one >= kThreadsGoal);
+    }
     std::string scale_items;
     for (const ScaleRow& r : scale) {
       const double spin = r.impl == "ticket" ? kSpinSeconds[r.cpus] : 0;
@@ -236,9 +284,9 @@ int Bench(const BenchOptions& options, const Catalog& catalog, std::FILE* out) {
                "{{\"bare_round_trips_per_s\":{:.0f},\"machine\":[{}],"
                "\"first_run_events_per_s\":{:.0f},\"first_run_ratio\":{:.3f},"
                "\"goal_ratio\":{},\"worst_ratio\":{:.3f},\"goal_met\":{},\"checker\":{},"
-               "\"scale\":[{}],{},{}}}\n",
+               "\"scale\":[{}],\"threads\":[{}],{},{}}}\n",
                bare, items, first, first / bare, kGoal, worst, worst >= kGoal ? "true" : "false",
-               checker, scale_items, sched_json, env_json);
+               checker, scale_items, threads_items, sched_json, env_json);
   } else {
     fmt::print(out, "strata bench ({} events per run, best of {})\n", events, tries);
     fmt::print(out, "  bare fiber round trip    {:8.2f} M/s\n", bare / 1e6);
@@ -275,6 +323,13 @@ int Bench(const BenchOptions& options, const Catalog& catalog, std::FILE* out) {
       fmt::print(out, "    {:<6} {:4}  {:11}  {:<8} {:9.3f}   {}\n", r.impl, r.cpus, r.result.executions,
                  r.result.symmetric ? "yes" : "no", r.result.seconds,
                  spin > 0 ? fmt::format("{:.2f} s (ratio {:.3f})", spin, r.result.seconds / spin) : "-");
+    }
+    fmt::print(out, "  host threads (--jobs): executions/s of one exploration on 1 and 2 threads (best of {})\n",
+               tries);
+    for (const ThreadsRow& t : threads) {
+      fmt::print(out, "    {:<24} {:9} executions  {:9.0f}/s  {:9.0f}/s   ratio {:.2f} (goal >= {}): {}\n", t.what,
+                 t.executions, t.one, t.two, t.two / t.one, kThreadsGoal,
+                 t.two / t.one >= kThreadsGoal ? "met" : "NOT met");
     }
     SchedBench(catalog, options.quick, /*json=*/false, bare, out);
     EnvBench(catalog, options.quick, /*json=*/false, out);

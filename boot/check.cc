@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
@@ -332,8 +333,11 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
   // The header names a portfolio's members on a layer with a rely.
   layers::StrategyOptions header = so;
   if (!env && c.machine.cpus >= 2) header.environments = CheckEnvironments(catalog);
-  fmt::print(out, "  strategy   {}, {} {}; seed {}\n", strategy->make(header)->Describe(), c.runs,
-             exhaustive ? "executions at most" : "runs", c.seed);
+  // Host threads change how fast, never what: the result is the same.
+  const int jobs = c.jobs != 0 ? c.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  fmt::print(out, "  strategy   {}, {} {}; seed {}; {} host thread{}\n", strategy->make(header)->Describe(), c.runs,
+             exhaustive ? "executions at most" : "runs", c.seed, jobs, jobs == 1 ? "" : "s");
+  json["threads"] = jobs;
   json["strategy"] = strategy->make(header)->Describe();
   facts.emplace_back("machine", fmt::format("{} cpus, fairness bound {}", c.machine.cpus, fairness));
   facts.emplace_back("strategy", fmt::format("{}, {} runs at most", strategy->make(header)->Describe(), c.runs));
@@ -359,7 +363,8 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
                                  .shrink = c.shrink,
                                  .keep_last = !options.trace_path.empty(),
                                  .progress = progress ? stderr : nullptr,
-                                 .progress_lines = !terminal};
+                                 .progress_lines = !terminal,
+                                 .jobs = jobs};
   const InterruptScope interrupt;
   explore.stop = interrupt.flag();
   const std::string title = fmt::format("strata check {} (seed {})", c.source, c.seed);
@@ -428,6 +433,10 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
     if (exhaustive) jl["skipped_by_reduction"] = r.skipped;
     jl["events"] = r.events;
     jl["seconds"] = r.seconds;
+    jl["threads"] = {{"threads", r.threads},
+                     {"parts_joined", r.parts_joined},
+                     {"parts_refused", r.parts_refused},
+                     {"made", r.made}};
     jl["waits"] = {{"worst", r.worst_wait},
                    {"bound", r.wait_bound > 0 ? nlohmann::ordered_json(r.wait_bound)
                                               : nlohmann::ordered_json()},

@@ -11,6 +11,7 @@
 //   [env]      kind = "live"       focus = -1   recording = "" (a schedule or log file)
 //   [check]    layer = "all"       strategy = "random"   runs = 1000
 //              preemption_bound = -1 (none)  reduction = "dpor"  symmetry = true  shrink = true
+//              jobs = 0 (host threads that check; 0 = one per core)
 //              iterations = 2      bound = 2   overrun = 0   capacity = 4
 //              client = "ping-pong"  threads = 2  (the sched pair's client)
 //
@@ -67,6 +68,7 @@ struct Config {
   int preemption_bound = -1;
   std::string reduction = "dpor";  // dfs: layers::ParseReduction
   bool symmetry = true;            // dfs: one schedule per renaming of interchangeable cpus
+  int jobs = 0;                    // host threads that check executions; 0 = one per core
   bool shrink = true;
 };
 

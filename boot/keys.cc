@@ -14,6 +14,8 @@ namespace strata::boot {
 namespace {
 
 constexpr std::int64_t kMaxInt64 = std::numeric_limits<std::int64_t>::max();
+// Host threads a check may use (check.jobs).
+constexpr std::int64_t kMaxJobs = 256;
 
 // An integer key stored in the config member `field(c)` (any integer type).
 template <class Field>
@@ -190,6 +192,11 @@ std::vector<Key> MakeKeys() {
                       "one schedule per renaming of them",
                       STRATA_FIELD(symmetry), "--no-symmetry", kCheckCommand));
   keys.back().strategies = "dfs, portfolio";
+  keys.push_back(Int("check", "jobs", 0, kMaxJobs,
+                     "host threads that make and check executions (random, pct and dfs split "
+                     "their work; the portfolio runs on one); 0 = one per core. The result does not "
+                     "depend on it",
+                     STRATA_FIELD(jobs), "--jobs", kCheckCommand));
   keys.push_back(Bool("check", "shrink", "shrink a failure's schedule (check and boot)", STRATA_FIELD(shrink),
                       "--no-shrink", kCheckCommand | kBootCommand));
   keys.push_back(Int("check", "iterations", 1, 1'000'000, "calls per CPU of each pair's client",

@@ -1,5 +1,6 @@
 #include "kernel/bad_locks.h"
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -49,14 +50,15 @@ class TicketDoubleBump final : public TicketLock {
 };
 
 // Carries hidden state from run to run: exactly what makes a module
-// nondeterministic across runs.
+// nondeterministic across runs. (Atomic: the explorer may run it on
+// several host threads at once.)
 class TicketLeaky final : public TicketLock {
  public:
   using TicketLock::TicketLock;
 
  protected:
   std::int64_t TakeTicket(Cpu& cpu, std::int64_t note) override {
-    static std::int64_t leaked = 0;
+    static std::atomic<std::int64_t> leaked{0};
     return TicketLock::TakeTicket(cpu, note + 100 * ++leaked);
   }
 };

@@ -36,8 +36,25 @@
 // representative its wakeup sequence gives; if that one is unfair and the
 // class has another, fair one, the class is missed. Under the default bound
 // (F = 32) and the layer clients' runs, the guard never overrules.
+//
+// Parallel (Strategy::Split): the subtree under a branch a node still has
+// to explore depends on what is above it only through the path to it (its
+// nodes' steps, sleep and done sets, clocks) and the branch's wakeup
+// subtree; what the subtree's executions find above it is a list of race
+// reversals to insert there. So a part is a tree that holds a copy of the
+// path down to the node (its floor), explores just the one branch's subtree,
+// and hands its reversals above the floor back in order (Join), where the
+// owner inserts them as it would have. The owner gives away a branch it has
+// not reached yet and takes the part back when it does, if the branch's
+// wakeup subtree is still the one the part was given (Fits): races found in
+// between may have added to it, and then the owner explores it itself. With
+// the path, the done set the node will have then, and the subtree equal,
+// the part runs exactly the executions the owner would: the result does
+// not depend on the threads.
 #include <algorithm>
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <vector>
 
 #include <fmt/format.h>
@@ -96,8 +113,25 @@ struct WakeupNode {
   CpuId cpu;
   Act step;
   std::vector<WakeupNode> children;
+  // A branch of a node's `later`: the part it was given away as (Split), or -1.
+  std::int64_t given = -1;
 };
 using WakeupForest = std::vector<WakeupNode>;
+
+bool SameAct(const Act& a, const Act& b) {
+  return a.object == b.object && a.kind == b.kind && a.read_only == b.read_only &&
+         a.blocking == b.blocking && a.first == b.first;
+}
+
+bool SameForest(const WakeupForest& a, const WakeupForest& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (a[i].cpu != b[i].cpu || !SameAct(a[i].step, b[i].step) || !SameForest(a[i].children, b[i].children)) {
+      return false;
+    }
+  }
+  return true;
+}
 
 // True if CPU `p`, whose next step is `step`, can start a schedule
 // equivalent to one that begins with `w`, up to what follows (p is a weak
@@ -269,20 +303,23 @@ class DfsTree {
   }
 
   // Moves to the next branch; false when the space is exhausted.
+  // A part's tree stops at its floor: the nodes above belong to its owner.
   bool Backtrack() {
-    while (!path_.empty()) {
+    while (path_.size() > floor_) {
       Node& n = path_.back();
       n.done.push_back(n.chosen);
       if (reduction_ == Reduction::kDpor) {
         while (!n.later.empty()) {
           WakeupNode w = std::move(n.later.front());
           n.later.erase(n.later.begin());
-          if (Contains(n.done, w.cpu) || !Contains(n.enabled, w.cpu) || !Allowed(n, w.cpu)) {
+          if (Dropped(n, n.done, w.cpu)) {
+            STRATA_CHECK(w.given < 0, "dfs dropped the branch it gave away as part {}", w.given);
             ++dropped_;
             continue;
           }
           n.chosen = w.cpu;
           n.below = std::move(w.children);
+          if (w.given >= 0) joining_ = static_cast<std::uint64_t>(w.given);
           analyzed_ = std::min(analyzed_, path_.size() - 1);
           return true;
         }
@@ -302,6 +339,78 @@ class DfsTree {
   }
 
   std::uint64_t pruned() const { return pruned_ + dropped_; }
+
+  // dpor: gives away, as part `id`, the first branch still to explore at
+  // the shallowest node that has one not given yet (the largest subtree,
+  // and the last the owner reaches). Returns the part's tree, or null.
+  std::unique_ptr<DfsTree> Split(std::uint64_t id) {
+    if (reduction_ != Reduction::kDpor) return nullptr;
+    for (std::size_t b = floor_; b < path_.size(); ++b) {
+      Node& n = path_[b];
+      // The done set Backtrack will have when it takes each branch.
+      std::vector<CpuId> done = n.done;
+      done.push_back(n.chosen);
+      for (WakeupNode& w : n.later) {
+        if (Dropped(n, done, w.cpu)) continue;
+        if (w.given >= 0) {
+          done.push_back(w.cpu);
+          continue;
+        }
+        auto part = std::make_unique<DfsTree>(reduction_, preemption_bound_, symmetric_);
+        part->path_.reserve(b + 1);
+        for (std::size_t i = 0; i <= b; ++i) {
+          // The part never reads the owner's pending branches.
+          WakeupForest later = std::move(path_[i].later);
+          part->path_.push_back(path_[i]);
+          path_[i].later = std::move(later);
+        }
+        Node& at = part->path_.back();
+        at.done = done;
+        at.chosen = w.cpu;
+        at.below = w.children;
+        part->floor_ = b + 1;
+        part->analyzed_ = b;
+        part->clock_.assign(clock_.begin(), clock_.begin() + static_cast<std::ptrdiff_t>(b * last_of_.size()));
+        part->split_done_ = std::move(done);
+        part->split_below_ = w.children;
+        w.given = static_cast<std::int64_t>(id);
+        return part;
+      }
+    }
+    return nullptr;
+  }
+
+  // The part Backtrack reached, if its branch was given away.
+  std::optional<std::uint64_t> joining() const { return joining_; }
+
+  // True if `part` explores the branch Backtrack just reached, as this
+  // tree would: the same node, done set and wakeup subtree. Reads only what
+  // the part was made with (Split).
+  bool Fits(const DfsTree& part) const {
+    const Node& n = path_.back();
+    return joining_ && part.floor_ == path_.size() && part.split_done_ == n.done &&
+           SameForest(part.split_below_, n.below);
+  }
+
+  // Takes the ended part back: its reversals above its floor are inserted
+  // (or, above this tree's own floor, handed on), in the order it found
+  // them; then on to the next branch, as Backtrack.
+  bool Join(DfsTree& part) {
+    for (Request& r : part.requests_) {
+      if (r.at < floor_) {
+        requests_.push_back(std::move(r));
+      } else {
+        Insert(&path_[r.at].later, std::move(r.w));
+      }
+    }
+    pruned_ += part.pruned_;
+    dropped_ += part.dropped_;
+    joining_.reset();
+    return Backtrack();
+  }
+
+  // The part is not taken: the branch is explored here.
+  void Reclaim() { joining_.reset(); }
 
   // Knuth's estimate of the explored fraction of the tree, from the path:
   // the subtrees left of the path, each taken to be as large as its
@@ -332,6 +441,11 @@ class DfsTree {
   }
   static bool Preempts(const Node& n, CpuId c) {
     return n.last.valid() && c != n.last && Contains(n.enabled, n.last);
+  }
+  // dpor: Backtrack drops a branch of cpu c at n (it cannot be taken) when
+  // c is done there (with `done`), not enabled, or not allowed.
+  bool Dropped(const Node& n, const std::vector<CpuId>& done, CpuId c) const {
+    return Contains(done, c) || !Contains(n.enabled, c) || !Allowed(n, c);
   }
   bool Allowed(const Node& n, CpuId c) const {
     if (Contains(n.sleep, c)) return false;
@@ -450,7 +564,11 @@ class DfsTree {
         if (WeakInitial(s, at.pending[Index(at, s)], w, &unused)) return;
       }
     }
-    Insert(&at.later, std::move(w));
+    if (e < floor_) {
+      requests_.push_back({e, std::move(w)});
+    } else {
+      Insert(&at.later, std::move(w));
+    }
   }
 
   Reduction reduction_;
@@ -477,6 +595,19 @@ class DfsTree {
   std::vector<std::size_t> candidates_;
   std::uint64_t pruned_ = 0;
   std::uint64_t dropped_ = 0;  // dpor: wakeup branches that proved impossible
+  // Parallel (Split): a part's tree holds its owner's nodes above floor_ and
+  // explores one branch of node floor_ - 1; reversals it finds there or
+  // above go to requests_, for the owner to insert (Join).
+  std::size_t floor_ = 0;
+  struct Request {
+    std::size_t at;
+    std::vector<Step> w;
+  };
+  std::vector<Request> requests_;
+  std::optional<std::uint64_t> joining_;  // Backtrack reached a branch given away
+  // What a part was given (read by its owner's Fits while it runs).
+  std::vector<CpuId> split_done_;
+  WakeupForest split_below_;
 };
 
 class DfsOracle final : public Oracle {
@@ -500,17 +631,33 @@ Reduction Effective(const StrategyOptions& o) {
 class DfsStrategy final : public Strategy {
  public:
   explicit DfsStrategy(const StrategyOptions& o)
-      : seed_(o.seed),
+      : DfsStrategy(o, std::make_unique<DfsTree>(Effective(o), o.preemption_bound, o.symmetric)) {}
+  DfsStrategy(const StrategyOptions& o, std::unique_ptr<DfsTree> tree)
+      : o_(o),
+        seed_(o.seed),
         reduction_(Effective(o)),
         preemption_bound_(o.preemption_bound),
         symmetric_(o.symmetric),
-        tree_(reduction_, o.preemption_bound, o.symmetric),
-        oracle_(&tree_) {}
+        tree_(std::move(tree)),
+        oracle_(tree_.get()) {}
   Oracle& Next(std::uint64_t) override { return oracle_; }
-  bool Advance() override { return tree_.Backtrack(); }
+  bool Advance() override { return tree_->Backtrack(); }
   bool exhaustive() const override { return true; }
-  std::uint64_t skipped() const override { return tree_.pruned(); }
-  std::optional<double> covered() const override { return tree_.Covered(); }
+  std::uint64_t skipped() const override { return tree_->pruned(); }
+  std::optional<double> covered() const override { return tree_->Covered(); }
+  // A part explores a subtree; its executions share the one client.
+  std::unique_ptr<Strategy> Split(std::uint64_t id, std::uint64_t* first) override {
+    std::unique_ptr<DfsTree> part = tree_->Split(id);
+    if (part == nullptr) return nullptr;
+    *first = 0;
+    return std::make_unique<DfsStrategy>(o_, std::move(part));
+  }
+  std::optional<std::uint64_t> Joining() const override { return tree_->joining(); }
+  bool Fits(const Strategy& part) const override {
+    return tree_->Fits(*static_cast<const DfsStrategy&>(part).tree_);
+  }
+  bool Join(Strategy& part) override { return tree_->Join(*static_cast<DfsStrategy&>(part).tree_); }
+  void Reclaim() override { tree_->Reclaim(); }
   // One client: the tree's executions must be runs of the same program.
   machine::MachineOptions MachineFor(const machine::MachineOptions& base) const override {
     machine::MachineOptions run = base;
@@ -527,11 +674,12 @@ class DfsStrategy final : public Strategy {
   }
 
  private:
+  StrategyOptions o_;
   std::uint64_t seed_;
   Reduction reduction_;
   int preemption_bound_;
   bool symmetric_;
-  DfsTree tree_;
+  std::unique_ptr<DfsTree> tree_;
   DfsOracle oracle_;
 };
 

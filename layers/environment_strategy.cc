@@ -46,6 +46,18 @@ class EnvironmentStrategy final : public Strategy {
                        focus_);
   }
   std::string Environment() const override { return env_.name; }
+  // A part is the inner strategy's part against the same environment.
+  std::unique_ptr<Strategy> Split(std::uint64_t id, std::uint64_t* first) override {
+    std::unique_ptr<Strategy> inner = inner_->Split(id, first);
+    if (inner == nullptr) return nullptr;
+    return std::make_unique<EnvironmentStrategy>(std::move(inner), env_, fixed_, cpus_);
+  }
+  std::optional<std::uint64_t> Joining() const override { return inner_->Joining(); }
+  bool Fits(const Strategy& part) const override {
+    return inner_->Fits(*static_cast<const EnvironmentStrategy&>(part).inner_);
+  }
+  bool Join(Strategy& part) override { return inner_->Join(*static_cast<EnvironmentStrategy&>(part).inner_); }
+  void Reclaim() override { inner_->Reclaim(); }
 
  private:
   std::unique_ptr<Strategy> inner_;

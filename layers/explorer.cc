@@ -1,12 +1,18 @@
 #include "layers/explorer.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <deque>
+#include <iterator>
+#include <mutex>
 #include <optional>
+#include <thread>
 #include <utility>
 
 #include <fmt/format.h>
 
+#include "layers/crew.h"
 #include "machine/check.h"
 #include "machine/rng.h"
 #include "machine/shrink.h"
@@ -149,6 +155,13 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
   if (options.stacks == nullptr || options.stacks->stack_bytes() != options.stack_bytes) {
     options.stacks = &own_stacks.emplace(options.stack_bytes);
   }
+  // Each host thread takes stacks from a pool of its own (a pool shared by
+  // busy threads would be a contended lock several times per execution);
+  // thread 0, the caller's, from the one above. They outlive every machine
+  // made here, kept ones included.
+  std::deque<machine::StackPool> helper_pools;
+  std::vector<machine::StackPool*> pools{options.stacks};
+  for (int t = 1; t < explore.jobs; ++t) pools.push_back(&helper_pools.emplace_back(options.stack_bytes));
   ExploreResult result;
   const auto start = Clock::now();
   Progress progress(explore);
@@ -156,6 +169,7 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
   std::unique_ptr<Strategy> strategy = explore.strategy({.cpus = options.cpus,
                                                          .seed = explore.seed,
                                                          .pct_depth = explore.pct_depth,
+                                                         .runs = explore.runs,
                                                          .pct_horizon = explore.pct_horizon,
                                                          .preemption_bound = explore.preemption_bound,
                                                          .reduction = explore.reduction,
@@ -197,49 +211,232 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
   std::optional<LeftRely> left_rely;
   // The last execution checked to the end, as a schedule and its machine.
   std::optional<std::pair<std::vector<CpuId>, machine::MachineOptions>> last;
-  // Pruned runs (cut short by the strategy's oracle) do not count against `runs`.
-  for (std::uint64_t i = 0; result.executions + result.left_rely < explore.runs; ++i) {
-    if (explore.stop != nullptr && *explore.stop != 0) {
-      result.interrupted = true;
-      break;
+  const Checking checking = !explore.check       ? Checking::kRun
+                            : explore.witness_all ? Checking::kWitness
+                                                  : Checking::kCheck;
+
+  // An execution as the explorer takes it: all of it where someone looks
+  // at it (a failure, a part's first left-rely run and first run that
+  // counts, every run for `each`); of the others only what the result
+  // counts, the rest freed by the thread that made it (memory freed on
+  // another thread costs a lock of the allocator's).
+  struct Kept {
+    Execution x;
+    std::string member, environment;
+  };
+  struct Made {
+    std::unique_ptr<Kept> kept;
+    machine::MachineOptions run;  // its stacks: the caller's pool
+    std::uint64_t events = 0, worst_wait = 0, wait_bound = 0;
+    std::vector<CpuId> schedule;  // keep_last
+    bool pruned = false;  // cut short by the strategy's oracle
+    bool left = false;    // a per-CPU run whose first bad event is the environment's
+    bool fails = false;   // the check failed: the exploration ends here
+  };
+  // A part of the exploration: the executions one strategy makes, on one
+  // thread at a time (Strategy::Split). The root part is the strategy
+  // itself; the others are split off a part's strategy when a host thread
+  // is idle, queued on the crew, and taken back (their executions, in the
+  // order of the strategy they came from) when that strategy reaches them.
+  struct Part {
+    std::unique_ptr<Strategy> strategy;
+    std::uint64_t first = 0;   // Next's index of its first execution
+    Part* owner = nullptr;     // null for the root
+    std::deque<Made> made;     // its executions and its joined parts', in order
+    std::uint64_t counted = 0; // of them, not pruned (the cap counts these)
+    bool complete = false;     // it made all its executions
+    bool failed = false;       // it ended at a failure
+    bool kept_first = false, kept_left = false;
+    std::atomic<bool> dead{false};  // nobody will take it: stop
+  };
+  Part root{.strategy = std::move(strategy)};
+  std::mutex parts_mu;
+  std::deque<Part> parts;  // by number; guarded by parts_mu (entries stay put)
+  auto part_of = [&](std::uint64_t id) -> Part& {
+    const std::lock_guard<std::mutex> lock(parts_mu);
+    return parts[id];
+  };
+  auto dead = [](const Part& p) {
+    for (const Part* q = &p; q != nullptr; q = q->owner) {
+      if (q->dead.load(std::memory_order_relaxed)) return true;
     }
-    machine::Oracle& oracle = strategy->Next(i);
-    const machine::MachineOptions run = strategy->MachineFor(options_of(i));
-    Execution x = CheckExecution(pair, run, oracle,
-                                 !explore.check ? Checking::kRun
-                                 : explore.witness_all ? Checking::kWitness
-                                                       : Checking::kCheck);
-    strategy->Finished(x.machine->schedule().size());
-    const bool pruned = x.input.code() == absl::StatusCode::kCancelled;
-    STRATA_CHECK(x.input.ok() || pruned, "explorer oracle failed: {}", std::string(x.input.message()));
-    if (!pruned && run.focus.valid() && x.verdict.kind == machine::Outcome::kInvalidEnvironment) {
+    return false;
+  };
+  auto stopped = [&] { return explore.stop != nullptr && *explore.stop != 0; };
+  const std::thread::id main_thread = std::this_thread::get_id();
+  std::atomic<std::uint64_t> made_anywhere{0}, parts_joined{0}, parts_refused{0};
+
+  // Takes an execution of the root's order; false: it failed, stop.
+  auto take = [&](Made& m) {
+    if (m.left) {
       if (result.left_rely++ == 0) {
-        result.first_left_rely = x.verdict;
-        left_rely.emplace(LeftRely{std::move(x), run, strategy->Member(), strategy->Environment()});
+        result.first_left_rely = m.kept->x.verdict;
+        left_rely.emplace(LeftRely{std::move(m.kept->x), m.run, std::move(m.kept->member),
+                                   std::move(m.kept->environment)});
       }
-    } else if (!pruned) {
+    } else if (!m.pruned) {
       ++result.executions;
-      result.events += x.machine->log().size();
-      if (explore.each) explore.each(x);
-      if (x.worst_wait > result.worst_wait) {
-        result.worst_wait = x.worst_wait;
-        result.wait_bound = x.wait_bound;
+      result.events += m.events;
+      if (explore.each) explore.each(m.kept->x);
+      if (m.worst_wait > result.worst_wait) {
+        result.worst_wait = m.worst_wait;
+        result.wait_bound = m.wait_bound;
       }
-      if (explore.check && x.verdict.ok() && result.executions == 1) {
-        if (std::optional<Verdict> v = CheckDeterminism(pair, run, x)) x.verdict = *v;
+      if (explore.check && !m.fails && result.executions == 1) {
+        STRATA_CHECK(m.kept != nullptr, "the first execution was not kept");
+        if (std::optional<Verdict> v = CheckDeterminism(pair, m.run, m.kept->x)) {
+          m.kept->x.verdict = *v;
+          m.fails = true;
+        }
       }
-      if (explore.check && !x.verdict.ok()) {
-        fail(std::move(x), run, strategy->Member(), strategy->Environment());
+      if (m.fails) {
+        fail(std::move(m.kept->x), m.run, std::move(m.kept->member), std::move(m.kept->environment));
+        return false;
+      }
+      if (explore.keep_last) last.emplace(std::move(m.schedule), m.run);
+    }
+    progress.Tick(result.executions + result.left_rely, explore.runs, *root.strategy);
+    return true;
+  };
+  auto taken = [&] { return result.executions + result.left_rely; };
+
+  std::unique_ptr<Crew> crew;
+  std::function<void(Part&, int)> lane;
+  // Makes a part's executions in its strategy's order, taking back the
+  // parts split off it as it reaches them; ends at its last execution, its
+  // first failure, the cap, a stop, or when it is dead.
+  lane = [&](Part& p, int thread) {
+    const bool is_root = &p == &root;
+    Strategy& s = *p.strategy;
+    std::uint64_t i = p.first;
+    std::vector<std::uint64_t> given;  // split off p and not taken back
+    constexpr std::uint64_t kNone = ~std::uint64_t{0};
+    std::uint64_t spare = kNone;  // a part number Split did not use
+    // Adds one execution to p; false: p ends here.
+    auto add = [&](Made& m) {
+      const bool counts = !m.pruned;
+      if (is_root) {
+        if (!take(m)) return false;
+      } else {
+        p.failed = m.fails;
+        p.made.push_back(std::move(m));
+        p.counted += counts;
+        if (p.failed) return false;
+      }
+      return true;
+    };
+    // Takes back part q, ended; false: p ends with it.
+    auto splice = [&](Part& q) {
+      if (is_root) {
+        for (std::size_t k = 0; k < q.made.size(); ++k) {
+          if (!take(q.made[k])) return false;
+          if (taken() >= explore.runs && (k + 1 < q.made.size() || !q.complete)) return false;
+        }
+      } else {
+        p.counted += q.counted;
+        std::move(q.made.begin(), q.made.end(), std::back_inserter(p.made));
+        if (q.failed) p.failed = true;
+      }
+      q.made.clear();
+      q.made.shrink_to_fit();
+      return q.complete;
+    };
+    for (;;) {
+      if (dead(p) || stopped() || (is_root ? taken() : p.counted) >= explore.runs) break;
+      Made m;
+      machine::Oracle& oracle = s.Next(i);
+      auto kept = std::make_unique<Kept>();
+      m.run = s.MachineFor(options_of(i));
+      ++i;
+      machine::MachineOptions on_thread = m.run;
+      on_thread.stacks = pools[static_cast<std::size_t>(thread)];
+      Execution& x = kept->x;
+      x = CheckExecution(pair, on_thread, oracle, checking);
+      s.Finished(x.machine->schedule().size());
+      made_anywhere.fetch_add(1, std::memory_order_relaxed);
+      m.events = x.machine->log().size();
+      m.worst_wait = x.worst_wait;
+      m.wait_bound = x.wait_bound;
+      m.pruned = x.input.code() == absl::StatusCode::kCancelled;
+      STRATA_CHECK(x.input.ok() || m.pruned, "explorer oracle failed: {}", std::string(x.input.message()));
+      m.left = !m.pruned && m.run.focus.valid() && x.verdict.kind == machine::Outcome::kInvalidEnvironment;
+      m.fails = !m.pruned && !m.left && explore.check && !x.verdict.ok();
+      bool keep = explore.each != nullptr || m.fails;
+      if (m.left && !std::exchange(p.kept_left, true)) keep = true;
+      if (!m.pruned && !m.left && !std::exchange(p.kept_first, true)) keep = true;
+      if (explore.keep_last && !m.pruned && !m.left) m.schedule = ScheduleOf(x);
+      if (keep) {
+        kept->member = s.Member();
+        kept->environment = s.Environment();
+        m.kept = std::move(kept);
+      }
+      if (!add(m)) break;
+      if (!is_root && std::this_thread::get_id() == main_thread) {
+        progress.Tick(taken(), explore.runs, *root.strategy);
+      }
+      bool more = s.Advance();
+      bool ended = false;
+      while (more) {
+        const std::optional<std::uint64_t> id = s.Joining();
+        if (!id) break;
+        given.erase(std::find(given.begin(), given.end(), *id));
+        Part& q = part_of(*id);
+        if (!s.Fits(*q.strategy)) {
+          q.dead.store(true, std::memory_order_relaxed);
+          parts_refused.fetch_add(1, std::memory_order_relaxed);
+          s.Reclaim();
+          break;
+        }
+        crew->Await(*id, thread);
+        if (!splice(q)) {
+          ended = true;
+          break;
+        }
+        parts_joined.fetch_add(1, std::memory_order_relaxed);
+        more = s.Join(*q.strategy);
+      }
+      if (ended) break;
+      if (!more) {
+        p.complete = true;
         break;
       }
-      if (explore.keep_last) last.emplace(ScheduleOf(x), run);
+      if (crew != nullptr && crew->Hungry()) {
+        if (spare == kNone) {
+          const std::lock_guard<std::mutex> lock(parts_mu);
+          spare = parts.size();
+          parts.emplace_back();
+        }
+        std::uint64_t first = 0;
+        if (std::unique_ptr<Strategy> split = s.Split(spare, &first)) {
+          Part& q = part_of(spare);
+          q.strategy = std::move(split);
+          q.first = first;
+          q.owner = &p;
+          given.push_back(spare);
+          crew->Add(std::exchange(spare, kNone));
+        }
+      }
     }
-    progress.Tick(result.executions + result.left_rely, explore.runs, *strategy);
-    if (!strategy->Advance()) {
-      result.exhausted = exhaustive;
-      break;
-    }
+    // What p split off and did not take back is nobody's now.
+    for (std::uint64_t id : given) part_of(id).dead.store(true, std::memory_order_relaxed);
+  };
+
+  result.threads = std::max(explore.jobs, 1);
+  if (result.threads > 1) {
+    crew = std::make_unique<Crew>(
+        result.threads, [&](std::uint64_t id, int thread) { lane(part_of(id), thread); },
+        [] { return std::make_shared<machine::OverflowHandlerScope>(); });
   }
+  lane(root, 0);
+  // Every part still running is dead now (the root's lane marked them);
+  // the crew waits for them to stop.
+  crew.reset();
+  if (root.complete) result.exhausted = exhaustive;
+  if (!result.failure && !root.complete && stopped()) result.interrupted = true;
+  result.skipped = root.strategy->skipped();
+  result.made = made_anywhere.load();
+  result.parts_joined = parts_joined.load();
+  result.parts_refused = parts_refused.load();
   if (!result.failure && left_rely) {
     fail(std::move(left_rely->x), left_rely->run, std::move(left_rely->member),
          std::move(left_rely->environment));
@@ -263,7 +460,6 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
     own.stacks = nullptr;
     result.last = ReplaySchedule(pair, own, last->first, "the last run");
   }
-  result.skipped = strategy->skipped();
   result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return result;
 }

@@ -60,6 +60,16 @@ struct ExploreOptions {
   // its border crossings recorded when `witness_all` (Checking::kWitness).
   std::function<void(const Execution&)> each;
   bool witness_all = false;
+  // Host threads that make and check executions, the caller's among them.
+  // While one is idle, the others' strategies split off parts of their
+  // executions for it (Strategy::Split: random and pct ranges of runs, dfs
+  // the subtrees of branches still to explore); a strategy that cannot
+  // split runs on the caller's thread alone. Every execution is taken in
+  // the order one thread would make it, so the result (verdict, counts,
+  // the executions run, the shrunk schedule) does not depend on the number
+  // of threads, and `each` is called on the calling thread, in that order.
+  // 1: no other thread.
+  int jobs = 1;
 };
 
 struct ExploreResult {
@@ -70,6 +80,14 @@ struct ExploreResult {
   bool exhausted = false;        // dfs: every schedule was covered
   bool interrupted = false;      // ExploreOptions::stop ended it before its runs were done
   bool symmetric = false;        // dfs ran one schedule per renaming of the cpus
+  int threads = 1;               // host threads that made and checked executions (jobs)
+  // On several threads: executions made on any of them (those taken, and
+  // those of parts that did not fit, or that ran past a failure or the
+  // cap), parts taken back, and parts refused because the dfs tree grew
+  // under their branch after they were split off.
+  std::uint64_t made = 0;
+  std::uint64_t parts_joined = 0;
+  std::uint64_t parts_refused = 0;
   std::uint64_t worst_wait = 0;  // the longest call seen, in steps
   std::uint64_t wait_bound = 0;  // and its bound
   double seconds = 0;

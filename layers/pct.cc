@@ -4,7 +4,9 @@
 // its change points can fall where the bug needs them, inside the run: a
 // horizon far beyond the client's runs leaves most runs without a change
 // point. So by default (pct_horizon 0) k is measured: the longest run so
-// far, taken from Finished.
+// far in the run's block of 64 (Finished). A block measures its own runs,
+// so that any thread can make any block (BlockStrategy) and the runs are
+// the same for every number of threads.
 #include <algorithm>
 
 #include <fmt/format.h>
@@ -14,10 +16,11 @@
 namespace strata::layers {
 namespace {
 
-class PctStrategy final : public Strategy {
+class PctStrategy final : public BlockStrategy {
  public:
-  explicit PctStrategy(const StrategyOptions& o) : o_(o) {}
+  explicit PctStrategy(const StrategyOptions& o) : BlockStrategy(o.runs), o_(o) {}
   machine::Oracle& Next(std::uint64_t i) override {
+    if (Begin(i)) longest_ = 0;
     horizon_ = o_.pct_horizon != 0 ? o_.pct_horizon : longest_;
     // Nothing measured yet: the first run runs the priorities alone.
     oracle_ = machine::MakeOracle({.kind = machine::OracleKind::kPct,
@@ -37,8 +40,10 @@ class PctStrategy final : public Strategy {
   }
 
  private:
+  std::unique_ptr<BlockStrategy> Copy() const override { return std::make_unique<PctStrategy>(o_); }
+
   StrategyOptions o_;
-  std::uint64_t longest_ = 0;  // the most steps an execution took so far
+  std::uint64_t longest_ = 0;  // the most steps an execution of the block took so far
   std::uint64_t horizon_ = 0;  // the horizon of the last execution; 0: none measured
   std::unique_ptr<machine::Oracle> oracle_;
 };

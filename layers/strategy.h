@@ -40,6 +40,8 @@ struct StrategyOptions {
   int cpus = 1;
   std::uint64_t seed = 1;
   int pct_depth = 3;
+  // random and pct: how many executions to make (the explorer's cap).
+  std::uint64_t runs = UINT64_MAX;
   // pct: the steps over which change points are drawn; 0 = from the
   // measured length of the client's runs (MakePctStrategy).
   std::uint64_t pct_horizon = 0;
@@ -98,20 +100,94 @@ class Strategy {
   // True if it runs executions against StrategyOptions::environments
   // itself (the portfolio), so it is not wrapped in one (WithEnvironment).
   virtual bool runs_environments() const { return false; }
+
+  // Parallel exploration (ExploreOptions::jobs; layers/explorer.cc). The
+  // explorer takes every execution in this strategy's own order, whatever
+  // thread made it, so the result does not depend on the number of threads.
+  //
+  // Between executions, when a host thread is idle, the explorer asks for a
+  // part: Split returns a strategy that makes some of the executions this
+  // one has not made yet, exactly as this one would and in its order
+  // (numbered from *first: its Next gets *first, *first + 1, ...), and
+  // marks them given away as part `id`; nullptr if none is worth giving
+  // (the default: a strategy that cannot split runs on one thread).
+  virtual std::unique_ptr<Strategy> Split(std::uint64_t id, std::uint64_t* first) {
+    (void)id;
+    (void)first;
+    return nullptr;
+  }
+  // After Advance (or Join) returned true: the part whose executions come
+  // next, if they were given away. The explorer then calls Fits, and Join
+  // or Reclaim, before anything else.
+  virtual std::optional<std::uint64_t> Joining() const { return std::nullopt; }
+  // True if `part` (the one Joining names) still makes exactly the
+  // executions that come next. A dfs tree may have grown under the branch it
+  // gave away since the split; then not. Reads only what the part was made
+  // with: the part may be running on another thread meanwhile.
+  virtual bool Fits(const Strategy& part) const {
+    (void)part;
+    return false;
+  }
+  // The part Joining names made all its executions (Advance returned false
+  // on it) and the explorer took them: this strategy goes on after them.
+  // Returns what Advance would. Precondition: Fits(part).
+  virtual bool Join(Strategy& part) {
+    (void)part;
+    return false;
+  }
+  // The part Joining names is not taken (it does not fit): this strategy
+  // makes those executions itself, from its next one.
+  virtual void Reclaim() {}
+};
+
+// A strategy whose executions depend only on their index, made in blocks of
+// kBlock (random, pct): any block can be made from its number alone, so a
+// part is a range of whole blocks. It makes executions [0, runs); Split
+// gives away the upper half of what is left.
+class BlockStrategy : public Strategy {
+ public:
+  static constexpr std::uint64_t kBlock = 64;
+  explicit BlockStrategy(std::uint64_t runs) : end_(runs) {}
+  bool Advance() override;
+  std::unique_ptr<Strategy> Split(std::uint64_t id, std::uint64_t* first) override;
+  std::optional<std::uint64_t> Joining() const override;
+  bool Fits(const Strategy& part) const override;
+  bool Join(Strategy& part) override;
+  void Reclaim() override;
+
+ protected:
+  // Called by Next(i): checks that i is the execution this strategy makes
+  // next; true if it begins a block.
+  bool Begin(std::uint64_t i);
+  // A fresh strategy like this one (the same options), for a part.
+  virtual std::unique_ptr<BlockStrategy> Copy() const = 0;
+
+ private:
+  std::uint64_t next_ = 0;  // the execution Next makes next
+  std::uint64_t end_;       // this strategy makes [next_, end_) itself
+  // Parts given away, each right after the one below it, the last given
+  // (the lowest, starting at end_) last.
+  struct Given {
+    std::uint64_t id, begin, end;
+  };
+  std::vector<Given> given_;
 };
 
 using StrategyFactory = std::function<std::unique_ptr<Strategy>(const StrategyOptions& options)>;
 using StrategyRegistry = Registry<StrategyFactory>;
 
-// random: N runs under one random oracle (its stream goes on from run to run).
+// random: options.runs runs under random oracles, one per block of 64 runs
+// (BlockStrategy), seeded from the seed and the block (its stream goes on
+// from run to run within the block).
 std::unique_ptr<Strategy> MakeRandomStrategy(const StrategyOptions& options);
 // pct: run i under PCT (depth d, horizon k) seeded seed + i. With
-// options.pct_horizon = 0, k is measured: the longest run so far (Finished),
-// so that change points fall inside the client's runs; the first run, with
-// nothing measured yet, runs the priorities without change points.
+// options.pct_horizon = 0, k is measured: the longest run so far in its
+// block of 64 runs (Finished; BlockStrategy), so that change points fall
+// inside the client's runs; the block's first run, with nothing measured
+// yet, runs the priorities without change points.
 std::unique_ptr<Strategy> MakePctStrategy(const StrategyOptions& options);
 // dfs: every F-fair schedule, stateless, optionally preemption-bounded, with
-// sleep-set reduction (layers/explorer.h).
+// a reduction (Reduction). Splits off the subtrees of its pending branches.
 std::unique_ptr<Strategy> MakeDfsStrategy(const StrategyOptions& options);
 
 // Runs `inner`'s executions as per-CPU checks against `env`: the focused

@@ -26,14 +26,20 @@ StackPool::~StackPool() {
 }
 
 boost::context::stack_context StackPool::Take() {
-  if (free_.empty()) return boost::context::protected_fixedsize_stack(bytes_).allocate();
-  boost::context::stack_context s = free_.back();
-  free_.pop_back();
-  return s;
+  {
+    const std::lock_guard<std::mutex> lock(mu_);
+    if (!free_.empty()) {
+      boost::context::stack_context s = free_.back();
+      free_.pop_back();
+      return s;
+    }
+  }
+  return boost::context::protected_fixedsize_stack(bytes_).allocate();
 }
 
 void StackPool::Give(boost::context::stack_context s) {
   Unpoison(s);
+  const std::lock_guard<std::mutex> lock(mu_);
   free_.push_back(s);
 }
 

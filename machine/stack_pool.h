@@ -1,11 +1,15 @@
 // Guard-paged fiber stacks, kept for reuse. Mapping a stack and protecting
 // its guard page costs several system calls; an explorer that runs a machine
 // hundreds of thousands of times hands the same pool to each run so that a
-// run takes its stacks from the pool and gives them back.
+// run takes its stacks from the pool and gives them back. One pool may serve
+// machines on several host threads (the explorer's ExploreOptions::jobs):
+// its methods are thread-safe. It must outlive every machine that took a
+// stack from it.
 #ifndef STRATA_MACHINE_STACK_POOL_H_
 #define STRATA_MACHINE_STACK_POOL_H_
 
 #include <cstddef>
+#include <mutex>
 #include <vector>
 
 #include <boost/context/stack_context.hpp>
@@ -32,7 +36,8 @@ class StackPool {
 
  private:
   std::size_t bytes_;
-  std::vector<boost::context::stack_context> free_;
+  std::mutex mu_;
+  std::vector<boost::context::stack_context> free_;  // guarded by mu_
 };
 
 // A Boost.Context stack allocator over a pool that remembers the stack it

@@ -86,10 +86,11 @@ TEST_CASE("pct with the horizon from the run finds a depth-2 bug as often as PCT
   CHECK(fixed_rate * 10 < rate);
   // The exact counts of this deterministic exploration: runs of 24 steps,
   // two of whose change points (after either of the first cpu's loads)
-  // find the bug, 2/24 = 8.3% expected; 152 of 2000 = 7.6% measured,
-  // against PCT's 1/48 = 2.1%; the fixed horizon, 1 of 2000.
+  // find the bug, 2/24 = 8.3% expected; 149 of 2000 = 7.5% measured (each
+  // block of 64 runs measures its own horizon, so its first run has no
+  // change point), against PCT's 1/48 = 2.1%; the fixed horizon, 1 of 2000.
   CHECK(measured.longest == 24);
-  CHECK(measured.found == 152);
+  CHECK(measured.found == 149);
   CHECK(fixed.found == 1);
 }
 

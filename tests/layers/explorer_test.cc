@@ -5,6 +5,8 @@
 #include "layers/explorer.h"
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -240,6 +242,159 @@ TEST_CASE("the same seed gives the same log hash twice") {
   CHECK(x.executions == 50);
   CHECK(x.events == y.events);
   CHECK(x.worst_wait == y.worst_wait);
+}
+
+TEST_CASE("random and pct run the same executions, in the same order, on 1, 2 and 3 host threads") {
+  const CounterOptions faa{.module = Module::kFaa, .iterations = 3};
+  const CounterPair pair(faa);
+  for (const char* strategy : {"random", "pct"}) {
+    CAPTURE(strategy);
+    std::vector<std::vector<std::uint64_t>> hashes;
+    std::vector<ExploreResult> results;
+    for (int jobs : {1, 2, 3}) {
+      CAPTURE(jobs);
+      std::vector<std::uint64_t>& mine = hashes.emplace_back();
+      // `each` is called on the calling thread, in the order of the runs.
+      ExploreOptions explore{.strategy = layers::BuiltinStrategy(strategy), .seed = 5, .runs = 300,
+                             .each = [&mine](const Execution& x) { mine.push_back(x.machine->log().hash()); },
+                             .jobs = jobs};
+      results.push_back(Explore(pair, MachineOptions{.cpus = 3}, explore));
+      CHECK(results.back().threads == jobs);
+      // And without `each`, when the threads free what nobody looks at.
+      explore.each = nullptr;
+      const ExploreResult plain = Explore(pair, MachineOptions{.cpus = 3}, explore);
+      CHECK(plain.executions == 300);
+      CHECK(plain.events == results.front().events);
+      CHECK(plain.worst_wait == results.front().worst_wait);
+    }
+    REQUIRE(hashes[0].size() == 300);
+    // Not one schedule over and over: the runs differ.
+    CHECK(std::set<std::uint64_t>(hashes[0].begin(), hashes[0].end()).size() > 10);
+    for (std::size_t j = 1; j < hashes.size(); ++j) {
+      CAPTURE(j);
+      CHECK(hashes[j] == hashes[0]);
+      CHECK(results[j].events == results[0].events);
+      CHECK_FALSE(results[j].failure.has_value());
+    }
+  }
+}
+
+TEST_CASE("a lost update is found after the same runs and shrunk alike on 1, 2 and 3 host threads") {
+  const CounterOptions lost{.module = Module::kLoadStore, .iterations = 2};
+  for (const char* strategy : {"random", "pct"}) {
+    for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+      CAPTURE(strategy);
+      CAPTURE(seed);
+      std::optional<ExploreResult> one;
+      for (int jobs : {1, 2, 3}) {
+        CAPTURE(jobs);
+        ExploreResult r = ExploreCounter(lost, 3, {.strategy = layers::BuiltinStrategy(strategy), .seed = seed,
+                                                   .runs = 5000, .jobs = jobs});
+        REQUIRE(r.failure.has_value());
+        CHECK(r.failure->verdict.kind == machine::Outcome::kRelationBroken);
+        if (!one) {
+          one = std::move(r);
+          continue;
+        }
+        CHECK(r.executions == one->executions);
+        CHECK(r.events == one->events);
+        CHECK(r.found_by == one->found_by);
+        CHECK(r.failure_original_steps == one->failure_original_steps);
+        CHECK(ToFailure(*r.failure) == ToFailure(*one->failure));
+        CHECK(r.failure->machine->log().hash() == one->failure->machine->log().hash());
+      }
+    }
+  }
+}
+
+TEST_CASE("dfs runs the same executions, in the same order, on 1, 2 and 3 host threads") {
+  for (const int iterations : {2, 3}) {
+    CAPTURE(iterations);
+    const CounterPair pair({.module = Module::kFaa, .iterations = iterations});
+    std::vector<std::uint64_t> one;
+    ExploreResult first;
+    for (int jobs : {1, 2, 3}) {
+      CAPTURE(jobs);
+      std::vector<std::uint64_t> mine;
+      ExploreResult r = Explore(pair, MachineOptions{.cpus = 3},
+                                {.strategy = layers::BuiltinStrategy("dfs"), .runs = 1'000'000,
+                                 .each = [&mine](const Execution& x) { mine.push_back(x.machine->log().hash()); },
+                                 .jobs = jobs});
+      REQUIRE(r.exhausted);
+      CHECK(r.threads == jobs);
+      CHECK(r.made >= r.executions);
+      if (jobs == 1) {
+        one = mine;
+        first = std::move(r);
+        CHECK(first.parts_joined + first.parts_refused == 0);
+        continue;
+      }
+      CHECK(mine == one);
+      CHECK(r.executions == first.executions);
+      CHECK(r.skipped == first.skipped);
+      CHECK(r.events == first.events);
+    }
+    CHECK(one.size() > 50);
+  }
+}
+
+TEST_CASE("the portfolio, which does not split, makes its executions on the caller's thread alone") {
+  const CounterOptions faa{.module = Module::kFaa, .iterations = 2};
+  const ExploreResult one = ExploreCounter(faa, 2, {.strategy = layers::BuiltinStrategy("portfolio"), .runs = 100});
+  const ExploreResult two =
+      ExploreCounter(faa, 2, {.strategy = layers::BuiltinStrategy("portfolio"), .runs = 100, .jobs = 2});
+  CHECK(two.parts_joined == 0);
+  CHECK(two.made == one.made);
+  CHECK(two.executions == one.executions);
+  CHECK(two.events == one.events);
+  std::uint64_t first = 0;
+  CHECK(layers::BuiltinStrategy("portfolio")({.cpus = 2})->Split(0, &first) == nullptr);
+}
+
+TEST_CASE("a part split off random or pct makes its runs as the strategy itself would") {
+  const CounterPair pair({.module = Module::kFaa, .iterations = 3});
+  for (const char* name : {"random", "pct"}) {
+    CAPTURE(name);
+    const std::uint64_t block = layers::BlockStrategy::kBlock;
+    auto hash = [&](Strategy& s, std::uint64_t i) {
+      const Execution x = CheckExecution(pair, {.cpus = 3}, s.Next(i));
+      s.Finished(x.machine->schedule().size());
+      return x.machine->log().hash();
+    };
+    // The whole: 4 blocks on one strategy.
+    const std::unique_ptr<Strategy> whole = layers::BuiltinStrategy(name)({.cpus = 3, .seed = 4, .runs = 4 * block});
+    std::vector<std::uint64_t> all;
+    for (std::uint64_t i = 0; i < 4 * block; ++i) {
+      all.push_back(hash(*whole, i));
+      CHECK(whole->Advance() == (i + 1 < 4 * block));
+    }
+    // Split after one run: the part takes the upper half, the owner runs
+    // to it, then joins it and has nothing left.
+    const std::unique_ptr<Strategy> owner = layers::BuiltinStrategy(name)({.cpus = 3, .seed = 4, .runs = 4 * block});
+    std::vector<std::uint64_t> mine{hash(*owner, 0)};
+    REQUIRE(owner->Advance());
+    std::uint64_t first = 0;
+    const std::unique_ptr<Strategy> part = owner->Split(9, &first);
+    REQUIRE(part != nullptr);
+    CHECK(first == 2 * block);
+    std::uint64_t i = 1;
+    while (!owner->Joining()) {
+      mine.push_back(hash(*owner, i++));
+      REQUIRE(owner->Advance());
+    }
+    CHECK(i == first);
+    CHECK(*owner->Joining() == 9);
+    CHECK(owner->Fits(*part));
+    for (std::uint64_t j = first; j < 4 * block; ++j) {
+      mine.push_back(hash(*part, j));
+      CHECK(part->Advance() == (j + 1 < 4 * block));
+    }
+    CHECK_FALSE(owner->Join(*part));
+    CHECK(mine == all);
+    // Too little left to split: nothing given away.
+    const std::unique_ptr<Strategy> small = layers::BuiltinStrategy(name)({.cpus = 3, .runs = block});
+    CHECK(small->Split(0, &first) == nullptr);
+  }
 }
 
 TEST_CASE("a module with hidden state that survives across runs is reported as nondeterminism") {
