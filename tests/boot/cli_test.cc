@@ -188,6 +188,12 @@ TEST_CASE("strata bench --quick --json prints the ratios") {
   CHECK(c.out.find("{\"impl\":\"ticket\",\"cpus\":4,\"executions\":105,\"symmetry\":true,") !=
         std::string::npos);
   CHECK(c.out.find("\"spin_safety_seconds\":2.09}") != std::string::npos);
+  // Host threads: the same exploration on 1 and 2 threads (945 executions:
+  // the ticket lock, 5 cpus x 2 sections, up to classes and renamings).
+  CHECK(c.out.find("\"threads\":[{\"what\":\"random, ticket, 2 cpus\",\"executions\":2000,") !=
+        std::string::npos);
+  CHECK(c.out.find("{\"what\":\"dfs, ticket, 5 cpus\",\"executions\":945,") != std::string::npos);
+  CHECK(c.out.find("\"goal_ratio\":1.8,") != std::string::npos);
   CHECK(c.out.find("\"per_cpu\":{\"workload\":\"counter, 8 cpus, random\",\"environment\":"
                    "\"recorded\"") != std::string::npos);
   CHECK(c.out.find("\"per_cpu_random\":{\"check\":\"lock (ticket, most-general client), 4 cpus\","
