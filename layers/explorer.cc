@@ -345,13 +345,11 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
       if (dead(p) || stopped() || (is_root ? taken() : p.counted) >= explore.runs) break;
       Made m;
       machine::Oracle& oracle = s.Next(i);
-      auto kept = std::make_unique<Kept>();
       m.run = s.MachineFor(options_of(i));
       ++i;
       machine::MachineOptions on_thread = m.run;
       on_thread.stacks = pools[static_cast<std::size_t>(thread)];
-      Execution& x = kept->x;
-      x = CheckExecution(pair, on_thread, oracle, checking);
+      Execution x = CheckExecution(pair, on_thread, oracle, checking);
       s.Finished(x.machine->schedule().size());
       made_anywhere.fetch_add(1, std::memory_order_relaxed);
       m.events = x.machine->log().size();
@@ -365,11 +363,7 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
       if (m.left && !std::exchange(p.kept_left, true)) keep = true;
       if (!m.pruned && !m.left && !std::exchange(p.kept_first, true)) keep = true;
       if (explore.keep_last && !m.pruned && !m.left) m.schedule = ScheduleOf(x);
-      if (keep) {
-        kept->member = s.Member();
-        kept->environment = s.Environment();
-        m.kept = std::move(kept);
-      }
+      if (keep) m.kept = std::make_unique<Kept>(Kept{std::move(x), s.Member(), s.Environment()});
       if (!add(m)) break;
       if (!is_root && std::this_thread::get_id() == main_thread) {
         progress.Tick(taken(), explore.runs, *root.strategy);
