@@ -1,15 +1,19 @@
 // Guard-paged fiber stacks, kept for reuse. Mapping a stack and protecting
 // its guard page costs several system calls; an explorer that runs a machine
 // hundreds of thousands of times hands the same pool to each run so that a
-// run takes its stacks from the pool and gives them back. One pool may serve
-// machines on several host threads (the explorer's ExploreOptions::jobs):
-// its methods are thread-safe. It must outlive every machine that took a
-// stack from it.
+// run takes its stacks from the pool and gives them back. Its methods are
+// thread-safe, and fast on one thread: the pool belongs to the first thread
+// that takes a stack from it, which takes and gives without a lock; a stack
+// given back on another thread (a machine kept and destroyed there, as the
+// explorer's --jobs threads do) goes to a locked list the owner drains when
+// it runs out. It must outlive every machine that took a stack from it.
 #ifndef STRATA_MACHINE_STACK_POOL_H_
 #define STRATA_MACHINE_STACK_POOL_H_
 
+#include <atomic>
 #include <cstddef>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include <boost/context/stack_context.hpp>
@@ -35,9 +39,15 @@ class StackPool {
   void Discard(boost::context::stack_context s);
 
  private:
+  // The calling thread owns the pool (made so by its first Take).
+  bool Mine();
+
   std::size_t bytes_;
+  std::atomic<std::thread::id> owner_{};
+  std::vector<boost::context::stack_context> free_;  // the owner's
   std::mutex mu_;
-  std::vector<boost::context::stack_context> free_;  // guarded by mu_
+  std::vector<boost::context::stack_context> returned_;  // by other threads; guarded by mu_
+  std::atomic<bool> any_returned_{false};
 };
 
 // A Boost.Context stack allocator over a pool that remembers the stack it
