@@ -11,13 +11,16 @@ Crew::Crew(int threads, std::function<void(std::uint64_t, int)> run, std::functi
   for (int t = 1; t < threads; ++t) helpers_.emplace_back([this, t] { Help(t); });
 }
 
-Crew::~Crew() {
+Crew::~Crew() { Join(); }
+
+void Crew::Join() {
   {
     const std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
   }
   changed_.notify_all();
   for (std::thread& t : helpers_) t.join();
+  helpers_.clear();
 }
 
 void Crew::Add(std::uint64_t id) {

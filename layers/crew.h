@@ -31,8 +31,7 @@ class Crew {
   // Precondition: threads >= 1.
   Crew(int threads, std::function<void(std::uint64_t, int)> run,
        std::function<std::shared_ptr<void>()> helper);
-  // Waits for the helpers to finish the part each runs; queued parts are
-  // not run. Parts should be told to stop first.
+  // Join.
   ~Crew();
   Crew(const Crew&) = delete;
   Crew& operator=(const Crew&) = delete;
@@ -46,6 +45,10 @@ class Crew {
   // Returns once part `id` has run, running queued parts meanwhile on the
   // calling thread, whose number is `thread`.
   void Await(std::uint64_t id, int thread);
+  // Waits for the helpers to finish the part each runs, and ends them;
+  // queued parts are not run. Parts should be told to stop first. The
+  // crew stays valid (the parts still running may call it) until then.
+  void Join();
 
  private:
   enum class State { kQueued, kRunning, kDone };

@@ -423,8 +423,9 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
   }
   lane(root, 0);
   // Every part still running is dead now (the root's lane marked them);
-  // the crew waits for them to stop.
-  crew.reset();
+  // the crew waits for them to stop. (Not crew.reset(): that nulls the
+  // pointer the stopping parts still read before the helpers are joined.)
+  if (crew != nullptr) crew->Join();
   if (root.complete) result.exhausted = exhaustive;
   if (!result.failure && !root.complete && stopped()) result.interrupted = true;
   result.skipped = root.strategy->skipped();
