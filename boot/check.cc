@@ -335,8 +335,10 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
   if (!env && c.machine.cpus >= 2) header.environments = CheckEnvironments(catalog);
   // Host threads change how fast, never what: the result is the same.
   const int jobs = c.jobs != 0 ? c.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  fmt::print(out, "  strategy   {}, {} {}; seed {}; {} host thread{}\n", strategy->make(header)->Describe(), c.runs,
-             exhaustive ? "executions at most" : "runs", c.seed, jobs, jobs == 1 ? "" : "s");
+  // "Up to": a strategy that does not split (the portfolio) runs on one.
+  fmt::print(out, "  strategy   {}, {} {}; seed {}; {}\n", strategy->make(header)->Describe(), c.runs,
+             exhaustive ? "executions at most" : "runs", c.seed,
+             jobs == 1 ? std::string("1 host thread") : fmt::format("up to {} host threads", jobs));
   json["threads"] = jobs;
   json["strategy"] = strategy->make(header)->Describe();
   facts.emplace_back("machine", fmt::format("{} cpus, fairness bound {}", c.machine.cpus, fairness));
