@@ -50,7 +50,9 @@
 // between may have added to it, and then the owner explores it itself. With
 // the path, the done set the node will have then, and the subtree equal,
 // the part runs exactly the executions the owner would: the result does
-// not depend on the threads.
+// not depend on the threads. Under sleep sets (or none) a branch is the
+// next cpu Backtrack would take at a node; nothing is inserted above it,
+// so a part always fits.
 #include <algorithm>
 #include <cstdint>
 #include <memory>
@@ -191,6 +193,8 @@ class DfsTree {
     CpuId last;                        // who took the previous step
     int preemptions = 0;               // on the path before this node
     bool forced = false;               // the fairness guard chose
+    // sleep/none: the branches given away (Split), with their parts.
+    std::vector<std::pair<CpuId, std::uint64_t>> given;
     // Symmetry: which cpus took their first step before this node, and
     // whether no cpu could move in order here, so any may (see Allowed).
     std::vector<bool> started;
@@ -328,6 +332,9 @@ class DfsTree {
           if (Contains(n.done, c)) continue;
           if (Allowed(n, c)) {
             n.chosen = c;
+            for (const auto& [cpu, part] : n.given) {
+              if (cpu == c) joining_ = part;
+            }
             return true;
           }
           if (Contains(n.sleep, c)) ++pruned_;
@@ -340,41 +347,37 @@ class DfsTree {
 
   std::uint64_t pruned() const { return pruned_ + dropped_; }
 
-  // dpor: gives away, as part `id`, the first branch still to explore at
-  // the shallowest node that has one not given yet (the largest subtree,
-  // and the last the owner reaches). Returns the part's tree, or null.
+  // Gives away, as part `id`, the first branch still to explore at the
+  // shallowest node that has one not given yet (the largest subtree): dpor
+  // a branch of the node's wakeup tree, sleep/none the next cpu Backtrack
+  // would take there. Returns the part's tree, or null.
   std::unique_ptr<DfsTree> Split(std::uint64_t id) {
-    if (reduction_ != Reduction::kDpor) return nullptr;
     for (std::size_t b = floor_; b < path_.size(); ++b) {
       Node& n = path_[b];
+      if (n.forced) continue;
       // The done set Backtrack will have when it takes each branch.
       std::vector<CpuId> done = n.done;
       done.push_back(n.chosen);
-      for (WakeupNode& w : n.later) {
-        if (Dropped(n, done, w.cpu)) continue;
-        if (w.given >= 0) {
-          done.push_back(w.cpu);
-          continue;
+      if (reduction_ == Reduction::kDpor) {
+        for (WakeupNode& w : n.later) {
+          if (Dropped(n, done, w.cpu)) continue;
+          if (w.given >= 0) {
+            done.push_back(w.cpu);
+            continue;
+          }
+          w.given = static_cast<std::int64_t>(id);
+          return MakePart(b, w.cpu, std::move(done), w.children);
         }
-        auto part = std::make_unique<DfsTree>(reduction_, preemption_bound_, symmetric_);
-        part->path_.reserve(b + 1);
-        for (std::size_t i = 0; i <= b; ++i) {
-          // The part never reads the owner's pending branches.
-          WakeupForest later = std::move(path_[i].later);
-          part->path_.push_back(path_[i]);
-          path_[i].later = std::move(later);
+      } else {
+        for (CpuId c : n.enabled) {
+          if (Contains(done, c) || !Allowed(n, c)) continue;
+          if (std::any_of(n.given.begin(), n.given.end(), [c](const auto& g) { return g.first == c; })) {
+            done.push_back(c);
+            continue;
+          }
+          n.given.emplace_back(c, id);
+          return MakePart(b, c, std::move(done), {});
         }
-        Node& at = part->path_.back();
-        at.done = done;
-        at.chosen = w.cpu;
-        at.below = w.children;
-        part->floor_ = b + 1;
-        part->analyzed_ = b;
-        part->clock_.assign(clock_.begin(), clock_.begin() + static_cast<std::ptrdiff_t>(b * last_of_.size()));
-        part->split_done_ = std::move(done);
-        part->split_below_ = w.children;
-        w.given = static_cast<std::int64_t>(id);
-        return part;
       }
     }
     return nullptr;
@@ -435,6 +438,30 @@ class DfsTree {
   }
 
  private:
+  // A part that explores the branch of `cpu` at node b, whose done set is
+  // `done` when the branch is taken there, with the wakeup subtree `below`.
+  std::unique_ptr<DfsTree> MakePart(std::size_t b, CpuId cpu, std::vector<CpuId> done, const WakeupForest& below) {
+    auto part = std::make_unique<DfsTree>(reduction_, preemption_bound_, symmetric_);
+    part->path_.reserve(b + 1);
+    for (std::size_t i = 0; i <= b; ++i) {
+      // The part never reads the owner's pending branches.
+      WakeupForest later = std::move(path_[i].later);
+      part->path_.push_back(path_[i]);
+      path_[i].later = std::move(later);
+      part->path_.back().given.clear();
+    }
+    Node& at = part->path_.back();
+    at.done = done;
+    at.chosen = cpu;
+    at.below = below;
+    part->floor_ = b + 1;
+    part->analyzed_ = b;
+    part->clock_.assign(clock_.begin(), clock_.begin() + static_cast<std::ptrdiff_t>(b * last_of_.size()));
+    part->split_done_ = std::move(done);
+    part->split_below_ = below;
+    return part;
+  }
+
   static std::size_t Index(const Node& n, CpuId c) {
     return static_cast<std::size_t>(std::find(n.enabled.begin(), n.enabled.end(), c) -
                                     n.enabled.begin());

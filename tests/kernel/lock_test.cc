@@ -183,11 +183,13 @@ bool RunUntilJoin(const layers::LayerPair& pair, int cpus, layers::Strategy& s,
 TEST_CASE("a dfs part split off after any execution explores what the whole tree would, and is taken back") {
   for (const char* impl : {"ticket", "mcs", "tas"}) {
     for (const bool symmetric : {false, true}) {
+    for (const layers::Reduction reduction : {layers::Reduction::kDpor, layers::Reduction::kSleep}) {
       CAPTURE(impl);
       CAPTURE(symmetric);
+      CAPTURE(layers::ReductionName(reduction));
       const int cpus = 3;
       auto pair = MakeLockPair(WithModule({.impl = impl, .iterations = 1, .bound = 1, .symmetric = symmetric}));
-      const layers::StrategyOptions o{.cpus = cpus, .symmetric = symmetric};
+      const layers::StrategyOptions o{.cpus = cpus, .reduction = reduction, .symmetric = symmetric};
       std::vector<std::vector<CpuId>> whole;
       const std::unique_ptr<layers::Strategy> one = layers::MakeDfsStrategy(o);
       REQUIRE_FALSE(RunUntilJoin(*pair, cpus, *one, &whole));
@@ -227,13 +229,17 @@ TEST_CASE("a dfs part split off after any execution explores what the whole tree
         CHECK(mine == whole);
         CHECK(owner->skipped() == skipped);
       }
-      MESSAGE(std::string(impl) << std::string(symmetric ? " (symmetric)" : "") << ": " << whole.size() << " executions, "
+      MESSAGE(std::string(impl) << std::string(symmetric ? " (symmetric)" : "") << ", "
+                                << layers::ReductionName(reduction) << ": " << whole.size() << " executions, "
                                 << split << " splits, " << fits << " parts taken back, " << refused << " refused");
       // (Ticket with symmetry has one execution: nothing to split.)
       if (whole.size() > 2) {
         CHECK(split > 0);
         CHECK(fits > 0);
       }
+      // Nothing is inserted above a sleep-set part: it always fits.
+      if (reduction == layers::Reduction::kSleep) CHECK(refused == 0);
+    }
     }
   }
 }

@@ -308,7 +308,9 @@ TEST_CASE("a lost update is found after the same runs and shrunk alike on 1, 2 a
 }
 
 TEST_CASE("dfs runs the same executions, in the same order, on 1, 2 and 3 host threads") {
+  for (const layers::Reduction reduction : {layers::Reduction::kDpor, layers::Reduction::kSleep}) {
   for (const int iterations : {2, 3}) {
+    CAPTURE(layers::ReductionName(reduction));
     CAPTURE(iterations);
     const CounterPair pair({.module = Module::kFaa, .iterations = iterations});
     std::vector<std::uint64_t> one;
@@ -318,6 +320,7 @@ TEST_CASE("dfs runs the same executions, in the same order, on 1, 2 and 3 host t
       std::vector<std::uint64_t> mine;
       ExploreResult r = Explore(pair, MachineOptions{.cpus = 3},
                                 {.strategy = layers::BuiltinStrategy("dfs"), .runs = 1'000'000,
+                                 .reduction = reduction,
                                  .each = [&mine](const Execution& x) { mine.push_back(x.machine->log().hash()); },
                                  .jobs = jobs});
       REQUIRE(r.exhausted);
@@ -335,6 +338,7 @@ TEST_CASE("dfs runs the same executions, in the same order, on 1, 2 and 3 host t
       CHECK(r.events == first.events);
     }
     CHECK(one.size() > 50);
+  }
   }
 }
 
