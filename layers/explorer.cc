@@ -246,6 +246,7 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
     std::uint64_t counted = 0; // of them, not pruned (the cap counts these)
     bool complete = false;     // it made all its executions
     bool failed = false;       // it ended at a failure
+    bool interrupted = false;  // it ended at ExploreOptions::stop
     bool kept_first = false, kept_left = false;
     std::atomic<bool> dead{false};  // nobody will take it: stop
   };
@@ -327,10 +328,12 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
     };
     // Takes back part q, ended; false: p ends with it.
     auto splice = [&](Part& q) {
+      if (q.interrupted) p.interrupted = true;
       if (is_root) {
+        // The cap holds here too: the executions past it are not taken.
         for (std::size_t k = 0; k < q.made.size(); ++k) {
+          if (taken() >= explore.runs) return false;
           if (!take(q.made[k])) return false;
-          if (taken() >= explore.runs && (k + 1 < q.made.size() || !q.complete)) return false;
         }
       } else {
         p.counted += q.counted;
@@ -342,7 +345,12 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
       return q.complete;
     };
     for (;;) {
-      if (dead(p) || stopped() || (is_root ? taken() : p.counted) >= explore.runs) break;
+      // As one thread: the cap first, then the stop flag.
+      if (dead(p) || (is_root ? taken() : p.counted) >= explore.runs) break;
+      if (stopped()) {
+        p.interrupted = true;
+        break;
+      }
       Made m;
       machine::Oracle& oracle = s.Next(i);
       m.run = s.MachineFor(options_of(i));
@@ -379,6 +387,12 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
           q.dead.store(true, std::memory_order_relaxed);
           parts_refused.fetch_add(1, std::memory_order_relaxed);
           s.Reclaim();
+          break;
+        }
+        if (is_root && taken() >= explore.runs) {
+          // The cap was reached just before the part: it is not taken.
+          q.dead.store(true, std::memory_order_relaxed);
+          ended = true;
           break;
         }
         crew->Await(*id, thread);
@@ -427,7 +441,7 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
   // pointer the stopping parts still read before the helpers are joined.)
   if (crew != nullptr) crew->Join();
   if (root.complete) result.exhausted = exhaustive;
-  if (!result.failure && !root.complete && stopped()) result.interrupted = true;
+  if (!result.failure && root.interrupted) result.interrupted = true;
   result.skipped = root.strategy->skipped();
   result.made = made_anywhere.load();
   result.parts_joined = parts_joined.load();

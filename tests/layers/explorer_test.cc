@@ -342,6 +342,31 @@ TEST_CASE("dfs runs the same executions, in the same order, on 1, 2 and 3 host t
   }
 }
 
+TEST_CASE("a dfs capped at a few runs takes the same executions on 1, 2 and 3 host threads") {
+  // Parts given away just past the cap must not be taken.
+  const CounterPair pair({.module = Module::kFaa, .iterations = 3});
+  for (std::uint64_t runs = 1; runs <= 40; runs += 3) {
+    CAPTURE(runs);
+    std::vector<std::uint64_t> one;
+    for (int jobs : {1, 2, 3}) {
+      CAPTURE(jobs);
+      std::vector<std::uint64_t> mine;
+      const ExploreResult r =
+          Explore(pair, MachineOptions{.cpus = 3},
+                  {.strategy = layers::BuiltinStrategy("dfs"), .runs = runs,
+                   .each = [&mine](const Execution& x) { mine.push_back(x.machine->log().hash()); },
+                   .jobs = jobs});
+      CHECK(r.executions == runs);
+      CHECK_FALSE(r.exhausted);
+      if (jobs == 1) {
+        one = mine;
+      } else {
+        CHECK(mine == one);
+      }
+    }
+  }
+}
+
 TEST_CASE("the portfolio, which does not split, makes its executions on the caller's thread alone") {
   const CounterOptions faa{.module = Module::kFaa, .iterations = 2};
   const ExploreResult one = ExploreCounter(faa, 2, {.strategy = layers::BuiltinStrategy("portfolio"), .runs = 100});
