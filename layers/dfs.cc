@@ -46,8 +46,10 @@
 // and hands its reversals above the floor back in order (Join), where the
 // owner inserts them as it would have. The owner gives away a branch it has
 // not reached yet and takes the part back when it does, if the branch's
-// wakeup subtree is still the one the part was given (Fits): races found in
-// between may have added to it, and then the owner explores it itself. With
+// wakeup subtree is still the one the part was given (Fits). Races found in
+// between may add to it (Insert says under which branch it added); the
+// part is then abandoned at once (Abandoned) and the branch may be given
+// away again, or the owner explores it itself. With
 // the path, the done set the node will have then, and the subtree equal,
 // the part runs exactly the executions the owner would: the result does
 // not depend on the threads. Under sleep sets (or none) a branch is the
@@ -57,6 +59,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -155,9 +158,12 @@ bool WeakInitial(CpuId p, const Act& step, const std::vector<Step>& w, std::size
 // the leftmost child whose CPU is a weak initial of what is left of w; a
 // leaf reached, or w used up, means it is covered. Else w's rest becomes a
 // new rightmost chain where the descent stopped.
-void Insert(WakeupForest* forest, std::vector<Step> w) {
+// Returns the branch of `forest` under which w was added, or null when
+// it was covered or became a branch of its own.
+WakeupNode* Insert(WakeupForest* forest, std::vector<Step> w) {
+  WakeupNode* top = nullptr;
   for (;;) {
-    if (w.empty()) return;
+    if (w.empty()) return nullptr;
     WakeupNode* next = nullptr;
     for (WakeupNode& child : *forest) {
       std::size_t at;
@@ -168,13 +174,15 @@ void Insert(WakeupForest* forest, std::vector<Step> w) {
       }
     }
     if (next == nullptr) break;
-    if (next->children.empty()) return;
+    if (next->children.empty()) return nullptr;
+    if (top == nullptr) top = next;
     forest = &next->children;
   }
   for (const Step& s : w) {
     forest->push_back({s.cpu, s.step, {}});
     forest = &forest->back().children;
   }
+  return top;
 }
 
 // The dfs search tree along the current path. Each execution replays the
@@ -386,6 +394,10 @@ class DfsTree {
   // The part Backtrack reached, if its branch was given away.
   std::optional<std::uint64_t> joining() const { return joining_; }
 
+  // The parts given away whose branches have grown since (they can no
+  // longer fit), once each; their branches may be given away again.
+  std::vector<std::uint64_t> TakeAbandoned() { return std::exchange(abandoned_, {}); }
+
   // True if `part` explores the branch Backtrack just reached, as this
   // tree would: the same node, done set and wakeup subtree. Reads only what
   // the part was made with (Split).
@@ -403,7 +415,7 @@ class DfsTree {
       if (r.at < floor_) {
         requests_.push_back(std::move(r));
       } else {
-        Insert(&path_[r.at].later, std::move(r.w));
+        Adding(Insert(&path_[r.at].later, std::move(r.w)));
       }
     }
     pruned_ += part.pruned_;
@@ -460,6 +472,14 @@ class DfsTree {
     part->split_done_ = std::move(done);
     part->split_below_ = below;
     return part;
+  }
+
+  // An insertion went below `changed` (Insert): a part given that branch
+  // explores a subtree that is no longer the branch's.
+  void Adding(WakeupNode* changed) {
+    if (changed == nullptr || changed->given < 0) return;
+    abandoned_.push_back(static_cast<std::uint64_t>(changed->given));
+    changed->given = -1;
   }
 
   static std::size_t Index(const Node& n, CpuId c) {
@@ -594,7 +614,7 @@ class DfsTree {
     if (e < floor_) {
       requests_.push_back({e, std::move(w)});
     } else {
-      Insert(&at.later, std::move(w));
+      Adding(Insert(&at.later, std::move(w)));
     }
   }
 
@@ -632,6 +652,7 @@ class DfsTree {
   };
   std::vector<Request> requests_;
   std::optional<std::uint64_t> joining_;  // Backtrack reached a branch given away
+  std::vector<std::uint64_t> abandoned_;  // parts whose branch grew (Adding)
   // What a part was given (read by its owner's Fits while it runs).
   std::vector<CpuId> split_done_;
   WakeupForest split_below_;
@@ -680,6 +701,7 @@ class DfsStrategy final : public Strategy {
     return std::make_unique<DfsStrategy>(o_, std::move(part));
   }
   std::optional<std::uint64_t> Joining() const override { return tree_->joining(); }
+  std::vector<std::uint64_t> Abandoned() override { return tree_->TakeAbandoned(); }
   bool Fits(const Strategy& part) const override {
     return tree_->Fits(*static_cast<const DfsStrategy&>(part).tree_);
   }

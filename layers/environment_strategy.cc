@@ -58,6 +58,7 @@ class EnvironmentStrategy final : public Strategy {
   }
   bool Join(Strategy& part) override { return inner_->Join(*static_cast<EnvironmentStrategy&>(part).inner_); }
   void Reclaim() override { inner_->Reclaim(); }
+  std::vector<std::uint64_t> Abandoned() override { return inner_->Abandoned(); }
 
  private:
   std::unique_ptr<Strategy> inner_;

@@ -326,6 +326,14 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
       }
       return true;
     };
+    // Stops the parts p's strategy will never take back.
+    auto drop_abandoned = [&] {
+      for (std::uint64_t id : s.Abandoned()) {
+        given.erase(std::find(given.begin(), given.end(), id));
+        part_of(id).dead.store(true, std::memory_order_relaxed);
+        parts_refused.fetch_add(1, std::memory_order_relaxed);
+      }
+    };
     // Takes back part q, ended; false: p ends with it.
     auto splice = [&](Part& q) {
       if (q.interrupted) p.interrupted = true;
@@ -373,6 +381,7 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
       if (explore.keep_last && !m.pruned && !m.left) m.schedule = ScheduleOf(x);
       if (keep) m.kept = std::make_unique<Kept>(Kept{std::move(x), s.Member(), s.Environment()});
       if (!add(m)) break;
+      drop_abandoned();
       if (!is_root && std::this_thread::get_id() == main_thread) {
         progress.Tick(taken(), explore.runs, *root.strategy);
       }
@@ -402,6 +411,7 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
         }
         parts_joined.fetch_add(1, std::memory_order_relaxed);
         more = s.Join(*q.strategy);
+        drop_abandoned();
       }
       if (ended) break;
       if (!more) {

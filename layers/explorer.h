@@ -82,9 +82,9 @@ struct ExploreResult {
   bool symmetric = false;        // dfs ran one schedule per renaming of the cpus
   int threads = 1;               // host threads that made and checked executions (jobs)
   // On several threads: executions made on any of them (those taken, and
-  // those of parts that did not fit, or that ran past a failure or the
-  // cap), parts taken back, and parts refused because the dfs tree grew
-  // under their branch after they were split off.
+  // those of parts abandoned, or that ran past a failure or the cap),
+  // parts taken back, and parts abandoned or refused because the dfs tree
+  // grew under their branch after they were split off.
   std::uint64_t made = 0;
   std::uint64_t parts_joined = 0;
   std::uint64_t parts_refused = 0;

@@ -138,6 +138,10 @@ class Strategy {
   // The part Joining names is not taken (it does not fit): this strategy
   // makes those executions itself, from its next one.
   virtual void Reclaim() {}
+  // Parts given away that can no longer fit (a dfs branch grew since it was
+  // given), each named once, so the explorer stops them early; Joining
+  // never names them. By default none.
+  virtual std::vector<std::uint64_t> Abandoned() { return {}; }
 };
 
 // A strategy whose executions depend only on their index, made in blocks of

@@ -194,7 +194,7 @@ TEST_CASE("a dfs part split off after any execution explores what the whole tree
       const std::unique_ptr<layers::Strategy> one = layers::MakeDfsStrategy(o);
       REQUIRE_FALSE(RunUntilJoin(*pair, cpus, *one, &whole));
       const std::uint64_t skipped = one->skipped();
-      int split = 0, fits = 0, refused = 0;
+      int split = 0, fits = 0, refused = 0, abandoned = 0;
       // Split after execution k, run the part to its end (it may not give
       // away more), run the owner to it, take it back or not.
       for (std::size_t k = 1; k < whole.size() && k <= 60; ++k) {
@@ -210,11 +210,19 @@ TEST_CASE("a dfs part split off after any execution explores what the whole tree
         std::vector<std::vector<CpuId>> theirs;
         CHECK_FALSE(RunUntilJoin(*pair, cpus, *part, &theirs));
         bool more = true;
+        bool gone = false;
         while (more) {
+          // A part whose branch grew is abandoned at once, and never joined.
+          for (std::uint64_t id : owner->Abandoned()) {
+            CHECK(id == 5);
+            gone = true;
+            ++abandoned;
+          }
           if (!owner->Joining()) {
             more = RunUntilJoin(*pair, cpus, *owner, &mine);
             continue;
           }
+          CHECK_FALSE(gone);
           REQUIRE(*owner->Joining() == 5);
           if (owner->Fits(*part)) {
             ++fits;
@@ -226,19 +234,27 @@ TEST_CASE("a dfs part split off after any execution explores what the whole tree
             more = RunUntilJoin(*pair, cpus, *owner, &mine);
           }
         }
+        for (std::uint64_t id : owner->Abandoned()) {
+          CHECK(id == 5);
+          ++abandoned;
+        }
         CHECK(mine == whole);
         CHECK(owner->skipped() == skipped);
       }
       MESSAGE(std::string(impl) << std::string(symmetric ? " (symmetric)" : "") << ", "
                                 << layers::ReductionName(reduction) << ": " << whole.size() << " executions, "
-                                << split << " splits, " << fits << " parts taken back, " << refused << " refused");
+                                << split << " splits, " << fits << " parts taken back, " << abandoned
+                                << " abandoned, " << refused << " refused");
       // (Ticket with symmetry has one execution: nothing to split.)
       if (whole.size() > 2) {
         CHECK(split > 0);
         CHECK(fits > 0);
       }
-      // Nothing is inserted above a sleep-set part: it always fits.
-      if (reduction == layers::Reduction::kSleep) CHECK(refused == 0);
+      // A branch that grows abandons its part first, so none is refused
+      // when it is reached; nothing is inserted above a sleep-set part.
+      CHECK(refused == 0);
+      if (reduction == layers::Reduction::kSleep) CHECK(abandoned == 0);
+      if (std::string_view(impl) == "mcs" && reduction == layers::Reduction::kDpor) CHECK(abandoned > 0);
     }
     }
   }
