@@ -326,10 +326,15 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
       }
       return true;
     };
+    auto forget = [&](std::uint64_t id) {
+      const auto it = std::find(given.begin(), given.end(), id);
+      STRATA_CHECK(it != given.end(), "strategy named part {}, which it was not given", id);
+      given.erase(it);
+    };
     // Stops the parts p's strategy will never take back.
     auto drop_abandoned = [&] {
       for (std::uint64_t id : s.Abandoned()) {
-        given.erase(std::find(given.begin(), given.end(), id));
+        forget(id);
         part_of(id).dead.store(true, std::memory_order_relaxed);
         parts_refused.fetch_add(1, std::memory_order_relaxed);
       }
@@ -390,7 +395,7 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
       while (more) {
         const std::optional<std::uint64_t> id = s.Joining();
         if (!id) break;
-        given.erase(std::find(given.begin(), given.end(), *id));
+        forget(*id);
         Part& q = part_of(*id);
         if (!s.Fits(*q.strategy)) {
           q.dead.store(true, std::memory_order_relaxed);
