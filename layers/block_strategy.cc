@@ -27,7 +27,7 @@ std::unique_ptr<Strategy> BlockStrategy::Split(std::uint64_t id, std::uint64_t* 
   std::unique_ptr<BlockStrategy> part = Copy();
   part->next_ = mid;
   part->end_ = end_;
-  given_.push_back({id, mid, end_});
+  given_.push_back({id, end_});
   end_ = mid;
   *first = mid;
   return part;

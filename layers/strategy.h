@@ -170,9 +170,10 @@ class BlockStrategy : public Strategy {
   std::uint64_t next_ = 0;  // the execution Next makes next
   std::uint64_t end_;       // this strategy makes [next_, end_) itself
   // Parts given away, each right after the one below it, the last given
-  // (the lowest, starting at end_) last.
+  // (the lowest, starting at end_) last: a part's range is [its previous
+  // end, end).
   struct Given {
-    std::uint64_t id, begin, end;
+    std::uint64_t id, end;
   };
   std::vector<Given> given_;
 };
