@@ -333,8 +333,12 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
   // The header names a portfolio's members on a layer with a rely.
   layers::StrategyOptions header = so;
   if (!env && c.machine.cpus >= 2) header.environments = CheckEnvironments(catalog);
-  // Host threads change how fast, never what: the result is the same.
-  const int jobs = c.jobs != 0 ? c.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // Host threads change how fast, never what: the result is the same. By
+  // default one per core, shared by the ranks of a sharded check that run
+  // on this host.
+  const int ranks_here = options.cluster != nullptr ? std::max(1, options.cluster->ranks_on_host()) : 1;
+  const int jobs = c.jobs != 0 ? c.jobs
+                               : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / ranks_here);
   // "Up to": a strategy that does not split (the portfolio) runs on one.
   fmt::print(out, "  strategy   {}, {} {}; seed {}; {}\n", strategy->make(header)->Describe(), c.runs,
              exhaustive ? "executions at most" : "runs", c.seed,
@@ -366,7 +370,11 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
                                  .keep_last = !options.trace_path.empty(),
                                  .progress = progress ? stderr : nullptr,
                                  .progress_lines = !terminal,
-                                 .jobs = jobs};
+                                 .jobs = jobs,
+                                 .cluster = options.cluster};
+  // A follower rank of a sharded check makes parts of the leader's
+  // explorations and prints and writes nothing (its output is the leader's).
+  const bool follower = options.cluster != nullptr && !options.cluster->leader();
   const InterruptScope interrupt;
   explore.stop = interrupt.flag();
   const std::string title = fmt::format("strata check {} (seed {})", c.source, c.seed);
@@ -404,6 +412,11 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
     }
     layers::ExploreResult r = layers::Explore(*pair, c.machine, explore);
     explore.each = nullptr;  // it holds `pair`, which ends with this iteration
+    if (r.follower) {
+      // The leader ended the command, or goes on to the next layer.
+      if (r.dismissed) return 0;
+      continue;
+    }
     ++explored;
     fmt::print(out, "  {:<10} {} refines {}?\n", layer, pair->lower(), pair->upper());
     if (env) {
@@ -436,6 +449,7 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
     jl["events"] = r.events;
     jl["seconds"] = r.seconds;
     jl["threads"] = {{"threads", r.threads},
+                     {"ranks", r.ranks},
                      {"parts_joined", r.parts_joined},
                      {"parts_refused", r.parts_refused},
                      {"made", r.made}};
@@ -568,6 +582,7 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
         fmt::format("the failing execution of layer {}, shrunk", layer), out));
     return finish(1, x.verdict.name(), false);
   }
+  if (follower) return 0;
   if (explored == 0) {
     // Every layer asked for runs as its spec or has no per-CPU check.
     fmt::print(out, "  result     nothing checked: no layer asked for runs as a module that can be "

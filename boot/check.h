@@ -11,6 +11,7 @@
 #include "boot/config.h"
 #include "boot/schedule_file.h"
 #include "boot/steps.h"
+#include "layers/cluster.h"
 
 namespace strata::boot {
 
@@ -25,6 +26,9 @@ struct CheckOptions {
   // --trace: the timeline (boot/trace.h) of the failing execution, or with
   // no failure of the last execution checked, to this file.
   std::string trace_path;
+  // Under mpirun: the ranks that share each exploration (layers/cluster.h),
+  // or null. On a follower rank the check prints and writes nothing.
+  layers::Cluster* cluster = nullptr;
 };
 
 // What `strata replay` of a check's schedule shows and writes.

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "layers/strategy.h"
+#include "layers/wire.h"
 #include "machine/check.h"
 
 namespace strata::layers {
@@ -56,6 +57,20 @@ void BlockStrategy::Reclaim() {
   STRATA_CHECK(!given_.empty() && next_ == end_, "reclaim without a part");
   end_ = given_.back().end;
   given_.pop_back();
+}
+
+std::optional<std::string> BlockStrategy::Pack() const {
+  return WireWriter().U(next_).U(end_).Take();
+}
+
+std::unique_ptr<Strategy> BlockStrategy::Unpack(std::string_view bytes) const {
+  WireReader in(bytes);
+  const std::uint64_t next = in.U(), end = in.U();
+  if (!in.done() || next % kBlock != 0 || next >= end) return nullptr;
+  std::unique_ptr<BlockStrategy> part = Copy();
+  part->next_ = next;
+  part->end_ = end;
+  return part;
 }
 
 }  // namespace strata::layers

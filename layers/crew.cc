@@ -7,7 +7,7 @@
 namespace strata::layers {
 
 Crew::Crew(int threads, std::function<void(std::uint64_t, int)> run, std::function<std::shared_ptr<void>()> helper)
-    : run_(std::move(run)), helper_(std::move(helper)) {
+    : threads_(threads), run_(std::move(run)), helper_(std::move(helper)) {
   for (int t = 1; t < threads; ++t) helpers_.emplace_back([this, t] { Help(t); });
 }
 
@@ -30,6 +30,20 @@ void Crew::Add(std::uint64_t id) {
     state_[id] = State::kQueued;
     queue_.push_back(id);
     queued_.fetch_add(1, std::memory_order_relaxed);
+  }
+  changed_.notify_all();
+}
+
+void Crew::AddElsewhere(std::uint64_t id) {
+  const std::lock_guard<std::mutex> lock(mu_);
+  if (state_.size() <= id) state_.resize(id + 1, State::kDone);
+  state_[id] = State::kRunning;
+}
+
+void Crew::Finish(std::uint64_t id) {
+  {
+    const std::lock_guard<std::mutex> lock(mu_);
+    state_[id] = State::kDone;
   }
   changed_.notify_all();
 }

@@ -65,6 +65,7 @@
 #include <fmt/format.h>
 
 #include "layers/strategy.h"
+#include "layers/wire.h"
 #include "machine/check.h"
 #include "machine/machine.h"
 
@@ -183,6 +184,63 @@ WakeupNode* Insert(WakeupForest* forest, std::vector<Step> w) {
     forest = &forest->back().children;
   }
   return top;
+}
+
+// The wire form of a part (Pack) and of what it found (PackOutcome).
+void Put(WireWriter& out, const Act& a) {
+  out.U(static_cast<std::uint64_t>(a.object.value())).S(a.kind.name()).B(a.read_only).B(a.blocking).B(a.first);
+}
+Act GetAct(WireReader& in) {
+  Act a;
+  a.object = machine::ObjectId(static_cast<machine::ObjectId::Rep>(in.U()));
+  a.kind = InternKind(in.S());
+  a.read_only = in.B();
+  a.blocking = in.B();
+  a.first = in.B();
+  return a;
+}
+void Put(WireWriter& out, CpuId c) { out.I(c.value()); }
+CpuId GetCpu(WireReader& in) { return CpuId(static_cast<CpuId::Rep>(in.I())); }
+void Put(WireWriter& out, const std::vector<CpuId>& v) {
+  out.U(v.size());
+  for (CpuId c : v) Put(out, c);
+}
+std::vector<CpuId> GetCpus(WireReader& in) {
+  std::vector<CpuId> v(in.Count());
+  for (CpuId& c : v) c = GetCpu(in);
+  return v;
+}
+void Put(WireWriter& out, const WakeupForest& f) {
+  out.U(f.size());
+  for (const WakeupNode& w : f) {
+    Put(out, w.cpu);
+    Put(out, w.step);
+    Put(out, w.children);
+  }
+}
+WakeupForest GetForest(WireReader& in, int depth = 0) {
+  WakeupForest f(depth > 10000 ? 0 : in.Count());
+  for (WakeupNode& w : f) {
+    w.cpu = GetCpu(in);
+    w.step = GetAct(in);
+    w.children = GetForest(in, depth + 1);
+  }
+  return f;
+}
+void Put(WireWriter& out, const std::vector<Step>& w) {
+  out.U(w.size());
+  for (const Step& s : w) {
+    Put(out, s.cpu);
+    Put(out, s.step);
+  }
+}
+std::vector<Step> GetSteps(WireReader& in) {
+  std::vector<Step> w(in.Count());
+  for (Step& s : w) {
+    s.cpu = GetCpu(in);
+    s.step = GetAct(in);
+  }
+  return w;
 }
 
 // The dfs search tree along the current path. Each execution replays the
@@ -426,6 +484,75 @@ class DfsTree {
 
   // The part is not taken: the branch is explored here.
   void Reclaim() { joining_.reset(); }
+
+  // A part as bytes (Split made it; it has not run), and back into a tree
+  // made with the same options; false if the bytes are not a part.
+  void Save(WireWriter& out) const {
+    out.U(floor_).U(analyzed_).U(clock_.size());
+    for (std::uint32_t v : clock_) out.U(v);
+    out.U(path_.size());
+    for (const Node& n : path_) {
+      Put(out, n.enabled);
+      out.U(n.pending.size());
+      for (const Act& a : n.pending) Put(out, a);
+      Put(out, n.done);
+      Put(out, n.sleep);
+      Put(out, n.chosen);
+      Put(out, n.last);
+      out.I(n.preemptions).B(n.forced).U(n.started.size());
+      for (bool b : n.started) out.B(b);
+      out.B(n.unordered);
+      Put(out, n.later);
+      Put(out, n.below);
+      out.B(n.on_word).I(n.before);
+    }
+  }
+  bool Load(WireReader& in) {
+    floor_ = static_cast<std::size_t>(in.U());
+    analyzed_ = static_cast<std::size_t>(in.U());
+    clock_.resize(in.Count());
+    for (std::uint32_t& v : clock_) v = static_cast<std::uint32_t>(in.U());
+    path_.resize(in.Count());
+    for (Node& n : path_) {
+      n.enabled = GetCpus(in);
+      n.pending.resize(in.Count());
+      for (Act& a : n.pending) a = GetAct(in);
+      n.done = GetCpus(in);
+      n.sleep = GetCpus(in);
+      n.chosen = GetCpu(in);
+      n.last = GetCpu(in);
+      n.preemptions = static_cast<int>(in.I());
+      n.forced = in.B();
+      n.started.resize(in.Count());
+      for (std::size_t i = 0; i < n.started.size(); ++i) n.started[i] = in.B();
+      n.unordered = in.B();
+      n.later = GetForest(in);
+      n.below = GetForest(in);
+      n.on_word = in.B();
+      n.before = in.I();
+      if (n.pending.size() != n.enabled.size()) return false;
+    }
+    return in.done() && floor_ == path_.size() && floor_ > 0 && analyzed_ < floor_;
+  }
+  // What a part that ran found for its owner (Join), as bytes, and back.
+  void SaveOutcome(WireWriter& out) const {
+    out.U(pruned_).U(dropped_).U(requests_.size());
+    for (const Request& r : requests_) {
+      out.U(r.at);
+      Put(out, r.w);
+    }
+  }
+  bool LoadOutcome(WireReader& in) {
+    pruned_ = in.U();
+    dropped_ = in.U();
+    requests_.resize(in.Count());
+    for (Request& r : requests_) {
+      r.at = static_cast<std::size_t>(in.U());
+      r.w = GetSteps(in);
+      if (r.at >= floor_) return false;
+    }
+    return in.done();
+  }
 
   // Knuth's estimate of the explored fraction of the tree, from the path:
   // the subtrees left of the path, each taken to be as large as its
@@ -707,6 +834,26 @@ class DfsStrategy final : public Strategy {
   }
   bool Join(Strategy& part) override { return tree_->Join(*static_cast<DfsStrategy&>(part).tree_); }
   void Reclaim() override { tree_->Reclaim(); }
+  std::optional<std::string> Pack() const override {
+    WireWriter out;
+    tree_->Save(out);
+    return out.Take();
+  }
+  std::unique_ptr<Strategy> Unpack(std::string_view bytes) const override {
+    auto tree = std::make_unique<DfsTree>(reduction_, preemption_bound_, symmetric_);
+    WireReader in(bytes);
+    if (!tree->Load(in)) return nullptr;
+    return std::make_unique<DfsStrategy>(o_, std::move(tree));
+  }
+  std::string PackOutcome() const override {
+    WireWriter out;
+    tree_->SaveOutcome(out);
+    return out.Take();
+  }
+  bool UnpackOutcome(std::string_view bytes) override {
+    WireReader in(bytes);
+    return tree_->LoadOutcome(in);
+  }
   // One client: the tree's executions must be runs of the same program.
   machine::MachineOptions MachineFor(const machine::MachineOptions& base) const override {
     machine::MachineOptions run = base;

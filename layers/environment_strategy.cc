@@ -59,6 +59,14 @@ class EnvironmentStrategy final : public Strategy {
   bool Join(Strategy& part) override { return inner_->Join(*static_cast<EnvironmentStrategy&>(part).inner_); }
   void Reclaim() override { inner_->Reclaim(); }
   std::vector<std::uint64_t> Abandoned() override { return inner_->Abandoned(); }
+  std::optional<std::string> Pack() const override { return inner_->Pack(); }
+  std::unique_ptr<Strategy> Unpack(std::string_view bytes) const override {
+    std::unique_ptr<Strategy> inner = inner_->Unpack(bytes);
+    if (inner == nullptr) return nullptr;
+    return std::make_unique<EnvironmentStrategy>(std::move(inner), env_, fixed_, cpus_);
+  }
+  std::string PackOutcome() const override { return inner_->PackOutcome(); }
+  bool UnpackOutcome(std::string_view bytes) override { return inner_->UnpackOutcome(bytes); }
 
  private:
   std::unique_ptr<Strategy> inner_;

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <deque>
 #include <iterator>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -13,6 +14,8 @@
 #include <fmt/format.h>
 
 #include "layers/crew.h"
+#include "layers/shard.h"
+#include "layers/wire.h"
 #include "machine/check.h"
 #include "machine/rng.h"
 #include "machine/shrink.h"
@@ -58,6 +61,32 @@ Execution Shrink(const LayerPair& pair, const machine::MachineOptions& options, 
     return x;
   };
   return machine::Shrink(std::move(best), rerun, ToFailure, machine::ShrinkOptions{}, attempts);
+}
+
+// A schedule and the options of an execution's machine as a rank sends
+// them (its stacks are the receiver's own).
+void PutSchedule(WireWriter& out, const std::vector<CpuId>& s) {
+  out.U(s.size());
+  for (CpuId c : s) out.I(c.value());
+}
+std::vector<CpuId> GetSchedule(WireReader& in) {
+  std::vector<CpuId> s(in.Count());
+  for (CpuId& c : s) c = CpuId(static_cast<CpuId::Rep>(in.I()));
+  return s;
+}
+void PutRun(WireWriter& out, const machine::MachineOptions& o) {
+  out.I(o.cpus).U(o.stack_bytes).U(o.max_steps).U(o.fairness).U(o.client_seed).I(o.focus.value());
+  out.U(static_cast<std::uint64_t>(o.environment_draws));
+}
+machine::MachineOptions GetRun(WireReader& in, machine::MachineOptions o) {
+  o.cpus = static_cast<int>(in.I());
+  o.stack_bytes = static_cast<std::size_t>(in.U());
+  o.max_steps = in.U();
+  o.fairness = in.U();
+  o.client_seed = in.U();
+  o.focus = CpuId(static_cast<CpuId::Rep>(in.I()));
+  o.environment_draws = static_cast<machine::Draws>(in.U());
+  return o;
 }
 
 // "3m 20s", "42s".
@@ -145,7 +174,16 @@ Execution ReplaySchedule(const LayerPair& pair, const machine::MachineOptions& o
 }
 
 ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
-                      const ExploreOptions& explore) {
+                      const ExploreOptions& explore_options) {
+  // A cluster of one is this process alone.
+  Cluster* const cluster =
+      explore_options.cluster != nullptr && explore_options.cluster->size() > 1 ? explore_options.cluster : nullptr;
+  const bool follower = cluster != nullptr && !cluster->leader();
+  ExploreOptions explore = explore_options;
+  if (follower) explore.progress = nullptr;  // the leader's is the one
+  if (cluster != nullptr && !Begin(*cluster, fmt::format("{} refines {}", pair.lower(), pair.upper()))) {
+    return ExploreResult{.follower = true, .dismissed = true};
+  }
   // Many machines run in a row: their stack-overflow handler is checked
   // once, here, not once per run.
   machine::OverflowHandlerScope overflow_handler;
@@ -215,6 +253,18 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
                             : explore.witness_all ? Checking::kWitness
                                                   : Checking::kCheck;
 
+  // Another rank's executions are replayed from their schedules where they
+  // must be kept (Made::kept), on the thread that takes them back.
+  const std::unique_ptr<Strategy> unpacker = cluster != nullptr ? explore.strategy({.cpus = options.cpus,
+                                                         .seed = explore.seed,
+                                                         .pct_depth = explore.pct_depth,
+                                                         .runs = explore.runs,
+                                                         .pct_horizon = explore.pct_horizon,
+                                                         .preemption_bound = explore.preemption_bound,
+                                                         .reduction = explore.reduction,
+                                                         .symmetric = explore.symmetry && pair.interchangeable()})
+                                                  : nullptr;
+
   // An execution as the explorer takes it: all of it where someone looks
   // at it (a failure, a part's first left-rely run and first run that
   // counts, every run for `each`); of the others only what the result
@@ -224,8 +274,18 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
     Execution x;
     std::string member, environment;
   };
+  // A kept execution that travels to another rank: what makes it again
+  // there (its schedule on its machine), made by `rank`, whose log hash the
+  // run made again must have.
+  struct Recipe {
+    std::vector<CpuId> schedule;
+    std::uint64_t hash = 0;
+    std::string member, environment;
+    int rank = 0;
+  };
   struct Made {
     std::unique_ptr<Kept> kept;
+    std::optional<Recipe> recipe;  // in place of `kept`, in a part that travels
     machine::MachineOptions run;  // its stacks: the caller's pool
     std::uint64_t events = 0, worst_wait = 0, wait_bound = 0;
     std::vector<CpuId> schedule;  // keep_last
@@ -249,6 +309,15 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
     bool interrupted = false;  // it ended at ExploreOptions::stop
     bool kept_first = false, kept_left = false;
     std::atomic<bool> dead{false};  // nobody will take it: stop
+    // Sharded: the rank it was given to, and what it made there (Done);
+    // or, for a part given to this rank, by whom and their number for it.
+    int elsewhere = -1;
+    std::string outcome;
+    int from = -1;
+    std::uint64_t their_id = 0;
+    // Given to this rank, or split off a part that was: its executions
+    // will travel, so it keeps recipes, not machines (Made::recipe).
+    bool travels = false;
   };
   Part root{.strategy = std::move(strategy)};
   std::mutex parts_mu;
@@ -264,11 +333,50 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
     return false;
   };
   auto stopped = [&] { return explore.stop != nullptr && *explore.stop != 0; };
+  std::unique_ptr<Shard> shard;
+  std::unique_ptr<Crew> crew;
+  // Nobody will take part `id` back: it stops, here or where it runs.
+  auto kill = [&](std::uint64_t id) {
+    Part& q = part_of(id);
+    q.dead.store(true, std::memory_order_relaxed);
+    if (q.elsewhere >= 0) shard->Stop(q.elsewhere, id);
+  };
+  // Ends every part (the exploration ends, or `p` is stopped: of the
+  // parts, those split off p): a thread waiting for a part given to
+  // another rank wakes, sees its own part dead and stops too.
+  auto stop_parts = [&](const Part* p) {
+    const std::lock_guard<std::mutex> lock(parts_mu);
+    for (std::uint64_t id = 0; id < parts.size(); ++id) {
+      Part& q = parts[id];
+      if (p != nullptr && q.owner != p) continue;
+      if (p == nullptr) q.dead.store(true, std::memory_order_relaxed);
+      if (q.elsewhere >= 0) crew->Finish(id);
+    }
+  };
   const std::thread::id main_thread = std::this_thread::get_id();
   std::atomic<std::uint64_t> made_anywhere{0}, parts_joined{0}, parts_refused{0};
 
   // Takes an execution of the root's order; false: it failed, stop.
+  // Makes a recipe's execution again, on the root's thread.
+  auto make_again = [&](Made& m) {
+    Recipe& r = *m.recipe;
+    machine::MachineOptions on_thread = m.run;
+    on_thread.stacks = pools[0];
+    Execution x = ReplaySchedule(pair, on_thread, r.schedule, fmt::format("a run of rank {}", r.rank), checking);
+    if (!x.input.ok() || x.machine->log().hash() != r.hash) {
+      // The ranks run the same binary on the same input: a run that
+      // differs is a module that is not deterministic.
+      x.verdict = Verdict{.kind = machine::Outcome::kNondeterminism,
+                          .message = fmt::format("the same schedule gave log hash {} on rank {}, then {}",
+                                                 machine::FormatHash(r.hash), r.rank,
+                                                 machine::FormatHash(x.machine->log().hash()))};
+      m.fails = !m.pruned && !m.left;
+    }
+    m.kept = std::make_unique<Kept>(Kept{std::move(x), std::move(r.member), std::move(r.environment)});
+    m.recipe.reset();
+  };
   auto take = [&](Made& m) {
+    if (m.recipe) make_again(m);
     if (m.left) {
       if (result.left_rely++ == 0) {
         result.first_left_rely = m.kept->x.verdict;
@@ -301,7 +409,57 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
   };
   auto taken = [&] { return result.executions + result.left_rely; };
 
-  std::unique_ptr<Crew> crew;
+  // What a part given to this rank made, for its giver (Done); and back,
+  // on the giver's thread that takes it.
+  auto pack_made = [&](const Part& p) {
+    WireWriter out;
+    out.B(p.complete).B(p.failed).B(p.interrupted).U(p.counted).S(p.strategy->PackOutcome());
+    out.U(p.made.size());
+    for (const Made& m : p.made) {
+      out.B(m.pruned).B(m.left).B(m.fails).U(m.events).U(m.worst_wait).U(m.wait_bound);
+      PutRun(out, m.run);
+      PutSchedule(out, m.schedule);
+      STRATA_CHECK(m.kept == nullptr, "a part that travels kept a machine");
+      out.B(m.recipe.has_value());
+      if (m.recipe) {
+        PutSchedule(out, m.recipe->schedule);
+        out.U(m.recipe->hash).S(m.recipe->member).S(m.recipe->environment).I(m.recipe->rank);
+      }
+    }
+    return out.Take();
+  };
+  auto unpack_made = [&](Part& q) {
+    WireReader in(q.outcome);
+    q.complete = in.B();
+    q.failed = in.B();
+    q.interrupted = in.B();
+    q.counted = in.U();
+    STRATA_CHECK(q.strategy->UnpackOutcome(in.S()), "rank {} sent a part's outcome this strategy cannot read",
+                 q.elsewhere);
+    const std::size_t n = in.Count();
+    for (std::size_t k = 0; k < n && in.ok(); ++k) {
+      Made& m = q.made.emplace_back();
+      m.pruned = in.B();
+      m.left = in.B();
+      m.fails = in.B();
+      m.events = in.U();
+      m.worst_wait = in.U();
+      m.wait_bound = in.U();
+      m.run = GetRun(in, options);
+      m.schedule = GetSchedule(in);
+      if (!in.B()) continue;
+      Recipe& r = m.recipe.emplace();
+      r.schedule = GetSchedule(in);
+      r.hash = in.U();
+      r.member = in.S();
+      r.environment = in.S();
+      r.rank = static_cast<int>(in.I());
+    }
+    STRATA_CHECK(in.done(), "a malformed result from rank {}", q.elsewhere);
+    q.outcome.clear();
+    q.outcome.shrink_to_fit();
+  };
+
   std::function<void(Part&, int)> lane;
   // Makes a part's executions in its strategy's order, taking back the
   // parts split off it as it reaches them; ends at its last execution, its
@@ -313,6 +471,7 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
     std::vector<std::uint64_t> given;  // split off p and not taken back
     constexpr std::uint64_t kNone = ~std::uint64_t{0};
     std::uint64_t spare = kNone;  // a part number Split did not use
+    bool packs = true;            // its parts can go to another rank (Strategy::Pack)
     // Adds one execution to p; false: p ends here.
     auto add = [&](Made& m) {
       const bool counts = !m.pruned;
@@ -335,7 +494,7 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
     auto drop_abandoned = [&] {
       for (std::uint64_t id : s.Abandoned()) {
         forget(id);
-        part_of(id).dead.store(true, std::memory_order_relaxed);
+        kill(id);
         parts_refused.fetch_add(1, std::memory_order_relaxed);
       }
     };
@@ -384,7 +543,12 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
       if (m.left && !std::exchange(p.kept_left, true)) keep = true;
       if (!m.pruned && !m.left && !std::exchange(p.kept_first, true)) keep = true;
       if (explore.keep_last && !m.pruned && !m.left) m.schedule = ScheduleOf(x);
-      if (keep) m.kept = std::make_unique<Kept>(Kept{std::move(x), s.Member(), s.Environment()});
+      if (keep && p.travels) {
+        m.recipe = Recipe{.schedule = ScheduleOf(x), .hash = x.machine->log().hash(), .member = s.Member(),
+                          .environment = s.Environment(), .rank = cluster->rank()};
+      } else if (keep) {
+        m.kept = std::make_unique<Kept>(Kept{std::move(x), s.Member(), s.Environment()});
+      }
       if (!add(m)) break;
       drop_abandoned();
       if (!is_root && std::this_thread::get_id() == main_thread) {
@@ -398,18 +562,25 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
         forget(*id);
         Part& q = part_of(*id);
         if (!s.Fits(*q.strategy)) {
-          q.dead.store(true, std::memory_order_relaxed);
+          kill(*id);
           parts_refused.fetch_add(1, std::memory_order_relaxed);
           s.Reclaim();
           break;
         }
         if (is_root && taken() >= explore.runs) {
           // The cap was reached just before the part: it is not taken.
-          q.dead.store(true, std::memory_order_relaxed);
+          kill(*id);
           ended = true;
           break;
         }
         crew->Await(*id, thread);
+        if (dead(p)) {
+          // Stopped while it waited (stop_parts): what q made goes nowhere.
+          kill(*id);
+          ended = true;
+          break;
+        }
+        if (q.elsewhere >= 0) unpack_made(q);
         if (!splice(q)) {
           ended = true;
           break;
@@ -423,7 +594,9 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
         p.complete = true;
         break;
       }
-      if (crew != nullptr && crew->Hungry()) {
+      // A part for an idle thread of this rank, else for an idle rank.
+      const bool here = crew != nullptr && crew->Hungry();
+      if (here || (packs && shard != nullptr && shard->Hungry() >= 0)) {
         if (spare == kNone) {
           const std::lock_guard<std::mutex> lock(parts_mu);
           spare = parts.size();
@@ -435,26 +608,110 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
           q.strategy = std::move(split);
           q.first = first;
           q.owner = &p;
+          q.travels = p.travels;
           given.push_back(spare);
-          crew->Add(std::exchange(spare, kNone));
+          const int to = here ? -1 : shard->Hungry();
+          std::optional<std::string> bytes;
+          if (to >= 0) bytes = q.strategy->Pack();
+          if (to >= 0 && !bytes) packs = false;  // its parts stay on this rank
+          if (bytes) {
+            q.elsewhere = to;
+            crew->AddElsewhere(spare);
+            shard->Give(to, spare, first, std::move(*bytes));
+            spare = kNone;
+          } else {
+            crew->Add(std::exchange(spare, kNone));
+          }
         }
       }
     }
     // What p split off and did not take back is nobody's now.
-    for (std::uint64_t id : given) part_of(id).dead.store(true, std::memory_order_relaxed);
+    for (std::uint64_t id : given) kill(id);
   };
 
   result.threads = std::max(explore.jobs, 1);
-  if (result.threads > 1) {
+  result.ranks = cluster != nullptr ? cluster->size() : 1;
+  if (result.threads > 1 || cluster != nullptr) {
     crew = std::make_unique<Crew>(
-        result.threads, [&](std::uint64_t id, int thread) { lane(part_of(id), thread); },
+        result.threads,
+        [&](std::uint64_t id, int thread) {
+          Part& p = part_of(id);
+          lane(p, thread);
+          // A part given to this rank goes back to its giver, which waits for it.
+          if (p.from >= 0) shard->Done(p.from, p.their_id, pack_made(p));
+        },
         [] { return std::make_shared<machine::OverflowHandlerScope>(); });
   }
-  lane(root, 0);
-  // Every part still running is dead now (the root's lane marked them);
-  // the crew waits for them to stop. (Not crew.reset(): that nulls the
-  // pointer the stopping parts still read before the helpers are joined.)
+  if (cluster != nullptr) {
+    // Parts given to this rank, by (giver, their number): ours.
+    auto received = std::make_shared<std::map<std::pair<int, std::uint64_t>, std::uint64_t>>();
+    if (follower) {
+      // Part 0 stands for the exploration: the caller's thread waits for
+      // it (running the parts given to this rank) until the leader ends it.
+      parts.emplace_back();
+      crew->AddElsewhere(0);
+    }
+    shard = std::make_unique<Shard>(
+        *cluster,
+        Shard::Handlers{
+            .part =
+                [&, received](int from, std::uint64_t id, std::uint64_t first, std::string bytes) {
+                  std::unique_ptr<Strategy> s = unpacker->Unpack(bytes);
+                  STRATA_CHECK(s != nullptr, "rank {} gave a part this strategy cannot read", from);
+                  std::uint64_t mine;
+                  {
+                    const std::lock_guard<std::mutex> lock(parts_mu);
+                    mine = parts.size();
+                    Part& p = parts.emplace_back();
+                    p.strategy = std::move(s);
+                    p.first = first;
+                    p.from = from;
+                    p.their_id = id;
+                    p.travels = true;
+                  }
+                  (*received)[{from, id}] = mine;
+                  crew->Add(mine);
+                },
+            .stop =
+                [&, received](int from, std::uint64_t id) {
+                  const auto it = received->find({from, id});
+                  if (it == received->end()) return;
+                  Part& p = part_of(it->second);
+                  p.dead.store(true, std::memory_order_relaxed);
+                  stop_parts(&p);
+                },
+            .done =
+                [&](std::uint64_t id, std::string bytes) {
+                  part_of(id).outcome = std::move(bytes);
+                  crew->Finish(id);
+                },
+            .end =
+                [&] {
+                  stop_parts(nullptr);
+                  crew->Finish(0);
+                },
+            .idle = [&] { return crew->Idle(); }});
+  }
+  if (follower) {
+    crew->Await(0, 0);
+  } else {
+    lane(root, 0);
+  }
+  // Every part still running is dead now (the root's lane marked them; a
+  // part given to this rank is stopped here); the crew waits for them to
+  // stop. (Not crew.reset(): that nulls the pointer the stopping parts
+  // still read before the helpers are joined.)
+  if (shard != nullptr) stop_parts(nullptr);
   if (crew != nullptr) crew->Join();
+  if (follower) {
+    shard->Ended(made_anywhere.load());
+    shard.reset();
+    return ExploreResult{.follower = true};
+  }
+  if (shard != nullptr) {
+    made_anywhere += shard->End();
+    shard.reset();
+  }
   if (root.complete) result.exhausted = exhaustive;
   if (!result.failure && root.interrupted) result.interrupted = true;
   result.skipped = root.strategy->skipped();

@@ -26,6 +26,7 @@
 #include <string_view>
 #include <vector>
 
+#include "layers/cluster.h"
 #include "layers/layer.h"
 #include "layers/refinement.h"
 #include "layers/strategy.h"
@@ -70,6 +71,14 @@ struct ExploreOptions {
   // of threads, and `each` is called on the calling thread, in that order.
   // 1: no other thread.
   int jobs = 1;
+  // Under mpirun: the processes that share the exploration (layers/
+  // cluster.h, layers/shard.h), or null for this one alone. Each makes
+  // executions on `jobs` threads of its own; parts of the exploration go
+  // to a rank that is idle as they go to an idle thread, and only the
+  // leader (rank 0) takes executions, so its result is the one of a single
+  // process. Every rank must call Explore with the same pair and options,
+  // in the same order; a follower's result is empty (ExploreResult::follower).
+  Cluster* cluster = nullptr;
 };
 
 struct ExploreResult {
@@ -81,7 +90,13 @@ struct ExploreResult {
   bool interrupted = false;      // ExploreOptions::stop ended it before its runs were done
   bool symmetric = false;        // dfs ran one schedule per renaming of the cpus
   int threads = 1;               // host threads that made and checked executions (jobs)
-  // On several threads: executions made on any of them (those taken, and
+  int ranks = 1;                 // processes, each with `threads` threads (ExploreOptions::cluster)
+  // On a follower rank: it made parts of the leader's exploration, and this
+  // result holds nothing else; `dismissed`: the leader ended the command
+  // instead of beginning this exploration (Cluster::dismissed).
+  bool follower = false;
+  bool dismissed = false;
+  // On several threads or ranks: executions made on any of them (those taken, and
   // those of parts abandoned, or that ran past a failure or the cap),
   // parts taken back, and parts abandoned or refused because the dfs tree
   // grew under their branch after they were split off.

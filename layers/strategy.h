@@ -142,6 +142,25 @@ class Strategy {
   // given), each named once, so the explorer stops them early; Joining
   // never names them. By default none.
   virtual std::vector<std::uint64_t> Abandoned() { return {}; }
+
+  // Sharded exploration (ExploreOptions::cluster, layers/shard.h): parts
+  // travel between processes that run the same check. Pack: a part Split
+  // returned, as bytes from which Unpack, called on a strategy made from
+  // the same options in another process, makes the same part; nullopt if
+  // the part cannot leave this process (the default: it runs on this
+  // process's threads only).
+  virtual std::optional<std::string> Pack() const { return std::nullopt; }
+  // The part `bytes` holds (Pack), or null if they are not one.
+  virtual std::unique_ptr<Strategy> Unpack(std::string_view bytes) const {
+    (void)bytes;
+    return nullptr;
+  }
+  // After a part ran to its end in another process: what its owner's Join
+  // reads of it, as bytes (PackOutcome, on the part that ran), taken into
+  // the copy of the part the owner holds (UnpackOutcome; false if they are
+  // malformed). By default nothing.
+  virtual std::string PackOutcome() const { return {}; }
+  virtual bool UnpackOutcome(std::string_view bytes) { return bytes.empty(); }
 };
 
 // A strategy whose executions depend only on their index, made in blocks of
@@ -158,6 +177,9 @@ class BlockStrategy : public Strategy {
   bool Fits(const Strategy& part) const override;
   bool Join(Strategy& part) override;
   void Reclaim() override;
+  // A part is its range.
+  std::optional<std::string> Pack() const override;
+  std::unique_ptr<Strategy> Unpack(std::string_view bytes) const override;
 
  protected:
   // Called by Next(i): checks that i is the execution this strategy makes

@@ -94,6 +94,8 @@ enum class Module {
   kSpin,               // loads the word forever
   kLeaky,              // correct, but tags its step with state kept across runs
   kWrongArgument,      // correct steps, but marks its call with argument 7
+  kLastCpuFirst,       // fetch-and-add, but the highest cpu's returns 1 where it reads 0: wrong
+                       // only when it increments before every other cpu (dfs's last branch)
 };
 
 inline const char* ModuleName(Module m) {
@@ -113,6 +115,7 @@ inline const char* ModuleName(Module m) {
     case Module::kSpin: return "spin";
     case Module::kLeaky: return "leaky";
     case Module::kWrongArgument: return "wrong-argument";
+    case Module::kLastCpuFirst: return "last-cpu-first";
   }
   return "?";
 }
@@ -257,6 +260,10 @@ inline std::int64_t ModuleInc(Cpu& cpu, Module module, ObjectId counter, Word wo
     case Module::kReturnsZero:
       IncWord(cpu, word, 1);
       result = 0;
+      break;
+    case Module::kLastCpuFirst:
+      result = IncWord(cpu, word, 1);
+      if (result == 0 && cpu.id().value() + 1 == cpu.machine().cpus()) result = 1;
       break;
     case Module::kReentrant:
       result = ModuleInc(cpu, Module::kFaa, counter, word);

@@ -1,0 +1,249 @@
+#include "layers/shard.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "layers/wire.h"
+#include "machine/check.h"
+
+namespace strata::layers {
+namespace {
+
+// What a message is; then the exploration it belongs to; then its fields.
+enum Type : std::uint64_t {
+  kBegin = 1,  // label
+  kQuit,       // the leader's exit status (exploration 0)
+  kHungry,     // parts the sender received from the receiver so far
+  kFull,
+  kPart,       // id, first, the part's bytes
+  kStop,       // id
+  kDone,       // id, what it made
+  kEnd,
+  kEnded,      // executions the follower made
+};
+
+WireWriter Message(Type type, std::uint64_t exploration) {
+  WireWriter out;
+  out.U(type).U(exploration);
+  return out;
+}
+
+// Waits for a message, polling: the cluster has no blocking receive (MPI's
+// spins a core), and a rank between explorations has nothing else to do.
+std::pair<int, std::string> Wait(Cluster& cluster) {
+  for (;;) {
+    if (auto m = cluster.Poll()) return std::move(*m);
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+}
+
+}  // namespace
+
+bool Begin(Cluster& cluster, const std::string& label) {
+  if (cluster.leader()) {
+    const std::uint64_t exploration = ++cluster.explorations;
+    for (int r = 1; r < cluster.size(); ++r) cluster.Send(r, Message(kBegin, exploration).S(label).Take());
+    return true;
+  }
+  if (cluster.dismissed) return false;
+  for (;;) {
+    auto [from, bytes] = Wait(cluster);
+    WireReader in(bytes);
+    const std::uint64_t type = in.U(), exploration = in.U();
+    if (from != 0) continue;  // late word of an exploration that ended
+    if (type == kQuit) {
+      cluster.dismissed = static_cast<int>(in.I());
+      return false;
+    }
+    if (type != kBegin) continue;
+    const std::string theirs = in.S();
+    STRATA_CHECK(theirs == label,
+                 "rank {} is to explore {} where rank 0 explores {}: every rank must run the same command "
+                 "on the same files",
+                 cluster.rank(), label, theirs);
+    cluster.explorations = exploration;
+    return true;
+  }
+}
+
+int EndShardedRun(Cluster& cluster, int status) {
+  if (cluster.leader()) {
+    for (int r = 1; r < cluster.size(); ++r) cluster.Send(r, Message(kQuit, 0).I(status).Take());
+    return status;
+  }
+  while (!cluster.dismissed) {
+    auto [from, bytes] = Wait(cluster);
+    WireReader in(bytes);
+    if (from == 0 && in.U() == kQuit) {
+      in.U();
+      cluster.dismissed = static_cast<int>(in.I());
+    }
+  }
+  return *cluster.dismissed;
+}
+
+Shard::Shard(Cluster& cluster, Handlers handlers)
+    : cluster_(cluster),
+      handlers_(std::move(handlers)),
+      exploration_(cluster.explorations),
+      given_(static_cast<std::size_t>(cluster.size()), 0),
+      received_(static_cast<std::size_t>(cluster.size()), 0),
+      hungry_(static_cast<std::size_t>(cluster.size()), 0),
+      post_office_([this] { Run(); }) {}
+
+Shard::~Shard() {
+  {
+    const std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  post_office_.join();
+}
+
+int Shard::Hungry() const {
+  if (hungry_count_.load(std::memory_order_relaxed) == 0) return -1;
+  const std::lock_guard<std::mutex> lock(mu_);
+  for (std::size_t r = 0; r < hungry_.size(); ++r) {
+    if (hungry_[r]) return static_cast<int>(r);
+  }
+  return -1;
+}
+
+void Shard::Post(int to, std::string bytes) {
+  {
+    const std::lock_guard<std::mutex> lock(mu_);
+    outbox_.emplace_back(to, std::move(bytes));
+  }
+  wake_.notify_all();
+}
+
+void Shard::Give(int to, std::uint64_t id, std::uint64_t first, std::string bytes) {
+  {
+    const std::lock_guard<std::mutex> lock(mu_);
+    const auto r = static_cast<std::size_t>(to);
+    ++given_[r];
+    if (hungry_[r]) {
+      hungry_[r] = 0;
+      hungry_count_.fetch_sub(1, std::memory_order_relaxed);
+    }
+    outbox_.emplace_back(to, Message(kPart, exploration_).U(id).U(first).S(bytes).Take());
+  }
+  wake_.notify_all();
+}
+
+void Shard::Stop(int to, std::uint64_t id) { Post(to, Message(kStop, exploration_).U(id).Take()); }
+
+void Shard::Done(int from, std::uint64_t id, std::string bytes) {
+  Post(from, Message(kDone, exploration_).U(id).S(bytes).Take());
+}
+
+std::uint64_t Shard::End() {
+  for (int r = 1; r < cluster_.size(); ++r) Post(r, Message(kEnd, exploration_).Take());
+  std::unique_lock<std::mutex> lock(mu_);
+  ended_.wait(lock, [&] { return followers_ended_ == cluster_.size() - 1; });
+  return followers_made_;
+}
+
+void Shard::Ended(std::uint64_t made) { Post(0, Message(kEnded, exploration_).U(made).Take()); }
+
+void Shard::Dispatch(int from, const std::string& bytes) {
+  WireReader in(bytes);
+  const std::uint64_t type = in.U();
+  if (in.U() != exploration_) return;  // of an exploration that ended
+  const auto r = static_cast<std::size_t>(from);
+  switch (type) {
+    case kHungry: {
+      const std::uint64_t received = in.U();
+      const std::lock_guard<std::mutex> lock(mu_);
+      // Not if it said so before it got the parts given it since.
+      if (received == given_[r] && !hungry_[r]) {
+        hungry_[r] = 1;
+        hungry_count_.fetch_add(1, std::memory_order_relaxed);
+      }
+      break;
+    }
+    case kFull: {
+      const std::lock_guard<std::mutex> lock(mu_);
+      if (hungry_[r]) {
+        hungry_[r] = 0;
+        hungry_count_.fetch_sub(1, std::memory_order_relaxed);
+      }
+      break;
+    }
+    case kPart: {
+      ++received_[r];
+      const std::uint64_t id = in.U(), first = in.U();
+      std::string part = in.S();
+      STRATA_CHECK(in.done(), "a malformed part from rank {}", from);
+      handlers_.part(from, id, first, std::move(part));
+      break;
+    }
+    case kStop:
+      handlers_.stop(from, in.U());
+      break;
+    case kDone: {
+      const std::uint64_t id = in.U();
+      std::string made = in.S();
+      STRATA_CHECK(in.done(), "a malformed result from rank {}", from);
+      handlers_.done(id, std::move(made));
+      break;
+    }
+    case kEnd:
+      handlers_.end();
+      break;
+    case kEnded: {
+      const std::uint64_t made = in.U();
+      {
+        const std::lock_guard<std::mutex> lock(mu_);
+        ++followers_ended_;
+        followers_made_ += made;
+      }
+      ended_.notify_all();
+      break;
+    }
+    default:
+      STRATA_CHECK(false, "an unexpected message (type {}) from rank {} during an exploration", type, from);
+  }
+}
+
+void Shard::Run() {
+  // Polls often while messages come, less often while none do (a rank
+  // with work spends its core on executions, not on an empty mailbox).
+  constexpr auto kQuickest = std::chrono::microseconds(20), kSlowest = std::chrono::microseconds(500);
+  auto pause = kQuickest;
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    std::vector<std::pair<int, std::string>> out = std::move(outbox_);
+    outbox_.clear();
+    const bool stop = stopping_;
+    lock.unlock();
+    bool busy = !out.empty();
+    for (auto& [to, bytes] : out) cluster_.Send(to, std::move(bytes));
+    if (stop) return;
+    while (auto m = cluster_.Poll()) {
+      Dispatch(m->first, m->second);
+      busy = true;
+    }
+    if (handlers_.idle) {
+      const bool idle = handlers_.idle();
+      if (idle != said_idle_) {
+        said_idle_ = idle;
+        for (int r = 0; r < cluster_.size(); ++r) {
+          if (r == cluster_.rank()) continue;
+          Post(r, idle ? Message(kHungry, exploration_).U(received_[static_cast<std::size_t>(r)]).Take()
+                       : Message(kFull, exploration_).Take());
+        }
+        busy = true;
+      }
+    }
+    lock.lock();
+    if (busy) {
+      pause = kQuickest;
+    } else if (outbox_.empty() && !stopping_) {
+      wake_.wait_for(lock, pause);
+      pause = std::min(pause * 2, kSlowest);
+    }
+  }
+}
+
+}  // namespace strata::layers
