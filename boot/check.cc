@@ -1,5 +1,6 @@
 #include "boot/check.h"
 
+#include <sched.h>
 #include <unistd.h>
 
 #include <thread>
@@ -28,6 +29,15 @@ namespace {
 
 using layers::Execution;
 using machine::CpuId;
+
+// The host's cores, and those this process may run on (its affinity).
+int HostCores() { return std::max(1, static_cast<int>(std::thread::hardware_concurrency())); }
+int UsableCores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) != 0) return HostCores();
+  return std::max(1, CPU_COUNT(&set));
+}
 
 std::vector<std::string> LayersToCheck(const Config& c) {
   std::vector<std::string> names;
@@ -334,11 +344,11 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
   layers::StrategyOptions header = so;
   if (!env && c.machine.cpus >= 2) header.environments = CheckEnvironments(catalog);
   // Host threads change how fast, never what: the result is the same. By
-  // default one per core, shared by the ranks of a sharded check that run
-  // on this host.
+  // default one per core this process may run on (mpirun and Slurm pin
+  // ranks to cores), and the host's cores shared by the ranks of a sharded
+  // check that run on it.
   const int ranks_here = options.cluster != nullptr ? std::max(1, options.cluster->ranks_on_host()) : 1;
-  const int jobs = c.jobs != 0 ? c.jobs
-                               : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / ranks_here);
+  const int jobs = c.jobs != 0 ? c.jobs : std::min(UsableCores(), std::max(1, HostCores() / ranks_here));
   // "Up to": a strategy that does not split (the portfolio) runs on one.
   fmt::print(out, "  strategy   {}, {} {}; seed {}; {}\n", strategy->make(header)->Describe(), c.runs,
              exhaustive ? "executions at most" : "runs", c.seed,

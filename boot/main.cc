@@ -1,8 +1,12 @@
 #include "boot/main.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <algorithm>
+#include <memory>
 #include <optional>
 #include <vector>
 #include <string>
@@ -18,7 +22,9 @@
 #include "boot/files.h"
 #include "boot/host_limits.h"
 #include "boot/keys.h"
+#include "boot/mpi_cluster.h"
 #include "boot/tlink.h"
+#include "layers/cluster.h"
 #include "sched/stack.h"
 
 namespace strata::boot {
@@ -27,6 +33,18 @@ namespace {
 int BadInput(const absl::Status& status) {
   fmt::print(stderr, "strata: error: {}\n", std::string(status.message()));
   return 2;
+}
+
+// A follower rank of a sharded run prints nothing: its stdout goes to
+// /dev/null (anything a library prints there too) and its error lines,
+// which would repeat the leader's, are not printed. stderr stays open for
+// what only this rank can say (an internal error, a sanitizer report).
+void SilenceFollower() {
+  std::fflush(stdout);
+  const int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+  if (null < 0) return;
+  ::dup2(null, STDOUT_FILENO);
+  ::close(null);
 }
 
 // CONFIG, or configs/default.toml found from here, in the source tree this
@@ -149,9 +167,11 @@ std::vector<OutputFile> OutputsOf(const Flags& f) {
 // The config of one command: the file, the flags over it, validated, with
 // the flags that apply, outputs that can be written and no input
 // overwritten, and a run that fits the host. Everything a run could refuse
-// up front is refused here, before it starts.
+// up front is refused here, before it starts. A follower rank writes no
+// file, so it does not look at the outputs (its node may not even have
+// their folder).
 absl::StatusOr<Config> ConfigWithOverrides(const Flags& f, const Catalog& catalog,
-                                           Command command) {
+                                           Command command, bool follower = false) {
   auto loaded = LoadConfig(ResolveConfig(f.config), catalog);
   if (!loaded.ok()) return loaded.status();
   Config c = *loaded;
@@ -165,7 +185,7 @@ absl::StatusOr<Config> ConfigWithOverrides(const Flags& f, const Catalog& catalo
     return absl::InvalidArgumentError(fmt::format("{} (after command-line overrides)", std::string(s.message())));
   }
   STRATA_RETURN_IF_ERROR(CheckFlagsApply(f, c));
-  STRATA_RETURN_IF_ERROR(CheckOutputs(OutputsOf(f), InputsOf(c)));
+  if (!follower) STRATA_RETURN_IF_ERROR(CheckOutputs(OutputsOf(f), InputsOf(c)));
   STRATA_RETURN_IF_ERROR(CheckRunFitsHost(c, catalog, command));
   return c;
 }
@@ -204,9 +224,14 @@ std::string Listing(const R& registry) {
   return out;
 }
 
-}  // namespace
-
-int Main(int argc, char** argv, const Catalog& catalog) {
+// Main without the MPI job around it. `cluster`: the ranks of a sharded
+// run (two or more), or null for one process; on a follower rank only
+// `check` runs (sharing the leader's explorations) and nothing is printed.
+int RunCommand(int argc, char** argv, const Catalog& catalog, layers::Cluster* cluster) {
+  const bool follower = cluster != nullptr && !cluster->leader();
+  auto bad_input = [follower](const absl::Status& status) {
+    return follower ? 2 : BadInput(status);
+  };
   CLI::App app("strata: a layered multicore OS-kernel simulator", "strata");
   app.require_subcommand(1);
 
@@ -314,6 +339,7 @@ int Main(int argc, char** argv, const Catalog& catalog) {
       }
     }
     if (best != 0) {
+      if (follower) return 2;
       fmt::print(stderr, "strata: error: unknown command \"{}\"{}: expected one of {}\n", given,
                  best <= 2 ? fmt::format(" (did you mean {}?)", closest) : std::string(), names);
       return 2;
@@ -326,13 +352,17 @@ int Main(int argc, char** argv, const Catalog& catalog) {
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
+    if (follower) return 2;
     fmt::print(stderr, "strata: error: {} (see `strata --help`)\n", e.what());
     return 2;
   }
 
+  // Only check is sharded; any other command is the leader's alone.
+  if (follower && !*check_cmd) return 0;
+
   if (*boot_cmd) {
     auto config = ConfigWithOverrides(boot, catalog, kBootCommand);
-    if (!config.ok()) return BadInput(config.status());
+    if (!config.ok()) return bad_input(config.status());
     BootOptions options;
     options.log_path = boot.log;
     options.schedule_path = boot.schedule;
@@ -340,7 +370,7 @@ int Main(int argc, char** argv, const Catalog& catalog) {
     options.report_path = boot.report;
     options.trace_path = boot.trace;
     auto code = Boot(*config, catalog, options, stdout);
-    if (!code.ok()) return BadInput(code.status());
+    if (!code.ok()) return bad_input(code.status());
     return *code;
   }
   if (*replay_cmd) {
@@ -350,12 +380,12 @@ int Main(int argc, char** argv, const Catalog& catalog) {
     options.report_path = replay_report;
     options.trace_path = replay_trace;
     auto code = Replay(replay_file, catalog, options, stdout);
-    if (!code.ok()) return BadInput(code.status());
+    if (!code.ok()) return bad_input(code.status());
     return *code;
   }
   if (*check_cmd) {
-    auto config = ConfigWithOverrides(check, catalog, kCheckCommand);
-    if (!config.ok()) return BadInput(config.status());
+    auto config = ConfigWithOverrides(check, catalog, kCheckCommand, follower);
+    if (!config.ok()) return bad_input(config.status());
     auto code =
         CheckStack(*config, catalog, {.schedule_path = check.schedule,
                                          .progress = true,
@@ -364,8 +394,9 @@ int Main(int argc, char** argv, const Catalog& catalog) {
                                          .witness_path = check.witness,
                                          .witness_all = check.witness_all,
                                          .report_path = check.report,
-                                         .trace_path = check.trace}, stdout);
-    if (!code.ok()) return BadInput(code.status());
+                                         .trace_path = check.trace,
+                                         .cluster = cluster}, stdout);
+    if (!code.ok()) return bad_input(code.status());
     return *code;
   }
   if (*docs_cmd) {
@@ -374,26 +405,45 @@ int Main(int argc, char** argv, const Catalog& catalog) {
   }
   if (*compose_cmd) {
     auto config = ConfigWithOverrides(compose, catalog, kComposeCommand);
-    if (!config.ok()) return BadInput(config.status());
+    if (!config.ok()) return bad_input(config.status());
     auto code = Compose(*config, catalog, compose.trace, stdout);
-    if (!code.ok()) return BadInput(code.status());
+    if (!code.ok()) return bad_input(code.status());
     return *code;
   }
   if (*tlink_cmd) {
     auto config = ConfigWithOverrides(tlink, catalog, kTLinkCommand);
-    if (!config.ok()) return BadInput(config.status());
+    if (!config.ok()) return bad_input(config.status());
     auto code = TLink(*config, catalog, tlink.trace, stdout);
-    if (!code.ok()) return BadInput(code.status());
+    if (!code.ok()) return bad_input(code.status());
     return *code;
   }
   if (*layers_cmd) {
     auto config = LoadConfig(ResolveConfig(layers_config), catalog);
-    if (!config.ok()) return BadInput(config.status());
+    if (!config.ok()) return bad_input(config.status());
     PrintLayers(*config, catalog, stdout);
     return 0;
   }
   if (*bench_cmd) return Bench(bench, catalog, stdout);
   return 2;
+}
+
+}  // namespace
+
+int Main(int argc, char** argv, const Catalog& catalog) {
+  auto joined = JoinMpiCluster(&argc, &argv);
+  if (!joined.ok()) return LauncherRank() == 0 ? BadInput(joined.status()) : 2;
+  std::unique_ptr<MpiCluster> cluster = std::move(*joined);
+  if (cluster == nullptr) return RunCommand(argc, argv, catalog, nullptr);
+  // `mpirun -n 1` is one process that still has to finalize MPI.
+  const bool sharded = cluster->size() >= 2;
+  if (sharded && !cluster->leader()) SilenceFollower();
+  int status = RunCommand(argc, argv, catalog, sharded ? cluster.get() : nullptr);
+  // mpirun ends every rank once one exits with a nonzero status, maybe
+  // before this one's exit would flush it.
+  std::fflush(stdout);
+  status = layers::EndShardedRun(*cluster, status);
+  cluster.reset();
+  return status;
 }
 
 }  // namespace strata::boot

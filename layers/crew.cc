@@ -7,7 +7,7 @@
 namespace strata::layers {
 
 Crew::Crew(int threads, std::function<void(std::uint64_t, int)> run, std::function<std::shared_ptr<void>()> helper)
-    : threads_(threads), run_(std::move(run)), helper_(std::move(helper)) {
+    : run_(std::move(run)), helper_(std::move(helper)) {
   for (int t = 1; t < threads; ++t) helpers_.emplace_back([this, t] { Help(t); });
 }
 

@@ -46,11 +46,6 @@ class Crew {
   // process of a sharded exploration): Await waits for Finish(id).
   void AddElsewhere(std::uint64_t id);
   void Finish(std::uint64_t id);
-  // True if every thread is idle (or waits for a part that runs elsewhere)
-  // and no part is queued: this process has nothing to do.
-  bool Idle() const {
-    return idle_.load(std::memory_order_relaxed) == threads_ && queued_.load(std::memory_order_relaxed) == 0;
-  }
   // Returns once part `id` has run, running queued parts meanwhile on the
   // calling thread, whose number is `thread`.
   void Await(std::uint64_t id, int thread);
@@ -65,7 +60,6 @@ class Crew {
   void RunLocked(std::unique_lock<std::mutex>& lock, std::uint64_t id, int thread);
   void Help(int thread);
 
-  int threads_;
   std::function<void(std::uint64_t, int)> run_;
   std::function<std::shared_ptr<void>()> helper_;
   std::mutex mu_;

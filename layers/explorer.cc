@@ -690,7 +690,11 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
                   stop_parts(nullptr);
                   crew->Finish(0);
                 },
-            .idle = [&] { return crew->Idle(); }});
+            // A rank asks for a part when a thread of its has nothing to do.
+            // (Not sooner: a part given in reserve would be run by a thread
+            // that waits for another part, inside that wait, and hold up
+            // the parts that wait for the awaited one.)
+            .idle = [&] { return crew->Hungry(); }});
   }
   if (follower) {
     crew->Await(0, 0);

@@ -207,9 +207,10 @@ void Shard::Dispatch(int from, const std::string& bytes) {
 }
 
 void Shard::Run() {
-  // Polls often while messages come, less often while none do (a rank
-  // with work spends its core on executions, not on an empty mailbox).
-  constexpr auto kQuickest = std::chrono::microseconds(20), kSlowest = std::chrono::microseconds(500);
+  // Polls often while this rank waits for work (a part comes sooner) or
+  // messages come, and backs off while it is busy and none do (polling
+  // takes time from the executions on its core).
+  constexpr auto kQuickest = std::chrono::microseconds(50), kSlowest = std::chrono::microseconds(1000);
   auto pause = kQuickest;
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
@@ -224,25 +225,23 @@ void Shard::Run() {
       Dispatch(m->first, m->second);
       busy = true;
     }
-    if (handlers_.idle) {
-      const bool idle = handlers_.idle();
-      if (idle != said_idle_) {
-        said_idle_ = idle;
-        for (int r = 0; r < cluster_.size(); ++r) {
-          if (r == cluster_.rank()) continue;
-          Post(r, idle ? Message(kHungry, exploration_).U(received_[static_cast<std::size_t>(r)]).Take()
-                       : Message(kFull, exploration_).Take());
-        }
-        busy = true;
+    const bool idle = handlers_.idle && handlers_.idle();
+    if (idle != said_idle_) {
+      said_idle_ = idle;
+      for (int r = 0; r < cluster_.size(); ++r) {
+        if (r == cluster_.rank()) continue;
+        Post(r, idle ? Message(kHungry, exploration_).U(received_[static_cast<std::size_t>(r)]).Take()
+                     : Message(kFull, exploration_).Take());
       }
+      busy = true;
     }
     lock.lock();
-    if (busy) {
+    if (busy || idle) {
       pause = kQuickest;
-    } else if (outbox_.empty() && !stopping_) {
-      wake_.wait_for(lock, pause);
+    } else {
       pause = std::min(pause * 2, kSlowest);
     }
+    if (!busy && outbox_.empty() && !stopping_) wake_.wait_for(lock, pause);
   }
 }
 

@@ -53,7 +53,8 @@ class Shard {
     std::function<void(std::uint64_t id, std::string bytes)> done;
     // Follower: the leader ended the exploration.
     std::function<void()> end;
-    // Whether this rank has nothing to do (asked often).
+    // Whether this rank wants a part (asked often): it has nothing to do,
+    // or will soon.
     std::function<bool()> idle;
   };
   // Starts the post office of the exploration Begin began.
