@@ -66,6 +66,12 @@ using EventStore = MappedStore<Event>;
 
 class Log {
  public:
+  // Room for a few objects' names from the start: a checker makes two logs
+  // per execution, and growing the list one name at a time would allocate
+  // for the first, second, third and fifth.
+  Log() { names_.reserve(kFewObjects); }
+  static constexpr std::size_t kFewObjects = 8;
+
   // Registers a shared object and returns its id (ids are dense, from 0).
   ObjectId AddObject(std::string name);
   std::string_view object_name(ObjectId id) const { return names_[id.index()]; }
