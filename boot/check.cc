@@ -271,17 +271,24 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
         "--witness-all: writes every execution's witness to the --witness file: expected "
         "--witness FILE with it");
   }
-  STRATA_RETURN_IF_ERROR(CheckWritable(options.witness_path, "--witness"));
-  STRATA_RETURN_IF_ERROR(CheckWritable(options.report_path, "--report"));
+  // A follower rank of a sharded check makes parts of the leader's
+  // explorations and prints and writes nothing (its output is the leader's;
+  // its node may not even have the outputs' folders).
+  const bool follower = options.cluster != nullptr && !options.cluster->leader();
+  auto check_writable = [follower](const std::string& path, const char* flag) {
+    return follower ? absl::OkStatus() : CheckWritable(path, flag);
+  };
+  STRATA_RETURN_IF_ERROR(check_writable(options.witness_path, "--witness"));
+  STRATA_RETURN_IF_ERROR(check_writable(options.report_path, "--report"));
   std::vector<std::pair<std::string, std::string>> facts;  // the report's
   std::optional<HtmlReport> failure_report;
-  STRATA_RETURN_IF_ERROR(CheckWritable(options.schedule_path, "--schedule"));
+  STRATA_RETURN_IF_ERROR(check_writable(options.schedule_path, "--schedule"));
   WitnessFile witness;
   TextOut text(json_out, options.json);
   std::FILE* out = text.get();
   const std::uint64_t fairness =
       c.machine.fairness != 0 ? c.machine.fairness : 8 * static_cast<std::uint64_t>(c.machine.cpus);
-  STRATA_RETURN_IF_ERROR(CheckWritable(options.trace_path, "--trace"));
+  STRATA_RETURN_IF_ERROR(check_writable(options.trace_path, "--trace"));
   fmt::print(out, "strata check {}\n", c.source);
   fmt::print(out, "  machine    {} cpus, fairness bound {}\n", c.machine.cpus, fairness);
   nlohmann::ordered_json json;
@@ -382,9 +389,6 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
                                  .progress_lines = !terminal,
                                  .jobs = jobs,
                                  .cluster = options.cluster};
-  // A follower rank of a sharded check makes parts of the leader's
-  // explorations and prints and writes nothing (its output is the leader's).
-  const bool follower = options.cluster != nullptr && !options.cluster->leader();
   const InterruptScope interrupt;
   explore.stop = interrupt.flag();
   const std::string title = fmt::format("strata check {} (seed {})", c.source, c.seed);

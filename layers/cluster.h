@@ -11,6 +11,7 @@
 #define STRATA_LAYERS_CLUSTER_H_
 
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
 #include <utility>
@@ -43,6 +44,9 @@ class Cluster {
   // once it ended the command.
   std::uint64_t explorations = 0;
   std::optional<int> dismissed;
+  // Messages of other ranks that came while this one waited for the
+  // leader's next exploration: theirs may have begun already.
+  std::deque<std::pair<int, std::string>> early;
 };
 
 // Ends a sharded command: the leader tells every follower to stop with

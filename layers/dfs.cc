@@ -218,12 +218,15 @@ void Put(WireWriter& out, const WakeupForest& f) {
     Put(out, w.children);
   }
 }
-WakeupForest GetForest(WireReader& in, int depth = 0) {
-  WakeupForest f(depth > 10000 ? 0 : in.Count());
-  for (WakeupNode& w : f) {
+// Grown as it is read (not sized from its count first), so that a
+// malformed count cannot allocate more than the message holds.
+WakeupForest GetForest(WireReader& in) {
+  WakeupForest f;
+  for (std::size_t n = in.Count(); n > 0 && in.ok(); --n) {
+    WakeupNode& w = f.emplace_back();
     w.cpu = GetCpu(in);
     w.step = GetAct(in);
-    w.children = GetForest(in, depth + 1);
+    w.children = GetForest(in);
   }
   return f;
 }
@@ -530,7 +533,13 @@ class DfsTree {
       n.below = GetForest(in);
       n.on_word = in.B();
       n.before = in.I();
-      if (n.pending.size() != n.enabled.size()) return false;
+      // What Pick and Backtrack index by: the choice is an enabled cpu,
+      // each with its pending step.
+      if (!in.ok() || n.pending.size() != n.enabled.size() || !Contains(n.enabled, n.chosen)) return false;
+      for (CpuId c : n.enabled) {
+        if (c.value() < 0 || c.value() >= machine::kMaxCpus) return false;
+        if (symmetric_ && static_cast<std::size_t>(c.value()) >= n.started.size()) return false;
+      }
     }
     return in.done() && floor_ == path_.size() && floor_ > 0 && analyzed_ < floor_;
   }

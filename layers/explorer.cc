@@ -86,6 +86,10 @@ machine::MachineOptions GetRun(WireReader& in, machine::MachineOptions o) {
   o.client_seed = in.U();
   o.focus = CpuId(static_cast<CpuId::Rep>(in.I()));
   o.environment_draws = static_cast<machine::Draws>(in.U());
+  STRATA_CHECK(in.ok() && o.cpus >= 1 && o.cpus <= machine::kMaxCpus && o.stack_bytes >= 16 * 1024 &&
+                   o.environment_draws <= machine::Draws::kEdges &&
+                   (!o.focus.valid() || o.focus.value() < o.cpus),
+               "a malformed machine from another rank ({} cpus, {} bytes of stack)", o.cpus, o.stack_bytes);
   return o;
 }
 
@@ -180,9 +184,27 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
       explore_options.cluster != nullptr && explore_options.cluster->size() > 1 ? explore_options.cluster : nullptr;
   const bool follower = cluster != nullptr && !cluster->leader();
   ExploreOptions explore = explore_options;
-  if (follower) explore.progress = nullptr;  // the leader's is the one
-  if (cluster != nullptr && !Begin(*cluster, fmt::format("{} refines {}", pair.lower(), pair.upper()))) {
-    return ExploreResult{.follower = true, .dismissed = true};
+  if (follower) {
+    // The leader's progress line is the one; the leader decides when the
+    // exploration stops (mpirun sends every rank its signals).
+    explore.progress = nullptr;
+    explore.stop = nullptr;
+  }
+  if (cluster != nullptr) {
+    // What every rank must explore alike: a rank whose command or files
+    // differ would make other executions, or keep others.
+    const std::string what = fmt::format(
+        "{} refines {}; {}; seed {}, runs {}, {} cpus, fairness {}, {} steps, stacks {}; check {}, "
+        "witnesses {}, each {}, last {}",
+        pair.lower(), pair.upper(),
+        explore.strategy({.cpus = options.cpus, .seed = explore.seed, .pct_depth = explore.pct_depth,
+                          .runs = explore.runs, .pct_horizon = explore.pct_horizon,
+                          .preemption_bound = explore.preemption_bound, .reduction = explore.reduction,
+                          .symmetric = explore.symmetry && pair.interchangeable()})
+            ->Describe(),
+        explore.seed, explore.runs, options.cpus, options.fairness, options.max_steps, options.stack_bytes,
+        explore.check, explore.witness_all, explore.each != nullptr, explore.keep_last);
+    if (!Begin(*cluster, what)) return ExploreResult{.follower = true, .dismissed = true};
   }
   // Many machines run in a row: their stack-overflow handler is checked
   // once, here, not once per run.
@@ -344,11 +366,19 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
   // Ends every part (the exploration ends, or `p` is stopped: of the
   // parts, those split off p): a thread waiting for a part given to
   // another rank wakes, sees its own part dead and stops too.
+  bool ending = false;  // guarded by parts_mu: parts given to this rank from now on are dead
+  auto below = [](const Part& q, const Part* p) {
+    for (const Part* a = q.owner; a != nullptr; a = a->owner) {
+      if (a == p) return true;
+    }
+    return false;
+  };
   auto stop_parts = [&](const Part* p) {
     const std::lock_guard<std::mutex> lock(parts_mu);
+    if (p == nullptr) ending = true;
     for (std::uint64_t id = 0; id < parts.size(); ++id) {
       Part& q = parts[id];
-      if (p != nullptr && q.owner != p) continue;
+      if (p != nullptr && !below(q, p)) continue;
       if (p == nullptr) q.dead.store(true, std::memory_order_relaxed);
       if (q.elsewhere >= 0) crew->Finish(id);
     }
@@ -356,7 +386,6 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
   const std::thread::id main_thread = std::this_thread::get_id();
   std::atomic<std::uint64_t> made_anywhere{0}, parts_joined{0}, parts_refused{0};
 
-  // Takes an execution of the root's order; false: it failed, stop.
   // Makes a recipe's execution again, on the root's thread.
   auto make_again = [&](Made& m) {
     Recipe& r = *m.recipe;
@@ -375,6 +404,7 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
     m.kept = std::make_unique<Kept>(Kept{std::move(x), std::move(r.member), std::move(r.environment)});
     m.recipe.reset();
   };
+  // Takes an execution of the root's order; false: it failed, stop.
   auto take = [&](Made& m) {
     if (m.recipe) make_again(m);
     if (m.left) {
@@ -604,19 +634,25 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
         }
         std::uint64_t first = 0;
         if (std::unique_ptr<Strategy> split = s.Split(spare, &first)) {
-          Part& q = part_of(spare);
-          q.strategy = std::move(split);
-          q.first = first;
-          q.owner = &p;
-          q.travels = p.travels;
-          given.push_back(spare);
           const int to = here ? -1 : shard->Hungry();
           std::optional<std::string> bytes;
-          if (to >= 0) bytes = q.strategy->Pack();
+          if (to >= 0) bytes = split->Pack();
           if (to >= 0 && !bytes) packs = false;  // its parts stay on this rank
+          // Waiting for it first, so that stop_parts, which may Finish it
+          // once it reads it is elsewhere, finds it in the crew.
+          if (bytes) crew->AddElsewhere(spare);
+          {
+            // stop_parts reads owner and elsewhere (on the post office).
+            const std::lock_guard<std::mutex> lock(parts_mu);
+            Part& q = parts[spare];
+            q.strategy = std::move(split);
+            q.first = first;
+            q.owner = &p;
+            q.travels = p.travels;
+            if (bytes) q.elsewhere = to;
+          }
+          given.push_back(spare);
           if (bytes) {
-            q.elsewhere = to;
-            crew->AddElsewhere(spare);
             shard->Give(to, spare, first, std::move(*bytes));
             spare = kNone;
           } else {
@@ -668,6 +704,9 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
                     p.from = from;
                     p.their_id = id;
                     p.travels = true;
+                    // After the end it is not run: Join may already have
+                    // stopped the crew, and its giver has stopped too.
+                    if (ending) p.dead.store(true, std::memory_order_relaxed);
                   }
                   (*received)[{from, id}] = mine;
                   crew->Add(mine);
@@ -682,7 +721,12 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
                 },
             .done =
                 [&](std::uint64_t id, std::string bytes) {
-                  part_of(id).outcome = std::move(bytes);
+                  {
+                    const std::lock_guard<std::mutex> lock(parts_mu);
+                    STRATA_CHECK(id < parts.size() && parts[id].elsewhere >= 0,
+                                 "a result for part {}, which this rank did not give away", id);
+                    parts[id].outcome = std::move(bytes);
+                  }
                   crew->Finish(id);
                 },
             .end =

@@ -50,7 +50,12 @@ bool Begin(Cluster& cluster, const std::string& label) {
     auto [from, bytes] = Wait(cluster);
     WireReader in(bytes);
     const std::uint64_t type = in.U(), exploration = in.U();
-    if (from != 0) continue;  // late word of an exploration that ended
+    if (from != 0) {
+      // Another follower's, of this exploration (kept for it) or of one
+      // that ended (dropped then).
+      cluster.early.emplace_back(from, std::move(bytes));
+      continue;
+    }
     if (type == kQuit) {
       cluster.dismissed = static_cast<int>(in.I());
       return false;
@@ -71,12 +76,18 @@ int EndShardedRun(Cluster& cluster, int status) {
     for (int r = 1; r < cluster.size(); ++r) cluster.Send(r, Message(kQuit, 0).I(status).Take());
     return status;
   }
+  cluster.early.clear();
   while (!cluster.dismissed) {
     auto [from, bytes] = Wait(cluster);
+    if (from != 0) continue;
     WireReader in(bytes);
-    if (from == 0 && in.U() == kQuit) {
-      in.U();
+    const std::uint64_t type = in.U(), exploration = in.U();
+    if (type == kQuit) {
       cluster.dismissed = static_cast<int>(in.I());
+    } else if (type == kEnd) {
+      // The leader explored without this rank (its command ended first,
+      // say on an error only its node has): it made nothing.
+      cluster.Send(0, Message(kEnded, exploration).U(0).Take());
     }
   }
   return *cluster.dismissed;
@@ -89,6 +100,7 @@ Shard::Shard(Cluster& cluster, Handlers handlers)
       given_(static_cast<std::size_t>(cluster.size()), 0),
       received_(static_cast<std::size_t>(cluster.size()), 0),
       hungry_(static_cast<std::size_t>(cluster.size()), 0),
+      announced_(static_cast<std::size_t>(cluster.size()), 0),
       post_office_([this] { Run(); }) {}
 
 Shard::~Shard() {
@@ -144,7 +156,16 @@ std::uint64_t Shard::End() {
   return followers_made_;
 }
 
-void Shard::Ended(std::uint64_t made) { Post(0, Message(kEnded, exploration_).U(made).Take()); }
+void Shard::Ended(std::uint64_t made) {
+  // The post office's last message: it stops with it, before it could
+  // take the leader's next word (which Begin waits for) as a late one.
+  {
+    const std::lock_guard<std::mutex> lock(mu_);
+    outbox_.emplace_back(0, Message(kEnded, exploration_).U(made).Take());
+    stopping_ = true;
+  }
+  wake_.notify_all();
+}
 
 void Shard::Dispatch(int from, const std::string& bytes) {
   WireReader in(bytes);
@@ -221,20 +242,25 @@ void Shard::Run() {
     bool busy = !out.empty();
     for (auto& [to, bytes] : out) cluster_.Send(to, std::move(bytes));
     if (stop) return;
+    for (; !cluster_.early.empty(); cluster_.early.pop_front()) {
+      Dispatch(cluster_.early.front().first, cluster_.early.front().second);
+    }
     while (auto m = cluster_.Poll()) {
       Dispatch(m->first, m->second);
       busy = true;
     }
     const bool idle = handlers_.idle && handlers_.idle();
-    if (idle != said_idle_) {
-      said_idle_ = idle;
-      for (int r = 0; r < cluster_.size(); ++r) {
-        if (r == cluster_.rank()) continue;
-        Post(r, idle ? Message(kHungry, exploration_).U(received_[static_cast<std::size_t>(r)]).Take()
-                     : Message(kFull, exploration_).Take());
-      }
+    for (int r = 0; r < cluster_.size(); ++r) {
+      if (r == cluster_.rank()) continue;
+      const auto i = static_cast<std::size_t>(r);
+      // Said again to a rank whose parts came since: it took this rank
+      // for fed when it gave them.
+      if (idle == said_idle_ && (!idle || announced_[i] == received_[i])) continue;
+      Post(r, idle ? Message(kHungry, exploration_).U(received_[i]).Take() : Message(kFull, exploration_).Take());
+      announced_[i] = received_[i];
       busy = true;
     }
+    said_idle_ = idle;
     lock.lock();
     if (busy || idle) {
       pause = kQuickest;

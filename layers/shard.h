@@ -78,7 +78,7 @@ class Shard {
   // has stopped its parts; returns the executions they made in all.
   std::uint64_t End();
   // Follower, after Handlers::end: its parts stopped after making `made`
-  // executions in all; tells the leader.
+  // executions in all; tells the leader, and the post office stops.
   void Ended(std::uint64_t made);
 
  private:
@@ -102,6 +102,7 @@ class Shard {
   std::vector<char> hungry_;                         // guarded by mu_
   std::atomic<int> hungry_count_{0};
   bool said_idle_ = false;                           // the post office's
+  std::vector<std::uint64_t> announced_;             // received_ when last said hungry; the post office's
   std::thread post_office_;
 };
 

@@ -236,6 +236,24 @@ TEST_CASE("followers follow the leader's explorations and end with its status wh
   CHECK(statuses[0] == 1);
 }
 
+TEST_CASE("a follower whose command ends before an exploration does not hold up the leader") {
+  // As a follower whose node lacks a file: it refuses the command at once.
+  const CounterPair faa({.module = Module::kFaa, .iterations = 2});
+  std::optional<ExploreResult> lead;
+  const std::vector<int> statuses = Sharded(3, [&](Cluster& c) {
+    if (c.rank() == 2) return 2;
+    ExploreResult r = Explore(faa, MachineOptions{.cpus = 3},
+                              {.strategy = BuiltinStrategy("dfs"), .runs = 1'000'000, .cluster = &c});
+    if (c.leader()) lead = std::move(r);
+    return 0;
+  });
+  REQUIRE(lead.has_value());
+  CHECK(lead->exhausted);
+  CHECK(lead->executions == 90);
+  // Every rank ends with the leader's status, the one that failed too.
+  CHECK(statuses == std::vector<int>{0, 0});
+}
+
 TEST_CASE("a part travels as bytes: unpacked, it makes the executions it made before it left") {
   const CounterPair pair({.module = Module::kFaa, .iterations = 2});
   for (const std::string name : {"random", "dfs"}) {
@@ -294,7 +312,8 @@ TEST_CASE("the wire format reads back what it wrote and refuses what is cut shor
   for (int k = 0; k < 7; ++k) cut.U();
   CHECK(cut.S().empty());
   CHECK_FALSE(cut.ok());
-  WireReader huge(WireWriter().U(1'000'000).Take());
+  const std::string count_only = WireWriter().U(1'000'000).Take();
+  WireReader huge(count_only);
   CHECK(huge.Count() == 0);
   CHECK_FALSE(huge.ok());
   CHECK(InternKind("faa") == machine::kinds::kFaa);
