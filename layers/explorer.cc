@@ -305,12 +305,21 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
     std::string member, environment;
     int rank = 0;
   };
-  struct Made {
+  // What an execution keeps beyond its counts, where it is kept or
+  // keep_last needs it.
+  struct Whole {
+    machine::MachineOptions run;   // its stacks: the caller's pool
     std::unique_ptr<Kept> kept;
     std::optional<Recipe> recipe;  // in place of `kept`, in a part that travels
-    machine::MachineOptions run;  // its stacks: the caller's pool
+    std::vector<CpuId> schedule;   // keep_last
+  };
+  // Small, as most executions are only counted: a part's list of them is
+  // freed by the thread that takes it, often not the one that made it,
+  // and each block of the list freed on another thread takes a lock of
+  // the allocator's.
+  struct Made {
+    std::unique_ptr<Whole> whole;
     std::uint64_t events = 0, worst_wait = 0, wait_bound = 0;
-    std::vector<CpuId> schedule;  // keep_last
     bool pruned = false;  // cut short by the strategy's oracle
     bool left = false;    // a per-CPU run whose first bad event is the environment's
     bool fails = false;   // the check failed: the exploration ends here
@@ -388,8 +397,8 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
 
   // Makes a recipe's execution again, on the root's thread.
   auto make_again = [&](Made& m) {
-    Recipe& r = *m.recipe;
-    machine::MachineOptions on_thread = m.run;
+    Recipe& r = *m.whole->recipe;
+    machine::MachineOptions on_thread = m.whole->run;
     on_thread.stacks = pools[0];
     Execution x = ReplaySchedule(pair, on_thread, r.schedule, fmt::format("a run of rank {}", r.rank), checking);
     if (!x.input.ok() || x.machine->log().hash() != r.hash) {
@@ -401,38 +410,42 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
                                                  machine::FormatHash(x.machine->log().hash()))};
       m.fails = !m.pruned && !m.left;
     }
-    m.kept = std::make_unique<Kept>(Kept{std::move(x), std::move(r.member), std::move(r.environment)});
-    m.recipe.reset();
+    m.whole->kept = std::make_unique<Kept>(Kept{std::move(x), std::move(r.member), std::move(r.environment)});
+    m.whole->recipe.reset();
   };
   // Takes an execution of the root's order; false: it failed, stop.
   auto take = [&](Made& m) {
-    if (m.recipe) make_again(m);
+    if (m.whole != nullptr && m.whole->recipe) make_again(m);
+    // Kept where it is looked at (Made::whole).
+    auto kept = [&m]() -> Kept& {
+      STRATA_CHECK(m.whole != nullptr && m.whole->kept != nullptr, "an execution looked at was not kept");
+      return *m.whole->kept;
+    };
     if (m.left) {
       if (result.left_rely++ == 0) {
-        result.first_left_rely = m.kept->x.verdict;
-        left_rely.emplace(LeftRely{std::move(m.kept->x), m.run, std::move(m.kept->member),
-                                   std::move(m.kept->environment)});
+        result.first_left_rely = kept().x.verdict;
+        left_rely.emplace(
+            LeftRely{std::move(kept().x), m.whole->run, std::move(kept().member), std::move(kept().environment)});
       }
     } else if (!m.pruned) {
       ++result.executions;
       result.events += m.events;
-      if (explore.each) explore.each(m.kept->x);
+      if (explore.each) explore.each(kept().x);
       if (m.worst_wait > result.worst_wait) {
         result.worst_wait = m.worst_wait;
         result.wait_bound = m.wait_bound;
       }
       if (explore.check && !m.fails && result.executions == 1) {
-        STRATA_CHECK(m.kept != nullptr, "the first execution was not kept");
-        if (std::optional<Verdict> v = CheckDeterminism(pair, m.run, m.kept->x)) {
-          m.kept->x.verdict = *v;
+        if (std::optional<Verdict> v = CheckDeterminism(pair, m.whole->run, kept().x)) {
+          kept().x.verdict = *v;
           m.fails = true;
         }
       }
       if (m.fails) {
-        fail(std::move(m.kept->x), m.run, std::move(m.kept->member), std::move(m.kept->environment));
+        fail(std::move(kept().x), m.whole->run, std::move(kept().member), std::move(kept().environment));
         return false;
       }
-      if (explore.keep_last) last.emplace(std::move(m.schedule), m.run);
+      if (explore.keep_last) last.emplace(std::move(m.whole->schedule), m.whole->run);
     }
     progress.Tick(result.executions + result.left_rely, explore.runs, *root.strategy);
     return true;
@@ -447,13 +460,16 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
     out.U(p.made.size());
     for (const Made& m : p.made) {
       out.B(m.pruned).B(m.left).B(m.fails).U(m.events).U(m.worst_wait).U(m.wait_bound);
-      PutRun(out, m.run);
-      PutSchedule(out, m.schedule);
-      STRATA_CHECK(m.kept == nullptr, "a part that travels kept a machine");
-      out.B(m.recipe.has_value());
-      if (m.recipe) {
-        PutSchedule(out, m.recipe->schedule);
-        out.U(m.recipe->hash).S(m.recipe->member).S(m.recipe->environment).I(m.recipe->rank);
+      out.B(m.whole != nullptr);
+      if (m.whole == nullptr) continue;
+      const Whole& w = *m.whole;
+      STRATA_CHECK(w.kept == nullptr, "a part that travels kept a machine");
+      PutRun(out, w.run);
+      PutSchedule(out, w.schedule);
+      out.B(w.recipe.has_value());
+      if (w.recipe) {
+        PutSchedule(out, w.recipe->schedule);
+        out.U(w.recipe->hash).S(w.recipe->member).S(w.recipe->environment).I(w.recipe->rank);
       }
     }
     return out.Take();
@@ -475,10 +491,12 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
       m.events = in.U();
       m.worst_wait = in.U();
       m.wait_bound = in.U();
-      m.run = GetRun(in, options);
-      m.schedule = GetSchedule(in);
       if (!in.B()) continue;
-      Recipe& r = m.recipe.emplace();
+      Whole& w = *(m.whole = std::make_unique<Whole>());
+      w.run = GetRun(in, options);
+      w.schedule = GetSchedule(in);
+      if (!in.B()) continue;
+      Recipe& r = w.recipe.emplace();
       r.schedule = GetSchedule(in);
       r.hash = in.U();
       r.member = in.S();
@@ -555,9 +573,9 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
       }
       Made m;
       machine::Oracle& oracle = s.Next(i);
-      m.run = s.MachineFor(options_of(i));
+      const machine::MachineOptions run = s.MachineFor(options_of(i));
       ++i;
-      machine::MachineOptions on_thread = m.run;
+      machine::MachineOptions on_thread = run;
       on_thread.stacks = pools[static_cast<std::size_t>(thread)];
       Execution x = CheckExecution(pair, on_thread, oracle, checking);
       s.Finished(x.machine->schedule().size());
@@ -567,17 +585,22 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
       m.wait_bound = x.wait_bound;
       m.pruned = x.input.code() == absl::StatusCode::kCancelled;
       STRATA_CHECK(x.input.ok() || m.pruned, "explorer oracle failed: {}", std::string(x.input.message()));
-      m.left = !m.pruned && m.run.focus.valid() && x.verdict.kind == machine::Outcome::kInvalidEnvironment;
+      m.left = !m.pruned && run.focus.valid() && x.verdict.kind == machine::Outcome::kInvalidEnvironment;
       m.fails = !m.pruned && !m.left && explore.check && !x.verdict.ok();
       bool keep = explore.each != nullptr || m.fails;
       if (m.left && !std::exchange(p.kept_left, true)) keep = true;
       if (!m.pruned && !m.left && !std::exchange(p.kept_first, true)) keep = true;
-      if (explore.keep_last && !m.pruned && !m.left) m.schedule = ScheduleOf(x);
-      if (keep && p.travels) {
-        m.recipe = Recipe{.schedule = ScheduleOf(x), .hash = x.machine->log().hash(), .member = s.Member(),
-                          .environment = s.Environment(), .rank = cluster->rank()};
-      } else if (keep) {
-        m.kept = std::make_unique<Kept>(Kept{std::move(x), s.Member(), s.Environment()});
+      const bool last_one = explore.keep_last && !m.pruned && !m.left;
+      if (keep || last_one) {
+        Whole& w = *(m.whole = std::make_unique<Whole>());
+        w.run = run;
+        if (last_one) w.schedule = ScheduleOf(x);
+        if (keep && p.travels) {
+          w.recipe = Recipe{.schedule = ScheduleOf(x), .hash = x.machine->log().hash(), .member = s.Member(),
+                            .environment = s.Environment(), .rank = cluster->rank()};
+        } else if (keep) {
+          w.kept = std::make_unique<Kept>(Kept{std::move(x), s.Member(), s.Environment()});
+        }
       }
       if (!add(m)) break;
       drop_abandoned();
