@@ -194,7 +194,8 @@ std::vector<Key> MakeKeys() {
   keys.back().strategies = "dfs, portfolio";
   keys.push_back(Int("check", "jobs", 0, kMaxJobs,
                      "host threads that make and check executions (random, pct and dfs split "
-                     "their work; the portfolio runs on one); 0 = one per core. The result does not "
+                     "their work; the portfolio runs on one); 0 = one per core it may run on "
+                     "(under mpirun, the host's cores shared by its ranks). The result does not "
                      "depend on it",
                      STRATA_FIELD(jobs), "--jobs", kCheckCommand));
   keys.push_back(Bool("check", "shrink", "shrink a failure's schedule (check and boot)", STRATA_FIELD(shrink),
