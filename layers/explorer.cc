@@ -190,18 +190,22 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
     explore.progress = nullptr;
     explore.stop = nullptr;
   }
+  STRATA_CHECK(explore.strategy != nullptr, "explore without a strategy");
+  const StrategyOptions strategy_options{.cpus = options.cpus,
+                                         .seed = explore.seed,
+                                         .pct_depth = explore.pct_depth,
+                                         .runs = explore.runs,
+                                         .pct_horizon = explore.pct_horizon,
+                                         .preemption_bound = explore.preemption_bound,
+                                         .reduction = explore.reduction,
+                                         .symmetric = explore.symmetry && pair.interchangeable()};
   if (cluster != nullptr) {
     // What every rank must explore alike: a rank whose command or files
     // differ would make other executions, or keep others.
     const std::string what = fmt::format(
         "{} refines {}; {}; seed {}, runs {}, {} cpus, fairness {}, {} steps, stacks {}; check {}, "
         "witnesses {}, each {}, last {}",
-        pair.lower(), pair.upper(),
-        explore.strategy({.cpus = options.cpus, .seed = explore.seed, .pct_depth = explore.pct_depth,
-                          .runs = explore.runs, .pct_horizon = explore.pct_horizon,
-                          .preemption_bound = explore.preemption_bound, .reduction = explore.reduction,
-                          .symmetric = explore.symmetry && pair.interchangeable()})
-            ->Describe(),
+        pair.lower(), pair.upper(), explore.strategy(strategy_options)->Describe(),
         explore.seed, explore.runs, options.cpus, options.fairness, options.max_steps, options.stack_bytes,
         explore.check, explore.witness_all, explore.each != nullptr, explore.keep_last);
     if (!Begin(*cluster, what)) return ExploreResult{.follower = true, .dismissed = true};
@@ -225,15 +229,7 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
   ExploreResult result;
   const auto start = Clock::now();
   Progress progress(explore);
-  STRATA_CHECK(explore.strategy != nullptr, "explore without a strategy");
-  std::unique_ptr<Strategy> strategy = explore.strategy({.cpus = options.cpus,
-                                                         .seed = explore.seed,
-                                                         .pct_depth = explore.pct_depth,
-                                                         .runs = explore.runs,
-                                                         .pct_horizon = explore.pct_horizon,
-                                                         .preemption_bound = explore.preemption_bound,
-                                                         .reduction = explore.reduction,
-                                                         .symmetric = explore.symmetry && pair.interchangeable()});
+  std::unique_ptr<Strategy> strategy = explore.strategy(strategy_options);
   const bool exhaustive = strategy->exhaustive();
   result.symmetric = exhaustive && explore.symmetry && pair.interchangeable();
 
@@ -275,17 +271,10 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
                             : explore.witness_all ? Checking::kWitness
                                                   : Checking::kCheck;
 
-  // Another rank's executions are replayed from their schedules where they
-  // must be kept (Made::kept), on the thread that takes them back.
-  const std::unique_ptr<Strategy> unpacker = cluster != nullptr ? explore.strategy({.cpus = options.cpus,
-                                                         .seed = explore.seed,
-                                                         .pct_depth = explore.pct_depth,
-                                                         .runs = explore.runs,
-                                                         .pct_horizon = explore.pct_horizon,
-                                                         .preemption_bound = explore.preemption_bound,
-                                                         .reduction = explore.reduction,
-                                                         .symmetric = explore.symmetry && pair.interchangeable()})
-                                                  : nullptr;
+  // Sharded: makes the parts other ranks give this one from their bytes
+  // (Strategy::Unpack), on the post office's thread; never runs itself.
+  const std::unique_ptr<Strategy> unpacker =
+      cluster != nullptr ? explore.strategy(strategy_options) : nullptr;
 
   // An execution as the explorer takes it: all of it where someone looks
   // at it (a failure, a part's first left-rely run and first run that
