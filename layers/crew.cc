@@ -43,6 +43,7 @@ void Crew::AddElsewhere(std::uint64_t id) {
 void Crew::Finish(std::uint64_t id) {
   {
     const std::lock_guard<std::mutex> lock(mu_);
+    if (state_.size() <= id) state_.resize(id + 1, State::kDone);
     state_[id] = State::kDone;
   }
   changed_.notify_all();
