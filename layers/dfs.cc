@@ -199,21 +199,10 @@ Act GetAct(WireReader& in) {
   a.first = in.B();
   return a;
 }
-void Put(WireWriter& out, CpuId c) { out.I(c.value()); }
-CpuId GetCpu(WireReader& in) { return CpuId(static_cast<CpuId::Rep>(in.I())); }
-void Put(WireWriter& out, const std::vector<CpuId>& v) {
-  out.U(v.size());
-  for (CpuId c : v) Put(out, c);
-}
-std::vector<CpuId> GetCpus(WireReader& in) {
-  std::vector<CpuId> v(in.Count());
-  for (CpuId& c : v) c = GetCpu(in);
-  return v;
-}
 void Put(WireWriter& out, const WakeupForest& f) {
   out.U(f.size());
   for (const WakeupNode& w : f) {
-    Put(out, w.cpu);
+    PutCpu(out, w.cpu);
     Put(out, w.step);
     Put(out, w.children);
   }
@@ -233,7 +222,7 @@ WakeupForest GetForest(WireReader& in) {
 void Put(WireWriter& out, const std::vector<Step>& w) {
   out.U(w.size());
   for (const Step& s : w) {
-    Put(out, s.cpu);
+    PutCpu(out, s.cpu);
     Put(out, s.step);
   }
 }
@@ -495,13 +484,13 @@ class DfsTree {
     for (std::uint32_t v : clock_) out.U(v);
     out.U(path_.size());
     for (const Node& n : path_) {
-      Put(out, n.enabled);
+      PutCpus(out, n.enabled);
       out.U(n.pending.size());
       for (const Act& a : n.pending) Put(out, a);
-      Put(out, n.done);
-      Put(out, n.sleep);
-      Put(out, n.chosen);
-      Put(out, n.last);
+      PutCpus(out, n.done);
+      PutCpus(out, n.sleep);
+      PutCpu(out, n.chosen);
+      PutCpu(out, n.last);
       out.I(n.preemptions).B(n.forced).U(n.started.size());
       for (bool b : n.started) out.B(b);
       out.B(n.unordered);

@@ -63,17 +63,8 @@ Execution Shrink(const LayerPair& pair, const machine::MachineOptions& options, 
   return machine::Shrink(std::move(best), rerun, ToFailure, machine::ShrinkOptions{}, attempts);
 }
 
-// A schedule and the options of an execution's machine as a rank sends
-// them (its stacks are the receiver's own).
-void PutSchedule(WireWriter& out, const std::vector<CpuId>& s) {
-  out.U(s.size());
-  for (CpuId c : s) out.I(c.value());
-}
-std::vector<CpuId> GetSchedule(WireReader& in) {
-  std::vector<CpuId> s(in.Count());
-  for (CpuId& c : s) c = CpuId(static_cast<CpuId::Rep>(in.I()));
-  return s;
-}
+// The options of an execution's machine as a rank sends them (its stacks
+// are the receiver's own).
 void PutRun(WireWriter& out, const machine::MachineOptions& o) {
   out.I(o.cpus).U(o.stack_bytes).U(o.max_steps).U(o.fairness).U(o.client_seed).I(o.focus.value());
   out.U(static_cast<std::uint64_t>(o.environment_draws));
@@ -454,10 +445,10 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
       const Whole& w = *m.whole;
       STRATA_CHECK(w.kept == nullptr, "a part that travels kept a machine");
       PutRun(out, w.run);
-      PutSchedule(out, w.schedule);
+      PutCpus(out, w.schedule);
       out.B(w.recipe.has_value());
       if (w.recipe) {
-        PutSchedule(out, w.recipe->schedule);
+        PutCpus(out, w.recipe->schedule);
         out.U(w.recipe->hash).S(w.recipe->member).S(w.recipe->environment).I(w.recipe->rank);
       }
     }
@@ -483,10 +474,10 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
       if (!in.B()) continue;
       Whole& w = *(m.whole = std::make_unique<Whole>());
       w.run = GetRun(in, options);
-      w.schedule = GetSchedule(in);
+      w.schedule = GetCpus(in);
       if (!in.B()) continue;
       Recipe& r = w.recipe.emplace();
-      r.schedule = GetSchedule(in);
+      r.schedule = GetCpus(in);
       r.hash = in.U();
       r.member = in.S();
       r.environment = in.S();

@@ -64,6 +64,21 @@ std::size_t WireReader::Count() {
   return static_cast<std::size_t>(n);
 }
 
+void PutCpu(WireWriter& out, machine::CpuId c) { out.I(c.value()); }
+
+machine::CpuId GetCpu(WireReader& in) { return machine::CpuId(static_cast<machine::CpuId::Rep>(in.I())); }
+
+void PutCpus(WireWriter& out, const std::vector<machine::CpuId>& cpus) {
+  out.U(cpus.size());
+  for (machine::CpuId c : cpus) PutCpu(out, c);
+}
+
+std::vector<machine::CpuId> GetCpus(WireReader& in) {
+  std::vector<machine::CpuId> cpus(in.Count());
+  for (machine::CpuId& c : cpus) c = GetCpu(in);
+  return cpus;
+}
+
 machine::EventKind InternKind(std::string_view name) {
   static std::mutex mu;
   static std::set<std::string, std::less<>> names;

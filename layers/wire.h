@@ -8,8 +8,10 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "machine/event.h"
+#include "machine/ids.h"
 
 namespace strata::layers {
 
@@ -45,6 +47,13 @@ class WireReader {
   std::size_t at_ = 0;
   bool ok_ = true;
 };
+
+// A cpu, and a list of them (a schedule, a node's enabled cpus), as dfs
+// parts and rank results carry them.
+void PutCpu(WireWriter& out, machine::CpuId c);
+machine::CpuId GetCpu(WireReader& in);
+void PutCpus(WireWriter& out, const std::vector<machine::CpuId>& cpus);
+std::vector<machine::CpuId> GetCpus(WireReader& in);
 
 // The event kind called `name`. Kinds hold their name as a pointer to
 // static text; a kind read from a message gets one from a table of names
