@@ -93,6 +93,12 @@ struct Event {
   // (Cpu::AdoptLinearization: a scheduler's spawn takes effect where the
   // TCB pool's allocation it calls does).
   std::uint8_t linearizes = 0;
+  // Where the code that made it is (Log::where): a number of the process's
+  // table of source locations (WhereNumber), 0 for none. Not part of the
+  // event: the same events from other code (a replayed environment) are
+  // the same log, so == and the log's hash leave it out. It fills what
+  // would be padding, so it costs an event no room.
+  std::uint16_t where = 0;
   EventKind kind;
   std::int64_t arg0 = 0;
   std::int64_t arg1 = 0;
@@ -101,7 +107,11 @@ struct Event {
   // A marker or ghost: a private annotation, not a shared step.
   bool marker() const { return op >= OpCode::kCall; }
 
-  friend bool operator==(const Event&, const Event&) = default;
+  friend bool operator==(const Event& a, const Event& b) {
+    return a.seq == b.seq && a.cpu == b.cpu && a.thread == b.thread && a.object == b.object &&
+           a.op == b.op && a.linearizes == b.linearizes && a.kind == b.kind && a.arg0 == b.arg0 &&
+           a.arg1 == b.arg1 && a.result == b.result;
+  }
 };
 static_assert(sizeof(Event) == 64, "an event is one cache line");
 

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -179,9 +180,6 @@ void MappedStore<T>::Reserve(std::size_t n) {
   // Short logs (an explorer's many small runs) live on the heap, where freed
   // buffers are reused without page faults; long ones get a mapping that
   // grows with mremap and is backed by transparent huge pages where allowed.
-  // In slots, not bytes, so that a log's stores (events, locations) grow and
-  // move to mappings at the same lengths: a store that stayed on the heap
-  // much longer than the others churns the heap and costs page faults.
   constexpr std::size_t kFirst = (16 << 10) / 64 * sizeof(T);
   constexpr std::size_t kMapAt = (2 << 20) / 64 * sizeof(T);  // one huge page of events
   std::size_t bytes = bytes_ == 0 ? kFirst : 2 * bytes_;
@@ -217,14 +215,51 @@ void MappedStore<T>::Reserve(std::size_t n) {
   capacity_ = bytes / sizeof(T);
 }
 
-void Log::Grow() {
-  where_.Resize(events_.size());  // the slots that hold locations, kept by Reserve
-  events_.Reserve(events_.size() + 1);
-  where_.Reserve(events_.capacity());
+template class MappedStore<Event>;
+
+namespace {
+
+struct WhereTable {
+  std::mutex mu;
+  std::vector<std::source_location> sites{std::source_location{}};  // 0: none
+  std::unordered_map<const void*, std::uint16_t> numbers;
+};
+
+// Never destroyed: a host thread still running at exit may look a site up.
+WhereTable& Sites() {
+  static WhereTable* const table = new WhereTable;
+  return *table;
 }
 
-template class MappedStore<Event>;
-template class MappedStore<std::source_location>;
+}  // namespace
+
+std::uint16_t WhereNumberSlow(std::source_location where, SiteCache& cache, std::size_t slot) {
+  WhereTable& t = Sites();
+  const void* site = std::bit_cast<const void*>(where);
+  std::uint16_t number = 0;
+  {
+    const std::lock_guard<std::mutex> lock(t.mu);
+    if (const auto it = t.numbers.find(site); it != t.numbers.end()) {
+      number = it->second;
+    } else if (t.sites.size() <= UINT16_MAX) {
+      number = static_cast<std::uint16_t>(t.sites.size());
+      t.sites.push_back(where);
+      t.numbers.emplace(site, number);
+    }
+  }
+  if (cache.used < SiteCache::kCachedSites) {
+    cache.site[slot] = site;
+    cache.number[slot] = number;
+    ++cache.used;
+  }
+  return number;
+}
+
+std::source_location WhereOf(std::uint16_t number) {
+  WhereTable& t = Sites();
+  const std::lock_guard<std::mutex> lock(t.mu);
+  return number < t.sites.size() ? t.sites[number] : std::source_location{};
+}
 
 std::string FormatWhere(std::source_location where) {
   if (where.line() == 0) return "";
@@ -252,7 +287,7 @@ std::vector<std::size_t> Log::View(ObjectId object) const {
 
 std::string Log::RenderTextWhere(std::size_t seq) const {
   std::string out = RenderText(events_[seq]);
-  if (const std::string at = FormatWhere(where_[seq]); !at.empty()) {
+  if (const std::string at = FormatWhere(where(seq)); !at.empty()) {
     out += "  @ ";
     out += at;
   }

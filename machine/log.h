@@ -5,6 +5,8 @@
 #ifndef STRATA_MACHINE_LOG_H_
 #define STRATA_MACHINE_LOG_H_
 
+#include <bit>
+#include <cstddef>
 #include <cstdint>
 #include <source_location>
 #include <span>
@@ -17,7 +19,7 @@
 
 namespace strata::machine {
 
-// Contiguous storage for a log's events and for their source locations. Small
+// Contiguous storage for a log's events. Small
 // logs live on the heap; from 32768 slots on (2 MiB of events), an anonymous
 // mapping grown with mremap (the kernel moves page tables, not bytes) and
 // backed by transparent huge pages where the system allows, so a log of
@@ -25,7 +27,7 @@ namespace strata::machine {
 // kept in a small process-wide pool (at most four, 256 MiB in all) and reused
 // by the next long log, which then does not pay for the kernel zeroing its
 // pages again; this is what a process that runs many machines sees. T is Event
-// or std::source_location (log.cc instantiates both).
+// (log.cc instantiates it).
 template <class T>
 class MappedStore {
   static_assert(std::is_trivially_copyable_v<T>);
@@ -37,13 +39,8 @@ class MappedStore {
   MappedStore& operator=(const MappedStore&) = delete;
 
   // A new slot at the end, to be filled in place; the caller checks the
-  // capacity (Log checks once for both its stores). Precondition:
-  // size() < capacity().
+  // capacity. Precondition: size() < capacity().
   T& emplace_back_unchecked() { return data_[size_++]; }
-  // Sets the size to n, for a store filled in place by index (Log's
-  // locations, one per event): the slots below n are kept by Reserve, those
-  // from the old size on are not initialized. Precondition: n <= capacity().
-  void Resize(std::size_t n) { size_ = n; }
   // Grows the capacity to at least n slots (at least doubling it); the
   // slots below size() keep their values.
   void Reserve(std::size_t n);
@@ -63,6 +60,49 @@ class MappedStore {
   bool mapped_ = false;  // data_ is an mmap'ed region (else malloc'ed)
 };
 using EventStore = MappedStore<Event>;
+
+// The process's table of source locations. Each call site that makes an
+// event gets a number (from 1; 0 is none) the first time it does, and the
+// event keeps the number (Event::where) where it had padding: a second
+// array of 8-byte locations beside the events cost a tenth of a long run's
+// time in memory traffic (strata bench, context switches). At most 65535
+// sites; more get 0 (their events show no location).
+//
+// Thread-safe, and lock-free once warm: each host thread keeps the numbers
+// of the sites it has used in a table of its own (open addressing, never
+// evicting), so the process's table and its lock are reached once per site
+// and thread. A thread that uses more than kCachedSites sites looks the rest
+// up under the lock each time.
+struct SiteCache {
+  static constexpr std::size_t kSlots = 1024;  // a power of two
+  static constexpr std::size_t kCachedSites = kSlots * 3 / 4;
+  const void* site[kSlots];
+  std::uint16_t number[kSlots];
+  std::size_t used;
+  static std::size_t SlotOf(const void* site) {
+    // Fibonacci hashing of the address: its high bits are well mixed.
+    return static_cast<std::size_t>((reinterpret_cast<std::uintptr_t>(site) *
+                                     0x9e3779b97f4a7c15ull) >> 54);
+  }
+};
+static_assert(SiteCache::kSlots == std::size_t{1} << (64 - 54));
+// The number of `where` from the process's table, remembered in `cache`
+// at its free slot `slot` while the cache has room.
+std::uint16_t WhereNumberSlow(std::source_location where, SiteCache& cache, std::size_t slot);
+inline std::uint16_t WhereNumber(std::source_location where) {
+  static_assert(sizeof(std::source_location) == sizeof(const void*), "a location is one pointer");
+  // The location's own static data, one per call site, is the key.
+  const void* site = std::bit_cast<const void*>(where);
+  if (site == nullptr) return 0;
+  // Zero-initialized and trivially destructible: no guard on the way in.
+  static thread_local SiteCache cache;
+  for (std::size_t i = SiteCache::SlotOf(site);; i = (i + 1) & (SiteCache::kSlots - 1)) {
+    if (cache.site[i] == site) [[likely]] return cache.number[i];
+    if (cache.site[i] == nullptr) return WhereNumberSlow(where, cache, i);
+  }
+}
+// The location numbered `number` (WhereNumber); none for 0.
+std::source_location WhereOf(std::uint16_t number);
 
 class Log {
  public:
@@ -89,8 +129,7 @@ class Log {
   const Event& Append(CpuId cpu, ThreadId thread, ObjectId object, EventKind kind,
                       std::int64_t arg0, std::int64_t arg1, std::int64_t result,
                       OpCode op = OpCode::kAtomic, std::source_location where = {}) {
-    // One capacity check serves both stores: where_ grows with events_.
-    if (events_.size() == events_.capacity()) [[unlikely]] Grow();
+    if (events_.size() == events_.capacity()) [[unlikely]] events_.Reserve(events_.size() + 1);
     Event& e = events_.emplace_back_unchecked();
     e.seq = events_.size() - 1;
     e.cpu = cpu;
@@ -98,6 +137,7 @@ class Log {
     e.object = object;
     e.op = op;
     e.linearizes = 0;
+    e.where = WhereNumber(where);
     e.kind = kind;
     e.arg0 = arg0;
     e.arg1 = arg1;
@@ -111,11 +151,6 @@ class Log {
     lane_b_ = (lane_b_ ^ static_cast<std::uint64_t>(arg1)) * kMulB;
     lane_a_ = (lane_a_ ^ static_cast<std::uint64_t>(result) ^ (lane_a_ >> 29)) * kMulA;
     lane_b_ ^= lane_b_ >> 31;
-    // The location is not part of the event (nor of the hash): the same
-    // events from other code (a replayed environment) are the same log. Its
-    // store is indexed by the event's position and keeps no size of its own
-    // on this path (Grow sets it).
-    where_[e.seq] = where;
     return e;
   }
 
@@ -138,7 +173,7 @@ class Log {
   const Event& back() const { return events_.back(); }
   // The source location of the code that appended event `seq` (a shared
   // step's caller, a marker's module). Precondition: seq < size().
-  std::source_location where(std::size_t seq) const { return where_[seq]; }
+  std::source_location where(std::size_t seq) const { return WhereOf(events_[seq].where); }
 
   // The hash of the whole log so far; equal logs have equal hashes.
   std::uint64_t hash() const;
@@ -158,9 +193,7 @@ class Log {
   std::string RenderJson(const Event& e, std::span<const std::int64_t> contents = {}) const;
 
  private:
-  void Grow();  // both stores, to at least one more slot
   EventStore events_;
-  MappedStore<std::source_location> where_;  // one per event; its size is set by Grow
   std::vector<std::string> names_;
   static constexpr std::uint64_t kMulA = 0x9e3779b97f4a7c15ull;
   static constexpr std::uint64_t kMulB = 0xff51afd7ed558ccdull;

@@ -3,7 +3,10 @@
 #include "machine/log.h"
 
 #include <set>
+#include <source_location>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include <doctest/doctest.h>
@@ -82,6 +85,77 @@ TEST_CASE("a log of hundreds of thousands of events keeps every event as it grow
   CHECK(bad == 0);
   CHECK(log.events().data() == &log[0]);
   CHECK(log.back().seq == kEvents - 1);
+}
+
+// One distinct call site per N: each instantiation is its own function.
+template <int N>
+std::source_location SiteNumbered() {
+  return std::source_location::current();
+}
+template <int... N>
+std::vector<std::source_location> ManySites(std::integer_sequence<int, N...>) {
+  return {SiteNumbered<N>()...};
+}
+
+TEST_CASE("every call site keeps its own location, on every host thread, "
+          "beyond the sites a thread's table remembers") {
+  // More sites than SiteCache::kCachedSites, so the last ones are looked up
+  // in the process's table every time; two threads number them at once.
+  const std::vector<std::source_location> sites =
+      ManySites(std::make_integer_sequence<int, 1000>{});
+  REQUIRE(sites.size() > SiteCache::kCachedSites);
+  auto fill = [&sites](Log& log) {
+    const ObjectId c = log.AddObject("counter");
+    for (int pass = 0; pass < 3; ++pass) {
+      for (std::size_t i = 0; i < sites.size(); ++i) {
+        log.Append(CpuId(0), ThreadId(), c, kinds::kFaa, 1, 0, 0, OpCode::kFaa, sites[i]);
+      }
+    }
+  };
+  Log a, b;
+  std::thread other([&] { fill(b); });
+  fill(a);
+  other.join();
+  for (const Log* log : {&a, &b}) {
+    REQUIRE(log->size() == 3 * sites.size());
+    std::size_t wrong = 0;
+    for (std::size_t i = 0; i < log->size(); ++i) {
+      const std::source_location want = sites[i % sites.size()];
+      const std::source_location got = log->where(i);
+      // The same site: the same function (each instantiation has its own
+      // name), file and line.
+      if (std::string_view(got.function_name()) != want.function_name() ||
+          std::string_view(got.file_name()) != want.file_name() || got.line() != want.line()) {
+        ++wrong;
+      }
+    }
+    CHECK(wrong == 0);
+  }
+  // Distinct sites got distinct numbers, the same site the same number on
+  // both threads.
+  std::set<std::uint16_t> numbers;
+  for (std::size_t i = 0; i < sites.size(); ++i) {
+    CHECK(a[i].where != 0);
+    CHECK(a[i].where == b[i].where);
+    numbers.insert(a[i].where);
+  }
+  CHECK(numbers.size() == sites.size());
+  // The location is not part of the event: the same step made elsewhere is
+  // the same event, and its log the same log.
+  Event first = a[0];
+  Event second = a[1];
+  second.seq = first.seq;
+  CHECK(first.where != second.where);
+  CHECK(first == second);
+  Log c;
+  fill(c);
+  Log plain;
+  const ObjectId counter = plain.AddObject("counter");
+  for (std::size_t i = 0; i < 3 * sites.size(); ++i) {
+    plain.Append(CpuId(0), ThreadId(), counter, kinds::kFaa, 1, 0, 0, OpCode::kFaa);
+  }
+  CHECK(plain.hash() == c.hash());
+  CHECK(plain.where(0).line() == 0);
 }
 
 TEST_CASE("a per-object view lists exactly that object's events in log order") {
