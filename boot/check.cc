@@ -437,10 +437,15 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
       fmt::print(out, "             rely       (declared) {}\n             guarantee  (declared) {}\n",
                  info->rely, info->guarantee);
     }
+    // The whole F-fair space: exhausted, and not limited by a bound.
+    const bool whole = r.exhausted && r.bound.empty();
     std::string space;
     if (exhaustive) {
       space = fmt::format(", {} skipped by reduction, {}", r.skipped,
-                          r.exhausted ? "space exhausted" : "space NOT exhausted");
+                          !r.exhausted ? std::string("space NOT exhausted")
+                          : whole      ? std::string("space exhausted")
+                                       : fmt::format("bounded space exhausted (schedules with {})",
+                                                     r.bound));
     }
     fmt::print(out, "             {} executions{}, {} events, {:.3f} s ({:.0f} executions/s)\n",
                r.executions, space, r.events, r.seconds,
@@ -458,6 +463,7 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
     jl["verdict"] = nullptr;
     jl["executions"] = r.executions;
     jl["exhausted"] = r.exhausted;
+    jl["bound"] = r.bound.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(r.bound);
     jl["symmetry"] = r.symmetric;
     if (exhaustive) jl["skipped_by_reduction"] = r.skipped;
     jl["events"] = r.events;
@@ -501,18 +507,21 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
           env ? fmt::format("; the focused cpu's calls, against the {} environment", env->name)
           : r.symmetric ? std::string(", up to a renaming of its interchangeable cpus")
                         : std::string();
-      jl["verdict"] = r.exhausted ? "refines" : "no-violation";
+      jl["verdict"] = whole ? "refines" : "no-violation";
       facts.emplace_back(fmt::format("layer {}", layer),
                          fmt::format("{} refines {}? {} in {} executions", pair->lower(), pair->upper(),
-                                     r.exhausted ? "refines (exhaustive)" : "no violation (not exhaustive)",
+                                     whole ? "refines (exhaustive)" : "no violation (not exhaustive)",
                                      r.executions));
-      if (r.exhausted) {
+      if (whole) {
         fmt::print(out, "             verdict: refines (exhaustive: every F-fair schedule of the client{})\n",
                    whose);
       } else {
         fmt::print(out, "             verdict: no violation in {} executions ({}{})\n", r.executions,
-                   exhaustive ? fmt::format("NOT exhaustive: stopped at its cap of {} executions", c.runs)
-                              : std::string("not exhaustive"),
+                   !exhaustive ? std::string("not exhaustive")
+                   : r.exhausted
+                       ? fmt::format("NOT exhaustive: every schedule with {} was covered, not every "
+                                     "F-fair schedule", r.bound)
+                       : fmt::format("NOT exhaustive: stopped at its cap of {} executions", c.runs),
                    whose);
         ++uncovered;
       }

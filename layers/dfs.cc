@@ -816,6 +816,12 @@ class DfsStrategy final : public Strategy {
   Oracle& Next(std::uint64_t) override { return oracle_; }
   bool Advance() override { return tree_->Backtrack(); }
   bool exhaustive() const override { return true; }
+  std::string bound() const override {
+    return preemption_bound_ >= 0
+               ? fmt::format("at most {} preemption{}", preemption_bound_,
+                             preemption_bound_ == 1 ? "" : "s")
+               : std::string();
+  }
   std::uint64_t skipped() const override { return tree_->pruned(); }
   std::optional<double> covered() const override { return tree_->Covered(); }
   // A part explores a subtree; its executions share the one client.

@@ -32,6 +32,7 @@ class EnvironmentStrategy final : public Strategy {
   void Finished(std::uint64_t steps) override { inner_->Finished(steps); }
   bool Advance() override { return inner_->Advance(); }
   bool exhaustive() const override { return inner_->exhaustive(); }
+  std::string bound() const override { return inner_->bound(); }
   std::uint64_t skipped() const override { return inner_->skipped(); }
   std::string Describe() const override {
     return fmt::format("{} against the {} environment ({})", inner_->Describe(), env_.name,

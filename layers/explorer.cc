@@ -223,6 +223,7 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
   std::unique_ptr<Strategy> strategy = explore.strategy(strategy_options);
   const bool exhaustive = strategy->exhaustive();
   result.symmetric = exhaustive && explore.symmetry && pair.interchangeable();
+  result.bound = strategy->bound();
 
   // Each execution's client seed (MachineOptions::client_seed): an
   // exhaustive strategy explores the schedules of one client, the others

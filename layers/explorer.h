@@ -86,7 +86,10 @@ struct ExploreResult {
   std::uint64_t skipped = 0;     // dfs: executions and branches pruned by sleep sets, and
                                  // (dpor) wakeup branches that proved impossible
   std::uint64_t events = 0;      // lower-log events over all executions
-  bool exhausted = false;        // dfs: every schedule was covered
+  bool exhausted = false;        // dfs: every schedule was covered (within `bound`)
+  // What the strategy limited its space to (Strategy::bound), "" for none:
+  // `exhausted` then says only that every schedule within it was covered.
+  std::string bound;
   bool interrupted = false;      // ExploreOptions::stop ended it before its runs were done
   bool symmetric = false;        // dfs ran one schedule per renaming of the cpus
   int threads = 1;               // host threads that made and checked executions (jobs)

@@ -74,6 +74,11 @@ class Strategy {
   virtual bool Advance() { return true; }
   // True if Advance returning false means the whole space was covered.
   virtual bool exhaustive() const { return false; }
+  // What an exhaustive strategy limits its space to, beyond the F-fair
+  // schedules of the client ("at most 2 preemptions": the schedules with
+  // no more than that), or ""
+  // for no limit. Covering a bounded space is no proof of refinement.
+  virtual std::string bound() const { return ""; }
   // Executions and branches the strategy pruned (dfs: by sleep sets, and
   // wakeup branches DPOR found impossible when it followed them).
   virtual std::uint64_t skipped() const { return 0; }

@@ -105,6 +105,35 @@ TEST_CASE("strata check --json says refines and exhaustive only for a space expl
         s["layers"][0]["waits"]["bound"].get<std::uint64_t>());
 }
 
+TEST_CASE("a dfs that covered every schedule within a preemption bound claims no refinement") {
+  // queue-no-lock breaks only where a cpu is preempted inside its
+  // operation: with no preemptions at all, dfs covers its bounded space
+  // and finds nothing, which is no proof.
+  TempDir dir;
+  const std::string bad = Source("configs/check/bad/queue-no-lock.toml");
+  Command c = RunStrata("check '" + bad + "' --preemption-bound 0 --json", dir.path());
+  CHECK(c.exit_code == 0);
+  const nlohmann::json j = JsonOf(c);
+  CHECK(j["verdict"] == "no-violation");
+  CHECK(j["exhaustive"] == false);
+  CHECK(j["layers"][0]["verdict"] == "no-violation");
+  CHECK(j["layers"][0]["exhausted"] == true);
+  CHECK(j["layers"][0]["bound"] == "at most 0 preemptions");
+  Command text = RunStrata("check '" + bad + "' --preemption-bound 0", dir.path());
+  CHECK(text.exit_code == 0);
+  CHECK(text.out.find("bounded space exhausted (schedules with at most 0 preemptions)") !=
+        std::string::npos);
+  CHECK(text.out.find("verdict: no violation in ") != std::string::npos);
+  CHECK(text.out.find("(NOT exhaustive: every schedule with at most 0 preemptions was covered, "
+                      "not every F-fair schedule)") != std::string::npos);
+  CHECK(text.out.find("refines (exhaustive") == std::string::npos);
+  CHECK(text.out.find("result     no violation in any checked layer (1 layer not explored "
+                      "exhaustively)") != std::string::npos);
+  // Without the bound the same dfs finds the bug.
+  Command found = RunStrata("check '" + bad + "' --strategy dfs", dir.path());
+  CHECK(found.exit_code == 1);
+}
+
 TEST_CASE("a check of layers that all run as their spec claims nothing") {
   TempDir dir;
   Command c = RunStrata("check '" + Source("configs/check/ticket.toml") + "' --lock spec --json", dir.path());
