@@ -119,7 +119,7 @@ class Walk {
         if (auto v = Emit(e, i, abs)) return v;
         if (auto v = CheckRelation(i, abs)) return v;
         if (std::optional<std::uint64_t> bound = abs.WaitBound(e.cpu, *p)) {
-          if (waited > x_.worst_wait || (waited == x_.worst_wait && *bound < x_.wait_bound)) {
+          if (WorseWait(waited, *bound, x_.worst_wait, x_.wait_bound)) {
             x_.worst_wait = waited;
             x_.wait_bound = *bound;
           }

@@ -134,6 +134,24 @@ TEST_CASE("a dfs that covered every schedule within a preemption bound claims no
   CHECK(found.exit_code == 1);
 }
 
+TEST_CASE("a starvation's worst wait is the wait its verdict reports, over its bound") {
+  TempDir dir;
+  const std::string bad = Source("configs/check/bad/tas-starvation.toml");
+  Command text = RunStrata("check '" + bad + "'", dir.path());
+  CHECK(text.exit_code == 1);
+  std::smatch verdict, worst;
+  REQUIRE(std::regex_search(text.out, verdict,
+                            std::regex("took ([0-9]+) steps, more than its bound of ([0-9]+)")));
+  REQUIRE(std::regex_search(text.out, worst,
+                            std::regex("worst wait ([0-9]+) steps \\(bound ([0-9]+)\\): over its "
+                                       "bound, the failure below")));
+  CHECK(worst[1] == verdict[1]);
+  CHECK(worst[2] == verdict[2]);
+  const nlohmann::json j = JsonOf(RunStrata("check '" + bad + "' --json", dir.path()));
+  CHECK(j["layers"][0]["waits"]["within"] == false);
+  CHECK(j["layers"][0]["waits"]["worst"].get<std::uint64_t>() == std::stoull(verdict[1]));
+}
+
 TEST_CASE("a check of layers that all run as their spec claims nothing") {
   TempDir dir;
   Command c = RunStrata("check '" + Source("configs/check/ticket.toml") + "' --lock spec --json", dir.path());
