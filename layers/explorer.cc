@@ -412,8 +412,7 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
       ++result.executions;
       result.events += m.events;
       if (explore.each) explore.each(kept().x);
-      if (m.wait_bound > 0 &&
-          WorseWait(m.worst_wait, m.wait_bound, result.worst_wait, result.wait_bound)) {
+      if (m.worst_wait > result.worst_wait) {
         result.worst_wait = m.worst_wait;
         result.wait_bound = m.wait_bound;
       }

@@ -106,10 +106,8 @@ struct ExploreResult {
   std::uint64_t made = 0;
   std::uint64_t parts_joined = 0;
   std::uint64_t parts_refused = 0;
-  // Over the executions taken: the call closest to its bound or furthest
-  // over it (WorseWait), in steps, and its bound; 0 and 0 for none.
-  std::uint64_t worst_wait = 0;
-  std::uint64_t wait_bound = 0;
+  std::uint64_t worst_wait = 0;  // the longest call seen, in steps
+  std::uint64_t wait_bound = 0;  // and its bound
   double seconds = 0;
   // Per-CPU executions (a strategy's MachineFor set a focus) whose first
   // bad event is an environment cpu's (kInvalidEnvironment): not the

@@ -119,11 +119,15 @@ class Walk {
         if (auto v = Emit(e, i, abs)) return v;
         if (auto v = CheckRelation(i, abs)) return v;
         if (std::optional<std::uint64_t> bound = abs.WaitBound(e.cpu, *p)) {
-          if (WorseWait(waited, *bound, x_.worst_wait, x_.wait_bound)) {
+          if (waited > x_.worst_wait || (waited == x_.worst_wait && *bound < x_.wait_bound)) {
             x_.worst_wait = waited;
             x_.wait_bound = *bound;
           }
           if (waited > *bound) {
+            // The execution's worst wait is the call that starved, even if
+            // an earlier call waited longer within a larger bound.
+            x_.worst_wait = waited;
+            x_.wait_bound = *bound;
             return Fail(Outcome::kStarvation, i, abs,
                         fmt::format("cpu {}'s `{}` took {} steps, more than its bound of {}",
                                     e.cpu, p->name, waited, *bound));

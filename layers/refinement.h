@@ -80,28 +80,11 @@ struct Execution {
   // after the walk, a return mismatch, up to the end of the run).
   std::vector<Crossing> crossings;
   Verdict verdict;
-  // The call closest to its bound, or furthest over it (WorseWait), in
-  // machine steps, and that bound; 0 and 0 for none.
+  // The longest call, in machine steps, and its bound; for a starvation,
+  // the call that went over its bound.
   std::uint64_t worst_wait = 0;
   std::uint64_t wait_bound = 0;
 };
-
-// True if a call that waited `wait` steps against `bound` is worse than the
-// worst so far (`worst` against `worst_bound`; 0 against 0 is none): it
-// leaves less room to its bound, or goes further over it; of two with the
-// same room, the longer wait. So the worst wait of a passing check is its
-// tightest call, and a failing one's is over its bound.
-inline bool WorseWait(std::uint64_t wait, std::uint64_t bound, std::uint64_t worst,
-                      std::uint64_t worst_bound) {
-  if (worst == 0 && worst_bound == 0) return true;
-  // wait - bound > worst - worst_bound, in unsigned steps.
-  const bool over = wait > bound, worst_over = worst > worst_bound;
-  const std::uint64_t room = over ? wait - bound : bound - wait;
-  const std::uint64_t worst_room = worst_over ? worst - worst_bound : worst_bound - worst;
-  if (over != worst_over) return over;
-  if (room != worst_room) return over ? room > worst_room : room < worst_room;
-  return wait > worst;
-}
 
 // Runs and checks one execution of `pair` under `oracle`. On a per-CPU
 // machine (options.focus), a failure whose bad steps are only environment

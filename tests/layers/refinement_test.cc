@@ -425,30 +425,3 @@ TEST_CASE("without distinct threads the same nesting is a call inside a call") {
 
 }  // namespace
 }  // namespace strata::layers::toy
-
-namespace strata::layers {
-namespace {
-
-TEST_CASE("the worst wait is the call with the least room to its bound, or the furthest over it") {
-  // None yet: anything is worse.
-  CHECK(WorseWait(0, 5, 0, 0));
-  CHECK(WorseWait(3, 5, 0, 0));
-  // Less room to the bound is worse, however long the wait.
-  CHECK(WorseWait(3, 4, 10, 20));
-  CHECK_FALSE(WorseWait(10, 20, 3, 4));
-  // Over the bound is worse than any call within it.
-  CHECK(WorseWait(13, 12, 15, 16));
-  CHECK_FALSE(WorseWait(15, 16, 13, 12));
-  // Further over is worse; the same room, the longer wait.
-  CHECK(WorseWait(41, 14, 13, 12));
-  CHECK_FALSE(WorseWait(13, 12, 41, 14));
-  CHECK(WorseWait(20, 10, 12, 2));
-  CHECK_FALSE(WorseWait(12, 2, 20, 10));
-  CHECK_FALSE(WorseWait(7, 7, 7, 7));
-  // Huge values do not overflow.
-  CHECK(WorseWait(UINT64_MAX, 0, UINT64_MAX - 1, 0));
-  CHECK(WorseWait(0, 1, 0, UINT64_MAX));
-}
-
-}  // namespace
-}  // namespace strata::layers
