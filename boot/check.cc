@@ -462,6 +462,10 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
       fmt::print(out, "             worst wait {} steps (bound {}){}\n", worst_wait, wait_bound,
                  worst_wait > wait_bound ? ": over its bound, the failure below" : "");
     }
+    if (!r.failure) {
+      fmt::print(out, "             seed {}  log hash {} (of the {} executions' logs, in order)\n",
+                 c.seed, machine::FormatHash(r.logs_hash), r.executions);
+    }
     nlohmann::ordered_json& jl = json_layers.emplace_back();
     jl["layer"] = layer;
     jl["lower"] = pair->lower();
@@ -473,6 +477,9 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
     jl["symmetry"] = r.symmetric;
     if (exhaustive) jl["skipped_by_reduction"] = r.skipped;
     jl["events"] = r.events;
+    // Of the executions checked, folded in order (a failure's own log hash
+    // is the failure's).
+    jl["log_hash"] = machine::FormatHash(r.logs_hash);
     jl["seconds"] = r.seconds;
     jl["threads"] = {{"threads", r.threads},
                      {"ranks", r.ranks},

@@ -300,7 +300,7 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
   // the allocator's.
   struct Made {
     std::unique_ptr<Whole> whole;
-    std::uint64_t events = 0, worst_wait = 0, wait_bound = 0;
+    std::uint64_t events = 0, worst_wait = 0, wait_bound = 0, log_hash = 0;
     bool pruned = false;  // cut short by the strategy's oracle
     bool left = false;    // a per-CPU run whose first bad event is the environment's
     bool fails = false;   // the check failed: the exploration ends here
@@ -411,6 +411,7 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
     } else if (!m.pruned) {
       ++result.executions;
       result.events += m.events;
+      result.logs_hash = machine::MixSeed(result.logs_hash ^ m.log_hash);
       if (explore.each) explore.each(kept().x);
       if (m.worst_wait > result.worst_wait) {
         result.worst_wait = m.worst_wait;
@@ -440,7 +441,7 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
     out.B(p.complete).B(p.failed).B(p.interrupted).U(p.counted).S(p.strategy->PackOutcome());
     out.U(p.made.size());
     for (const Made& m : p.made) {
-      out.B(m.pruned).B(m.left).B(m.fails).U(m.events).U(m.worst_wait).U(m.wait_bound);
+      out.B(m.pruned).B(m.left).B(m.fails).U(m.events).U(m.worst_wait).U(m.wait_bound).U(m.log_hash);
       out.B(m.whole != nullptr);
       if (m.whole == nullptr) continue;
       const Whole& w = *m.whole;
@@ -472,6 +473,7 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
       m.events = in.U();
       m.worst_wait = in.U();
       m.wait_bound = in.U();
+      m.log_hash = in.U();
       if (!in.B()) continue;
       Whole& w = *(m.whole = std::make_unique<Whole>());
       w.run = GetRun(in, options);
@@ -562,6 +564,7 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
       s.Finished(x.machine->schedule().size());
       made_anywhere.fetch_add(1, std::memory_order_relaxed);
       m.events = x.machine->log().size();
+      m.log_hash = x.machine->log().hash();
       m.worst_wait = x.worst_wait;
       m.wait_bound = x.wait_bound;
       m.pruned = x.input.code() == absl::StatusCode::kCancelled;

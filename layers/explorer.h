@@ -86,6 +86,9 @@ struct ExploreResult {
   std::uint64_t skipped = 0;     // dfs: executions and branches pruned by sleep sets, and
                                  // (dpor) wakeup branches that proved impossible
   std::uint64_t events = 0;      // lower-log events over all executions
+  // The log hashes of the executions checked, folded in the order they were
+  // taken: like the executions, the same for any number of threads and ranks.
+  std::uint64_t logs_hash = 0;
   bool exhausted = false;        // dfs: every schedule was covered (within `bound`)
   // What the strategy limited its space to (Strategy::bound), "" for none:
   // `exhausted` then says only that every schedule within it was covered.

@@ -152,6 +152,36 @@ TEST_CASE("a starvation's worst wait is the wait its verdict reports, over its b
   CHECK(j["layers"][0]["waits"]["worst"].get<std::uint64_t>() == std::stoull(verdict[1]));
 }
 
+TEST_CASE("a passing check prints its seed and the log hash of its executions, the same on any "
+          "number of host threads") {
+  TempDir dir;
+  for (const std::string strategy : {"dfs", "random"}) {
+    CAPTURE(strategy);
+    std::string hash;
+    for (const int jobs : {1, 2}) {
+      CAPTURE(jobs);
+      const std::string args = "check '" + Source("configs/check/ticket.toml") + "' --strategy " +
+                               strategy + " --runs 300 --jobs " + std::to_string(jobs);
+      Command text = RunStrata(args, dir.path());
+      CHECK(text.exit_code == 0);
+      std::smatch m;
+      REQUIRE(std::regex_search(text.out, m,
+                                std::regex("seed 1  log hash ([0-9a-f]{16}) \\(of the ([0-9]+) "
+                                           "executions' logs, in order\\)")));
+      const nlohmann::json j = JsonOf(RunStrata(args + " --json", dir.path()));
+      CHECK(j["layers"][0]["log_hash"] == m[1]);
+      CHECK(j["layers"][0]["executions"] == std::stoull(m[2]));
+      if (hash.empty()) hash = m[1];
+      CHECK(m[1] == hash);
+    }
+    // Another seed, other executions.
+    Command other = RunStrata("check '" + Source("configs/check/ticket.toml") + "' --strategy " +
+                                  strategy + " --runs 300 --seed 2",
+                              dir.path());
+    CHECK(other.out.find("log hash " + hash) == std::string::npos);
+  }
+}
+
 TEST_CASE("a check of layers that all run as their spec claims nothing") {
   TempDir dir;
   Command c = RunStrata("check '" + Source("configs/check/ticket.toml") + "' --lock spec --json", dir.path());

@@ -15,6 +15,7 @@
 
 #include "machine/machine.h"
 #include "machine/oracle.h"
+#include "machine/rng.h"
 #include "machine/schedule.h"
 #include "machine/shrink.h"
 #include "tests/layers/toy_layers.h"
@@ -330,9 +331,14 @@ TEST_CASE("dfs runs the same executions, in the same order, on 1, 2 and 3 host t
         one = mine;
         first = std::move(r);
         CHECK(first.parts_joined + first.parts_refused == 0);
+        // The printed log hash folds the executions' hashes in order.
+        std::uint64_t folded = 0;
+        for (std::uint64_t h : one) folded = machine::MixSeed(folded ^ h);
+        CHECK(first.logs_hash == folded);
         continue;
       }
       CHECK(mine == one);
+      CHECK(r.logs_hash == first.logs_hash);
       CHECK(r.executions == first.executions);
       CHECK(r.skipped == first.skipped);
       CHECK(r.events == first.events);

@@ -112,6 +112,7 @@ Taken ExploreOn(const LayerPair& pair, int cpus, ExploreOptions explore, Cluster
 void CheckSame(const Taken& sharded, const Taken& one) {
   CHECK(sharded.hashes == one.hashes);
   CHECK(sharded.result.executions == one.result.executions);
+  CHECK(sharded.result.logs_hash == one.result.logs_hash);
   CHECK(sharded.result.skipped == one.result.skipped);
   CHECK(sharded.result.events == one.result.events);
   CHECK(sharded.result.exhausted == one.result.exhausted);
