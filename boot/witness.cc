@@ -34,7 +34,9 @@ std::pair<bool, std::int64_t> AgentOf(const machine::Event& e) {
 }
 
 // The blocks `agent` pulls (`pulls`) or pushes in the lower log from `from`
-// to `to` (inclusive), with their contents then: Mem of a crossing.
+// to `to` (inclusive), with their contents then and the lower event that
+// moved them ("at": a call's blocks are pulled later, inside the call):
+// Mem of a crossing.
 ordered_json Memory(const machine::Machine& m, std::size_t from, std::size_t to,
                     std::pair<bool, std::int64_t> agent, bool pulls) {
   const machine::Log& log = m.log();
@@ -56,7 +58,9 @@ ordered_json Memory(const machine::Machine& m, std::size_t from, std::size_t to,
       contents = m.pushed(i);
     }
     mem[std::string(log.object_name(e.object))] = {
-        {"version", e.result}, {"contents", std::vector<std::int64_t>(contents.begin(), contents.end())}};
+        {"version", e.result},
+        {"contents", std::vector<std::int64_t>(contents.begin(), contents.end())},
+        {"at", i}};
   }
   return mem;
 }
@@ -139,6 +143,12 @@ std::string WitnessJson(const layers::LayerPair& pair, const layers::Execution& 
     row["module_state"] = c.lower_state;
     row["spec_state"] = c.upper_state;
     row["relation"] = c.broken ? "broken: " + *c.broken : std::string("holds");
+    // The relation may hold where the check failed otherwise (a return the
+    // spec would not give): the first bad event says so itself.
+    const bool bad = x.verdict.event && *x.verdict.event == c.seq;
+    row["first_bad"] = bad;
+    row["failure"] = bad ? ordered_json(fmt::format("{}: {}", x.verdict.name(), x.verdict.message))
+                         : ordered_json();
     crossings.push_back(std::move(row));
   }
   j["crossings"] = std::move(crossings);

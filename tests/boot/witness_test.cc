@@ -48,10 +48,20 @@ void CheckShape(const nlohmann::json& x) {
     CHECK_FALSE(c["module_state"].get<std::string>().empty());
     CHECK_FALSE(c["spec_state"].get<std::string>().empty());
     returns += c["direction"] == "return";
+    // Each block names the pull (into a call, inside it) or push (out of
+    // it, before the return) that moved it, by the same agent.
     for (const auto& [block, v] : c["memory"].items()) {
       CHECK(v["contents"].is_array());
       for (const auto& word : v["contents"]) CHECK(word.is_number_integer());
+      const nlohmann::json& moved = x["map"][v["at"].get<std::size_t>()];
+      const bool call = c["direction"] == "call";
+      CHECK(std::regex_search(moved["event"].get<std::string>(),
+                              std::regex(call ? " pull\\*? " + block : " push\\*? " + block)));
+      CHECK((call ? v["at"] > c["seq"] : v["at"] < c["seq"]));
     }
+    // Only the first bad event's crossing carries the failure.
+    CHECK(c["first_bad"] == (c["seq"] == x["first_bad"]));
+    CHECK(c["failure"].is_null() == !c["first_bad"].get<bool>());
   }
   // Each call that returned linearized once (a call may be cut off at the end).
   CHECK(linearizations >= returns);
@@ -89,6 +99,14 @@ TEST_CASE("--witness writes the failure's log map and border crossings, in the l
     break;
   }
   CHECK(seen);
+  // The relation held where the spec's return differs: the crossing at the
+  // first bad event says what failed there.
+  REQUIRE_FALSE(x["crossings"].empty());
+  const nlohmann::json& last = x["crossings"].back();
+  CHECK(last["seq"] == x["first_bad"]);
+  CHECK(last["relation"] == "holds");
+  CHECK(last["first_bad"] == true);
+  CHECK(last["failure"] == "return-mismatch: cpu 0's `deq` on `q` returned 1001, the spec returns 1000");
   // A relation broken at a crossing is said there.
   Command lifo = RunStrata("check '" + Source("configs/check/bad/queue-lifo.toml") + "' --witness l.json",
                            dir.path());
