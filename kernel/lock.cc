@@ -33,14 +33,16 @@ class SpecLock final : public Lock {
                 holder_ = cpu.id();
                 return std::int64_t{0};
               },
-              .ready = &ready});
+              .ready = &ready,
+              .where = cpu.call_site()});
     cpu.Linearize();
   }
   void DoRelease(Cpu& cpu) override {
     cpu.Step({.object = object(), .kind = kinds::kRelLock, .apply = [&] {
                 if (holder_ == cpu.id()) holder_ = CpuId();
                 return std::int64_t{0};
-              }});
+              },
+              .where = cpu.call_site()});
     cpu.Linearize();
   }
 
@@ -164,16 +166,16 @@ class LockPair final : public layers::LayerPair {
 
 }  // namespace
 
-void Lock::Acquire(Cpu& cpu, std::int64_t bound) {
-  layers::MarkCall(cpu, object_, kAcquire, bound);
+void Lock::Acquire(Cpu& cpu, std::int64_t bound, std::source_location where) {
+  layers::MarkCall(cpu, object_, kAcquire, bound, 0, where);
   DoAcquire(cpu, bound);
-  layers::MarkReturn(cpu, object_, kAcquire);
+  layers::MarkReturn(cpu, object_, kAcquire, 0, where);
 }
 
-void Lock::Release(Cpu& cpu) {
-  layers::MarkCall(cpu, object_, kRelease);
+void Lock::Release(Cpu& cpu, std::source_location where) {
+  layers::MarkCall(cpu, object_, kRelease, 0, 0, where);
   DoRelease(cpu);
-  layers::MarkReturn(cpu, object_, kRelease);
+  layers::MarkReturn(cpu, object_, kRelease, 0, where);
 }
 
 std::unique_ptr<Lock> MakeSpecLock(Machine& m, const std::string& name) {

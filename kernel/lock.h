@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <source_location>
 #include <optional>
 #include <string>
 
@@ -83,10 +84,13 @@ class Lock {
   // The lock's own object: markers and spec events are on it.
   ObjectId object() const { return object_; }
   // Returns once the caller holds the lock. `bound` (>= 0): the most shared
-  // events the caller appends before it releases.
-  void Acquire(Cpu& cpu, std::int64_t bound);
+  // events the caller appends before it releases. `where`: the caller's
+  // location, recorded with the markers (layers::MarkCall); so for every
+  // primitive here and in the layers above.
+  void Acquire(Cpu& cpu, std::int64_t bound,
+               std::source_location where = std::source_location::current());
   // Precondition: the caller holds the lock (else the spec's log is impossible).
-  void Release(Cpu& cpu);
+  void Release(Cpu& cpu, std::source_location where = std::source_location::current());
 
   // A fresh view of one run on `m` (the machine this lock was made on), for
   // the refinement check. Called before the run.

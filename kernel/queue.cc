@@ -32,7 +32,8 @@ class SpecQueue final : public Queue {
                   r = 1;
                 }
                 return std::int64_t{0};
-              }});
+              },
+              .where = cpu.call_site()});
     cpu.Linearize();
     return r;
   }
@@ -44,7 +45,8 @@ class SpecQueue final : public Queue {
                   values_.pop_front();
                 }
                 return std::int64_t{0};
-              }});
+              },
+              .where = cpu.call_site()});
     cpu.Linearize();
     return r;
   }
@@ -166,17 +168,17 @@ class QueuePair final : public layers::LayerPair {
 
 }  // namespace
 
-std::int64_t Queue::Enq(Cpu& cpu, std::int64_t value) {
-  layers::MarkCall(cpu, object_, kEnq, value);
+std::int64_t Queue::Enq(Cpu& cpu, std::int64_t value, std::source_location where) {
+  layers::MarkCall(cpu, object_, kEnq, value, 0, where);
   const std::int64_t r = DoEnq(cpu, value);
-  layers::MarkReturn(cpu, object_, kEnq, r);
+  layers::MarkReturn(cpu, object_, kEnq, r, where);
   return r;
 }
 
-std::int64_t Queue::Deq(Cpu& cpu) {
-  layers::MarkCall(cpu, object_, kDeq);
+std::int64_t Queue::Deq(Cpu& cpu, std::source_location where) {
+  layers::MarkCall(cpu, object_, kDeq, 0, 0, where);
   const std::int64_t r = DoDeq(cpu);
-  layers::MarkReturn(cpu, object_, kDeq, r);
+  layers::MarkReturn(cpu, object_, kDeq, r, where);
   return r;
 }
 

@@ -20,6 +20,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <source_location>
 #include <string>
 
 #include <fmt/ranges.h>
@@ -60,9 +61,11 @@ class Queue {
   virtual ~Queue() = default;
   ObjectId object() const { return object_; }
   // Returns 1, or 0 if the queue is full.
-  std::int64_t Enq(Cpu& cpu, std::int64_t value);
+  // `where`: the caller's location (kernel/lock.h's Acquire).
+  std::int64_t Enq(Cpu& cpu, std::int64_t value,
+                   std::source_location where = std::source_location::current());
   // Returns the oldest value, or -1 if the queue is empty.
-  std::int64_t Deq(Cpu& cpu);
+  std::int64_t Deq(Cpu& cpu, std::source_location where = std::source_location::current());
 
   // A fresh view of one run on `m` (the machine this queue was made on), for
   // the refinement check. Called before the run; it may ask `m` to keep what

@@ -45,7 +45,8 @@ class SpecTcbPool final : public TcbPool {
                 r = TcbSpecReplay::Result(state_, e);
                 replay_.Step(state_, e);
                 return std::int64_t{0};
-              }});
+              },
+              .where = cpu.call_site()});
     cpu.Linearize();
     return r;
   }
@@ -200,32 +201,35 @@ class TcbPair final : public layers::LayerPair {
 
 }  // namespace
 
-std::int64_t TcbPool::Alloc(Cpu& cpu) {
-  layers::MarkCall(cpu, object_, kAllocPrim);
+std::int64_t TcbPool::Alloc(Cpu& cpu, std::source_location where) {
+  layers::MarkCall(cpu, object_, kAllocPrim, 0, 0, where);
   const std::int64_t r = DoAlloc(cpu);
-  layers::MarkReturn(cpu, object_, kAllocPrim, r);
+  layers::MarkReturn(cpu, object_, kAllocPrim, r, where);
   return r;
 }
 
-std::int64_t TcbPool::Free(Cpu& cpu, std::int64_t tid) {
-  layers::MarkCall(cpu, object_, kFreePrim, tid);
+std::int64_t TcbPool::Free(Cpu& cpu, std::int64_t tid, std::source_location where) {
+  layers::MarkCall(cpu, object_, kFreePrim, tid, 0, where);
   const std::int64_t r = DoFree(cpu, tid);
-  layers::MarkReturn(cpu, object_, kFreePrim, r);
+  layers::MarkReturn(cpu, object_, kFreePrim, r, where);
   return r;
 }
 
-std::int64_t TcbPool::Read(Cpu& cpu, std::int64_t tid, std::int64_t field) {
-  layers::MarkCall(cpu, object_, kReadPrim, InRange(tid, field) ? TcbWord(tid, field) : -1);
+std::int64_t TcbPool::Read(Cpu& cpu, std::int64_t tid, std::int64_t field,
+                          std::source_location where) {
+  layers::MarkCall(cpu, object_, kReadPrim, InRange(tid, field) ? TcbWord(tid, field) : -1, 0,
+                   where);
   const std::int64_t r = DoRead(cpu, tid, field);
-  layers::MarkReturn(cpu, object_, kReadPrim, r);
+  layers::MarkReturn(cpu, object_, kReadPrim, r, where);
   return r;
 }
 
-std::int64_t TcbPool::Write(Cpu& cpu, std::int64_t tid, std::int64_t field, std::int64_t value) {
+std::int64_t TcbPool::Write(Cpu& cpu, std::int64_t tid, std::int64_t field, std::int64_t value,
+                           std::source_location where) {
   layers::MarkCall(cpu, object_, kWritePrim, InRange(tid, field) ? TcbWord(tid, field) : -1,
-                   value);
+                   value, where);
   const std::int64_t r = DoWrite(cpu, tid, field, value);
-  layers::MarkReturn(cpu, object_, kWritePrim, r);
+  layers::MarkReturn(cpu, object_, kWritePrim, r, where);
   return r;
 }
 

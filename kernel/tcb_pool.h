@@ -31,6 +31,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <source_location>
 #include <string>
 #include <vector>
 
@@ -105,10 +106,12 @@ class TcbPool {
   ObjectId object() const { return object_; }
   std::int64_t capacity() const { return capacity_; }
   // The primitives (see the file comment for what each returns).
-  std::int64_t Alloc(Cpu& cpu);
-  std::int64_t Free(Cpu& cpu, std::int64_t tid);
-  std::int64_t Read(Cpu& cpu, std::int64_t tid, std::int64_t field);
-  std::int64_t Write(Cpu& cpu, std::int64_t tid, std::int64_t field, std::int64_t value);
+  // `where`: the caller's location (kernel/lock.h's Acquire).
+  std::int64_t Alloc(Cpu& cpu, std::source_location where = std::source_location::current());
+  std::int64_t Free(Cpu& cpu, std::int64_t tid, std::source_location where = std::source_location::current());
+  std::int64_t Read(Cpu& cpu, std::int64_t tid, std::int64_t field, std::source_location where = std::source_location::current());
+  std::int64_t Write(Cpu& cpu, std::int64_t tid, std::int64_t field, std::int64_t value,
+                     std::source_location where = std::source_location::current());
 
   // A fresh view of one run on `m` (the machine this pool was made on), for
   // the refinement check. Called before the run; it may ask `m` to keep

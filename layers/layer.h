@@ -50,7 +50,10 @@ struct Primitive {
 };
 
 // Appends the call / return markers of `p` on `object` (no switch point);
-// each records where the border code called it (Log::where).
+// each records `where`: a primitive's wrapper passes on its caller's
+// location (its own `where` parameter, defaulted to the call site), so the
+// markers, and a spec's step (Cpu::call_site), name the code that called
+// the primitive.
 inline void MarkCall(Cpu& cpu, ObjectId object, const Primitive& p, std::int64_t arg0 = 0,
                      std::int64_t arg1 = 0,
                      std::source_location where = std::source_location::current()) {

@@ -186,7 +186,8 @@ class Cpu {
                 std::source_location where = std::source_location::current());
 
   // A layer border's call and return markers (Annotate with kCall /
-  // kReturn), on the hot path of every primitive.
+  // kReturn), on the hot path of every primitive. A call marker's `where`
+  // (the code that called the primitive) becomes the CPU's call_site().
   inline void MarkCall(ObjectId object, EventKind kind, std::int64_t arg0, std::int64_t arg1,
                        std::source_location where = std::source_location::current());
   inline void MarkReturn(ObjectId object, EventKind kind, std::int64_t result,
@@ -202,6 +203,12 @@ class Cpu {
   // or is flagged already, the run ends with an `exception` report naming
   // the CPU.
   inline void Linearize();
+  // Where the primitive this CPU called last was called from (MarkCall's
+  // `where`), none before any. A spec's atomic step records it as its own
+  // location (Op::where): a spec's one step stands for its caller's call,
+  // and its own line in the spec would be the same for every call. A spec
+  // steps right after its call marker, before any other call.
+  std::source_location call_site() const { return call_site_; }
   // Declares that the call this agent just returned from (the log's last
   // event is its return marker) took effect at its linearization point,
   // and that this point is the linearization point of the agent's
@@ -255,6 +262,7 @@ class Cpu {
   CpuId id_;
   ThreadId thread_;
   State state_ = State::kIdle;
+  std::source_location call_site_{};
   const Op* pending_ = nullptr;
   bool runnable_ = false;
   bool abandoned_ = false;  // its stack overflowed; the fiber cannot be resumed or unwound
@@ -454,6 +462,7 @@ class Machine {
 
 inline void Cpu::MarkCall(ObjectId object, EventKind kind, std::int64_t arg0, std::int64_t arg1,
                           std::source_location where) {
+  call_site_ = where;
   machine_->Observe(*this, machine_->log_.Append(id_, thread_, object, kind, arg0, arg1, 0,
                                                  OpCode::kCall, where));
 }

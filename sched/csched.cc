@@ -182,10 +182,10 @@ ctx::fiber CSched::RunThread(ThreadId t) {
   return std::move(target);
 }
 
-ThreadId CSched::Spawn(Cpu& cpu, Entry entry) {
-  layers::MarkCall(cpu, object_, kSpawnPrim);
+ThreadId CSched::Spawn(Cpu& cpu, Entry entry, std::source_location where) {
+  layers::MarkCall(cpu, object_, kSpawnPrim, 0, 0, where);
   const ThreadId t = DoSpawn(cpu);
-  layers::MarkReturn(cpu, object_, kSpawnPrim, t.value());
+  layers::MarkReturn(cpu, object_, kSpawnPrim, t.value(), where);
   if (t.index() >= tcbs_.size()) tcbs_.resize(t.index() + 1);
   Tcb& tcb = tcbs_[t.index()];
   if (tcb.state != ThreadState::kFree && tcb.state != ThreadState::kDead) {
@@ -210,10 +210,10 @@ ThreadId CSched::Spawn(Cpu& cpu, Entry entry) {
   return t;
 }
 
-void CSched::Yield(Cpu& cpu) {
+void CSched::Yield(Cpu& cpu, std::source_location where) {
   const ThreadId me = Caller(cpu, "yield");
   PerCpu& pc = cpus_[cpu.id().index()];
-  layers::MarkCall(cpu, object_, kYieldPrim);
+  layers::MarkCall(cpu, object_, kYieldPrim, 0, 0, where);
   DoYield(cpu, me);
   ++pc.stats.yields;
   const ThreadId next = Next(cpu.id());
@@ -222,7 +222,7 @@ void CSched::Yield(Cpu& cpu) {
     self.state = ThreadState::kReady;
     SwitchTo(cpu, next, &self.fiber);
   }
-  layers::MarkReturn(cpu, object_, kYieldPrim);
+  layers::MarkReturn(cpu, object_, kYieldPrim, 0, where);
 }
 
 SchedLock CSched::CheckLock(Cpu& cpu, SchedLock l, std::string_view primitive) {
@@ -253,14 +253,14 @@ void CSched::CheckHolds(Cpu& cpu, SchedLock l, std::string_view primitive) {
   }
 }
 
-void CSched::SleepUnlocked(Cpu& cpu, Cv given) {
+void CSched::SleepUnlocked(Cpu& cpu, Cv given, std::source_location where) {
   const ThreadId me = Caller(cpu, "sleep");
   const Cv cv = CheckCv(cpu, given, "sleep");
   CheckHolds(cpu, cv.lock, "sleep");
   CheckInvariant(cpu, cv.lock, "its release (sleep)");
   PerCpu& pc = cpus_[cpu.id().index()];
   Tcb& tcb = tcbs_[me.index()];
-  layers::MarkCall(cpu, object_, kSleepPrim, cv.index, cv.lock.index);
+  layers::MarkCall(cpu, object_, kSleepPrim, cv.index, cv.lock.index, where);
   DoSleep(cpu, cv, me);
   holders_[cv.lock.index] = ThreadId();
   tcb.state = ThreadState::kSleep;
@@ -268,16 +268,16 @@ void CSched::SleepUnlocked(Cpu& cpu, Cv given) {
   ++pc.stats.sleeps;
   SwitchTo(cpu, Next(cpu.id()), &tcb.fiber);
   tcb.sleeps_on = -1;
-  layers::MarkReturn(cpu, object_, kSleepPrim);
+  layers::MarkReturn(cpu, object_, kSleepPrim, 0, where);
 }
 
-ThreadId CSched::Wakeup(Cpu& cpu, Cv given) {
+ThreadId CSched::Wakeup(Cpu& cpu, Cv given, std::source_location where) {
   Caller(cpu, "wakeup");
   const Cv cv = CheckCv(cpu, given, "wakeup");
   CheckHolds(cpu, cv.lock, "wakeup");
-  layers::MarkCall(cpu, object_, kWakeupPrim, cv.index, cv.lock.index);
+  layers::MarkCall(cpu, object_, kWakeupPrim, cv.index, cv.lock.index, where);
   const ThreadId t = DoWakeup(cpu, cv);
-  layers::MarkReturn(cpu, object_, kWakeupPrim, t.value());
+  layers::MarkReturn(cpu, object_, kWakeupPrim, t.value(), where);
   if (t.valid() && t.index() < tcbs_.size()) {
     Tcb& woken = tcbs_[t.index()];
     PerCpu& pc = cpus_[cpu.id().index()];
@@ -295,7 +295,7 @@ ThreadId CSched::Wakeup(Cpu& cpu, Cv given) {
   return t;
 }
 
-void CSched::Lock(Cpu& cpu, SchedLock l) {
+void CSched::Lock(Cpu& cpu, SchedLock l, std::source_location where) {
   const ThreadId me = Caller(cpu, "lock");
   CheckLock(cpu, l, "lock");
   const MadeLock& made = made_[static_cast<std::size_t>(l.index)];
@@ -310,20 +310,20 @@ void CSched::Lock(Cpu& cpu, SchedLock l) {
                          lock_names_[l.index]));
   }
   tcbs_[me.index()].waits_for_lock = l.index;
-  layers::MarkCall(cpu, object_, kLockPrim, l.index);
+  layers::MarkCall(cpu, object_, kLockPrim, l.index, 0, where);
   DoLock(cpu, l);
-  layers::MarkReturn(cpu, object_, kLockPrim);
+  layers::MarkReturn(cpu, object_, kLockPrim, 0, where);
   tcbs_[me.index()].waits_for_lock = -1;
   holders_[l.index] = me;
 }
 
-void CSched::Unlock(Cpu& cpu, SchedLock l) {
+void CSched::Unlock(Cpu& cpu, SchedLock l, std::source_location where) {
   Caller(cpu, "unlock");
   CheckHolds(cpu, CheckLock(cpu, l, "unlock"), "unlock");
   CheckInvariant(cpu, l, "its release (unlock)");
-  layers::MarkCall(cpu, object_, kUnlockPrim, l.index);
+  layers::MarkCall(cpu, object_, kUnlockPrim, l.index, 0, where);
   DoUnlock(cpu, l);
-  layers::MarkReturn(cpu, object_, kUnlockPrim);
+  layers::MarkReturn(cpu, object_, kUnlockPrim, 0, where);
   holders_[l.index] = ThreadId();
 }
 
@@ -342,7 +342,8 @@ void CSched::CheckInvariant(Cpu& cpu, SchedLock l, std::string_view where) {
   if (made.made) CheckLockInvariant(cpu, made.invariant, lock_names_[l.index], where);
 }
 
-void CSched::MakeLock(Cpu& cpu, SchedLock l, LockInvariant invariant) {
+void CSched::MakeLock(Cpu& cpu, SchedLock l, LockInvariant invariant,
+                      std::source_location where) {
   const ThreadId me = Caller(cpu, "makelock");
   CheckLock(cpu, l, "makelock");
   MadeLock& made = made_[static_cast<std::size_t>(l.index)];
@@ -354,12 +355,12 @@ void CSched::MakeLock(Cpu& cpu, SchedLock l, LockInvariant invariant) {
   made.invariant = std::move(invariant);
   made.shares = {me};
   CheckInvariant(cpu, l, "makelock");
-  layers::MarkCall(cpu, object_, kMakeLockPrim, l.index);
+  layers::MarkCall(cpu, object_, kMakeLockPrim, l.index, 0, where);
   DoMakeLock(cpu, l);
-  layers::MarkReturn(cpu, object_, kMakeLockPrim);
+  layers::MarkReturn(cpu, object_, kMakeLockPrim, 0, where);
 }
 
-void CSched::Share(Cpu& cpu, SchedLock l, ThreadId t) {
+void CSched::Share(Cpu& cpu, SchedLock l, ThreadId t, std::source_location where) {
   const ThreadId me = Caller(cpu, "share");
   CheckLock(cpu, l, "share");
   MadeLock& made = made_[static_cast<std::size_t>(l.index)];
@@ -369,10 +370,10 @@ void CSched::Share(Cpu& cpu, SchedLock l, ThreadId t) {
                          cpu.id(), lock_names_[l.index]));
   }
   made.shares.push_back(t);
-  cpu.Annotate(object_, kinds::kShare, l.index, t.value(), 0);
+  cpu.Annotate(object_, kinds::kShare, l.index, t.value(), 0, machine::OpCode::kGhost, where);
 }
 
-void CSched::DropShare(Cpu& cpu, SchedLock l) {
+void CSched::DropShare(Cpu& cpu, SchedLock l, std::source_location where) {
   const ThreadId me = Caller(cpu, "drop share");
   CheckLock(cpu, l, "drop share");
   MadeLock& made = made_[static_cast<std::size_t>(l.index)];
@@ -383,10 +384,10 @@ void CSched::DropShare(Cpu& cpu, SchedLock l) {
                          cpu.id(), lock_names_[l.index]));
   }
   made.shares.erase(it);
-  cpu.Annotate(object_, kinds::kDropShare, l.index, 0, 0);
+  cpu.Annotate(object_, kinds::kDropShare, l.index, 0, 0, machine::OpCode::kGhost, where);
 }
 
-void CSched::FreeLock(Cpu& cpu, SchedLock l) {
+void CSched::FreeLock(Cpu& cpu, SchedLock l, std::source_location where) {
   const ThreadId me = Caller(cpu, "freelock");
   CheckLock(cpu, l, "freelock");
   MadeLock& made = made_[static_cast<std::size_t>(l.index)];
@@ -407,9 +408,9 @@ void CSched::FreeLock(Cpu& cpu, SchedLock l) {
     }
   }
   CheckInvariant(cpu, l, "freelock");
-  layers::MarkCall(cpu, object_, kFreeLockPrim, l.index);
+  layers::MarkCall(cpu, object_, kFreeLockPrim, l.index, 0, where);
   DoFreeLock(cpu, l);
-  layers::MarkReturn(cpu, object_, kFreeLockPrim);
+  layers::MarkReturn(cpu, object_, kFreeLockPrim, 0, where);
   holders_[l.index] = ThreadId();
   made.freed = true;
 }
@@ -479,7 +480,7 @@ class SchedSpec final : public CSched {
     };
     const std::int64_t r =
         cpu.Step({.object = object(), .kind = kind, .arg0 = arg0, .arg1 = arg1, .apply = apply,
-                  .ready = enabled});
+                  .ready = enabled, .where = cpu.call_site()});
     cpu.Linearize();
     return r;
   }

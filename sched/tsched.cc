@@ -220,63 +220,63 @@ class TSched final : public Threads {
         cpu.Fail(Outcome::kException,
                  fmt::format("thread {} on cpu {} threw: {}", live_, cpu.id(), *escaped));
       }
-      Call(cpu, kExitPrim);
+      Call(cpu, std::source_location::current(), kExitPrim);
       SkipOwn(cpu, "exit");
       Act(cpu);  // the rest of its CPU
     };
   }
 
-  ThreadId Spawn(Cpu& cpu, Entry) override {  // the child is ε_t's
-    return ThreadId(static_cast<ThreadId::Rep>(Call(cpu, kSpawnPrim, 0, 0, kReturns)));
+  ThreadId Spawn(Cpu& cpu, Entry, std::source_location where = std::source_location::current()) override {  // the child is ε_t's
+    return ThreadId(static_cast<ThreadId::Rep>(Call(cpu, where, kSpawnPrim, 0, 0, kReturns)));
   }
-  void Yield(Cpu& cpu) override {
-    layers::MarkCall(cpu, sched_, kYieldPrim);
+  void Yield(Cpu& cpu, std::source_location where = std::source_location::current()) override {
+    layers::MarkCall(cpu, sched_, kYieldPrim, 0, 0, where);
     Atomic(cpu, kinds::kYield);
     SwitchOut(cpu, 0);
-    layers::MarkReturn(cpu, sched_, kYieldPrim);
+    layers::MarkReturn(cpu, sched_, kYieldPrim, 0, where);
   }
-  void SleepUnlocked(Cpu& cpu, Cv given) override {
+  void SleepUnlocked(Cpu& cpu, Cv given, std::source_location where = std::source_location::current()) override {
     const Cv cv = OwnCv(cpu, given, "sleep");
     CheckMadeInvariant(cpu, cv.lock, "its release (sleep)");
-    layers::MarkCall(cpu, sched_, kSleepPrim, cv.index, cv.lock.index);
+    layers::MarkCall(cpu, sched_, kSleepPrim, cv.index, cv.lock.index, where);
     Atomic(cpu, kinds::kSleep, cv.index, cv.lock.index);
     SwitchOut(cpu, 1);
-    layers::MarkReturn(cpu, sched_, kSleepPrim);
+    layers::MarkReturn(cpu, sched_, kSleepPrim, 0, where);
   }
-  ThreadId Wakeup(Cpu& cpu, Cv given) override {
+  ThreadId Wakeup(Cpu& cpu, Cv given, std::source_location where = std::source_location::current()) override {
     const Cv cv = OwnCv(cpu, given, "wakeup");
-    const std::int64_t woken = Call(cpu, kWakeupPrim, cv.index, cv.lock.index, kReturns);
+    const std::int64_t woken = Call(cpu, where, kWakeupPrim, cv.index, cv.lock.index, kReturns);
     return woken < 0 ? ThreadId() : ThreadId(static_cast<ThreadId::Rep>(woken));
   }
-  void Lock(Cpu& cpu, SchedLock l) override {
+  void Lock(Cpu& cpu, SchedLock l, std::source_location where = std::source_location::current()) override {
     CheckLockExists(cpu, l, "lock");
     auto free = [&] { return !fold_->state().holders[static_cast<std::size_t>(l.index)].valid(); };
     absl::FunctionRef<bool()> enabled(free);
-    Call(cpu, kLockPrim, l.index, 0, !kReturns, &enabled);
+    Call(cpu, where, kLockPrim, l.index, 0, !kReturns, &enabled);
   }
-  void Unlock(Cpu& cpu, SchedLock l) override {
+  void Unlock(Cpu& cpu, SchedLock l, std::source_location where = std::source_location::current()) override {
     CheckLockExists(cpu, l, "unlock");
     CheckMadeInvariant(cpu, l, "its release (unlock)");
-    Call(cpu, kUnlockPrim, l.index);
+    Call(cpu, where, kUnlockPrim, l.index);
   }
-  void MakeLock(Cpu& cpu, SchedLock l, LockInvariant invariant) override {
+  void MakeLock(Cpu& cpu, SchedLock l, LockInvariant invariant, std::source_location where = std::source_location::current()) override {
     CheckLockExists(cpu, l, "makelock");
     made_.emplace_back(l.index, std::move(invariant));
     CheckMadeInvariant(cpu, l, "makelock");
-    Call(cpu, kMakeLockPrim, l.index);
+    Call(cpu, where, kMakeLockPrim, l.index);
   }
-  void Share(Cpu& cpu, SchedLock l, ThreadId t) override {
+  void Share(Cpu& cpu, SchedLock l, ThreadId t, std::source_location where = std::source_location::current()) override {
     CheckLockExists(cpu, l, "share");
-    cpu.Annotate(sched_, kinds::kShare, l.index, t.value(), 0);
+    cpu.Annotate(sched_, kinds::kShare, l.index, t.value(), 0, machine::OpCode::kGhost, where);
   }
-  void DropShare(Cpu& cpu, SchedLock l) override {
+  void DropShare(Cpu& cpu, SchedLock l, std::source_location where = std::source_location::current()) override {
     CheckLockExists(cpu, l, "drop share");
-    cpu.Annotate(sched_, kinds::kDropShare, l.index, 0, 0);
+    cpu.Annotate(sched_, kinds::kDropShare, l.index, 0, 0, machine::OpCode::kGhost, where);
   }
-  void FreeLock(Cpu& cpu, SchedLock l) override {
+  void FreeLock(Cpu& cpu, SchedLock l, std::source_location where = std::source_location::current()) override {
     CheckLockExists(cpu, l, "freelock");
     CheckMadeInvariant(cpu, l, "freelock");
-    Call(cpu, kFreeLockPrim, l.index);
+    Call(cpu, where, kFreeLockPrim, l.index);
   }
   Machine& machine() override { return machine_; }
   int cpus() const override { return machine_.cpus(); }
@@ -287,20 +287,20 @@ class TSched final : public Threads {
               const absl::FunctionRef<bool()>* enabled = nullptr) {
     auto zero = [] { return std::int64_t{0}; };
     cpu.Step({.object = sched_, .kind = kind, .arg0 = arg0, .arg1 = arg1, .apply = zero,
-              .ready = enabled});
+              .ready = enabled, .where = cpu.call_site()});
     cpu.Linearize();
   }
   std::int64_t Returned(const Cpu& cpu) const { return fold_->state().returns[cpu.id().index()]; }
   // A primitive that is one atomic step between its markers; its return
   // marker carries what the spec returns when `returns`, else 0.
   static constexpr bool kReturns = true;
-  std::int64_t Call(Cpu& cpu, const layers::Primitive& p, std::int64_t arg0 = 0,
-                    std::int64_t arg1 = 0, bool returns = false,
+  std::int64_t Call(Cpu& cpu, std::source_location where, const layers::Primitive& p,
+                    std::int64_t arg0 = 0, std::int64_t arg1 = 0, bool returns = false,
                     const absl::FunctionRef<bool()>* enabled = nullptr) {
-    layers::MarkCall(cpu, sched_, p, arg0, arg1);
+    layers::MarkCall(cpu, sched_, p, arg0, arg1, where);
     Atomic(cpu, p.atomic, arg0, arg1, enabled);
     const std::int64_t result = returns ? Returned(cpu) : 0;
-    layers::MarkReturn(cpu, sched_, p, result);
+    layers::MarkReturn(cpu, sched_, p, result, where);
     return result;
   }
 

@@ -1,15 +1,20 @@
 #include <doctest/doctest.h>
 
 #include <functional>
+#include <regex>
 #include <memory>
 #include <set>
 #include <stdexcept>
 #include <string>
 
+#include <algorithm>
+
+#include "kernel/lock.h"
+#include "kernel/ticket_lock.h"
 #include "layers/explorer.h"
 #include "layers/refinement.h"
+#include "machine/log.h"
 #include "machine/machine.h"
-#include <algorithm>
 
 #include "sched/csched.h"
 #include "sched/pair.h"
@@ -580,6 +585,54 @@ TEST_CASE("a client that breaks a primitive's precondition gets a report, on mod
       machine::RunReport r = Misuse(impl, k.body);
       CHECK(r.outcome == Outcome::kImpossibleLog);
       CHECK(r.message == k.message);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace strata::sched
+
+namespace strata::sched {
+namespace {
+
+TEST_CASE("a primitive's markers and a spec's one step record the code that called the "
+          "primitive, a module's own steps the module's lines") {
+  for (const std::string impl : {"spec", "module"}) {
+    CAPTURE(impl);
+    Ran r = RunWorkload("ping-pong", impl, 2, 1, 3, 2, impl == "spec" ? "spec" : "ticket",
+                        impl == "spec" ? "spec" : "module", impl == "spec" ? "spec" : "module");
+    REQUIRE(r.report.ok());
+    const machine::Log& log = r.machine->log();
+    std::size_t spec_steps = 0, sched_markers = 0, lock_markers = 0, module_steps = 0;
+    for (std::size_t i = 0; i < log.size(); ++i) {
+      const machine::Event& e = log[i];
+      const std::string at = machine::FormatWhere(log.where(i));
+      CAPTURE(log.RenderTextWhere(i));
+      const bool idle = e.kind == kinds::kIdle || e.kind == kinds::kCallIdle ||
+                        e.kind == kinds::kRetIdle || e.kind == kinds::kExit ||
+                        e.kind == kinds::kCallExit || e.kind == kinds::kRetExit;
+      if (idle) continue;  // the scheduler's own: no thread code calls them
+      const bool sched_event = log.object_name(e.object) == "sched";
+      if (sched_event) {
+        // Called by the thread workload: its markers, and the spec's step.
+        CHECK(at.rfind("sched/workloads.cc:", 0) == 0);
+        (e.marker() ? sched_markers : spec_steps) += 1;
+      } else if (impl == "module" && e.marker() && e.kind == kernel::kinds::kCallAcquire) {
+        // A lock called by a module above it (scheduler, queue, TCB pool):
+        // its marker names that module, not the lock's own wrapper.
+        CHECK(std::regex_match(at, std::regex("(kernel|sched)/[a-z_]*module\\.cc:[0-9]+")));
+        ++lock_markers;
+      } else if (impl == "module" && !e.marker() && e.kind == kernel::kinds::kIncTicket) {
+        CHECK(at.rfind("kernel/ticket_lock.cc:", 0) == 0);
+        ++module_steps;
+      }
+    }
+    CHECK(sched_markers > 0);
+    if (impl == "spec") {
+      CHECK(spec_steps > 0);
+    } else {
+      CHECK(lock_markers > 0);
+      CHECK(module_steps > 0);
     }
   }
 }
