@@ -163,7 +163,7 @@ std::function<void(machine::Machine&)> KeepFor(const BootOptions& options) {
 }
 
 // `strata boot --json`: the run as one object (its keys in README.md).
-nlohmann::ordered_json BootJson(const Config& c, const BootRun& run, const std::string& log_path,
+nlohmann::ordered_json BootJson(const Config& c, const BootRun& run, const BootOptions& options,
                                 const std::string& schedule_path) {
   const machine::Machine& m = *run.machine;
   const std::optional<std::uint64_t> guard = GuardBound(m);
@@ -204,7 +204,18 @@ nlohmann::ordered_json BootJson(const Config& c, const BootRun& run, const std::
   }
   j["seed"] = c.seed;
   j["log_hash"] = machine::FormatHash(m.log().hash());
-  j["log"] = PathOrNull(log_path);
+  // The event the failure is at (RunReport::event), if it is one.
+  if (run.report.event && *run.report.event < m.log().size()) {
+    const std::size_t bad = static_cast<std::size_t>(*run.report.event);
+    j["first_bad"] = {{"seq", bad},
+                      {"event", m.log().RenderText(m.log()[bad])},
+                      {"where", machine::FormatWhere(m.log().where(bad))}};
+  } else {
+    j["first_bad"] = nullptr;
+  }
+  j["log"] = PathOrNull(options.log_path);
+  j["trace"] = PathOrNull(options.trace_path);
+  j["report"] = PathOrNull(options.report_path);
   j["schedule"] = PathOrNull(schedule_path);
   j["replay"] = PathOrNull(schedule_path.empty() ? "" : "strata replay " + schedule_path);
   j["wall_seconds"] = run.wall_seconds;
@@ -250,6 +261,9 @@ HtmlReport BootReport(std::string title, const Config& c, const BootRun& run,
   if (!run.report.ok()) {
     r.stopped = fmt::format("the run stops here: {}: {}", machine::OutcomeName(run.report.outcome),
                             run.report.message);
+    if (run.report.event && *run.report.event < m.log().size()) {
+      r.bad = static_cast<std::size_t>(*run.report.event);
+    }
   }
   return r;
 }
@@ -287,7 +301,7 @@ absl::StatusOr<int> Finish(const Config& config, const Catalog& catalog, const B
         options.report_path, BootReport(fmt::format("strata boot {}", config.source), config, run, path)));
     fmt::print(text, "  report     written to {}\n", options.report_path);
   }
-  if (options.json) fmt::print(out, "{}\n", JsonText(BootJson(config, run, options.log_path, path)));
+  if (options.json) fmt::print(out, "{}\n", JsonText(BootJson(config, run, options, path)));
   return run.report.ok() ? 0 : 1;
 }
 
@@ -595,7 +609,7 @@ absl::StatusOr<int> Replay(const std::string& schedule_path, const Catalog& cata
     // A boot run fails where it stops: at a step that may not be in the log
     // (a race is caught before the racy step is appended).
     fmt::print(out, "  the run, step by step\n");
-    PrintSteps(out, run.machine->log(), options.steps);
+    PrintSteps(out, run.machine->log(), options.steps, run.report.event);
     fmt::print(out, "    <== the run stops here: {}: {}\n", machine::OutcomeName(run.report.outcome),
                run.report.message);
   }

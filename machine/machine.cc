@@ -285,6 +285,7 @@ void Cpu::AdoptFailed(std::string_view why) {
 
 void Machine::Observe(Cpu& cpu, const Event& e) {
   auto refused = [&](Outcome outcome, std::string message) {
+    if (!failed_) report_.event = e.seq;
     // In a per-CPU machine, what the environment appended is its fault.
     if (!options_.focus.valid() || e.cpu == options_.focus) cpu.Fail(outcome, std::move(message));
     cpu.Fail(Outcome::kInvalidEnvironment,

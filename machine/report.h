@@ -9,7 +9,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <string>
 #include <vector>
 
 #include "machine/ids.h"
@@ -69,6 +68,11 @@ struct RunReport {
   std::vector<CpuId> cpus;  // the CPUs involved in the failure
   std::string message;      // one line: what happened
   std::uint64_t steps = 0;  // shared steps taken
+  // The event the failure is at, when a monitor refused one (the log's
+  // last event then: an impossible log, a broken invariant); none for a
+  // failure between events (a race is refused before its step is logged,
+  // a deadlock is no one event).
+  std::optional<std::uint64_t> event;
 
   bool ok() const { return outcome == Outcome::kOk; }
 };

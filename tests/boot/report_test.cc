@@ -137,6 +137,31 @@ TEST_CASE("boot reports, of a good run, of a failure and of its replay, load in 
   CHECK(Slurp(dir.File("pass.html")).find("no violation (not exhaustive) in 20 executions") != std::string::npos);
 }
 
+TEST_CASE("a boot failure at an event a monitor refused marks it: in the report, the replay and "
+          "the JSON") {
+  TempDir dir;
+  Command c = RunStrata("boot '" + Source("configs/bad/double-unlock.toml") +
+                            "' --report du.html --schedule du.schedule --json",
+                        dir.path());
+  CHECK(c.exit_code == 1);
+  // The second release of the spinlock is the event its replay refuses.
+  CHECK(c.out.find("\"first_bad\":{\"seq\":2,\"event\":\"t=2 cpu=0 store lock -> 0\","
+                   "\"where\":\"boot/workloads.cc:") != std::string::npos);
+  CHECK(c.out.find("\"report\":\"du.html\"") != std::string::npos);
+  const std::string html = Slurp(dir.File("du.html"));
+  CHECK(std::regex_search(html, std::regex("class=\"ev bad\" data-seq=\"2\"")));
+  CHECK(std::regex_search(html, std::regex("<tr id=\"e2\" class=\"bad\">")));
+  Command r = RunStrata("replay du.schedule", dir.path());
+  CHECK(r.exit_code == 1);
+  CHECK(std::regex_search(r.out, std::regex("t=2 cpu=0 store lock -> 0  @ boot/workloads.cc:[0-9]+   "
+                                            "<== first bad event\n    <== the run stops here: "
+                                            "impossible-log")));
+  // A race is refused before its step is logged: no event is marked.
+  Command race = RunStrata("boot '" + Source("configs/bad/racy-push.toml") + "' --json", dir.path());
+  CHECK(race.exit_code == 1);
+  CHECK(race.out.find("\"first_bad\":null") != std::string::npos);
+}
+
 TEST_CASE("an unwritable --report path is a one-line error before the run, and leaves no file") {
   TempDir dir;
   for (const std::string& cmd : {"boot '" + Source("configs/default.toml") + "'",
