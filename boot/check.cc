@@ -398,7 +398,9 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
   const std::vector<kernel::LayerInfo> stack = sched::Stack(c.stack);
   int uncovered = 0;  // layers checked without covering their whole space
   int explored = 0;   // layers checked at all
-  for (const std::string& layer : LayersToCheck(c)) {
+  const std::vector<std::string> to_check = LayersToCheck(c);
+  for (std::size_t k = 0; k < to_check.size(); ++k) {
+    const std::string& layer = to_check[k];
     if (Implementation(c, layer) == "spec") {
       fmt::print(out, "  {:<10} runs as its spec: nothing to check\n", layer);
       json_layers.push_back({{"layer", layer}, {"verdict", "spec"}});
@@ -504,8 +506,17 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
                  "             verdict: interrupted by {} after {} executions (not exhaustive; no "
                  "refinement claim)\n",
                  interrupt.name(), r.executions);
-      fmt::print(out, "  result     interrupted by {}: layer {} not finished{}\n", interrupt.name(),
-                 layer, json_layers.size() > 1 ? "; the layers below it as printed above" : "");
+      std::string after;
+      for (std::size_t n = k + 1; n < to_check.size(); ++n) {
+        after += fmt::format("{}{}", after.empty() ? "" : ", ", to_check[n]);
+      }
+      fmt::print(out, "  result     interrupted by {}: layer {} not finished{}{}\n", interrupt.name(),
+                 layer, json_layers.size() > 1 ? "; the layers below it as printed above" : "",
+                 after.empty() ? "" : fmt::format("; not reached: {}", after));
+      json["not_reached"] = to_check.size() > k + 1
+                                ? nlohmann::ordered_json(std::vector<std::string>(
+                                      to_check.begin() + static_cast<std::ptrdiff_t>(k) + 1, to_check.end()))
+                                : nlohmann::ordered_json::array();
       json["interrupted_by"] = interrupt.name();
       return finish(interrupt.exit_status(), "interrupted", false);
     }

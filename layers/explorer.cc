@@ -109,14 +109,19 @@ class Progress {
     const double s = std::chrono::duration<double>(now - start_).count();
     // Left: of the cap, or of the space when its estimate says sooner.
     double fraction = static_cast<double>(done) / static_cast<double>(std::max<std::uint64_t>(runs, 1));
+    const char* to = "to the cap";
     std::string space;
     if (const std::optional<double> covered = strategy.covered()) {
       space = fmt::format(", ~{:.3g}% of the space (estimate)", 100 * *covered);
-      fraction = std::max(fraction, *covered);
+      if (*covered > fraction) {
+        fraction = *covered;
+        to = "to the end of the space";
+      }
     }
     const std::string left =
-        fraction > 0 && fraction < 1 ? fmt::format(", about {} left", Duration(s * (1 - fraction) / fraction))
-                                     : std::string();
+        fraction > 0 && fraction < 1
+            ? fmt::format(", about {} left ({})", Duration(s * (1 - fraction) / fraction), to)
+            : std::string();
     const std::string line =
         fmt::format("  {}{} of at most {} executions{}  {:.0f}/s  {} elapsed{}", label_.empty() ? "" : label_ + ": ",
                     done, runs, space, static_cast<double>(done) / s, Duration(s), left);

@@ -298,11 +298,22 @@ TEST_CASE("SIGTERM during a dfs check with --progress and --json: progress lines
   CHECK(c.exit_code == 143);
   CHECK(std::regex_search(c.err, std::regex("  lock: [0-9]+ of at most 1000000000 executions, ~[0-9.e+-]+% "
                                             "of the space \\(estimate\\)  [0-9]+/s  [0-9]+s elapsed, about "
-                                            ".* left\n")));
+                                            ".* left \\(to the (cap|end of the space)\\)\n")));
   CHECK(c.out.find("\"verdict\":\"interrupted\"") != std::string::npos);
   CHECK(c.out.find("\"interrupted_by\":\"SIGTERM\"") != std::string::npos);
   CHECK(c.out.find("\"exhaustive\":false") != std::string::npos);
   CHECK(Lines(c.out) == 1);
+}
+
+TEST_CASE("an interrupted check of every layer names the layers it did not reach") {
+  TempDir dir;
+  Command c = RunStrata("check '" + Source("configs/check/queue.toml") +
+                            "' --strategy dfs --reduction none --runs 1000000000 --jobs 1",
+                        dir.path(), "timeout --foreground --preserve-status -s INT 2 ");
+  CHECK(c.exit_code == 130);
+  CHECK(c.out.find("  result     interrupted by SIGINT: layer lock not finished; not reached: queue, "
+                   "tcb, sched, thread\n") != std::string::npos);
+  CHECK(c.out.find("refines (") == std::string::npos);
 }
 
 TEST_CASE("strata tlink composes a healthy workload and catches a hidden channel") {
