@@ -573,8 +573,13 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
     }
     PrintVerdict(out, x);
     const std::vector<machine::CpuId> to_failure = layers::ToFailure(x);
-    const std::string shrunk =
+    std::string shrunk =
         machine::DescribeShrunk(to_failure, r.failure_original_steps, r.shrink_attempts);
+    // The run goes on past its first bad event (the check reads it after the
+    // run), and the schedule file replays all of it.
+    if (const std::size_t whole = x.machine->schedule().size(); whole != to_failure.size()) {
+      shrunk += fmt::format("; the schedule replays the whole run, {} steps", whole);
+    }
     fmt::print(out, "  shrunk     {}\n", shrunk);
     fmt::print(out, "  seed {}  log hash {}\n", c.seed, machine::FormatHash(x.machine->log().hash()));
     const std::string path = options.schedule_path.empty()

@@ -264,3 +264,26 @@ TEST_CASE("strata layers prints the stack top down with each side") {
 
 }  // namespace
 }  // namespace strata::boot
+
+namespace strata::boot {
+namespace {
+
+TEST_CASE("a shrunk failure found after the run says how long the schedule it writes is") {
+  testing::TempDir dir;
+  testing::Command c = testing::RunStrata(
+      "check '" + testing::Source("configs/check/bad/queue-off-by-one.toml") + "' --schedule f.schedule",
+      dir.path());
+  REQUIRE(c.exit_code == 1);
+  std::smatch m;
+  REQUIRE(std::regex_search(c.out, m,
+                            std::regex("shrunk     ([0-9]+) steps to the failure with [0-9]+ context "
+                                       "switches \\(was [0-9]+ steps; [0-9]+ tries\\); the schedule "
+                                       "replays the whole run, ([0-9]+) steps\n")));
+  CHECK(std::stoul(m[1]) < std::stoul(m[2]));
+  std::ifstream in(dir.File("f.schedule"));
+  const std::string text((std::istreambuf_iterator<char>(in)), {});
+  CHECK(text.find("\nsteps = " + std::string(m[2]) + "\n") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace strata::boot
