@@ -124,6 +124,8 @@ void PrintFailure(std::FILE* out, const BootRun& run) {
   if (run.original_steps > 0) {
     fmt::print(out, "  shrunk     {}\n",
                machine::DescribeShrunk(run.machine->schedule(), run.original_steps, run.shrink_attempts));
+  } else if (!run.not_shrunk.empty()) {
+    fmt::print(out, "  shrunk     no: {}\n", run.not_shrunk);
   }
   std::size_t from = log.size() > 8 ? log.size() - 8 : 0;
   fmt::print(out, "  last events ({} of {})\n", log.size() - from, log.size());
@@ -561,9 +563,14 @@ absl::StatusOr<int> Boot(const Config& config, const Catalog& catalog, const Boo
   // Not shrunk: a run against a recorded environment (the recording fixes
   // the other CPUs' steps, and a shrunk run would no longer be its), and a
   // run out of its step budget (every candidate would run to the budget).
-  if (!run.report.ok() && config.shrink && run.report.outcome != Outcome::kNondeterminism &&
-      run.report.outcome != Outcome::kStepBudget && run.environment == nullptr) {
-    run = ShrinkRun(config, catalog, options, std::move(run));
+  if (!run.report.ok() && config.shrink) {
+    if (run.report.outcome == Outcome::kStepBudget) {
+      run.not_shrunk = "a step-budget failure takes the whole budget, however it is scheduled";
+    } else if (run.environment != nullptr) {
+      run.not_shrunk = "the recorded environment fixes the other cpus' steps";
+    } else if (run.report.outcome != Outcome::kNondeterminism) {
+      run = ShrinkRun(config, catalog, options, std::move(run));
+    }
   }
   TextOut text(out, options.json);
   fmt::print(text.get(), "strata boot {}\n", config.source);

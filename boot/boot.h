@@ -32,6 +32,8 @@ struct BootRun {
   // candidates tried.
   std::uint64_t original_steps = 0;
   std::uint64_t shrink_attempts = 0;
+  // A failure left as it was found: why ("" when shrunk, or not asked to).
+  std::string not_shrunk;
   std::vector<Check> checks;  // empty unless the run finished
   std::string oracle;         // the oracle's description
   std::string details;        // thread workloads: per-CPU and per-thread summary lines

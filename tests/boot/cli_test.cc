@@ -230,8 +230,13 @@ TEST_CASE("a boot failure is shrunk: fewer steps or switches, the same outcome, 
     Command c = RunStrata("boot '" + Source(std::string("configs/bad/") + bad + ".toml") + "'",
                           dir.path());
     CHECK(c.exit_code == 1);
-    CHECK(c.out.find("shrunk     ") != std::string::npos);
+    CHECK(std::regex_search(c.out, std::regex("shrunk     [0-9]+ steps to the failure")));
   }
+  // A livelock is not: every schedule runs to the step budget; it says so.
+  Command livelock = RunStrata("boot '" + Source("configs/bad/livelock.toml") + "'", dir.path());
+  CHECK(livelock.exit_code == 1);
+  CHECK(livelock.out.find("shrunk     no: a step-budget failure takes the whole budget, however it "
+                          "is scheduled\n") != std::string::npos);
 }
 
 TEST_CASE("strata replay shows the steps up to the first bad event, all with --all, grouped with "
