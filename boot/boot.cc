@@ -637,11 +637,8 @@ absl::StatusOr<int> Replay(const std::string& schedule_path, const Catalog& cata
                                        run, out));
   std::uint64_t hash = run.machine->log().hash();
   if (hash != file.log_hash || run.report.outcome != file.outcome) {
-    fmt::print(out,
-               "  replay     DIVERGED: recorded {} with log hash {}, replay gave {} with {} "
-               "(nondeterminism)\n",
-               machine::OutcomeName(file.outcome), machine::FormatHash(file.log_hash),
-               machine::OutcomeName(run.report.outcome), machine::FormatHash(hash));
+    fmt::print(out, "{}", DivergedLine(machine::OutcomeName(file.outcome), file.log_hash,
+                                       machine::OutcomeName(run.report.outcome), hash));
     return 1;
   }
   fmt::print(out, "  replay     reproduced: {} with log hash {}\n",

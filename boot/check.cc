@@ -13,6 +13,7 @@
 #include "boot/interrupt.h"
 #include "boot/json_text.h"
 #include "boot/report.h"
+#include "boot/schedule_file.h"
 #include "boot/text_out.h"
 #include "boot/witness.h"
 
@@ -723,11 +724,7 @@ absl::StatusOr<int> ReplayCheck(const ScheduleFile& file, const std::string& pat
     return 1;
   }
   if (hash != file.log_hash || x.verdict.name() != file.verdict) {
-    fmt::print(out,
-               "  replay     DIVERGED: recorded {} with log hash {}, replay gave {} with {} "
-               "(nondeterminism)\n",
-               file.verdict, machine::FormatHash(file.log_hash), x.verdict.name(),
-               machine::FormatHash(hash));
+    fmt::print(out, "{}", DivergedLine(file.verdict, file.log_hash, x.verdict.name(), hash));
     return 1;
   }
   fmt::print(out, "  replay     reproduced: {} with log hash {}\n", file.verdict,

@@ -47,6 +47,14 @@ absl::Status WriteScheduleFile(const std::string& path, const ScheduleFile& file
   return WriteFileAtomically(path, text);
 }
 
+std::string DivergedLine(std::string_view recorded, std::uint64_t recorded_hash, std::string_view got,
+                         std::uint64_t got_hash) {
+  return fmt::format(
+      "  replay     DIVERGED: recorded {} with log hash {}, replay gave {} with {} (the file was "
+      "edited, or the simulated code is nondeterministic or changed since it was written)\n",
+      recorded, machine::FormatHash(recorded_hash), got, machine::FormatHash(got_hash));
+}
+
 absl::StatusOr<ScheduleFile> LoadScheduleFile(const std::string& path, const Catalog& catalog) {
   STRATA_ASSIGN_OR_RETURN(
       const std::string text,

@@ -49,6 +49,13 @@ absl::Status WriteScheduleFile(const std::string& path, const ScheduleFile& file
 // `steps`), CPUs outside the config's machine.
 absl::StatusOr<ScheduleFile> LoadScheduleFile(const std::string& path, const Catalog& catalog);
 
+// The line `strata replay` prints when a schedule file's run did not give
+// what the file recorded (its verdict `recorded` with log hash
+// `recorded_hash`), naming the causes: an edited file, or simulated code
+// that is nondeterministic or changed since the file was written.
+std::string DivergedLine(std::string_view recorded, std::uint64_t recorded_hash, std::string_view got,
+                         std::uint64_t got_hash);
+
 }  // namespace strata::boot
 
 #endif  // STRATA_BOOT_SCHEDULE_FILE_H_

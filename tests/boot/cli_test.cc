@@ -174,6 +174,10 @@ TEST_CASE("an edited schedule is reported as diverging, not as reproduced") {
   Command r = RunStrata("replay l.schedule", dir.path());
   CHECK(r.exit_code == 1);
   CHECK(r.out.find("DIVERGED") != std::string::npos);
+  CHECK(r.out.find("with log hash 0000000000000000, replay gave wrong-result with ") !=
+        std::string::npos);
+  CHECK(r.out.find("(the file was edited, or the simulated code is nondeterministic or changed "
+                   "since it was written)") != std::string::npos);
 }
 
 TEST_CASE("strata bench --quick --json prints the ratios") {
