@@ -607,8 +607,9 @@ absl::StatusOr<int> Replay(const std::string& schedule_path, const Catalog& cata
   }
   // The header after the run: a schedule the run refuses (a choice that
   // does not fit, a recording that does not) is one line of error.
+  // Its pushes kept, so that its steps show the blocks' contents.
   STRATA_ASSIGN_OR_RETURN(BootRun run, RunConfig(file.config, catalog, &file.choices, schedule_path,
-                                                 KeepFor(options)));
+                                                 [](machine::Machine& m) { m.KeepPushedContents(); }));
   fmt::print(out, "strata replay {}\n", schedule_path);
   PrintSummary(out, file.config, catalog, run);
   if (!run.report.ok()) {
@@ -616,7 +617,8 @@ absl::StatusOr<int> Replay(const std::string& schedule_path, const Catalog& cata
     // A boot run fails where it stops: at a step that may not be in the log
     // (a race is caught before the racy step is appended).
     fmt::print(out, "  the run, step by step\n");
-    PrintSteps(out, run.machine->log(), options.steps, run.report.event);
+    PrintSteps(out, run.machine->log(), options.steps, run.report.event, nullptr,
+               [&run](std::size_t i) { return run.machine->pushed(i); });
     fmt::print(out, "    <== the run stops here: {}: {}\n", machine::OutcomeName(run.report.outcome),
                run.report.message);
   }

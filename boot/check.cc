@@ -665,7 +665,8 @@ absl::StatusOr<int> ReplayCheck(const ScheduleFile& file, const std::string& pat
   std::unique_ptr<layers::LayerPair> pair = sched::MakePair(file.layer, c.stack, catalog);
   STRATA_CHECK(pair != nullptr, "unvalidated layer {}", file.layer);
   const machine::MachineOptions options = CheckMachineOf(c, catalog);
-  Execution x = layers::ReplaySchedule(*pair, options, file.choices, path);
+  // As a witness does, so that its steps show the blocks' contents.
+  Execution x = layers::ReplaySchedule(*pair, options, file.choices, path, layers::Checking::kWitness);
   if (!x.input.ok()) return x.input;
   fmt::print(out, "strata replay {}\n", path);
   fmt::print(out, "  layer      {}: {} refines {}?\n", file.layer, pair->lower(), pair->upper());
@@ -678,7 +679,8 @@ absl::StatusOr<int> ReplayCheck(const ScheduleFile& file, const std::string& pat
   fmt::print(out,
              "  the run, step by step (the lower log; `=> K obj`: the upper event the log map "
              "makes of a step; `(internal)`: a step it drops)\n");
-  PrintSteps(out, log, replay.steps, x.verdict.event, [&x](std::size_t i) { return MapNote(x, i); });
+  PrintSteps(out, log, replay.steps, x.verdict.event, [&x](std::size_t i) { return MapNote(x, i); },
+             [&x](std::size_t i) { return x.machine->pushed(i); });
   if (x.verdict.ok()) {
     fmt::print(out, "  verdict    refines\n");
   } else {

@@ -11,7 +11,8 @@ namespace strata::boot {
 
 void PrintSteps(std::FILE* out, const machine::Log& log, const StepsOptions& options,
                 std::optional<std::size_t> bad,
-                const std::function<std::string(std::size_t seq)>& note) {
+                const std::function<std::string(std::size_t seq)>& note,
+                const std::function<std::span<const std::int64_t>(std::size_t seq)>& contents) {
   std::size_t from = 0, to = log.size();  // [from, to)
   if (!options.all) {
     if (bad && *bad < log.size()) to = *bad + 1;
@@ -32,7 +33,9 @@ void PrintSteps(std::FILE* out, const machine::Log& log, const StepsOptions& opt
     const std::string noted = note ? note(i) : std::string();
     const std::string at = machine::FormatWhere(log.where(i));
     const bool is_bad = bad && *bad == i;
-    fmt::print(out, "    {}{}{}{}\n", log.RenderText(log[i]), noted, at.empty() ? "" : "  @ " + at,
+    const std::span<const std::int64_t> pushed =
+        contents && log[i].op == machine::OpCode::kPush ? contents(i) : std::span<const std::int64_t>();
+    fmt::print(out, "    {}{}{}{}\n", log.RenderText(log[i], pushed), noted, at.empty() ? "" : "  @ " + at,
                is_bad ? "   <== first bad event" : "");
   };
   if (!options.by_thread) {

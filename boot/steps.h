@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "machine/log.h"
@@ -27,9 +28,12 @@ struct StepsOptions {
 // Prints the legend of the markers and the steps of `log` to `out`. `bad`:
 // the first bad event, marked and (without options.all) the last one
 // printed. `note`, if set: a note after event `seq`'s text ("  => ENQ q").
+// `contents`, if set: the block contents pushed at event `seq` (empty if
+// not kept), shown in place of their hash (Log::RenderText).
 void PrintSteps(std::FILE* out, const machine::Log& log, const StepsOptions& options,
                 std::optional<std::size_t> bad = std::nullopt,
-                const std::function<std::string(std::size_t seq)>& note = nullptr);
+                const std::function<std::string(std::size_t seq)>& note = nullptr,
+                const std::function<std::span<const std::int64_t>(std::size_t seq)>& contents = nullptr);
 
 }  // namespace strata::boot
 

@@ -294,7 +294,7 @@ std::string Log::RenderTextWhere(std::size_t seq) const {
   return out;
 }
 
-std::string Log::RenderText(const Event& e) const {
+std::string Log::RenderText(const Event& e, std::span<const std::int64_t> contents) const {
   std::string out = fmt::format("t={} cpu={}", e.seq, e.cpu);
   if (e.thread.valid()) out += fmt::format(" thread={}", e.thread);
   // A named step also shows its machine operation: `INC_TICKET[faa]`.
@@ -302,7 +302,12 @@ std::string Log::RenderText(const Event& e) const {
   out += fmt::format(" {}{}{}{} {}", e.marker() ? "| " : "", e.kind,
                      named ? fmt::format("[{}]", OpCodeName(e.op)) : std::string(), std::string(e.linearizes, '*'),
                      e.object.valid() ? object_name(e.object) : "-");
-  if (e.arg0 != 0 || e.arg1 != 0) out += fmt::format(" ({}, {})", e.arg0, e.arg1);
+  if (e.op == OpCode::kPush && !contents.empty()) {
+    out += fmt::format(" [{}]", fmt::join(contents, ", "));
+    if (e.arg1 != 0) out += fmt::format(" (note {})", e.arg1);
+  } else if (e.arg0 != 0 || e.arg1 != 0) {
+    out += fmt::format(" ({}, {})", e.arg0, e.arg1);
+  }
   out += fmt::format(" -> {}", e.result);
   return out;
 }

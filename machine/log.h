@@ -181,7 +181,10 @@ class Log {
   // The positions of the events on `object`, in log order (a per-object view).
   std::vector<std::size_t> View(ObjectId object) const;
 
-  std::string RenderText(const Event& e) const;
+  // `t=3 cpu=1 faa counter (1, 0) -> 7`. A push whose block contents are
+  // given (Machine::pushed) shows them in place of the contents' hash:
+  // `push q.data [1, 1000, 0] -> 2` (and its note, if any, as `(note 5)`).
+  std::string RenderText(const Event& e, std::span<const std::int64_t> contents = {}) const;
   // Event `seq` as RenderText shows it, then where it was made
   // ("  @ kernel/ticket_lock.cc:97", nothing for an event without a
   // location). Precondition: seq < size().

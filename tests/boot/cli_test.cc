@@ -253,6 +253,9 @@ TEST_CASE("strata replay shows the steps up to the first bad event, all with --a
   Command r = RunStrata("replay q.schedule", dir.path());
   CHECK(r.exit_code == 1);
   CHECK(r.out.find("  legend     `| call f` / `| ret f`: a primitive's call and return") != std::string::npos);
+  // A push shows the block's contents, not their hash.
+  CHECK(std::regex_search(r.out, std::regex("\n    t=[0-9]+ cpu=[0-9] push\\* q\\.data \\[1, 1000, 0, 0, "
+                                            "0\\] -> 1  => ENQ q  @ kernel/queue_module\\.cc:[0-9]+\n")));
   std::smatch m;
   // The bad event is the last step shown: a return the spec disagrees with.
   REQUIRE(std::regex_search(r.out, m, std::regex("\\n    (t=[0-9]+ cpu=[0-9] \\| ret deq q -> 1001)  @ "

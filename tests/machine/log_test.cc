@@ -211,6 +211,20 @@ TEST_CASE("the text form of an event names the step, cpu, kind, object, argument
   CHECK(log.RenderText(log.back()) == "t=5 cpu=0 INC_TICKET[faa]* lock (1, 0) -> 0");
 }
 
+TEST_CASE("the text form of a push shows the block's contents when they are given, else their hash") {
+  Log log;
+  const ObjectId q = log.AddObject("q.data");
+  const Event& push = log.Append(CpuId(1), ThreadId(), q, kinds::kPush, 8440159, 0, 2, OpCode::kPush);
+  CHECK(log.RenderText(push) == "t=0 cpu=1 push q.data (8440159, 0) -> 2");
+  const std::vector<std::int64_t> words{1, 1000, 0};
+  CHECK(log.RenderText(push, words) == "t=0 cpu=1 push q.data [1, 1000, 0] -> 2");
+  const Event& noted = log.Append(CpuId(1), ThreadId(), q, kinds::kPush, 8440159, 5, 3, OpCode::kPush);
+  CHECK(log.RenderText(noted, words) == "t=1 cpu=1 push q.data [1, 1000, 0] (note 5) -> 3");
+  // Only a push: other events ignore contents.
+  const Event& faa = log.Append(CpuId(0), ThreadId(), q, kinds::kFaa, 1, 0, 7, OpCode::kFaa);
+  CHECK(log.RenderText(faa, words) == log.RenderText(faa));
+}
+
 TEST_CASE("the linearization flag is part of the log and of its hash") {
   Log flagged, plain;
   ObjectId counter = flagged.AddObject("counter");
