@@ -92,6 +92,9 @@ class Observer {
   // returns from now may have taken under an F-fair oracle, or nullopt when
   // the primitive has no bound. Called at the return marker.
   virtual std::optional<std::uint64_t> WaitBound(CpuId cpu, const Primitive& p) const = 0;
+  // Why ObserveUpper refused its event, in the layer's terms ("ret spawn
+  // returns 6, the spec 0"), or "" when the spec gives no reason.
+  virtual std::string UpperRefusal() const { return ""; }
 };
 
 // What a module says about itself over one run, for an upper layer whose
@@ -167,6 +170,7 @@ class SpecAndView final : public Observer {
   std::optional<std::uint64_t> WaitBound(CpuId cpu, const Primitive& p) const override {
     return view_->WaitBound(cpu, p);
   }
+  std::string UpperRefusal() const override { return why_; }
 
  private:
   Spec spec_;

@@ -191,9 +191,10 @@ class Walk {
     x_.image[i] = static_cast<std::int64_t>(x_.mapped.size());
     x_.mapped.push_back(u);
     if (!abs.ObserveUpper(u)) {
+      const std::string why = abs.UpperRefusal();
       return Fail(Outcome::kImpossibleUpperLog, i, abs,
-                  fmt::format("the spec does not allow `{}` (from lower event t={})",
-                              Render(SeenOf(u, log_)), i));
+                  fmt::format("the spec does not allow `{}` (from lower event t={}){}",
+                              Render(SeenOf(u, log_)), i, why.empty() ? "" : ": " + why));
     }
     return std::nullopt;
   }

@@ -287,3 +287,20 @@ TEST_CASE("a shrunk failure found after the run says how long the schedule it wr
 
 }  // namespace
 }  // namespace strata::boot
+
+namespace strata::boot {
+namespace {
+
+TEST_CASE("a spec that refuses a mapped event says why, in the layer's terms") {
+  testing::TempDir dir;
+  testing::Command c = testing::RunStrata(
+      "check '" + testing::Source("configs/check/bad/sched-leak-tcb.toml") + "'", dir.path());
+  REQUIRE(c.exit_code == 1);
+  CHECK(std::regex_search(c.out, std::regex("verdict    impossible-upper-log: the spec does not allow "
+                                            "`cpu=[0-9]+ \\| ret spawn sched \\(0, 0\\) -> [0-9]+` "
+                                            "\\(from lower event t=[0-9]+\\): ret spawn returns "
+                                            "[0-9]+, the spec [0-9]+\n")));
+}
+
+}  // namespace
+}  // namespace strata::boot
