@@ -228,8 +228,9 @@ nlohmann::ordered_json BootJson(const Config& c, const BootRun& run, const BootO
 absl::Status WriteRunTrace(const std::string& path, const std::string& title, const Config& config,
                            const BootRun& run, std::FILE* out) {
   if (path.empty()) return absl::OkStatus();
-  STRATA_RETURN_IF_ERROR(
-      WriteStackTrace(path, config, *run.machine, fmt::format("{} (seed {})", title, config.seed)));
+  STRATA_RETURN_IF_ERROR(WriteStackTrace(
+      path, config, *run.machine, fmt::format("{} (seed {})", title, config.seed), run.report.event,
+      fmt::format("{}: {}", machine::OutcomeName(run.report.outcome), run.report.message)));
   PrintTraceLine(out, path);
   return absl::OkStatus();
 }

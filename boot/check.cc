@@ -202,7 +202,9 @@ HtmlReport FailureReport(std::string title, const layers::LayerPair& pair, const
 absl::Status WriteCheckTrace(const std::string& path, const std::string& title, const Config& c,
                              const Execution& x, const std::string& what, std::FILE* out) {
   if (path.empty()) return absl::OkStatus();
-  STRATA_RETURN_IF_ERROR(WriteStackTrace(path, c, *x.machine, fmt::format("{}: {}", title, what)));
+  STRATA_RETURN_IF_ERROR(WriteStackTrace(
+      path, c, *x.machine, fmt::format("{}: {}", title, what), x.verdict.event,
+      x.verdict.ok() ? std::string() : fmt::format("{}: {}", x.verdict.name(), x.verdict.message)));
   PrintTraceLine(out, path, what);
   return absl::OkStatus();
 }

@@ -217,6 +217,14 @@ class Renderer {
   void Step(const Event& e) {
     const Track track = TrackOf(e);
     ShowRunning(e);
+    // Before the event itself: a return closes its slice just after it.
+    if (source_.bad == e.seq) {
+      writer_.Add(fmt::format(
+          "{{\"name\":{},\"cat\":\"failure\",\"ph\":\"i\",\"s\":\"t\",\"ts\":{},{},\"args\":{{"
+          "\"seq\":{},\"failure\":{},\"where\":{}}}}}",
+          Quoted("first bad event: " + source_.failure), Ts(At(e.seq)), TrackFields(track), e.seq,
+          Quoted(source_.failure), Where(log_, e.seq)));
+    }
     switch (e.op) {
       case OpCode::kCall:
         Call(track, e);
@@ -395,10 +403,12 @@ std::vector<layers::Timeline> StackTimelines(const Config& config) {
 }
 
 absl::Status WriteStackTrace(const std::string& path, const Config& config, const machine::Machine& m,
-                             const std::string& title) {
+                             const std::string& title, std::optional<std::size_t> bad,
+                             const std::string& failure) {
   if (path.empty()) return absl::OkStatus();
   const std::vector<layers::Timeline> timelines = StackTimelines(config);
-  return WriteTrace(path, m.log(), timelines, {.title = title, .cpus = m.cpus()});
+  return WriteTrace(path, m.log(), timelines,
+                    {.title = title, .cpus = m.cpus(), .bad = bad, .failure = failure});
 }
 
 void PrintTraceLine(std::FILE* out, const std::string& path, std::string_view what) {

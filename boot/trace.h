@@ -27,6 +27,7 @@
 #define STRATA_BOOT_TRACE_H_
 
 #include <cstdio>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -43,6 +44,10 @@ namespace strata::boot {
 struct TraceSource {
   std::string title;  // "strata boot configs/default.toml (seed 1)"
   int cpus = 0;       // the machine's CPUs: each has a track even without events
+  // A failure's first bad event, marked with an instant on its track named
+  // "first bad event: " + failure; none for a run without one.
+  std::optional<std::size_t> bad;
+  std::string failure;  // "relation-broken: the queue's block holds ..."
 };
 
 // The trace-event JSON of `log`, each layer drawn as `timelines` declares
@@ -65,7 +70,8 @@ std::vector<layers::Timeline> StackTimelines(const Config& config);
 // The timeline of a run `m` of `config` (its stack's timelines) to `path`
 // as WriteTrace writes it, titled `title`; nothing for an empty path.
 absl::Status WriteStackTrace(const std::string& path, const Config& config, const machine::Machine& m,
-                             const std::string& title);
+                             const std::string& title, std::optional<std::size_t> bad = std::nullopt,
+                             const std::string& failure = "");
 
 // The summary line of a written trace: "  trace      written to PATH (open in
 // https://ui.perfetto.dev)", then ": WHAT" when `what` says which run it is.

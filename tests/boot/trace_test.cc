@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <regex>
 #include <set>
 #include <string>
 #include <utility>
@@ -285,6 +286,20 @@ TEST_CASE("a check failure's trace is the failing execution's, and valid") {
   Parsed p = ValidateFile(dir.File("t.json"));
   CHECK(p.phases["i"] > 0);
   CHECK(p.counters.count("l holder") == 1);
+  // The first bad event is marked once, at its place, with the verdict.
+  std::smatch bad;
+  REQUIRE(std::regex_search(r.out, bad, std::regex("first bad  t=([0-9]+) ")));
+  const json trace = json::parse(TempDir::ReadFile(dir.File("t.json")));
+  int marks = 0;
+  for (const json& e : trace["traceEvents"]) {
+    if (e.value("cat", "") != "failure") continue;
+    ++marks;
+    CHECK(e["ph"] == "i");
+    CHECK(e["s"] == "t");
+    CHECK(e["args"]["seq"] == std::stoi(bad[1]));
+    CHECK(e["name"].get<std::string>().rfind("first bad event: refinement-violation: ", 0) == 0);
+  }
+  CHECK(marks == 1);
 }
 
 TEST_CASE("a passing check's trace is its last execution's, and says so") {
