@@ -76,8 +76,8 @@ class Strategy {
   virtual bool exhaustive() const { return false; }
   // What an exhaustive strategy limits its space to, beyond the F-fair
   // schedules of the client ("at most 2 preemptions": the schedules with
-  // no more than that), or ""
-  // for no limit. Covering a bounded space is no proof of refinement.
+  // no more than that), or "" for no limit. Covering a bounded space is no
+  // proof of refinement.
   virtual std::string bound() const { return ""; }
   // Executions and branches the strategy pruned (dfs: by sleep sets, and
   // wakeup branches DPOR found impossible when it followed them).
