@@ -207,14 +207,7 @@ nlohmann::ordered_json BootJson(const Config& c, const BootRun& run, const BootO
   j["seed"] = c.seed;
   j["log_hash"] = machine::FormatHash(m.log().hash());
   // The event the failure is at (RunReport::event), if it is one.
-  if (run.report.event && *run.report.event < m.log().size()) {
-    const std::size_t bad = static_cast<std::size_t>(*run.report.event);
-    j["first_bad"] = {{"seq", bad},
-                      {"event", m.log().RenderText(m.log()[bad])},
-                      {"where", machine::FormatWhere(m.log().where(bad))}};
-  } else {
-    j["first_bad"] = nullptr;
-  }
+  j["first_bad"] = FirstBadJson(m.log(), run.report.event);
   j["log"] = PathOrNull(options.log_path);
   j["trace"] = PathOrNull(options.trace_path);
   j["report"] = PathOrNull(options.report_path);

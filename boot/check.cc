@@ -460,7 +460,8 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
     }
     // A failure over its bound is the one the verdict reports (shrunk):
     // its wait, so that the two lines agree.
-    const bool failed_wait = r.failure && r.failure->worst_wait > r.failure->wait_bound;
+    const bool failed_wait = r.failure && r.failure->verdict.kind == machine::Outcome::kStarvation &&
+                             r.failure->worst_wait > r.failure->wait_bound;
     const std::uint64_t worst_wait = failed_wait ? r.failure->worst_wait : r.worst_wait;
     const std::uint64_t wait_bound = failed_wait ? r.failure->wait_bound : r.wait_bound;
     if (wait_bound > 0) {
@@ -580,8 +581,8 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
         machine::DescribeShrunk(to_failure, r.failure_original_steps, r.shrink_attempts);
     // The run goes on past its first bad event (the check reads it after the
     // run), and the schedule file replays all of it.
-    if (const std::size_t whole = x.machine->schedule().size(); whole != to_failure.size()) {
-      shrunk += fmt::format("; the schedule replays the whole run, {} steps", whole);
+    if (const std::size_t run_steps = x.machine->schedule().size(); run_steps != to_failure.size()) {
+      shrunk += fmt::format("; the schedule replays the whole run, {} steps", run_steps);
     }
     fmt::print(out, "  shrunk     {}\n", shrunk);
     fmt::print(out, "  seed {}  log hash {}\n", c.seed, machine::FormatHash(x.machine->log().hash()));
@@ -616,14 +617,7 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
     jf["found_by"] = r.found_by;
     jf["environment"] = recorded.env;
     jf["focus"] = recorded.focus;
-    if (x.verdict.event && *x.verdict.event < x.machine->log().size()) {
-      const machine::Log& log = x.machine->log();
-      jf["first_bad"] = {{"seq", *x.verdict.event},
-                         {"event", log.RenderText(log[*x.verdict.event])},
-                         {"where", machine::FormatWhere(log.where(*x.verdict.event))}};
-    } else {
-      jf["first_bad"] = nullptr;
-    }
+    jf["first_bad"] = FirstBadJson(x.machine->log(), x.verdict.event);
     jf["module_state"] = x.verdict.lower_state;
     jf["spec_state"] = x.verdict.upper_state;
     jf["steps"] = to_failure.size();

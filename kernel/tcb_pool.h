@@ -108,8 +108,10 @@ class TcbPool {
   // The primitives (see the file comment for what each returns).
   // `where`: the caller's location (kernel/lock.h's Acquire).
   std::int64_t Alloc(Cpu& cpu, std::source_location where = std::source_location::current());
-  std::int64_t Free(Cpu& cpu, std::int64_t tid, std::source_location where = std::source_location::current());
-  std::int64_t Read(Cpu& cpu, std::int64_t tid, std::int64_t field, std::source_location where = std::source_location::current());
+  std::int64_t Free(Cpu& cpu, std::int64_t tid,
+                    std::source_location where = std::source_location::current());
+  std::int64_t Read(Cpu& cpu, std::int64_t tid, std::int64_t field,
+                    std::source_location where = std::source_location::current());
   std::int64_t Write(Cpu& cpu, std::int64_t tid, std::int64_t field, std::int64_t value,
                      std::source_location where = std::source_location::current());
 

@@ -868,7 +868,7 @@ class DfsStrategy final : public Strategy {
     std::string out = reduction_ == Reduction::kDpor    ? "dfs (optimal DPOR"
                       : reduction_ == Reduction::kSleep ? "dfs (sleep-set reduction"
                                                         : "dfs (no reduction";
-    if (preemption_bound_ >= 0) out += fmt::format(", at most {} preemptions", preemption_bound_);
+    if (preemption_bound_ >= 0) out += ", " + bound();
     if (symmetric_) out += ", symmetry: interchangeable cpus start in order";
     return out + ")";
   }

@@ -171,8 +171,10 @@ class Log {
   const Event& operator[](std::size_t i) const { return events_[i]; }
   std::span<const Event> events() const { return {events_.data(), events_.size()}; }
   const Event& back() const { return events_.back(); }
-  // The source location of the code that appended event `seq` (a shared
-  // step's caller, a marker's module). Precondition: seq < size().
+  // The source location of the code that appended event `seq`: a module's
+  // step, its own line; a primitive's markers and a spec's step, the line
+  // that called the primitive (layers::MarkCall, Cpu::call_site).
+  // Precondition: seq < size().
   std::source_location where(std::size_t seq) const { return WhereOf(events_[seq].where); }
 
   // The hash of the whole log so far; equal logs have equal hashes.

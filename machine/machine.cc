@@ -209,6 +209,7 @@ ctx::fiber Cpu::Body() {
 void Cpu::Annotate(ObjectId object, const EventKind& kind, std::int64_t arg0, std::int64_t arg1,
                    std::int64_t result, OpCode op, std::source_location where) {
   if (op < OpCode::kCall) [[unlikely]] AnnotateFailed(kind);
+  if (op == OpCode::kCall) call_site_ = where;  // as MarkCall
   machine_->Observe(
       *this, machine_->log_.Append(id_, thread_, object, kind, arg0, arg1, result, op, where));
 }

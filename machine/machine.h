@@ -187,7 +187,8 @@ class Cpu {
 
   // A layer border's call and return markers (Annotate with kCall /
   // kReturn), on the hot path of every primitive. A call marker's `where`
-  // (the code that called the primitive) becomes the CPU's call_site().
+  // (the code that called the primitive) becomes the CPU's call_site(), as
+  // an Annotate with kCall's does.
   inline void MarkCall(ObjectId object, EventKind kind, std::int64_t arg0, std::int64_t arg1,
                        std::source_location where = std::source_location::current());
   inline void MarkReturn(ObjectId object, EventKind kind, std::int64_t result,

@@ -69,9 +69,10 @@ struct RunReport {
   std::string message;      // one line: what happened
   std::uint64_t steps = 0;  // shared steps taken
   // The event the failure is at, when a monitor refused one (the log's
-  // last event then: an impossible log, a broken invariant); none for a
-  // failure between events (a race is refused before its step is logged,
-  // a deadlock is no one event).
+  // last event then: an impossible log, an unfair schedule, a starved
+  // thread); none for a failure between events (a race is refused before
+  // its step is logged, a lock invariant is checked before the release's
+  // step, a deadlock is no one event).
   std::optional<std::uint64_t> event;
 
   bool ok() const { return outcome == Outcome::kOk; }

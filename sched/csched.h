@@ -201,7 +201,8 @@ class Threads {
   // Each takes its caller's location, `where`, for the markers and a
   // spec's step to record (layers::MarkCall, Cpu::call_site); overrides
   // keep the same default.
-  virtual ThreadId Spawn(Cpu& cpu, Entry entry, std::source_location where = std::source_location::current()) = 0;
+  virtual ThreadId Spawn(Cpu& cpu, Entry entry,
+                         std::source_location where = std::source_location::current()) = 0;
   virtual void Yield(Cpu& cpu, std::source_location where = std::source_location::current()) = 0;
   // Precondition: the caller holds cv.lock. Returns, once woken and
   // scheduled again, with cv.lock held again: SleepUnlocked, then Lock.
@@ -209,14 +210,22 @@ class Threads {
     SleepUnlocked(cpu, cv, where);
     Lock(cpu, cv.lock, where);
   }
-  virtual void SleepUnlocked(Cpu& cpu, Cv cv, std::source_location where = std::source_location::current()) = 0;
-  virtual ThreadId Wakeup(Cpu& cpu, Cv cv, std::source_location where = std::source_location::current()) = 0;
-  virtual void Lock(Cpu& cpu, SchedLock l, std::source_location where = std::source_location::current()) = 0;
-  virtual void Unlock(Cpu& cpu, SchedLock l, std::source_location where = std::source_location::current()) = 0;
-  virtual void MakeLock(Cpu& cpu, SchedLock l, LockInvariant invariant, std::source_location where = std::source_location::current()) = 0;
-  virtual void Share(Cpu& cpu, SchedLock l, ThreadId t, std::source_location where = std::source_location::current()) = 0;
-  virtual void DropShare(Cpu& cpu, SchedLock l, std::source_location where = std::source_location::current()) = 0;
-  virtual void FreeLock(Cpu& cpu, SchedLock l, std::source_location where = std::source_location::current()) = 0;
+  virtual void SleepUnlocked(Cpu& cpu, Cv cv,
+                             std::source_location where = std::source_location::current()) = 0;
+  virtual ThreadId Wakeup(Cpu& cpu, Cv cv,
+                          std::source_location where = std::source_location::current()) = 0;
+  virtual void Lock(Cpu& cpu, SchedLock l,
+                    std::source_location where = std::source_location::current()) = 0;
+  virtual void Unlock(Cpu& cpu, SchedLock l,
+                      std::source_location where = std::source_location::current()) = 0;
+  virtual void MakeLock(Cpu& cpu, SchedLock l, LockInvariant invariant,
+                        std::source_location where = std::source_location::current()) = 0;
+  virtual void Share(Cpu& cpu, SchedLock l, ThreadId t,
+                     std::source_location where = std::source_location::current()) = 0;
+  virtual void DropShare(Cpu& cpu, SchedLock l,
+                         std::source_location where = std::source_location::current()) = 0;
+  virtual void FreeLock(Cpu& cpu, SchedLock l,
+                        std::source_location where = std::source_location::current()) = 0;
   virtual Machine& machine() = 0;
   virtual int cpus() const = 0;
 };
@@ -284,32 +293,41 @@ class CSched : public Threads {
   // lock or cv that does not exist, unlock / sleep / wakeup without holding
   // the (cv's) lock, an exit holding a lock. A cv is always used with its
   // own lock, whatever Cv::lock says.
-  ThreadId Spawn(Cpu& cpu, Entry entry, std::source_location where = std::source_location::current()) final;
+  ThreadId Spawn(Cpu& cpu, Entry entry,
+                 std::source_location where = std::source_location::current()) final;
   void Yield(Cpu& cpu, std::source_location where = std::source_location::current()) final;
   // Sleep (Threads::Sleep) is SleepUnlocked, then Lock.
   // The sleep primitive alone: returns, once woken and scheduled again,
   // without the lock.
-  void SleepUnlocked(Cpu& cpu, Cv cv, std::source_location where = std::source_location::current()) final;
+  void SleepUnlocked(Cpu& cpu, Cv cv,
+                     std::source_location where = std::source_location::current()) final;
   // Precondition: the caller holds cv.lock. Returns the woken tid, or none.
-  ThreadId Wakeup(Cpu& cpu, Cv cv, std::source_location where = std::source_location::current()) final;
-  void Lock(Cpu& cpu, SchedLock l, std::source_location where = std::source_location::current()) final;
-  void Unlock(Cpu& cpu, SchedLock l, std::source_location where = std::source_location::current()) final;
+  ThreadId Wakeup(Cpu& cpu, Cv cv,
+                  std::source_location where = std::source_location::current()) final;
+  void Lock(Cpu& cpu, SchedLock l,
+            std::source_location where = std::source_location::current()) final;
+  void Unlock(Cpu& cpu, SchedLock l,
+              std::source_location where = std::source_location::current()) final;
   // makelock(l, R): R must hold now; the caller gets a share of l. From
   // then on R must hold at every release of l (unlock, sleep on one of its
   // cvs) and at freelock, and only threads with a share may take l.
   // Precondition: l exists and was not made before. A broken R ends the run
   // as `invariant-broken`, naming the lock, R and the values.
-  void MakeLock(Cpu& cpu, SchedLock l, LockInvariant invariant, std::source_location where = std::source_location::current()) final;
+  void MakeLock(Cpu& cpu, SchedLock l, LockInvariant invariant,
+                std::source_location where = std::source_location::current()) final;
   // Gives thread `t` a share of made lock l (a ghost event SHARE, so a
   // replay gives it too). Precondition: the caller has one.
-  void Share(Cpu& cpu, SchedLock l, ThreadId t, std::source_location where = std::source_location::current()) final;
+  void Share(Cpu& cpu, SchedLock l, ThreadId t,
+             std::source_location where = std::source_location::current()) final;
   // The caller gives up its share of made lock l (a ghost DROP_SHARE); it
   // may still release l if it holds it. Precondition: it has a share.
-  void DropShare(Cpu& cpu, SchedLock l, std::source_location where = std::source_location::current()) final;
+  void DropShare(Cpu& cpu, SchedLock l,
+                 std::source_location where = std::source_location::current()) final;
   // freelock(l): precondition: the caller holds l, and every other thread
   // with a share has exited or dropped it; R must hold. Afterwards no one
   // may take l.
-  void FreeLock(Cpu& cpu, SchedLock l, std::source_location where = std::source_location::current()) final;
+  void FreeLock(Cpu& cpu, SchedLock l,
+                std::source_location where = std::source_location::current()) final;
 
   // Every spawn's entry, in spawn order (kept after the thread exits): a
   // per-thread machine (tsched.h) runs the k-th again.

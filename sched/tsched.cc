@@ -226,7 +226,9 @@ class TSched final : public Threads {
     };
   }
 
-  ThreadId Spawn(Cpu& cpu, Entry, std::source_location where = std::source_location::current()) override {  // the child is ε_t's
+  // The child is ε_t's.
+  ThreadId Spawn(Cpu& cpu, Entry,
+                 std::source_location where = std::source_location::current()) override {
     return ThreadId(static_cast<ThreadId::Rep>(Call(cpu, where, kSpawnPrim, 0, 0, kReturns)));
   }
   void Yield(Cpu& cpu, std::source_location where = std::source_location::current()) override {
@@ -235,7 +237,8 @@ class TSched final : public Threads {
     SwitchOut(cpu, 0);
     layers::MarkReturn(cpu, sched_, kYieldPrim, 0, where);
   }
-  void SleepUnlocked(Cpu& cpu, Cv given, std::source_location where = std::source_location::current()) override {
+  void SleepUnlocked(Cpu& cpu, Cv given,
+                     std::source_location where = std::source_location::current()) override {
     const Cv cv = OwnCv(cpu, given, "sleep");
     CheckMadeInvariant(cpu, cv.lock, "its release (sleep)");
     layers::MarkCall(cpu, sched_, kSleepPrim, cv.index, cv.lock.index, where);
@@ -243,37 +246,44 @@ class TSched final : public Threads {
     SwitchOut(cpu, 1);
     layers::MarkReturn(cpu, sched_, kSleepPrim, 0, where);
   }
-  ThreadId Wakeup(Cpu& cpu, Cv given, std::source_location where = std::source_location::current()) override {
+  ThreadId Wakeup(Cpu& cpu, Cv given,
+                  std::source_location where = std::source_location::current()) override {
     const Cv cv = OwnCv(cpu, given, "wakeup");
     const std::int64_t woken = Call(cpu, where, kWakeupPrim, cv.index, cv.lock.index, kReturns);
     return woken < 0 ? ThreadId() : ThreadId(static_cast<ThreadId::Rep>(woken));
   }
-  void Lock(Cpu& cpu, SchedLock l, std::source_location where = std::source_location::current()) override {
+  void Lock(Cpu& cpu, SchedLock l,
+            std::source_location where = std::source_location::current()) override {
     CheckLockExists(cpu, l, "lock");
     auto free = [&] { return !fold_->state().holders[static_cast<std::size_t>(l.index)].valid(); };
     absl::FunctionRef<bool()> enabled(free);
     Call(cpu, where, kLockPrim, l.index, 0, !kReturns, &enabled);
   }
-  void Unlock(Cpu& cpu, SchedLock l, std::source_location where = std::source_location::current()) override {
+  void Unlock(Cpu& cpu, SchedLock l,
+              std::source_location where = std::source_location::current()) override {
     CheckLockExists(cpu, l, "unlock");
     CheckMadeInvariant(cpu, l, "its release (unlock)");
     Call(cpu, where, kUnlockPrim, l.index);
   }
-  void MakeLock(Cpu& cpu, SchedLock l, LockInvariant invariant, std::source_location where = std::source_location::current()) override {
+  void MakeLock(Cpu& cpu, SchedLock l, LockInvariant invariant,
+                std::source_location where = std::source_location::current()) override {
     CheckLockExists(cpu, l, "makelock");
     made_.emplace_back(l.index, std::move(invariant));
     CheckMadeInvariant(cpu, l, "makelock");
     Call(cpu, where, kMakeLockPrim, l.index);
   }
-  void Share(Cpu& cpu, SchedLock l, ThreadId t, std::source_location where = std::source_location::current()) override {
+  void Share(Cpu& cpu, SchedLock l, ThreadId t,
+             std::source_location where = std::source_location::current()) override {
     CheckLockExists(cpu, l, "share");
     cpu.Annotate(sched_, kinds::kShare, l.index, t.value(), 0, machine::OpCode::kGhost, where);
   }
-  void DropShare(Cpu& cpu, SchedLock l, std::source_location where = std::source_location::current()) override {
+  void DropShare(Cpu& cpu, SchedLock l,
+                 std::source_location where = std::source_location::current()) override {
     CheckLockExists(cpu, l, "drop share");
     cpu.Annotate(sched_, kinds::kDropShare, l.index, 0, 0, machine::OpCode::kGhost, where);
   }
-  void FreeLock(Cpu& cpu, SchedLock l, std::source_location where = std::source_location::current()) override {
+  void FreeLock(Cpu& cpu, SchedLock l,
+                std::source_location where = std::source_location::current()) override {
     CheckLockExists(cpu, l, "freelock");
     CheckMadeInvariant(cpu, l, "freelock");
     Call(cpu, where, kFreeLockPrim, l.index);

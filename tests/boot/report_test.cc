@@ -156,10 +156,15 @@ TEST_CASE("a boot failure at an event a monitor refused marks it: in the report,
   CHECK(std::regex_search(r.out, std::regex("t=2 cpu=0 store lock -> 0  @ boot/workloads.cc:[0-9]+   "
                                             "<== first bad event\n    <== the run stops here: "
                                             "impossible-log")));
-  // A race is refused before its step is logged: no event is marked.
-  Command race = RunStrata("boot '" + Source("configs/bad/racy-push.toml") + "' --json", dir.path());
-  CHECK(race.exit_code == 1);
-  CHECK(race.out.find("\"first_bad\":null") != std::string::npos);
+  // A race is refused before its step is logged, a lock invariant before
+  // the release's step: no event is marked.
+  for (const char* bad : {"racy-push", "fork-lock-broken-invariant"}) {
+    CAPTURE(bad);
+    Command c2 = RunStrata("boot '" + Source(std::string("configs/bad/") + bad + ".toml") + "' --json",
+                           dir.path());
+    CHECK(c2.exit_code == 1);
+    CHECK(c2.out.find("\"first_bad\":null") != std::string::npos);
+  }
 }
 
 TEST_CASE("an unwritable --report path is a one-line error before the run, and leaves no file") {

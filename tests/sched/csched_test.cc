@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <regex>
+#include <map>
 #include <memory>
 #include <set>
 #include <stdexcept>
@@ -10,6 +11,8 @@
 #include <algorithm>
 
 #include "kernel/lock.h"
+#include "kernel/queue.h"
+#include "kernel/tcb_pool.h"
 #include "kernel/ticket_lock.h"
 #include "layers/explorer.h"
 #include "layers/refinement.h"
@@ -634,6 +637,32 @@ TEST_CASE("a primitive's markers and a spec's one step record the code that call
       CHECK(lock_markers > 0);
       CHECK(module_steps > 0);
     }
+  }
+}
+
+TEST_CASE("the spec steps of locks, queues and the TCB pool record the module that called them") {
+  // The scheduler module over every layer below as its spec: each spec's
+  // one step names the module line that called the primitive.
+  Ran r = RunWorkload("ping-pong", "module", 2, 1, 3, 2, "spec", "spec", "spec");
+  REQUIRE(r.report.ok());
+  const machine::Log& log = r.machine->log();
+  std::map<std::string, int> steps;  // spec step kind -> how many
+  for (std::size_t i = 0; i < log.size(); ++i) {
+    const machine::Event& e = log[i];
+    const bool spec_step =
+        e.kind == kernel::kinds::kWaitLock || e.kind == kernel::kinds::kRelLock ||
+        e.kind == kernel::kinds::kEnq || e.kind == kernel::kinds::kDeq ||
+        e.kind == kernel::kinds::kAlloc || e.kind == kernel::kinds::kFree ||
+        e.kind == kernel::kinds::kRead || e.kind == kernel::kinds::kWrite;
+    if (!spec_step) continue;
+    CAPTURE(log.RenderTextWhere(i));
+    CHECK(std::regex_match(machine::FormatWhere(log.where(i)),
+                           std::regex("(kernel|sched)/[a-z_]*module\\.cc:[0-9]+")));
+    ++steps[std::string(e.kind.name())];
+  }
+  for (const char* kind : {"WAIT_LOCK", "REL_LOCK", "ENQ", "DEQ", "ALLOC", "READ"}) {
+    CAPTURE(kind);
+    CHECK(steps[kind] > 0);
   }
 }
 
