@@ -262,16 +262,11 @@ TEST_CASE("strata layers prints the stack top down with each side") {
   CHECK(spec.out.find("lock       runs as its spec: nothing to check") != std::string::npos);
 }
 
-}  // namespace
-}  // namespace strata::boot
-
-namespace strata::boot {
-namespace {
 
 TEST_CASE("a shrunk failure found after the run says how long the schedule it writes is") {
-  testing::TempDir dir;
-  testing::Command c = testing::RunStrata(
-      "check '" + testing::Source("configs/check/bad/queue-off-by-one.toml") + "' --schedule f.schedule",
+  TempDir dir;
+  Command c = RunStrata(
+      "check '" + Source("configs/check/bad/queue-off-by-one.toml") + "' --schedule f.schedule",
       dir.path());
   REQUIRE(c.exit_code == 1);
   std::smatch m;
@@ -285,16 +280,11 @@ TEST_CASE("a shrunk failure found after the run says how long the schedule it wr
   CHECK(text.find("\nsteps = " + std::string(m[2]) + "\n") != std::string::npos);
 }
 
-}  // namespace
-}  // namespace strata::boot
-
-namespace strata::boot {
-namespace {
 
 TEST_CASE("a spec that refuses a mapped event says why, in the layer's terms") {
-  testing::TempDir dir;
-  testing::Command c = testing::RunStrata(
-      "check '" + testing::Source("configs/check/bad/sched-leak-tcb.toml") + "'", dir.path());
+  TempDir dir;
+  Command c = RunStrata(
+      "check '" + Source("configs/check/bad/sched-leak-tcb.toml") + "'", dir.path());
   REQUIRE(c.exit_code == 1);
   CHECK(std::regex_search(c.out, std::regex("verdict    impossible-upper-log: the spec does not allow "
                                             "`cpu=[0-9]+ \\| ret spawn sched \\(0, 0\\) -> [0-9]+` "

@@ -480,11 +480,6 @@ TEST_CASE("known-bad scheduler modules and clients are caught with their exact v
   }
 }
 
-}  // namespace
-}  // namespace strata::sched
-
-namespace strata::sched {
-namespace {
 
 [[gnu::noinline]] std::int64_t Deep(std::int64_t n) {
   volatile char pad[512];
@@ -519,11 +514,6 @@ TEST_CASE("a thread that overflows its stack is a report naming it, and the proc
   }
 }
 
-}  // namespace
-}  // namespace strata::sched
-
-namespace strata::sched {
-namespace {
 
 TEST_CASE("yield from a CPU's init, outside any thread, is a report, not a crash") {
   Machine m(machine::MachineOptions{.cpus = 1});
@@ -535,11 +525,6 @@ TEST_CASE("yield from a CPU's init, outside any thread, is a report, not a crash
   CHECK(report->message == "cpu 0 called yield outside a thread (from its init)");
 }
 
-}  // namespace
-}  // namespace strata::sched
-
-namespace strata::sched {
-namespace {
 
 // Runs `body` as the one thread of a 1-CPU machine with a lock "l" and a cv
 // "c" guarded by it, on scheduler `impl`.
@@ -592,11 +577,6 @@ TEST_CASE("a client that breaks a primitive's precondition gets a report, on mod
   }
 }
 
-}  // namespace
-}  // namespace strata::sched
-
-namespace strata::sched {
-namespace {
 
 TEST_CASE("a primitive's markers and a spec's one step record the code that called the "
           "primitive, a module's own steps the module's lines") {
