@@ -66,8 +66,9 @@ class McsView final : public LockView {
 McsLock::McsLock(Machine& m, const std::string& name)
     : Lock(m.NewObject(name)), tail_(m.NewWord(name + ".tail")) {
   for (int c = 0; c < m.cpus(); ++c) {
-    next_.push_back(m.NewWord(fmt::format("{}.next[{}]", name, c)));
-    busy_.push_back(m.NewWord(fmt::format("{}.busy[{}]", name, c)));
+    // Each cpu's node is its own: renaming the cpus renames their nodes.
+    next_.push_back(m.NewWord(fmt::format("{}.next[{}]", name, c), 0, CpuId(c)));
+    busy_.push_back(m.NewWord(fmt::format("{}.busy[{}]", name, c), 0, CpuId(c)));
   }
 }
 

@@ -82,22 +82,26 @@ bool Contains(const std::vector<CpuId>& v, CpuId c) {
 }
 
 // A step as dfs sees it: what it does and, under symmetry reduction,
-// whether it is its cpu's first. Interchangeable cpus that have not moved
-// yet are in the same state up to a renaming of them (the initial state is
-// symmetric), so dfs lets them take their first steps in the order of
-// their ids only (InOrder): every schedule is a renaming of one that does.
-// Whether a cpu may start depends on the first steps of the lower ones, so
-// first steps depend on each other (their order is part of a class).
+// whether it starts its cpu: the cpu's first step on an object that is not
+// its own (Machine::own_cpu). Renaming interchangeable cpus renames their
+// own objects with them, so a renaming maps each cpu's start to its image's
+// start, and every class of schedules has a renaming in which the cpus
+// start in the order of their ids (cpus that never start last). dfs runs
+// only those (InOrder): a cpu may step on its own objects at any time, but
+// may start only after every lower cpu has. Whether a cpu may start
+// depends on the starts of the lower ones, so starts depend on each other
+// (their order is part of a class). Which step starts a cpu depends on its
+// own steps only, so the order holds or fails for a whole class.
 struct Act : PendingStep {
-  bool first = false;
+  bool first = false;  // it starts its cpu
 };
 
 bool Dependent(const Act& a, const Act& b) {
   return (a.object == b.object && !(a.read_only && b.read_only)) || (a.first && b.first);
 }
 
-// Symmetry: cpu c may move where `started` says which cpus took their
-// first step: if it has, or every lower cpu has.
+// Symmetry: cpu c may start where `started` says which cpus have: if
+// every lower cpu has.
 bool InOrder(const std::vector<bool>& started, CpuId c) {
   const auto mine = static_cast<std::size_t>(c.value());
   if (started[mine]) return true;
@@ -253,8 +257,8 @@ class DfsTree {
     bool forced = false;               // the fairness guard chose
     // sleep/none: the branches given away (Split), with their parts.
     std::vector<std::pair<CpuId, std::uint64_t>> given;
-    // Symmetry: which cpus took their first step before this node, and
-    // whether no cpu could move in order here, so any may (see Allowed).
+    // Symmetry: which cpus started before this node, and whether no cpu
+    // could move in order here, so any may (see Allowed).
     std::vector<bool> started;
     bool unordered = false;
     // dpor: the branches still to explore here after `chosen`, and the
@@ -291,13 +295,17 @@ class DfsTree {
       if (path_.empty()) {
         n.started.assign(static_cast<std::size_t>(d.machine->cpus()), false);
       } else {
-        n.started = path_.back().started;
-        n.started[static_cast<std::size_t>(path_.back().chosen.value())] = true;
+        const Node& parent = path_.back();
+        n.started = parent.started;
+        if (parent.pending[Index(parent, parent.chosen)].first) {
+          n.started[static_cast<std::size_t>(parent.chosen.value())] = true;
+        }
       }
     }
     for (CpuId c : n.enabled) {
       Act a{d.machine->pending(c)};
-      a.first = symmetric_ && !n.started[static_cast<std::size_t>(c.value())];
+      a.first = symmetric_ && !n.started[static_cast<std::size_t>(c.value())] &&
+                d.machine->own_cpu(a.object) != c;
       n.pending.push_back(a);
     }
     n.last = d.last;
@@ -621,7 +629,10 @@ class DfsTree {
   }
   bool Allowed(const Node& n, CpuId c) const {
     if (Contains(n.sleep, c)) return false;
-    if (symmetric_ && !n.unordered && !InOrder(n.started, c)) return false;
+    if (symmetric_ && !n.unordered) {
+      const std::size_t i = Index(n, c);
+      if (i < n.pending.size() && n.pending[i].first && !InOrder(n.started, c)) return false;
+    }
     if (preemption_bound_ >= 0 && Preempts(n, c) && n.preemptions + 1 > preemption_bound_) {
       return false;
     }
@@ -726,6 +737,7 @@ class DfsTree {
     if (symmetric_ && !at.unordered) {
       std::vector<bool> started = at.started;
       for (const Step& s : w) {
+        if (!s.step.first) continue;
         if (!InOrder(started, s.cpu)) return;
         started[static_cast<std::size_t>(s.cpu.value())] = true;
       }
@@ -759,8 +771,8 @@ class DfsTree {
     std::vector<std::size_t> reads;
   };
   std::vector<Access> objects_;
-  // Symmetry: the last first step (first steps all depend on each other,
-  // so it happens after the others), or -1.
+  // Symmetry: the last start (starts all depend on each other, so it
+  // happens after the others), or -1.
   std::int64_t starts_ = -1;
   std::size_t accounted_ = 0;
   std::vector<std::int64_t> last_of_;

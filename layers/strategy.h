@@ -49,7 +49,8 @@ struct StrategyOptions {
   Reduction reduction = Reduction::kDpor;  // dfs
   // dfs: the cpus are interchangeable (LayerPair::interchangeable): of the
   // schedules that differ only by a renaming of the cpus, one is run (the
-  // one whose cpus take their first steps in the order of their ids).
+  // one whose cpus start, each with its first step on an object not its
+  // own (Machine::NewWord's `mine`), in the order of their ids).
   bool symmetric = false;
   // portfolio: the environment contexts the layer allows per-CPU checks
   // against (none for a layer without a rely, or one CPU).

@@ -580,15 +580,19 @@ ObjectId Machine::AddObject(std::string name, Object::Type type) {
   return log_.AddObject(std::move(name));
 }
 
-Word Machine::NewWord(std::string name, std::int64_t initial) {
+Word Machine::NewWord(std::string name, std::int64_t initial, CpuId mine) {
+  STRATA_CHECK(!mine.valid() || mine.value() < cpus(), "word {}: cpu {} of {}", name, mine, cpus());
   Word w{AddObject(std::move(name), Object::Type::kWord)};
   objects_.back().value = initial;
+  objects_.back().mine = mine;
   return w;
 }
 
-Block Machine::NewBlock(std::string name, std::size_t words) {
+Block Machine::NewBlock(std::string name, std::size_t words, CpuId mine) {
+  STRATA_CHECK(!mine.valid() || mine.value() < cpus(), "block {}: cpu {} of {}", name, mine, cpus());
   Block b{AddObject(std::move(name), Object::Type::kBlock)};
   Object& o = objects_.back();
+  o.mine = mine;
   o.data.assign(words, 0);
   o.hash = static_cast<std::uint64_t>(BlockHash(o.data));
   return b;

@@ -300,9 +300,14 @@ class Machine {
   Machine(const Machine&) = delete;
   Machine& operator=(const Machine&) = delete;
 
-  // Shared objects; make them before Run.
-  Word NewWord(std::string name, std::int64_t initial = 0);
-  Block NewBlock(std::string name, std::size_t words);
+  // Shared objects; make them before Run. `mine`: the cpu whose own object
+  // it is, one of a family with one object per cpu that code picks by its
+  // cpu's id (an MCS lock's queue nodes); none for an object of all cpus.
+  // Renaming the cpus of a symmetric module's run renames their own objects
+  // with them: dfs's symmetry reduction (layers/dfs.cc) lets a cpu step on
+  // its own objects before its turn to start.
+  Word NewWord(std::string name, std::int64_t initial = 0, CpuId mine = CpuId());
+  Block NewBlock(std::string name, std::size_t words, CpuId mine = CpuId());
   // An object with no memory of its own, for layers whose state is their log.
   ObjectId NewObject(std::string name);
   // Checks every event on `object` with `monitor`; a rejected event ends the
@@ -358,6 +363,9 @@ class Machine {
   // log().object_count().
   enum class ObjectType : std::uint8_t { kWord, kBlock, kAbstract };
   ObjectType type(ObjectId id) const { return objects_[id.index()].type; }
+  // The cpu whose own object `id` is (NewWord's `mine`), or none.
+  // Precondition: id < log().object_count().
+  CpuId own_cpu(ObjectId id) const { return objects_[id.index()].mine; }
 
  private:
   friend class Cpu;
@@ -368,6 +376,7 @@ class Machine {
     std::vector<std::int64_t> data;
     std::uint64_t hash = 0;  // a block's BlockHash, kept up to date by every write
     CpuId owner;
+    CpuId mine;  // the cpu whose own object it is (NewWord)
     std::int64_t version = 0;
     std::unique_ptr<Monitor> monitor;
     std::vector<CpuId> watchers;  // CPUs whose pending op on this object has a `ready`

@@ -254,7 +254,10 @@ TEST_CASE("a dfs part split off after any execution explores what the whole tree
       // when it is reached; nothing is inserted above a sleep-set part.
       CHECK(refused == 0);
       if (reduction == layers::Reduction::kSleep) CHECK(abandoned == 0);
-      if (std::string_view(impl) == "mcs" && reduction == layers::Reduction::kDpor) CHECK(abandoned > 0);
+      // (MCS with symmetry runs 11 executions here, too few to grow one.)
+      if (std::string_view(impl) == "mcs" && reduction == layers::Reduction::kDpor && !symmetric) {
+        CHECK(abandoned > 0);
+      }
     }
     }
   }
@@ -285,13 +288,23 @@ std::string OrbitOf(const layers::Execution& x) {
 TEST_CASE("with interchangeable cpus dfs runs one schedule per renaming of them, and finds the same bugs") {
   LockRegistry locks("lock implementation");
   AddBuiltinLocks(locks);
-  for (const char* impl : {"ticket", "mcs", "tas"}) {
-    for (int cpus : {2, 3}) {
+  struct Case {
+    const char* impl;
+    int cpus;
+    std::int64_t iterations;
+  };
+  // MCS twice on 3 cpus too: its second acquisitions reuse the nodes.
+  for (const Case& c : {Case{"ticket", 2, 1}, Case{"ticket", 3, 1}, Case{"mcs", 2, 1}, Case{"mcs", 3, 1},
+                        Case{"mcs", 3, 2}, Case{"tas", 2, 1}, Case{"tas", 3, 1}}) {
+    {
+      const char* impl = c.impl;
+      const int cpus = c.cpus;
       CAPTURE(impl);
       CAPTURE(cpus);
+      CAPTURE(c.iterations);
       REQUIRE(locks.Find(impl)->symmetric);
       std::map<std::string, int> without, with;
-      LockPairOptions lock{.impl = impl, .iterations = 1, .bound = 1};
+      LockPairOptions lock{.impl = impl, .iterations = c.iterations, .bound = 1};
       ExploreResult plain = ExploreLock(lock, cpus,
                                         {.strategy = layers::BuiltinStrategy("dfs"), .runs = 10'000'000,
                                          .each = [&](const layers::Execution& x) { ++without[OrbitOf(x)]; }},
@@ -306,22 +319,18 @@ TEST_CASE("with interchangeable cpus dfs runs one schedule per renaming of them,
       CHECK_FALSE(plain.symmetric);
       CHECK(reduced.symmetric);
       CHECK(reduced.skipped == 0);
-      // Every orbit. The cpus of the ticket and TAS locks start with a step
-      // on the lock (the order of starts is the order at the lock), so each
-      // orbit runs exactly once; MCS cpus start on their own nodes, so
-      // ordering the starts gains nothing there.
+      // Every orbit, exactly once. A cpu starts with its first step on the
+      // lock's shared words: MCS cpus first set up their own nodes, steps
+      // that do not start them, so their order at the tail is the order of
+      // starts, as the ticket and TAS cpus' order at the lock is.
       CHECK(with.size() == without.size());
       for (const auto& [key, n] : with) {
         CAPTURE(key);
         CHECK(without.count(key) == 1);
-        if (std::string_view(impl) != "mcs") CHECK(n == 1);
+        CHECK(n == 1);
       }
-      if (std::string_view(impl) != "mcs") {
-        CHECK(reduced.executions == without.size());
-        CHECK(reduced.executions < plain.executions);
-      } else {
-        CHECK(reduced.executions == plain.executions);
-      }
+      CHECK(reduced.executions == without.size());
+      CHECK(reduced.executions < plain.executions);
       // Turned off, the pair's symmetry is not used.
       ExploreResult off = ExploreLock(lock, cpus, {.strategy = layers::BuiltinStrategy("dfs"), .runs = 10'000'000,
                                                    .symmetry = false},
