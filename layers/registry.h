@@ -30,7 +30,8 @@ struct Entry {
   std::string expect;
   Factory make;
   // The implementation treats cpus alike (it never branches on a cpu's id
-  // except to pick that cpu's own objects), so renaming the cpus of one of
+  // except to pick that cpu's own objects, made with NewWord's `mine`, and
+  // to name itself in values it stores), so renaming the cpus of one of
   // its runs gives a run of it. A check may then explore one schedule per
   // renaming (LayerPair::interchangeable). Say so only if it is true.
   bool symmetric = false;

@@ -88,8 +88,12 @@ class ClhLock : public Lock {
  public:
   ClhLock(Machine& m, const std::string& name, bool recycle)
       : Lock(m.NewObject(name)), recycle_(recycle) {
+    // Node c is cpu c's own to start with (renaming the cpus renames their
+    // nodes: Machine::NewWord's `mine`); the last one, the dummy, is
+    // nobody's.
     for (int i = 0; i <= m.cpus(); ++i) {
-      locked_.push_back(m.NewWord(fmt::format("{}.locked[{}]", name, i)));
+      const CpuId mine = i < m.cpus() ? CpuId(i) : CpuId();
+      locked_.push_back(m.NewWord(fmt::format("{}.locked[{}]", name, i), 0, mine));
     }
     tail_ = m.NewWord(name + ".tail", m.cpus());  // the dummy node, unlocked
     for (int c = 0; c < m.cpus(); ++c) {
@@ -133,16 +137,20 @@ class ClhLock : public Lock {
 
 }  // namespace
 
+// Both treat cpus alike: a cpu's id only picks its own node (`symmetric`,
+// so a dfs check with the fixed client runs one schedule per renaming).
 void AddClhLocks(strata::kernel::LockRegistry& locks) {
   locks.Add({"clh", "CLH queue lock: per-CPU nodes recycled from the predecessor", false, "",
              [](Machine& m, const std::string& name) -> std::unique_ptr<Lock> {
                return std::make_unique<ClhLock>(m, name, /*recycle=*/true);
-             }});
+             },
+             /*symmetric=*/true});
   locks.Add({"clh-reuse-node", "known-bad: release keeps its own node instead of the predecessor's",
              true, "deadlock",
              [](Machine& m, const std::string& name) -> std::unique_ptr<Lock> {
                return std::make_unique<ClhLock>(m, name, /*recycle=*/false);
-             }});
+             },
+             /*symmetric=*/true});
 }
 
 }  // namespace clh
