@@ -372,7 +372,7 @@ void Attribute(const machine::MachineOptions& options, Verdict& v) {
 
 // Steps 1-5 and the pair's own check, before attribution.
 Execution Check(const LayerPair& pair, const machine::MachineOptions& options,
-                machine::Oracle& oracle, Checking checking) {
+                machine::Oracle& oracle, Checking checking, SpecRunMemo* memo) {
   const bool check = checking != Checking::kRun;
   Execution x;
   x.machine = std::make_unique<Machine>(options);
@@ -426,12 +426,15 @@ Execution Check(const LayerPair& pair, const machine::MachineOptions& options,
                         .upper_state = observer->DescribeUpper()};
     return x;
   }
-  if (std::optional<Verdict> v = BackTranslate(pair, options, x)) {
-    // Found after the walk, which went on past the event it names.
-    x.verdict = std::move(*v);
-    x.verdict.lower_state = "(at the end of the run) " + observer->DescribeLower();
-    x.verdict.upper_state = "(at the end of the run) " + observer->DescribeUpper();
-    return x;
+  if (memo == nullptr || !memo->Passed(pair, options, x)) {
+    if (std::optional<Verdict> v = BackTranslate(pair, options, x)) {
+      // Found after the walk, which went on past the event it names.
+      x.verdict = std::move(*v);
+      x.verdict.lower_state = "(at the end of the run) " + observer->DescribeLower();
+      x.verdict.upper_state = "(at the end of the run) " + observer->DescribeUpper();
+      return x;
+    }
+    if (memo != nullptr) memo->Add(pair, options, x);
   }
   final_check();
   if (!x.report.ok()) {
@@ -445,11 +448,91 @@ Execution Check(const LayerPair& pair, const machine::MachineOptions& options,
   return x;
 }
 
+// The fields of two mapped events that step 3 compares (BackTranslate's
+// `same`; objects by id, the names being the memo's).
+bool SameMapped(const Event& a, const Event& b) {
+  return a.cpu == b.cpu && a.thread == b.thread && a.op == b.op && a.arg0 == b.arg0 && a.arg1 == b.arg1 &&
+         a.result == b.result && a.object == b.object && a.kind == b.kind;
+}
+
 }  // namespace
 
+bool SpecRunMemo::SameSetUp(const LayerPair& pair, const machine::MachineOptions& options,
+                            const Execution& x) const {
+  const machine::Log& log = x.machine->log();
+  if (pair_ != &pair || options_.cpus != options.cpus || options_.stack_bytes != options.stack_bytes ||
+      options_.max_steps != options.max_steps || options_.environment_draws != options.environment_draws ||
+      names_.size() != log.object_count()) {
+    return false;
+  }
+  for (std::size_t i = 0; i < names_.size(); ++i) {
+    if (names_[i] != log.object_name(machine::ObjectId(static_cast<machine::ObjectId::Rep>(i)))) return false;
+  }
+  return true;
+}
+
+std::uint64_t SpecRunMemo::Key(const Execution& x) {
+  constexpr std::uint64_t kOdd = 0x9e3779b97f4a7c15ull;
+  std::uint64_t h = x.mapped.size();
+  for (const Event& e : x.mapped) {
+    for (const std::uint64_t v :
+         {static_cast<std::uint64_t>(e.cpu.value()) << 32 ^ static_cast<std::uint64_t>(e.thread.value()),
+          static_cast<std::uint64_t>(e.object.value()) << 8 ^ static_cast<std::uint64_t>(e.op), e.kind.hash(),
+          static_cast<std::uint64_t>(e.arg0), static_cast<std::uint64_t>(e.arg1),
+          static_cast<std::uint64_t>(e.result)}) {
+      h = (h ^ v) * kOdd;
+      h ^= h >> 29;
+    }
+  }
+  return machine::MixSeed(h);
+}
+
+bool SpecRunMemo::Passed(const LayerPair& pair, const machine::MachineOptions& options, const Execution& x) {
+  if (!on_ || options.focus.valid()) return false;
+  // Few executions find their log (an exhaustive search of distinct upper
+  // orders): looking costs more than it saves.
+  constexpr std::uint64_t kTrial = 4096;
+  if (++lookups_ == kTrial && hits_ * 8 < lookups_) {
+    on_ = false;
+    events_ = {};
+    logs_ = {};
+    return false;
+  }
+  const auto it = logs_.find(Key(x));
+  if (it == logs_.end() || it->second.size != x.mapped.size() || !SameSetUp(pair, options, x)) return false;
+  for (std::size_t i = 0; i < x.mapped.size(); ++i) {
+    if (!SameMapped(events_[it->second.first + i], x.mapped[i])) return false;
+  }
+  ++hits_;
+  return true;
+}
+
+void SpecRunMemo::Add(const LayerPair& pair, const machine::MachineOptions& options, const Execution& x) {
+  if (!on_ || options.focus.valid() || x.mapped.size() > max_events_) return;
+  if (!SameSetUp(pair, options, x)) {
+    // Another pair, options or objects: the logs held were of those.
+    pair_ = &pair;
+    options_ = options;
+    names_.clear();
+    const machine::Log& log = x.machine->log();
+    for (std::size_t i = 0; i < log.object_count(); ++i) {
+      names_.emplace_back(log.object_name(machine::ObjectId(static_cast<machine::ObjectId::Rep>(i))));
+    }
+    events_.clear();
+    logs_.clear();
+  }
+  if (events_.size() + x.mapped.size() > max_events_) {
+    events_.clear();
+    logs_.clear();
+  }
+  // A different log under the same key (a collision) stays unremembered.
+  if (!logs_.try_emplace(Key(x), Span{events_.size(), x.mapped.size()}).second) return;
+  events_.insert(events_.end(), x.mapped.begin(), x.mapped.end());
+}
+
 Execution CheckExecution(const LayerPair& pair, const machine::MachineOptions& options,
-                         machine::Oracle& oracle, Checking checking) {
-  Execution x = Check(pair, options, oracle, checking);
+                         machine::Oracle& oracle, Checking checking, SpecRunMemo* memo) {
+  Execution x = Check(pair, options, oracle, checking, memo);
   Attribute(options, x.verdict);
   return x;
 }

@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "layers/layer.h"
 #include "machine/machine.h"
@@ -86,13 +87,61 @@ struct Execution {
   std::uint64_t wait_bound = 0;
 };
 
+// The mapped logs whose back-translation (step 3) passed, so that an
+// execution with one of them skips its spec run. Sound because whether the
+// spec run follows a mapped log depends on that log alone (with the machine
+// options other than the client seed and F, and the lower log's object
+// names): by induction over the log, each CPU's client sees in the spec run
+// the returns and results it saw in the module run, so it does again what it
+// did there, with its own seed; and each spec step is a function of the spec
+// state, which the log's prefix fixes (LayerPair::SetUp: the spec side
+// draws from the client seed only through its client). Logs are compared
+// whole, not by hash. A failed back-translation is never remembered: a
+// failure always comes from a spec run. One memo per host thread and pair;
+// not for per-CPU machines (options.focus). It holds at most `max_events`
+// events, then starts over; it turns itself off when few of the first
+// executions find their log (every mapped log is new in an exhaustive
+// search of distinct upper orders). Either changes only the speed.
+class SpecRunMemo {
+ public:
+  explicit SpecRunMemo(std::size_t max_events = std::size_t{1} << 16) : max_events_(max_events) {}
+
+  // True if x's mapped log passed step 3 before, under the same options.
+  // Precondition: x's walk passed (steps 2, 4 and 5).
+  bool Passed(const LayerPair& pair, const machine::MachineOptions& options, const Execution& x);
+  // Remembers x's mapped log, whose back-translation just passed.
+  void Add(const LayerPair& pair, const machine::MachineOptions& options, const Execution& x);
+
+  std::uint64_t hits() const { return hits_; }
+  std::uint64_t lookups() const { return lookups_; }
+
+ private:
+  static std::uint64_t Key(const Execution& x);
+  // Whether x was made by the pair, options and objects of the logs held.
+  bool SameSetUp(const LayerPair& pair, const machine::MachineOptions& options, const Execution& x) const;
+
+  std::size_t max_events_;
+  const LayerPair* pair_ = nullptr;
+  machine::MachineOptions options_;
+  std::vector<std::string> names_;
+  std::vector<Event> events_;  // the remembered logs, one after the other
+  struct Span {
+    std::size_t first = 0, size = 0;
+  };
+  absl::flat_hash_map<std::uint64_t, Span> logs_;  // by Key
+  std::uint64_t hits_ = 0, lookups_ = 0;
+  bool on_ = true;
+};
+
 // Runs and checks one execution of `pair` under `oracle`. On a per-CPU
 // machine (options.focus), a failure whose bad steps are only environment
 // CPUs' (Verdict::cpus) is kInvalidEnvironment, its message naming the cpu
 // and the failure; one that names no cpu stays what it is. `checking` says
-// how much is done.
+// how much is done. With a `memo`, a mapped log it holds skips the spec run
+// (step 3), and one whose spec run passes is added to it.
 Execution CheckExecution(const LayerPair& pair, const machine::MachineOptions& options,
-                         machine::Oracle& oracle, Checking checking = Checking::kCheck);
+                         machine::Oracle& oracle, Checking checking = Checking::kCheck,
+                         SpecRunMemo* memo = nullptr);
 
 }  // namespace strata::layers
 

@@ -423,5 +423,110 @@ TEST_CASE("without distinct threads the same nesting is a call inside a call") {
   }
 }
 
+TEST_CASE("a memo of passed spec runs gives every execution the verdict it has without one") {
+  // A stale read returns the wrong value only where another inc came
+  // between its load and its fetch-and-add: a return mismatch found by the
+  // spec run, in a mapped log that differs from a passing one only in the
+  // value returned.
+  for (const Module module : {Module::kFaa, Module::kStaleRead}) {
+    CAPTURE(ModuleName(module));
+    const CounterPair pair({.module = module, .iterations = 1});
+    SpecRunMemo memo;
+    int passed = 0, failed = 0;
+    for (std::uint64_t seed = 1; seed <= 300; ++seed) {
+      CAPTURE(seed);
+      auto plain_oracle = OracleOf(OracleKind::kRandom, 2, seed);
+      auto memo_oracle = OracleOf(OracleKind::kRandom, 2, seed);
+      const Execution plain = CheckExecution(pair, {.cpus = 2}, *plain_oracle);
+      const Execution with = CheckExecution(pair, {.cpus = 2}, *memo_oracle, Checking::kCheck, &memo);
+      CHECK(with.verdict.kind == plain.verdict.kind);
+      CHECK(with.verdict.message == plain.verdict.message);
+      CHECK(with.verdict.event == plain.verdict.event);
+      if (!plain.verdict.ok()) CHECK(plain.verdict.kind == machine::Outcome::kReturnMismatch);
+      (plain.verdict.ok() ? passed : failed) += 1;
+
+    }
+    CHECK(passed > 0);
+    CHECK(memo.lookups() == static_cast<std::uint64_t>(passed + failed));
+    CHECK(memo.hits() > 0);
+    CHECK(memo.hits() < static_cast<std::uint64_t>(passed));  // each log's first run made its spec run
+    if (module == Module::kStaleRead) CHECK(failed > 0);
+  }
+}
+
+TEST_CASE("a memo of passed spec runs does not pass a mapped log that differs only in a returned value") {
+  // Two cpus, each: load, fetch-and-add, its client's OUT of what the inc
+  // returned. Both schedules map to call 0, call 1, INC 1, ret 1, INC 0,
+  // ret 0, OUT 1, OUT 0; cpu 0 returns (and outputs) 1 after loading behind
+  // cpu 1's inc, and a stale 0 before it.
+  const CounterPair pair({.module = Module::kStaleRead, .iterations = 1});
+  auto run = [&](std::vector<CpuId> schedule, SpecRunMemo* memo) {
+    auto oracle = machine::MakeOracle({.kind = OracleKind::kReplay, .cpus = 2, .replay = std::move(schedule)});
+    return CheckExecution(pair, {.cpus = 2}, *oracle, Checking::kCheck, memo);
+  };
+  SpecRunMemo memo;
+  const Execution fresh = run({CpuId(1), CpuId(1), CpuId(0), CpuId(0), CpuId(1), CpuId(0)}, &memo);
+  INFO(Show(fresh));
+  REQUIRE(fresh.verdict.ok());
+  const Execution stale = run({CpuId(0), CpuId(1), CpuId(1), CpuId(0), CpuId(1), CpuId(0)}, &memo);
+  INFO(Show(stale));
+  REQUIRE(stale.mapped.size() == fresh.mapped.size());
+  for (std::size_t i = 0; i < fresh.mapped.size(); ++i) {
+    CAPTURE(i);
+    CHECK(stale.mapped[i].cpu == fresh.mapped[i].cpu);
+    CHECK(stale.mapped[i].kind == fresh.mapped[i].kind);
+    CHECK((stale.mapped[i].result == fresh.mapped[i].result) == (i != 5));
+    CHECK((stale.mapped[i].arg0 == fresh.mapped[i].arg0) == (i != 7));
+  }
+  CHECK(memo.lookups() == 2);
+  CHECK(memo.hits() == 0);
+  CHECK(stale.verdict.kind == machine::Outcome::kReturnMismatch);
+  CHECK(stale.verdict.message == "cpu 0's `inc` on `counter` returned 0, the spec returns 1");
+  // The passing one is found again.
+  CHECK(run({CpuId(1), CpuId(1), CpuId(0), CpuId(0), CpuId(1), CpuId(0)}, &memo).verdict.ok());
+  CHECK(memo.hits() == 1);
+}
+
+TEST_CASE("a memo of spec runs holds a mapped log for its pair, options and objects only") {
+  const CounterPair pair({.iterations = 1});
+  const CounterPair other({.iterations = 1});
+  auto run = [&](const CounterPair& p, std::uint64_t seed, const machine::MachineOptions& options) {
+    auto oracle = OracleOf(OracleKind::kRandom, options.cpus, seed);
+    return CheckExecution(p, options, *oracle);
+  };
+  const MachineOptions two{.cpus = 2};
+  const Execution x = run(pair, 1, two);
+  REQUIRE(x.verdict.ok());
+  // A run whose mapped log differs from x's.
+  std::optional<Execution> y;
+  for (std::uint64_t seed = 2; seed < 100 && !y; ++seed) {
+    Execution z = run(pair, seed, two);
+    bool differs = z.mapped.size() != x.mapped.size();
+    for (std::size_t i = 0; !differs && i < x.mapped.size(); ++i) {
+      differs = z.mapped[i].cpu != x.mapped[i].cpu || z.mapped[i].kind != x.mapped[i].kind ||
+                z.mapped[i].result != x.mapped[i].result;
+    }
+    if (differs) y = std::move(z);
+  }
+  REQUIRE(y.has_value());
+  SpecRunMemo memo;
+  CHECK_FALSE(memo.Passed(pair, two, x));
+  memo.Add(pair, two, x);
+  CHECK(memo.Passed(pair, two, x));
+  CHECK(memo.hits() == 1);
+  CHECK_FALSE(memo.Passed(pair, two, *y));
+  CHECK_FALSE(memo.Passed(other, two, x));  // another pair
+  CHECK_FALSE(memo.Passed(pair, {.cpus = 2, .max_steps = 5000}, x));
+  // Not on a per-CPU machine, where it neither finds nor keeps logs.
+  const MachineOptions focused{.cpus = 2, .focus = CpuId(0)};
+  CHECK_FALSE(memo.Passed(pair, focused, x));
+  memo.Add(pair, focused, *y);
+  CHECK_FALSE(memo.Passed(pair, two, *y));
+  CHECK(memo.Passed(pair, two, x));
+  // A memo that few executions find anything in turns itself off.
+  for (int i = 0; i < 5000; ++i) memo.Passed(pair, two, *y);
+  CHECK_FALSE(memo.Passed(pair, two, x));
+}
+
 }  // namespace
 }  // namespace strata::layers::toy

@@ -96,6 +96,9 @@ enum class Module {
   kWrongArgument,      // correct steps, but marks its call with argument 7
   kLastCpuFirst,       // fetch-and-add, but the highest cpu's returns 1 where it reads 0: wrong
                        // only when it increments before every other cpu (dfs's last branch)
+  kStaleRead,          // loads the word, then fetch-and-adds, and returns what it loaded: a
+                       // return mismatch (the spec run's) only when another cpu's inc came
+                       // in between, in a mapped log otherwise like a correct run's
 };
 
 inline const char* ModuleName(Module m) {
@@ -116,6 +119,7 @@ inline const char* ModuleName(Module m) {
     case Module::kLeaky: return "leaky";
     case Module::kWrongArgument: return "wrong-argument";
     case Module::kLastCpuFirst: return "last-cpu-first";
+    case Module::kStaleRead: return "stale-read";
   }
   return "?";
 }
@@ -264,6 +268,10 @@ inline std::int64_t ModuleInc(Cpu& cpu, Module module, ObjectId counter, Word wo
     case Module::kLastCpuFirst:
       result = IncWord(cpu, word, 1);
       if (result == 0 && cpu.id().value() + 1 == cpu.machine().cpus()) result = 1;
+      break;
+    case Module::kStaleRead:
+      result = cpu.Load(word, kinds::kGetWord);
+      IncWord(cpu, word, 1);
       break;
     case Module::kReentrant:
       result = ModuleInc(cpu, Module::kFaa, counter, word);
