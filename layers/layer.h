@@ -204,7 +204,9 @@ class LayerPair {
   virtual std::string upper() const = 0;  // "lock spec"
   virtual std::span<const Primitive> primitives() const = 0;
   // Makes the shared objects on `m` and returns the client's program on
-  // `side`, with the observer on the module side.
+  // `side`, with the observer on the module side. On the spec side only the
+  // client may depend on the client seed (MachineOptions::client_seed): a
+  // spec's steps are a function of its state (SpecRunMemo relies on it).
   virtual SideRun SetUp(Machine& m, Side side) const = 0;
   // A pair's own check of an execution that passed steps 1-5 (its run
   // finished and refines), for a property of the whole run the generic

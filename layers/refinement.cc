@@ -491,7 +491,7 @@ bool SpecRunMemo::Passed(const LayerPair& pair, const machine::MachineOptions& o
   if (!on_ || options.focus.valid()) return false;
   // Few executions find their log (an exhaustive search of distinct upper
   // orders): looking costs more than it saves.
-  constexpr std::uint64_t kTrial = 4096;
+  constexpr std::uint64_t kTrial = 1024;
   if (++lookups_ == kTrial && hits_ * 8 < lookups_) {
     on_ = false;
     events_ = {};
@@ -521,10 +521,8 @@ void SpecRunMemo::Add(const LayerPair& pair, const machine::MachineOptions& opti
     events_.clear();
     logs_.clear();
   }
-  if (events_.size() + x.mapped.size() > max_events_) {
-    events_.clear();
-    logs_.clear();
-  }
+  if (events_.size() + x.mapped.size() > max_events_) return;  // full
+  if (events_.capacity() < max_events_) events_.reserve(max_events_);
   // A different log under the same key (a collision) stays unremembered.
   if (!logs_.try_emplace(Key(x), Span{events_.size(), x.mapped.size()}).second) return;
   events_.insert(events_.end(), x.mapped.begin(), x.mapped.end());

@@ -99,9 +99,10 @@ struct Execution {
 // whole, not by hash. A failed back-translation is never remembered: a
 // failure always comes from a spec run. One memo per host thread and pair;
 // not for per-CPU machines (options.focus). It holds at most `max_events`
-// events, then starts over; it turns itself off when few of the first
-// executions find their log (every mapped log is new in an exhaustive
-// search of distinct upper orders). Either changes only the speed.
+// events (later logs are not remembered), and turns itself off when few of
+// the first executions find their log (every mapped log is new in an
+// exhaustive search of distinct upper orders, or a most-general client's
+// draws). Either changes only the speed.
 class SpecRunMemo {
  public:
   explicit SpecRunMemo(std::size_t max_events = std::size_t{1} << 16) : max_events_(max_events) {}
