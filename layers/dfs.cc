@@ -354,8 +354,9 @@ class DfsTree {
       for (std::size_t i = 0; !n.chosen.valid() && i < n.enabled.size(); ++i) {
         if (Allowed(n, n.enabled[i])) n.chosen = n.enabled[i];
       }
-      // Every cpu that could run waits for a lower one that cannot start
-      // (it is blocked): the order of starts is given up here.
+      // Every cpu that could run waits to start for a lower one that cannot
+      // (it is blocked, or ended without starting): the order of starts is
+      // given up here.
       if (!n.chosen.valid() && symmetric_) {
         n.unordered = true;
         for (std::size_t i = 0; !n.chosen.valid() && i < n.enabled.size(); ++i) {
