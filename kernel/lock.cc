@@ -86,6 +86,7 @@ class LockPair final : public layers::LayerPair {
   std::string upper() const override { return "lock spec"; }
   std::span<const layers::Primitive> primitives() const override { return kLockPrimitives; }
   bool interchangeable() const override { return o_.symmetric && !o_.general; }
+  bool seeded() const override { return o_.general; }  // the fixed client draws nothing
 
   layers::SideRun SetUp(Machine& m, layers::Side side) const override {
     const bool module = side == layers::Side::kModule;

@@ -355,8 +355,10 @@ class DfsTree {
         if (Allowed(n, n.enabled[i])) n.chosen = n.enabled[i];
       }
       // Every cpu that could run waits to start for a lower one that cannot
-      // (it is blocked, or ended without starting): the order of starts is
-      // given up here.
+      // start here (it is asleep, or over the preemption bound; or, in a
+      // module that is not symmetric after all, blocked or ended before
+      // starting): the order of starts is given up here. Pruning would be
+      // sound too; this only adds executions.
       if (!n.chosen.valid() && symmetric_) {
         n.unordered = true;
         for (std::size_t i = 0; !n.chosen.valid() && i < n.enabled.size(); ++i) {

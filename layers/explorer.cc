@@ -222,7 +222,8 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
   std::deque<machine::StackPool> helper_pools;
   std::vector<machine::StackPool*> pools{options.stacks};
   for (int t = 1; t < explore.jobs; ++t) pools.push_back(&helper_pools.emplace_back(options.stack_bytes));
-  // And its own memo of spec runs that passed.
+  // And its own memo of spec runs that passed, where logs can repeat: one
+  // client seed for every execution, or a pair whose runs never read it.
   std::deque<SpecRunMemo> memos(static_cast<std::size_t>(std::max(explore.jobs, 1)));
   ExploreResult result;
   const auto start = Clock::now();
@@ -567,7 +568,8 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
       ++i;
       machine::MachineOptions on_thread = run;
       on_thread.stacks = pools[static_cast<std::size_t>(thread)];
-      Execution x = CheckExecution(pair, on_thread, oracle, checking, &memos[static_cast<std::size_t>(thread)]);
+      SpecRunMemo* memo = exhaustive || !pair.seeded() ? &memos[static_cast<std::size_t>(thread)] : nullptr;
+      Execution x = CheckExecution(pair, on_thread, oracle, checking, memo);
       s.Finished(x.machine->schedule().size());
       made_anywhere.fetch_add(1, std::memory_order_relaxed);
       m.events = x.machine->log().size();

@@ -204,9 +204,7 @@ class LayerPair {
   virtual std::string upper() const = 0;  // "lock spec"
   virtual std::span<const Primitive> primitives() const = 0;
   // Makes the shared objects on `m` and returns the client's program on
-  // `side`, with the observer on the module side. On the spec side only the
-  // client may depend on the client seed (MachineOptions::client_seed): a
-  // spec's steps are a function of its state (SpecRunMemo relies on it).
+  // `side`, with the observer on the module side.
   virtual SideRun SetUp(Machine& m, Side side) const = 0;
   // A pair's own check of an execution that passed steps 1-5 (its run
   // finished and refines), for a property of the whole run the generic
@@ -220,6 +218,11 @@ class LayerPair {
   // gives a run with the same verdict. dfs then runs one schedule of each
   // such set (ExploreOptions::symmetry). By default false.
   virtual bool interchangeable() const { return false; }
+  // True if a run depends on MachineOptions::client_seed (a most-general
+  // client's draws). A pair whose runs never read it says false: then
+  // executions with different seeds share what SpecRunMemo remembers. By
+  // default true.
+  virtual bool seeded() const { return true; }
 };
 
 }  // namespace strata::layers

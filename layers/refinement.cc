@@ -462,7 +462,7 @@ bool SpecRunMemo::SameSetUp(const LayerPair& pair, const machine::MachineOptions
   const machine::Log& log = x.machine->log();
   if (pair_ != &pair || options_.cpus != options.cpus || options_.stack_bytes != options.stack_bytes ||
       options_.max_steps != options.max_steps || options_.environment_draws != options.environment_draws ||
-      names_.size() != log.object_count()) {
+      (pair.seeded() && options_.client_seed != options.client_seed) || names_.size() != log.object_count()) {
     return false;
   }
   for (std::size_t i = 0; i < names_.size(); ++i) {
@@ -522,7 +522,6 @@ void SpecRunMemo::Add(const LayerPair& pair, const machine::MachineOptions& opti
     logs_.clear();
   }
   if (events_.size() + x.mapped.size() > max_events_) return;  // full
-  if (events_.capacity() < max_events_) events_.reserve(max_events_);
   // A different log under the same key (a collision) stays unremembered.
   if (!logs_.try_emplace(Key(x), Span{events_.size(), x.mapped.size()}).second) return;
   events_.insert(events_.end(), x.mapped.begin(), x.mapped.end());

@@ -88,24 +88,24 @@ struct Execution {
 };
 
 // The mapped logs whose back-translation (step 3) passed, so that an
-// execution with one of them skips its spec run. Sound because whether the
-// spec run follows a mapped log depends on that log alone (with the machine
-// options other than the client seed and F, and the lower log's object
-// names): by induction over the log, each CPU's client sees in the spec run
-// the returns and results it saw in the module run, so it does again what it
-// did there, with its own seed; and each spec step is a function of the spec
-// state, which the log's prefix fixes (LayerPair::SetUp: the spec side
-// draws from the client seed only through its client). Logs are compared
-// whole, not by hash. A failed back-translation is never remembered: a
-// failure always comes from a spec run. One memo per host thread and pair;
-// not for per-CPU machines (options.focus). It holds at most `max_events`
-// events (later logs are not remembered), and turns itself off when few of
-// the first executions find their log (every mapped log is new in an
-// exhaustive search of distinct upper orders, or a most-general client's
-// draws). Either changes only the speed.
+// execution with one of them skips its spec run. Sound because the spec
+// run is a function of the pair, the machine options (F aside: the spec run
+// does not judge fairness), the client seed and the replayed choices, which
+// the mapped log gives; and whether it passes, of that run and the mapped
+// log. So a log is remembered with its options, its lower log's object
+// names and its client seed (unless the pair is not seeded(): then
+// executions with different seeds share it), and logs are compared whole,
+// not by hash. A failed back-translation is never remembered: a failure
+// always comes from a spec run. One memo per host thread and pair; not for
+// per-CPU machines (options.focus). Random and pct draw a new client seed
+// per execution, so only an unseeded pair's logs repeat there; dfs runs
+// one seed. The memo holds at most `max_events` events (later logs are not
+// remembered), and turns itself off when under 1 in 8 of its first 1024
+// lookups find their log (every mapped log is new in an exhaustive search
+// of distinct upper orders). Either changes only the speed.
 class SpecRunMemo {
  public:
-  explicit SpecRunMemo(std::size_t max_events = std::size_t{1} << 16) : max_events_(max_events) {}
+  explicit SpecRunMemo(std::size_t max_events = std::size_t{1} << 15) : max_events_(max_events) {}
 
   // True if x's mapped log passed step 3 before, under the same options.
   // Precondition: x's walk passed (steps 2, 4 and 5).

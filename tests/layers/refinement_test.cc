@@ -517,6 +517,16 @@ TEST_CASE("a memo of spec runs holds a mapped log for its pair, options and obje
   CHECK_FALSE(memo.Passed(pair, two, *y));
   CHECK_FALSE(memo.Passed(other, two, x));  // another pair
   CHECK_FALSE(memo.Passed(pair, {.cpus = 2, .max_steps = 5000}, x));
+  CHECK_FALSE(memo.Passed(pair, {.cpus = 2, .client_seed = 9}, x));  // a seeded pair's run depends on it
+  {
+    // A pair whose runs never read the seed shares logs across seeds.
+    const CounterPair unseeded({.iterations = 1, .seeded = false});
+    SpecRunMemo shared;
+    const Execution u = run(unseeded, 1, two);
+    shared.Add(unseeded, two, u);
+    CHECK(shared.Passed(unseeded, {.cpus = 2, .client_seed = 9}, u));
+    CHECK_FALSE(shared.Passed(unseeded, {.cpus = 3, .client_seed = 9}, u));
+  }
   // Not on a per-CPU machine, where it neither finds nor keeps logs.
   const MachineOptions focused{.cpus = 2, .focus = CpuId(0)};
   CHECK_FALSE(memo.Passed(pair, focused, x));

@@ -137,6 +137,9 @@ struct CounterOptions {
   // A client that expects this many incs more than it makes (its final check
   // then fails although the module may refine).
   std::int64_t expect_extra = 0;
+  // LayerPair::seeded: the client draws nothing, so this is true only to
+  // test what the default gives.
+  bool seeded = true;
 };
 
 inline constexpr int kSlowLoads = 40;
@@ -321,6 +324,7 @@ class CounterPair final : public LayerPair {
   }
   std::string upper() const override { return "counter spec"; }
   std::span<const Primitive> primitives() const override { return kPrimitives; }
+  bool seeded() const override { return o_.seeded; }
 
   // Incs the client makes on a machine of `cpus` CPUs.
   std::int64_t Calls(int cpus) const {
