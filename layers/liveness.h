@@ -30,7 +30,9 @@ class FifoBound {
   FifoBound(Costs costs, int cpus, std::uint64_t fairness)
       : costs_(costs),
         per_step_(fairness),
-        enter_bound_(static_cast<std::size_t>(cpus)) {}
+        enter_bound_(static_cast<std::size_t>(cpus)) {
+    line_.reserve(static_cast<std::size_t>(cpus));  // one allocation per view, not one per growth
+  }
 
   // `cpu` takes its place in line, promising to hold for `held_for` events.
   void Arrive(machine::CpuId cpu, std::int64_t held_for) {
