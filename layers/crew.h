@@ -67,7 +67,8 @@ class Crew {
   std::deque<std::uint64_t> queue_;  // guarded by mu_
   std::vector<State> state_;         // guarded by mu_, by part number
   bool stopping_ = false;            // guarded by mu_
-  std::atomic<int> idle_{0};
+  // Read by Hungry before every execution: a line of their own.
+  alignas(64) std::atomic<int> idle_{0};
   std::atomic<int> queued_{0};
   std::vector<std::thread> helpers_;
 };

@@ -132,6 +132,10 @@ class SpecRunMemo {
   absl::flat_hash_map<std::uint64_t, Span> logs_;  // by Key
   std::uint64_t hits_ = 0, lookups_ = 0;
   bool on_ = true;
+  // The key Passed computed last, and of which execution, for Add.
+  const Execution* keyed_ = nullptr;
+  const Event* keyed_events_ = nullptr;
+  std::uint64_t key_ = 0;
 };
 
 // Runs and checks one execution of `pair` under `oracle`. On a per-CPU
