@@ -71,12 +71,23 @@ double BestOf(int tries, F f) {
   return best;
 }
 
+// Which client a bench pair runs: the fixed one (its cpus interchangeable
+// where the lock's entry says it is symmetric, or never), or the
+// most-general one.
+enum class BenchClient { kFixed, kFixedSymmetric, kGeneral };
+
 // The lock layer pair that the checker figures are about: `impl` against the
 // lock spec, every CPU taking the lock twice with bound 2.
-std::unique_ptr<layers::LayerPair> LockPair(const Catalog& catalog, const std::string& impl) {
+std::unique_ptr<layers::LayerPair> LockPair(const Catalog& catalog, const std::string& impl,
+                                            BenchClient client = BenchClient::kFixed) {
   const auto* lock = catalog.locks.Find(impl);
   STRATA_CHECK(lock != nullptr, "the bench needs the lock {}", impl);
-  return kernel::MakeLockPair({.impl = impl, .module = lock->make, .iterations = 2, .bound = 2});
+  return kernel::MakeLockPair({.impl = impl,
+                               .module = lock->make,
+                               .iterations = 2,
+                               .bound = 2,
+                               .general = client == BenchClient::kGeneral,
+                               .symmetric = client == BenchClient::kFixedSymmetric && lock->symmetric});
 }
 
 machine::MachineOptions CheckerMachine(int cpus, machine::StackPool& stacks) {
@@ -127,10 +138,7 @@ struct ScaleRow {
 constexpr double kSpinSeconds[] = {0, 0, 0, 1.98, 2.09, 2.12, 2.87, 20.6};
 
 ScaleRow Scale(const Catalog& catalog, const std::string& impl, int cpus, machine::StackPool& stacks) {
-  const auto* lock = catalog.locks.Find(impl);
-  STRATA_CHECK(lock != nullptr, "the bench needs the lock {}", impl);
-  std::unique_ptr<layers::LayerPair> pair = kernel::MakeLockPair(
-      {.impl = impl, .module = lock->make, .iterations = 2, .bound = 2, .symmetric = lock->symmetric});
+  std::unique_ptr<layers::LayerPair> pair = LockPair(catalog, impl, BenchClient::kFixedSymmetric);
   layers::ExploreResult r = layers::Explore(
       *pair, CheckerMachine(cpus, stacks),
       {.strategy = layers::MakeDfsStrategy, .runs = 1'000'000'000, .shrink = false});
@@ -212,8 +220,7 @@ int Bench(const BenchOptions& options, const Catalog& catalog, std::FILE* out) {
   // logs repeat, so an execution whose mapped log passed before skips its
   // spec run (layers::SpecRunMemo); the most-general client's runs depend
   // on their seed, new in every random execution, so none does.
-  std::unique_ptr<layers::LayerPair> general = kernel::MakeLockPair(
-      {.impl = "ticket", .module = catalog.locks.Find("ticket")->make, .iterations = 2, .bound = 2, .general = true});
+  std::unique_ptr<layers::LayerPair> general = LockPair(catalog, "ticket", BenchClient::kGeneral);
   const double general_checked =
       BestOf(tries, [&] { return RandomExecutions(*general, two, random_runs, /*check=*/true); });
   const double general_plain =
@@ -240,9 +247,7 @@ int Bench(const BenchOptions& options, const Catalog& catalog, std::FILE* out) {
                             {.strategy = layers::MakeRandomStrategy, .runs = random_runs, .shrink = false}, tries));
   {
     const int cpus = options.quick ? 5 : 7;
-    const auto* lock = catalog.locks.Find("ticket");
-    std::unique_ptr<layers::LayerPair> symmetric = kernel::MakeLockPair(
-        {.impl = "ticket", .module = lock->make, .iterations = 2, .bound = 2, .symmetric = lock->symmetric});
+    std::unique_ptr<layers::LayerPair> symmetric = LockPair(catalog, "ticket", BenchClient::kFixedSymmetric);
     threads.push_back(Threads(fmt::format("dfs, ticket, {} cpus", cpus), *symmetric, CheckerMachine(cpus, stacks),
                               {.strategy = layers::MakeDfsStrategy, .runs = 1'000'000'000, .shrink = false},
                               tries));

@@ -228,6 +228,13 @@ class Walk {
   std::vector<OpenCall> open_;
 };
 
+// What step 3 compares of two events but their objects (which two runs
+// number apart: they are compared by name), cheapest first.
+bool SameButObject(const Event& a, const Event& b) {
+  return a.cpu == b.cpu && a.thread == b.thread && a.op == b.op && a.arg0 == b.arg0 && a.arg1 == b.arg1 &&
+         a.result == b.result && a.kind == b.kind;
+}
+
 // Step 3: the client on the spec, following the mapped log.
 std::optional<Verdict> BackTranslate(const LayerPair& pair, const machine::MachineOptions& options,
                                      const Execution& x) {
@@ -294,9 +301,7 @@ std::optional<Verdict> BackTranslate(const LayerPair& pair, const machine::Machi
     return same;
   };
   auto same = [&](const Event& want, const Event& got) {
-    return want.cpu == got.cpu && want.thread == got.thread && want.op == got.op &&
-           want.arg0 == got.arg0 && want.arg1 == got.arg1 && want.result == got.result &&
-           want.kind == got.kind && same_object(want.object, got.object);
+    return SameButObject(want, got) && same_object(want.object, got.object);
   };
   for (std::size_t i = 0; i < x.mapped.size(); ++i) {
     const std::size_t c = x.mapped[i].cpu.index();
@@ -448,13 +453,6 @@ Execution Check(const LayerPair& pair, const machine::MachineOptions& options,
   return x;
 }
 
-// The fields of two mapped events that step 3 compares (BackTranslate's
-// `same`; objects by id, the names being the memo's).
-bool SameMapped(const Event& a, const Event& b) {
-  return a.cpu == b.cpu && a.thread == b.thread && a.op == b.op && a.arg0 == b.arg0 && a.arg1 == b.arg1 &&
-         a.result == b.result && a.object == b.object && a.kind == b.kind;
-}
-
 }  // namespace
 
 bool SpecRunMemo::SameSetUp(const LayerPair& pair, const machine::MachineOptions& options,
@@ -506,7 +504,9 @@ bool SpecRunMemo::Passed(const LayerPair& pair, const machine::MachineOptions& o
   const auto it = logs_.find(key_);
   if (it == logs_.end() || it->second.size != x.mapped.size() || !SameSetUp(pair, options, x)) return false;
   for (std::size_t i = 0; i < x.mapped.size(); ++i) {
-    if (!SameMapped(events_[it->second.first + i], x.mapped[i])) return false;
+    // Objects by id: the memo's logs have x's object names (SameSetUp).
+    const Event& held = events_[it->second.first + i];
+    if (!SameButObject(held, x.mapped[i]) || held.object != x.mapped[i].object) return false;
   }
   ++hits_;
   return true;
