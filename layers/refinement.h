@@ -23,6 +23,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "layers/layer.h"
+#include "machine/buffer_cache.h"
 #include "machine/machine.h"
 #include "machine/oracle.h"
 #include "machine/report.h"
@@ -75,7 +76,9 @@ struct Execution {
   // An error if the oracle's input did not fit (a replayed schedule of
   // another run), or Cancelled if the oracle pruned the run (explorer).
   absl::Status input;
-  std::vector<Event> mapped;      // f(lower log); object ids are the lower machine's
+  // f(lower log); object ids are the lower machine's. Rebuilt on every
+  // execution, so its buffer comes from the host thread's cache.
+  std::vector<Event, machine::BufferAllocator<Event>> mapped;
   std::vector<std::int64_t> image;  // per lower event: index in `mapped`, or -1 if dropped
   // Checking::kWitness: up to the first bad event (for a verdict found
   // after the walk, a return mismatch, up to the end of the run).

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -13,6 +14,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "machine/buffer_cache.h"
 #include "machine/check.h"
 
 namespace strata::machine {
@@ -91,60 +93,6 @@ MappingPool& Pool() {
   return *pool;
 }
 
-// Heap buffers of destroyed short logs, kept for the next log made on the
-// same host thread. glibc serves blocks of these sizes (4 KiB and more)
-// from its bins, not from its lock-free per-thread cache, and a checker
-// builds two logs of two stores each per execution: each store's buffer
-// cost a malloc and a free on the slow path. Per thread (an allocator's
-// detail, as glibc's own cache is, not a "current" object): no lock, and a
-// buffer is reused by the thread that freed it. At most kSlots buffers,
-// the largest kept, each below a store's mapping threshold.
-class HeapCache {
- public:
-  static constexpr std::size_t kSlots = 8;
-  ~HeapCache();
-  // The smallest kept buffer of at least `bytes`, or {nullptr, 0}.
-  std::pair<void*, std::size_t> Take(std::size_t bytes) {
-    std::size_t best = free_.size();
-    for (std::size_t i = 0; i < free_.size(); ++i) {
-      if (free_[i].second >= bytes && (best == free_.size() || free_[i].second < free_[best].second)) best = i;
-    }
-    if (best == free_.size()) return {nullptr, 0};
-    const auto m = free_[best];
-    free_[best] = free_.back();
-    free_.pop_back();
-    return m;
-  }
-  // Keeps the buffer, or frees it (or a smaller kept one to make room).
-  void Give(void* p, std::size_t bytes) {
-    if (free_.size() == kSlots) {
-      auto smallest = std::min_element(free_.begin(), free_.end(),
-                                       [](const auto& a, const auto& b) { return a.second < b.second; });
-      if (smallest->second >= bytes) {
-        std::free(p);
-        return;
-      }
-      std::free(smallest->first);
-      *smallest = {p, bytes};
-      return;
-    }
-    free_.emplace_back(p, bytes);
-  }
-
- private:
-  std::vector<std::pair<void*, std::size_t>> free_;
-};
-
-// Trivially destructible, so it may be read after the cache is gone (a log
-// destroyed during the thread's or the program's exit frees its buffer).
-thread_local bool t_heap_cache_gone = false;
-thread_local HeapCache t_heap_cache;
-
-HeapCache::~HeapCache() {
-  for (const auto& [p, bytes] : free_) std::free(p);
-  t_heap_cache_gone = true;
-}
-
 }  // namespace
 
 std::string JsonEscape(std::string_view s) {
@@ -167,10 +115,8 @@ template <class T>
 MappedStore<T>::~MappedStore() {
   if (mapped_) {
     Pool().Give(data_, bytes_);
-  } else if (data_ != nullptr && !t_heap_cache_gone) {
-    t_heap_cache.Give(data_, bytes_);
   } else {
-    std::free(data_);
+    GiveBuffer(data_, bytes_);  // kept for the next short log of this thread
   }
 }
 
@@ -185,11 +131,8 @@ void MappedStore<T>::Reserve(std::size_t n) {
   std::size_t bytes = bytes_ == 0 ? kFirst : 2 * bytes_;
   while (bytes < n * sizeof(T)) bytes *= 2;
   void* p;
-  std::pair<void*, std::size_t> kept{nullptr, 0};
-  if (data_ == nullptr && bytes < kMapAt && !t_heap_cache_gone) kept = t_heap_cache.Take(bytes);
-  if (kept.first != nullptr) {
-    p = kept.first;
-    bytes = kept.second;
+  if (data_ == nullptr && bytes < kMapAt) {
+    std::tie(p, bytes) = TakeBuffer(bytes);  // a buffer a log of this thread left, if one fits
   } else if (bytes < kMapAt) {
     p = std::realloc(data_, bytes);
     STRATA_CHECK(p != nullptr, "cannot grow the event log to {} bytes", bytes);

@@ -4,11 +4,13 @@
 #include <exception>
 #include <cstdlib>
 #include <mutex>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 
 #include <fmt/format.h>
 
+#include "machine/buffer_cache.h"
 #include "machine/check.h"
 #include "machine/escape.h"
 
@@ -554,7 +556,6 @@ Machine::Machine(MachineOptions options)
   }
   // Sized once: a checker makes two machines per execution.
   cpus_.reserve(static_cast<std::size_t>(options_.cpus));
-  runnable_.reserve(static_cast<std::size_t>(options_.cpus));
   objects_.reserve(Log::kFewObjects);
   for (int i = 0; i < options_.cpus; ++i) {
     cpus_.push_back(std::unique_ptr<Cpu>(new Cpu(this, CpuId(i))));
@@ -572,6 +573,7 @@ Machine::~Machine() {
     }
   }
   cpus_.clear();
+  GiveBuffer(schedule_.release(), schedule_room_ * sizeof(CpuId));
 }
 
 ObjectId Machine::AddObject(std::string name, Object::Type type) {
@@ -674,7 +676,7 @@ CpuId Machine::DecideSlow() {
     return CpuId();
   }
   STRATA_CHECK(step_ >= options_.max_steps, "no reason to stop at step {}", step_);
-  Fail(Outcome::kStepBudget, runnable_,
+  Fail(Outcome::kStepBudget, {runnable_.begin(), runnable_.end()},
        fmt::format("{} cpus still running after the step budget of {} steps (livelock, "
                    "or raise run.max_steps)",
                    runnable_.size(), options_.max_steps));
@@ -684,9 +686,16 @@ CpuId Machine::DecideSlow() {
 void Machine::GrowSchedule() {
   // Small at first: most runs of a checker are short.
   static_assert(std::is_trivially_copyable_v<CpuId> && std::is_trivially_destructible_v<CpuId>);
-  const std::uint64_t room = std::max<std::uint64_t>(256, 2 * schedule_room_);
-  void* p = std::realloc(schedule_.get(), room * sizeof(CpuId));
-  STRATA_CHECK(p != nullptr, "cannot grow the schedule to {} steps", room);
+  std::uint64_t room = std::max<std::uint64_t>(256, 2 * schedule_room_);
+  void* p;
+  if (schedule_ == nullptr) {
+    std::size_t bytes;
+    std::tie(p, bytes) = TakeBuffer(room * sizeof(CpuId));  // an earlier machine's, if one fits
+    room = bytes / sizeof(CpuId);
+  } else {
+    p = std::realloc(schedule_.get(), room * sizeof(CpuId));
+    STRATA_CHECK(p != nullptr, "cannot grow the schedule to {} steps", room);
+  }
   static_cast<void>(schedule_.release());
   schedule_.reset(static_cast<CpuId*>(p));
   schedule_room_ = room;

@@ -30,6 +30,7 @@
 
 #include <boost/context/fiber.hpp>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "machine/event.h"
@@ -379,7 +380,10 @@ class Machine {
     CpuId mine;  // the cpu whose own object it is (NewWord)
     std::int64_t version = 0;
     std::unique_ptr<Monitor> monitor;
-    std::vector<CpuId> watchers;  // CPUs whose pending op on this object has a `ready`
+    // CPUs whose pending op on this object has a `ready`. Inline: a
+    // checker makes a machine per execution, and these small blocks were
+    // most of what overflowed the allocator's per-thread cache.
+    absl::InlinedVector<CpuId, 4> watchers;
   };
 
   ObjectId AddObject(std::string name, Object::Type type);
@@ -429,8 +433,8 @@ class Machine {
   // words of all of them one after another.
   std::vector<std::pair<std::uint64_t, std::size_t>> pushes_;
   std::vector<std::int64_t> pushed_words_;
-  std::vector<std::unique_ptr<Cpu>> cpus_;
-  std::vector<CpuId> runnable_;  // sorted
+  absl::InlinedVector<std::unique_ptr<Cpu>, 4> cpus_;
+  absl::InlinedVector<CpuId, 8> runnable_;  // sorted; inline, as Object::watchers
   // Holds the schedule in its first step_ of schedule_room_ entries; grown
   // in large chunks by GrowSchedule with realloc and left uninitialized (a
   // slot is written before it is read), so that recording a step is one
