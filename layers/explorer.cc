@@ -5,6 +5,7 @@
 #include <chrono>
 #include <deque>
 #include <iterator>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -15,6 +16,7 @@
 
 #include "layers/crew.h"
 #include "layers/shard.h"
+#include "layers/tally.h"
 #include "layers/wire.h"
 #include "machine/check.h"
 #include "machine/rng.h"
@@ -226,6 +228,7 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
   // client seed for every execution, or a pair whose runs never read it.
   std::deque<SpecRunMemo> memos(static_cast<std::size_t>(std::max(explore.jobs, 1)));
   ExploreResult result;
+  Tally tally;  // of the executions taken; into result at the end
   const auto start = Clock::now();
   Progress progress(explore);
   std::unique_ptr<Strategy> strategy = explore.strategy(strategy_options);
@@ -302,12 +305,15 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
     std::optional<Recipe> recipe;  // in place of `kept`, in a part that travels
     std::vector<CpuId> schedule;   // keep_last
   };
-  // Small, as most executions are only counted: a part's list of them is
-  // freed by the thread that takes it, often not the one that made it,
-  // and each block of the list freed on another thread takes a lock of
-  // the allocator's.
+  // Most executions of a part are plain: only counted (no whole, not
+  // pruned, not left, no failure). A part keeps runs of them as blocks
+  // (CountedBlock): its executions wait until the root reaches it. Few
+  // blocks also mean few frees on another thread than the one that made
+  // them (the thread that takes a part frees its list), each a lock of the
+  // allocator's.
   struct Made {
     std::unique_ptr<Whole> whole;
+    std::unique_ptr<CountedBlock> plain;  // in place of this entry: a block of plain executions
     std::uint64_t events = 0, worst_wait = 0, wait_bound = 0, log_hash = 0;
     bool pruned = false;  // cut short by the strategy's oracle
     bool left = false;    // a per-CPU run whose first bad event is the environment's
@@ -340,6 +346,21 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
     // Given to this rank, or split off a part that was: its executions
     // will travel, so it keeps recipes, not machines (Made::recipe).
     bool travels = false;
+  };
+  auto counted = [](const Made& m) {
+    return Counted{.events = m.events, .log_hash = m.log_hash, .worst_wait = m.worst_wait,
+                   .wait_bound = m.wait_bound};
+  };
+  // Adds execution m to a part's list, into its last block if m is plain.
+  auto append = [&](std::deque<Made>& made, Made&& m) {
+    if (m.whole != nullptr || m.pruned || m.left || m.fails || !CountedBlock::Fits(counted(m))) {
+      made.push_back(std::move(m));
+      return;
+    }
+    if (made.empty() || made.back().plain == nullptr || made.back().plain->full()) {
+      made.emplace_back().plain = std::make_unique<CountedBlock>();
+    }
+    made.back().plain->Add(counted(m));
   };
   Part root{.strategy = std::move(strategy)};
   std::mutex parts_mu;
@@ -419,15 +440,9 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
             LeftRely{std::move(kept().x), m.whole->run, std::move(kept().member), std::move(kept().environment)});
       }
     } else if (!m.pruned) {
-      ++result.executions;
-      result.events += m.events;
-      result.logs_hash = machine::MixSeed(result.logs_hash ^ m.log_hash);
+      tally.Take(counted(m));
       if (explore.each) explore.each(kept().x);
-      if (m.worst_wait > result.worst_wait) {
-        result.worst_wait = m.worst_wait;
-        result.wait_bound = m.wait_bound;
-      }
-      if (explore.check && !m.fails && result.executions == 1) {
+      if (explore.check && !m.fails && tally.executions == 1) {
         if (std::optional<Verdict> v = CheckDeterminism(pair, m.whole->run, kept().x)) {
           kept().x.verdict = *v;
           m.fails = true;
@@ -439,18 +454,40 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
       }
       if (explore.keep_last) last.emplace(std::move(m.whole->schedule), m.whole->run);
     }
-    progress.Tick(result.executions + result.left_rely, explore.runs, *root.strategy);
+    progress.Tick(tally.executions + result.left_rely, explore.runs, *root.strategy);
     return true;
   };
-  auto taken = [&] { return result.executions + result.left_rely; };
+  auto taken = [&] { return tally.executions + result.left_rely; };
+  // Takes a block's executions as take would, up to the cap; false: the cap
+  // was reached.
+  auto take_plain = [&](const CountedBlock& b) {
+    return b.ForEach([&](const Counted& c) {
+      if (taken() >= explore.runs) return false;
+      tally.Take(c);
+      progress.Tick(taken(), explore.runs, *root.strategy);
+      return true;
+    });
+  };
 
   // What a part given to this rank made, for its giver (Done); and back,
   // on the giver's thread that takes it.
   auto pack_made = [&](const Part& p) {
     WireWriter out;
     out.B(p.complete).B(p.failed).B(p.interrupted).U(p.counted).S(p.strategy->PackOutcome());
-    out.U(p.made.size());
+    // Blocks of plain executions go one by one, as the others (unpack_made
+    // blocks them again); a wait that is not a rise goes as 0, which the
+    // root's take treats alike.
+    std::uint64_t n = 0;
+    for (const Made& m : p.made) n += m.plain != nullptr ? m.plain->size() : 1;
+    out.U(n);
     for (const Made& m : p.made) {
+      if (m.plain != nullptr) {
+        m.plain->ForEach([&out](const Counted& c) {
+          out.B(false).B(false).B(false).U(c.events).U(c.worst_wait).U(c.wait_bound).U(c.log_hash).B(false);
+          return true;
+        });
+        continue;
+      }
       out.B(m.pruned).B(m.left).B(m.fails).U(m.events).U(m.worst_wait).U(m.wait_bound).U(m.log_hash);
       out.B(m.whole != nullptr);
       if (m.whole == nullptr) continue;
@@ -476,7 +513,7 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
                  q.elsewhere);
     const std::size_t n = in.Count();
     for (std::size_t k = 0; k < n && in.ok(); ++k) {
-      Made& m = q.made.emplace_back();
+      Made m;
       m.pruned = in.B();
       m.left = in.B();
       m.fails = in.B();
@@ -484,17 +521,20 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
       m.worst_wait = in.U();
       m.wait_bound = in.U();
       m.log_hash = in.U();
-      if (!in.B()) continue;
-      Whole& w = *(m.whole = std::make_unique<Whole>());
-      w.run = GetRun(in, options);
-      w.schedule = GetCpus(in);
-      if (!in.B()) continue;
-      Recipe& r = w.recipe.emplace();
-      r.schedule = GetCpus(in);
-      r.hash = in.U();
-      r.member = in.S();
-      r.environment = in.S();
-      r.rank = static_cast<int>(in.I());
+      if (in.B()) {
+        Whole& w = *(m.whole = std::make_unique<Whole>());
+        w.run = GetRun(in, options);
+        w.schedule = GetCpus(in);
+        if (in.B()) {
+          Recipe& r = w.recipe.emplace();
+          r.schedule = GetCpus(in);
+          r.hash = in.U();
+          r.member = in.S();
+          r.environment = in.S();
+          r.rank = static_cast<int>(in.I());
+        }
+      }
+      append(q.made, std::move(m));
     }
     STRATA_CHECK(in.done(), "a malformed result from rank {}", q.elsewhere);
     q.outcome.clear();
@@ -523,7 +563,7 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
         if (!take(m)) return false;
       } else {
         p.failed = m.fails;
-        p.made.push_back(std::move(m));
+        append(p.made, std::move(m));
         p.counted += counts;
         if (p.failed) return false;
       }
@@ -548,6 +588,10 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
       if (is_root) {
         // The cap holds here too: the executions past it are not taken.
         for (std::size_t k = 0; k < q.made.size(); ++k) {
+          if (q.made[k].plain != nullptr) {
+            if (!take_plain(*q.made[k].plain)) return false;
+            continue;
+          }
           if (taken() >= explore.runs) return false;
           if (!take(q.made[k])) return false;
         }
@@ -784,6 +828,11 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
   }
   if (root.complete) result.exhausted = exhaustive;
   if (!result.failure && root.interrupted) result.interrupted = true;
+  result.executions = tally.executions;
+  result.events = tally.events;
+  result.logs_hash = tally.logs_hash;
+  result.worst_wait = tally.worst_wait;
+  result.wait_bound = tally.wait_bound;
   result.skipped = root.strategy->skipped();
   result.made = made_anywhere.load();
   result.parts_joined = parts_joined.load();

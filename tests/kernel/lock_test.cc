@@ -285,6 +285,36 @@ std::string OrbitOf(const layers::Execution& x) {
   return best;
 }
 
+TEST_CASE("a dfs whose executions are only counted gives the same counts, hash and worst wait on 1, 2 and 3 threads") {
+  // Without `each` the parts the helpers make keep their executions as
+  // blocks of counts; the root's worst wait must come out of them as from
+  // the executions one by one, and the cap may cut a block anywhere.
+  const LockPairOptions mcs{.impl = "mcs", .iterations = 2, .bound = 2};
+  for (const std::uint64_t runs : {std::uint64_t{100'000}, std::uint64_t{4097}, std::uint64_t{9001}}) {
+    CAPTURE(runs);
+    std::optional<ExploreResult> one;
+    for (int jobs : {1, 2, 3}) {
+      CAPTURE(jobs);
+      ExploreResult r = ExploreLock(mcs, 3, {.strategy = layers::BuiltinStrategy("dfs"), .runs = runs, .jobs = jobs});
+      CHECK_FALSE(r.failure.has_value());
+      if (!one) {
+        CHECK(r.executions == std::min<std::uint64_t>(runs, 17'703));
+        CHECK(r.worst_wait > 0);
+        one = std::move(r);
+        continue;
+      }
+      CHECK(r.executions == one->executions);
+      CHECK(r.exhausted == one->exhausted);
+      // Under a cap the parts past it made (and pruned) work nobody takes.
+      if (r.exhausted) CHECK(r.skipped == one->skipped);
+      CHECK(r.events == one->events);
+      CHECK(r.logs_hash == one->logs_hash);
+      CHECK(r.worst_wait == one->worst_wait);
+      CHECK(r.wait_bound == one->wait_bound);
+    }
+  }
+}
+
 TEST_CASE("with interchangeable cpus dfs runs one schedule per renaming of them, and finds the same bugs") {
   LockRegistry locks("lock implementation");
   AddBuiltinLocks(locks);
