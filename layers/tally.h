@@ -39,9 +39,9 @@ struct Tally {
   }
 };
 
-// Up to kCapacity executions in 12 bytes each (in place of a whole entry
-// per execution: a long dfs on 2 threads, MCS 5 x 2, held a gigabyte of
-// them). A wait is kept only where it is longer than every earlier one in
+// Up to kCapacity executions in 12 bytes each, and 24 more where the
+// longest wait rises (in place of a 56-byte entry per execution: a long
+// dfs on 2 threads, MCS 5 x 2, held a gigabyte of them). A wait is kept only where it is longer than every earlier one in
 // the block: no other can change a Tally that takes the block in order.
 class CountedBlock {
  public:

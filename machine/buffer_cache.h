@@ -17,23 +17,36 @@
 namespace strata::machine {
 
 // Requests from this size on go through the cache (glibc's own cache ends
-// just above it).
+// just above it); buffers from kMaxKeptBufferBytes on are freed, not kept,
+// so that one long run leaves no large buffer resident (a log that long
+// lives in a mapping of its own, machine/log.h).
 inline constexpr std::size_t kCachedBufferBytes = 1024;
+inline constexpr std::size_t kMaxKeptBufferBytes = std::size_t{2} << 20;
 
 // A malloc'ed buffer of at least `bytes` bytes and its real size: the
-// smallest kept one that fits, else a new one. Never null (out of memory
+// smallest kept one that fits (if it is at most 4 times as large), else a
+// new one. Never null (out of memory
 // is a STRATA_CHECK). The buffer may be grown with realloc.
 std::pair<void*, std::size_t> TakeBuffer(std::size_t bytes);
 
 // Keeps `p`, a malloc'ed buffer of at least `bytes` bytes, for this
-// thread's next TakeBuffer, or frees it (the cache keeps a few of the
-// largest). p may be null.
+// thread's next TakeBuffer, or frees it (the cache keeps the 16 largest
+// below kMaxKeptBufferBytes; in a sanitizer build a kept buffer is
+// poisoned until it is taken again). p may be null.
 void GiveBuffer(void* p, std::size_t bytes);
 
+// What this thread's cache holds: how many buffers, and their bytes.
+struct KeptBuffers {
+  std::size_t count = 0, bytes = 0;
+};
+KeptBuffers KeptByThisThread();
+
 // A std::allocator that takes its large blocks (kCachedBufferBytes and
-// more) from the cache, for vectors rebuilt on every execution.
+// more) from the cache, for vectors rebuilt on every execution. (A kept
+// buffer larger than asked for is given back as the size asked for.)
 template <class T>
 struct BufferAllocator {
+  static_assert(alignof(T) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__, "malloc's alignment must do for T");
   using value_type = T;
   BufferAllocator() = default;
   template <class U>

@@ -556,6 +556,7 @@ Machine::Machine(MachineOptions options)
   }
   // Sized once: a checker makes two machines per execution.
   cpus_.reserve(static_cast<std::size_t>(options_.cpus));
+  runnable_.reserve(static_cast<std::size_t>(options_.cpus));
   objects_.reserve(Log::kFewObjects);
   for (int i = 0; i < options_.cpus; ++i) {
     cpus_.push_back(std::unique_ptr<Cpu>(new Cpu(this, CpuId(i))));

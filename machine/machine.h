@@ -433,7 +433,7 @@ class Machine {
   // words of all of them one after another.
   std::vector<std::pair<std::uint64_t, std::size_t>> pushes_;
   std::vector<std::int64_t> pushed_words_;
-  absl::InlinedVector<std::unique_ptr<Cpu>, 4> cpus_;
+  std::vector<std::unique_ptr<Cpu>> cpus_;
   absl::InlinedVector<CpuId, 8> runnable_;  // sorted; inline, as Object::watchers
   // Holds the schedule in its first step_ of schedule_room_ entries; grown
   // in large chunks by GrowSchedule with realloc and left uninitialized (a
