@@ -315,6 +315,7 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
     std::unique_ptr<Whole> whole;
     std::unique_ptr<CountedBlock> plain;  // in place of this entry: a block of plain executions
     std::uint64_t events = 0, worst_wait = 0, wait_bound = 0, log_hash = 0;
+    std::uint64_t skipped = 0;  // Counted::skipped, in the part that holds it
     bool pruned = false;  // cut short by the strategy's oracle
     bool left = false;    // a per-CPU run whose first bad event is the environment's
     bool fails = false;   // the check failed: the exploration ends here
@@ -349,7 +350,18 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
   };
   auto counted = [](const Made& m) {
     return Counted{.events = m.events, .log_hash = m.log_hash, .worst_wait = m.worst_wait,
-                   .wait_bound = m.wait_bound};
+                   .wait_bound = m.wait_bound, .skipped = m.skipped};
+  };
+  // Sets what the part's strategy had skipped once past its last execution
+  // (Counted::skipped): after the execution, after the Advance that
+  // follows it, and after each part joined there.
+  auto mark_skipped = [](std::deque<Made>& made, std::uint64_t skipped) {
+    if (made.empty()) return;
+    if (made.back().plain != nullptr) {
+      made.back().plain->SetLastSkipped(skipped);
+    } else {
+      made.back().skipped = skipped;
+    }
   };
   // Adds execution m to a part's list, into its last block if m is plain.
   auto append = [&](std::deque<Made>& made, Made&& m) {
@@ -458,12 +470,16 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
     return true;
   };
   auto taken = [&] { return tally.executions + result.left_rely; };
+  // Where the root ends inside a part it takes (the cap, or a failure):
+  // what an exploration on one thread would have skipped there.
+  std::optional<std::uint64_t> part_skipped;
   // Takes a block's executions as take would, up to the cap; false: the cap
   // was reached.
-  auto take_plain = [&](const CountedBlock& b) {
+  auto take_plain = [&](const CountedBlock& b, std::uint64_t offset) {
     return b.ForEach([&](const Counted& c) {
       if (taken() >= explore.runs) return false;
       tally.Take(c);
+      part_skipped = offset + c.skipped;
       progress.Tick(taken(), explore.runs, *root.strategy);
       return true;
     });
@@ -483,13 +499,14 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
     for (const Made& m : p.made) {
       if (m.plain != nullptr) {
         m.plain->ForEach([&out](const Counted& c) {
-          out.B(false).B(false).B(false).U(c.events).U(c.worst_wait).U(c.wait_bound).U(c.log_hash).B(false);
+          out.B(false).B(false).B(false).U(c.events).U(c.worst_wait).U(c.wait_bound).U(c.log_hash).U(c.skipped);
+          out.B(false);
           return true;
         });
         continue;
       }
       out.B(m.pruned).B(m.left).B(m.fails).U(m.events).U(m.worst_wait).U(m.wait_bound).U(m.log_hash);
-      out.B(m.whole != nullptr);
+      out.U(m.skipped).B(m.whole != nullptr);
       if (m.whole == nullptr) continue;
       const Whole& w = *m.whole;
       STRATA_CHECK(w.kept == nullptr, "a part that travels kept a machine");
@@ -521,6 +538,7 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
       m.worst_wait = in.U();
       m.wait_bound = in.U();
       m.log_hash = in.U();
+      m.skipped = in.U();
       if (in.B()) {
         Whole& w = *(m.whole = std::make_unique<Whole>());
         w.run = GetRun(in, options);
@@ -563,6 +581,7 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
         if (!take(m)) return false;
       } else {
         p.failed = m.fails;
+        m.skipped = s.skipped();
         append(p.made, std::move(m));
         p.counted += counts;
         if (p.failed) return false;
@@ -585,18 +604,29 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
     // Takes back part q, ended; false: p ends with it.
     auto splice = [&](Part& q) {
       if (q.interrupted) p.interrupted = true;
+      // q's skipped counts are its own strategy's; p's has not joined it yet.
+      const std::uint64_t offset = s.skipped();
       if (is_root) {
         // The cap holds here too: the executions past it are not taken.
         for (std::size_t k = 0; k < q.made.size(); ++k) {
           if (q.made[k].plain != nullptr) {
-            if (!take_plain(*q.made[k].plain)) return false;
+            if (!take_plain(*q.made[k].plain, offset)) return false;
             continue;
           }
           if (taken() >= explore.runs) return false;
+          part_skipped = offset + q.made[k].skipped;
           if (!take(q.made[k])) return false;
         }
+        if (q.complete) part_skipped.reset();  // joined next: the root's strategy counts it
       } else {
         p.counted += q.counted;
+        for (Made& m : q.made) {
+          if (m.plain != nullptr) {
+            m.plain->OffsetSkipped(offset);
+          } else {
+            m.skipped += offset;
+          }
+        }
         std::move(q.made.begin(), q.made.end(), std::back_inserter(p.made));
         if (q.failed) p.failed = true;
       }
@@ -650,6 +680,7 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
         progress.Tick(taken(), explore.runs, *root.strategy);
       }
       bool more = s.Advance();
+      if (!is_root) mark_skipped(p.made, s.skipped());
       bool ended = false;
       while (more) {
         const std::optional<std::uint64_t> id = s.Joining();
@@ -682,6 +713,7 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
         }
         parts_joined.fetch_add(1, std::memory_order_relaxed);
         more = s.Join(*q.strategy);
+        if (!is_root) mark_skipped(p.made, s.skipped());
         drop_abandoned();
       }
       if (ended) break;
@@ -833,7 +865,7 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
   result.logs_hash = tally.logs_hash;
   result.worst_wait = tally.worst_wait;
   result.wait_bound = tally.wait_bound;
-  result.skipped = root.strategy->skipped();
+  result.skipped = part_skipped.value_or(root.strategy->skipped());
   result.made = made_anywhere.load();
   result.parts_joined = parts_joined.load();
   result.parts_refused = parts_refused.load();

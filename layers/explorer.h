@@ -84,9 +84,8 @@ struct ExploreOptions {
 struct ExploreResult {
   std::uint64_t executions = 0;  // executions checked to the end
   std::uint64_t skipped = 0;     // dfs: executions and branches pruned by sleep sets, and
-                                 // (dpor) wakeup branches that proved impossible; the same for
-                                 // any number of threads and ranks once exhausted (under a cap,
-                                 // parts past it pruned branches nobody takes)
+                                 // (dpor) wakeup branches that proved impossible; as executions,
+                                 // the same for any number of threads and ranks (Counted::skipped)
   std::uint64_t events = 0;      // lower-log events over all executions
   // The log hashes of the executions checked, folded in the order they were
   // taken: like the executions, the same for any number of threads and ranks.

@@ -70,5 +70,43 @@ TEST_CASE("a block keeps only the waits that rise, and fills at its capacity") {
   CHECK_FALSE(CountedBlock::Fits({.events = std::uint64_t{UINT32_MAX} + 1}));
 }
 
+TEST_CASE("a block gives back each execution's skipped count, raised later and offset as a whole") {
+  machine::Rng rng(7);
+  CountedBlock block;
+  std::vector<std::uint64_t> want;
+  std::uint64_t skipped = 0;
+  for (int i = 0; i < 500; ++i) {
+    skipped += rng.Below(3) == 0 ? rng.Below(5) : 0;  // mostly unchanged
+    block.Add({.events = 1, .skipped = skipped});
+    want.push_back(skipped);
+    if (rng.Below(4) == 0) {  // raised after the execution (its Advance)
+      skipped += 1 + rng.Below(3);
+      block.SetLastSkipped(skipped);
+      want.back() = skipped;
+    }
+  }
+  std::vector<std::uint64_t> got;
+  block.ForEach([&](const Counted& c) {
+    got.push_back(c.skipped);
+    return true;
+  });
+  CHECK(got == want);
+  block.OffsetSkipped(1000);
+  got.clear();
+  block.ForEach([&](const Counted& c) {
+    got.push_back(c.skipped - 1000);
+    return true;
+  });
+  CHECK(got == want);
+  // Executions added after the offset count in the holder's terms.
+  block.Add({.events = 1, .skipped = 1000 + skipped + 4});
+  std::uint64_t last = 0;
+  block.ForEach([&](const Counted& c) {
+    last = c.skipped;
+    return true;
+  });
+  CHECK(last == 1000 + skipped + 4);
+}
+
 }  // namespace
 }  // namespace strata::layers
