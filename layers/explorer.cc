@@ -5,7 +5,6 @@
 #include <chrono>
 #include <deque>
 #include <iterator>
-#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>

@@ -25,8 +25,8 @@ inline constexpr std::size_t kMaxKeptBufferBytes = std::size_t{2} << 20;
 
 // A malloc'ed buffer of at least `bytes` bytes and its real size: the
 // smallest kept one that fits (if it is at most 4 times as large), else a
-// new one. Never null (out of memory
-// is a STRATA_CHECK). The buffer may be grown with realloc.
+// new one. Never null (out of memory is a STRATA_CHECK). The buffer may be
+// grown with realloc.
 std::pair<void*, std::size_t> TakeBuffer(std::size_t bytes);
 
 // Keeps `p`, a malloc'ed buffer of at least `bytes` bytes, for this
