@@ -98,9 +98,10 @@ class Progress {
   explicit Progress(const ExploreOptions& o)
       : out_(o.progress), lines_(o.progress_lines), label_(o.progress_label),
         start_(Clock::now()), last_(start_) {}
-  // After each execution: `done` of at most `runs`; the strategy's
-  // estimate of the fraction of its space done is asked only for a line.
-  void Tick(std::uint64_t done, std::uint64_t runs, const Strategy& strategy) {
+  // After each execution: `done` made of at most `runs`, of which the root
+  // has taken `taken`; the strategy's estimate of the fraction of its space
+  // done (as of its last execution) is asked only for a line.
+  void Tick(std::uint64_t done, std::uint64_t taken, std::uint64_t runs, const Strategy& strategy) {
     if (out_ == nullptr || (++calls_ & 63) != 0) return;
     const auto now = Clock::now();
     if (now - last_ < (lines_ ? std::chrono::milliseconds(3000) : std::chrono::milliseconds(500))) {
@@ -112,11 +113,18 @@ class Progress {
     double fraction = static_cast<double>(done) / static_cast<double>(std::max<std::uint64_t>(runs, 1));
     const char* to = "to the cap";
     std::string space;
-    if (const std::optional<double> covered = strategy.covered()) {
-      space = fmt::format(", ~{:.3g}% of the space (estimate)", 100 * *covered);
-      if (*covered > fraction) {
-        fraction = *covered;
-        to = "to the end of the space";
+    if (std::optional<double> covered = strategy.covered()) {
+      // The estimate implies taken / covered executions in all; the other
+      // threads made more than the root took, inside that space.
+      if (*covered > 0 && taken > 0) *covered *= static_cast<double>(done) / static_cast<double>(taken);
+      if (*covered >= 1) {
+        space = ", more than the space estimate implies";
+      } else {
+        space = fmt::format(", ~{:.3g}% of the space (estimate)", 100 * *covered);
+        if (*covered > fraction) {
+          fraction = *covered;
+          to = "to the end of the space";
+        }
       }
     }
     const std::string left =
@@ -417,6 +425,13 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
   };
   const std::thread::id main_thread = std::this_thread::get_id();
   std::atomic<std::uint64_t> made_anywhere{0}, parts_joined{0}, parts_refused{0};
+  // For the progress line: executions that count made on this process's
+  // threads, taken or not yet (each lane adds them 64 at a time). While the
+  // root waits for a part, what it has taken stands still.
+  std::atomic<std::uint64_t> counted_anywhere{0};
+  auto shown = [&](std::uint64_t taken) {
+    return std::max(taken, counted_anywhere.load(std::memory_order_relaxed));
+  };
 
   // Makes a recipe's execution again, on the root's thread.
   auto make_again = [&](Made& m) {
@@ -436,6 +451,8 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
     m.whole->kept = std::make_unique<Kept>(Kept{std::move(x), std::move(r.member), std::move(r.environment)});
     m.whole->recipe.reset();
   };
+  // What the root has taken: executions, and per-CPU runs that left the rely.
+  auto taken = [&] { return tally.executions + result.left_rely; };
   // Takes an execution of the root's order; false: it failed, stop.
   auto take = [&](Made& m) {
     if (m.whole != nullptr && m.whole->recipe) make_again(m);
@@ -465,10 +482,9 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
       }
       if (explore.keep_last) last.emplace(std::move(m.whole->schedule), m.whole->run);
     }
-    progress.Tick(tally.executions + result.left_rely, explore.runs, *root.strategy);
+    progress.Tick(shown(taken()), taken(), explore.runs, *root.strategy);
     return true;
   };
-  auto taken = [&] { return tally.executions + result.left_rely; };
   // Where the root ends inside a part it takes (the cap, or a failure):
   // what an exploration on one thread would have skipped there.
   std::optional<std::uint64_t> part_skipped;
@@ -479,7 +495,7 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
       if (taken() >= explore.runs) return false;
       tally.Take(c);
       part_skipped = offset + c.skipped;
-      progress.Tick(taken(), explore.runs, *root.strategy);
+      progress.Tick(shown(taken()), taken(), explore.runs, *root.strategy);
       return true;
     });
   };
@@ -572,6 +588,7 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
     // Counted here and added once (an atomic add per execution on a line
     // every thread writes cost 2% on 2 threads).
     std::uint64_t made_here = 0;
+    std::uint64_t counted_here = 0, counted_told = 0;  // for counted_anywhere
     bool packs = true;            // its parts can go to another rank (Strategy::Pack)
     // Adds one execution to p; false: p ends here.
     auto add = [&](Made& m) {
@@ -655,6 +672,10 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
       m.worst_wait = x.worst_wait;
       m.wait_bound = x.wait_bound;
       m.pruned = x.input.code() == absl::StatusCode::kCancelled;
+      if (!m.pruned && ++counted_here - counted_told == 64) {
+        counted_anywhere.fetch_add(64, std::memory_order_relaxed);
+        counted_told = counted_here;
+      }
       STRATA_CHECK(x.input.ok() || m.pruned, "explorer oracle failed: {}", std::string(x.input.message()));
       m.left = !m.pruned && run.focus.valid() && x.verdict.kind == machine::Outcome::kInvalidEnvironment;
       m.fails = !m.pruned && !m.left && explore.check && !x.verdict.ok();
@@ -676,7 +697,7 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
       if (!add(m)) break;
       drop_abandoned();
       if (!is_root && std::this_thread::get_id() == main_thread) {
-        progress.Tick(taken(), explore.runs, *root.strategy);
+        progress.Tick(shown(taken()), taken(), explore.runs, *root.strategy);
       }
       bool more = s.Advance();
       if (!is_root) mark_skipped(p.made, s.skipped());
@@ -758,6 +779,7 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
       }
     }
     made_anywhere.fetch_add(made_here, std::memory_order_relaxed);
+    counted_anywhere.fetch_add(counted_here - counted_told, std::memory_order_relaxed);
     // What p split off and did not take back is nobody's now.
     for (std::uint64_t id : given) kill(id);
   };
