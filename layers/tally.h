@@ -44,10 +44,11 @@ struct Tally {
   }
 };
 
-// Up to kCapacity executions in 12 bytes each, and 24 more where the
-// longest wait rises (16 where the skipped count changes) (in place of a 56-byte entry per execution: a long
-// dfs on 2 threads, MCS 5 x 2, held a gigabyte of them). A wait is kept only where it is longer than every earlier one in
-// the block: no other can change a Tally that takes the block in order.
+// Up to kCapacity executions in 12 bytes each, plus 24 where the longest
+// wait rises and 16 where the skipped count changes (in place of a 56-byte
+// entry per execution: a long dfs on 2 threads, MCS 5 x 2, held a gigabyte
+// of them). A wait is kept only where it is longer than every earlier one
+// in the block: no other can change a Tally that takes the block in order.
 class CountedBlock {
  public:
   static constexpr std::size_t kCapacity = 4096;

@@ -13,6 +13,16 @@
 namespace strata::machine {
 namespace {
 
+// A kept buffer is poisoned in a sanitizer build: a use after it was given
+// back is reported.
+#if defined(STRATA_SANITIZED)
+void Poison(void* p, std::size_t bytes) { __asan_poison_memory_region(p, bytes); }
+void Unpoison(void* p, std::size_t bytes) { __asan_unpoison_memory_region(p, bytes); }
+#else
+void Poison(void*, std::size_t) {}
+void Unpoison(void*, std::size_t) {}
+#endif
+
 // At most kSlots buffers, the largest kept.
 class BufferCache {
  public:
@@ -60,23 +70,6 @@ class BufferCache {
     for (const auto& [p, bytes] : free_) k.bytes += bytes;
     return k;
   }
-  // A kept buffer is poisoned: a use after it was given back is reported.
-  static void Poison(void* p, std::size_t bytes) {
-#if defined(STRATA_SANITIZED)
-    __asan_poison_memory_region(p, bytes);
-#else
-    static_cast<void>(p);
-    static_cast<void>(bytes);
-#endif
-  }
-  static void Unpoison(void* p, std::size_t bytes) {
-#if defined(STRATA_SANITIZED)
-    __asan_unpoison_memory_region(p, bytes);
-#else
-    static_cast<void>(p);
-    static_cast<void>(bytes);
-#endif
-  }
   static void Free(const std::pair<void*, std::size_t>& kept) {
     Unpoison(kept.first, kept.second);
     std::free(kept.first);
@@ -102,7 +95,7 @@ BufferCache::~BufferCache() {
 std::pair<void*, std::size_t> TakeBuffer(std::size_t bytes) {
   if (!t_cache_gone) {
     if (auto kept = t_cache.Take(bytes); kept.first != nullptr) {
-      BufferCache::Unpoison(kept.first, kept.second);
+      Unpoison(kept.first, kept.second);
       return kept;
     }
   }
