@@ -338,6 +338,9 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
     Part* owner = nullptr;     // null for the root
     std::deque<Made> made;     // its executions and its joined parts', in order
     std::uint64_t counted = 0; // of them, not pruned (the cap counts these)
+    // `counted`, published every 64 for the parts split off this one
+    // (before_part): its executions so far all come before theirs.
+    alignas(64) std::atomic<std::uint64_t> published{0};
     bool complete = false;     // it made all its executions
     bool failed = false;       // it ended at a failure
     bool interrupted = false;  // it ended at ExploreOptions::stop
@@ -436,6 +439,21 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
   // (A dfs part otherwise went on to the whole cap: MCS 5 x 2 capped at
   // 300,000 took as long on 2 threads as on one.)
   alignas(64) std::atomic<std::uint64_t> root_taken{0};
+  // Executions that count and come before every execution of part p in
+  // the root's order, as far as is known here: what the root has taken,
+  // and what each part p was split off (its owner, its owner's owner ...)
+  // has made so far, which was all before the branch it gave away. A part
+  // stops once these and its own reach the cap. (With only the root's, the
+  // parts split off a part went on to the whole cap each: ticket 7 x 2
+  // capped at 50,000 made all 135,135 executions on 2 threads and took
+  // longer than on one.)
+  auto before_part = [&](const Part& p) {
+    std::uint64_t before = root_taken.load(std::memory_order_relaxed);
+    for (const Part* a = p.owner; a != nullptr && a != &root; a = a->owner) {
+      before += a->published.load(std::memory_order_relaxed);
+    }
+    return before;
+  };
   auto shown = [&](std::uint64_t taken) {
     return std::min(explore.runs, std::max(taken, counted_anywhere.load(std::memory_order_relaxed)));
   };
@@ -609,6 +627,7 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
         m.skipped = s.skipped();
         append(p.made, std::move(m));
         p.counted += counts;
+        if ((p.counted & 63) == 0) p.published.store(p.counted, std::memory_order_relaxed);
         if (p.failed) return false;
       }
       return true;
@@ -645,6 +664,7 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
         if (q.complete) part_skipped.reset();  // joined next: the root's strategy counts it
       } else {
         p.counted += q.counted;
+        p.published.store(p.counted, std::memory_order_relaxed);
         for (Made& m : q.made) {
           if (m.plain != nullptr) {
             m.plain->OffsetSkipped(offset);
@@ -662,7 +682,7 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
     for (;;) {
       // As one thread: the cap first, then the stop flag.
       if (dead(p) ||
-          (is_root ? taken() : p.counted + root_taken.load(std::memory_order_relaxed)) >= explore.runs) {
+          (is_root ? taken() : p.counted + before_part(p)) >= explore.runs) {
         break;
       }
       if (stopped()) {
