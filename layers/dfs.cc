@@ -838,6 +838,7 @@ class DfsStrategy final : public Strategy {
                : std::string();
   }
   std::uint64_t skipped() const override { return tree_->pruned(); }
+  bool reduced() const override { return reduction_ != Reduction::kNone; }
   std::optional<double> covered() const override { return tree_->Covered(); }
   // A part explores a subtree; its executions share the one client.
   std::unique_ptr<Strategy> Split(std::uint64_t id, std::uint64_t* first) override {

@@ -242,6 +242,7 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
   const bool exhaustive = strategy->exhaustive();
   result.symmetric = exhaustive && explore.symmetry && pair.interchangeable();
   result.bound = strategy->bound();
+  result.reduced = strategy->reduced();
 
   // Each execution's client seed (MachineOptions::client_seed): an
   // exhaustive strategy explores the schedules of one client, the others

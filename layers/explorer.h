@@ -96,6 +96,9 @@ struct ExploreResult {
   std::string bound;
   bool interrupted = false;      // ExploreOptions::stop ended it before its runs were done
   bool symmetric = false;        // dfs ran one schedule per renaming of the cpus
+  // The strategy ran one schedule per order of dependent steps
+  // (Strategy::reduced): waits were checked against their bounds on those.
+  bool reduced = false;
   int threads = 1;               // host threads that made and checked executions (jobs)
   int ranks = 1;                 // processes, each with `threads` threads (ExploreOptions::cluster)
   // On a follower rank: it made parts of the leader's exploration, and this

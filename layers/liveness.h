@@ -1,8 +1,9 @@
 // Liveness bounds of FIFO waiting, for modules whose callers queue up (a
-// ticket or queue lock): under an F-fair oracle a runnable CPU takes a step
-// within F machine steps (machine/fairness.h), so a newcomer waits at most for everyone
-// ahead of it to enter, use its promised bound and leave, then takes its own
-// steps. A module's view records arrivals (where a caller takes its place in
+// ticket or queue lock): under an F-fair oracle a runnable CPU takes its
+// next step after at most F steps of the others (machine/fairness.h), so
+// each step a caller waits for costs at most F + 1 machine steps, and a
+// newcomer waits at most for everyone ahead of it to enter, use its
+// promised bound and leave, then takes its own steps. A module's view records arrivals (where a caller takes its place in
 // line) and departures, and answers the bound at the call's return.
 #ifndef STRATA_LAYERS_LIVENESS_H_
 #define STRATA_LAYERS_LIVENESS_H_
@@ -29,7 +30,7 @@ class FifoBound {
 
   FifoBound(Costs costs, int cpus, std::uint64_t fairness)
       : costs_(costs),
-        per_step_(fairness),
+        per_step_(fairness + 1),
         enter_bound_(static_cast<std::size_t>(cpus)) {
     line_.reserve(static_cast<std::size_t>(cpus));  // one allocation per view, not one per growth
   }

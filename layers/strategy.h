@@ -80,6 +80,12 @@ class Strategy {
   // no more than that), or "" for no limit. Covering a bounded space is no
   // proof of refinement.
   virtual std::string bound() const { return ""; }
+  // True if it runs one schedule of each class of schedules that differ
+  // only in the order of independent steps (a partial-order reduction).
+  // What the order of independent steps changes is then seen in one
+  // schedule per class only: a call's wait counts every step, of every
+  // cpu, between its call and its return.
+  virtual bool reduced() const { return false; }
   // Executions and branches the strategy pruned (dfs: by sleep sets, and
   // wakeup branches DPOR found impossible when it followed them).
   virtual std::uint64_t skipped() const { return 0; }

@@ -162,7 +162,9 @@ TEST_CASE("exhaustive dfs of the ticket lock with DPOR and symmetry says so and 
   CHECK(six.out.find("10395 executions, 0 skipped by reduction, space exhausted") != std::string::npos);
   CHECK(six.out.find("symmetry   the cpus are interchangeable") != std::string::npos);
   CHECK(six.out.find("refines (exhaustive: every F-fair schedule of the client, up to a renaming of its "
-                     "interchangeable cpus)") != std::string::npos);
+                     "interchangeable cpus and the order of independent steps)") != std::string::npos);
+  CHECK(six.out.find("waits: checked in one schedule per renaming of the cpus and order of dependent steps, not "
+                     "in every interleaving (--reduction none --no-symmetry: in every one)") != std::string::npos);
   // Without symmetry, 4 cpus: 8! / 2^4 = 2520 ticket orders, 4! = 24 per renaming.
   Command plain = RunStrata("check " + config + " --cpus 4 --no-symmetry", dir.path());
   CHECK(plain.exit_code == 0);
@@ -185,7 +187,7 @@ TEST_CASE("exhaustive dfs of the MCS lock with symmetry tells renamings apart at
   CHECK(reduced.out.find("2827 executions, 82 skipped by reduction, space exhausted") != std::string::npos);
   CHECK(reduced.out.find("symmetry   the cpus are interchangeable") != std::string::npos);
   CHECK(reduced.out.find("refines (exhaustive: every F-fair schedule of the client, up to a renaming of its "
-                         "interchangeable cpus)") != std::string::npos);
+                         "interchangeable cpus and the order of independent steps)") != std::string::npos);
   Command plain = RunStrata("check " + config + " --no-symmetry", dir.path());
   CHECK(plain.exit_code == 0);
   CHECK(plain.out.find("17703 executions, 465 skipped by reduction, space exhausted") != std::string::npos);
@@ -198,6 +200,48 @@ TEST_CASE("exhaustive dfs of the MCS lock with symmetry tells renamings apart at
   CHECK(fair.out.find("2945 executions, 0 skipped by reduction, space exhausted") != std::string::npos);
   Command fair_plain = RunStrata("check fair.toml --no-symmetry", dir.path());
   CHECK(fair_plain.out.find("17670 executions, 0 skipped by reduction, space exhausted") != std::string::npos);
+}
+
+TEST_CASE("a dfs that ran one schedule per class says its waits were checked in those only") {
+  // A wait counts every cpu's steps between a call and its return, and the
+  // test-and-set lock's bound counts who called first, which a renaming of
+  // the cpus does not keep: its starvation at F = 3 on 2 cpus is seen only
+  // where every interleaving runs.
+  TempDir dir;
+  std::ostringstream text;
+  text << std::ifstream(Source("configs/check/mcs-dpor-symmetry.toml")).rdbuf() << "\n[oracle]\nfairness = 3\n";
+  dir.Write("tas.toml", text.str());
+  const std::string tas = "check tas.toml --lock tas --cpus 2";
+  struct Case {
+    std::string args, waits;
+  };
+  const Case reduced[] = {
+      {"", "waits: checked in one schedule per renaming of the cpus and order of dependent steps, not in every "
+           "interleaving (--reduction none --no-symmetry: in every one)"},
+      {" --reduction none",
+       "waits: checked in one schedule per renaming of the cpus, not in every interleaving (--no-symmetry: in every "
+       "one)"},
+  };
+  for (const Case& c : reduced) {
+    CAPTURE(c.args);
+    Command r = RunStrata(tas + c.args, dir.path());
+    CHECK(r.exit_code == 0);
+    CHECK(r.out.find("verdict: refines (exhaustive") != std::string::npos);
+    CHECK(r.out.find(c.waits) != std::string::npos);
+    Command json = RunStrata(tas + c.args + " --json", dir.path());
+    CHECK(json.out.find("\"waits_on_every_schedule\":false") != std::string::npos);
+  }
+  Command every = RunStrata(tas + " --reduction none --no-symmetry", dir.path());
+  CHECK(every.exit_code == 1);
+  CHECK(every.out.find("verdict    starvation: cpu 0's `acquire` took 11 steps, more than its bound of 8") !=
+        std::string::npos);
+  CHECK(every.out.find("waits:") == std::string::npos);
+  // Where every interleaving runs and passes, no such line.
+  Command ticket = RunStrata("check '" + Source("configs/check/ticket-dpor-symmetry.toml") +
+                                 "' --cpus 2 --reduction none --no-symmetry --json",
+                             dir.path());
+  CHECK(ticket.exit_code == 0);
+  CHECK(ticket.out.find("\"waits_on_every_schedule\":true") != std::string::npos);
 }
 
 TEST_CASE("bad check flags are one-line errors with exit status 2") {

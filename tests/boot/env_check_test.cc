@@ -162,14 +162,14 @@ TEST_CASE("the portfolio shares the runs between its members and names the one t
   Command r = RunStrata("replay p.schedule", dir.path());
   CHECK(r.exit_code == 1);
   CHECK(r.out.find("replay     reproduced: refinement-violation") != std::string::npos);
-  // TAS starvation: the first member's first run (the bound is F per step
-  // ahead, which the fairness guard keeps).
+  // TAS starvation: the second member's first run (the bound is F + 1
+  // steps per step waited for, which the fairness guard keeps).
   Command tas = RunStrata("check '" + Source("configs/check/bad/tas-starvation.toml") +
                               "' --strategy portfolio",
                           dir.path());
   INFO(tas.out);
   CHECK(VerdictOf(tas) == "starvation");
-  CHECK(tas.out.find("  found by   random (seed 1)\n") != std::string::npos);
+  CHECK(tas.out.find("  found by   pct (depth 3, horizon from the run)\n") != std::string::npos);
   // A good stack: every member runs, nothing is found.
   Command good = RunStrata("check '" + Source("configs/check/ticket.toml") +
                                "' --strategy portfolio --runs 400",
