@@ -1,15 +1,14 @@
 #include "boot/check.h"
 
-#include <sched.h>
 #include <unistd.h>
 
-#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include "boot/host_limits.h"
 #include "boot/interrupt.h"
 #include "boot/json_text.h"
 #include "boot/report.h"
@@ -28,17 +27,11 @@
 namespace strata::boot {
 namespace {
 
+// "1 execution", "2 executions".
+std::string Executions(std::uint64_t n) { return fmt::format("{} execution{}", n, n == 1 ? "" : "s"); }
+
 using layers::Execution;
 using machine::CpuId;
-
-// The host's cores, and those this process may run on (its affinity).
-int HostCores() { return std::max(1, static_cast<int>(std::thread::hardware_concurrency())); }
-int UsableCores() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (::sched_getaffinity(0, sizeof set, &set) != 0) return HostCores();
-  return std::max(1, CPU_COUNT(&set));
-}
 
 std::vector<std::string> LayersToCheck(const Config& c) {
   std::vector<std::string> names;
@@ -358,7 +351,7 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
   // ranks to cores), and the host's cores shared by the ranks of a sharded
   // check that run on it.
   const int ranks_here = options.cluster != nullptr ? std::max(1, options.cluster->ranks_on_host()) : 1;
-  const int jobs = c.jobs != 0 ? c.jobs : std::min(UsableCores(), std::max(1, HostCores() / ranks_here));
+  const int jobs = CheckJobs(c, ranks_here);
   // "Up to": a strategy that does not split (the portfolio) runs on one.
   fmt::print(out, "  strategy   {}, {} {}; seed {}; {}\n", strategy->make(header)->Describe(), c.runs,
              exhaustive ? "executions at most" : "runs", c.seed,
@@ -452,8 +445,8 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
                                        : fmt::format("bounded space exhausted (schedules with {})",
                                                      r.bound));
     }
-    fmt::print(out, "             {} executions{}, {} events, {:.3f} s ({:.0f} executions/s)\n",
-               r.executions, space, r.events, r.seconds,
+    fmt::print(out, "             {}{}, {} events, {:.3f} s ({:.0f} executions/s)\n",
+               Executions(r.executions), space, r.events, r.seconds,
                r.seconds > 0 ? static_cast<double>(r.executions) / r.seconds : 0.0);
     if (r.symmetric) {
       fmt::print(out, "             symmetry   the cpus are interchangeable: one schedule per renaming of them\n");
@@ -469,8 +462,9 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
                  worst_wait > wait_bound ? ": over its bound, the failure below" : "");
     }
     if (!r.failure) {
-      fmt::print(out, "             seed {}  log hash {} (of the {} executions' logs, in order)\n",
-                 c.seed, machine::FormatHash(r.logs_hash), r.executions);
+      fmt::print(out, "             seed {}  log hash {} ({})\n", c.seed, machine::FormatHash(r.logs_hash),
+                 r.executions == 1 ? std::string("of the execution's log")
+                                   : fmt::format("of the {} executions' logs, in order", r.executions));
     }
     nlohmann::ordered_json& jl = json_layers.emplace_back();
     jl["layer"] = layer;
@@ -512,9 +506,9 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
       jl["verdict"] = "interrupted";
       jl["interrupted_by"] = interrupt.name();
       fmt::print(out,
-                 "             verdict: interrupted by {} after {} executions (not exhaustive; no "
+                 "             verdict: interrupted by {} after {} (not exhaustive; no "
                  "refinement claim)\n",
-                 interrupt.name(), r.executions);
+                 interrupt.name(), Executions(r.executions));
       std::string after;
       for (std::size_t n = k + 1; n < to_check.size(); ++n) {
         after += fmt::format("{}{}", after.empty() ? "" : ", ", to_check[n]);
@@ -542,9 +536,9 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
                         : std::string();
       jl["verdict"] = whole ? "refines" : "no-violation";
       facts.emplace_back(fmt::format("layer {}", layer),
-                         fmt::format("{} refines {}? {} in {} executions", pair->lower(), pair->upper(),
+                         fmt::format("{} refines {}? {} in {}", pair->lower(), pair->upper(),
                                      whole ? "refines (exhaustive)" : "no violation (not exhaustive)",
-                                     r.executions));
+                                     Executions(r.executions)));
       if (whole) {
         fmt::print(out, "             verdict: refines (exhaustive: every F-fair schedule of the client{}{})\n",
                    whose, !r.reduced ? "" : r.symmetric ? " and the order of independent steps"
@@ -565,12 +559,12 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
                                               : "--no-symmetry");
         }
       } else {
-        fmt::print(out, "             verdict: no violation in {} executions ({}{})\n", r.executions,
+        fmt::print(out, "             verdict: no violation in {} ({}{})\n", Executions(r.executions),
                    !exhaustive ? std::string("not exhaustive")
                    : r.exhausted
                        ? fmt::format("NOT exhaustive: every schedule with {} was covered, not every "
                                      "F-fair schedule", r.bound)
-                       : fmt::format("NOT exhaustive: stopped at its cap of {} executions", c.runs),
+                       : fmt::format("NOT exhaustive: stopped at its cap of {}", Executions(c.runs)),
                    whose);
         ++uncovered;
       }
@@ -599,13 +593,15 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
     PrintVerdict(out, x);
     const std::vector<machine::CpuId> to_failure = layers::ToFailure(x);
     std::string shrunk =
-        machine::DescribeShrunk(to_failure, r.failure_original_steps, r.shrink_attempts);
+        c.shrink ? machine::DescribeShrunk(to_failure, r.failure_original_steps, r.shrink_attempts)
+                 : fmt::format("{} steps to the failure with {} context switches (--no-shrink)", to_failure.size(),
+                               machine::Switches(to_failure));
     // The run goes on past its first bad event (the check reads it after the
     // run), and the schedule file replays all of it.
     if (const std::size_t run_steps = x.machine->schedule().size(); run_steps != to_failure.size()) {
       shrunk += fmt::format("; the schedule replays the whole run, {} steps", run_steps);
     }
-    fmt::print(out, "  shrunk     {}\n", shrunk);
+    fmt::print(out, "  {} {}\n", c.shrink ? "shrunk    " : "not shrunk", shrunk);
     fmt::print(out, "  seed {}  log hash {}\n", c.seed, machine::FormatHash(x.machine->log().hash()));
     const std::string path = options.schedule_path.empty()
                                  ? DefaultSchedulePath(c, layer, x.verdict)

@@ -1,5 +1,6 @@
 #include "boot/host_limits.h"
 
+#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -7,6 +8,7 @@
 #include <cstdio>
 #include <fstream>
 #include <string_view>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -83,14 +85,31 @@ HostLimits ReadHostLimits() {
   return limits;
 }
 
+namespace {
+int HostCores() { return std::max(1, static_cast<int>(std::thread::hardware_concurrency())); }
+int UsableCores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) != 0) return HostCores();
+  return std::max(1, CPU_COUNT(&set));
+}
+}  // namespace
+
+int CheckJobs(const Config& c, int ranks_here) {
+  return c.jobs != 0 ? c.jobs : std::min(UsableCores(), std::max(1, HostCores() / std::max(1, ranks_here)));
+}
+
 absl::StatusOr<HostDemand> RunDemand(const Config& c, const Catalog& catalog, Command command) {
   HostDemand d;
   d.source = c.source;
   d.stack_bytes = c.machine.stack_bytes;
   const int cpus = c.machine.cpus;
   // A boot run and its shrinking candidate; a check's failure, its
-  // witness re-run and the execution after it.
-  const std::int64_t runs = command == kCheckCommand ? 3 : 2;
+  // witness re-run and the execution each host thread makes (each has its
+  // own pool of stacks). The most a process of a sharded check has: the
+  // cores are shared only where ranks share a host.
+  d.jobs = command == kCheckCommand ? CheckJobs(c, 1) : 1;
+  const std::int64_t runs = command == kCheckCommand ? 2 + d.jobs : 2;
   d.key = "machine.cpus";
   d.value = cpus;
   d.runs = runs;
@@ -145,9 +164,10 @@ absl::Status CheckHostLimits(const HostDemand& d, const HostLimits& limits) {
     if (!maps_fit(stacks)) {
       return absl::InvalidArgumentError(fmt::format(
           "{}: {}: {} = {} needs {} fiber stacks at once ({} memory maps, {} runs alive "
-          "together), more than this host allows (vm.max_map_count {}, {} maps in use): expected "
+          "together{}), more than this host allows (vm.max_map_count {}, {} maps in use): expected "
           "at most {}",
           d.source, d.key, d.key, d.value, stacks, stacks * kMapsPerStack, d.runs,
+          d.jobs > 1 ? fmt::format(", one per host thread of check.jobs = {}", d.jobs) : std::string(),
           limits.max_map_count,
           limits.maps_in_use, LargestFitting(d, maps_fit)));
     }

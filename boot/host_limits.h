@@ -34,6 +34,11 @@ struct HostLimits {
 // This host's, read from /proc now.
 HostLimits ReadHostLimits();
 
+// The host threads a check of `config` runs on: check.jobs, or for 0 one
+// per core this process may run on (its affinity), the host's cores shared
+// by the `ranks_here` ranks of a sharded check that run on this host.
+int CheckJobs(const Config& config, int ranks_here);
+
 // What one command's run of a config needs at its peak.
 struct HostDemand {
   std::string source;          // the config or schedule file, for the message
@@ -45,6 +50,7 @@ struct HostDemand {
   std::int64_t lo = 1;  // the key's smallest value
   std::function<std::int64_t(std::int64_t value)> stacks;
   std::int64_t runs = 1;        // runs alive together, counted in `stacks`
+  int jobs = 1;                 // of them, one per host thread of a check (check.jobs)
   std::size_t stack_bytes = 0;  // each, without its guard page
   // Steps held in memory (a schedule file's `steps`), 0 = none.
   std::int64_t steps = 0;
@@ -54,7 +60,7 @@ struct HostDemand {
 // boot schedule, compose and tlink; kCheckCommand for check and replay of a
 // check's schedule) needs: the CPUs' and the threads' stacks, with room for
 // the runs alive together (a failure and the run shrinking it; a check's
-// failure, its witness and the next execution). Error (InvalidArgument,
+// failure, its witness and the execution each of its host threads makes). Error (InvalidArgument,
 // one line): a stack.max_threads set below the threads the workload (or
 // the sched check's client) has at once, a pool that cannot hold them.
 absl::StatusOr<HostDemand> RunDemand(const Config& config, const Catalog& catalog, Command command);

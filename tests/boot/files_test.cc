@@ -121,6 +121,19 @@ TEST_CASE("a run that needs more memory maps or memory than the host has is refu
   check.stack.client = "thread-counter";
   check.stack.threads = 2;
   CHECK(boot::CheckHostLimits(demand(check, boot::kCheckCommand), limits).ok());
+  // Each host thread of a check makes its own executions on its own stacks:
+  // 1024 cpus fit 24 threads and not 40 (which crashed: std::bad_alloc).
+  boot::Config wide;
+  wide.source = "w.toml";
+  wide.machine.cpus = 1024;
+  wide.check_layer = "lock";
+  wide.jobs = 24;
+  CHECK(boot::CheckHostLimits(demand(wide, boot::kCheckCommand), more_memory).ok());
+  wide.jobs = 40;
+  CHECK(boot::CheckHostLimits(demand(wide, boot::kCheckCommand), more_memory).message() ==
+        "w.toml: machine.cpus: machine.cpus = 1024 needs 43008 fiber stacks at once (86016 memory maps, 42 "
+        "runs alive together, one per host thread of check.jobs = 40), more than this host allows "
+        "(vm.max_map_count 65530, 300 maps in use): expected at most 752");
   // A schedule's steps are held in memory when it is replayed.
   boot::HostDemand steps;
   steps.source = "s.schedule";
