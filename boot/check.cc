@@ -353,8 +353,10 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
   const int ranks_here = options.cluster != nullptr ? std::max(1, options.cluster->ranks_on_host()) : 1;
   const int jobs = CheckJobs(c, ranks_here);
   // "Up to": a strategy that does not split (the portfolio) runs on one.
-  fmt::print(out, "  strategy   {}, {} {}; seed {}; {}\n", strategy->make(header)->Describe(), c.runs,
-             exhaustive ? "executions at most" : "runs", c.seed,
+  fmt::print(out, "  strategy   {}, {}; seed {}; {}\n", strategy->make(header)->Describe(),
+             exhaustive ? Executions(c.runs) + " at most"
+                        : fmt::format("{} run{}", c.runs, c.runs == 1 ? "" : "s"),
+             c.seed,
              jobs == 1 ? std::string("1 host thread") : fmt::format("up to {} host threads", jobs));
   json["threads"] = jobs;
   json["strategy"] = strategy->make(header)->Describe();
@@ -498,9 +500,9 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
     jl["left_rely"] = r.left_rely;
     if (r.left_rely > 0) {
       fmt::print(out,
-                 "             {} more runs failed at an environment cpu's step first (not "
+                 "             {} more run{} failed at an environment cpu's step first (not "
                  "counted as executions; the first: {})\n",
-                 r.left_rely, r.first_left_rely->message);
+                 r.left_rely, r.left_rely == 1 ? "" : "s", r.first_left_rely->message);
     }
     if (r.interrupted && !r.failure) {
       jl["verdict"] = "interrupted";
@@ -550,7 +552,9 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
         // their ids): an exploration that ran one schedule of each class
         // saw one wait of each, not the longest.
         if (r.reduced || r.symmetric) {
-          fmt::print(out, "             waits: checked in one schedule per {}, not in every interleaving ({}: in every one)\n",
+          fmt::print(out,
+                     "             waits: checked in one schedule per {}, not in every interleaving ({}: in "
+                     "every one)\n",
                      r.reduced && r.symmetric ? "renaming of the cpus and order of dependent steps"
                      : r.reduced              ? "order of dependent steps"
                                               : "renaming of the cpus",
@@ -594,8 +598,8 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
     const std::vector<machine::CpuId> to_failure = layers::ToFailure(x);
     std::string shrunk =
         c.shrink ? machine::DescribeShrunk(to_failure, r.failure_original_steps, r.shrink_attempts)
-                 : fmt::format("{} steps to the failure with {} context switches (--no-shrink)", to_failure.size(),
-                               machine::Switches(to_failure));
+                 : fmt::format("{} steps to the failure with {} context switches (--no-shrink)",
+                               to_failure.size(), machine::Switches(to_failure));
     // The run goes on past its first bad event (the check reads it after the
     // run), and the schedule file replays all of it.
     if (const std::size_t run_steps = x.machine->schedule().size(); run_steps != to_failure.size()) {
@@ -620,7 +624,7 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
     fmt::print(out, "  schedule   written to {}\n  replay     strata replay {}\n", path, path);
     if (!options.report_path.empty()) {
       facts.emplace_back("found by", r.found_by);
-      facts.emplace_back("shrunk", shrunk);
+      facts.emplace_back(c.shrink ? "shrunk" : "not shrunk", shrunk);
       facts.emplace_back("seed", fmt::format("{}", c.seed));
       facts.emplace_back("log hash", machine::FormatHash(x.machine->log().hash()));
       failure_report = FailureReport(fmt::format("strata check {}", c.source), *pair, x, *witnessed, facts,
@@ -645,7 +649,7 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
     jf["replay"] = "strata replay " + path;
     STRATA_RETURN_IF_ERROR(WriteCheckTrace(
         options.trace_path, title, c, x,
-        fmt::format("the failing execution of layer {}, shrunk", layer), out));
+        fmt::format("the failing execution of layer {}{}", layer, c.shrink ? ", shrunk" : ""), out));
     return finish(1, x.verdict.name(), false);
   }
   if (follower) return 0;

@@ -109,6 +109,8 @@ absl::StatusOr<HostDemand> RunDemand(const Config& c, const Catalog& catalog, Co
   // own pool of stacks). The most a process of a sharded check has: the
   // cores are shared only where ranks share a host.
   d.jobs = command == kCheckCommand ? CheckJobs(c, 1) : 1;
+  d.jobs_text = c.jobs != 0 ? fmt::format("check.jobs = {}", c.jobs)
+                            : fmt::format("{} (check.jobs = 0: one per core)", d.jobs);
   const std::int64_t runs = command == kCheckCommand ? 2 + d.jobs : 2;
   d.key = "machine.cpus";
   d.value = cpus;
@@ -167,7 +169,7 @@ absl::Status CheckHostLimits(const HostDemand& d, const HostLimits& limits) {
           "together{}), more than this host allows (vm.max_map_count {}, {} maps in use): expected "
           "at most {}",
           d.source, d.key, d.key, d.value, stacks, stacks * kMapsPerStack, d.runs,
-          d.jobs > 1 ? fmt::format(", one per host thread of check.jobs = {}", d.jobs) : std::string(),
+          d.jobs > 1 ? fmt::format(", one per host thread of {}", d.jobs_text) : std::string(),
           limits.max_map_count,
           limits.maps_in_use, LargestFitting(d, maps_fit)));
     }

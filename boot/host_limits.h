@@ -1,11 +1,12 @@
-// What a run asks of the host, checked before it starts. Every CPU and
-// every thread is a fiber on its own guard-paged stack (two memory maps:
-// the stack and its guard page), so a config with many threads can pass
-// every key's range and still need more maps than vm.max_map_count allows
-// or more memory than the host has; a schedule file's steps are held in
-// memory when it is replayed. RunDemand says what a config's run needs,
-// CheckHostLimits compares it with the host's limits, and both refuse with
-// one line naming the key to change.
+// What a run asks of the host, checked before it starts, and the host
+// threads a check runs on (CheckJobs). Every CPU and every thread is a
+// fiber on its own guard-paged stack (two memory maps: the stack and its
+// guard page), so a config with many threads can pass every key's range
+// and still need more maps than vm.max_map_count allows or more memory
+// than the host has; a schedule file's steps are held in memory when it
+// is replayed. RunDemand says what a config's run needs, CheckHostLimits
+// compares it with the host's limits, and both refuse with one line naming
+// the key to change.
 #ifndef STRATA_BOOT_HOST_LIMITS_H_
 #define STRATA_BOOT_HOST_LIMITS_H_
 
@@ -51,6 +52,7 @@ struct HostDemand {
   std::function<std::int64_t(std::int64_t value)> stacks;
   std::int64_t runs = 1;        // runs alive together, counted in `stacks`
   int jobs = 1;                 // of them, one per host thread of a check (check.jobs)
+  std::string jobs_text;        // where those threads come from, for the message
   std::size_t stack_bytes = 0;  // each, without its guard page
   // Steps held in memory (a schedule file's `steps`), 0 = none.
   std::int64_t steps = 0;
@@ -60,7 +62,8 @@ struct HostDemand {
 // boot schedule, compose and tlink; kCheckCommand for check and replay of a
 // check's schedule) needs: the CPUs' and the threads' stacks, with room for
 // the runs alive together (a failure and the run shrinking it; a check's
-// failure, its witness and the execution each of its host threads makes). Error (InvalidArgument,
+// failure, its witness and the execution each of its host threads makes:
+// a replay sets check.jobs = 1). Error (InvalidArgument,
 // one line): a stack.max_threads set below the threads the workload (or
 // the sched check's client) has at once, a pool that cannot hold them.
 absl::StatusOr<HostDemand> RunDemand(const Config& config, const Catalog& catalog, Command command);

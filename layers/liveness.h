@@ -3,8 +3,9 @@
 // next step after at most F steps of the others (machine/fairness.h), so
 // each step a caller waits for costs at most F + 1 machine steps, and a
 // newcomer waits at most for everyone ahead of it to enter, use its
-// promised bound and leave, then takes its own steps. A module's view records arrivals (where a caller takes its place in
-// line) and departures, and answers the bound at the call's return.
+// promised bound and leave, then takes its own steps. A module's view
+// records arrivals (where a caller takes its place in line) and
+// departures, and answers the bound at the call's return.
 #ifndef STRATA_LAYERS_LIVENESS_H_
 #define STRATA_LAYERS_LIVENESS_H_
 

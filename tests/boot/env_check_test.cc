@@ -162,7 +162,7 @@ TEST_CASE("the portfolio shares the runs between its members and names the one t
   Command r = RunStrata("replay p.schedule", dir.path());
   CHECK(r.exit_code == 1);
   CHECK(r.out.find("replay     reproduced: refinement-violation") != std::string::npos);
-  // TAS starvation: the second member's first run (the bound is F + 1
+  // TAS starvation: the third member's first run (the bound is F + 1
   // steps per step waited for, which the fairness guard keeps).
   Command tas = RunStrata("check '" + Source("configs/check/bad/tas-starvation.toml") +
                               "' --strategy portfolio",

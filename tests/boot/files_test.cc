@@ -120,6 +120,7 @@ TEST_CASE("a run that needs more memory maps or memory than the host has is refu
   boot::Config check = ThreadCounter(64, 500);
   check.stack.client = "thread-counter";
   check.stack.threads = 2;
+  check.jobs = 1;
   CHECK(boot::CheckHostLimits(demand(check, boot::kCheckCommand), limits).ok());
   // Each host thread of a check makes its own executions on its own stacks:
   // 1024 cpus fit 24 threads and not 40 (which crashed: std::bad_alloc).
