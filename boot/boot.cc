@@ -587,7 +587,8 @@ absl::StatusOr<int> Replay(const std::string& schedule_path, const Catalog& cata
   // A replay makes its runs one at a time, whatever threads the check had.
   Config replayed = file.config;
   replayed.jobs = 1;
-  STRATA_RETURN_IF_ERROR(CheckRunFitsHost(replayed, catalog, file.layer.empty() ? kBootCommand : kCheckCommand));
+  STRATA_RETURN_IF_ERROR(
+      CheckRunFitsHost(replayed, catalog, file.layer.empty() ? kBootCommand : kCheckCommand));
   if (!file.layer.empty() && !options.log_path.empty()) {
     return absl::InvalidArgumentError(fmt::format(
         "--log: {} is the schedule of a check (layer {}), whose replay writes no log: expected "
