@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "boot/workloads.h"
+#include "machine/stack_pool.h"
 #include "sched/csched.h"
 #include "sched/stack.h"
 
@@ -22,14 +23,15 @@ namespace {
 // Memory maps kept free for everything else of the process (libraries,
 // the allocator's arenas, a sanitizer's own maps).
 constexpr std::int64_t kMapReserve = 2048;
-// Maps per fiber stack: the stack and its guard page.
+// Maps per fiber stack: the stack and its guard page (machine/stack_pool.h).
 constexpr std::int64_t kMapsPerStack = 2;
 // Bytes a replayed step holds: its choice, its event in the log and the
 // log's bookkeeping (a generous bound).
 constexpr std::uint64_t kBytesPerStep = 512;
 
 std::uint64_t StackMemory(std::int64_t stacks, const HostDemand& d, const HostLimits& limits) {
-  return static_cast<std::uint64_t>(stacks) * (d.stack_bytes + limits.page_bytes);
+  return static_cast<std::uint64_t>(stacks) *
+         (d.stack_bytes + machine::StackPool::kPagesBesides * limits.page_bytes);
 }
 
 // The largest value of the demand's key from lo up to its value whose
@@ -46,7 +48,8 @@ std::int64_t LargestFitting(const HostDemand& d, const std::function<bool(std::i
 // The largest stack, in KiB, of which `stacks` fit the available memory.
 std::uint64_t LargestStackKib(std::int64_t stacks, const HostLimits& limits) {
   const std::uint64_t each = limits.available_bytes / static_cast<std::uint64_t>(stacks);
-  return each > limits.page_bytes ? (each - limits.page_bytes) / 1024 : 0;
+  const std::uint64_t besides = machine::StackPool::kPagesBesides * limits.page_bytes;
+  return each > besides ? (each - besides) / 1024 : 0;
 }
 
 std::string Mib(std::uint64_t bytes) { return fmt::format("{} MiB", (bytes + (1 << 20) - 1) >> 20); }

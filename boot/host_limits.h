@@ -1,7 +1,7 @@
 // What a run asks of the host, checked before it starts, and the host
 // threads a check runs on (CheckJobs). Every CPU and every thread is a
 // fiber on its own guard-paged stack (two memory maps: the stack and its
-// guard page), so a config with many threads can pass every key's range
+// guard page; machine/stack_pool.h), so a config with many threads can pass every key's range
 // and still need more maps than vm.max_map_count allows or more memory
 // than the host has; a schedule file's steps are held in memory when it
 // is replayed. RunDemand says what a config's run needs, CheckHostLimits
@@ -53,7 +53,7 @@ struct HostDemand {
   std::int64_t runs = 1;        // runs alive together, counted in `stacks`
   int jobs = 1;                 // of them, one per host thread of a check (check.jobs)
   std::string jobs_text;        // where those threads come from, for the message
-  std::size_t stack_bytes = 0;  // each, without its guard page
+  std::size_t stack_bytes = 0;  // each, usable (StackPool maps kPagesBesides pages more)
   // Steps held in memory (a schedule file's `steps`), 0 = none.
   std::int64_t steps = 0;
 };

@@ -76,7 +76,9 @@ std::vector<Key> MakeKeys() {
   std::vector<Key> keys;
   keys.push_back(Int("machine", "cpus", 1, machine::kMaxCpus, "CPUs", STRATA_FIELD(machine.cpus),
                      "--cpus", kRuns));
-  Key stack = Int("machine", "stack_kib", 16, 65536, "stack per CPU and per thread, KiB (plus a guard page)",
+  Key stack = Int("machine", "stack_kib", 16, 65536,
+                  "stack per CPU and per thread, KiB (plus 2 pages: a guard page and room to "
+                  "stagger the tops)",
                   STRATA_FIELD(machine.stack_bytes));
   stack.get_int = [](const Config& c) {
     return static_cast<std::int64_t>(c.machine.stack_bytes / 1024);

