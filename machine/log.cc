@@ -125,9 +125,9 @@ void MappedStore<T>::Reserve(std::size_t n) {
   if (n <= capacity_) return;
   // Short logs (an explorer's many small runs) live on the heap, where freed
   // buffers are reused without page faults; long ones get a mapping that
-  // grows with mremap and is backed by transparent huge pages where allowed.
+  // grows with mremap (log.h says why without huge pages).
   constexpr std::size_t kFirst = (16 << 10) / 64 * sizeof(T);
-  constexpr std::size_t kMapAt = (2 << 20) / 64 * sizeof(T);  // one huge page of events
+  constexpr std::size_t kMapAt = (2 << 20) / 64 * sizeof(T);  // 2 MiB of events
   std::size_t bytes = bytes_ == 0 ? kFirst : 2 * bytes_;
   while (bytes < n * sizeof(T)) bytes *= 2;
   void* p;
@@ -152,7 +152,6 @@ void MappedStore<T>::Reserve(std::size_t n) {
     p = mremap(data_, bytes_, bytes, MREMAP_MAYMOVE);
     STRATA_CHECK(p != MAP_FAILED, "cannot grow the event log to {} bytes", bytes);
   }
-  if (mapped_) madvise(p, bytes, MADV_HUGEPAGE);  // a hint; ignored where THP is off
   data_ = static_cast<T*>(p);
   bytes_ = bytes;
   capacity_ = bytes / sizeof(T);
