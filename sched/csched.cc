@@ -44,7 +44,9 @@ CSched::CSched(Machine& m, const SchedOptions& o)
       options_(o),
       object_(m.NewObject("sched")),
       stacks_(o.stack_bytes),
-      cpus_(static_cast<std::size_t>(m.cpus())) {}
+      cpus_(static_cast<std::size_t>(m.cpus())) {
+  tcbs_.reserve(static_cast<std::size_t>(std::max(o.max_threads, 0)));
+}
 
 CSched::~CSched() { ReleaseFibers(); }
 
@@ -186,6 +188,13 @@ ThreadId CSched::Spawn(Cpu& cpu, Entry entry, std::source_location where) {
   layers::MarkCall(cpu, object_, kSpawnPrim, 0, 0, where);
   const ThreadId t = DoSpawn(cpu);
   layers::MarkReturn(cpu, object_, kSpawnPrim, t.value(), where);
+  if (!t.valid() || t.value() >= options_.max_threads) {
+    cpu.Fail(Outcome::kImpossibleLog,
+             fmt::format("spawn on cpu {} returned tid {}, outside the TCB pool's tids 0 .. {}",
+                         cpu.id(), t.value(), options_.max_threads - 1));
+  }
+  // Within the capacity reserved up front: no reallocation, so the
+  // references to TCBs (their stacks, above all) stay valid.
   if (t.index() >= tcbs_.size()) tcbs_.resize(t.index() + 1);
   Tcb& tcb = tcbs_[t.index()];
   if (tcb.state != ThreadState::kFree && tcb.state != ThreadState::kDead) {

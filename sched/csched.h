@@ -420,7 +420,10 @@ class CSched : public Threads {
   ObjectId object_;
   machine::StackPool stacks_;  // before tcbs_: thread fibers give their stacks back
   std::vector<PerCpu> cpus_;
-  std::deque<Tcb> tcbs_;        // by tid; a deque keeps references stable
+  // By tid, with room for the pool's max_threads reserved up front: it never
+  // reallocates, so references stay stable (a deque's would too, but its
+  // indexing was a fifth of a context switch's instructions).
+  std::vector<Tcb> tcbs_;
   std::vector<std::string> lock_names_, cv_names_;
   std::vector<int> cv_locks_;
   bool tearing_down_ = false;

@@ -12,6 +12,7 @@
 
 #include "kernel/lock.h"
 #include "kernel/queue.h"
+#include "kernel/tcb_module.h"
 #include "kernel/tcb_pool.h"
 #include "kernel/ticket_lock.h"
 #include "layers/explorer.h"
@@ -303,6 +304,41 @@ TEST_CASE("an exception in a thread is a report naming the thread") {
   REQUIRE(report.ok());
   CHECK(report->outcome == Outcome::kException);
   CHECK(report->message == "thread 1 on cpu 1 threw: boom");
+}
+
+// A user's TCB pool that hands out a tid past its capacity and lets it be
+// written: the scheduler must report it, not index past its TCBs.
+class TidPastCapacity final : public kernel::ModuleTcbPool {
+ public:
+  using ModuleTcbPool::ModuleTcbPool;
+
+ protected:
+  std::int64_t DoAlloc(Cpu& cpu) override {
+    ModuleTcbPool::DoAlloc(cpu);
+    return capacity();
+  }
+  std::int64_t DoWrite(Cpu& cpu, std::int64_t tid, std::int64_t field,
+                       std::int64_t value) override {
+    return tid == capacity() ? 1 : ModuleTcbPool::DoWrite(cpu, tid, field, value);
+  }
+};
+
+TEST_CASE("a spawn whose TCB pool returns a tid past its capacity is an impossible log") {
+  SchedCatalog catalog = BuiltinSchedCatalog();
+  catalog.tcbs.Add({"tid-past-capacity", "known-bad: alloc returns the pool's capacity", true,
+                    "impossible-lower-log", kernel::TcbFactoryOf<TidPastCapacity>()});
+  Machine m(machine::MachineOptions{.cpus = 1});
+  SchedOptions o;
+  o.tcb = "tid-past-capacity";
+  o.max_threads = 4;
+  std::shared_ptr<CSched> s = MakeSched(m, o, catalog.scheds, catalog);
+  auto oracle = machine::MakeOracle({.kind = machine::OracleKind::kRoundRobin, .cpus = 1});
+  auto report = m.Run(
+      CSched::Boot(s, [](Threads& s, Cpu& cpu) { s.Spawn(cpu, [](Threads&, Cpu&) {}); }),
+      *oracle);
+  REQUIRE(report.ok());
+  CHECK(report->outcome == Outcome::kImpossibleLog);
+  CHECK(report->message == "spawn on cpu 0 returned tid 4, outside the TCB pool's tids 0 .. 3");
 }
 
 // ------------------------------------------------------------ the spec's replay
