@@ -355,6 +355,8 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
     std::string outcome;
     int from = -1;
     std::uint64_t their_id = 0;
+    // Given to this rank: executions before it, as far as its giver knew.
+    std::uint64_t known_before = 0;
     // Given to this rank, or split off a part that was: its executions
     // will travel, so it keeps recipes, not machines (Made::recipe).
     bool travels = false;
@@ -441,22 +443,36 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
   // 300,000 took as long on 2 threads as on one.)
   alignas(64) std::atomic<std::uint64_t> root_taken{0};
   // Executions that count and come before every execution of part p in
-  // the root's order, as far as is known here: what the root has taken,
-  // and what each part p was split off (its owner, its owner's owner ...)
+  // the root's order, as far as is known here: what the root has taken
+  // (on a follower, the leader's root, as it last said: a part that runs
+  // anywhere comes after it), and what each part p was split off (its owner, its owner's owner ...)
   // has made so far, which was all before the branch it gave away. A part
   // stops once these and its own reach the cap. (With only the root's, the
   // parts split off a part went on to the whole cap each: ticket 7 x 2
   // capped at 50,000 made all 135,135 executions on 2 threads and took
   // longer than on one.)
+  // The chain of owners ends at the root, or at a part given to this rank,
+  // whose giver said how many come before it: that bound holds forever, the
+  // root's grows; both count executions before that part, so the larger
+  // one counts. (Without the giver's, a part a follower gave the leader,
+  // split off one the leader gave it, ran to the whole cap.)
   auto before_part = [&](const Part& p) {
-    std::uint64_t before = root_taken.load(std::memory_order_relaxed);
+    const Part* top = &p;
+    std::uint64_t before = 0;
     for (const Part* a = p.owner; a != nullptr && a != &root; a = a->owner) {
       before += a->published.load(std::memory_order_relaxed);
+      top = a;
     }
-    return before;
+    const std::uint64_t taken =
+        follower ? shard->LeaderTaken() : root_taken.load(std::memory_order_relaxed);
+    return before + std::max(taken, top->known_before);
   };
+  // Made anywhere: on this process's threads, and on the other ranks as
+  // they last said (a leader's progress line shows the whole cluster's).
   auto shown = [&](std::uint64_t taken) {
-    return std::min(explore.runs, std::max(taken, counted_anywhere.load(std::memory_order_relaxed)));
+    const std::uint64_t elsewhere = shard != nullptr ? shard->FollowersCounted() : 0;
+    return std::min(explore.runs,
+                    std::max(taken, counted_anywhere.load(std::memory_order_relaxed) + elsewhere));
   };
 
   // Makes a recipe's execution again, on the root's thread.
@@ -803,7 +819,8 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
           }
           given.push_back(spare);
           if (bytes) {
-            shard->Give(to, spare, first, std::move(*bytes));
+            // All that p made so far comes before the part.
+            shard->Give(to, spare, first, before_part(p) + p.counted, std::move(*bytes));
             spare = kNone;
           } else {
             crew->Add(std::exchange(spare, kNone));
@@ -843,7 +860,8 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
         *cluster,
         Shard::Handlers{
             .part =
-                [&, received](int from, std::uint64_t id, std::uint64_t first, std::string bytes) {
+                [&, received](int from, std::uint64_t id, std::uint64_t first, std::uint64_t before,
+                              std::string bytes) {
                   std::unique_ptr<Strategy> s = unpacker->Unpack(bytes);
                   STRATA_CHECK(s != nullptr, "rank {} gave a part this strategy cannot read", from);
                   std::uint64_t mine;
@@ -853,6 +871,7 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
                     Part& p = parts.emplace_back();
                     p.strategy = std::move(s);
                     p.first = first;
+                    p.known_before = before;
                     p.from = from;
                     p.their_id = id;
                     p.travels = true;
@@ -890,7 +909,9 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
             // (Not sooner: a part given in reserve would be run by a thread
             // that waits for another part, inside that wait, and hold up
             // the parts that wait for the awaited one.)
-            .idle = [&] { return crew->Hungry(); }});
+            .idle = [&] { return crew->Hungry(); },
+            .counted = [&] { return counted_anywhere.load(std::memory_order_relaxed); },
+            .taken = [&] { return root_taken.load(std::memory_order_relaxed); }});
   }
   if (follower) {
     crew->Await(0, 0);

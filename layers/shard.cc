@@ -15,11 +15,13 @@ enum Type : std::uint64_t {
   kQuit,       // the leader's exit status (exploration 0)
   kHungry,     // parts the sender received from the receiver so far
   kFull,
-  kPart,       // id, first, the part's bytes
+  kPart,       // id, first, before, the part's bytes
   kStop,       // id
   kDone,       // id, what it made
   kEnd,
   kEnded,      // executions the follower made
+  kCounted,    // follower: executions that count it made so far (for progress)
+  kTaken,      // leader: executions its root took so far (for capped parts)
 };
 
 WireWriter Message(Type type, std::uint64_t exploration) {
@@ -101,6 +103,7 @@ Shard::Shard(Cluster& cluster, Handlers handlers)
       received_(static_cast<std::size_t>(cluster.size()), 0),
       hungry_(static_cast<std::size_t>(cluster.size()), 0),
       announced_(static_cast<std::size_t>(cluster.size()), 0),
+      counted_(static_cast<std::size_t>(cluster.size()), 0),
       post_office_([this] { Run(); }) {}
 
 Shard::~Shard() {
@@ -129,7 +132,8 @@ void Shard::Post(int to, std::string bytes) {
   wake_.notify_all();
 }
 
-void Shard::Give(int to, std::uint64_t id, std::uint64_t first, std::string bytes) {
+void Shard::Give(int to, std::uint64_t id, std::uint64_t first, std::uint64_t before,
+                 std::string bytes) {
   {
     const std::lock_guard<std::mutex> lock(mu_);
     const auto r = static_cast<std::size_t>(to);
@@ -138,7 +142,7 @@ void Shard::Give(int to, std::uint64_t id, std::uint64_t first, std::string byte
       hungry_[r] = 0;
       hungry_count_.fetch_sub(1, std::memory_order_relaxed);
     }
-    outbox_.emplace_back(to, Message(kPart, exploration_).U(id).U(first).S(bytes).Take());
+    outbox_.emplace_back(to, Message(kPart, exploration_).U(id).U(first).U(before).S(bytes).Take());
   }
   wake_.notify_all();
 }
@@ -193,10 +197,10 @@ void Shard::Dispatch(int from, const std::string& bytes) {
     }
     case kPart: {
       ++received_[r];
-      const std::uint64_t id = in.U(), first = in.U();
+      const std::uint64_t id = in.U(), first = in.U(), before = in.U();
       std::string part = in.S();
       STRATA_CHECK(in.done(), "a malformed part from rank {}", from);
-      handlers_.part(from, id, first, std::move(part));
+      handlers_.part(from, id, first, before, std::move(part));
       break;
     }
     case kStop:
@@ -211,6 +215,16 @@ void Shard::Dispatch(int from, const std::string& bytes) {
     }
     case kEnd:
       handlers_.end();
+      break;
+    case kCounted: {
+      const std::uint64_t counted = in.U();
+      // Counts only grow, and one rank's messages arrive in order.
+      followers_counted_.fetch_add(counted - counted_[r], std::memory_order_relaxed);
+      counted_[r] = counted;
+      break;
+    }
+    case kTaken:
+      leader_taken_.store(in.U(), std::memory_order_relaxed);
       break;
     case kEnded: {
       const std::uint64_t made = in.U();
@@ -261,6 +275,22 @@ void Shard::Run() {
       busy = true;
     }
     said_idle_ = idle;
+    // The leader says what its root took to the followers, a follower
+    // what it counted to the leader.
+    const std::function<std::uint64_t()>& say = cluster_.leader() ? handlers_.taken : handlers_.counted;
+    const auto now = std::chrono::steady_clock::now();
+    if (say && now - said_at_ >= kSayEvery) {
+      said_at_ = now;
+      if (const std::uint64_t n = say(); n != said_) {
+        said_ = n;
+        if (cluster_.leader()) {
+          for (int r = 1; r < cluster_.size(); ++r) Post(r, Message(kTaken, exploration_).U(n).Take());
+        } else {
+          Post(0, Message(kCounted, exploration_).U(n).Take());
+        }
+        busy = true;
+      }
+    }
     lock.lock();
     if (busy || idle) {
       pause = kQuickest;

@@ -19,6 +19,7 @@
 #define STRATA_LAYERS_SHARD_H_
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -45,8 +46,11 @@ class Shard {
   // Called on the post office's thread; they must not block for long.
   struct Handlers {
     // Part `id` (the giver's number for it) given to this rank by `from`:
-    // Unpack `bytes` and make its executions from `first`.
-    std::function<void(int from, std::uint64_t id, std::uint64_t first, std::string bytes)> part;
+    // Unpack `bytes` and make its executions from `first`; at least
+    // `before` executions that count come before its own.
+    std::function<void(int from, std::uint64_t id, std::uint64_t first, std::uint64_t before,
+                       std::string bytes)>
+        part;
     // The giver of part `id` will not take it back: stop it.
     std::function<void(int from, std::uint64_t id)> stop;
     // A part this rank gave ended where it ran: what it made.
@@ -56,6 +60,15 @@ class Shard {
     // Whether this rank wants a part (asked often): it has nothing to do,
     // or will soon.
     std::function<bool()> idle;
+    // Follower: the executions that count its threads have made so far in
+    // this exploration, taken back by their givers or not (asked every
+    // kSayEvery, for the leader's progress line).
+    std::function<std::uint64_t()> counted;
+    // Leader: the executions its root has taken so far (asked every
+    // kSayEvery). Every part that runs anywhere comes after them in the
+    // order: a capped exploration's parts stop once these and theirs reach
+    // the cap.
+    std::function<std::uint64_t()> taken;
   };
   // Starts the post office of the exploration Begin began.
   Shard(Cluster& cluster, Handlers handlers);
@@ -68,8 +81,9 @@ class Shard {
   // -1. Any thread.
   int Hungry() const;
   // Gives part `id` (this rank's number for it), whose executions begin at
-  // `first`, to rank `to`, as `bytes` (Strategy::Pack). Any thread.
-  void Give(int to, std::uint64_t id, std::uint64_t first, std::string bytes);
+  // `first` and come after at least `before` that count, to rank `to`, as
+  // `bytes` (Strategy::Pack). Any thread.
+  void Give(int to, std::uint64_t id, std::uint64_t first, std::uint64_t before, std::string bytes);
   // Tells `to` to stop part `id` this rank gave it. Any thread.
   void Stop(int to, std::uint64_t id);
   // Sends `from` what part `id` (its number) made, as `bytes`. Any thread.
@@ -80,6 +94,12 @@ class Shard {
   // Follower, after Handlers::end: its parts stopped after making `made`
   // executions in all; tells the leader, and the post office stops.
   void Ended(std::uint64_t made);
+  // Leader: what the followers said last of their Handlers::counted, in
+  // all. Follower: what the leader said last of its Handlers::taken. Each
+  // rank says it again within about kSayEvery of a change. Any thread.
+  std::uint64_t FollowersCounted() const { return followers_counted_.load(std::memory_order_relaxed); }
+  std::uint64_t LeaderTaken() const { return leader_taken_.load(std::memory_order_relaxed); }
+  static constexpr std::chrono::milliseconds kSayEvery{50};
 
  private:
   void Run();
@@ -103,6 +123,13 @@ class Shard {
   std::atomic<int> hungry_count_{0};
   bool said_idle_ = false;                           // the post office's
   std::vector<std::uint64_t> announced_;             // received_ when last said hungry; the post office's
+  std::vector<std::uint64_t> counted_;               // per follower, what it said last; the post office's
+  std::atomic<std::uint64_t> followers_counted_{0};  // their sum
+  std::atomic<std::uint64_t> leader_taken_{0};
+  // What this rank said last of its Handlers::counted or taken, and when;
+  // the post office's.
+  std::uint64_t said_ = 0;
+  std::chrono::steady_clock::time_point said_at_{};
   std::thread post_office_;
 };
 

@@ -5,6 +5,8 @@
 // end with the leader's exit status.
 #include "layers/shard.h"
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <deque>
@@ -279,6 +281,51 @@ TEST_CASE("a follower whose command ends before an exploration does not hold up 
   CHECK(lead->executions == 90);
   // Every rank ends with the leader's status, the one that failed too.
   CHECK(statuses == std::vector<int>{0, 0});
+}
+
+TEST_CASE("the leader hears what each follower has counted, and the followers what it has taken") {
+  // Follower r says it counted 1000 * r, then 1000 * r + 7: the leader's
+  // sum follows the latest word of each. The leader says it took 500, then
+  // 900: every follower hears both.
+  std::atomic<int> step{0};
+  std::atomic<std::uint64_t> leader_heard[2] = {0, 0};
+  std::atomic<int> followers_heard[2] = {0, 0};
+  const auto wait_until = [](const std::function<bool()>& done) {
+    for (int i = 0; i < 2000 && !done(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  };
+  Sharded(3, [&](Cluster& c) {
+    REQUIRE(Begin(c, "progress"));
+    std::atomic<bool> ended{false};
+    const std::uint64_t r = static_cast<std::uint64_t>(c.rank());
+    Shard shard(c, {.part = [](int, std::uint64_t, std::uint64_t, std::uint64_t, std::string) {},
+                    .stop = [](int, std::uint64_t) {},
+                    .done = [](std::uint64_t, std::string) {},
+                    .end = [&] { ended = true; },
+                    .idle = [] { return false; },
+                    .counted = [&] { return 1000 * r + (step.load() == 0 ? 0 : 7); },
+                    .taken = [&] { return step.load() == 0 ? 500u : 900u; }});
+    if (c.leader()) {
+      wait_until([&] { return shard.FollowersCounted() == 3000 && followers_heard[0] == 2; });
+      leader_heard[0] = shard.FollowersCounted();
+      step = 1;
+      wait_until([&] { return shard.FollowersCounted() == 3014 && followers_heard[1] == 2; });
+      leader_heard[1] = shard.FollowersCounted();
+      shard.End();
+    } else {
+      bool heard_first = false, heard_last = false;
+      while (!ended) {
+        if (!heard_first && shard.LeaderTaken() == 500) ++followers_heard[0], heard_first = true;
+        if (!heard_last && shard.LeaderTaken() == 900) ++followers_heard[1], heard_last = true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      shard.Ended(0);
+    }
+    return 0;
+  });
+  CHECK(leader_heard[0] == 3000);
+  CHECK(leader_heard[1] == 3014);
+  CHECK(followers_heard[0] == 2);
+  CHECK(followers_heard[1] == 2);
 }
 
 TEST_CASE("a part travels as bytes: unpacked, it makes the executions it made before it left") {
