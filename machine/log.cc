@@ -144,6 +144,8 @@ void MappedStore<T>::Reserve(std::size_t n) {
     } else {
       p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
       STRATA_CHECK(p != MAP_FAILED, "cannot grow the event log to {} bytes", bytes);
+      // A hint (log.h says why); where THP is "always" it keeps them off too.
+      madvise(p, bytes, MADV_NOHUGEPAGE);
     }
     if (size_ > 0) std::memcpy(p, data_, size_ * sizeof(T));
     std::free(data_);

@@ -21,11 +21,10 @@ namespace strata::machine {
 
 // Contiguous storage for a log's events. Small
 // logs live on the heap; from 32768 slots on (2 MiB of events), an anonymous
-// mapping grown with mremap (the kernel moves page tables, not bytes). It is
-// not marked for transparent huge pages: where the kernel compacts memory
-// for them on a fault (defrag "madvise", Debian's default), a first run of
-// 24 million events spent 5-11 s in the kernel with them and under 1 s
-// without. The mappings of destroyed logs are
+// mapping grown with mremap (the kernel moves page tables, not bytes). It
+// asks for no transparent huge pages: with them (MADV_HUGEPAGE, and the
+// kernel's defrag "madvise", Debian's default) a first run of 24 million
+// events spent 4.7-11 s in the kernel, and under 1 s without. The mappings of destroyed logs are
 // kept in a small process-wide pool (at most four, 256 MiB in all) and reused
 // by the next long log, which then does not pay for the kernel zeroing its
 // pages again; this is what a process that runs many machines sees. T is Event

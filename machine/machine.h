@@ -48,7 +48,7 @@ inline constexpr int kMaxCpus = 1024;
 
 struct MachineOptions {
   int cpus = 4;                          // 1 to kMaxCpus
-  std::size_t stack_bytes = 64 * 1024;   // per CPU, plus one guard page
+  std::size_t stack_bytes = 64 * 1024;   // per CPU (StackPool maps 2 pages more)
   std::uint64_t max_steps = 1'000'000;   // shared steps before "step-budget"
   std::uint64_t fairness = 0;            // F; 0 means 8 * cpus
   // The seed of the simulated code's own random choices (a most-general

@@ -24,7 +24,7 @@ class StackPool {
  public:
   // Stacks of at least `bytes` usable bytes each. Each maps kPagesBesides
   // pages more: its guard page, and a page over which the tops of
-  // successive stacks are staggered by a cache line each, so that fibers
+  // successive stacks are staggered (by 256 bytes each), so that fibers
   // switching at the same depth do not contend for the same cache sets.
   explicit StackPool(std::size_t bytes) : bytes_(bytes) {}
   static constexpr int kPagesBesides = 2;

@@ -246,7 +246,7 @@ struct SchedOptions {
   std::string queue = "module";
   std::string tcb = "module";
   int max_threads = 256;         // TCB pool capacity (tids 0 .. max_threads-1)
-  std::size_t stack_bytes = 64 * 1024;  // per thread, plus a guard page
+  std::size_t stack_bytes = 64 * 1024;  // per thread (StackPool maps 2 pages more)
 };
 
 // The spec's abstract state, a pure function of the log (SchedReplay).

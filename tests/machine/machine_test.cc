@@ -4,8 +4,9 @@
 #include "machine/machine.h"
 
 #include <algorithm>
+#include <cinttypes>
+#include <cstdio>
 #include <fstream>
-#include <iterator>
 #include <map>
 #include <memory>
 #include <set>
@@ -14,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include <boost/context/stack_traits.hpp>
 #include <doctest/doctest.h>
 
 #include "machine/replay.h"
@@ -477,45 +479,56 @@ struct Alive {
   int* n_;
 };
 
-TEST_CASE("a stack pool's stacks hold their bytes and start on different cache lines") {
+TEST_CASE("a stack pool's stacks hold their bytes, start at staggered offsets and are all unmapped") {
   constexpr std::size_t kBytes = 16 * 1024;
-  constexpr std::size_t kPage = 4096;
-  const auto mappings = [] {  // the process's memory maps, one line each
-    std::ifstream maps("/proc/self/maps");
-    return std::count(std::istreambuf_iterator<char>(maps), std::istreambuf_iterator<char>(), '\n');
-  };
-  std::vector<boost::context::stack_context> taken;
-  taken.reserve(80);
-  const auto before = mappings();
+  const std::size_t page = boost::context::stack_traits::page_size();
+  // The mapping of each stack: from its base (its guard page) to the next
+  // page boundary above its top.
+  std::vector<std::pair<std::uintptr_t, std::uintptr_t>> mapped;
   {
     StackPool pool(kBytes);
-    std::set<std::uintptr_t> lines;  // each top's cache line within its page
-    for (int i = 0; i < 80; ++i) {
+    std::vector<boost::context::stack_context> taken;
+    std::set<std::uintptr_t> offsets;  // where each fiber's record would go, within its page
+    for (int i = 0; i < 40; ++i) {
       CAPTURE(i);
       boost::context::stack_context s = pool.Take();
       const auto top = reinterpret_cast<std::uintptr_t>(s.sp);
       CHECK(top % 16 == 0);
       // Usable: everything above the guard page, the lowest of the mapping.
-      REQUIRE(s.size >= kBytes + kPage);
-      char* const usable = static_cast<char*>(s.sp) - (s.size - kPage);
+      REQUIRE(s.size >= kBytes + page);
+      char* const usable = static_cast<char*>(s.sp) - (s.size - page);
       std::fill(usable, static_cast<char*>(s.sp), char{1});
       CHECK(usable[0] + usable[kBytes - 1] == 2);
-      lines.insert(top % kPage / 64);
+      // Boost.Context puts the record 256-byte aligned just below the top.
+      offsets.insert((top - 1) / 256 % (page / 256));
+      mapped.emplace_back(top - s.size, (top + page - 1) / page * page);
       taken.push_back(s);
     }
-    CHECK(lines.size() == kPage / 64);  // 80 stacks cover all 64 lines of a page
+    // 40 stacks cover every 256-byte offset of a page (16 of a 4 KiB one).
+    CHECK(offsets.size() == std::min<std::size_t>(40, page / 256));
     // Given back and taken again: the same stacks, tops and sizes unchanged.
     for (const auto& s : taken) pool.Give(s);
-    for (std::size_t i = 0; i < taken.size(); ++i) {
-      boost::context::stack_context s = pool.Take();
-      CHECK(std::find_if(taken.begin(), taken.end(), [&](const auto& t) {
-              return t.sp == s.sp && t.size == s.size;
-            }) != taken.end());
-      pool.Give(s);
+    std::set<std::pair<void*, std::size_t>> before, after;
+    for (const auto& s : taken) before.emplace(s.sp, s.size);
+    for (auto& s : taken) {
+      s = pool.Take();
+      after.emplace(s.sp, s.size);
+    }
+    CHECK(after == before);
+    for (const auto& s : taken) pool.Give(s);
+  }
+  // The pool unmapped every stack it mapped, guard pages and tops included:
+  // no mapping of the process overlaps one.
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    std::uintptr_t lo = 0, hi = 0;
+    REQUIRE(std::sscanf(line.c_str(), "%" SCNxPTR "-%" SCNxPTR, &lo, &hi) == 2);
+    for (const auto& [base, end] : mapped) {
+      CAPTURE(line);
+      CHECK((hi <= base || lo >= end));
     }
   }
-  // The pool unmapped every stack it mapped, guard pages included.
-  CHECK(mappings() == before);
 }
 
 TEST_CASE("runaway recursion on a cpu is a stack overflow naming it, and the process runs on") {
