@@ -24,10 +24,11 @@ namespace strata::machine {
 // mapping grown with mremap (the kernel moves page tables, not bytes). It
 // asks for no transparent huge pages: with them (MADV_HUGEPAGE, and the
 // kernel's defrag "madvise", Debian's default) a first run of 24 million
-// events spent 4.7-11 s in the kernel, and under 1 s without. The mappings of destroyed logs are
-// kept in a small process-wide pool (at most four, 256 MiB in all) and reused
-// by the next long log, which then does not pay for the kernel zeroing its
-// pages again; this is what a process that runs many machines sees. T is Event
+// events spent 4.7-11 s in the kernel, and under 1 s without. The
+// mappings of destroyed logs are kept in a small process-wide pool (at most
+// four, 256 MiB in all) and reused by the next long log, which then does not
+// pay for the kernel zeroing its pages again; this is what a process that
+// runs many machines sees. T is Event
 // (log.cc instantiates it).
 template <class T>
 class MappedStore {

@@ -27,7 +27,7 @@ void Unpoison(const boost::context::stack_context& s) {
 // the same few sets of the L1 cache, whose ways a thousand threads then
 // evict from each other at every switch. Each new stack's top is lowered by
 // one more step, over one page (strata bench, 1000 yielding threads: 6.2 ->
-// 10.7 M context switches/s). A step is 256 bytes: Boost.Context aligns a
+// 11.7 M context switches/s). A step is 256 bytes: Boost.Context aligns a
 // fiber's record, and so its frames, down to 256 bytes below the top.
 constexpr std::size_t kStep = 256;
 
