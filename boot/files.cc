@@ -4,11 +4,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 
 #include <fmt/format.h>
+
+#include "machine/check.h"
 
 namespace strata::boot {
 namespace {
@@ -23,7 +27,7 @@ std::string Canonical(const std::string& path) {
 }
 
 // Writes all of `text` to `fd`; false on a failed write.
-bool WriteAll(int fd, const std::string& text) {
+bool WriteAll(int fd, std::string_view text) {
   std::size_t done = 0;
   while (done < text.size()) {
     const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
@@ -79,32 +83,122 @@ absl::StatusOr<std::string> ReadInputFile(const std::string& path, std::string_v
   return text;
 }
 
-absl::Status WriteFileAtomically(const std::string& path, const std::string& text) {
+namespace {
+
+// The temporary files of open OutputWriters, for a signal handler to
+// remove (RemoveUncommittedOutputs): fixed storage, claimed and released
+// with atomics, read without locks or allocation.
+constexpr int kOutputSlots = 16;
+constexpr std::size_t kOutputPathBytes = 4096;
+struct OutputSlot {
+  std::atomic<bool> claimed{false};
+  std::atomic<bool> live{false};
+  char path[kOutputPathBytes];
+};
+OutputSlot g_outputs[kOutputSlots];
+
+// A slot holding `tmp`, or -1 when all are taken or the path is too long
+// (the file is then only removed by its writer).
+int ClaimSlot(const std::string& tmp) {
+  if (tmp.size() >= kOutputPathBytes) return -1;
+  for (int i = 0; i < kOutputSlots; ++i) {
+    bool expected = false;
+    if (g_outputs[i].claimed.compare_exchange_strong(expected, true)) {
+      std::memcpy(g_outputs[i].path, tmp.c_str(), tmp.size() + 1);
+      g_outputs[i].live.store(true);
+      return i;
+    }
+  }
+  return -1;
+}
+
+void ReleaseSlot(int slot) {
+  if (slot < 0) return;
+  g_outputs[slot].live.store(false);
+  g_outputs[slot].claimed.store(false);
+}
+
+// Appends are written in pieces of this size.
+constexpr std::size_t kOutputBufferBytes = std::size_t{1} << 20;
+
+}  // namespace
+
+void RemoveUncommittedOutputs() {
+  for (OutputSlot& slot : g_outputs) {
+    if (slot.live.load()) ::unlink(slot.path);
+  }
+}
+
+OutputWriter::~OutputWriter() { Discard(); }
+
+absl::Status OutputWriter::Open(const std::string& path) {
+  STRATA_CHECK(fd_ < 0 && path_.empty(), "OutputWriter::Open is called once");
+  path_ = path;
   // A name of its own (O_EXCL), so no file of the user's is touched; mode
   // 0666 under the umask, as a plain open would make it.
-  static int counter = 0;
-  std::string tmp;
-  int fd = -1;
-  for (int attempt = 0; attempt < 100 && fd < 0; ++attempt) {
-    tmp = fmt::format("{}.strata-tmp-{}-{}", path, ::getpid(), counter++);
-    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd < 0 && errno != EEXIST) break;
+  static std::atomic<int> counter{0};
+  for (int attempt = 0; attempt < 100 && fd_ < 0; ++attempt) {
+    tmp_ = fmt::format("{}.strata-tmp-{}-{}", path, ::getpid(), counter++);
+    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd_ < 0 && errno != EEXIST) break;
   }
-  if (fd < 0) {
+  if (fd_ < 0) {
     return absl::InvalidArgumentError(
         fmt::format("{}: cannot write this file (expected a writable path)", path));
   }
-  const bool written = WriteAll(fd, text);
-  const bool closed = ::close(fd) == 0;
-  if (!written || !closed) {
-    std::remove(tmp.c_str());
-    return absl::InvalidArgumentError(fmt::format("{}: writing failed", path));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return absl::InvalidArgumentError(fmt::format("{}: cannot move the file into place", path));
-  }
+  slot_ = ClaimSlot(tmp_);
   return absl::OkStatus();
+}
+
+void OutputWriter::Append(std::string_view text) {
+  if (fd_ < 0 || failed_) return;
+  if (buffer_.size() + text.size() < kOutputBufferBytes) {
+    buffer_.append(text);
+    return;
+  }
+  // A large piece is written as it is, not copied.
+  if (!Flush() || !WriteAll(fd_, text)) failed_ = true;
+}
+
+bool OutputWriter::Flush() {
+  const bool written = WriteAll(fd_, buffer_);
+  buffer_.clear();
+  return written;
+}
+
+absl::Status OutputWriter::Commit() {
+  STRATA_CHECK(fd_ >= 0, "OutputWriter::Commit without a file open");
+  const bool written = !failed_ && Flush();
+  const bool closed = ::close(fd_) == 0;
+  fd_ = -1;
+  if (!written || !closed) {
+    Discard();
+    return absl::InvalidArgumentError(fmt::format("{}: writing failed", path_));
+  }
+  if (std::rename(tmp_.c_str(), path_.c_str()) != 0) {
+    Discard();
+    return absl::InvalidArgumentError(fmt::format("{}: cannot move the file into place", path_));
+  }
+  ReleaseSlot(slot_);
+  slot_ = -1;
+  tmp_.clear();
+  return absl::OkStatus();
+}
+
+void OutputWriter::Discard() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  ReleaseSlot(slot_);
+  slot_ = -1;
+  if (!tmp_.empty()) std::remove(tmp_.c_str());
+  tmp_.clear();
+}
+
+absl::Status WriteFileAtomically(const std::string& path, std::string_view text) {
+  OutputWriter out;
+  if (absl::Status s = out.Open(path); !s.ok()) return s;
+  out.Append(text);
+  return out.Commit();
 }
 
 absl::Status CheckWritable(const std::string& path, std::string_view flag) {

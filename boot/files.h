@@ -1,7 +1,8 @@
 // The user's files as strata touches them: every input (a config, a
 // schedule file, a recording) is read through ReadInputFile, and every
 // output (--log and its .txt, --schedule, --trace, --report, --witness) is
-// checked up front by CheckOutputs and written by WriteFileAtomically. So a
+// checked up front by CheckOutputs and written by an OutputWriter (most at
+// once, by WriteFileAtomically). So a
 // bad path is refused before a run starts, an output never replaces an
 // input or another output, and a failed write leaves no partial file.
 #ifndef STRATA_BOOT_FILES_H_
@@ -35,10 +36,50 @@ absl::Status CheckInputFile(const std::string& path, std::string_view expected);
 // (...)".
 absl::StatusOr<std::string> ReadInputFile(const std::string& path, std::string_view expected);
 
-// Writes `text` to `path` atomically: a temporary file of its own name in
-// the same folder, renamed into place, so a failure never leaves a partial
-// file and no other file is touched. Error: InvalidArgument naming `path`.
-absl::Status WriteFileAtomically(const std::string& path, const std::string& text);
+// An output written piece by piece (`--witness-all`'s witness of every
+// execution, which can be far larger than memory), with the promise of a
+// whole file or none: the pieces go to a temporary file of its own name in
+// the same folder, renamed into place by Commit. An output not committed (an
+// error, an early return, a second SIGINT or SIGTERM: boot/interrupt.h)
+// leaves no file behind, and no other file is touched.
+class OutputWriter {
+ public:
+  OutputWriter() = default;
+  OutputWriter(const OutputWriter&) = delete;
+  OutputWriter& operator=(const OutputWriter&) = delete;
+  // Removes the temporary file unless Commit moved it into place.
+  ~OutputWriter();
+
+  // Creates the temporary file for `path`. Error: InvalidArgument
+  // "PATH: cannot write this file (expected a writable path)". Called once.
+  absl::Status Open(const std::string& path);
+  // Adds `text` (buffered). A failed write is kept and returned by Commit;
+  // nothing happens before Open or after a failure.
+  void Append(std::string_view text);
+  // Writes what is buffered and renames the file into place. Error:
+  // InvalidArgument "PATH: writing failed" (a write failed: a full disk) or
+  // "PATH: cannot move the file into place"; the temporary file is removed.
+  absl::Status Commit();
+
+ private:
+  bool Flush();
+  void Discard();
+
+  std::string path_, tmp_;
+  int fd_ = -1;
+  int slot_ = -1;  // in the list of files a second signal removes
+  bool failed_ = false;
+  std::string buffer_;
+};
+
+// Removes every OutputWriter's temporary file now. Async-signal-safe: for a
+// signal handler that is about to end the process.
+void RemoveUncommittedOutputs();
+
+// Writes `text` to `path` atomically (one OutputWriter), so a failure
+// never leaves a partial file and no other file is touched. Error:
+// InvalidArgument naming `path`.
+absl::Status WriteFileAtomically(const std::string& path, std::string_view text);
 
 // OK if a file can be written at `path` (probed next to it, then removed),
 // or `path` is empty: fails early, before a long run, for an output that

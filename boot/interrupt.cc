@@ -1,5 +1,6 @@
 #include "boot/interrupt.h"
 
+#include "boot/files.h"
 #include "machine/check.h"
 
 namespace strata::boot {
@@ -10,7 +11,9 @@ bool live = false;
 
 void OnSignal(int sig) {
   if (received != 0) {
-    // The second one: the default action, now (async-signal-safe calls only).
+    // The second one: the default action, now (async-signal-safe calls
+    // only), leaving no output half-written.
+    RemoveUncommittedOutputs();
     std::signal(sig, SIG_DFL);
     std::raise(sig);
     return;

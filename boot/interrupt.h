@@ -2,7 +2,8 @@
 // the first SIGINT or SIGTERM only sets a flag that the explorer polls
 // between executions (layers::ExploreOptions::stop), so the command can
 // print what it covered and exit 130 or 143; a second one ends the process
-// at once, as without the scope.
+// at once, as without the scope, after removing the temporary files of the
+// outputs not yet written (boot/files.h).
 #ifndef STRATA_BOOT_INTERRUPT_H_
 #define STRATA_BOOT_INTERRUPT_H_
 

@@ -9,6 +9,7 @@
 
 #include "boot/json_text.h"
 #include "boot/schedule_file.h"
+#include "machine/check.h"
 #include "machine/log.h"
 #include "machine/machine.h"
 #include "machine/schedule.h"
@@ -155,30 +156,35 @@ std::string WitnessJson(const layers::LayerPair& pair, const layers::Execution& 
   return JsonText(j);
 }
 
+absl::Status WitnessFile::Open(const std::string& path) {
+  if (absl::Status s = out_.Open(path); !s.ok()) return s;
+  open_ = true;
+  out_.Append("{\"witness\":1,\"layers\":[");
+  return absl::OkStatus();
+}
+
 void WitnessFile::BeginLayer(const std::string& layer, const layers::LayerPair& pair) {
-  layers_.push_back({.name = layer, .lower = pair.lower(), .upper = pair.upper(), .executions = {}});
+  if (!open_) return;
+  out_.Append(fmt::format("{}{{\"layer\":{},\"lower\":{},\"upper\":{},\"executions\":[",
+                          layers_ == 0 ? "" : "]},", JsonText(layer), JsonText(pair.lower()),
+                          JsonText(pair.upper())));
+  ++layers_;
+  in_layer_ = 0;
 }
 
-std::size_t WitnessFile::executions() const {
-  std::size_t n = 0;
-  for (const Layer& l : layers_) n += l.executions.size();
-  return n;
+void WitnessFile::Add(std::string_view execution_json) {
+  if (!open_) return;
+  STRATA_CHECK(layers_ > 0, "a witness added before its layer");
+  if (in_layer_++ > 0) out_.Append(",");
+  out_.Append(execution_json);
+  ++executions_;
 }
 
-absl::Status WitnessFile::Write(const std::string& path) const {
-  std::string out = "{\"witness\":1,\"layers\":[";
-  for (std::size_t i = 0; i < layers_.size(); ++i) {
-    const Layer& l = layers_[i];
-    out += fmt::format("{}{{\"layer\":{},\"lower\":{},\"upper\":{},\"executions\":[", i == 0 ? "" : ",",
-                       JsonText(l.name), JsonText(l.lower), JsonText(l.upper));
-    for (std::size_t k = 0; k < l.executions.size(); ++k) {
-      if (k > 0) out += ',';
-      out += l.executions[k];
-    }
-    out += "]}";
-  }
-  out += "]}\n";
-  return WriteFileAtomically(path, out);
+absl::Status WitnessFile::Write() {
+  STRATA_CHECK(open_, "WitnessFile::Write without Open");
+  out_.Append(layers_ == 0 ? "]}\n" : "]}]}\n");
+  open_ = false;
+  return out_.Commit();
 }
 
 }  // namespace strata::boot

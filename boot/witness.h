@@ -14,10 +14,12 @@
 #ifndef STRATA_BOOT_WITNESS_H_
 #define STRATA_BOOT_WITNESS_H_
 
+#include <cstddef>
 #include <string>
-#include <vector>
+#include <string_view>
 
 #include "absl/status/status.h"
+#include "boot/files.h"
 #include "layers/layer.h"
 #include "layers/refinement.h"
 
@@ -28,21 +30,29 @@ namespace strata::boot {
 // contents).
 std::string WitnessJson(const layers::LayerPair& pair, const layers::Execution& x);
 
-// What `--witness` collects: per checked layer, its executions' witnesses.
+// What `--witness` writes: per checked layer, its executions' witnesses,
+// each written to the file as it is added (every execution's, with
+// --witness-all, can be far larger than memory), the file whole or not at
+// all (boot/files.h's OutputWriter).
 class WitnessFile {
  public:
+  // Starts the file at `path` (its temporary file). Error as
+  // OutputWriter::Open. Without it, the rest does nothing.
+  absl::Status Open(const std::string& path);
   void BeginLayer(const std::string& layer, const layers::LayerPair& pair);
-  void Add(std::string execution_json) { layers_.back().executions.push_back(std::move(execution_json)); }
-  std::size_t executions() const;
-  // Writes the file whole or not at all (a temporary file renamed into place).
-  absl::Status Write(const std::string& path) const;
+  // Precondition: a layer was begun.
+  void Add(std::string_view execution_json);
+  std::size_t executions() const { return executions_; }
+  // Ends the JSON and moves the file into place. Error as
+  // OutputWriter::Commit.
+  absl::Status Write();
 
  private:
-  struct Layer {
-    std::string name, lower, upper;
-    std::vector<std::string> executions;
-  };
-  std::vector<Layer> layers_;
+  OutputWriter out_;
+  bool open_ = false;
+  std::size_t layers_ = 0;     // begun
+  std::size_t in_layer_ = 0;   // executions added to the last one
+  std::size_t executions_ = 0; // in all
 };
 
 }  // namespace strata::boot

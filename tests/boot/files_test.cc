@@ -3,10 +3,15 @@
 // inputs and each other, atomic writes, and runs refused before they start.
 #include <doctest/doctest.h>
 
+#include <sys/resource.h>
+
+#include <csignal>
 #include <filesystem>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "boot/files.h"
 #include "boot/host_limits.h"
@@ -16,6 +21,13 @@ namespace strata::testing {
 namespace {
 
 using boot::OutputFile;
+
+// Regular files in `dir`.
+int FilesIn(const TempDir& dir) {
+  int files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) files += e.is_regular_file();
+  return files;
+}
 
 TEST_CASE("an input that is no regular file is refused with one line naming it") {
   TempDir dir;
@@ -65,11 +77,70 @@ TEST_CASE("an atomic write replaces the file whole and touches no other") {
   REQUIRE(boot::WriteFileAtomically(path, "new").ok());
   CHECK(dir.Read("out.json") == "new");
   CHECK(dir.Read("out.json.tmp") == "a file of the user's");
-  int files = 0;
-  for (const auto& e : std::filesystem::directory_iterator(dir.path())) files += e.is_regular_file();
-  CHECK(files == 2);
+  CHECK(FilesIn(dir) == 2);
   CHECK(boot::WriteFileAtomically(dir.File("no/such/f"), "x").message() ==
         dir.File("no/such/f") + ": cannot write this file (expected a writable path)");
+}
+
+TEST_CASE("an output written piece by piece appears whole at its commit, and an output not "
+          "committed leaves no file") {
+  TempDir dir;
+  const std::string path = dir.Write("w.json", "old");
+  // Pieces past the writer's 1 MiB buffer go to the temporary file first.
+  std::string expected;
+  {
+    boot::OutputWriter out;
+    REQUIRE(out.Open(path).ok());
+    for (int i = 0; i < 3000; ++i) {
+      const std::string piece = fmt::format("{:04}", i) + std::string(996, 'x');
+      out.Append(piece);
+      expected += piece;
+    }
+    out.Append(std::string(3 << 20, 'y'));  // a piece larger than the buffer
+    expected += std::string(3 << 20, 'y');
+    CHECK(dir.Read("w.json") == "old");
+    CHECK(FilesIn(dir) == 2);  // the temporary file
+    REQUIRE(out.Commit().ok());
+  }
+  CHECK(dir.Read("w.json") == expected);
+  CHECK(FilesIn(dir) == 1);
+  {
+    boot::OutputWriter out;
+    REQUIRE(out.Open(path).ok());
+    out.Append("never committed");
+  }
+  CHECK(dir.Read("w.json") == expected);
+  CHECK(FilesIn(dir) == 1);
+  // What a second SIGINT does before the process ends.
+  boot::OutputWriter open;
+  REQUIRE(open.Open(dir.File("n.json")).ok());
+  CHECK(FilesIn(dir) == 2);
+  boot::RemoveUncommittedOutputs();
+  CHECK(FilesIn(dir) == 1);
+  CHECK(!std::filesystem::exists(dir.File("n.json")));
+}
+
+TEST_CASE("an output whose write fails (a full disk) is an error naming it, and leaves no file") {
+  TempDir dir;
+  const std::string path = dir.Write("w.json", "old");
+  // A file size limit stands for a full disk: a write past it fails.
+  struct rlimit before {};
+  REQUIRE(::getrlimit(RLIMIT_FSIZE, &before) == 0);
+  const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  struct rlimit small = before;
+  small.rlim_cur = 1 << 20;
+  REQUIRE(::setrlimit(RLIMIT_FSIZE, &small) == 0);
+  boot::OutputWriter out;
+  absl::Status status = out.Open(path);
+  if (status.ok()) {
+    for (int i = 0; i < 4; ++i) out.Append(std::string(1 << 20, 'x'));
+    status = out.Commit();
+  }
+  ::setrlimit(RLIMIT_FSIZE, &before);
+  std::signal(SIGXFSZ, old_handler);
+  CHECK(status.message() == path + ": writing failed");
+  CHECK(dir.Read("w.json") == "old");
+  CHECK(FilesIn(dir) == 1);
 }
 
 boot::Config ThreadCounter(int cpus, int threads) {

@@ -7,6 +7,7 @@
 #include <regex>
 #include <set>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -142,6 +143,30 @@ TEST_CASE("--witness-all writes every execution checked; a passing check's relat
   CHECK(none.exit_code == 0);
   CHECK(none.out.find("(0 executions: no failure to witness (--witness-all writes every execution))") !=
         std::string::npos);
+}
+
+TEST_CASE("--witness-all over every layer writes each layer's executions in turn, on one host "
+          "thread") {
+  TempDir dir;
+  Command c = RunStrata("check '" + Source("configs/check/queue.toml") +
+                            "' --runs 3 --jobs 2 --witness all.json --witness-all",
+                        dir.path());
+  CHECK(c.exit_code == 0);
+  CHECK(c.out.find("; 1 host thread (--witness-all writes each witness as it is made)\n") != std::string::npos);
+  CHECK(c.out.find("witness    written to all.json (15 executions, every one checked)") != std::string::npos);
+  const nlohmann::json w = ReadJson(dir.File("all.json"));
+  REQUIRE(w["layers"].size() == 5);
+  const std::vector<std::string> layers = {"lock", "queue", "tcb", "sched", "thread"};
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    CAPTURE(i);
+    CHECK(w["layers"][i]["layer"] == layers[i]);
+    REQUIRE(w["layers"][i]["executions"].size() == 3);
+    for (const nlohmann::json& x : w["layers"][i]["executions"]) CHECK(x["verdict"] == "refines");
+  }
+  // Nothing but the witness is left in the folder.
+  int files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) files += e.is_regular_file();
+  CHECK(files == 1);
 }
 
 TEST_CASE("--witness-all without --witness, or an unwritable witness path, is a one-line error") {
