@@ -446,15 +446,18 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
       fmt::print(out, "             rely       (declared) {}\n             guarantee  (declared) {}\n",
                  info->rely, info->guarantee);
     }
-    // The whole F-fair space: exhausted, and not limited by a bound.
-    const bool whole = r.exhausted && r.bound.empty();
+    // The whole F-fair space: exhausted, not limited by a bound, and not
+    // cut short where the fairness guard chose a step.
+    const bool whole = r.exhausted && r.bound.empty() && r.guard_cuts == 0;
     std::string space;
     if (exhaustive) {
       space = fmt::format(", {} skipped by reduction, {}", r.skipped,
-                          !r.exhausted ? std::string("space NOT exhausted")
-                          : whole      ? std::string("space exhausted")
-                                       : fmt::format("bounded space exhausted (schedules with {})",
-                                                     r.bound));
+                          !r.exhausted        ? std::string("space NOT exhausted")
+                          : whole             ? std::string("space exhausted")
+                          : !r.bound.empty()  ? fmt::format("bounded space exhausted (schedules with {})", r.bound)
+                                              : fmt::format("space exhausted as far as the fairness guard let the "
+                                                            "reduction reorder ({} cut{})",
+                                                            r.guard_cuts, r.guard_cuts == 1 ? "" : "s"));
     }
     fmt::print(out, "             {}{}, {} events, {:.3f} s ({:.0f} executions/s)\n",
                Executions(r.executions), space, r.events, r.seconds,
@@ -485,6 +488,7 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
     jl["executions"] = r.executions;
     jl["exhausted"] = r.exhausted;
     jl["bound"] = r.bound.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(r.bound);
+    if (exhaustive) jl["fairness_cuts"] = r.guard_cuts;
     jl["symmetry"] = r.symmetric;
     if (exhaustive) {
       jl["skipped_by_reduction"] = r.skipped;
@@ -572,13 +576,22 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
                                               : "--no-symmetry");
         }
       } else {
-        fmt::print(out, "             verdict: no violation in {} ({}{})\n", Executions(r.executions),
+        // Cut short by the fairness guard: what to do about it comes last.
+        const bool cut = exhaustive && r.exhausted && r.bound.empty();
+        fmt::print(out, "             verdict: no violation in {} ({}{}{})\n", Executions(r.executions),
                    !exhaustive ? std::string("not exhaustive")
-                   : r.exhausted
+                   : !r.exhausted
+                       ? fmt::format("NOT exhaustive: stopped at its cap of {}", Executions(c.runs))
+                   : !r.bound.empty()
                        ? fmt::format("NOT exhaustive: every schedule with {} was covered, not every "
                                      "F-fair schedule", r.bound)
-                       : fmt::format("NOT exhaustive: stopped at its cap of {}", Executions(c.runs)),
-                   whose);
+                       : fmt::format("NOT exhaustive: {} time{} the fairness guard (bound {}) ran the cpu it "
+                                     "owed a turn where the reduction needed another, so orders of steps may "
+                                     "be missed",
+                                     r.guard_cuts, r.guard_cuts == 1 ? "" : "s", fairness),
+                   whose,
+                   cut ? "; --reduction none explores every F-fair schedule, or raise oracle.fairness"
+                       : "");
         ++uncovered;
       }
       if (r.last) {

@@ -25,17 +25,25 @@
 // whose second step is such a step and whose CPU was blocked on it where
 // the first ran is not reversed: `ready` depends only on the step's object,
 // which no step of the reversal touches before it, so it could not run
-// there. A reversal that still proves impossible when followed (its CPU is
-// not enabled, or the fairness guard runs another one) is dropped there and
-// counted in skipped().
+// there. It could still have run before an earlier write that blocked it
+// again after it was let go (a test-and-set spin: a release lets it go, the
+// next acquire blocks it): the race with the last write before which it
+// could run is reversed instead (ReverseBlocked). A reversal that still
+// proves impossible when followed (its CPU is not enabled, or the fairness
+// guard runs another one) is dropped there and counted in skipped().
 //
 // Fairness: the guard (machine/fairness.h) overrules the oracle when a CPU
-// is overdue; such a node has that one branch, and a wakeup sequence that
-// needed another CPU there is dropped. F-fairness is a property of the
+// is overdue; such a node has that one branch, and a reversal or wakeup
+// sequence that needed another CPU there is cut (under sleep sets, any
+// other CPU that could run there). F-fairness is a property of the
 // interleaving, not of the class, so a class is explored through the one
 // representative its wakeup sequence gives; if that one is unfair and the
-// class has another, fair one, the class is missed. Under the default bound
-// (F = 32) and the layer clients' runs, the guard never overrules.
+// class has another, fair one, the class is missed. So cuts are counted
+// (Strategy::guard_cuts) and an exploration with any makes no exhaustive
+// claim. With no cut, the forced choices were choices DPOR may make
+// anyway (the first step at a new node is any enabled one), and every class
+// was explored. The default bound (8 x cpus) cuts the MCS lock's
+// exploration from 3 cpus on; 64 cuts none of the dfs configs'.
 //
 // Parallel (Strategy::Split): the subtree under a branch a node still has
 // to explore depends on what is above it only through the path to it (its
@@ -337,7 +345,15 @@ class DfsTree {
           n.below = std::move(w.children);
         } else {
           ++dropped_;
+          ++cut_;
         }
+      }
+      // Sleep sets: the cpus that could have run here are not tried, and
+      // the sleep sets below stand for subtrees the guard cut short.
+      if (reduction_ == Reduction::kSleep &&
+          std::any_of(n.enabled.begin(), n.enabled.end(),
+                      [&](CpuId c) { return c != d.overdue && Allowed(n, c); })) {
+        ++cut_;
       }
     } else {
       // dpor: the leftmost handed branch that can run here; the rest wait.
@@ -415,6 +431,7 @@ class DfsTree {
   }
 
   std::uint64_t pruned() const { return pruned_ + dropped_; }
+  std::uint64_t cut() const { return cut_; }
 
   // Gives away, as part `id`, the first branch still to explore at the
   // shallowest node that has one not given yet (the largest subtree): dpor
@@ -481,6 +498,7 @@ class DfsTree {
     }
     pruned_ += part.pruned_;
     dropped_ += part.dropped_;
+    cut_ += part.cut_;
     joining_.reset();
     return Backtrack();
   }
@@ -545,7 +563,7 @@ class DfsTree {
   }
   // What a part that ran found for its owner (Join), as bytes, and back.
   void SaveOutcome(WireWriter& out) const {
-    out.U(pruned_).U(dropped_).U(requests_.size());
+    out.U(pruned_).U(dropped_).U(cut_).U(requests_.size());
     for (const Request& r : requests_) {
       out.U(r.at);
       Put(out, r.w);
@@ -554,6 +572,7 @@ class DfsTree {
   bool LoadOutcome(WireReader& in) {
     pruned_ = in.U();
     dropped_ = in.U();
+    cut_ = in.U();
     requests_.resize(in.Count());
     for (Request& r : requests_) {
       r.at = static_cast<std::size_t>(in.U());
@@ -689,8 +708,13 @@ class DfsTree {
       if (through_other) continue;
       // A blocking step on a word could run in e's place only if the word
       // as it was before e let it: no step of the reversal writes the word.
-      if (step.blocking && node.on_word && path_[e].pending[Index(path_[e], path_[e].chosen)].object == step.object &&
+      // Where it did not, it could still have run before an earlier write
+      // that blocked it (TAS: spinning while the word is 1, which another
+      // cpu's release and next acquire set back to 1): that race is
+      // reversed instead.
+      if (step.blocking && node.on_word && StepAt(e).object == step.object &&
           !d.machine->ReadyWith(q, path_[e].before)) {
+        ReverseBlocked(e, k, pred, width, d);
         continue;
       }
       Reverse(e, k, width);
@@ -719,11 +743,36 @@ class DfsTree {
     last_of_[static_cast<std::size_t>(path_[j].chosen.value())] = static_cast<std::int64_t>(j);
   }
 
+  // Step k, a blocking step on a word, was blocked where the write e before
+  // it ran; every write to the word between an earlier one and e blocked
+  // it too (k waits until the word lets it). So k could have run before
+  // the last write w before e at whose node the word let it, and not later:
+  // races k with w. Writes to one word are ordered by happens-before, so
+  // none before the first that happens before k's cpu's previous step
+  // (pred) can be passed.
+  void ReverseBlocked(std::size_t e, std::size_t k, std::int64_t pred, std::size_t width, const Decision& d) {
+    const CpuId q = path_[k].chosen;
+    const Act& step = StepAt(k);
+    for (std::size_t w = e; w-- > 0;) {
+      const Act& a = StepAt(w);
+      if (a.object != step.object || a.read_only) continue;
+      const auto cw = static_cast<std::size_t>(path_[w].chosen.value());
+      if (path_[w].chosen == q || (pred >= 0 && clock_[static_cast<std::size_t>(pred) * width + cw] > w)) return;
+      if (d.machine->ReadyWith(q, path_[w].before)) {
+        Reverse(w, k, width);
+        return;
+      }
+    }
+  }
+
   // Reverses the race of step e before step k: at e's node, the steps
   // after e that do not happen after it, then k's.
   void Reverse(std::size_t e, std::size_t k, std::size_t width) {
     Node& at = path_[e];
-    if (at.forced) return;
+    if (at.forced) {
+      ++cut_;  // the guard ran e's cpu there: the reversal is not tried
+      return;
+    }
     const CpuId q = path_[k].chosen;
     const auto ce = static_cast<std::size_t>(at.chosen.value());
     std::vector<Step> w;
@@ -782,6 +831,9 @@ class DfsTree {
   std::vector<std::size_t> candidates_;
   std::uint64_t pruned_ = 0;
   std::uint64_t dropped_ = 0;  // dpor: wakeup branches that proved impossible
+  // Where the fairness guard ran a cpu and the reduction needed another
+  // there (Strategy::guard_cuts).
+  std::uint64_t cut_ = 0;
   // Parallel (Split): a part's tree holds its owner's nodes above floor_ and
   // explores one branch of node floor_ - 1; reversals it finds there or
   // above go to requests_, for the owner to insert (Join).
@@ -838,6 +890,7 @@ class DfsStrategy final : public Strategy {
                : std::string();
   }
   std::uint64_t skipped() const override { return tree_->pruned(); }
+  std::uint64_t guard_cuts() const override { return tree_->cut(); }
   bool reduced() const override { return reduction_ != Reduction::kNone; }
   std::optional<double> covered() const override { return tree_->Covered(); }
   // A part explores a subtree; its executions share the one client.

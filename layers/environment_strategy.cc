@@ -33,6 +33,7 @@ class EnvironmentStrategy final : public Strategy {
   bool Advance() override { return inner_->Advance(); }
   bool exhaustive() const override { return inner_->exhaustive(); }
   std::string bound() const override { return inner_->bound(); }
+  std::uint64_t guard_cuts() const override { return inner_->guard_cuts(); }
   bool reduced() const override { return inner_->reduced(); }
   std::uint64_t skipped() const override { return inner_->skipped(); }
   std::string Describe() const override {

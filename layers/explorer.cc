@@ -940,6 +940,8 @@ ExploreResult Explore(const LayerPair& pair, machine::MachineOptions options,
   result.worst_wait = tally.worst_wait;
   result.wait_bound = tally.wait_bound;
   result.skipped = part_skipped.value_or(root.strategy->skipped());
+  // Counted in full only when the whole tree was taken.
+  result.guard_cuts = result.exhausted ? root.strategy->guard_cuts() : 0;
   result.made = made_anywhere.load();
   result.parts_joined = parts_joined.load();
   result.parts_refused = parts_refused.load();

@@ -94,6 +94,12 @@ struct ExploreResult {
   // What the strategy limited its space to (Strategy::bound), "" for none:
   // `exhausted` then says only that every schedule within it was covered.
   std::string bound;
+  // dfs under a reduction: steps where the fairness guard ran another cpu
+  // than the reduction needed (Strategy::guard_cuts); `exhausted` then
+  // says only that the space was covered as far as the guard let it
+  // reorder. Counted when `exhausted`, else 0; the same for any number of
+  // threads and ranks.
+  std::uint64_t guard_cuts = 0;
   bool interrupted = false;      // ExploreOptions::stop ended it before its runs were done
   bool symmetric = false;        // dfs ran one schedule per renaming of the cpus
   // The strategy ran one schedule per order of dependent steps

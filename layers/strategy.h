@@ -89,6 +89,15 @@ class Strategy {
   // Executions and branches the strategy pruned (dfs: by sleep sets, and
   // wakeup branches DPOR found impossible when it followed them).
   virtual std::uint64_t skipped() const { return 0; }
+  // An exhaustive strategy that reduces its space (reduced) assumes that
+  // any enabled cpu may run at a step; where the fairness guard ran the cpu
+  // it owed a turn instead, the orders of steps the reduction would have
+  // tried there, and those its sleep sets stand for, may be missed. How
+  // often that happened (dfs: a race reversal or a wakeup branch that
+  // needed another cpu at a step the guard chose; under sleep sets, a
+  // step the guard chose where another cpu could have run). Nonzero: its
+  // space is covered only as far as the guard let it reorder.
+  virtual std::uint64_t guard_cuts() const { return 0; }
   // For the progress line: an estimate of the fraction of its space an
   // exhaustive strategy has covered (from 0 to 1), or nullopt for none.
   virtual std::optional<double> covered() const { return std::nullopt; }
