@@ -402,6 +402,12 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
   // With no failure, the trace is of the last layer's last execution.
   std::optional<Execution> last;
   std::string last_layer;
+  auto write_trace = [&](const Execution& x, const std::string& what) -> absl::Status {
+    if (options.trace_path.empty()) return absl::OkStatus();
+    STRATA_RETURN_IF_ERROR(WriteCheckTrace(options.trace_path, title, c, x, what, out));
+    json["trace"] = options.trace_path;
+    return absl::OkStatus();
+  };
   const std::vector<kernel::LayerInfo> stack = sched::Stack(c.stack);
   int uncovered = 0;  // layers checked without covering their whole space
   int explored = 0;   // layers checked at all
@@ -536,6 +542,14 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
                                       to_check.begin() + static_cast<std::ptrdiff_t>(k) + 1, to_check.end()))
                                 : nlohmann::ordered_json::array();
       json["interrupted_by"] = interrupt.name();
+      if (r.last) {
+        last = std::move(r.last);
+        last_layer = layer;
+      }
+      if (last) {
+        STRATA_RETURN_IF_ERROR(
+            write_trace(*last, fmt::format("interrupted: the last execution of layer {} checked", last_layer)));
+      }
       return finish(interrupt.exit_status(), "interrupted", false);
     }
     if (!r.failure && r.executions == 0) {
@@ -669,9 +683,8 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
     jf["log_hash"] = machine::FormatHash(x.machine->log().hash());
     jf["schedule"] = PathOrNull(path);
     jf["replay"] = "strata replay " + path;
-    STRATA_RETURN_IF_ERROR(WriteCheckTrace(
-        options.trace_path, title, c, x,
-        fmt::format("the failing execution of layer {}{}", layer, c.shrink ? ", shrunk" : ""), out));
+    STRATA_RETURN_IF_ERROR(
+        write_trace(x, fmt::format("the failing execution of layer {}{}", layer, c.shrink ? ", shrunk" : "")));
     return finish(1, x.verdict.name(), false);
   }
   if (follower) return 0;
@@ -688,9 +701,7 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
                uncovered == 1 ? std::string("1 layer") : fmt::format("{} layers", uncovered));
   }
   if (last) {
-    STRATA_RETURN_IF_ERROR(WriteCheckTrace(
-        options.trace_path, title, c, *last,
-        fmt::format("no failure: the last execution of layer {}", last_layer), out));
+    STRATA_RETURN_IF_ERROR(write_trace(*last, fmt::format("no failure: the last execution of layer {}", last_layer)));
   }
   return finish(0, uncovered == 0 ? "refines" : "no-violation", uncovered == 0);
 }

@@ -138,6 +138,12 @@ sched::SchedOptions SchedOptionsFor(const Config& c) {
 }
 
 absl::StatusOr<Config> LoadConfig(const std::string& path, const Catalog& catalog) {
+  STRATA_ASSIGN_OR_RETURN(Config c, ReadConfig(path, catalog));
+  STRATA_RETURN_IF_ERROR(ValidateConfig(c, catalog));
+  return c;
+}
+
+absl::StatusOr<Config> ReadConfig(const std::string& path, const Catalog& catalog) {
   STRATA_ASSIGN_OR_RETURN(const std::string text,
                           ReadInputFile(path, "the config file (expected a TOML file)"));
   toml::table table;
@@ -148,9 +154,7 @@ absl::StatusOr<Config> LoadConfig(const std::string& path, const Catalog& catalo
                                                   e.source().begin.line, e.source().begin.column,
                                                   e.description()));
   }
-  STRATA_ASSIGN_OR_RETURN(Config c, ParseConfig(table, path, /*allow_schedule=*/false, catalog));
-  STRATA_RETURN_IF_ERROR(ValidateConfig(c, catalog));
-  return c;
+  return ParseConfig(table, path, /*allow_schedule=*/false, catalog);
 }
 
 absl::Status ValidateConfig(const Config& c, const Catalog& catalog) {

@@ -80,6 +80,10 @@ sched::SchedOptions SchedOptionsFor(const Config& config);
 // Every name must be an entry of `catalog`.
 absl::StatusOr<Config> LoadConfig(const std::string& path, const Catalog& catalog);
 
+// LoadConfig without ValidateConfig: each key's own value is checked, not
+// how values fit together, for a command that overrides keys first.
+absl::StatusOr<Config> ReadConfig(const std::string& path, const Catalog& catalog);
+
 // Parses a parsed TOML table; `allow_schedule` accepts the extra [schedule]
 // table of schedule files.
 absl::StatusOr<Config> ParseConfig(const toml::table& table, const std::string& source,

@@ -26,6 +26,17 @@ std::string Canonical(const std::string& path) {
   return p.string();
 }
 
+// Where an output at `path` is written: the file a symbolic link names,
+// so that the rename that writes it replaces that file, not the link (as
+// root, `--report /dev/stdout` replaced the link /dev/stdout itself).
+std::string Target(const std::string& path) {
+  std::error_code error;
+  if (!std::filesystem::is_symlink(path, error)) return path;
+  const std::filesystem::path resolved =
+      std::filesystem::weakly_canonical(std::filesystem::absolute(path, error), error);
+  return error ? path : resolved.string();
+}
+
 // Writes all of `text` to `fd`; false on a failed write.
 bool WriteAll(int fd, std::string_view text) {
   std::size_t done = 0;
@@ -134,11 +145,12 @@ OutputWriter::~OutputWriter() { Discard(); }
 absl::Status OutputWriter::Open(const std::string& path) {
   STRATA_CHECK(fd_ < 0 && path_.empty(), "OutputWriter::Open is called once");
   path_ = path;
+  target_ = Target(path);
   // A name of its own (O_EXCL), so no file of the user's is touched; mode
   // 0666 under the umask, as a plain open would make it.
   static std::atomic<int> counter{0};
   for (int attempt = 0; attempt < 100 && fd_ < 0; ++attempt) {
-    tmp_ = fmt::format("{}.strata-tmp-{}-{}", path, ::getpid(), counter++);
+    tmp_ = fmt::format("{}.strata-tmp-{}-{}", target_, ::getpid(), counter++);
     fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (fd_ < 0 && errno != EEXIST) break;
   }
@@ -175,7 +187,7 @@ absl::Status OutputWriter::Commit() {
     Discard();
     return absl::InvalidArgumentError(fmt::format("{}: writing failed", path_));
   }
-  if (std::rename(tmp_.c_str(), path_.c_str()) != 0) {
+  if (std::rename(tmp_.c_str(), target_.c_str()) != 0) {
     Discard();
     return absl::InvalidArgumentError(fmt::format("{}: cannot move the file into place", path_));
   }
@@ -209,12 +221,13 @@ absl::Status CheckWritable(const std::string& path, std::string_view flag) {
         fmt::format("{}: {}: is a directory (expected a file path)", path, flag));
   }
   // The rename that writes it would replace a device (/dev/null) or a FIFO.
-  if (std::filesystem::exists(path, error) && !std::filesystem::is_regular_file(path, error)) {
+  const std::string target = Target(path);
+  if (std::filesystem::exists(target, error) && !std::filesystem::is_regular_file(target, error)) {
     return absl::InvalidArgumentError(
         fmt::format("{}: {}: is not a regular file (expected a file path)", path, flag));
   }
   // A probe of its own name (mkstemp), so no file of the user's is touched.
-  std::string probe = path + ".strata-probe-XXXXXX";
+  std::string probe = target + ".strata-probe-XXXXXX";
   const int fd = ::mkstemp(probe.data());
   if (fd < 0) {
     return absl::InvalidArgumentError(

@@ -41,7 +41,8 @@ absl::StatusOr<std::string> ReadInputFile(const std::string& path, std::string_v
 // whole file or none: the pieces go to a temporary file of its own name in
 // the same folder, renamed into place by Commit. An output not committed (an
 // error, an early return, a second SIGINT or SIGTERM: boot/interrupt.h)
-// leaves no file behind, and no other file is touched.
+// leaves no file behind, and no other file is touched. A path that is a
+// symbolic link writes the file it names; the link stays.
 class OutputWriter {
  public:
   OutputWriter() = default;
@@ -65,7 +66,9 @@ class OutputWriter {
   bool Flush();
   void Discard();
 
-  std::string path_, tmp_;
+  std::string path_;    // as the user named it
+  std::string target_;  // the file written: a symbolic link's target
+  std::string tmp_;
   int fd_ = -1;
   int slot_ = -1;  // in the list of files a second signal removes
   bool failed_ = false;

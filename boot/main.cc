@@ -115,7 +115,7 @@ void AddKeyFlags(CLI::App* cmd, unsigned command, const Catalog& catalog, Flags&
                     fmt::format("{} (overrides {}; {})", k->meaning, k->name(), k->Expected(catalog)));
   }
   for (auto& [k, on] : f.switches) {
-    cmd->add_flag(k->flag, on, fmt::format("{} off (overrides {})", k->meaning, k->name()));
+    cmd->add_flag(k->flag, on, fmt::format("turns off: {} (overrides {})", k->meaning, k->name()));
   }
 }
 
@@ -172,16 +172,22 @@ std::vector<OutputFile> OutputsOf(const Flags& f) {
 // their folder).
 absl::StatusOr<Config> ConfigWithOverrides(const Flags& f, const Catalog& catalog,
                                            Command command, bool follower = false) {
-  auto loaded = LoadConfig(ResolveConfig(f.config), catalog);
+  // How the keys fit together is checked once the flags have set theirs
+  // (`--cpus 2` with a file's oracle.fairness = 3 and 4 cpus is fine).
+  auto loaded = ReadConfig(ResolveConfig(f.config), catalog);
   if (!loaded.ok()) return loaded.status();
   Config c = *loaded;
+  bool overridden = false;
   for (const auto& [k, value] : f.overrides) {
     if (value) STRATA_RETURN_IF_ERROR(ApplyFlag(*k, catalog, *value, c));
+    overridden = overridden || value.has_value();
   }
   for (const auto& [k, on] : f.switches) {
     if (on) STRATA_RETURN_IF_ERROR(ApplyFlag(*k, catalog, "", c));
+    overridden = overridden || on;
   }
   if (auto s = ValidateConfig(c, catalog); !s.ok()) {
+    if (!overridden) return s;
     return absl::InvalidArgumentError(fmt::format("{} (after command-line overrides)", std::string(s.message())));
   }
   STRATA_RETURN_IF_ERROR(CheckFlagsApply(f, c));

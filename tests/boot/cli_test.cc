@@ -129,6 +129,24 @@ TEST_CASE("bad input exits 2 with one line and writes nothing") {
   CHECK(Lines(bad_toml.err) == 1);
 }
 
+TEST_CASE("keys that must fit each other are checked once the flags have set theirs") {
+  TempDir dir;
+  // A fairness bound of 3 fits 2 cpus, not the default 4.
+  dir.Write("f.toml", "[oracle]\nfairness = 3\n[check]\nlayer = \"lock\"\nruns = 5\n");
+  Command two = RunStrata("check f.toml --cpus 2", dir.path());
+  CHECK(two.exit_code == 0);
+  CHECK(two.err.empty());
+  Command four = RunStrata("check f.toml", dir.path());
+  CHECK(four.exit_code == 2);
+  CHECK(four.err ==
+        "strata: error: f.toml: oracle.fairness: expected 0 (auto) or at least machine.cpus (4), got 3\n");
+  Command five = RunStrata("check f.toml --cpus 5", dir.path());
+  CHECK(five.exit_code == 2);
+  CHECK(five.err ==
+        "strata: error: f.toml: oracle.fairness: expected 0 (auto) or at least machine.cpus (5), got 3 "
+        "(after command-line overrides)\n");
+}
+
 TEST_CASE("a failing run writes a schedule that strata replay reproduces") {
   TempDir dir;
   Command c = RunStrata("boot '" + Source("configs/bad/lock-order.toml") + "' --schedule d.schedule",
@@ -291,13 +309,16 @@ TEST_CASE("Ctrl-C during a check prints what was covered, claims nothing and exi
   TempDir dir;
   // --preserve-status: the exit status is strata's own; --foreground: the signal goes to
   // strata once (not again to its process group, which a second signal would end at once).
-  Command c = RunStrata("check '" + Source("configs/check/queue.toml") + "' --runs 1000000000",
+  Command c = RunStrata("check '" + Source("configs/check/queue.toml") + "' --runs 1000000000 --trace t.json",
                         dir.path(), "timeout --foreground --preserve-status -s INT 1 ");
   CHECK(c.exit_code == 130);
   CHECK(std::regex_search(c.out, std::regex("verdict: interrupted by SIGINT after [1-9][0-9]* "
                                             "executions \\(not exhaustive; no refinement claim\\)")));
   CHECK(c.out.find("result     interrupted by SIGINT: layer lock not finished") != std::string::npos);
   CHECK(c.out.find("refines its spec") == std::string::npos);
+  // The trace is of the last execution checked, and says so.
+  CHECK(c.out.find("interrupted: the last execution of layer lock checked") != std::string::npos);
+  CHECK(std::filesystem::exists(dir.File("t.json")));
   CHECK(c.err.empty());
 }
 

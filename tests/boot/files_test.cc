@@ -82,6 +82,23 @@ TEST_CASE("an atomic write replaces the file whole and touches no other") {
         dir.File("no/such/f") + ": cannot write this file (expected a writable path)");
 }
 
+TEST_CASE("an output path that is a symbolic link writes the file it names, and keeps the link") {
+  TempDir dir;
+  const std::string target = dir.Write("target.txt", "old");
+  std::filesystem::create_symlink(target, dir.File("link.html"));
+  REQUIRE(boot::CheckOutputs(boot::OutputsOf("--report", dir.File("link.html")), {}).ok());
+  REQUIRE(boot::WriteFileAtomically(dir.File("link.html"), "new").ok());
+  CHECK(std::filesystem::is_symlink(dir.File("link.html")));
+  CHECK(dir.Read("target.txt") == "new");
+  CHECK(FilesIn(dir) == 2);  // the target, and the link to it: no temporary file
+  // A link to a device is refused as the device is (/dev/stdout on a
+  // terminal; as root, writing it replaced the link).
+  std::filesystem::create_symlink("/dev/null", dir.File("null"));
+  CHECK(boot::CheckWritable(dir.File("null"), "--report").message() ==
+        dir.File("null") + ": --report: is not a regular file (expected a file path)");
+  CHECK(std::filesystem::is_symlink(dir.File("null")));
+}
+
 TEST_CASE("an output written piece by piece appears whole at its commit, and an output not "
           "committed leaves no file") {
   TempDir dir;
