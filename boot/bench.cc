@@ -250,7 +250,7 @@ int Bench(const BenchOptions& options, const Catalog& catalog, std::FILE* out) {
   std::vector<ScaleRow> scale;
   for (int cpus = 2; cpus <= (options.quick ? 4 : 7); ++cpus) scale.push_back(Scale(catalog, "ticket", cpus, stacks));
   // MCS: 5 cpus take many minutes (at fairness 64, 64,025,958 executions
-  // in 12, still cut by the guard), so the bench stops at 4.
+  // in 12 minutes, still cut by the guard), so the bench stops at 4.
   for (int cpus = 2; cpus <= (options.quick ? 3 : 4); ++cpus) scale.push_back(Scale(catalog, "mcs", cpus, stacks));
   // Host threads: random over the ticket lock on 2 cpus; dfs over every
   // schedule of the ticket lock, N cpus x 2 sections, with symmetry.

@@ -285,8 +285,6 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
   const std::uint64_t fairness =
       c.machine.fairness != 0 ? c.machine.fairness : 8 * static_cast<std::uint64_t>(c.machine.cpus);
   STRATA_RETURN_IF_ERROR(check_writable(options.trace_path, "--trace"));
-  // Written as the check goes (every execution's, with --witness-all).
-  if (!follower && !options.witness_path.empty()) STRATA_RETURN_IF_ERROR(witness.Open(options.witness_path));
   fmt::print(out, "strata check {}\n", c.source);
   fmt::print(out, "  machine    {} cpus, fairness bound {}\n", c.machine.cpus, fairness);
   nlohmann::ordered_json json;
@@ -398,6 +396,9 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
                                  .cluster = options.cluster};
   const InterruptScope interrupt;
   explore.stop = interrupt.flag();
+  // Written as the check goes (every execution's, with --witness-all);
+  // opened once a second signal would remove it (boot/interrupt.h).
+  if (!follower && !options.witness_path.empty()) STRATA_RETURN_IF_ERROR(witness.Open(options.witness_path));
   const std::string title = fmt::format("strata check {} (seed {})", c.source, c.seed);
   // With no failure, the trace is of the last layer's last execution.
   std::optional<Execution> last;
@@ -494,7 +495,8 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
     jl["executions"] = r.executions;
     jl["exhausted"] = r.exhausted;
     jl["bound"] = r.bound.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(r.bound);
-    if (exhaustive) jl["fairness_cuts"] = r.guard_cuts;
+    // Known when the whole tree was taken.
+    if (exhaustive) jl["fairness_cuts"] = r.exhausted ? nlohmann::ordered_json(r.guard_cuts) : nlohmann::ordered_json();
     jl["symmetry"] = r.symmetric;
     if (exhaustive) {
       jl["skipped_by_reduction"] = r.skipped;

@@ -26,15 +26,34 @@ std::string Canonical(const std::string& path) {
   return p.string();
 }
 
-// Where an output at `path` is written: the file a symbolic link names,
-// so that the rename that writes it replaces that file, not the link (as
-// root, `--report /dev/stdout` replaced the link /dev/stdout itself).
+// Where an output at `path` is written: the file a symbolic link names
+// (followed link by link, a relative target from its link's folder, also
+// when it does not exist yet), so that the rename that writes it replaces
+// that file, not the link (as root, `--report /dev/stdout` replaced the
+// link /dev/stdout itself).
 std::string Target(const std::string& path) {
+  std::filesystem::path p = path;
   std::error_code error;
-  if (!std::filesystem::is_symlink(path, error)) return path;
-  const std::filesystem::path resolved =
-      std::filesystem::weakly_canonical(std::filesystem::absolute(path, error), error);
-  return error ? path : resolved.string();
+  for (int links = 0; links < 40 && std::filesystem::is_symlink(p, error); ++links) {
+    const std::filesystem::path to = std::filesystem::read_symlink(p, error);
+    if (error) return path;
+    p = to.is_absolute() ? to : p.parent_path() / to;
+  }
+  return p.string();
+}
+
+// True if `path` is the file this process's stdout or stderr writes: an
+// output written there by a rename would take the place of the file the
+// command prints to (`--report /dev/stdout > out.html`), and what it
+// printed would be lost.
+bool IsOwnOutput(const std::string& path) {
+  struct stat file {};
+  if (::stat(path.c_str(), &file) != 0) return false;
+  for (int fd : {1, 2}) {
+    struct stat out {};
+    if (::fstat(fd, &out) == 0 && out.st_dev == file.st_dev && out.st_ino == file.st_ino) return true;
+  }
+  return false;
 }
 
 // Writes all of `text` to `fd`; false on a failed write.
@@ -151,14 +170,20 @@ absl::Status OutputWriter::Open(const std::string& path) {
   static std::atomic<int> counter{0};
   for (int attempt = 0; attempt < 100 && fd_ < 0; ++attempt) {
     tmp_ = fmt::format("{}.strata-tmp-{}-{}", target_, ::getpid(), counter++);
+    // Listed before it exists, so that no signal finds it unlisted.
+    slot_ = ClaimSlot(tmp_);
     fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd_ < 0) {
+      ReleaseSlot(slot_);
+      slot_ = -1;
+    }
     if (fd_ < 0 && errno != EEXIST) break;
   }
   if (fd_ < 0) {
+    tmp_.clear();
     return absl::InvalidArgumentError(
         fmt::format("{}: cannot write this file (expected a writable path)", path));
   }
-  slot_ = ClaimSlot(tmp_);
   return absl::OkStatus();
 }
 
@@ -200,9 +225,10 @@ absl::Status OutputWriter::Commit() {
 void OutputWriter::Discard() {
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
+  // Removed while still listed: no signal between the two finds it unlisted.
+  if (!tmp_.empty()) std::remove(tmp_.c_str());
   ReleaseSlot(slot_);
   slot_ = -1;
-  if (!tmp_.empty()) std::remove(tmp_.c_str());
   tmp_.clear();
 }
 
@@ -225,6 +251,10 @@ absl::Status CheckWritable(const std::string& path, std::string_view flag) {
   if (std::filesystem::exists(target, error) && !std::filesystem::is_regular_file(target, error)) {
     return absl::InvalidArgumentError(
         fmt::format("{}: {}: is not a regular file (expected a file path)", path, flag));
+  }
+  if (IsOwnOutput(target)) {
+    return absl::InvalidArgumentError(fmt::format(
+        "{}: {}: is the file this command prints to (expected a file of its own)", path, flag));
   }
   // A probe of its own name (mkstemp), so no file of the user's is touched.
   std::string probe = target + ".strata-probe-XXXXXX";

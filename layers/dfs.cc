@@ -40,10 +40,14 @@
 // representative its wakeup sequence gives; if that one is unfair and the
 // class has another, fair one, the class is missed. So cuts are counted
 // (Strategy::guard_cuts) and an exploration with any makes no exhaustive
-// claim. With no cut, the forced choices were choices DPOR may make
-// anyway (the first step at a new node is any enabled one), and every class
-// was explored. The default bound (8 x cpus) cuts the MCS lock's
-// exploration from 3 cpus on; 64 cuts none of the dfs configs'.
+// claim. With no cut, every class was explored: a class the guard keeps
+// off the path shows as a race with the forced step that needed another
+// cpu there, or as a wakeup branch of another cpu that could have run
+// there, both counted; or it is behind a sleeping cpu, whose own subtree
+// counted its cuts. (The guard may run a sleeping cpu: then a class is
+// explored twice, never missed.) The default bound (8 x cpus) cuts the
+// MCS lock's exploration from 3 cpus on; 64 cuts none of the dfs configs'
+// but MCS on 5 cpus.
 //
 // Parallel (Strategy::Split): the subtree under a branch a node still has
 // to explore depends on what is above it only through the path to it (its
@@ -345,7 +349,8 @@ class DfsTree {
           n.below = std::move(w.children);
         } else {
           ++dropped_;
-          ++cut_;
+          // A branch that could have run here, had the guard let it.
+          if (Contains(n.enabled, w.cpu) && Allowed(n, w.cpu)) ++cut_;
         }
       }
       // Sleep sets: the cpus that could have run here are not tried, and
@@ -769,10 +774,6 @@ class DfsTree {
   // after e that do not happen after it, then k's.
   void Reverse(std::size_t e, std::size_t k, std::size_t width) {
     Node& at = path_[e];
-    if (at.forced) {
-      ++cut_;  // the guard ran e's cpu there: the reversal is not tried
-      return;
-    }
     const CpuId q = path_[k].chosen;
     const auto ce = static_cast<std::size_t>(at.chosen.value());
     std::vector<Step> w;
@@ -799,6 +800,10 @@ class DfsTree {
         std::size_t unused;
         if (WeakInitial(s, at.pending[Index(at, s)], w, &unused)) return;
       }
+    }
+    if (at.forced) {
+      ++cut_;  // the guard ran e's cpu there: a reversal needed is not tried
+      return;
     }
     if (e < floor_) {
       requests_.push_back({e, std::move(w)});
