@@ -91,6 +91,12 @@ TEST_CASE("an output path that is a symbolic link writes the file it names, and 
   CHECK(std::filesystem::is_symlink(dir.File("link.html")));
   CHECK(dir.Read("target.txt") == "new");
   CHECK(FilesIn(dir) == 2);  // the target, and the link to it: no temporary file
+  // A link to a file not made yet (relative to the link's folder) makes it.
+  std::filesystem::create_directories(dir.File("sub"));
+  std::filesystem::create_symlink("../made.txt", dir.File("sub/dangling.html"));
+  REQUIRE(boot::WriteFileAtomically(dir.File("sub/dangling.html"), "made").ok());
+  CHECK(std::filesystem::is_symlink(dir.File("sub/dangling.html")));
+  CHECK(dir.Read("made.txt") == "made");
   // A link to a device is refused as the device is (/dev/stdout on a
   // terminal; as root, writing it replaced the link).
   std::filesystem::create_symlink("/dev/null", dir.File("null"));
