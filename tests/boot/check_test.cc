@@ -80,6 +80,8 @@ TEST_CASE("every check config ends in its expected verdict, and a failure replay
     INFO(r.out);
     CHECK(r.exit_code == 1);
     CHECK(r.out.find("replay     reproduced: " + verdict) != std::string::npos);
+    // A replay of a failure never calls the run it replays a refinement.
+    CHECK(r.out.find("  verdict    refines") == std::string::npos);
     if (verdict != "nondeterminism" && c.out.find("first bad") != std::string::npos) {
       CHECK(r.out.find("<== first bad event") != std::string::npos);
     }
