@@ -22,13 +22,6 @@ namespace {
 
 using boot::OutputFile;
 
-// Regular files in `dir`.
-int FilesIn(const TempDir& dir) {
-  int files = 0;
-  for (const auto& e : std::filesystem::directory_iterator(dir.path())) files += e.is_regular_file();
-  return files;
-}
-
 TEST_CASE("an input that is no regular file is refused with one line naming it") {
   TempDir dir;
   std::filesystem::create_directories(dir.File("d"));
@@ -77,7 +70,7 @@ TEST_CASE("an atomic write replaces the file whole and touches no other") {
   REQUIRE(boot::WriteFileAtomically(path, "new").ok());
   CHECK(dir.Read("out.json") == "new");
   CHECK(dir.Read("out.json.tmp") == "a file of the user's");
-  CHECK(FilesIn(dir) == 2);
+  CHECK(dir.Files() == 2);
   CHECK(boot::WriteFileAtomically(dir.File("no/such/f"), "x").message() ==
         dir.File("no/such/f") + ": cannot write this file (expected a writable path)");
 }
@@ -90,7 +83,7 @@ TEST_CASE("an output path that is a symbolic link writes the file it names, and 
   REQUIRE(boot::WriteFileAtomically(dir.File("link.html"), "new").ok());
   CHECK(std::filesystem::is_symlink(dir.File("link.html")));
   CHECK(dir.Read("target.txt") == "new");
-  CHECK(FilesIn(dir) == 2);  // the target, and the link to it: no temporary file
+  CHECK(dir.Files() == 2);  // the target, and the link to it: no temporary file
   // A link to a file not made yet (relative to the link's folder) makes it.
   std::filesystem::create_directories(dir.File("sub"));
   std::filesystem::create_symlink("../made.txt", dir.File("sub/dangling.html"));
@@ -122,24 +115,24 @@ TEST_CASE("an output written piece by piece appears whole at its commit, and an 
     out.Append(std::string(3 << 20, 'y'));  // a piece larger than the buffer
     expected += std::string(3 << 20, 'y');
     CHECK(dir.Read("w.json") == "old");
-    CHECK(FilesIn(dir) == 2);  // the temporary file
+    CHECK(dir.Files() == 2);  // the temporary file
     REQUIRE(out.Commit().ok());
   }
   CHECK(dir.Read("w.json") == expected);
-  CHECK(FilesIn(dir) == 1);
+  CHECK(dir.Files() == 1);
   {
     boot::OutputWriter out;
     REQUIRE(out.Open(path).ok());
     out.Append("never committed");
   }
   CHECK(dir.Read("w.json") == expected);
-  CHECK(FilesIn(dir) == 1);
+  CHECK(dir.Files() == 1);
   // What a second SIGINT does before the process ends.
   boot::OutputWriter open;
   REQUIRE(open.Open(dir.File("n.json")).ok());
-  CHECK(FilesIn(dir) == 2);
+  CHECK(dir.Files() == 2);
   boot::RemoveUncommittedOutputs();
-  CHECK(FilesIn(dir) == 1);
+  CHECK(dir.Files() == 1);
   CHECK(!std::filesystem::exists(dir.File("n.json")));
 }
 
@@ -163,7 +156,7 @@ TEST_CASE("an output whose write fails (a full disk) is an error naming it, and 
   std::signal(SIGXFSZ, old_handler);
   CHECK(status.message() == path + ": writing failed");
   CHECK(dir.Read("w.json") == "old");
-  CHECK(FilesIn(dir) == 1);
+  CHECK(dir.Files() == 1);
 }
 
 boot::Config ThreadCounter(int cpus, int threads) {

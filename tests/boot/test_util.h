@@ -43,6 +43,12 @@ class TempDir {
     return std::string(std::istreambuf_iterator<char>(in), {});
   }
   const std::filesystem::path& path() const { return path_; }
+  // How many regular files (or links to one) the folder holds.
+  int Files() const {
+    int files = 0;
+    for (const auto& e : std::filesystem::directory_iterator(path_)) files += e.is_regular_file();
+    return files;
+  }
 
  private:
   std::filesystem::path path_;
