@@ -94,10 +94,10 @@ machine::MachineOptions CheckerMachine(int cpus, machine::StackPool& stacks) {
   return machine::MachineOptions{.cpus = cpus, .stack_bytes = stacks.stack_bytes(), .stacks = &stacks};
 }
 
-// For dfs: a fairness bound the guard never has to enforce in these runs,
-// so that the reduction is never cut short (ExploreResult::guard_cuts) and
-// an exhausted space is the whole space (the default, 8 x cpus, cut the
-// MCS lock's from 3 cpus on).
+// For dfs: a fairness bound at which the guard never cuts the reduction
+// short in these runs (ExploreResult::guard_cuts; the scale rows check it),
+// so that an exhausted space is the whole space (the default, 8 x cpus,
+// cut the MCS lock's from 3 cpus on).
 constexpr std::uint64_t kDfsFairness = 64;
 machine::MachineOptions DfsMachine(int cpus, machine::StackPool& stacks) {
   machine::MachineOptions m = CheckerMachine(cpus, stacks);

@@ -593,7 +593,7 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
         }
       } else {
         // Cut short by the fairness guard: what to do about it comes last.
-        const bool cut = exhaustive && r.exhausted && r.bound.empty();
+        const bool cut = r.exhausted && r.bound.empty() && r.guard_cuts > 0;
         fmt::print(out, "             verdict: no violation in {} ({}{}{})\n", Executions(r.executions),
                    !exhaustive ? std::string("not exhaustive")
                    : !r.exhausted

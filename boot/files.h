@@ -54,6 +54,8 @@ class OutputWriter {
   // Creates the temporary file for `path`. Error: InvalidArgument
   // "PATH: cannot write this file (expected a writable path)". Called once.
   absl::Status Open(const std::string& path);
+  // Between a successful Open and Commit (or a failed Commit).
+  bool open() const { return fd_ >= 0; }
   // Adds `text` (buffered). A failed write is kept and returned by Commit;
   // nothing happens before Open or after a failure.
   void Append(std::string_view text);

@@ -158,13 +158,12 @@ std::string WitnessJson(const layers::LayerPair& pair, const layers::Execution& 
 
 absl::Status WitnessFile::Open(const std::string& path) {
   if (absl::Status s = out_.Open(path); !s.ok()) return s;
-  open_ = true;
   out_.Append("{\"witness\":1,\"layers\":[");
   return absl::OkStatus();
 }
 
 void WitnessFile::BeginLayer(const std::string& layer, const layers::LayerPair& pair) {
-  if (!open_) return;
+  if (!out_.open()) return;
   out_.Append(fmt::format("{}{{\"layer\":{},\"lower\":{},\"upper\":{},\"executions\":[",
                           layers_ == 0 ? "" : "]},", JsonText(layer), JsonText(pair.lower()),
                           JsonText(pair.upper())));
@@ -173,7 +172,7 @@ void WitnessFile::BeginLayer(const std::string& layer, const layers::LayerPair& 
 }
 
 void WitnessFile::Add(std::string_view execution_json) {
-  if (!open_) return;
+  if (!out_.open()) return;
   STRATA_CHECK(layers_ > 0, "a witness added before its layer");
   if (in_layer_++ > 0) out_.Append(",");
   out_.Append(execution_json);
@@ -181,9 +180,8 @@ void WitnessFile::Add(std::string_view execution_json) {
 }
 
 absl::Status WitnessFile::Write() {
-  STRATA_CHECK(open_, "WitnessFile::Write without Open");
+  STRATA_CHECK(out_.open(), "WitnessFile::Write without Open");
   out_.Append(layers_ == 0 ? "]}\n" : "]}]}\n");
-  open_ = false;
   return out_.Commit();
 }
 

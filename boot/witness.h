@@ -49,7 +49,6 @@ class WitnessFile {
 
  private:
   OutputWriter out_;
-  bool open_ = false;
   std::size_t layers_ = 0;     // begun
   std::size_t in_layer_ = 0;   // executions added to the last one
   std::size_t executions_ = 0; // in all
