@@ -281,7 +281,39 @@ class DfsTree {
     // judging whether a blocked step could run in its place).
     bool on_word = false;
     std::int64_t before = 0;
+
+    // Back to a new node's values, every field, keeping what the vectors
+    // have allocated (DfsTree::Fresh).
+    void Reset() {
+      enabled.clear();
+      pending.clear();
+      done.clear();
+      sleep.clear();
+      chosen = CpuId();
+      last = CpuId();
+      preemptions = 0;
+      forced = false;
+      given.clear();
+      started.clear();
+      unordered = false;
+      later.clear();
+      below.clear();
+      on_word = false;
+      before = 0;
+    }
   };
+
+  // A node for the next step: a spare one if there is one. Nodes leave the
+  // path in every execution and as many come back in the next; reusing
+  // their vectors saves allocating them anew (malloc and free were 13% of
+  // a dfs run of the ticket lock on 6 cpus).
+  Node Fresh() {
+    if (spare_.empty()) return Node{};
+    Node n = std::move(spare_.back());
+    spare_.pop_back();
+    n.Reset();
+    return n;
+  }
 
   // The choice at `d`, or none when the execution is pruned (every enabled
   // CPU is asleep or would exceed the preemption bound).
@@ -301,7 +333,7 @@ class DfsTree {
       if (reduction_ == Reduction::kDpor && depth >= analyzed_) Analyze(depth, d);
       return path_[depth].chosen;
     }
-    Node n;
+    Node n = Fresh();
     n.enabled.assign(d.runnable.begin(), d.runnable.end());
     if (symmetric_) {
       if (path_.empty()) {
@@ -430,6 +462,7 @@ class DfsTree {
           if (Contains(n.sleep, c)) ++pruned_;
         }
       }
+      spare_.push_back(std::move(path_.back()));
       path_.pop_back();
     }
     return false;
@@ -816,6 +849,7 @@ class DfsTree {
   int preemption_bound_;
   bool symmetric_;
   std::vector<Node> path_;
+  std::vector<Node> spare_;  // off the path, for Fresh
   // dpor. The steps of the path searched for races (their clocks are
   // valid); clock_[k * cpus + c] is 1 + the position of the last step of
   // cpu c that happens before step k (or is it), 0 for none.

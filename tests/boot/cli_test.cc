@@ -216,6 +216,9 @@ TEST_CASE("strata bench --quick --json prints the ratios") {
         std::string::npos);
   CHECK(c.out.find("{\"what\":\"dfs, ticket, 5 cpus\",\"executions\":945,") != std::string::npos);
   CHECK(c.out.find("\"goal_ratio\":1.8,") != std::string::npos);
+  // And the host's ceiling for that ratio, two 1-thread explorations side by side.
+  CHECK(c.out.find("\"side_by_side_per_s\":") != std::string::npos);
+  CHECK(c.out.find("\"host_ceiling\":") != std::string::npos);
   CHECK(c.out.find("\"per_cpu\":{\"workload\":\"counter, 8 cpus, random\",\"environment\":"
                    "\"recorded\"") != std::string::npos);
   CHECK(c.out.find("\"per_cpu_random\":{\"check\":\"lock (ticket, most-general client), 4 cpus\","
