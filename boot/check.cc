@@ -500,9 +500,10 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
     jl["symmetry"] = r.symmetric;
     if (exhaustive) {
       jl["skipped_by_reduction"] = r.skipped;
-      // Whether each wait was checked in every interleaving, or in one per
-      // order of dependent steps (Strategy::reduced) or renaming of the cpus.
-      jl["waits_on_every_schedule"] = !r.reduced && !r.symmetric;
+      // Whether each wait was checked in every interleaving (up to a
+      // renaming of the cpus, which renames the waits with them), or in one
+      // per order of dependent steps (Strategy::reduced).
+      jl["waits_on_every_schedule"] = !r.reduced;
     }
     jl["events"] = r.events;
     // Of the executions checked, folded in order (a failure's own log hash
@@ -575,21 +576,16 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
                    whose, !r.reduced ? "" : r.symmetric ? " and the order of independent steps"
                                                        : ", up to the order of independent steps");
         // A wait counts the steps of every cpu between a call and its
-        // return, so reordering independent steps changes it, and a bound
-        // may depend on the order of calls, which a renaming of the cpus
-        // does not keep (the cpus make their first calls in the order of
-        // their ids): an exploration that ran one schedule of each class
-        // saw one wait of each, not the longest.
-        if (r.reduced || r.symmetric) {
+        // return, so reordering independent steps changes it: an
+        // exploration that ran one schedule of each class saw one wait of
+        // each, not the longest. A renaming of the cpus renames their
+        // waits and bounds with them (LayerPair::interchangeable), so
+        // symmetry alone keeps every wait.
+        if (r.reduced) {
           fmt::print(out,
-                     "             waits: checked in one schedule per {}, not in every interleaving ({}: in "
-                     "every one)\n",
-                     r.reduced && r.symmetric ? "renaming of the cpus and order of dependent steps"
-                     : r.reduced              ? "order of dependent steps"
-                                              : "renaming of the cpus",
-                     r.reduced && r.symmetric ? "--reduction none --no-symmetry"
-                     : r.reduced              ? "--reduction none"
-                                              : "--no-symmetry");
+                     "             waits: checked in one schedule per order of dependent steps, not in every "
+                     "interleaving (--reduction none: in every one{})\n",
+                     r.symmetric ? ", up to a renaming of the cpus" : "");
         }
       } else {
         // Cut short by the fairness guard: what to do about it comes last.

@@ -1,5 +1,8 @@
 #include "kernel/tas_lock.h"
 
+#include <optional>
+#include <vector>
+
 #include <fmt/format.h>
 
 namespace strata::kernel {
@@ -8,13 +11,24 @@ namespace {
 class TasView final : public LockView {
  public:
   TasView(ObjectId lock, ObjectId word, const Machine& m)
-      : lock_(lock), word_(word), line_({.enter = 2, .leave = 1}, m) {}
+      : lock_(lock), word_(word), line_({.enter = 2, .leave = 1}, m),
+        promised_(static_cast<std::size_t>(m.cpus())) {}
 
   bool Observe(const Event& e) override {
+    const std::size_t c = e.cpu.index();
+    // The bound the caller promised comes with its call; it joins the line
+    // at its doorway, its first compare-and-swap. Not at the call: the
+    // cpus make their first calls in the order of their ids, whatever the
+    // schedule, so a line in the order of calls would not be renamed with
+    // the cpus, and neither would the bounds (the lock is `symmetric`).
     if (e.object == lock_ && e.op == OpCode::kCall && e.kind == kinds::kCallAcquire) {
-      line_.Arrive(e.cpu, e.arg0);
+      promised_[c] = e.arg0;
     }
     if (e.object != word_) return true;
+    if (e.op == OpCode::kCas && promised_[c].has_value()) {
+      line_.Arrive(e.cpu, *promised_[c]);
+      promised_[c].reset();
+    }
     const std::int64_t before = value_;
     if (!replay_.Step(value_, e)) return false;
     // The word names the holder: cpu + 1, or 0.
@@ -38,6 +52,7 @@ class TasView final : public LockView {
   machine::WordReplay replay_;
   std::int64_t value_ = 0;
   LockLine line_;
+  std::vector<std::optional<std::int64_t>> promised_;  // by cpu: called, not yet at the doorway
 };
 
 }  // namespace

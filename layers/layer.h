@@ -215,8 +215,12 @@ class LayerPair {
   // True if the cpus are interchangeable: each runs the same client code
   // with the same arguments (no use of its id, no draws of its own) and the
   // module and the spec treat cpus alike, so renaming the cpus of a run
-  // gives a run with the same verdict. dfs then runs one schedule of each
-  // such set (ExploreOptions::symmetry). By default false.
+  // gives a run with the same verdict, and the same waits and liveness
+  // bounds, renamed. dfs then runs one schedule of each such set
+  // (ExploreOptions::symmetry) and checks the waits in it. A view that
+  // orders cpus by their calls breaks this: the cpus make their first
+  // calls in the order of their ids, whatever the schedule; order them at
+  // a shared step (a lock's doorway). By default false.
   virtual bool interchangeable() const { return false; }
   // True if a run depends on MachineOptions::client_seed (a most-general
   // client's draws). A pair whose runs never read it says false: then

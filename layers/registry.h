@@ -32,8 +32,10 @@ struct Entry {
   // The implementation treats cpus alike (it never branches on a cpu's id
   // except to pick that cpu's own objects, made with NewWord's `mine`, and
   // to name itself in values it stores), so renaming the cpus of one of
-  // its runs gives a run of it. A check may then explore one schedule per
-  // renaming (LayerPair::interchangeable). Say so only if it is true.
+  // its runs gives a run of it, with the same waits and bounds, renamed
+  // (so its view orders cpus at shared steps, never by the order of their
+  // calls). A check may then explore one schedule per renaming
+  // (LayerPair::interchangeable). Say so only if it is true.
   bool symmetric = false;
 };
 

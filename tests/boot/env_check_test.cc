@@ -143,7 +143,7 @@ TEST_CASE("runs the environment fails first are counted; with no failure of the 
                             dir.path());
   INFO(found.out);
   CHECK(VerdictOf(found) == "starvation");
-  CHECK(found.out.find("more runs failed at an environment cpu's step first") != std::string::npos);
+  CHECK(found.out.find("1 more run failed at an environment cpu's step first") != std::string::npos);
 }
 
 TEST_CASE("the portfolio shares the runs between its members and names the one that found the failure") {
