@@ -28,7 +28,12 @@
 // there. It could still have run before an earlier write that blocked it
 // again after it was let go (a test-and-set spin: a release lets it go, the
 // next acquire blocks it): the race with the last write before which it
-// could run is reversed instead (ReverseBlocked). A reversal that still
+// could run is reversed instead (ReverseBlocked). Whether it could run at
+// an earlier node: on a word, with the word's value there set back
+// (Machine::ReadyWith); on another object (the spec lock's WAIT_LOCK waits
+// on the lock object), the node's enabled set says where the step was
+// already its cpu's pending one, and before that it is not known, so the
+// race is reversed anyway (CouldRunAt). A reversal that still
 // proves impossible when followed (its CPU is not enabled, or the fairness
 // guard runs another one) is dropped there and counted in skipped().
 //
@@ -744,15 +749,17 @@ class DfsTree {
         if (other != e && clock_[other * width + ce] > e) through_other = true;
       }
       if (through_other) continue;
-      // A blocking step on a word could run in e's place only if the word
-      // as it was before e let it: no step of the reversal writes the word.
+      // A blocking step could run in e's place only if its object as it
+      // was before e let it: no step of the reversal touches the object.
       // Where it did not, it could still have run before an earlier write
       // that blocked it (TAS: spinning while the word is 1, which another
-      // cpu's release and next acquire set back to 1): that race is
-      // reversed instead.
-      if (step.blocking && node.on_word && StepAt(e).object == step.object &&
-          !d.machine->ReadyWith(q, path_[e].before)) {
-        ReverseBlocked(e, k, pred, width, d);
+      // cpu's release and next acquire set back to 1; the spec lock's
+      // WAIT_LOCK, blocked from the holder's WAIT_LOCK to its REL_LOCK):
+      // that race is reversed instead.
+      if (step.blocking && StepAt(e).object == step.object) {
+        const Could could = CouldRunAt(e, k, pred, d);
+        if (could != Could::kNo) Reverse(e, k, width);
+        if (could != Could::kYes) ReverseBlocked(e, k, pred, width, d);
         continue;
       }
       Reverse(e, k, width);
@@ -781,13 +788,28 @@ class DfsTree {
     last_of_[static_cast<std::size_t>(path_[j].chosen.value())] = static_cast<std::int64_t>(j);
   }
 
-  // Step k, a blocking step on a word, was blocked where the write e before
-  // it ran; every write to the word between an earlier one and e blocked
-  // it too (k waits until the word lets it). So k could have run before
-  // the last write w before e at whose node the word let it, and not later:
-  // races k with w. Writes to one word are ordered by happens-before, so
-  // none before the first that happens before k's cpu's previous step
-  // (pred) can be passed.
+  // Whether the blocking step k, of object o, could have run at node w,
+  // before w's step on o: on a word, if the word as it was before w let
+  // it (Machine::ReadyWith). On another object its state cannot be set
+  // back, but where k was already its cpu's pending step (after that
+  // cpu's previous step, pred) the node's enabled set says; before, it is
+  // not known and taken as yes: a reversal that proves impossible when
+  // followed is dropped there and counted in skipped().
+  enum class Could { kNo, kYes, kMaybe };
+  Could CouldRunAt(std::size_t w, std::size_t k, std::int64_t pred, const Decision& d) const {
+    const CpuId q = path_[k].chosen;
+    if (path_[w].on_word) return d.machine->ReadyWith(q, path_[w].before) ? Could::kYes : Could::kNo;
+    if (static_cast<std::int64_t>(w) > pred) return Contains(path_[w].enabled, q) ? Could::kYes : Could::kNo;
+    return Could::kMaybe;
+  }
+
+  // Step k, a blocking step, was blocked where the write e to its object
+  // before it ran; every write to the object between an earlier one and e
+  // blocked it too (k waits until the object lets it). So k could have
+  // run before the last write w before e at whose node the object let it,
+  // and not later: races k with w. Writes to one object are ordered by
+  // happens-before, so none before the first that happens before k's
+  // cpu's previous step (pred) can be passed.
   void ReverseBlocked(std::size_t e, std::size_t k, std::int64_t pred, std::size_t width, const Decision& d) {
     const CpuId q = path_[k].chosen;
     const Act& step = StepAt(k);
@@ -796,10 +818,9 @@ class DfsTree {
       if (a.object != step.object || a.read_only) continue;
       const auto cw = static_cast<std::size_t>(path_[w].chosen.value());
       if (path_[w].chosen == q || (pred >= 0 && clock_[static_cast<std::size_t>(pred) * width + cw] > w)) return;
-      if (d.machine->ReadyWith(q, path_[w].before)) {
-        Reverse(w, k, width);
-        return;
-      }
+      const Could could = CouldRunAt(w, k, pred, d);
+      if (could != Could::kNo) Reverse(w, k, width);
+      if (could == Could::kYes) return;
     }
   }
 

@@ -278,6 +278,45 @@ TEST_CASE("a dfs that ran one schedule per class says its waits were checked in 
   }
 }
 
+TEST_CASE("DPOR runs as many executions as sleep sets where waits block on an object that is not a word") {
+  // The spec lock's WAIT_LOCK waits on the lock object itself (no word
+  // whose value dfs could set back): DPOR raced it only with the holder's
+  // REL_LOCK, before which it could not run, and dropped that race, so
+  // every layer over the spec lock ran 1 execution and said exhaustive.
+  TempDir dir;
+  struct Case {
+    std::string name, layer, stack, client;
+    int iterations;
+    std::string expect;  // executions under both reductions, or a verdict
+  };
+  const Case cases[] = {
+      {"queue", "queue", "queue = \"module\"", "fixed", 1, "6 executions, 0 skipped"},
+      {"tcb", "tcb", "tcb = \"module\"", "general", 1, "56 executions, 0 skipped"},
+      {"sched", "sched", "sched = \"module\"", "ping-pong", 1, "28 executions, "},
+      {"bad-queue", "queue", "queue = \"module-full-overwrites\"", "general", 2, "relation-broken"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.name);
+    dir.Write(c.name + ".toml", fmt::format("[machine]\ncpus = 2\n[oracle]\nfairness = 100000\n[stack]\n"
+                                            "lock = \"spec\"\n{}\n[check]\nlayer = \"{}\"\nstrategy = \"dfs\"\n"
+                                            "runs = 1000000\nclient = \"{}\"\niterations = {}\ncapacity = 3\n",
+                                            c.stack, c.layer, c.client, c.iterations));
+    for (const char* reduction : {"dpor", "sleep"}) {
+      CAPTURE(reduction);
+      Command r = RunStrata(fmt::format("check {}.toml --reduction {} --no-shrink", c.name, reduction), dir.path());
+      INFO(r.out);
+      if (c.expect.find("executions") != std::string::npos) {
+        CHECK(r.exit_code == 0);
+        CHECK(r.out.find(c.expect) != std::string::npos);
+        CHECK(r.out.find("space exhausted, ") != std::string::npos);
+      } else {
+        CHECK(r.exit_code == 1);
+        CHECK(r.out.find("  verdict    " + c.expect + ": ") != std::string::npos);
+      }
+    }
+  }
+}
+
 TEST_CASE("bad check flags are one-line errors with exit status 2") {
   TempDir dir;
   const std::string config = "'" + Source("configs/check/ticket.toml") + "'";
