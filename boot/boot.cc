@@ -37,10 +37,6 @@ machine::OracleOptions OracleOptionsFor(const Config& c) {
           .pct_horizon = c.pct_horizon};
 }
 
-std::string DefaultSchedulePath(const Config& c, Outcome o) {
-  return fmt::format("strata-{}-{}-seed{}.schedule", c.workload, machine::OutcomeName(o), c.seed);
-}
-
 // The fairness bound the run's guard kept, or nullopt when it had none (a
 // recorded environment turns the guard off: machine/environment.h).
 std::optional<std::uint64_t> GuardBound(const machine::Machine& m) {
@@ -283,14 +279,23 @@ absl::StatusOr<int> Finish(const Config& config, const Catalog& catalog, const B
   // (a recording for a recorded environment, env.recording).
   std::string path;
   if (!run.report.ok() || !options.schedule_path.empty()) {
-    path = options.schedule_path.empty() ? DefaultSchedulePath(config, run.report.outcome)
-                                         : options.schedule_path;
+    const std::string taken[] = {config.source,       config.recording,       options.log_path,
+                                 options.log_path.empty() ? "" : options.log_path + ".txt",
+                                 options.trace_path,  options.report_path};
+    path = !options.schedule_path.empty()
+               ? options.schedule_path
+               : DerivedSchedulePath(config, machine::OutcomeName(run.report.outcome), taken);
     ScheduleFile file{.config = config,
                       .outcome = run.report.outcome,
                       .log_hash = run.machine->log().hash(),
                       .choices = {run.machine->schedule().begin(), run.machine->schedule().end()}};
-    STRATA_RETURN_IF_ERROR(WriteScheduleFile(path, file));
-    fmt::print(text, "  schedule   written to {}\n  replay     strata replay {}\n", path, path);
+    if (run.report.ok()) {
+      // A recording asked for: not writing it is the command's failure.
+      STRATA_RETURN_IF_ERROR(WriteScheduleFile(path, file));
+      fmt::print(text, "  schedule   written to {}\n  replay     strata replay {}\n", path, path);
+    } else if (!WriteFailureSchedule(path, file, text)) {
+      path.clear();
+    }
   }
   if (!options.report_path.empty()) {
     STRATA_RETURN_IF_ERROR(WriteHtmlReport(

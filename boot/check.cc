@@ -48,11 +48,6 @@ std::string Implementation(const Config& c, const std::string& layer) {
   return "";
 }
 
-std::string DefaultSchedulePath(const Config& c, const std::string& layer,
-                                const layers::Verdict& v) {
-  return fmt::format("strata-check-{}-{}-seed{}.schedule", layer, v.name(), c.seed);
-}
-
 const kernel::LayerInfo* FindLayer(const std::vector<kernel::LayerInfo>& stack,
                                    const std::string& name) {
   for (const kernel::LayerInfo& l : stack) {
@@ -641,9 +636,11 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
     }
     fmt::print(out, "  {} {}\n", c.shrink ? "shrunk    " : "not shrunk", shrunk);
     fmt::print(out, "  seed {}  log hash {}\n", c.seed, machine::FormatHash(x.machine->log().hash()));
-    const std::string path = options.schedule_path.empty()
-                                 ? DefaultSchedulePath(c, layer, x.verdict)
-                                 : options.schedule_path;
+    const std::string taken[] = {c.source, c.recording, options.trace_path, options.report_path,
+                                 options.witness_path};
+    std::string path = !options.schedule_path.empty()
+                           ? options.schedule_path
+                           : DerivedSchedulePath(c, fmt::format("check-{}-{}", layer, x.verdict.name()), taken);
     Config recorded = c;
     recorded.machine.client_seed = x.machine->options().client_seed;
     // The member or environment that ran it: a replay runs on its machine.
@@ -654,15 +651,14 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
                       .verdict = x.verdict.name(),
                       .log_hash = x.machine->log().hash(),
                       .choices = {x.machine->schedule().begin(), x.machine->schedule().end()}};
-    STRATA_RETURN_IF_ERROR(WriteScheduleFile(path, file));
-    fmt::print(out, "  schedule   written to {}\n  replay     strata replay {}\n", path, path);
+    if (!WriteFailureSchedule(path, file, out)) path.clear();
     if (!options.report_path.empty()) {
       facts.emplace_back("found by", r.found_by);
       facts.emplace_back(c.shrink ? "shrunk" : "not shrunk", shrunk);
       facts.emplace_back("seed", fmt::format("{}", c.seed));
       facts.emplace_back("log hash", machine::FormatHash(x.machine->log().hash()));
       failure_report = FailureReport(fmt::format("strata check {}", c.source), *pair, x, *witnessed, facts,
-                                     "strata replay " + path);
+                                     path.empty() ? "" : "strata replay " + path);
     }
     jl["verdict"] = x.verdict.name();
     nlohmann::ordered_json& jf = json["failure"];
@@ -680,7 +676,7 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
     jf["steps_before_shrinking"] = r.failure_original_steps;
     jf["log_hash"] = machine::FormatHash(x.machine->log().hash());
     jf["schedule"] = PathOrNull(path);
-    jf["replay"] = "strata replay " + path;
+    jf["replay"] = PathOrNull(path.empty() ? "" : "strata replay " + path);
     STRATA_RETURN_IF_ERROR(
         write_trace(x, fmt::format("the failing execution of layer {}{}", layer, c.shrink ? ", shrunk" : "")));
     return finish(1, x.verdict.name(), false);

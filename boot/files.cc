@@ -276,6 +276,8 @@ std::vector<OutputFile> OutputsOf(const std::string& flag, const std::string& pa
   return out;
 }
 
+bool SameFile(const std::string& a, const std::string& b) { return Canonical(a) == Canonical(b); }
+
 absl::Status CheckOutputs(std::span<const OutputFile> outputs,
                           std::span<const std::pair<std::string, std::string>> inputs) {
   std::vector<std::pair<std::string, const OutputFile*>> seen;

@@ -104,6 +104,10 @@ struct OutputFile {
 // The outputs of `flag`'s FILE: FILE, and for --log also FILE.txt.
 std::vector<OutputFile> OutputsOf(const std::string& flag, const std::string& path);
 
+// True if `a` and `b` name the same file, however spelled (a/../b, ./b, a
+// symbolic link to it), also when it does not exist yet.
+bool SameFile(const std::string& a, const std::string& b);
+
 // Checks every output before a run: each is writable (CheckWritable), none
 // is the same file as an input (`inputs`: the config, a schedule file, a
 // recording; "" entries are skipped) or as another output, compared as

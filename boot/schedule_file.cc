@@ -22,6 +22,9 @@
 namespace strata::boot {
 namespace {
 
+// The first line WriteScheduleFile writes, up to the path.
+constexpr std::string_view kScheduleHeader = "# strata schedule: ";
+
 absl::Status KeyError(const std::string& path, const toml::node* node, std::string_view key,
                       std::string_view what) {
   if (node != nullptr && node->source().begin) {
@@ -35,9 +38,9 @@ absl::Status KeyError(const std::string& path, const toml::node* node, std::stri
 
 absl::Status WriteScheduleFile(const std::string& path, const ScheduleFile& file) {
   std::string text = fmt::format(
-      "# strata schedule: replay with `strata replay {}`\n\n{}\n"
+      "{}replay with `strata replay {}`\n\n{}\n"
       "[schedule]\nformat = 1\n{}outcome = \"{}\"\nlog_hash = \"{}\"\nsteps = {}\nchoices = \"{}\"\n",
-      path, ConfigToToml(file.config),
+      kScheduleHeader, path, ConfigToToml(file.config),
       file.layer.empty() ? ""
                          : fmt::format("layer = \"{}\"\nclient_seed = \"{}\"\n", file.layer,
                                        machine::FormatHash(file.config.machine.client_seed)),
@@ -45,6 +48,42 @@ absl::Status WriteScheduleFile(const std::string& path, const ScheduleFile& file
       machine::FormatHash(file.log_hash), file.choices.size(),
       machine::EncodeChoices(file.choices));
   return WriteFileAtomically(path, text);
+}
+
+namespace {
+
+bool IsStrataSchedule(const std::string& path) {
+  std::ifstream in(path);
+  std::string first;
+  return std::getline(in, first) && first.starts_with(kScheduleHeader);
+}
+
+}  // namespace
+
+std::string DerivedSchedulePath(const Config& c, std::string_view what, std::span<const std::string> taken) {
+  const std::string stem = c.source.empty() ? "config" : std::filesystem::path(c.source).stem().string();
+  const std::string base = fmt::format("strata-{}-{}-seed{}", stem, what, c.seed);
+  for (int n = 1;; ++n) {
+    std::string path = n == 1 ? base + ".schedule" : fmt::format("{}-{}.schedule", base, n);
+    std::error_code error;
+    const bool exists = std::filesystem::exists(path, error) || std::filesystem::is_symlink(path, error);
+    bool is_taken = false;
+    for (const std::string& t : taken) {
+      if (!t.empty() && SameFile(t, path)) is_taken = true;
+    }
+    if (!is_taken && (!exists || (std::filesystem::is_regular_file(path, error) && IsStrataSchedule(path)))) {
+      return path;
+    }
+  }
+}
+
+bool WriteFailureSchedule(const std::string& path, const ScheduleFile& file, std::FILE* out) {
+  if (absl::Status s = WriteScheduleFile(path, file); !s.ok()) {
+    fmt::print(out, "  schedule   NOT written (--schedule FILE writes it elsewhere): {}\n", std::string(s.message()));
+    return false;
+  }
+  fmt::print(out, "  schedule   written to {}\n  replay     strata replay {}\n", path, path);
+  return true;
 }
 
 std::string DivergedLine(std::string_view recorded, std::uint64_t recorded_hash, std::string_view got,

@@ -14,6 +14,7 @@
 #define STRATA_BOOT_SCHEDULE_FILE_H_
 
 #include <cstdint>
+#include <cstdio>
 #include <span>
 #include <string>
 #include <string_view>
@@ -43,6 +44,22 @@ struct ScheduleFile {
 // Writes `file` to `path` atomically (WriteFileAtomically), so a failure
 // never leaves a partial file.
 absl::Status WriteScheduleFile(const std::string& path, const ScheduleFile& file);
+
+// Where a failure's schedule goes when no --schedule names one:
+// strata-STEM-WHAT-seedN.schedule in the current folder, STEM the config
+// file's name without its extension, WHAT the outcome ("deadlock") or
+// "check-LAYER-VERDICT". It replaces a schedule strata wrote there before
+// (a rerun of the same failure), never another file: where the name is one
+// of `taken` (the command's inputs and other outputs; "" entries are
+// skipped) or a file that is not a strata schedule, the first free one of
+// ...-seedN-2.schedule, -3, ... is used.
+std::string DerivedSchedulePath(const Config& c, std::string_view what, std::span<const std::string> taken);
+
+// Writes a failure's schedule (WriteScheduleFile) and prints where, and the
+// command that replays it, to `out`. A failure is still the verdict when
+// its schedule cannot be written: that prints the reason and how to write
+// it elsewhere, and returns false, and the caller goes on.
+bool WriteFailureSchedule(const std::string& path, const ScheduleFile& file, std::FILE* out);
 
 // Reads and validates a schedule file. Errors name the file, the line and the
 // key: missing or malformed keys, a truncated choice list (fewer choices than

@@ -100,7 +100,7 @@ TEST_CASE("strata check names the first layer that breaks and stops there") {
   CHECK(c.exit_code == 1);
   CHECK(c.out.find("FAILED     layer lock: refinement-violation") != std::string::npos);
   CHECK(c.out.find("queue      ") == std::string::npos);
-  CHECK(std::filesystem::exists(dir.File("strata-check-lock-refinement-violation-seed1.schedule")));
+  CHECK(std::filesystem::exists(dir.File("strata-queue-check-lock-refinement-violation-seed1.schedule")));
 }
 
 TEST_CASE("strata check --layer all goes bottom-up through lock, queue, tcb and sched") {

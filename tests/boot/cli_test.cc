@@ -161,13 +161,58 @@ TEST_CASE("a failing run writes a schedule that strata replay reproduces") {
         std::string::npos);
 }
 
-TEST_CASE("a failing run without --schedule names its schedule after workload, outcome, seed") {
+TEST_CASE("a failing run without --schedule names its schedule after config, outcome, seed, and overwrites "
+          "no other file") {
   TempDir dir;
   Command c = RunStrata("boot '" + Source("configs/bad/throw.toml") + "'", dir.path());
   CHECK(c.exit_code == 1);
   CHECK(c.out.find("report     exception: cpu 3 threw: cpu 3 gave up at iteration 10") !=
         std::string::npos);
-  CHECK(std::filesystem::exists(dir.File("strata-throw-exception-seed1.schedule")));
+  CHECK(c.out.find("  schedule   written to strata-throw-exception-seed1.schedule\n") != std::string::npos);
+  // A rerun replaces the schedule it wrote.
+  Command again = RunStrata("boot '" + Source("configs/bad/throw.toml") + "'", dir.path());
+  CHECK(again.out.find("  schedule   written to strata-throw-exception-seed1.schedule\n") != std::string::npos);
+  CHECK(dir.Files() == 1);
+  // Another config's failure of the same workload and outcome has a name of
+  // its own (the names once were workload, outcome and seed).
+  dir.Write("other.toml", TempDir::ReadFile(Source("configs/bad/throw.toml")));
+  Command other = RunStrata("boot other.toml", dir.path());
+  CHECK(other.out.find("  schedule   written to strata-other-exception-seed1.schedule\n") != std::string::npos);
+  // The derived name is never the command's own input or another output,
+  // nor a file strata did not write as a schedule: the next free name.
+  dir.Write("strata-mine-exception-seed1.schedule", TempDir::ReadFile(Source("configs/bad/throw.toml")));
+  Command input = RunStrata("boot strata-mine-exception-seed1.schedule --trace strata-strata-mine-exception-seed1-"
+                            "exception-seed1.schedule",
+                            dir.path());
+  CHECK(input.exit_code == 1);
+  CHECK(input.out.find("  schedule   written to strata-strata-mine-exception-seed1-exception-seed1-2.schedule\n") !=
+        std::string::npos);
+  CHECK(TempDir::ReadFile(dir.File("strata-mine-exception-seed1.schedule")) == TempDir::ReadFile(Source("configs/bad/throw.toml")));
+  dir.Write("strata-throw-exception-seed1.schedule", "notes of mine\n");
+  Command mine = RunStrata("boot '" + Source("configs/bad/throw.toml") + "'", dir.path());
+  CHECK(mine.out.find("  schedule   written to strata-throw-exception-seed1-2.schedule\n") != std::string::npos);
+  CHECK(TempDir::ReadFile(dir.File("strata-throw-exception-seed1.schedule")) == "notes of mine\n");
+  Command replay = RunStrata("replay strata-throw-exception-seed1-2.schedule", dir.path());
+  CHECK(replay.out.find("replay     reproduced: exception") != std::string::npos);
+}
+
+TEST_CASE("a failure whose schedule cannot be written is still the verdict, exit status 1") {
+  TempDir dir;
+  // Run in /proc, where no file can be made, even by root.
+  const std::string in_proc = "cd /proc && ";
+  Command c = RunStrata("boot '" + Source("configs/bad/throw.toml") + "' --json", dir.path(), in_proc);
+  CHECK(c.exit_code == 1);
+  CHECK(c.out.find("\"verdict\":\"exception\"") != std::string::npos);
+  CHECK(c.out.find("\"schedule\":null,\"replay\":null") != std::string::npos);
+  Command text = RunStrata("boot '" + Source("configs/bad/throw.toml") + "'", dir.path(), in_proc);
+  CHECK(text.exit_code == 1);
+  CHECK(text.out.find("  schedule   NOT written (--schedule FILE writes it elsewhere): ") != std::string::npos);
+  CHECK(text.out.find("  replay     ") == std::string::npos);
+  Command check =
+      RunStrata("check '" + Source("configs/check/bad/ticket-no-bump.toml") + "' --json", dir.path(), in_proc);
+  CHECK(check.exit_code == 1);
+  CHECK(check.out.find("\"verdict\":\"refinement-violation\"") != std::string::npos);
+  CHECK(check.out.find("\"schedule\":null,\"replay\":null") != std::string::npos);
 }
 
 TEST_CASE("an unfair recorded schedule is reported as unfair on replay") {
