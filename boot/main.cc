@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <functional>
+#include <system_error>
 #include <filesystem>
 #include <algorithm>
 #include <memory>
@@ -30,9 +32,30 @@
 namespace strata::boot {
 namespace {
 
+// Never throws: stderr may be a full disk too.
 int BadInput(const absl::Status& status) {
-  fmt::print(stderr, "strata: error: {}\n", std::string(status.message()));
+  std::fputs(fmt::format("strata: error: {}\n", std::string(status.message())).c_str(), stderr);
   return 2;
+}
+
+// Runs a command; what it prints to stdout, or the error lines to stderr,
+// could not be written (a full disk, a closed pipe): a one-line error and
+// exit status 2, never an abort (fmt::print throws std::system_error) or a
+// result lost with exit status 0 (a buffered stdout fails at its flush).
+int Printing(const std::function<int()>& command) {
+  int status = 0;
+  try {
+    status = command();
+  } catch (const std::system_error& e) {
+    std::fflush(stdout);
+    return BadInput(absl::UnavailableError(
+        fmt::format("cannot write the output: {} (expected a standard output and error that take it)", e.what())));
+  }
+  if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+    return BadInput(absl::UnavailableError(
+        "cannot write the output: standard output refused it (expected a standard output that takes it)"));
+  }
+  return status;
 }
 
 // A follower rank of a sharded run prints nothing: its stdout goes to
@@ -439,14 +462,13 @@ int Main(int argc, char** argv, const Catalog& catalog) {
   auto joined = JoinMpiCluster(&argc, &argv);
   if (!joined.ok()) return LauncherRank() == 0 ? BadInput(joined.status()) : 2;
   std::unique_ptr<MpiCluster> cluster = std::move(*joined);
-  if (cluster == nullptr) return RunCommand(argc, argv, catalog, nullptr);
+  if (cluster == nullptr) return Printing([&] { return RunCommand(argc, argv, catalog, nullptr); });
   // `mpirun -n 1` is one process that still has to finalize MPI.
   const bool sharded = cluster->size() >= 2;
   if (sharded && !cluster->leader()) SilenceFollower();
-  int status = RunCommand(argc, argv, catalog, sharded ? cluster.get() : nullptr);
-  // mpirun ends every rank once one exits with a nonzero status, maybe
-  // before this one's exit would flush it.
-  std::fflush(stdout);
+  // Printing flushes stdout: mpirun ends every rank once one exits with a
+  // nonzero status, maybe before this one's exit would flush it.
+  int status = Printing([&] { return RunCommand(argc, argv, catalog, sharded ? cluster.get() : nullptr); });
   status = layers::EndShardedRun(*cluster, status);
   cluster.reset();
   return status;

@@ -196,6 +196,22 @@ TEST_CASE("a failing run without --schedule names its schedule after config, out
   CHECK(replay.out.find("replay     reproduced: exception") != std::string::npos);
 }
 
+TEST_CASE("output that cannot be written is one error line and exit status 2, never an abort or a silent 0") {
+  TempDir dir;
+  const std::string config = "'" + Source("configs/counter.toml") + "'";
+  for (const std::string& args : {"layers " + config, "boot " + config, "boot " + config + " --json", std::string("docs"),
+                                  "check '" + Source("configs/check/ticket.toml") + "' --runs 20 --json"}) {
+    CAPTURE(args);
+    Command c = RunStrata(args + " >/dev/full", dir.path());
+    CHECK(c.exit_code == 2);
+    CHECK(c.err.starts_with("strata: error: cannot write the output: "));
+    CHECK(Lines(c.err) == 1);
+  }
+  // stderr full too: still exit status 2, no abort.
+  Command both = RunStrata("boot no-such.toml 2>/dev/full", dir.path());
+  CHECK(both.exit_code == 2);
+}
+
 TEST_CASE("a failure whose schedule cannot be written is still the verdict, exit status 1") {
   TempDir dir;
   // Run in /proc, where no file can be made, even by root.
