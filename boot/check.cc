@@ -563,9 +563,9 @@ absl::StatusOr<int> CheckStack(const Config& c, const Catalog& catalog,
                         : std::string();
       jl["verdict"] = whole ? "refines" : "no-violation";
       facts.emplace_back(fmt::format("layer {}", layer),
-                         fmt::format("{} refines {}? {} in {}", pair->lower(), pair->upper(),
+                         fmt::format("{} refines {}? {} in {}; seed {}, log hash {}", pair->lower(), pair->upper(),
                                      whole ? "refines (exhaustive)" : "no violation (not exhaustive)",
-                                     Executions(r.executions)));
+                                     Executions(r.executions), c.seed, machine::FormatHash(r.logs_hash)));
       if (whole) {
         fmt::print(out, "             verdict: refines (exhaustive: every F-fair schedule of the client{}{})\n",
                    whose, !r.reduced ? "" : r.symmetric ? " and the order of independent steps"

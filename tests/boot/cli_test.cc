@@ -13,12 +13,6 @@ namespace {
 
 int Lines(const std::string& text) { return static_cast<int>(std::count(text.begin(), text.end(), '\n')); }
 
-std::string HashIn(const std::string& out) {
-  std::smatch m;
-  REQUIRE(std::regex_search(out, m, std::regex("log hash ([0-9a-f]{16})")));
-  return m[1];
-}
-
 TEST_CASE("strata boot with no config boots the default system and prints the summary") {
   Command c = RunStrata("boot", STRATA_SOURCE_DIR);
   CHECK(c.exit_code == 0);

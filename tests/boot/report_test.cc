@@ -134,7 +134,8 @@ TEST_CASE("boot reports, of a good run, of a failure and of its replay, load in 
                            dir.path());
   CHECK(pass.exit_code == 0);
   CheckReport(dir, "pass.html", "no-violation");
-  CHECK(Slurp(dir.File("pass.html")).find("no violation (not exhaustive) in 20 executions") != std::string::npos);
+  CHECK(Slurp(dir.File("pass.html")).find("no violation (not exhaustive) in 20 executions; seed 1, log hash " +
+                                          HashIn(pass.out)) != std::string::npos);
 }
 
 TEST_CASE("a boot failure at an event a monitor refused marks it: in the report, the replay and "

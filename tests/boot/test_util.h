@@ -6,9 +6,11 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <regex>
 #include <string>
 #include <sys/wait.h>
 
+#include <doctest/doctest.h>
 #include <fmt/format.h>
 
 #include "boot/catalog.h"
@@ -96,6 +98,13 @@ inline bool IsCheckOnly(const std::string& path) {
   if (!c.ok()) return false;
   const auto* env = Builtin().environments.Find(c->env);
   return env != nullptr && !env->make.make;
+}
+
+// The first log hash `out` prints ("log hash 3f2a..."). REQUIREs one.
+inline std::string HashIn(const std::string& out) {
+  std::smatch m;
+  REQUIRE(std::regex_search(out, m, std::regex("log hash ([0-9a-f]{16})")));
+  return m[1];
 }
 
 }  // namespace strata::testing
