@@ -34,13 +34,25 @@ absl::Status KeyError(const std::string& path, const toml::node* node, std::stri
   return absl::InvalidArgumentError(fmt::format("{}: schedule.{}: {}", path, key, what));
 }
 
+// A schedule file keeps its config's paths as they were resolved (from
+// the folder the command ran in): absolute, so that it replays from any
+// folder.
+Config WithAbsolutePaths(Config c) {
+  std::error_code error;
+  if (!c.recording.empty()) {
+    const std::filesystem::path absolute = std::filesystem::absolute(c.recording, error);
+    if (!error) c.recording = absolute.lexically_normal().string();
+  }
+  return c;
+}
+
 }  // namespace
 
 absl::Status WriteScheduleFile(const std::string& path, const ScheduleFile& file) {
   std::string text = fmt::format(
       "{}replay with `strata replay {}`\n\n{}\n"
       "[schedule]\nformat = 1\n{}outcome = \"{}\"\nlog_hash = \"{}\"\nsteps = {}\nchoices = \"{}\"\n",
-      kScheduleHeader, path, ConfigToToml(file.config),
+      kScheduleHeader, path, ConfigToToml(WithAbsolutePaths(file.config)),
       file.layer.empty() ? ""
                          : fmt::format("layer = \"{}\"\nclient_seed = \"{}\"\n", file.layer,
                                        machine::FormatHash(file.config.machine.client_seed)),

@@ -223,6 +223,12 @@ TEST_CASE("a recorded environment replays the run a schedule file holds (env.rec
       "boot " + config + " --seed 3 --env recorded --recording r.schedule --focus 1 --schedule p.schedule",
       dir.path());
   REQUIRE(per_cpu_schedule.exit_code == 0);
+  // Its recording is named by an absolute path, so it replays from any folder.
+  CHECK(dir.Read("p.schedule").find("recording = \"" + dir.File("r.schedule") + "\"") != std::string::npos);
+  testing::TempDir other;
+  testing::Command elsewhere = RunStrata("replay '" + dir.File("p.schedule") + "'", other.path());
+  CHECK(elsewhere.exit_code == 0);
+  CHECK(elsewhere.out.find("replay     reproduced: ok") != std::string::npos);
   struct Case {
     std::string args, error;
   } cases[] = {
