@@ -34,6 +34,12 @@ absl::Status KeyError(const std::string& path, const toml::node* node, std::stri
   return absl::InvalidArgumentError(fmt::format("{}: schedule.{}: {}", path, key, what));
 }
 
+bool IsStrataSchedule(const std::string& path) {
+  std::ifstream in(path);
+  std::string first;
+  return std::getline(in, first) && first.starts_with(kScheduleHeader);
+}
+
 // A schedule file keeps its config's paths as they were resolved (from
 // the folder the command ran in): absolute, so that it replays from any
 // folder.
@@ -61,16 +67,6 @@ absl::Status WriteScheduleFile(const std::string& path, const ScheduleFile& file
       machine::EncodeChoices(file.choices));
   return WriteFileAtomically(path, text);
 }
-
-namespace {
-
-bool IsStrataSchedule(const std::string& path) {
-  std::ifstream in(path);
-  std::string first;
-  return std::getline(in, first) && first.starts_with(kScheduleHeader);
-}
-
-}  // namespace
 
 std::string DerivedSchedulePath(const Config& c, std::string_view what, std::span<const std::string> taken) {
   const std::string stem = c.source.empty() ? "config" : std::filesystem::path(c.source).stem().string();
