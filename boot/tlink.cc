@@ -73,17 +73,24 @@ absl::StatusOr<int> TLink(const Config& c, const Catalog& catalog, const std::st
       ++failed;
     }
   }
-  fmt::print(out, "  log hash   thread-level {}, composed {}\n", machine::FormatHash(r.recorded_hash),
-             machine::FormatHash(r.composed_hash));
+  if (r.recorded.ok()) {
+    fmt::print(out, "  log hash   thread-level {}, composed {}\n", machine::FormatHash(r.recorded_hash),
+               machine::FormatHash(r.composed_hash));
+  }
   fmt::print(out, "  seed {}  {} per-thread runs in {:.3f} s\n", c.seed, r.threads.size(), seconds);
   if (!trace_path.empty()) PrintTraceLine(out, trace_path, "the recorded run");
   if (r.ok()) {
     fmt::print(out, "  verdict    the per-thread machines compose to the thread-level log of the run\n");
     return 0;
   }
-  fmt::print(out, "  verdict    {}: {}\n", machine::OutcomeName(machine::Outcome::kTLinkMismatch), r.problem);
-  fmt::print(out, "  reproduce  strata tlink {} --seed {} --oracle {} --cpus {} --workload {}\n",
-             c.source, c.seed, c.oracle, c.machine.cpus, c.workload);
+  // A run that fails before TLink can compose it is that failure, which
+  // `strata boot` shrinks and writes as a schedule.
+  const bool run_failed = !r.recorded.ok();
+  fmt::print(out, "  verdict    {}: {}\n",
+             machine::OutcomeName(run_failed ? r.recorded.outcome : machine::Outcome::kTLinkMismatch), r.problem);
+  fmt::print(out, "  reproduce  strata {} {} --seed {} --oracle {} --cpus {} --workload {}{}\n",
+             run_failed ? "boot" : "tlink", c.source, c.seed, c.oracle, c.machine.cpus, c.workload,
+             run_failed ? " (writes the failure's schedule)" : "");
   (void)failed;
   return 1;
 }

@@ -424,6 +424,14 @@ TEST_CASE("strata tlink composes a healthy workload and catches a hidden channel
   CHECK(bad.exit_code == 1);
   CHECK(bad.out.find("verdict    tlink-mismatch: the composed log differs") != std::string::npos);
   CHECK(bad.out.find("reproduce  strata tlink ") != std::string::npos);
+  // A run that fails before it can be composed is that failure, which boot
+  // reproduces with a schedule (it was called a tlink-mismatch, with log
+  // hashes of zeros).
+  Command lost = RunStrata("tlink '" + Source("configs/bad/lost-wakeup.toml") + "'", dir.path());
+  CHECK(lost.exit_code == 1);
+  CHECK(lost.out.find("verdict    deadlock: the recorded run ended in deadlock: ") != std::string::npos);
+  CHECK(lost.out.find("reproduce  strata boot ") != std::string::npos);
+  CHECK(lost.out.find("log hash   thread-level") == std::string::npos);
   Command bare = RunStrata("tlink '" + Source("configs/counter.toml") + "'", dir.path());
   CHECK(bare.exit_code == 2);
   CHECK(bare.err.find("counter.toml: workload.kind: tlink needs a thread workload") !=
