@@ -291,8 +291,7 @@ absl::StatusOr<int> Finish(const Config& config, const Catalog& catalog, const B
                       .choices = {run.machine->schedule().begin(), run.machine->schedule().end()}};
     if (run.report.ok()) {
       // A recording asked for: not writing it is the command's failure.
-      STRATA_RETURN_IF_ERROR(WriteScheduleFile(path, file));
-      fmt::print(text, "  schedule   written to {}\n  replay     strata replay {}\n", path, path);
+      STRATA_RETURN_IF_ERROR(WriteScheduleAndSay(path, file, text));
     } else if (!WriteFailureSchedule(path, file, text)) {
       path.clear();
     }

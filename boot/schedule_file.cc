@@ -85,12 +85,17 @@ std::string DerivedSchedulePath(const Config& c, std::string_view what, std::spa
   }
 }
 
+absl::Status WriteScheduleAndSay(const std::string& path, const ScheduleFile& file, std::FILE* out) {
+  STRATA_RETURN_IF_ERROR(WriteScheduleFile(path, file));
+  fmt::print(out, "  schedule   written to {}\n  replay     strata replay {}\n", path, path);
+  return absl::OkStatus();
+}
+
 bool WriteFailureSchedule(const std::string& path, const ScheduleFile& file, std::FILE* out) {
-  if (absl::Status s = WriteScheduleFile(path, file); !s.ok()) {
+  if (absl::Status s = WriteScheduleAndSay(path, file, out); !s.ok()) {
     fmt::print(out, "  schedule   NOT written (--schedule FILE writes it elsewhere): {}\n", std::string(s.message()));
     return false;
   }
-  fmt::print(out, "  schedule   written to {}\n  replay     strata replay {}\n", path, path);
   return true;
 }
 

@@ -55,10 +55,14 @@ absl::Status WriteScheduleFile(const std::string& path, const ScheduleFile& file
 // ...-seedN-2.schedule, -3, ... is used.
 std::string DerivedSchedulePath(const Config& c, std::string_view what, std::span<const std::string> taken);
 
-// Writes a failure's schedule (WriteScheduleFile) and prints where, and the
-// command that replays it, to `out`. A failure is still the verdict when
-// its schedule cannot be written: that prints the reason and how to write
-// it elsewhere, and returns false, and the caller goes on.
+// Writes `file` to `path` (WriteScheduleFile) and prints where, and the
+// command that replays it, to `out`; on an error prints nothing and
+// returns it.
+absl::Status WriteScheduleAndSay(const std::string& path, const ScheduleFile& file, std::FILE* out);
+
+// WriteScheduleAndSay for a failure's schedule. A failure is still the
+// verdict when its schedule cannot be written: that prints the reason and
+// how to write it elsewhere, and returns false, and the caller goes on.
 bool WriteFailureSchedule(const std::string& path, const ScheduleFile& file, std::FILE* out);
 
 // Reads and validates a schedule file. Errors name the file, the line and the
