@@ -788,8 +788,8 @@ class DfsTree {
     last_of_[static_cast<std::size_t>(path_[j].chosen.value())] = static_cast<std::int64_t>(j);
   }
 
-  // Whether the blocking step k, of object o, could have run at node w,
-  // before w's step on o: on a word, if the word as it was before w let
+  // Whether the blocking step k could have run at node w, before w's step
+  // on k's object: on a word, if the word as it was before w let
   // it (Machine::ReadyWith). On another object its state cannot be set
   // back, but where k was already its cpu's pending step (after that
   // cpu's previous step, pred) the node's enabled set says; before, it is
