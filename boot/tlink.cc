@@ -61,17 +61,13 @@ absl::StatusOr<int> TLink(const Config& c, const Catalog& catalog, const std::st
   fmt::print(out, "  recorded   {} ({} steps)\n", machine::OutcomeName(r.recorded.outcome),
              r.recorded.steps);
   const auto bound = [](std::int64_t b) { return b > 0 ? fmt::format("{}", b) : std::string("off"); };
-  std::size_t failed = 0;
   for (const sched::ThreadLink& t : r.threads) {
     fmt::print(out, "  thread {:<3} cpu {:<3} {:6} events ({} YIELD_BACK)  worst wait {} queries (limit {})  "
                     "worst run {} steps (progress {})  projection {}  {}\n",
                t.tid, t.home, t.events, t.yield_backs, t.worst_queries, bound(c.stack.bounds.limit),
                t.worst_progress, bound(c.stack.bounds.progress),
                t.projection_ok ? "equal" : "DIFFERS", t.problem.empty() ? "matches" : "DIFFERS");
-    if (!t.problem.empty()) {
-      fmt::print(out, "             {}\n", t.problem);
-      ++failed;
-    }
+    if (!t.problem.empty()) fmt::print(out, "             {}\n", t.problem);
   }
   if (r.recorded.ok()) {
     fmt::print(out, "  log hash   thread-level {}, composed {}\n", machine::FormatHash(r.recorded_hash),
@@ -91,7 +87,6 @@ absl::StatusOr<int> TLink(const Config& c, const Catalog& catalog, const std::st
   fmt::print(out, "  reproduce  strata {} {} --seed {} --oracle {} --cpus {} --workload {}{}\n",
              run_failed ? "boot" : "tlink", c.source, c.seed, c.oracle, c.machine.cpus, c.workload,
              run_failed ? " (writes the failure's schedule)" : "");
-  (void)failed;
   return 1;
 }
 
